@@ -1,0 +1,89 @@
+"""Who may do what: the one place that answers it.
+
+Views (through `role_required`), the admin and the API (through `RolePermission`) all ask
+these predicates; no view compares roles by itself. Spec: product.md, "What bad input gets"
+(a clerk only counter pages; a store manager only their store's reports; only HQ configures).
+"""
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
+
+from .models import Role, Store
+
+
+def _staff(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active and hasattr(user, "role"))
+
+
+def is_hq(user) -> bool:
+    return _staff(user) and (user.is_superuser or user.role == Role.HQ)
+
+
+def is_manager(user) -> bool:
+    return _staff(user) and user.role == Role.MANAGER
+
+
+def can_use_counter(user) -> bool:
+    """Clerks, managers, and HQ operators attached to a store work the counter of that store."""
+    return _staff(user) and user.store_id is not None
+
+
+def can_adjust_points(user) -> bool:
+    """Manual point adjustments: store managers and HQ, never clerks (pos-api.md: clerk → 403)."""
+    return is_manager(user) or is_hq(user)
+
+
+def can_view_reports(user) -> bool:
+    return is_manager(user) or is_hq(user)
+
+
+def can_configure(user) -> bool:
+    """Rules, tiers, scenes, the mall: HQ only."""
+    return is_hq(user)
+
+
+def report_stores(user):
+    """The stores whose reports the user may read: all for HQ, their own for a manager."""
+    if is_hq(user):
+        return Store.objects.all()
+    if is_manager(user):
+        return Store.objects.filter(pk=user.store_id)
+    return Store.objects.none()
+
+
+def may_act_for_store(user, store) -> bool:
+    """Counter work is done for the user's own store only (an S002 token records S002 sales)."""
+    return can_use_counter(user) and user.store_id == getattr(store, "pk", store)
+
+
+def role_required(predicate):
+    """View decorator: anonymous → sign-in page; signed in without the right → 403."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not predicate(request.user):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+class RolePermission(BasePermission):
+    """DRF adapter: `RolePermission.of(can_use_counter)` as a permission class."""
+
+    predicate = staticmethod(lambda user: False)
+
+    @classmethod
+    def of(cls, predicate):
+        return type(f"RolePermission_{predicate.__name__}", (cls,), {"predicate": staticmethod(predicate)})
+
+    def has_permission(self, request, view):
+        return self.predicate(request.user)

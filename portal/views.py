@@ -1,0 +1,66 @@
+import logging
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from kombu import Connection
+
+from membership import permissions
+
+from .models import Heartbeat
+
+log = logging.getLogger(__name__)
+
+
+def database_status() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any failure means down, whatever the driver raises
+        log.warning("healthz: database down: %s", exc)
+        return "down"
+    return "ok"
+
+
+def broker_status() -> str:
+    try:
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2,
+                        transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        log.warning("healthz: broker down: %s", exc)
+        return "down"
+    return "ok"
+
+
+@never_cache
+def healthz(request):
+    """200 when the database and the broker answer, 503 when either is down."""
+    db = database_status()
+    broker = broker_status()
+    beat = None
+    if db == "ok":
+        last = Heartbeat.objects.order_by("-last_beat_at").values_list("last_beat_at", flat=True).first()
+        if last:
+            beat = {"last_beat_at": last.isoformat(),
+                    "age_seconds": int((timezone.now() - last).total_seconds())}
+    ok = db == "ok" and broker == "ok"
+    body = {"status": "ok" if ok else "down", "database": db, "broker": broker, "heartbeat": beat}
+    return JsonResponse(body, status=200 if ok else 503)
+
+
+@login_required
+def home(request):
+    """Staff landing page: what this user's role gives access to."""
+    user = request.user
+    context = {
+        "can_use_counter": permissions.can_use_counter(user),
+        "can_view_reports": permissions.can_view_reports(user),
+        "can_configure": permissions.can_configure(user),
+    }
+    return render(request, "portal/home.html", context)

@@ -1,0 +1,120 @@
+"""Settings come from the environment; production refuses the demo's secrets."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from portal import checks
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_SECRET = "x9-" + "k" * 30 + "-production-secret-for-tests"
+
+
+SETTINGS_VARIABLES = {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
+                      "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
+def clean_environ() -> dict:
+    """The test process's environment without the variables these tests set themselves."""
+    return {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter with only the given settings variables set."""
+    base = clean_environ()
+    base.update(DJANGO_SETTINGS_MODULE="portal.settings", **env)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_database_and_broker_come_from_environment(tmp_path):
+    result = run_python(
+        "import django; django.setup(); from django.conf import settings as s;"
+        "d = s.DATABASES['default'];"
+        "print(d['ENGINE'], d['NAME'], d['HOST'], d['PORT'], s.CELERY_BROKER_URL, s.DEBUG, s.ALLOWED_HOSTS)",
+        DATABASE_URL="postgres://portal:pw@db.internal:5433/portal_prod",
+        CELERY_BROKER_URL="redis://cache.internal:6379/2",
+        DEBUG="0", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="member.example.com",
+        PORTAL_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql", "portal_prod", "db.internal", "5433",
+        "redis://cache.internal:6379/2", "False", "['member.example.com']",
+    ]
+
+
+def test_embedded_default_is_sqlite_in_wal_mode_and_filesystem_broker(tmp_path):
+    result = run_python(
+        "import django; django.setup(); from django.conf import settings as s; from django.db import connection;"
+        "c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0]);"
+        "print(s.CELERY_BROKER_URL, s.CELERY_BROKER_TRANSPORT_OPTIONS['data_folder_in'])",
+        PORTAL_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    journal, broker, folder = result.stdout.split()
+    assert journal == "wal"
+    assert broker == "filesystem://"
+    assert Path(folder).is_dir() and Path(folder).parent == tmp_path
+
+
+def test_production_refuses_the_default_secret(tmp_path):
+    result = run_python("import django; django.setup()", DEBUG="0", ALLOWED_HOSTS="member.example.com",
+                        PORTAL_VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr and "ImproperlyConfigured" in result.stderr
+
+
+def test_production_refuses_a_wildcard_host(tmp_path):
+    result = run_python("import django; django.setup()", DEBUG="0", SECRET_KEY=STRONG_SECRET,
+                        ALLOWED_HOSTS="*", PORTAL_VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS" in result.stderr
+
+
+def test_check_deploy_passes_with_production_settings(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**clean_environ(), "DEBUG": "0", "SECRET_KEY": STRONG_SECRET, "ALLOWED_HOSTS": "member.example.com",
+             "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
+             "CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "PORTAL_VAR_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_seed_demo_is_refused_in_production(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**clean_environ(), "DEBUG": "0", "SECRET_KEY": STRONG_SECRET, "ALLOWED_HOSTS": "member.example.com",
+             "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "PORTAL_VAR_DIR": str(tmp_path)},
+    )
+    assert result.returncode != 0
+    assert "refused with DEBUG=0" in result.stderr
+
+
+@pytest.mark.django_db
+def test_production_check_names_demo_accounts_that_keep_demo_passwords(demo_staff):
+    with override_settings(PRODUCTION=True):
+        errors = checks.check_demo_passwords()
+    assert [e.id for e in errors] == ["portal.E001"]
+    assert "admin, clerk1, clerk2, manager1" in errors[0].msg
+
+    for user in demo_staff.values():
+        user.set_password("a-long-private-password-" + user.username)
+        user.save()
+    with override_settings(PRODUCTION=True):
+        assert checks.check_demo_passwords() == []
+
+
+@pytest.mark.django_db
+def test_demo_passwords_are_fine_while_debugging(demo_staff):
+    with override_settings(PRODUCTION=False):
+        assert checks.check_demo_passwords() == []
+    call_command("check")  # does not raise
