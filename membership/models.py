@@ -65,3 +65,589 @@ class User(AbstractUser):
         if update_fields is not None and ("role" in update_fields or "is_superuser" in update_fields):
             kwargs["update_fields"] = set(update_fields) | {"is_staff", "role"}
         super().save(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------
+# Program configuration (merchant settings, edited in admin)
+# ---------------------------------------------------------------------------------------
+
+
+class Tier(models.Model):
+    """A membership level. `reach_growth` lifts a member at once; `keep_growth` is what the
+    periodic review asks for within its window (product.md, "Tiers and growth value")."""
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=50)
+    rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("Higher is better."))
+    reach_growth = models.PositiveIntegerField(_("growth to reach"), default=0)
+    keep_growth = models.PositiveIntegerField(_("growth to keep"), default=0)
+    points_multiplier = models.DecimalField(_("points multiplier"), max_digits=4, decimal_places=2, default=1)
+    discount_rate = models.DecimalField(_("member discount (%)"), max_digits=5, decimal_places=2, default=0)
+    monthly_coupons = models.PositiveSmallIntegerField(_("coupons per month"), default=0)
+    birthday_gift = models.BooleanField(_("birthday gift"), default=False)
+    benefits = models.TextField(_("benefits shown to members"), blank=True, help_text=_("One per line."))
+
+    class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        ordering = ["rank"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(keep_growth__lte=models.F("reach_growth")),
+                                   name="tier_keep_not_above_reach",
+                                   violation_error_message=_("Growth to keep cannot exceed growth to reach.")),
+            models.CheckConstraint(condition=models.Q(points_multiplier__gt=0), name="tier_multiplier_positive"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def benefit_list(self):
+        return [line.strip() for line in self.benefits.splitlines() if line.strip()]
+
+
+class ExpiryPolicy(models.TextChoices):
+    NEVER = "never", _("Never")
+    ROLLING = "rolling", _("Rolling N months after earning")
+    YEAR_END = "year_end", _("End of the calendar year after the year earned")
+
+
+class ReviewPeriod(models.TextChoices):
+    MONTHLY = "monthly", _("Monthly")
+    YEARLY = "yearly", _("Yearly")
+
+
+class ReviewWindow(models.TextChoices):
+    ALL_TIME = "all_time", _("All time")
+    CALENDAR_YEAR = "calendar_year", _("Calendar year")
+    ROLLING_12M = "rolling_12m", _("Rolling 12 months")
+
+
+class StoredValuePayOrder(models.TextChoices):
+    PRINCIPAL_FIRST = "principal_first", _("Principal first, then bonus")
+    PROPORTIONAL = "proportional", _("Principal and bonus in proportion")
+
+
+class ProgramSettings(models.Model):
+    """The single row of merchant-editable program rules (pk is always 1)."""
+
+    earn_rate = models.DecimalField(_("points per yuan"), max_digits=8, decimal_places=4, default=1)
+    redeem_points_per_yuan = models.PositiveIntegerField(_("points worth ¥1 when paying"), default=100)
+    redeem_cap_percent = models.DecimalField(_("points may pay at most (% of a sale)"), max_digits=5,
+                                             decimal_places=2, default=50)
+    expiry_policy = models.CharField(_("points expiry"), max_length=10, choices=ExpiryPolicy.choices,
+                                     default=ExpiryPolicy.YEAR_END)
+    expiry_months = models.PositiveSmallIntegerField(_("months (rolling expiry)"), default=12)
+    expiry_notice_days = models.PositiveSmallIntegerField(_("notice days before expiry"), default=30)
+    pending_days = models.PositiveSmallIntegerField(_("return window before points are available (days)"),
+                                                    default=0)
+    per_sale_cap = models.PositiveIntegerField(_("most points per sale"), null=True, blank=True)
+    per_day_cap = models.PositiveIntegerField(_("most points per member per day"), null=True, blank=True)
+    review_period = models.CharField(_("tier review"), max_length=10, choices=ReviewPeriod.choices,
+                                     default=ReviewPeriod.MONTHLY)
+    review_window = models.CharField(_("tier review window"), max_length=15, choices=ReviewWindow.choices,
+                                     default=ReviewWindow.ROLLING_12M)
+    reset_growth_on_promotion = models.BooleanField(_("reset growth on promotion"), default=False)
+    adjustment_limit = models.PositiveIntegerField(
+        _("manual adjustments above this need a manager"), default=1000)
+    stored_value_pay_order = models.CharField(_("stored value pays from"), max_length=20,
+                                              choices=StoredValuePayOrder.choices,
+                                              default=StoredValuePayOrder.PRINCIPAL_FIRST)
+    max_sale_amount = models.DecimalField(_("largest sale accepted (¥)"), max_digits=12, decimal_places=2,
+                                          default=1_000_000)
+
+    class Meta:
+        verbose_name = _("program settings")
+        verbose_name_plural = _("program settings")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="program_settings_single_row"),
+            models.CheckConstraint(condition=models.Q(redeem_cap_percent__gte=0, redeem_cap_percent__lte=100),
+                                   name="program_redeem_cap_is_percent"),
+        ]
+
+    def __str__(self):
+        return str(_("Program settings"))
+
+    @classmethod
+    def load(cls) -> "ProgramSettings":
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class EarnStage(models.Model):
+    """Staged rate (阶梯): the part of a sale's eligible amount above `from_amount` earns at `rate`
+    points per yuan, until the next stage starts. Without stages the base rate applies."""
+
+    from_amount = models.DecimalField(_("from amount (¥)"), max_digits=12, decimal_places=2, unique=True)
+    rate = models.DecimalField(_("points per yuan"), max_digits=8, decimal_places=4)
+
+    class Meta:
+        verbose_name = _("staged earn rate")
+        verbose_name_plural = _("staged earn rates")
+        ordering = ["from_amount"]
+        constraints = [models.CheckConstraint(condition=models.Q(from_amount__gte=0, rate__gte=0),
+                                              name="earn_stage_non_negative")]
+
+    def __str__(self):
+        return f"≥ ¥{self.from_amount}: {self.rate}"
+
+
+class EarnMultiplier(models.Model):
+    """A category or SKU that earns more (or less) during a date range."""
+
+    class Kind(models.TextChoices):
+        CATEGORY = "category", _("Category")
+        SKU = "sku", _("SKU")
+
+    kind = models.CharField(_("applies to"), max_length=10, choices=Kind.choices)
+    key = models.CharField(_("category or SKU"), max_length=64)
+    multiplier = models.DecimalField(_("multiplier"), max_digits=4, decimal_places=2)
+    starts_on = models.DateField(_("from"), null=True, blank=True)
+    ends_on = models.DateField(_("until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("category/SKU multiplier")
+        verbose_name_plural = _("category/SKU multipliers")
+        indexes = [models.Index(fields=["kind", "key"])]
+        constraints = [models.CheckConstraint(condition=models.Q(multiplier__gte=0), name="earn_mult_non_negative")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.key} ×{self.multiplier}"
+
+
+class TopUpPlan(models.Model):
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=50)
+    pay_amount = models.DecimalField(_("pay (¥)"), max_digits=10, decimal_places=2)
+    bonus_amount = models.DecimalField(_("bonus (¥)"), max_digits=10, decimal_places=2, default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("top-up plan")
+        verbose_name_plural = _("top-up plans")
+        ordering = ["pay_amount"]
+        constraints = [models.CheckConstraint(condition=models.Q(pay_amount__gt=0, bonus_amount__gte=0),
+                                              name="topup_plan_amounts")]
+
+    def __str__(self):
+        return f"{self.name}: ¥{self.pay_amount} + ¥{self.bonus_amount}"
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50, unique=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+# ---------------------------------------------------------------------------------------
+# Members and cards
+# ---------------------------------------------------------------------------------------
+
+
+class Channel(models.TextChoices):
+    COUNTER = "counter", _("Counter")
+    WEB = "web", _("Web sign-up")
+    POSTER = "poster", _("Store QR poster")
+    IMPORT = "import", _("Import")
+
+
+class Gender(models.TextChoices):
+    FEMALE = "F", _("Female")
+    MALE = "M", _("Male")
+    UNKNOWN = "U", _("Not given")
+
+
+class Member(models.Model):
+    """A member and the cached balances of their ledgers.
+
+    Design: points_balance (available) + points_pending always equals the sum of the member's
+    PointsEntry amounts; sv_principal and sv_bonus equal the sums of StoredValueEntry. Only the
+    services in membership/services/ change these columns, inside the transaction that writes the
+    ledger entry, with the member row locked (select_for_update)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        MERGED = "merged", _("Merged into another")
+        CLOSED = "closed", _("Closed")
+
+    member_no = models.CharField(_("member number"), max_length=12, unique=True)
+    phone = models.CharField(_("mobile"), max_length=11, db_index=True)
+    name = models.CharField(_("name"), max_length=50, blank=True)
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, default=Gender.UNKNOWN)
+    birth_year = models.PositiveSmallIntegerField(_("birth year"), null=True, blank=True)
+    birth_month = models.PositiveSmallIntegerField(_("birth month"), null=True, blank=True)
+    birth_day = models.PositiveSmallIntegerField(_("birth day"), null=True, blank=True)
+    home_store = models.ForeignKey(Store, verbose_name=_("home store"), on_delete=models.PROTECT,
+                                   related_name="members")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.COUNTER)
+    enrolled_by = models.ForeignKey(User, verbose_name=_("enrolled by"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="enrolled_members")
+    joined_at = models.DateTimeField(_("joined"), db_index=True)
+    referrer = models.ForeignKey("self", verbose_name=_("referred by"), null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="referrals")
+    referral_code = models.CharField(_("referral code"), max_length=8, unique=True)
+    marketing_consent = models.BooleanField(_("marketing consent"), default=False)
+    consent_at = models.DateTimeField(_("consent recorded"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="merged_members")
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="members")
+
+    tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.PROTECT, related_name="members")
+    tier_since = models.DateTimeField(_("tier since"))
+    tier_floor = models.ForeignKey(Tier, verbose_name=_("tier floor"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    tier_floor_until = models.DateField(_("floor until"), null=True, blank=True)
+    growth_value = models.PositiveIntegerField(_("growth value"), default=0)
+
+    points_balance = models.IntegerField(_("points available"), default=0)
+    points_pending = models.IntegerField(_("points pending"), default=0)
+    points_flagged = models.BooleanField(
+        _("negative balance flagged"), default=False,
+        help_text=_("Set when a return reversed more points than the member had."))
+    sv_principal = models.DecimalField(_("stored value principal"), max_digits=12, decimal_places=2, default=0)
+    sv_bonus = models.DecimalField(_("stored value bonus"), max_digits=12, decimal_places=2, default=0)
+    sv_pin = models.CharField(_("stored value PIN (hashed)"), max_length=128, blank=True)
+
+    purchase_count = models.PositiveIntegerField(_("purchases"), default=0)
+    last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True)
+    password = models.CharField(_("member password (hashed)"), max_length=128, blank=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        constraints = [
+            models.UniqueConstraint(fields=["phone"], condition=models.Q(status="active"),
+                                    name="member_phone_unique_when_active",
+                                    violation_error_message=_("This mobile number already belongs to a member.")),
+            models.CheckConstraint(condition=models.Q(sv_principal__gte=0, sv_bonus__gte=0),
+                                   name="member_stored_value_not_negative"),
+            models.CheckConstraint(condition=models.Q(points_pending__gte=0), name="member_pending_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(birth_month__isnull=True) | models.Q(birth_month__gte=1, birth_month__lte=12),
+                name="member_birth_month_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["home_store", "joined_at"]),
+            models.Index(fields=["tier"]),
+            models.Index(fields=["birth_month", "birth_day"]),
+            models.Index(fields=["last_purchase_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.member_no} {self.name}"
+
+    @property
+    def masked_phone(self) -> str:
+        return f"{self.phone[:3]}****{self.phone[-4:]}" if len(self.phone) == 11 else self.phone
+
+    @property
+    def birthday_display(self) -> str | None:
+        if not self.birth_month or not self.birth_day:
+            return None
+        year = f"{self.birth_year:04d}" if self.birth_year else "-"
+        return f"{year}-{self.birth_month:02d}-{self.birth_day:02d}"
+
+
+class Card(models.Model):
+    """A membership card: 12–19 digits ending in a Luhn check digit."""
+
+    class Kind(models.TextChoices):
+        VIRTUAL = "virtual", _("Virtual")
+        PHYSICAL = "physical", _("Physical")
+
+    class Status(models.TextChoices):
+        STOCK = "stock", _("In stock (not bound)")
+        ACTIVE = "active", _("Active")
+        BLOCKED = "blocked", _("Blocked (lost)")
+
+    number = models.CharField(_("card number"), max_length=19, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.STOCK)
+    member = models.ForeignKey(Member, verbose_name=_("member"), null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="cards")
+    batch = models.CharField(_("stock batch"), max_length=40, blank=True)
+    replaces = models.OneToOneField("self", verbose_name=_("replaces"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="replaced_by")
+    bound_at = models.DateTimeField(_("bound"), null=True, blank=True)
+    blocked_at = models.DateTimeField(_("blocked"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("card")
+        verbose_name_plural = _("cards")
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(status="active") | models.Q(member__isnull=False),
+                                   name="card_active_has_member"),
+        ]
+
+    def __str__(self):
+        return self.number
+
+
+# ---------------------------------------------------------------------------------------
+# Ledgers
+# ---------------------------------------------------------------------------------------
+
+
+class PointsEntry(models.Model):
+    """Append-only points ledger; positive entries are also lots.
+
+    Design overview:
+    - Every change of a member's points is one row here, written in the same transaction as the
+      cached columns on Member; rows are never updated except `remaining` and `pending` on lots.
+    - A positive entry (earn, bonus, positive adjust, refund of paid points) is a lot: `remaining`
+      starts at `amount`, `available_at` says when it stops being pending, `expires_at` when it
+      expires. Negative entries (redeem, expire, reversal, negative adjust) take from lots, those
+      that expire first first (FIFO by expiry), and have remaining 0.
+    - Invariants (checked by `manage.py check_ledger`):
+        points_balance + points_pending == Σ amount
+        points_pending == Σ remaining of pending lots
+        points_balance == Σ remaining of available lots when the balance is ≥ 0 (0 lots otherwise)
+    - A balance goes below zero only when a return reverses points already spent; the entry and the
+      member are flagged, and later credits pay that debt before they become a lot.
+    """
+
+    class Kind(models.TextChoices):
+        EARN = "earn", _("Earned")
+        REDEEM = "redeem", _("Redeemed")
+        EXPIRE = "expire", _("Expired")
+        REVERSE = "reverse", _("Reversed")
+        ADJUST = "adjust", _("Adjusted")
+        BONUS = "bonus", _("Bonus")
+        TRANSFER = "transfer", _("Transferred")
+
+    class Source(models.TextChoices):
+        SALE = "sale", _("Sale")
+        RETURN = "return", _("Return")
+        MALL_ORDER = "mall_order", _("Mall order")
+        SCENE = "scene", _("Campaign")
+        CHECKIN = "checkin", _("Check-in")
+        REFERRAL = "referral", _("Referral")
+        MANUAL = "manual", _("Manual")
+        EXPIRY = "expiry", _("Expiry")
+        MERGE = "merge", _("Account merge")
+        IMPORT = "import", _("Import")
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT,
+                               related_name="points_entries")
+    amount = models.IntegerField(_("points"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    source = models.CharField(_("source"), max_length=12, choices=Source.choices)
+    source_ref = models.CharField(_("source reference"), max_length=64, blank=True)
+    purchase = models.ForeignKey("Purchase", verbose_name=_("purchase"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="points_entries")
+    store = models.ForeignKey(Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    operator = models.ForeignKey(User, verbose_name=_("operator"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("time"), db_index=True)
+    balance_after = models.IntegerField(_("balance after"))
+    # lot fields (positive entries)
+    remaining = models.IntegerField(_("remaining"), default=0)
+    pending = models.BooleanField(_("pending"), default=False)
+    available_at = models.DateTimeField(_("available from"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    flagged = models.BooleanField(_("flagged"), default=False)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, null=True, blank=True, unique=True)
+
+    class Meta:
+        verbose_name = _("points entry")
+        verbose_name_plural = _("points entries")
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(amount=0), name="points_entry_not_zero"),
+            models.CheckConstraint(condition=models.Q(remaining__gte=0), name="points_lot_remaining_not_negative"),
+            models.CheckConstraint(condition=models.Q(remaining__lte=models.F("amount")) | models.Q(remaining=0),
+                                   name="points_lot_remaining_within_amount"),
+        ]
+        indexes = [
+            models.Index(fields=["member", "-created_at"], name="points_member_recent"),
+            # open lots, FIFO by expiry
+            models.Index(fields=["member", "expires_at"], name="points_open_lots",
+                         condition=models.Q(remaining__gt=0)),
+            models.Index(fields=["expires_at"], name="points_expiring_lots", condition=models.Q(remaining__gt=0)),
+            models.Index(fields=["available_at"], name="points_pending_lots", condition=models.Q(pending=True)),
+        ]
+
+    def __str__(self):
+        return f"{self.member_id} {self.amount:+d} {self.kind}"
+
+
+class StoredValueEntry(models.Model):
+    """Append-only stored-value ledger; principal and bonus kept apart (product.md, Stored value)."""
+
+    class Kind(models.TextChoices):
+        TOPUP = "topup", _("Top-up")
+        PAY = "pay", _("Payment")
+        REFUND = "refund", _("Refund to member")
+        TOPUP_REFUND = "topup_refund", _("Top-up refunded")
+        ADJUST = "adjust", _("Adjusted")
+        TRANSFER = "transfer", _("Transferred")
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT,
+                               related_name="sv_entries")
+    kind = models.CharField(_("kind"), max_length=15, choices=Kind.choices)
+    principal = models.DecimalField(_("principal"), max_digits=12, decimal_places=2)
+    bonus = models.DecimalField(_("bonus"), max_digits=12, decimal_places=2)
+    principal_after = models.DecimalField(_("principal after"), max_digits=12, decimal_places=2)
+    bonus_after = models.DecimalField(_("bonus after"), max_digits=12, decimal_places=2)
+    plan = models.ForeignKey(TopUpPlan, verbose_name=_("plan"), null=True, blank=True, on_delete=models.PROTECT)
+    topup = models.ForeignKey("self", verbose_name=_("top-up refunded"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="refunds")
+    purchase = models.ForeignKey("Purchase", verbose_name=_("purchase"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="sv_entries")
+    source_ref = models.CharField(_("source reference"), max_length=64, blank=True)
+    store = models.ForeignKey(Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    operator = models.ForeignKey(User, verbose_name=_("operator"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("time"), db_index=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, null=True, blank=True, unique=True)
+
+    class Meta:
+        verbose_name = _("stored-value entry")
+        verbose_name_plural = _("stored-value entries")
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(principal=0, bonus=0), name="sv_entry_not_zero"),
+            models.CheckConstraint(condition=models.Q(principal_after__gte=0, bonus_after__gte=0),
+                                   name="sv_entry_after_not_negative"),
+            models.UniqueConstraint(fields=["topup"], condition=models.Q(kind="topup_refund"),
+                                    name="sv_topup_refunded_once"),
+        ]
+        indexes = [models.Index(fields=["member", "-created_at"], name="sv_member_recent")]
+
+
+class GrowthEntry(models.Model):
+    """Growth value earned (+) or reversed (−); the tier review sums these over its window."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="growth_entries")
+    amount = models.IntegerField(_("growth"))
+    purchase = models.ForeignKey("Purchase", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="growth_entries")
+    created_at = models.DateTimeField(_("time"))
+
+    class Meta:
+        verbose_name = _("growth entry")
+        verbose_name_plural = _("growth entries")
+        indexes = [models.Index(fields=["member", "created_at"], name="growth_member_time")]
+        constraints = [models.CheckConstraint(condition=~models.Q(amount=0), name="growth_entry_not_zero")]
+
+
+class Purchase(models.Model):
+    """A sale as the membership engine sees it: what the member paid with points and stored value,
+    what was eligible, what was earned, and how much has been returned. Returns reverse in
+    proportion using these running totals (product.md, Points)."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="purchases")
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
+    operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reference = models.CharField(_("receipt"), max_length=64)
+    created_at = models.DateTimeField(_("time"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    points_paid = models.IntegerField(_("points paid"), default=0)
+    points_value = models.DecimalField(_("points value"), max_digits=12, decimal_places=2, default=0)
+    coupon_value = models.DecimalField(_("coupon value"), max_digits=12, decimal_places=2, default=0)
+    sv_principal_paid = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    sv_bonus_paid = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    eligible_amount = models.DecimalField(_("eligible amount"), max_digits=12, decimal_places=2)
+    points_earned = models.IntegerField(_("points earned"), default=0)
+    growth = models.IntegerField(_("growth"), default=0)
+    tier_at_sale = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    returned_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    points_reversed = models.IntegerField(default=0)
+    points_refunded = models.IntegerField(default=0)
+    growth_reversed = models.IntegerField(default=0)
+    sv_principal_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    sv_bonus_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        verbose_name = _("member purchase")
+        verbose_name_plural = _("member purchases")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="purchase_amount_positive"),
+            models.CheckConstraint(condition=models.Q(returned_amount__lte=models.F("amount")),
+                                   name="purchase_returned_within_amount"),
+        ]
+        indexes = [models.Index(fields=["member", "-created_at"], name="purchase_member_recent")]
+
+    @property
+    def sv_paid(self):
+        return self.sv_principal_paid + self.sv_bonus_paid
+
+
+class TierChange(models.Model):
+    class Reason(models.TextChoices):
+        ENROL = "enrol", _("Enrolment")
+        UPGRADE = "upgrade", _("Upgrade")
+        REVIEW = "review", _("Review")
+        MANUAL = "manual", _("Set by HQ")
+        MERGE = "merge", _("Account merge")
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="tier_changes")
+    from_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("time"))
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+
+    class Meta:
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier changes")
+        indexes = [models.Index(fields=["member", "-created_at"], name="tierchange_member_recent")]
+
+
+class ExpiryNotice(models.Model):
+    """One notice per member and expiry date, so a re-run sends nothing twice."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="expiry_notices")
+    expires_at = models.DateTimeField()
+    points = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member", "expires_at"], name="expiry_notice_once")]
+
+
+class AuditLog(models.Model):
+    """Who did what to which member, for every write that is not itself a ledger entry."""
+
+    action = models.CharField(_("action"), max_length=40)
+    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        indexes = [models.Index(fields=["member", "-created_at"], name="audit_member_recent")]
+
+
+class PurchaseReturn(models.Model):
+    """A return against a member purchase, with what it reversed and refunded."""
+
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="returns")
+    reference = models.CharField(_("receipt"), max_length=64)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    points_reversed = models.IntegerField(default=0)
+    points_refunded = models.IntegerField(default=0)
+    growth_reversed = models.IntegerField(default=0)
+    sv_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
+    operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("time"))
+    idempotency_key = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        verbose_name = _("member return")
+        verbose_name_plural = _("member returns")
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="return_amount_positive")]

@@ -31,9 +31,14 @@ def can_use_counter(user) -> bool:
     return _staff(user) and user.store_id is not None
 
 
-def can_adjust_points(user) -> bool:
-    """Manual point adjustments: store managers and HQ, never clerks (pos-api.md: clerk → 403)."""
-    return is_manager(user) or is_hq(user)
+def can_adjust_points(user, points: int | None = None, limit: int | None = None) -> bool:
+    """Manual point adjustments: store managers and HQ any size; a clerk only up to the program's
+    limit, and only where the caller passes the size (the POS API passes none: clerk → 403)."""
+    if is_manager(user) or is_hq(user):
+        return True
+    if points is None or limit is None:
+        return False
+    return can_use_counter(user) and abs(points) <= limit
 
 
 def can_view_reports(user) -> bool:

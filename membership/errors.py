@@ -1,0 +1,60 @@
+"""Domain errors raised by the services. Each carries the error code of pos-api.md; the API's
+exception handler and the counter pages translate them in one place each."""
+
+from django.utils.translation import gettext_lazy as _
+
+
+class MembershipError(Exception):
+    code = "invalid"
+    status = 400
+    default_message = _("The request is not valid.")
+
+    def __init__(self, message=None, *, field: str | None = None, **context):
+        self.message = message or self.default_message
+        self.field = field
+        self.context = context
+        super().__init__(str(self.message))
+
+    @property
+    def fields(self) -> dict:
+        return {self.field: [str(self.message)]} if self.field else {}
+
+
+class Invalid(MembershipError):
+    pass
+
+
+class NotFound(MembershipError):
+    code, status, default_message = "not_found", 404, _("Not found.")
+
+
+class Forbidden(MembershipError):
+    code, status, default_message = "forbidden", 403, _("You are not allowed to do this.")
+
+
+class PhoneTaken(MembershipError):
+    code, status, default_message = "phone_taken", 409, _("This mobile number already belongs to a member.")
+
+
+class CardTaken(MembershipError):
+    code, status, default_message = "card_taken", 409, _("This card is already bound to a member.")
+
+
+class InsufficientPoints(MembershipError):
+    code, status, default_message = "insufficient_points", 409, _("Not enough points.")
+
+
+class PointsCapExceeded(MembershipError):
+    code, status, default_message = "points_cap_exceeded", 409, _("Points can pay only part of this sale.")
+
+
+class InsufficientStoredValue(MembershipError):
+    code, status, default_message = "insufficient_stored_value", 409, _("Not enough stored value.")
+
+
+class LimitReached(MembershipError):
+    code, status, default_message = "limit_reached", 409, _("The limit has been reached.")
+
+
+class Conflict(MembershipError):
+    code, status, default_message = "conflict", 409, _("This conflicts with the current state.")

@@ -1,0 +1,113 @@
+"""Cards: Luhn numbers, virtual issue, physical stock, binding, loss and replacement."""
+
+import secrets
+
+from django.db import IntegrityError, transaction
+
+from ..errors import CardTaken, Invalid, NotFound
+from ..models import Card, Member
+from .common import audit, lock_member, now
+
+VIRTUAL_PREFIX = "8860"
+VIRTUAL_LENGTH = 16
+MSG_CARD_FORMAT = "A card number is 12 to 19 digits with a valid check digit."
+MSG_CARD_NOT_IN_STOCK = "This card is not in the card stock: import its batch first."
+
+
+def luhn_check_digit(payload: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(payload)):
+        d = int(ch)
+        if i % 2 == 0:  # every second digit from the right, starting next to the check digit
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def is_valid_number(number: str) -> bool:
+    return (isinstance(number, str) and number.isdigit() and 12 <= len(number) <= 19
+            and luhn_check_digit(number[:-1]) == number[-1])
+
+
+def normalise_number(number) -> str:
+    number = "".join(str(number or "").split())
+    if not is_valid_number(number):
+        raise Invalid(MSG_CARD_FORMAT, field="card_no")
+    return number
+
+
+def new_virtual_number() -> str:
+    payload = VIRTUAL_PREFIX + "".join(secrets.choice("0123456789") for _ in range(VIRTUAL_LENGTH - 5))
+    return payload + luhn_check_digit(payload)
+
+
+def issue_virtual(member: Member) -> Card:
+    """A new virtual card for a member (inside the caller's transaction)."""
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return Card.objects.create(number=new_virtual_number(), kind=Card.Kind.VIRTUAL,
+                                           status=Card.Status.ACTIVE, member=member, bound_at=now())
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not draw a free virtual card number")
+
+
+def bind_physical(member: Member, number: str) -> Card:
+    """Bind a scanned card from stock to a member (inside the caller's transaction)."""
+    number = normalise_number(number)
+    card = Card.objects.select_for_update().filter(number=number).first()
+    if card is None:
+        raise Invalid(MSG_CARD_NOT_IN_STOCK, field="card_no")
+    if card.status != Card.Status.STOCK or card.member_id:
+        raise CardTaken(field="card_no")
+    card.member, card.status, card.bound_at = member, Card.Status.ACTIVE, now()
+    card.save(update_fields=["member", "status", "bound_at"])
+    return card
+
+
+def bind(*, member, number: str, acting_user=None) -> Card:
+    with transaction.atomic():
+        member = lock_member(member)
+        card = bind_physical(member, number)
+        audit("card.bind", member=member, operator=acting_user, card=card.number)
+        return card
+
+
+def add_stock(numbers, *, batch: str) -> int:
+    """Add physical card numbers to stock; every number must be valid and new, or none is added."""
+    cleaned = [normalise_number(n) for n in numbers]
+    if len(set(cleaned)) != len(cleaned):
+        raise Invalid("The batch repeats a card number.", field="card_no")
+    taken = set(Card.objects.filter(number__in=cleaned).values_list("number", flat=True))
+    if taken:
+        raise CardTaken("These cards exist already: %s" % ", ".join(sorted(taken)[:5]), field="card_no")
+    with transaction.atomic():
+        Card.objects.bulk_create([Card(number=n, kind=Card.Kind.PHYSICAL, status=Card.Status.STOCK, batch=batch)
+                                  for n in cleaned])
+    return len(cleaned)
+
+
+def replace(*, card: Card, new_number: str | None = None, acting_user=None) -> Card:
+    """Lost card: block it and issue a replacement (virtual, or a scanned one from stock).
+    Balances stay with the member, who owns both cards."""
+    if card.member_id is None:
+        raise NotFound("This card is not bound to a member.", field="card_no")
+    with transaction.atomic():
+        member = lock_member(card.member_id)
+        card = Card.objects.select_for_update().get(pk=card.pk)
+        if card.status != Card.Status.ACTIVE:
+            raise Invalid("Only an active card can be replaced.", field="card_no")
+        card.status, card.blocked_at = Card.Status.BLOCKED, now()
+        card.save(update_fields=["status", "blocked_at"])
+        new = bind_physical(member, new_number) if new_number else issue_virtual(member)
+        new.replaces = card
+        new.save(update_fields=["replaces"])
+        audit("card.replace", member=member, operator=acting_user, old=card.number, new=new.number)
+        return new
+
+
+def primary_card(member: Member) -> Card | None:
+    return (member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at").first())

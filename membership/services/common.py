@@ -1,0 +1,45 @@
+"""Helpers shared by the services: locking, time, money rounding, audit."""
+
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+from ..errors import NotFound
+from ..models import AuditLog, Member
+
+CENT = Decimal("0.01")
+
+
+def tz() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def now() -> datetime:
+    return timezone.now()
+
+
+def local(dt: datetime) -> datetime:
+    return dt.astimezone(tz())
+
+
+def money(value) -> Decimal:
+    """A Decimal with exactly two places, rounded down (never in the member's disfavour twice)."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_DOWN)
+
+
+def lock_member(member_or_id) -> Member:
+    """Lock the member row for the rest of the transaction and return it fresh.
+
+    Lock order everywhere: the member first, then coupon or stock rows by id."""
+    pk = getattr(member_or_id, "pk", member_or_id)
+    try:
+        return Member.objects.select_for_update(no_key=True).get(pk=pk)
+    except Member.DoesNotExist as exc:
+        raise NotFound(field="member") from exc
+
+
+def audit(action: str, *, member=None, operator=None, **data) -> None:
+    AuditLog.objects.create(action=action, member=member, operator=operator, data=data)

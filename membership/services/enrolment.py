@@ -1,0 +1,214 @@
+"""Enrolment and member records: phone rules, member numbers, referral codes, merging
+(product.md, "Membership and cards")."""
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from ..errors import Forbidden, Invalid, NotFound, PhoneTaken
+from ..models import Card, Channel, Gender, GrowthEntry, Member, PointsEntry, Purchase, StoredValueEntry, Store
+from ..permissions import can_adjust_points
+from ..signals import member_enrolled, send_after_commit
+from . import cards, tiers
+from .common import audit, lock_member, now
+
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+MSG_PHONE = "Enter an 11-digit mainland mobile number starting with 1."
+MSG_BIRTHDAY = "Enter a real birthday: month and day, year optional."
+
+
+def normalise_phone(raw) -> str:
+    """'+86 138-0013-8000' → '13800138000'; raises Invalid on anything else."""
+    digits = re.sub(r"[\s\-()]", "", str(raw or ""))
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not PHONE_RE.match(digits):
+        raise Invalid(MSG_PHONE, field="phone")
+    return digits
+
+
+@dataclass(frozen=True)
+class Birthday:
+    month: int
+    day: int
+    year: int | None = None
+
+    @classmethod
+    def parse(cls, value) -> "Birthday | None":
+        """'1990-05-20', '--05-20' (no year) or a date; None for empty."""
+        if value in (None, ""):
+            return None
+        if isinstance(value, date):
+            return cls(value.month, value.day, value.year)
+        m = re.fullmatch(r"(\d{4}|-)-(\d{1,2})-(\d{1,2})", str(value).strip())
+        if not m:
+            raise Invalid(MSG_BIRTHDAY, field="birthday")
+        year = None if m.group(1) == "-" else int(m.group(1))
+        return cls.validated(int(m.group(2)), int(m.group(3)), year)
+
+    @classmethod
+    def validated(cls, month: int, day: int, year: int | None = None) -> "Birthday":
+        try:
+            date(year or 2000, month, day)  # 2000 is a leap year: 29 February is fine without a year
+        except (TypeError, ValueError) as exc:
+            raise Invalid(MSG_BIRTHDAY, field="birthday") from exc
+        if year is not None and not (1900 <= year <= now().year):
+            raise Invalid(MSG_BIRTHDAY, field="birthday")
+        return cls(month, day, year)
+
+
+def _new_member_no() -> str:
+    return str(10**9 + secrets.randbelow(9 * 10**9))  # 10 digits, random so it reveals no count
+
+
+def _new_referral_code() -> str:
+    return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(6))
+
+
+def active_member_by_phone(phone: str) -> Member | None:
+    return Member.objects.filter(phone=phone, status=Member.Status.ACTIVE).first()
+
+
+def enrol(*, phone, store: Store, name: str = "", gender: str = Gender.UNKNOWN, birthday=None,
+          card_no: str | None = None, referral_code: str | None = None, marketing_consent: bool = False,
+          channel: str = Channel.COUNTER, acting_user=None, joined_at: datetime | None = None) -> Member:
+    """Enrol a member: one transaction that creates the member at the entry tier with a card (the
+    scanned physical one, or a new virtual one). A phone that belongs to an active member raises
+    PhoneTaken carrying that member, so the counter can open them instead."""
+    phone = normalise_phone(phone)
+    birthday = birthday if isinstance(birthday, Birthday) or birthday is None else Birthday.parse(birthday)
+    name = (name or "").strip()
+    if len(name) > 50:
+        raise Invalid("A name is at most 50 characters.", field="name")
+    if gender not in Gender.values:
+        raise Invalid("Gender is F, M or U.", field="gender")
+    if channel not in Channel.values:
+        raise Invalid("Unknown channel.", field="channel")
+    if existing := active_member_by_phone(phone):
+        raise PhoneTaken(field="phone", member=existing)
+    referrer = None
+    if referral_code:
+        referrer = Member.objects.filter(referral_code=referral_code.strip().upper(),
+                                         status=Member.Status.ACTIVE).first()
+        if referrer is None:
+            raise Invalid("No member has this referral code.", field="referral_code")
+    at = joined_at or now()
+    try:
+        with transaction.atomic():
+            member = _create(phone=phone, store=store, name=name, gender=gender, birthday=birthday,
+                             referrer=referrer, consent=marketing_consent, channel=channel,
+                             acting_user=acting_user, at=at)
+            if card_no:
+                cards.bind_physical(member, card_no)
+            else:
+                cards.issue_virtual(member)
+            tiers.TierChange.objects.create(member=member, from_tier=None, to_tier=member.tier,
+                                            reason=tiers.TierChange.Reason.ENROL, created_at=at, operator=acting_user)
+            audit("member.enrol", member=member, operator=acting_user, channel=channel, store=store.code)
+            send_after_commit(member_enrolled, member_id=member.pk)
+    except IntegrityError as exc:
+        if active_member_by_phone(phone):  # a parallel enrolment of the same phone won the race
+            raise PhoneTaken(field="phone", member=active_member_by_phone(phone)) from exc
+        raise
+    return member
+
+
+def _create(*, phone, store, name, gender, birthday, referrer, consent, channel, acting_user, at) -> Member:
+    entry = tiers.entry_tier()
+    for attempt in range(6):
+        try:
+            with transaction.atomic():
+                return Member.objects.create(
+                    member_no=_new_member_no(), phone=phone, name=name, gender=gender,
+                    birth_year=birthday.year if birthday else None, birth_month=birthday.month if birthday else None,
+                    birth_day=birthday.day if birthday else None, home_store=store, channel=channel,
+                    enrolled_by=acting_user if getattr(acting_user, "pk", None) else None, joined_at=at,
+                    referrer=referrer, referral_code=_new_referral_code(), marketing_consent=bool(consent),
+                    consent_at=at if consent else None, tier=entry, tier_since=at)
+        except IntegrityError:
+            if attempt == 5 or active_member_by_phone(phone):
+                raise
+    raise AssertionError("unreachable")
+
+
+def set_consent(*, member, consent: bool, acting_user=None) -> Member:
+    with transaction.atomic():
+        member = lock_member(member)
+        member.marketing_consent = bool(consent)
+        member.consent_at = now()
+        member.save(update_fields=["marketing_consent", "consent_at"])
+        audit("member.consent", member=member, operator=acting_user, consent=bool(consent))
+        return member
+
+
+def merge(*, source, target, acting_user) -> Member:
+    """Merge two accounts of one person into `target` (manager or HQ). Ledger rows, purchases,
+    growth and cards move over with their history; balances add up; the better tier stays;
+    `source` is closed as merged."""
+    if not can_adjust_points(acting_user):
+        raise Forbidden("Only a store manager or HQ can merge members.", field="member")
+    if getattr(source, "pk", source) == getattr(target, "pk", target):
+        raise Invalid("A member cannot be merged into itself.", field="member")
+    with transaction.atomic():
+        first, second = sorted([getattr(source, "pk", source), getattr(target, "pk", target)])
+        locked = {m.pk: m for m in (lock_member(first), lock_member(second))}  # lock in id order
+        source, target = locked[getattr(source, "pk", source)], locked[getattr(target, "pk", target)]
+        for m in (source, target):
+            if m.status != Member.Status.ACTIVE:
+                raise Invalid("Member %s is not active." % m.member_no, field="member")
+        PointsEntry.objects.filter(member=source).update(member=target)
+        StoredValueEntry.objects.filter(member=source).update(member=target)
+        GrowthEntry.objects.filter(member=source).update(member=target)
+        Purchase.objects.filter(member=source).update(member=target)
+        Card.objects.filter(member=source).update(member=target)
+        target.points_balance += source.points_balance
+        target.points_pending += source.points_pending
+        target.sv_principal += source.sv_principal
+        target.sv_bonus += source.sv_bonus
+        target.growth_value += source.growth_value
+        target.purchase_count += source.purchase_count
+        if source.last_purchase_at and (not target.last_purchase_at or source.last_purchase_at > target.last_purchase_at):
+            target.last_purchase_at = source.last_purchase_at
+        _settle_lots_after_merge(target)
+        if source.tier.rank > target.tier.rank:
+            tiers._change(target, source.tier, reason=tiers.TierChange.Reason.MERGE, at=now(), operator=acting_user,
+                          note=f"merged {source.member_no}")
+        target.points_flagged = target.points_balance < 0
+        target.save()
+        Member.objects.filter(pk=source.pk).update(
+            status=Member.Status.MERGED, merged_into=target, points_balance=0, points_pending=0, sv_principal=0,
+            sv_bonus=0, growth_value=0, purchase_count=0, points_flagged=False)
+        Member.objects.filter(referrer=source).update(referrer=target)
+        audit("member.merge", member=target, operator=acting_user, merged=source.member_no)
+        return target
+
+
+def _settle_lots_after_merge(member: Member) -> None:
+    """If one side was in debt, the other's lots pay it, oldest expiry first, so that the available
+    balance equals what is left in the lots again."""
+    available = list(PointsEntry.objects.select_for_update().filter(member=member, remaining__gt=0, pending=False)
+                     .order_by(F("expires_at").asc(nulls_last=True), "id"))
+    excess = sum(lot.remaining for lot in available) - max(0, member.points_balance)
+    for lot in available:
+        if excess <= 0:
+            break
+        use = min(lot.remaining, excess)
+        lot.remaining -= use
+        excess -= use
+        lot.save(update_fields=["remaining"])
+
+
+def get_member(member_no: str) -> Member:
+    try:
+        return Member.objects.select_related("tier", "home_store").get(member_no=member_no)
+    except Member.DoesNotExist as exc:
+        raise NotFound(field="member") from exc

@@ -1,0 +1,410 @@
+"""Points: earning, spending, reversing, adjusting, expiring, releasing (product.md, "Points").
+
+Lots and FIFO are described on PointsEntry. Every function that writes expects the member row to
+be locked by its caller's transaction, or takes the lock itself (the public ones do)."""
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db import connection, transaction
+from django.db.models import Exists, F, Max, Min, OuterRef, Q, Subquery, Sum
+
+from .. import hooks
+from ..errors import Forbidden, InsufficientPoints, Invalid
+from ..models import EarnMultiplier, EarnStage, ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings
+from ..permissions import can_adjust_points
+from ..signals import points_expiring, send_after_commit
+from .common import audit, local, lock_member, now, tz
+
+Kind, Source = PointsEntry.Kind, PointsEntry.Source
+
+MSG_REASON_REQUIRED = "A reason is required for a manual adjustment."
+MSG_ADJUST_NEEDS_MANAGER = "Adjustments above %(limit)s points need a store manager."
+MSG_ZERO = "The number of points cannot be zero."
+
+
+# ---------------------------------------------------------------------------------------
+# The earn rule
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    amount: Decimal
+    sku: str = ""
+    category: str = ""
+    qty: int = 1
+
+
+def _floor(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def staged_points(eligible: Decimal, base_rate: Decimal, stages) -> Decimal:
+    """Points before multipliers: the base rate, or staged rates (阶梯) where configured.
+
+    Each stage's rate applies to the part of the amount from its `from_amount` up to the next
+    stage's (marginal, like tax brackets); below the first stage the base rate applies."""
+    stages = sorted(stages, key=lambda s: s.from_amount)
+    if not stages:
+        return eligible * base_rate
+    total = Decimal(0)
+    bounds = [(Decimal(0), base_rate)] + [(s.from_amount, s.rate) for s in stages]
+    for i, (start, rate) in enumerate(bounds):
+        end = bounds[i + 1][0] if i + 1 < len(bounds) else None
+        if eligible <= start:
+            break
+        part = (min(eligible, end) if end is not None else eligible) - start
+        total += part * rate
+    return total
+
+
+def line_factor(lines, on: date) -> Decimal:
+    """Amount-weighted multiplier of the sale's lines: a SKU multiplier wins over its category's."""
+    if not lines:
+        return Decimal(1)
+    total = sum((ln.amount for ln in lines), Decimal(0))
+    if total <= 0:
+        return Decimal(1)
+    keys = {("sku", ln.sku) for ln in lines if ln.sku} | {("category", ln.category) for ln in lines if ln.category}
+    if not keys:
+        return Decimal(1)
+    active = EarnMultiplier.objects.filter(
+        Q(starts_on__isnull=True) | Q(starts_on__lte=on), Q(ends_on__isnull=True) | Q(ends_on__gte=on),
+        key__in={k for _kind, k in keys})
+    table = {(m.kind, m.key): m.multiplier for m in active}
+    weighted = Decimal(0)
+    for ln in lines:
+        mult = table.get(("sku", ln.sku), table.get(("category", ln.category), Decimal(1)))
+        weighted += ln.amount * mult
+    return weighted / total
+
+
+def points_for(*, eligible: Decimal, tier_multiplier: Decimal, campaign_multiplier: Decimal = Decimal(1),
+               lines=None, on: date | None = None, program: ProgramSettings | None = None) -> int:
+    """points = floor(eligible × base rate (or stages) × line multipliers × tier × campaign)."""
+    program = program or ProgramSettings.load()
+    if eligible <= 0:
+        return 0
+    base = staged_points(eligible, program.earn_rate, EarnStage.objects.all())
+    factor = line_factor(lines, on or local(now()).date())
+    return max(0, _floor(base * factor * Decimal(tier_multiplier) * Decimal(campaign_multiplier)))
+
+
+def expiry_for(earned_at: datetime, program: ProgramSettings) -> datetime | None:
+    """When points earned at `earned_at` expire, in Asia/Shanghai, at 23:59:59 of the last day."""
+    if program.expiry_policy == ExpiryPolicy.NEVER:
+        return None
+    d = local(earned_at).date()
+    if program.expiry_policy == ExpiryPolicy.YEAR_END:
+        last = date(d.year + 1, 12, 31)
+    else:
+        months = d.month - 1 + program.expiry_months
+        year, month = d.year + months // 12, months % 12 + 1
+        last = date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+    return datetime.combine(last, time(23, 59, 59), tzinfo=tz())
+
+
+def available_from(earned_at: datetime, program: ProgramSettings) -> datetime | None:
+    return earned_at + timedelta(days=program.pending_days) if program.pending_days else None
+
+
+def earned_today(member: Member, at: datetime) -> int:
+    start = datetime.combine(local(at).date(), time.min, tzinfo=tz())
+    total = PointsEntry.objects.filter(member=member, kind=Kind.EARN, created_at__gte=start).aggregate(
+        s=Sum("amount"))["s"]
+    return total or 0
+
+
+def apply_caps(points: int, *, member: Member, at: datetime, program: ProgramSettings) -> int:
+    if program.per_sale_cap is not None:
+        points = min(points, program.per_sale_cap)
+    if program.per_day_cap is not None:
+        points = min(points, max(0, program.per_day_cap - earned_today(member, at)))
+    return max(0, points)
+
+
+# ---------------------------------------------------------------------------------------
+# Lot mechanics (member already locked)
+# ---------------------------------------------------------------------------------------
+
+
+def _credit(member: Member, *, amount: int, kind: str, source: str, at: datetime, program: ProgramSettings,
+            pending_until: datetime | None = None, expires_at: datetime | None = None, **fields) -> PointsEntry:
+    """Add a lot. Available points first pay any debt left by a reversal."""
+    if amount <= 0:
+        raise Invalid(MSG_ZERO, field="points")
+    pending = pending_until is not None and pending_until > at
+    remaining = amount
+    if pending:
+        member.points_pending += amount
+    else:
+        if member.points_balance < 0:
+            remaining = max(0, amount - (-member.points_balance))
+        member.points_balance += amount
+        if member.points_balance >= 0:
+            member.points_flagged = False
+    if expires_at is None:
+        expires_at = expiry_for(at, program)
+    return PointsEntry.objects.create(
+        member=member, amount=amount, kind=kind, source=source, created_at=at,
+        balance_after=member.points_balance, remaining=remaining, pending=pending,
+        available_at=pending_until if pending else None, expires_at=expires_at, **fields)
+
+
+def _take_from_lots(lots, amount: int) -> tuple[int, list[PointsEntry]]:
+    """Take up to `amount` from `lots` in order; returns (taken, changed lots)."""
+    taken, changed = 0, []
+    for lot in lots:
+        if taken >= amount:
+            break
+        use = min(lot.remaining, amount - taken)
+        lot.remaining -= use
+        taken += use
+        changed.append((lot, use))
+    return taken, changed
+
+
+def _debit(member: Member, *, amount: int, kind: str, source: str, at: datetime,
+           allow_negative: bool = False, prefer_purchase=None, **fields) -> PointsEntry:
+    """Take `amount` points: from `prefer_purchase`'s own lots first (pending ones included) when given,
+    then from available lots that expire first. Without allow_negative, never below zero."""
+    if amount <= 0:
+        raise Invalid(MSG_ZERO, field="points")
+    if not allow_negative and amount > member.points_balance:
+        raise InsufficientPoints(field="points", balance=member.points_balance)
+    open_lots = PointsEntry.objects.select_for_update().filter(member=member, remaining__gt=0)
+    ordered = []
+    if prefer_purchase is not None:
+        ordered += list(open_lots.filter(purchase=prefer_purchase, kind=Kind.EARN).order_by("id"))
+    seen = {lot.pk for lot in ordered}
+    ordered += [lot for lot in open_lots.filter(pending=False).exclude(expires_at__lte=at)
+                .order_by(F("expires_at").asc(nulls_last=True), "id") if lot.pk not in seen]
+    taken, changed = _take_from_lots(ordered, amount)
+    from_pending = sum(use for lot, use in changed if lot.pending)
+    for lot, _use in changed:
+        lot.save(update_fields=["remaining"])
+    member.points_pending -= from_pending
+    member.points_balance -= amount - from_pending
+    flagged = member.points_balance < 0
+    if flagged:
+        member.points_flagged = True
+    return PointsEntry.objects.create(
+        member=member, amount=-amount, kind=kind, source=source, created_at=at,
+        balance_after=member.points_balance, remaining=0, flagged=flagged, **fields)
+
+
+def _expire_member_due(member: Member, at: datetime) -> int:
+    """Expire what is due on one locked member, so a spend never counts expired points."""
+    due = list(PointsEntry.objects.select_for_update().filter(
+        member=member, remaining__gt=0, pending=False, expires_at__lte=at))
+    total = sum(lot.remaining for lot in due)
+    if not total:
+        return 0
+    PointsEntry.objects.filter(pk__in=[lot.pk for lot in due]).update(remaining=0)
+    member.points_balance -= total
+    PointsEntry.objects.create(member=member, amount=-total, kind=Kind.EXPIRE, source=Source.EXPIRY,
+                               created_at=at, balance_after=member.points_balance, remaining=0)
+    return total
+
+
+def _save_balances(member: Member) -> None:
+    member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
+
+
+def _replayed(idempotency_key: str | None) -> PointsEntry | None:
+    if idempotency_key:
+        return PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Public services
+# ---------------------------------------------------------------------------------------
+
+
+def grant(*, member, points: int, source: str, idempotency_key: str, source_ref: str = "", store=None,
+          acting_user=None, reason: str = "", kind: str = Kind.BONUS, at: datetime | None = None) -> PointsEntry:
+    """Give bonus points (campaign scenes, check-in, referral, mall cancellation). Idempotent."""
+    with transaction.atomic():
+        member = lock_member(member)
+        if entry := _replayed(idempotency_key):
+            return entry
+        at = at or now()
+        program = ProgramSettings.load()
+        entry = _credit(member, amount=points, kind=kind, source=source, at=at, program=program,
+                        source_ref=source_ref, store=store, operator=acting_user, reason=reason,
+                        idempotency_key=idempotency_key)
+        _save_balances(member)
+        return entry
+
+
+def spend(*, member, points: int, source: str, idempotency_key: str, source_ref: str = "", store=None,
+          acting_user=None, reason: str = "", at: datetime | None = None) -> PointsEntry:
+    """Spend points outside a sale (a mall order). FIFO by expiry; never below zero. Idempotent."""
+    with transaction.atomic():
+        member = lock_member(member)
+        if entry := _replayed(idempotency_key):
+            return entry
+        at = at or now()
+        _expire_member_due(member, at)
+        entry = _debit(member, amount=points, kind=Kind.REDEEM, source=source, at=at, source_ref=source_ref,
+                       store=store, operator=acting_user, reason=reason, idempotency_key=idempotency_key)
+        _save_balances(member)
+        return entry
+
+
+def adjust(*, member, points: int, reason: str, acting_user, idempotency_key: str | None = None,
+           store=None, at: datetime | None = None) -> PointsEntry:
+    """Manual adjustment with a reason; above the program's limit only a manager or HQ may do it.
+    A negative adjustment never takes the balance below zero."""
+    if not reason or not reason.strip():
+        raise Invalid(MSG_REASON_REQUIRED, field="reason")
+    if not points:
+        raise Invalid(MSG_ZERO, field="points")
+    program = ProgramSettings.load()
+    if not can_adjust_points(acting_user, points, program.adjustment_limit):
+        raise Forbidden(MSG_ADJUST_NEEDS_MANAGER % {"limit": program.adjustment_limit}, field="points")
+    with transaction.atomic():
+        member = lock_member(member)
+        if entry := _replayed(idempotency_key):
+            return entry
+        at = at or now()
+        fields = dict(source_ref="", store=store or getattr(acting_user, "store", None), operator=acting_user,
+                      reason=reason.strip(), idempotency_key=idempotency_key)
+        if points > 0:
+            entry = _credit(member, amount=points, kind=Kind.ADJUST, source=Source.MANUAL, at=at, program=program,
+                            **fields)
+        else:
+            _expire_member_due(member, at)
+            entry = _debit(member, amount=-points, kind=Kind.ADJUST, source=Source.MANUAL, at=at, **fields)
+        _save_balances(member)
+        audit("points.adjust", member=member, operator=acting_user, points=points, reason=reason.strip())
+        return entry
+
+
+# ---------------------------------------------------------------------------------------
+# Set-based periodic work: expiry, pending release, expiry notices
+# ---------------------------------------------------------------------------------------
+
+BATCH_MEMBERS = 20_000
+
+
+def _member_ranges(queryset, width: int):
+    """Consecutive member-id ranges [lo, hi] that cover every member in `queryset`."""
+    bounds = queryset.aggregate(lo=Min("member_id"), hi=Max("member_id"))
+    if bounds["lo"] is None:
+        return
+    lo = bounds["lo"]
+    while lo <= bounds["hi"]:
+        yield lo, lo + width - 1
+        lo += width
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def expire_due(*, at: datetime | None = None, batch_members: int = BATCH_MEMBERS) -> int:
+    """Expire every lot whose expiry has passed: one expire entry per member, in member-id ranges,
+    each range one transaction of three set-based statements. Safe to re-run and to resume after a
+    crash (a finished range has nothing left to expire; an unfinished one was rolled back)."""
+    at = at or now()
+    due = PointsEntry.objects.filter(remaining__gt=0, pending=False, expires_at__lte=at)
+    expired = 0
+    entries, members = _table(PointsEntry), _table(Member)
+    for lo, hi in list(_member_ranges(due, batch_members)):
+        with transaction.atomic():
+            # lock the members of this range that have something to expire (member rows first)
+            list(Member.objects.select_for_update(no_key=True)
+                 .filter(pk__gte=lo, pk__lte=hi, pk__in=due.filter(member_id__gte=lo, member_id__lte=hi)
+                         .values("member_id")).order_by("pk").values_list("pk", flat=True))
+            lot_due = "l.remaining > 0 AND l.pending = %s AND l.expires_at <= %s"
+            at_db = connection.ops.adapt_datetimefield_value(at)
+            due_params = [False, at_db]
+            with connection.cursor() as cur:
+                cur.execute(
+                    f"INSERT INTO {entries} (member_id, amount, kind, source, source_ref, reason, created_at,"
+                    f" balance_after, remaining, pending, flagged)"
+                    f" SELECT l.member_id, -SUM(l.remaining), %s, %s, '', '', %s, m.points_balance - SUM(l.remaining),"
+                    f" 0, %s, %s FROM {entries} l JOIN {members} m ON m.id = l.member_id"
+                    f" WHERE l.member_id BETWEEN %s AND %s AND {lot_due} GROUP BY l.member_id, m.points_balance",
+                    [Kind.EXPIRE, Source.EXPIRY, at_db, False, False, lo, hi, *due_params])
+                cur.execute(
+                    f"UPDATE {members} SET points_balance = points_balance - (SELECT SUM(l.remaining)"
+                    f" FROM {entries} l WHERE l.member_id = {members}.id AND {lot_due})"
+                    f" WHERE id BETWEEN %s AND %s AND EXISTS (SELECT 1 FROM {entries} l"
+                    f" WHERE l.member_id = {members}.id AND {lot_due})",
+                    [*due_params, lo, hi, *due_params])
+                cur.execute(
+                    f"UPDATE {entries} SET remaining = 0 WHERE id IN (SELECT l.id FROM {entries} l"
+                    f" WHERE l.member_id BETWEEN %s AND %s AND {lot_due})",
+                    [lo, hi, *due_params])
+                expired += cur.rowcount
+    return expired
+
+
+def release_pending(*, at: datetime | None = None, batch_members: int = BATCH_MEMBERS) -> int:
+    """Make pending lots whose return window has passed available. Set-based per member-id range;
+    the few members in debt (negative balance after a reversal) repay it from the released lots."""
+    at = at or now()
+    due = PointsEntry.objects.filter(pending=True, available_at__lte=at)
+    released = 0
+    for lo, hi in list(_member_ranges(due, batch_members)):
+        with transaction.atomic():
+            in_range = due.filter(member_id__gte=lo, member_id__lte=hi)
+            locked = list(Member.objects.select_for_update(no_key=True)
+                          .filter(pk__in=in_range.values("member_id")).order_by("pk"))
+            in_debt = [m for m in locked if m.points_balance < 0]
+            healthy = in_range.exclude(member_id__in=[m.pk for m in in_debt])
+            total = Subquery(healthy.filter(member_id=OuterRef("pk")).values("member_id")
+                             .annotate(s=Sum("remaining")).values("s"))
+            Member.objects.filter(pk__in=healthy.values("member_id")).update(
+                points_balance=F("points_balance") + total, points_pending=F("points_pending") - total)
+            released += healthy.update(pending=False)
+            for member in in_debt:
+                for lot in in_range.filter(member=member).order_by("id"):
+                    member.points_pending -= lot.remaining
+                    repay = min(lot.remaining, max(0, -member.points_balance))
+                    member.points_balance += lot.remaining
+                    lot.remaining -= repay
+                    lot.pending = False
+                    lot.save(update_fields=["remaining", "pending"])
+                    released += 1
+                member.points_flagged = member.points_balance < 0
+                _save_balances(member)
+    return released
+
+
+def send_expiry_notices(*, at: datetime | None = None) -> int:
+    """Tell members about points expiring within the notice period, once per member and expiry date."""
+    at = at or now()
+    program = ProgramSettings.load()
+    if program.expiry_policy == ExpiryPolicy.NEVER:
+        return 0
+    horizon = at + timedelta(days=program.expiry_notice_days)
+    notified = ExpiryNotice.objects.filter(member_id=OuterRef("member_id"), expires_at=OuterRef("expires_at"))
+    rows = (PointsEntry.objects.filter(~Exists(notified), remaining__gt=0, pending=False, expires_at__gt=at,
+                                       expires_at__lte=horizon)
+            .values("member_id", "expires_at").annotate(points=Sum("remaining")).order_by("member_id"))
+    sent = 0
+    batch = []
+    for row in rows.iterator(chunk_size=5000):
+        batch.append(ExpiryNotice(member_id=row["member_id"], expires_at=row["expires_at"], points=row["points"]))
+        if len(batch) >= 5000:
+            sent += _store_notices(batch)
+            batch = []
+    if batch:
+        sent += _store_notices(batch)
+    return sent
+
+
+def _store_notices(batch) -> int:
+    with transaction.atomic():
+        created = ExpiryNotice.objects.bulk_create(batch, ignore_conflicts=True)
+        for notice in batch:
+            send_after_commit(points_expiring, member_id=notice.member_id, points=notice.points,
+                              expires_at=notice.expires_at)
+    return len(created)

@@ -1,0 +1,156 @@
+"""Stored value (储值): top-ups with plan bonuses, payment, refunds (product.md, "Stored value").
+
+Principal and bonus are kept apart; the balance never goes below zero (a database constraint too)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import transaction
+
+from ..errors import Forbidden, InsufficientStoredValue, Invalid, NotFound
+from ..models import Member, ProgramSettings, StoredValueEntry, StoredValuePayOrder, TopUpPlan
+from .common import CENT, audit, lock_member, money, now
+
+Kind = StoredValueEntry.Kind
+
+MSG_AMOUNT = "Enter an amount above zero with at most two decimals."
+MSG_PLAN_AMOUNT = "Plan %(plan)s is a top-up of ¥%(amount)s."
+MSG_PIN = "The stored-value PIN is wrong."
+MSG_PIN_FORMAT = "The PIN is 6 digits."
+MAX_TOPUP = Decimal("50000.00")
+
+
+@dataclass(frozen=True)
+class TopUpResult:
+    entry: StoredValueEntry
+    principal_added: Decimal
+    bonus_added: Decimal
+    principal: Decimal
+    bonus: Decimal
+
+
+def _amount(value, field="amount") -> Decimal:
+    try:
+        value = Decimal(str(value))
+    except Exception as exc:
+        raise Invalid(MSG_AMOUNT, field=field) from exc
+    if not value.is_finite() or value <= 0 or value != value.quantize(CENT):
+        raise Invalid(MSG_AMOUNT, field=field)
+    return value
+
+
+def _entry(member: Member, *, kind: str, principal: Decimal, bonus: Decimal, at: datetime, **fields):
+    member.sv_principal += principal
+    member.sv_bonus += bonus
+    if member.sv_principal < 0 or member.sv_bonus < 0:
+        raise InsufficientStoredValue(field="pay_stored_value")
+    member.save(update_fields=["sv_principal", "sv_bonus"])
+    return StoredValueEntry.objects.create(member=member, kind=kind, principal=principal, bonus=bonus,
+                                           principal_after=member.sv_principal, bonus_after=member.sv_bonus,
+                                           created_at=at, **fields)
+
+
+def _replayed(key):
+    return StoredValueEntry.objects.filter(idempotency_key=key).first() if key else None
+
+
+def plan_for(amount: Decimal, code: str | None) -> TopUpPlan | None:
+    """The plan named, which must match the amount; or the active plan of exactly this amount."""
+    if code:
+        plan = TopUpPlan.objects.filter(code=code, is_active=True).first()
+        if plan is None:
+            raise Invalid("No active top-up plan %s." % code, field="plan")
+        if plan.pay_amount != amount:
+            raise Invalid(MSG_PLAN_AMOUNT % {"plan": plan.code, "amount": plan.pay_amount}, field="amount")
+        return plan
+    return TopUpPlan.objects.filter(pay_amount=amount, is_active=True).first()
+
+
+def top_up(*, member, amount, plan_code: str | None = None, store=None, acting_user=None,
+           idempotency_key: str | None = None, at: datetime | None = None) -> TopUpResult:
+    amount = _amount(amount)
+    if amount > MAX_TOPUP:
+        raise Invalid("A single top-up is at most ¥%s." % MAX_TOPUP, field="amount")
+    plan = plan_for(amount, plan_code)
+    bonus = plan.bonus_amount if plan else Decimal("0.00")
+    with transaction.atomic():
+        member = lock_member(member)
+        if entry := _replayed(idempotency_key):
+            return TopUpResult(entry, entry.principal, entry.bonus, member.sv_principal, member.sv_bonus)
+        entry = _entry(member, kind=Kind.TOPUP, principal=amount, bonus=bonus, at=at or now(), plan=plan,
+                       store=store, operator=acting_user, idempotency_key=idempotency_key)
+        return TopUpResult(entry, amount, bonus, member.sv_principal, member.sv_bonus)
+
+
+def split_payment(member: Member, amount: Decimal, program: ProgramSettings) -> tuple[Decimal, Decimal]:
+    """How much of `amount` comes from principal and how much from bonus."""
+    total = member.sv_principal + member.sv_bonus
+    if amount > total:
+        raise InsufficientStoredValue(field="pay_stored_value", available=str(total))
+    if program.stored_value_pay_order == StoredValuePayOrder.PROPORTIONAL and total > 0:
+        bonus = money(amount * member.sv_bonus / total)
+        principal = amount - bonus
+        if principal > member.sv_principal:  # rounding left a fen over: take it from bonus
+            principal, bonus = member.sv_principal, amount - member.sv_principal
+        return principal, bonus
+    principal = min(amount, member.sv_principal)
+    return principal, amount - principal
+
+
+def check_pin(member: Member, pin: str | None) -> None:
+    if member.sv_pin and not (pin and check_password(pin, member.sv_pin)):
+        raise Forbidden(MSG_PIN, field="pin")
+
+
+def pay(member: Member, *, amount: Decimal, at: datetime, program: ProgramSettings, pin: str | None = None,
+        **fields) -> StoredValueEntry:
+    """Pay from a locked member's stored value (called by the purchase service)."""
+    check_pin(member, pin)
+    principal, bonus = split_payment(member, amount, program)
+    return _entry(member, kind=Kind.PAY, principal=-principal, bonus=-bonus, at=at, **fields)
+
+
+def refund_to_member(member: Member, *, principal: Decimal, bonus: Decimal, at: datetime, **fields):
+    """Give back stored value paid on a returned sale, to the parts it was paid from."""
+    if principal <= 0 and bonus <= 0:
+        return None
+    return _entry(member, kind=Kind.REFUND, principal=principal, bonus=bonus, at=at, **fields)
+
+
+def refund_top_up(*, topup: StoredValueEntry, acting_user=None, store=None) -> StoredValueEntry:
+    """Refund a top-up: principal goes back to the member (as much as is left of it) and its bonus is
+    removed (as much as is left). Once per top-up (a unique constraint)."""
+    if topup.kind != Kind.TOPUP:
+        raise Invalid("Only a top-up can be refunded this way.", field="topup")
+    with transaction.atomic():
+        member = lock_member(topup.member_id)
+        if topup.refunds.exists():
+            raise Invalid("This top-up was refunded already.", field="topup")
+        principal = min(topup.principal, member.sv_principal)
+        bonus = min(topup.bonus, member.sv_bonus)
+        if principal <= 0 and bonus <= 0:
+            raise InsufficientStoredValue("Nothing of this top-up is left to refund.", field="topup")
+        entry = _entry(member, kind=Kind.TOPUP_REFUND, principal=-principal, bonus=-bonus, at=now(), topup=topup,
+                       store=store, operator=acting_user, idempotency_key=f"topup-refund:{topup.pk}")
+        audit("sv.topup_refund", member=member, operator=acting_user, topup=topup.pk, principal=str(principal),
+              bonus=str(bonus))
+        return entry
+
+
+def set_pin(*, member, pin: str, acting_user=None) -> None:
+    if not (pin and pin.isdigit() and len(pin) == 6):
+        raise Invalid(MSG_PIN_FORMAT, field="pin")
+    with transaction.atomic():
+        member = lock_member(member)
+        member.sv_pin = make_password(pin)
+        member.save(update_fields=["sv_pin"])
+        audit("sv.set_pin", member=member, operator=acting_user)
+
+
+def topup_entry(pk) -> StoredValueEntry:
+    try:
+        return StoredValueEntry.objects.get(pk=pk, kind=Kind.TOPUP)
+    except StoredValueEntry.DoesNotExist as exc:
+        raise NotFound(field="topup") from exc

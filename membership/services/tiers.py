@@ -1,0 +1,173 @@
+"""Tiers and growth value (product.md, "Tiers and growth value").
+
+Upgrades happen at once inside the transaction that made the member qualify; downgrades only at
+the periodic review; a tier set by HQ is a floor until its date."""
+
+from datetime import date, datetime
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from ..errors import Forbidden, Invalid
+from ..models import GrowthEntry, Member, ProgramSettings, ReviewWindow, Tier, TierChange
+from ..permissions import is_hq
+from ..signals import send_after_commit, tier_changed
+from .common import audit, local, lock_member, now
+
+MSG_REASON_REQUIRED = "A reason is required to set a tier by hand."
+
+
+def tiers_by_rank() -> list[Tier]:
+    return list(Tier.objects.order_by("rank"))
+
+
+def entry_tier() -> Tier:
+    tier = Tier.objects.order_by("rank").first()
+    if tier is None:
+        raise Invalid("No tiers are configured: add at least one tier in admin.", field="tier")
+    return tier
+
+
+def next_tier(tier: Tier) -> Tier | None:
+    return Tier.objects.filter(rank__gt=tier.rank).order_by("rank").first()
+
+
+def _change(member: Member, to_tier: Tier, *, reason: str, at: datetime, operator=None, note: str = "",
+            idempotency_key: str | None = None) -> TierChange:
+    change = TierChange.objects.create(member=member, from_tier=member.tier, to_tier=to_tier, reason=reason,
+                                       note=note, operator=operator, created_at=at, idempotency_key=idempotency_key)
+    from_tier = member.tier
+    member.tier, member.tier_since = to_tier, at
+    send_after_commit(tier_changed, member_id=member.pk, from_tier_id=from_tier.pk, to_tier_id=to_tier.pk,
+                      reason=reason)
+    return change
+
+
+def add_growth(member: Member, amount: int, *, at: datetime, purchase=None, program: ProgramSettings) -> bool:
+    """Add (or reverse, when negative) growth on a locked member; upgrade at once if it now qualifies.
+    Returns True when the member was upgraded. Saving the member is the caller's job."""
+    if not amount:
+        return False
+    GrowthEntry.objects.create(member=member, amount=amount, purchase=purchase, created_at=at)
+    member.growth_value = max(0, member.growth_value + amount)
+    if amount < 0:
+        return False  # downgrades happen only at the review
+    target = (Tier.objects.filter(rank__gt=member.tier.rank, reach_growth__lte=member.growth_value)
+              .order_by("-rank").first())
+    if target is None:
+        return False
+    _change(member, target, reason=TierChange.Reason.UPGRADE, at=at)
+    if program.reset_growth_on_promotion:
+        member.growth_value = 0
+    return True
+
+
+def window_start(at: datetime, window: str) -> datetime | None:
+    if window == ReviewWindow.ALL_TIME:
+        return None
+    d = local(at)
+    if window == ReviewWindow.CALENDAR_YEAR:
+        return d.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    try:
+        return d.replace(year=d.year - 1)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - 1, day=28)
+
+
+def review_key(at: datetime, program: ProgramSettings) -> str:
+    d = local(at)
+    return f"review:{d.year}" if program.review_period == "yearly" else f"review:{d:%Y-%m}"
+
+
+def reviewed_tier(current: Tier, window_growth: int, tiers: list[Tier], floor: Tier | None) -> Tier:
+    """The highest tier at or below the current one whose keep threshold the growth meets,
+    never below an active floor."""
+    candidates = [t for t in tiers if t.rank <= current.rank and t.keep_growth <= window_growth]
+    best = max(candidates, key=lambda t: t.rank) if candidates else tiers[0]
+    if floor is not None and floor.rank > best.rank:
+        best = floor
+    return best
+
+
+def review(*, at: datetime | None = None, batch_size: int = 5000, force: bool = False) -> int:
+    """Periodic review: drop members whose growth in the window is below their tier's keep threshold.
+
+    Batches by member id, each one transaction that locks its members, reads their window growth in
+    one query and writes only the changes. Re-running the same period changes nothing."""
+    at = at or now()
+    program = ProgramSettings.load()
+    if program.review_period == "yearly" and local(at).month != 1 and not force:
+        return 0  # a yearly review runs from the January schedule only
+    tiers = tiers_by_rank()
+    if not tiers:
+        return 0
+    tier_by_id = {t.pk: t for t in tiers}
+    start = window_start(at, program.review_window)
+    growth = GrowthEntry.objects.filter(member=OuterRef("pk"), created_at__lte=at)
+    if start is not None:
+        growth = growth.filter(created_at__gte=start)
+    growth = growth.values("member").annotate(s=Sum("amount")).values("s")
+    key = review_key(at, program)
+    today = local(at).date()
+    changed = 0
+    last_id = 0
+    lowest = tiers[0]
+    while True:
+        with transaction.atomic():
+            batch = list(Member.objects.select_for_update(no_key=True)
+                         .filter(pk__gt=last_id, status=Member.Status.ACTIVE).exclude(tier=lowest)
+                         .order_by("pk")
+                         .annotate(window_growth=Coalesce(Subquery(growth), 0))
+                         .only("pk", "tier_id", "tier_floor_id", "tier_floor_until")[:batch_size])
+            if not batch:
+                break
+            last_id = batch[-1].pk
+            changes, updated = [], []
+            for m in batch:
+                floor = (tier_by_id.get(m.tier_floor_id)
+                         if m.tier_floor_id and (m.tier_floor_until is None or m.tier_floor_until >= today) else None)
+                current = tier_by_id[m.tier_id]
+                target = reviewed_tier(current, m.window_growth, tiers, floor)
+                if target.pk != current.pk:
+                    changes.append(TierChange(member_id=m.pk, from_tier=current, to_tier=target,
+                                              reason=TierChange.Reason.REVIEW, created_at=at,
+                                              note=f"window growth {m.window_growth}",
+                                              idempotency_key=f"{key}:{m.pk}"))
+                    m.tier_id, m.tier_since = target.pk, at
+                    updated.append(m)
+            if updated:
+                Member.objects.bulk_update(updated, ["tier", "tier_since"])
+                TierChange.objects.bulk_create(changes)
+                for c in changes:
+                    send_after_commit(tier_changed, member_id=c.member_id, from_tier_id=c.from_tier_id,
+                                      to_tier_id=c.to_tier_id, reason=c.reason)
+                changed += len(updated)
+    return changed
+
+
+def set_manual(*, member, tier: Tier, reason: str, acting_user, floor_until: date | None = None) -> TierChange:
+    """HQ sets a tier by hand, with a reason; it is a floor for reviews until `floor_until`."""
+    if not is_hq(acting_user):
+        raise Forbidden("Only HQ can set a tier by hand.", field="tier")
+    if not reason or not reason.strip():
+        raise Invalid(MSG_REASON_REQUIRED, field="reason")
+    with transaction.atomic():
+        member = lock_member(member)
+        at = now()
+        change = _change(member, tier, reason=TierChange.Reason.MANUAL, at=at, operator=acting_user,
+                         note=reason.strip())
+        member.tier_floor, member.tier_floor_until = tier, floor_until
+        member.save(update_fields=["tier", "tier_since", "tier_floor", "tier_floor_until"])
+        audit("tier.manual", member=member, operator=acting_user, tier=tier.code, reason=reason.strip(),
+              floor_until=floor_until.isoformat() if floor_until else None)
+        return change
+
+
+def growth_to_next(member: Member) -> tuple[Tier | None, int]:
+    nxt = next_tier(member.tier)
+    if nxt is None:
+        return None, 0
+    return nxt, max(0, nxt.reach_growth - member.growth_value)
+
+

@@ -1,0 +1,37 @@
+"""Periodic membership work. Thin: each task calls a service that is set-based and safe to re-run."""
+
+from celery import shared_task
+
+from portal.schedules import register
+
+from .services import points, tiers
+
+register("points: expire due lots", "membership.tasks.expire_points", crontab={"minute": "5", "hour": "0"},
+         description="Daily just after midnight Asia/Shanghai: expire lots whose expiry has passed.")
+register("points: expiry notices", "membership.tasks.expiry_notices", crontab={"minute": "0", "hour": "10"},
+         description="Daily: tell members about points expiring within the notice period.")
+register("points: release pending", "membership.tasks.release_pending", crontab={"minute": "*/15", "hour": "*"},
+         description="Every 15 minutes: make points whose return window has passed available.")
+register("tiers: review", "membership.tasks.review_tiers",
+         crontab={"minute": "0", "hour": "3", "day_of_month": "1"},
+         description="Monthly on the 1st at 03:00: downgrade members below their tier's keep threshold.")
+
+
+@shared_task(name="membership.tasks.expire_points", acks_late=True)
+def expire_points() -> int:
+    return points.expire_due()
+
+
+@shared_task(name="membership.tasks.expiry_notices", acks_late=True)
+def expiry_notices() -> int:
+    return points.send_expiry_notices()
+
+
+@shared_task(name="membership.tasks.release_pending", acks_late=True)
+def release_pending() -> int:
+    return points.release_pending()
+
+
+@shared_task(name="membership.tasks.review_tiers", acks_late=True)
+def review_tiers() -> int:
+    return tiers.review()
