@@ -31,3 +31,52 @@ def on_postgres():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: set DATABASE_URL (CI does)")
     return True
+
+
+@pytest.fixture
+def program(demo_staff):
+    """The demo program's tiers, settings and top-up plans (demo-program.md), with its staff."""
+    from membership.demo import seed_program
+    from membership.models import ProgramSettings
+
+    seed_program()
+    return ProgramSettings.load()
+
+
+@pytest.fixture
+def enrol(program, demo_staff):
+    """enrol(phone=..., **kw) → a member enrolled at the counter of S001 by clerk1."""
+    from membership.models import Store
+    from membership.services import enrolment
+
+    store = Store.objects.get(code="S001")
+    counter = {"n": 0}
+
+    def make(phone=None, **kwargs):
+        counter["n"] += 1
+        kwargs.setdefault("store", store)
+        kwargs.setdefault("acting_user", demo_staff["clerk1"])
+        return enrolment.enrol(phone=phone or f"1370000{counter['n']:04d}", **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def buy(demo_staff):
+    """buy(member, amount, **kw) → PurchaseResult of a sale at S001 by clerk1."""
+    from decimal import Decimal
+
+    from membership.models import Store
+    from membership.services import purchases
+
+    store = Store.objects.get(code="S001")
+    counter = {"n": 0}
+
+    def make(member, amount, **kwargs):
+        counter["n"] += 1
+        kwargs.setdefault("reference", f"R{counter['n']:05d}")
+        kwargs.setdefault("idempotency_key", f"test-sale-{member.pk}-{counter['n']}")
+        kwargs.setdefault("acting_user", demo_staff["clerk1"])
+        return purchases.record_purchase(member=member, store=store, amount=Decimal(str(amount)), **kwargs)
+
+    return make
