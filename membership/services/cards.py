@@ -3,6 +3,7 @@
 import secrets
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from ..errors import CardTaken, Invalid, NotFound
 from ..models import Card, Member
@@ -10,8 +11,8 @@ from .common import audit, lock_member, now
 
 VIRTUAL_PREFIX = "8860"
 VIRTUAL_LENGTH = 16
-MSG_CARD_FORMAT = "A card number is 12 to 19 digits with a valid check digit."
-MSG_CARD_NOT_IN_STOCK = "This card is not in the card stock: import its batch first."
+MSG_CARD_FORMAT = _("A card number is 12 to 19 digits with a valid check digit.")
+MSG_CARD_NOT_IN_STOCK = _("This card is not in the card stock: import its batch first.")
 
 
 def luhn_check_digit(payload: str) -> str:
@@ -39,7 +40,7 @@ def normalise_number(number) -> str:
 
 
 def new_virtual_number() -> str:
-    payload = VIRTUAL_PREFIX + "".join(secrets.choice("0123456789") for _ in range(VIRTUAL_LENGTH - 5))
+    payload = VIRTUAL_PREFIX + "".join(secrets.choice("0123456789") for _digit in range(VIRTUAL_LENGTH - 5))
     return payload + luhn_check_digit(payload)
 
 
@@ -80,10 +81,10 @@ def add_stock(numbers, *, batch: str) -> int:
     """Add physical card numbers to stock; every number must be valid and new, or none is added."""
     cleaned = [normalise_number(n) for n in numbers]
     if len(set(cleaned)) != len(cleaned):
-        raise Invalid("The batch repeats a card number.", field="card_no")
+        raise Invalid(_("The batch repeats a card number."), field="card_no")
     taken = set(Card.objects.filter(number__in=cleaned).values_list("number", flat=True))
     if taken:
-        raise CardTaken("These cards exist already: %s" % ", ".join(sorted(taken)[:5]), field="card_no")
+        raise CardTaken(_("These cards exist already: %s") % ", ".join(sorted(taken)[:5]), field="card_no")
     with transaction.atomic():
         Card.objects.bulk_create([Card(number=n, kind=Card.Kind.PHYSICAL, status=Card.Status.STOCK, batch=batch)
                                   for n in cleaned])
@@ -94,12 +95,12 @@ def replace(*, card: Card, new_number: str | None = None, acting_user=None) -> C
     """Lost card: block it and issue a replacement (virtual, or a scanned one from stock).
     Balances stay with the member, who owns both cards."""
     if card.member_id is None:
-        raise NotFound("This card is not bound to a member.", field="card_no")
+        raise NotFound(_("This card is not bound to a member."), field="card_no")
     with transaction.atomic():
         member = lock_member(card.member_id)
         card = Card.objects.select_for_update().get(pk=card.pk)
         if card.status != Card.Status.ACTIVE:
-            raise Invalid("Only an active card can be replaced.", field="card_no")
+            raise Invalid(_("Only an active card can be replaced."), field="card_no")
         card.status, card.blocked_at = Card.Status.BLOCKED, now()
         card.save(update_fields=["status", "blocked_at"])
         new = bind_physical(member, new_number) if new_number else issue_virtual(member)

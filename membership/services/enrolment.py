@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import gettext_lazy as _
 
 from ..errors import Forbidden, Invalid, NotFound, PhoneTaken
 from ..models import Card, Channel, Gender, GrowthEntry, Member, PointsEntry, Purchase, StoredValueEntry, Store
@@ -18,8 +19,8 @@ from .common import audit, lock_member, now
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-MSG_PHONE = "Enter an 11-digit mainland mobile number starting with 1."
-MSG_BIRTHDAY = "Enter a real birthday: month and day, year optional."
+MSG_PHONE = _("Enter an 11-digit mainland mobile number starting with 1.")
+MSG_BIRTHDAY = _("Enter a real birthday: month and day, year optional.")
 
 
 def normalise_phone(raw) -> str:
@@ -71,7 +72,7 @@ def _new_member_no() -> str:
 
 
 def _new_referral_code() -> str:
-    return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(6))
+    return "".join(secrets.choice(REFERRAL_ALPHABET) for _char in range(6))
 
 
 def active_member_by_phone(phone: str) -> Member | None:
@@ -88,11 +89,11 @@ def enrol(*, phone, store: Store, name: str = "", gender: str = Gender.UNKNOWN, 
     birthday = birthday if isinstance(birthday, Birthday) or birthday is None else Birthday.parse(birthday)
     name = (name or "").strip()
     if len(name) > 50:
-        raise Invalid("A name is at most 50 characters.", field="name")
+        raise Invalid(_("A name is at most 50 characters."), field="name")
     if gender not in Gender.values:
-        raise Invalid("Gender is F, M or U.", field="gender")
+        raise Invalid(_("Gender is F, M or U."), field="gender")
     if channel not in Channel.values:
-        raise Invalid("Unknown channel.", field="channel")
+        raise Invalid(_("Unknown channel."), field="channel")
     if existing := active_member_by_phone(phone):
         raise PhoneTaken(field="phone", member=existing)
     referrer = None
@@ -100,7 +101,7 @@ def enrol(*, phone, store: Store, name: str = "", gender: str = Gender.UNKNOWN, 
         referrer = Member.objects.filter(referral_code=referral_code.strip().upper(),
                                          status=Member.Status.ACTIVE).first()
         if referrer is None:
-            raise Invalid("No member has this referral code.", field="referral_code")
+            raise Invalid(_("No member has this referral code."), field="referral_code")
     at = joined_at or now()
     try:
         with transaction.atomic():
@@ -155,16 +156,16 @@ def merge(*, source, target, acting_user) -> Member:
     growth and cards move over with their history; balances add up; the better tier stays;
     `source` is closed as merged."""
     if not can_adjust_points(acting_user):
-        raise Forbidden("Only a store manager or HQ can merge members.", field="member")
+        raise Forbidden(_("Only a store manager or HQ can merge members."), field="member")
     if getattr(source, "pk", source) == getattr(target, "pk", target):
-        raise Invalid("A member cannot be merged into itself.", field="member")
+        raise Invalid(_("A member cannot be merged into itself."), field="member")
     with transaction.atomic():
         first, second = sorted([getattr(source, "pk", source), getattr(target, "pk", target)])
         locked = {m.pk: m for m in (lock_member(first), lock_member(second))}  # lock in id order
         source, target = locked[getattr(source, "pk", source)], locked[getattr(target, "pk", target)]
         for m in (source, target):
             if m.status != Member.Status.ACTIVE:
-                raise Invalid("Member %s is not active." % m.member_no, field="member")
+                raise Invalid(_("Member %s is not active.") % m.member_no, field="member")
         PointsEntry.objects.filter(member=source).update(member=target)
         StoredValueEntry.objects.filter(member=source).update(member=target)
         GrowthEntry.objects.filter(member=source).update(member=target)

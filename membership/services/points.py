@@ -10,6 +10,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from django.db import connection, transaction
 from django.db.models import Exists, F, Max, Min, OuterRef, Q, Subquery, Sum
+from django.utils.translation import gettext_lazy as _
 
 from .. import hooks
 from ..errors import Forbidden, InsufficientPoints, Invalid
@@ -20,9 +21,9 @@ from .common import audit, local, lock_member, now, tz
 
 Kind, Source = PointsEntry.Kind, PointsEntry.Source
 
-MSG_REASON_REQUIRED = "A reason is required for a manual adjustment."
-MSG_ADJUST_NEEDS_MANAGER = "Adjustments above %(limit)s points need a store manager."
-MSG_ZERO = "The number of points cannot be zero."
+MSG_REASON_REQUIRED = _("A reason is required for a manual adjustment.")
+MSG_ADJUST_NEEDS_MANAGER = _("Adjustments above %(limit)s points need a store manager.")
+MSG_ZERO = _("The number of points cannot be zero.")
 
 
 # ---------------------------------------------------------------------------------------

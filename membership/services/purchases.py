@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from .. import hooks
 from ..errors import Invalid, PointsCapExceeded
@@ -20,12 +21,12 @@ from .common import CENT, local, lock_member, money, now
 
 Kind, Source = PointsEntry.Kind, PointsEntry.Source
 
-MSG_AMOUNT = "The amount must be above zero, with at most two decimals."
-MSG_TOO_LARGE = "The amount is larger than the largest sale accepted (¥%(max)s)."
-MSG_POINTS_FEN = "%(points)s points do not convert to whole fen; the nearest valid amounts are %(low)s and %(high)s."
-MSG_PAYMENTS_EXCEED = "Points, coupon and stored value together exceed the amount."
-MSG_LINES = "The lines add up to ¥%(lines)s, not the amount ¥%(amount)s."
-MSG_RETURN_TOO_MUCH = "Only ¥%(left)s of this sale is left to return."
+MSG_AMOUNT = _("The amount must be above zero, with at most two decimals.")
+MSG_TOO_LARGE = _("The amount is larger than the largest sale accepted (¥%(max)s).")
+MSG_POINTS_FEN = _("%(points)s points do not convert to whole fen; the nearest valid amounts are %(low)s and %(high)s.")
+MSG_PAYMENTS_EXCEED = _("Points, coupon and stored value together exceed the amount.")
+MSG_LINES = _("The lines add up to ¥%(lines)s, not the amount ¥%(amount)s.")
+MSG_RETURN_TOO_MUCH = _("Only ¥%(left)s of this sale is left to return.")
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def record_purchase(*, member, store, reference: str, amount, idempotency_key: s
     if amount > program.max_sale_amount:
         raise Invalid(MSG_TOO_LARGE % {"max": program.max_sale_amount}, field="amount")
     if not isinstance(pay_points, int) or isinstance(pay_points, bool) or pay_points < 0:
-        raise Invalid("Points paid must be a whole number, zero or more.", field="pay_points")
+        raise Invalid(_("Points paid must be a whole number, zero or more."), field="pay_points")
     sv = parse_amount(pay_stored_value or 0, field="pay_stored_value")
     coupon_value = parse_amount(coupon_value or 0, field="coupon_code")
     if sv < 0:
@@ -165,7 +166,7 @@ def record_purchase(*, member, store, reference: str, amount, idempotency_key: s
         if existing := Purchase.objects.filter(idempotency_key=idempotency_key).first():
             return _result(existing, member, replayed=True, upgraded=False)
         if member.status != Member.Status.ACTIVE:
-            raise Invalid("This member account is closed.", field="member")
+            raise Invalid(_("This member account is closed."), field="member")
         at = at or now()
         old_tier = member.tier
         eligible = amount - value - coupon_value

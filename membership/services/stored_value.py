@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from ..errors import Forbidden, InsufficientStoredValue, Invalid, NotFound
 from ..models import Member, ProgramSettings, StoredValueEntry, StoredValuePayOrder, TopUpPlan
@@ -15,10 +16,10 @@ from .common import CENT, audit, lock_member, money, now
 
 Kind = StoredValueEntry.Kind
 
-MSG_AMOUNT = "Enter an amount above zero with at most two decimals."
-MSG_PLAN_AMOUNT = "Plan %(plan)s is a top-up of ¥%(amount)s."
-MSG_PIN = "The stored-value PIN is wrong."
-MSG_PIN_FORMAT = "The PIN is 6 digits."
+MSG_AMOUNT = _("Enter an amount above zero with at most two decimals.")
+MSG_PLAN_AMOUNT = _("Plan %(plan)s is a top-up of ¥%(amount)s.")
+MSG_PIN = _("The stored-value PIN is wrong.")
+MSG_PIN_FORMAT = _("The PIN is 6 digits.")
 MAX_TOPUP = Decimal("50000.00")
 
 
@@ -61,7 +62,7 @@ def plan_for(amount: Decimal, code: str | None) -> TopUpPlan | None:
     if code:
         plan = TopUpPlan.objects.filter(code=code, is_active=True).first()
         if plan is None:
-            raise Invalid("No active top-up plan %s." % code, field="plan")
+            raise Invalid(_("No active top-up plan %s.") % code, field="plan")
         if plan.pay_amount != amount:
             raise Invalid(MSG_PLAN_AMOUNT % {"plan": plan.code, "amount": plan.pay_amount}, field="amount")
         return plan
@@ -72,7 +73,7 @@ def top_up(*, member, amount, plan_code: str | None = None, store=None, acting_u
            idempotency_key: str | None = None, at: datetime | None = None) -> TopUpResult:
     amount = _amount(amount)
     if amount > MAX_TOPUP:
-        raise Invalid("A single top-up is at most ¥%s." % MAX_TOPUP, field="amount")
+        raise Invalid(_("A single top-up is at most ¥%s.") % MAX_TOPUP, field="amount")
     plan = plan_for(amount, plan_code)
     bonus = plan.bonus_amount if plan else Decimal("0.00")
     with transaction.atomic():
@@ -123,15 +124,15 @@ def refund_top_up(*, topup: StoredValueEntry, acting_user=None, store=None) -> S
     """Refund a top-up: principal goes back to the member (as much as is left of it) and its bonus is
     removed (as much as is left). Once per top-up (a unique constraint)."""
     if topup.kind != Kind.TOPUP:
-        raise Invalid("Only a top-up can be refunded this way.", field="topup")
+        raise Invalid(_("Only a top-up can be refunded this way."), field="topup")
     with transaction.atomic():
         member = lock_member(topup.member_id)
         if topup.refunds.exists():
-            raise Invalid("This top-up was refunded already.", field="topup")
+            raise Invalid(_("This top-up was refunded already."), field="topup")
         principal = min(topup.principal, member.sv_principal)
         bonus = min(topup.bonus, member.sv_bonus)
         if principal <= 0 and bonus <= 0:
-            raise InsufficientStoredValue("Nothing of this top-up is left to refund.", field="topup")
+            raise InsufficientStoredValue(_("Nothing of this top-up is left to refund."), field="topup")
         entry = _entry(member, kind=Kind.TOPUP_REFUND, principal=-principal, bonus=-bonus, at=now(), topup=topup,
                        store=store, operator=acting_user, idempotency_key=f"topup-refund:{topup.pk}")
         audit("sv.topup_refund", member=member, operator=acting_user, topup=topup.pk, principal=str(principal),

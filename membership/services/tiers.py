@@ -8,6 +8,7 @@ from datetime import date, datetime
 from django.db import transaction
 from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
 
 from ..errors import Forbidden, Invalid
 from ..models import GrowthEntry, Member, ProgramSettings, ReviewWindow, Tier, TierChange
@@ -15,7 +16,7 @@ from ..permissions import is_hq
 from ..signals import send_after_commit, tier_changed
 from .common import audit, local, lock_member, now
 
-MSG_REASON_REQUIRED = "A reason is required to set a tier by hand."
+MSG_REASON_REQUIRED = _("A reason is required to set a tier by hand.")
 
 
 def tiers_by_rank() -> list[Tier]:
@@ -25,7 +26,7 @@ def tiers_by_rank() -> list[Tier]:
 def entry_tier() -> Tier:
     tier = Tier.objects.order_by("rank").first()
     if tier is None:
-        raise Invalid("No tiers are configured: add at least one tier in admin.", field="tier")
+        raise Invalid(_("No tiers are configured: add at least one tier in admin."), field="tier")
     return tier
 
 
@@ -149,7 +150,7 @@ def review(*, at: datetime | None = None, batch_size: int = 5000, force: bool = 
 def set_manual(*, member, tier: Tier, reason: str, acting_user, floor_until: date | None = None) -> TierChange:
     """HQ sets a tier by hand, with a reason; it is a floor for reviews until `floor_until`."""
     if not is_hq(acting_user):
-        raise Forbidden("Only HQ can set a tier by hand.", field="tier")
+        raise Forbidden(_("Only HQ can set a tier by hand."), field="tier")
     if not reason or not reason.strip():
         raise Invalid(MSG_REASON_REQUIRED, field="reason")
     with transaction.atomic():
