@@ -58,3 +58,16 @@ class LimitReached(MembershipError):
 
 class Conflict(MembershipError):
     code, status, default_message = "conflict", 409, _("This conflicts with the current state.")
+
+
+class CouponInvalid(MembershipError):
+    code, status, default_message = "coupon_invalid", 409, _("This coupon cannot be used on this sale.")
+
+
+class OutOfStock(MembershipError):
+    code, status, default_message = "out_of_stock", 409, _("Out of stock.")
+
+
+class IdempotencyConflict(MembershipError):
+    code, status, default_message = ("idempotency_conflict", 409,
+                                     _("This key or receipt number was already used for a different request."))

@@ -31,6 +31,11 @@ def can_use_counter(user) -> bool:
     return _staff(user) and user.store_id is not None
 
 
+def can_read_members(user) -> bool:
+    """Looking members up: anyone at a counter, and HQ (who alone sees full phone numbers)."""
+    return can_use_counter(user) or is_hq(user)
+
+
 def can_adjust_points(user, points: int | None = None, limit: int | None = None) -> bool:
     """Manual point adjustments: store managers and HQ any size; a clerk only up to the program's
     limit, and only where the caller passes the size (the POS API passes none: clerk → 403)."""

@@ -183,7 +183,15 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "pos.api_support.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "lookup": env.str("THROTTLE_LOOKUP", default="120/min"),
+        "lookup_ip": env.str("THROTTLE_LOOKUP_IP", default="300/min"),
+        "write": env.str("THROTTLE_WRITE", default="300/min"),
+    },
 }
+# Throttle counters and other short-lived state; production: CACHE_URL=redis://host:6379/1
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Store-membership portal POS API",
     "VERSION": "1.0.0",

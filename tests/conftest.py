@@ -5,6 +5,12 @@ import pytest
 from django.db import connection
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Production hashing is deliberately slow; tests need not be."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def demo_staff(db):
     """Stores HQ/S001/S002 and the four demo accounts of demo-program.md."""

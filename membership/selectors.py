@@ -1,0 +1,106 @@
+"""The read side of membership: lookups and summaries for the counter, the API and member pages."""
+
+from datetime import timedelta
+
+from django.db.models import Min, Sum
+
+from . import qr
+from .errors import NotFound
+from .models import Card, Member, PointsEntry, ProgramSettings, Tier
+from .services.cards import is_valid_number
+from .services.common import local, now
+from .services.enrolment import PHONE_RE, normalise_phone
+
+ACTIVE = Member.Status.ACTIVE
+
+
+def find_members(q: str) -> list[Member]:
+    """Members matching what a clerk typed or scanned: a member QR token, a phone, a card number or
+    a member number. At most a short list; a QR token that expired or was forged raises Invalid."""
+    q = (q or "").strip()
+    if not q:
+        return []
+    base = Member.objects.select_related("tier", "home_store").filter(status=ACTIVE)
+    if qr.looks_like_token(q):
+        return list(base.filter(member_no=qr.read_token(q)))
+    digits = "".join(ch for ch in q if ch.isdigit() or ch == "+")
+    try:
+        phone = normalise_phone(digits)
+    except Exception:
+        phone = None
+    if phone and PHONE_RE.match(phone):
+        found = list(base.filter(phone=phone))
+        if found:
+            return found
+    digits = digits.lstrip("+")
+    if digits.isdigit():
+        if is_valid_number(digits):
+            card = Card.objects.filter(number=digits, status=Card.Status.ACTIVE).select_related(
+                "member__tier", "member__home_store").first()
+            if card and card.member.status == ACTIVE:
+                return [card.member]
+        if len(digits) == 10:
+            found = list(base.filter(member_no=digits))
+            if found:
+                return found
+        if 4 <= len(digits) < 11:  # the last digits of a phone: a short list to choose from
+            return list(base.filter(phone__endswith=digits).order_by("-last_purchase_at")[:10])
+    return []
+
+
+def find_member(q: str) -> Member:
+    found = find_members(q)
+    if not found:
+        raise NotFound(field="q")
+    return found[0]
+
+
+def member_by_no_or_card(value: str) -> Member:
+    value = (value or "").strip()
+    member = Member.objects.select_related("tier", "home_store").filter(member_no=value, status=ACTIVE).first()
+    if member is None and value.isdigit():
+        card = Card.objects.filter(number=value, status=Card.Status.ACTIVE, member__status=ACTIVE).first()
+        member = card and Member.objects.select_related("tier", "home_store").get(pk=card.member_id)
+    if member is None:
+        raise NotFound(field="member")
+    return member
+
+
+def expiring(member: Member, program: ProgramSettings | None = None) -> tuple[int, object]:
+    """Points that expire within the notice period, and the first date they do."""
+    program = program or ProgramSettings.load()
+    at = now()
+    row = PointsEntry.objects.filter(member=member, remaining__gt=0, pending=False, expires_at__gt=at,
+                                     expires_at__lte=at + timedelta(days=program.expiry_notice_days)).aggregate(
+        points=Sum("remaining"), first=Min("expires_at"))
+    return row["points"] or 0, row["first"]
+
+
+def member_summary(member: Member, *, reveal_phone: bool = False) -> dict:
+    """The member summary of pos-api.md (also used by the counter and the member pages)."""
+    program = ProgramSettings.load()
+    soon, first = expiring(member, program)
+    nxt = Tier.objects.filter(rank__gt=member.tier.rank).order_by("rank").first()
+    card = member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at").first()
+    return {
+        "member_no": member.member_no,
+        "name": member.name,
+        "phone": member.phone if reveal_phone else member.masked_phone,
+        "card_no": card.number if card else None,
+        "tier": {"code": member.tier.code, "name": member.tier.name},
+        "growth_value": member.growth_value,
+        "points": {"balance": member.points_balance, "pending": member.points_pending, "expiring_soon": soon,
+                   "expiring_on": local(first).date().isoformat() if first else None},
+        "stored_value": {"principal": f"{member.sv_principal:.2f}", "bonus": f"{member.sv_bonus:.2f}"},
+        "next_tier": ({"code": nxt.code, "name": nxt.name, "growth_needed": max(0, nxt.reach_growth - member.growth_value)}
+                      if nxt else None),
+        # the year stays private at the till: "--MM-DD" (pos-api.md)
+        "birthday": f"--{member.birth_month:02d}-{member.birth_day:02d}" if member.birth_month else None,
+        "joined_at": member.joined_at.isoformat(),
+        "home_store": member.home_store.code,
+    }
+
+
+def points_history(member: Member):
+    return (PointsEntry.objects.filter(member=member).select_related("store")
+            .order_by("-created_at", "-id"))

@@ -1,0 +1,123 @@
+"""The API's plumbing, in one place each: the error envelope, throttles, Idempotency-Key."""
+
+from functools import wraps
+
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
+from rest_framework.views import exception_handler as drf_handler
+
+from membership.errors import IdempotencyConflict, Invalid, MembershipError
+
+from .models import IdempotentResponse
+from .services.sales import request_hash
+
+CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+         406: "not_acceptable", 409: "conflict", 415: "unsupported_media_type", 429: "throttled"}
+
+
+def _flatten(detail, prefix=""):
+    """DRF's nested error detail → {"field" or "lines[0].amount": ["message", ...]}."""
+    out = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(detail, list) and detail and all(isinstance(d, (dict, list)) for d in detail):
+        for i, value in enumerate(detail):
+            out.update(_flatten(value, f"{prefix}[{i}]"))
+    elif isinstance(detail, list):
+        out[prefix or "non_field_errors"] = [str(d) for d in detail]
+    else:
+        out[prefix or "non_field_errors"] = [str(detail)]
+    return out
+
+
+def envelope(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": str(message), "fields": fields or {}}}
+
+
+def exception_handler(exc, context):
+    """The one translation point from errors to pos-api.md's envelope and codes."""
+    if isinstance(exc, MembershipError):
+        return Response(envelope(exc.code, exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    response = drf_handler(exc, context)
+    if response is None:
+        return None
+    code = CODES.get(response.status_code, "error")
+    if isinstance(exc, drf.ValidationError):
+        fields = _flatten(exc.detail)
+        first = next(iter(fields.items()), ("", ["invalid"]))
+        message = f"{first[0]}: {first[1][0]}" if first[0] != "non_field_errors" else first[1][0]
+        response.data = envelope("invalid", message, fields)
+    else:
+        detail = exc.detail if isinstance(exc, drf.APIException) else str(exc)
+        response.data = envelope(code, detail if isinstance(detail, str) else str(detail))
+    return response
+
+
+class LookupThrottle(UserRateThrottle):
+    scope = "lookup"
+
+
+class LookupIPThrottle(SimpleRateThrottle):
+    """Per client address, whoever is signed in: keeps one till from walking the phone space."""
+
+    scope = "lookup_ip"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class WriteThrottle(UserRateThrottle):
+    scope = "write"
+
+    def allow_request(self, request, view):
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        return super().allow_request(request, view)
+
+
+def idempotent(method):
+    """Replays the first response to a write repeated with the same Idempotency-Key and body;
+    the same key with another body is 409 idempotency_conflict (pos-api.md, Conventions)."""
+
+    @wraps(method)
+    def wrapper(view, request, *args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            return method(view, request, *args, **kwargs)
+        if len(key) > 100:
+            raise Invalid("The Idempotency-Key is at most 100 characters.", field="Idempotency-Key")
+        digest = request_hash({"method": request.method, "path": request.path, "body": request.data})
+
+        def stored():
+            record = IdempotentResponse.objects.filter(user=request.user, key=key).first()
+            if record is None:
+                return None
+            if record.request_hash != digest:
+                raise IdempotencyConflict(field="Idempotency-Key")
+            return Response(record.body, status=record.status)
+
+        if replay := stored():
+            return replay
+        try:
+            with transaction.atomic():
+                try:
+                    response = method(view, request, *args, **kwargs)
+                except (MembershipError, drf.APIException) as exc:
+                    response = exception_handler(exc, {"view": view, "request": request})
+                if response.status_code < 500:
+                    IdempotentResponse.objects.create(user=request.user, key=key, method=request.method,
+                                                      path=request.path[:300], request_hash=digest,
+                                                      status=response.status_code, body=response.data)
+                return response
+        except IntegrityError:
+            if replay := stored():  # a parallel request with this key committed first
+                return replay
+            raise
+
+    return wrapper

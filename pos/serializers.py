@@ -1,0 +1,157 @@
+"""Shapes of the POS API (pos-api.md). They check form only; every rule is the services'."""
+
+from rest_framework import serializers
+
+from membership.models import Gender
+
+MONEY = dict(max_digits=12, decimal_places=2, coerce_to_string=True)
+
+
+class TokenRequest(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenResponse(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class EnrolRequest(serializers.Serializer):
+    phone = serializers.CharField(max_length=30)
+    name = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    gender = serializers.ChoiceField(choices=Gender.values, required=False, default=Gender.UNKNOWN)
+    birthday = serializers.CharField(max_length=10, required=False, allow_blank=True, allow_null=True, default=None,
+                                     help_text='"1990-05-20", or "--05-20" without the year')
+    card_no = serializers.CharField(max_length=19, required=False, allow_blank=True, allow_null=True, default=None)
+    referral_code = serializers.CharField(max_length=8, required=False, allow_blank=True, allow_null=True,
+                                          default=None)
+    marketing_consent = serializers.BooleanField(required=False, default=False)
+
+
+class TierRef(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class NextTier(TierRef):
+    growth_needed = serializers.IntegerField()
+
+
+class PointsSummary(serializers.Serializer):
+    balance = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    expiring_soon = serializers.IntegerField()
+    expiring_on = serializers.DateField(allow_null=True)
+
+
+class StoredValueSummary(serializers.Serializer):
+    principal = serializers.DecimalField(**MONEY)
+    bonus = serializers.DecimalField(**MONEY)
+
+
+class MemberSummary(serializers.Serializer):
+    member_no = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+    phone = serializers.CharField()
+    card_no = serializers.CharField(allow_null=True)
+    tier = TierRef()
+    growth_value = serializers.IntegerField()
+    points = PointsSummary()
+    stored_value = StoredValueSummary()
+    next_tier = NextTier(allow_null=True)
+    birthday = serializers.CharField(allow_null=True)
+    joined_at = serializers.DateTimeField()
+    home_store = serializers.CharField()
+
+
+class LedgerEntry(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    points = serializers.IntegerField(source="amount")
+    balance_after = serializers.IntegerField()
+    source = serializers.CharField()
+    store = serializers.CharField(source="store.code", read_only=True, allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class AdjustRequest(serializers.Serializer):
+    points = serializers.IntegerField(min_value=-10_000_000, max_value=10_000_000)
+    reason = serializers.CharField(max_length=200)
+
+
+class SaleLineRequest(serializers.Serializer):
+    sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    qty = serializers.IntegerField(min_value=1, max_value=100_000, required=False, default=1)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+
+
+class SaleRequest(serializers.Serializer):
+    receipt_no = serializers.CharField(max_length=64)
+    member = serializers.CharField(max_length=19, required=False, allow_null=True, allow_blank=True, default=None,
+                                   help_text="member number or card number")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    lines = SaleLineRequest(many=True, required=False, default=list)
+    pay_points = serializers.IntegerField(min_value=0, max_value=100_000_000, required=False, default=0)
+    pay_stored_value = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False,
+                                                default="0.00")
+    coupon_code = serializers.CharField(max_length=40, required=False, allow_null=True, allow_blank=True,
+                                        default=None)
+    pin = serializers.CharField(max_length=6, required=False, allow_null=True, allow_blank=True, default=None,
+                                help_text="stored-value PIN, where the member set one")
+
+
+class SaleResponse(serializers.Serializer):
+    sale_id = serializers.CharField()
+    receipt_no = serializers.CharField()
+    member_no = serializers.CharField(allow_null=True)
+    amount = serializers.DecimalField(**MONEY)
+    points_value = serializers.DecimalField(**MONEY)
+    coupon_value = serializers.DecimalField(**MONEY)
+    stored_value_paid = serializers.DecimalField(**MONEY)
+    cash_due = serializers.DecimalField(**MONEY)
+    points_earned = serializers.IntegerField()
+    points_pending = serializers.IntegerField()
+    points_redeemed = serializers.IntegerField()
+    points_balance = serializers.IntegerField(allow_null=True)
+    growth_value = serializers.IntegerField(allow_null=True)
+    tier = TierRef(allow_null=True)
+    upgraded = serializers.BooleanField()
+
+
+class ReturnRequest(serializers.Serializer):
+    receipt_no = serializers.CharField(max_length=64)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class ReturnResponse(serializers.Serializer):
+    return_id = serializers.CharField()
+    amount = serializers.DecimalField(**MONEY)
+    points_reversed = serializers.IntegerField()
+    growth_reversed = serializers.IntegerField()
+    points_refunded = serializers.IntegerField()
+    stored_value_refunded = serializers.DecimalField(**MONEY)
+    points_balance = serializers.IntegerField(allow_null=True)
+
+
+class TopUpRequest(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    plan = serializers.CharField(max_length=20, required=False, allow_null=True, allow_blank=True, default=None)
+
+
+class TopUpResponse(serializers.Serializer):
+    principal_added = serializers.DecimalField(**MONEY)
+    bonus_added = serializers.DecimalField(**MONEY)
+    principal = serializers.DecimalField(**MONEY)
+    bonus = serializers.DecimalField(**MONEY)
+
+
+class ErrorBody(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ErrorResponse(serializers.Serializer):
+    error = ErrorBody()

@@ -1,0 +1,178 @@
+"""Sales and returns at the till: the till's record around the member engine's purchase.
+
+One transaction per sale: coupon (campaigns), points and stored value paid, points earned
+(membership), the till's Sale row. Idempotent on (store, receipt_no): the same request again gets
+the first response; a different request with a used receipt number is a conflict."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext_lazy as _
+
+from membership.errors import CouponInvalid, Forbidden, IdempotencyConflict, Invalid, NotFound
+from membership.permissions import can_use_counter
+from membership.services import purchases
+from membership.services.common import now
+from membership.services.points import Line
+
+from ..models import Return, Sale, SaleLine
+
+MSG_RECEIPT = _("A receipt number is 1 to 64 characters.")
+MSG_NEEDS_MEMBER = _("Paying with points, stored value or a coupon needs a member.")
+MSG_RETURN_TOO_MUCH = _("Only ¥%(left)s of this sale is left to return.")
+
+
+def request_hash(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    record: object
+    body: dict
+    replayed: bool
+
+
+def _check_receipt(receipt_no) -> str:
+    receipt_no = (receipt_no or "").strip()
+    if not receipt_no or len(receipt_no) > 64:
+        raise Invalid(MSG_RECEIPT, field="receipt_no")
+    return receipt_no
+
+
+def _replay(model, store, receipt_no, digest):
+    existing = model.objects.filter(store=store, receipt_no=receipt_no).first()
+    if existing is None:
+        return None
+    if existing.request_hash != digest:
+        raise IdempotencyConflict(field="receipt_no")
+    return Outcome(existing, existing.response, replayed=True)
+
+
+def redeem_coupon(*, code: str, member, amount: Decimal, store):
+    """The coupon's value on this sale. Coupons arrive with the campaigns app; until one matches,
+    every code is refused as the contract says (409 coupon_invalid)."""
+    raise CouponInvalid(field="coupon_code")
+
+
+def record_sale(*, store, clerk, receipt_no: str, amount, member=None, lines=None, pay_points: int = 0,
+                pay_stored_value=Decimal("0.00"), coupon_code: str | None = None, pin: str | None = None,
+                digest: str) -> Outcome:
+    if not can_use_counter(clerk) or clerk.store_id != store.pk:
+        raise Forbidden(field="store")
+    receipt_no = _check_receipt(receipt_no)
+    amount = purchases.parse_amount(amount)
+    if amount <= 0:
+        raise Invalid(purchases.MSG_AMOUNT, field="amount")
+    pay_stored_value = purchases.parse_amount(pay_stored_value or 0, field="pay_stored_value")
+    if member is None and (pay_points or pay_stored_value or coupon_code):
+        raise Invalid(MSG_NEEDS_MEMBER, field="member")
+    if replay := _replay(Sale, store, receipt_no, digest):
+        return replay
+    lines = [Line(amount=purchases.parse_amount(ln["amount"], field="lines"), sku=ln.get("sku") or "",
+                  category=ln.get("category") or "", qty=ln.get("qty") or 1) for ln in (lines or [])]
+    if lines and sum((ln.amount for ln in lines), Decimal(0)) != amount:
+        raise Invalid(purchases.MSG_LINES % {"lines": sum((ln.amount for ln in lines), Decimal(0)), "amount": amount},
+                      field="lines")
+    try:
+        with transaction.atomic():
+            coupon_value = Decimal("0.00")
+            if coupon_code:
+                coupon_value = redeem_coupon(code=coupon_code, member=member, amount=amount, store=store)
+            result = None
+            if member is not None:
+                result = purchases.record_purchase(
+                    member=member, store=store, reference=receipt_no, amount=amount, lines=lines or None,
+                    pay_points=pay_points, pay_stored_value=pay_stored_value, coupon_value=coupon_value, pin=pin,
+                    acting_user=clerk, idempotency_key=f"sale:{store.pk}:{receipt_no}")
+            sale = Sale(store=store, clerk=clerk, member=member, purchase=result.purchase if result else None,
+                        receipt_no=receipt_no, amount=amount, points_redeemed=pay_points if result else 0,
+                        points_value=result.points_value if result else Decimal("0.00"),
+                        coupon_code=coupon_code or "", coupon_value=coupon_value,
+                        stored_value_paid=result.stored_value_paid if result else Decimal("0.00"),
+                        cash_due=result.cash_due if result else amount,
+                        points_earned=result.points_earned if result else 0, request_hash=digest,
+                        created_at=result.purchase.created_at if result else now())
+            sale.save()
+            SaleLine.objects.bulk_create([SaleLine(sale=sale, sku=ln.sku, category=ln.category, qty=ln.qty,
+                                                   amount=ln.amount) for ln in lines])
+            sale.response = sale_body(sale, result)
+            sale.save(update_fields=["response"])
+            return Outcome(sale, sale.response, replayed=False)
+    except IntegrityError:
+        # the same receipt was recorded by a parallel request that committed first
+        if replay := _replay(Sale, store, receipt_no, digest):
+            return replay
+        raise
+
+
+def sale_body(sale: Sale, result) -> dict:
+    return {
+        "sale_id": str(sale.pk), "receipt_no": sale.receipt_no,
+        "member_no": sale.member.member_no if sale.member_id else None,
+        "amount": _money(sale.amount), "points_value": _money(sale.points_value),
+        "coupon_value": _money(sale.coupon_value), "stored_value_paid": _money(sale.stored_value_paid),
+        "cash_due": _money(sale.cash_due), "points_earned": sale.points_earned,
+        "points_pending": result.points_pending if result else 0, "points_redeemed": sale.points_redeemed,
+        "points_balance": result.points_balance if result else None,
+        "growth_value": result.growth_value if result else None,
+        "tier": {"code": result.tier.code, "name": result.tier.name} if result else None,
+        "upgraded": result.upgraded if result else False,
+    }
+
+
+def get_sale(sale_id) -> Sale:
+    try:
+        return Sale.objects.select_related("purchase", "member", "store").get(pk=int(sale_id))
+    except (Sale.DoesNotExist, ValueError, TypeError) as exc:
+        raise NotFound(field="sale_id") from exc
+
+
+def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: str) -> Outcome:
+    """A return against a sale, at any store of the chain (recorded at the returning store)."""
+    if not can_use_counter(clerk) or clerk.store_id != store.pk:
+        raise Forbidden(field="store")
+    receipt_no = _check_receipt(receipt_no)
+    amount = purchases.parse_amount(amount)
+    if amount <= 0:
+        raise Invalid(purchases.MSG_AMOUNT, field="amount")
+    if replay := _replay(Return, store, receipt_no, digest):
+        return replay
+    try:
+        with transaction.atomic():
+            sale = Sale.objects.select_for_update().get(pk=sale.pk)
+            left = sale.amount - sale.returned_amount
+            if amount > left:
+                raise Invalid(MSG_RETURN_TOO_MUCH % {"left": left}, field="amount")
+            member_return, balance = None, None
+            if sale.purchase_id:
+                outcome = purchases.record_return(purchase=sale.purchase, amount=amount, reference=receipt_no,
+                                                  store=store, acting_user=clerk,
+                                                  idempotency_key=f"return:{store.pk}:{receipt_no}")
+                member_return, balance = outcome.purchase_return, outcome.points_balance
+            ret = Return.objects.create(sale=sale, store=store, clerk=clerk, purchase_return=member_return,
+                                        receipt_no=receipt_no, amount=amount, request_hash=digest,
+                                        created_at=member_return.created_at if member_return else now())
+            Sale.objects.filter(pk=sale.pk).update(returned_amount=F("returned_amount") + amount)
+            ret.response = {
+                "return_id": str(ret.pk), "amount": _money(amount),
+                "points_reversed": member_return.points_reversed if member_return else 0,
+                "growth_reversed": member_return.growth_reversed if member_return else 0,
+                "points_refunded": member_return.points_refunded if member_return else 0,
+                "stored_value_refunded": _money(member_return.sv_refunded if member_return else Decimal(0)),
+                "points_balance": balance,
+            }
+            ret.save(update_fields=["response"])
+            return Outcome(ret, ret.response, replayed=False)
+    except IntegrityError:
+        if replay := _replay(Return, store, receipt_no, digest):
+            return replay
+        raise
