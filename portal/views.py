@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from kombu import Connection
@@ -58,6 +58,8 @@ def healthz(request):
 def home(request):
     """Staff landing page: what this user's role gives access to."""
     user = request.user
+    if permissions.can_use_counter(user) and not permissions.can_view_reports(user):
+        return redirect("counter:index")  # a clerk's day starts at the counter
     context = {
         "can_use_counter": permissions.can_use_counter(user),
         "can_view_reports": permissions.can_view_reports(user),

@@ -13,9 +13,9 @@ def test_clerk_signs_in_in_chinese(live_server, demo_staff, page_at, screenshot,
     page.fill("#id_username", "clerk1")
     page.fill("#id_password", "clerk1-demo")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{live_server.url}/counter/")
     assert page.get_by_test_id("who").inner_text() == "李导购"
-    assert "S001" in page.get_by_test_id("store").inner_text()
+    assert "旗舰店" in page.locator(".who-store").inner_text()
     screenshot(page, f"home-clerk-{width}x{height}")
 
 

@@ -39,8 +39,8 @@ def test_clerk_signs_in_and_sees_store_and_role(client, demo_staff):
     response = client.post("/accounts/login/", {"username": "clerk1", "password": "clerk1-demo"}, follow=True)
     html = response.content.decode()
     assert response.status_code == 200
-    assert response.redirect_chain[-1][0] == "/"
-    assert "李导购" in html and "旗舰店" in html and "导购" in html
+    assert response.redirect_chain[-1][0] == "/counter/"  # a clerk's day starts at the counter
+    assert "李导购" in html and "旗舰店 · 导购" in html
 
 
 def test_wrong_password_says_so_and_stays_signed_out(client, demo_staff):
@@ -48,6 +48,11 @@ def test_wrong_password_says_so_and_stays_signed_out(client, demo_staff):
     assert response.status_code == 200
     assert "请输入一个正确的" in response.content.decode()
     assert client.get("/").status_code == 302
+
+
+def test_a_manager_lands_on_the_home_page_with_their_sections(signed_in):
+    html = signed_in("manager1").get("/").content.decode()
+    assert 'href="/counter/"' in html and "报表" in html and 'href="/admin/"' not in html
 
 
 def test_sign_out_needs_post_and_ends_the_session(signed_in):

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "counter"
+urlpatterns = [
+    path("", views.counter, name="index"),
+    path("lookup/", views.lookup, name="lookup"),
+    path("enrol/", views.enrol, name="enrol"),
+    path("sale/preview/", views.sale_preview, name="sale-preview"),
+    path("sale/", views.sale, name="sale"),
+    path("return/", views.sale_return, name="return"),
+    path("topup/", views.topup, name="topup"),
+    path("today/", views.today, name="today"),
+]

@@ -1,0 +1,265 @@
+"""The counter (/counter/): keyboard- and scanner-first pages with htmx partials.
+
+The views translate form posts to the same services as the API and render their results; a
+domain error becomes a message beside the form, and nothing is half-written."""
+
+import uuid
+from decimal import Decimal
+
+from django.db.models import Case, Count, Q, Sum, When
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from membership import permissions, selectors
+from membership.errors import MembershipError, NotFound, PhoneTaken
+from membership.models import Member, ProgramSettings, TopUpPlan
+from membership.services import enrolment, purchases, stored_value, tiers
+from membership.services.common import local
+
+from .forms import EnrolForm, LookupForm, ReturnForm, SaleForm, TopUpForm
+from .models import Sale
+from .services import sales
+
+counter_only = permissions.role_required(permissions.can_use_counter)
+
+
+def _receipt_suggestion(store) -> str:
+    """A receipt number for tills that print none: store, day, and a random part."""
+    return f"{store.code}-{local(timezone.now()):%y%m%d}-{uuid.uuid4().hex[:6].upper()}"
+
+
+def _member_context(member: Member | None) -> dict:
+    if member is None:
+        return {"member": None}
+    summary = selectors.member_summary(member)
+    nxt, needed = tiers.growth_to_next(member)
+    progress = None
+    if nxt:
+        span = max(1, nxt.reach_growth - member.tier.reach_growth)
+        progress = min(100, max(0, int((member.growth_value - member.tier.reach_growth) * 100 / span)))
+    program = ProgramSettings.load()
+    return {"member": member, "summary": summary, "next_tier": nxt, "growth_needed": needed, "progress": progress,
+            "points_rate": program.redeem_points_per_yuan, "cap_percent": program.redeem_cap_percent}
+
+
+def _workspace(request, member=None, *, message=None, level="info", result=None, status=200, **extra):
+    context = {
+        **_member_context(member),
+        "sale_form": SaleForm(initial={"member_no": member.member_no if member else "",
+                                       "receipt_no": _receipt_suggestion(request.user.store)}),
+        "topup_form": TopUpForm(initial={"member_no": member.member_no if member else ""}),
+        "plans": TopUpPlan.objects.filter(is_active=True),
+        "return_form": ReturnForm(),
+        "enrol_form": extra.pop("enrol_form", None) or EnrolForm(),
+        "message": message, "level": level, "result": result, "once": uuid.uuid4().hex, **extra,
+    }
+    template = "pos/_workspace.html" if request.htmx else "pos/counter.html"
+    return render(request, template, context, status=status)
+
+
+SALE_FIELDS = set(SaleForm.base_fields)
+
+
+def _sale_errors(errors: dict) -> dict:
+    """Form or service errors keyed by the sale form's fields; anything else under "form"."""
+    out = {}
+    for field, messages in errors.items():
+        key = field if field in SALE_FIELDS else "form"
+        out.setdefault(key, []).extend(str(m) for m in messages)
+    return out
+
+
+def _member_or_none(member_no: str | None) -> Member | None:
+    if not member_no:
+        return None
+    try:
+        return selectors.member_by_no_or_card(member_no)
+    except NotFound:
+        return None
+
+
+@require_GET
+@counter_only
+def counter(request):
+    member = _member_or_none(request.GET.get("m"))
+    return _workspace(request, member)
+
+
+@require_GET
+@counter_only
+def lookup(request):
+    form = LookupForm(request.GET)
+    if not form.is_valid():
+        return _workspace(request, None, message=_("Type or scan a phone number, card or member QR code."),
+                          level="warning")
+    q = form.cleaned_data["q"]
+    try:
+        found = selectors.find_members(q)
+    except MembershipError as exc:
+        return _workspace(request, None, message=exc.message, level="error")
+    if len(found) == 1:
+        return _workspace(request, found[0])
+    if len(found) > 1:
+        return _workspace(request, None, matches=found, message=_("Several members match: choose one."))
+    initial = {}
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if len(digits) >= 11:
+        initial["phone"] = q
+    return _workspace(request, None, message=_("No member found. Enrol them below?"), level="warning",
+                      enrol_form=EnrolForm(initial=initial), show="enrol")
+
+
+@require_POST
+@counter_only
+def enrol(request):
+    form = EnrolForm(request.POST)
+    if not form.is_valid():
+        return _workspace(request, None, enrol_form=form, show="enrol", status=400,
+                          message=_("Please correct the marked fields."), level="error")
+    d = form.cleaned_data
+    try:
+        member = enrolment.enrol(phone=d["phone"], name=d["name"], gender=d["gender"] or "U",
+                                 birthday=form.birthday(), card_no=d["card_no"] or None,
+                                 referral_code=d["referral_code"] or None, marketing_consent=d["marketing_consent"],
+                                 store=request.user.store, acting_user=request.user)
+    except PhoneTaken as exc:
+        return _workspace(request, exc.context["member"], level="warning",
+                          message=_("This mobile number is already a member: here they are."))
+    except MembershipError as exc:
+        if exc.field in form.fields:
+            form.add_error(exc.field, str(exc.message))
+        elif exc.field == "birthday":
+            form.add_error("birth_day", str(exc.message))
+        else:
+            form.add_error(None, str(exc.message))
+        return _workspace(request, None, enrol_form=form, show="enrol", status=400, message=exc.message,
+                          level="error")
+    member = enrolment.get_member(member.member_no)
+    return _workspace(request, member, level="success", result={"kind": "enrolled"},
+                      message=_("Welcome! %(name)s is now a member (%(member_no)s).") % {
+                          "name": member.name or member.masked_phone, "member_no": member.member_no})
+
+
+def _sale_args(request, form):
+    d = form.cleaned_data
+    return dict(amount=d["amount"], pay_points=d["pay_points"] or 0,
+                pay_stored_value=d["pay_stored_value"] or Decimal("0.00"), coupon_code=d["coupon_code"] or None)
+
+
+@require_POST
+@counter_only
+def sale_preview(request):
+    form = SaleForm(request.POST)
+    member = _member_or_none(request.POST.get("member_no"))
+    context = {"member": member}
+    if form.is_valid() and form.cleaned_data["amount"]:
+        d = form.cleaned_data
+        try:
+            if member is not None:
+                q = purchases.quote(member=member, amount=d["amount"], pay_points=d["pay_points"] or 0)
+                sv = min(d["pay_stored_value"] or Decimal(0), member.sv_principal + member.sv_bonus)
+                nxt, needed = tiers.growth_to_next(member)
+                context.update(quote=q, cash_due=max(Decimal(0), q.cash_due - sv), points_value_max=Decimal(
+                    q.max_points) / ProgramSettings.load().redeem_points_per_yuan, next_tier=nxt,
+                    after_growth_needed=max(0, needed - q.growth_to_earn) if nxt else None)
+            else:
+                context.update(cash_due=d["amount"])
+        except MembershipError as exc:
+            context["error"] = exc.message
+    return render(request, "pos/_preview.html", context)
+
+
+@require_POST
+@counter_only
+def sale(request):
+    form = SaleForm(request.POST)
+    member = _member_or_none(request.POST.get("member_no"))
+    if not form.is_valid():
+        return _workspace(request, member, status=400, message=_("Please correct the sale."), level="error",
+                          sale_errors=_sale_errors(form.errors))
+    d = form.cleaned_data
+    args = _sale_args(request, form)
+    try:
+        outcome = sales.record_sale(
+            store=request.user.store, clerk=request.user, receipt_no=d["receipt_no"], member=member,
+            pin=d["pin"] or None, digest=sales.request_hash({
+                "receipt_no": d["receipt_no"], "member": member.member_no if member else None,
+                **{k: str(v) for k, v in args.items()}}), **args)
+    except MembershipError as exc:
+        return _workspace(request, member, status=400 if exc.status == 400 else 409, message=exc.message,
+                          level="error", sale_errors=_sale_errors({exc.field or "form": [exc.message]}))
+    if member is not None:
+        member = selectors.member_by_no_or_card(member.member_no)
+    message = _("Sale %(receipt)s recorded again: nothing changed.") if outcome.replayed else _(
+        "Sale %(receipt)s recorded.")
+    return _workspace(request, member, level="success", result={"kind": "sale", **outcome.body},
+                      message=message % {"receipt": outcome.body["receipt_no"]})
+
+
+@require_POST
+@counter_only
+def sale_return(request):
+    form = ReturnForm(request.POST)
+    member = _member_or_none(request.POST.get("member_no"))
+    if not form.is_valid():
+        return _workspace(request, member, status=400, message=_("Please correct the return."), level="error",
+                          show="return", return_errors=form.errors)
+    d = form.cleaned_data
+    # a return may happen at any store of the chain; the clerk's own store's receipt wins a tie
+    original = (Sale.objects.filter(receipt_no=d["sale_receipt_no"].strip()).select_related("member")
+                .order_by(Case(When(store=request.user.store, then=0), default=1), "-created_at").first())
+    if original is None:
+        return _workspace(request, member, status=404, show="return", level="error",
+                          message=_("No sale with receipt number %(receipt)s.") % {"receipt": d["sale_receipt_no"]})
+    try:
+        outcome = sales.record_return(sale=original, store=request.user.store, clerk=request.user,
+                                      receipt_no=d["receipt_no"], amount=d["amount"],
+                                      digest=sales.request_hash({"sale": original.pk, "receipt_no": d["receipt_no"],
+                                                                 "amount": str(d["amount"])}))
+    except MembershipError as exc:
+        return _workspace(request, original.member, status=400 if exc.status == 400 else 409, show="return",
+                          message=exc.message, level="error")
+    member = selectors.member_by_no_or_card(original.member.member_no) if original.member_id else None
+    return _workspace(request, member, level="success", show="return", result={"kind": "return", **outcome.body},
+                      message=_("Return %(receipt)s recorded.") % {"receipt": d["receipt_no"]})
+
+
+@require_POST
+@counter_only
+def topup(request):
+    form = TopUpForm(request.POST)
+    member = _member_or_none(request.POST.get("member_no"))
+    if member is None:
+        return _workspace(request, None, status=400, message=_("Find the member first."), level="error")
+    if not form.is_valid():
+        return _workspace(request, member, status=400, show="topup", level="error",
+                          message=" ".join(str(e) for errors in form.errors.values() for e in errors))
+    d = form.cleaned_data
+    try:
+        result = stored_value.top_up(member=member, amount=d["amount"], plan_code=d["plan"].code if d["plan"] else None,
+                                     store=request.user.store, acting_user=request.user,
+                                     idempotency_key=f"counter:{request.user.pk}:{request.POST.get('once', '')}"
+                                     if request.POST.get("once") else None)
+    except MembershipError as exc:
+        return _workspace(request, member, status=400 if exc.status == 400 else 409, show="topup",
+                          message=exc.message, level="error")
+    member = selectors.member_by_no_or_card(member.member_no)
+    return _workspace(request, member, level="success", show="topup",
+                      result={"kind": "topup", "principal_added": result.principal_added,
+                              "bonus_added": result.bonus_added},
+                      message=_("Topped up ¥%(amount)s (bonus ¥%(bonus)s).") % {
+                          "amount": result.principal_added, "bonus": result.bonus_added})
+
+
+@require_GET
+@counter_only
+def today(request):
+    start = local(timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+    mine = Sale.objects.filter(clerk=request.user, created_at__gte=start)
+    totals = mine.aggregate(count=Count("id"), members=Count("id", filter=Q(member__isnull=False)),
+                            amount=Sum("amount"), points=Sum("points_earned"))
+    enrolled = Member.objects.filter(enrolled_by=request.user, joined_at__gte=start).count()
+    recent = mine.select_related("member").order_by("-created_at")[:20]
+    return render(request, "pos/_today.html", {"totals": totals, "enrolled": enrolled, "recent": recent})

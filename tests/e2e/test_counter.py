@@ -1,0 +1,104 @@
+"""A clerk's round at the counter, in headless Chromium at a tablet's 1024×768."""
+
+import re
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, url, username="clerk1", password="clerk1-demo"):
+    page.goto(f"{url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/counter/")
+
+
+def test_clerk_enrols_sells_with_points_and_takes_a_return(live_server, demo_staff, program, page_at, screenshot):
+    from membership.models import Member
+
+    page = page_at(1024, 768)
+    sign_in(page, live_server.url)
+    screenshot(page, "counter-empty-1024x768")
+
+    # an unknown phone + Enter offers enrolment with the phone filled in
+    page.fill("#q", "13912345678")
+    page.press("#q", "Enter")
+    page.wait_for_selector('[data-testid="enrol-form"]:visible')
+    assert page.input_value("#id_phone") == "13912345678"
+    page.fill("#id_name", "王五")
+    page.fill("#id_birth_month", "8")
+    page.fill("#id_birth_day", "15")
+    page.check("#id_marketing_consent")
+    page.click('[data-testid="enrol-submit"]')
+    page.wait_for_selector('[data-testid="member-card"]')
+    assert page.get_by_test_id("member-name").inner_text() == "王五"
+    screenshot(page, "counter-enrolled-1024x768")
+    card_no = Member.objects.get(phone="13912345678").cards.get().number
+
+    # scan (type) the card number + Enter opens the member
+    page.goto(f"{live_server.url}/counter/")
+    page.fill("#q", card_no)
+    page.press("#q", "Enter")
+    page.wait_for_selector('[data-testid="member-card"]')
+    assert page.get_by_test_id("member-name").inner_text() == "王五"
+
+    # a first sale earns points
+    page.fill('[name="receipt_no"]', "T-1001")
+    page.fill('[data-testid="sale-amount"]', "500.00")
+    page.click('[data-testid="sale-submit"]')
+    page.wait_for_selector('[data-testid="result"]')
+    assert page.get_by_test_id("result-earned").inner_text() == "500"
+    assert page.get_by_test_id("points-balance").inner_text() == "500"
+
+    # a sale paid partly with points: the live preview, then the result
+    page.fill('[name="receipt_no"]', "T-1002")
+    page.fill('[data-testid="sale-amount"]', "300.00")
+    page.fill('[data-testid="sale-points"]', "200")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=preview-cash]') && "
+        "document.querySelector('[data-testid=preview-cash]').innerText.includes('298.00')")
+    screenshot(page, "counter-sale-preview-1024x768")
+    page.click('[data-testid="sale-submit"]')
+    page.wait_for_function("document.querySelector('[data-testid=result-cash]')"
+                           " && document.querySelector('[data-testid=result-cash]').innerText.includes('298.00')")
+    assert page.get_by_test_id("result-earned").inner_text() == "298"
+    assert page.get_by_test_id("points-balance").inner_text() == str(500 - 200 + 298)
+    screenshot(page, "counter-sale-result-1024x768")
+
+    # a return of half of it
+    page.click('[data-tab="return"]')
+    page.fill("#id_sale_receipt_no", "T-1002")
+    page.fill("#id_return_receipt_no", "T-1002-R")
+    page.fill("#id_return_amount", "150.00")
+    page.click('[data-testid="return-submit"]')
+    page.wait_for_selector('[data-testid="result-reversed"]')
+    assert page.get_by_test_id("result-reversed").inner_text() == "149"
+    assert re.search(r"\d+", page.get_by_test_id("points-balance").inner_text())
+    assert int(page.get_by_test_id("points-balance").inner_text()) == 598 - 149 + 100
+    screenshot(page, "counter-return-1024x768")
+
+    from membership.ledger import discrepancies
+
+    assert discrepancies() == []
+
+
+def test_an_error_is_shown_in_the_page_and_nothing_changes(live_server, demo_staff, program, page_at):
+    from membership.models import Store
+    from membership.services import enrolment
+    from pos.models import Sale
+
+    member = enrolment.enrol(phone="13700000001", name="赵六", store=Store.objects.get(code="S001"))
+    page = page_at(1024, 768)
+    sign_in(page, live_server.url)
+    page.fill("#q", "13700000001")
+    page.press("#q", "Enter")
+    page.wait_for_selector('[data-testid="member-card"]')
+    page.fill('[data-testid="sale-amount"]', "100.00")
+    page.fill('[data-testid="sale-points"]', "50")
+    page.click('[data-testid="sale-submit"]')
+    page.wait_for_selector('[data-testid="message"][role="alert"]')
+    assert Sale.objects.count() == 0
+    member.refresh_from_db()
+    assert member.points_balance == 0

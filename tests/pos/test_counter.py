@@ -1,0 +1,156 @@
+"""The counter pages: what a clerk does all day, through the same services as the API."""
+
+import re
+
+import pytest
+
+from membership import qr
+from membership.ledger import discrepancies
+from membership.models import Member
+from membership.services import cards
+from pos.models import Sale
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def clerk(signed_in, program):
+    return signed_in("clerk1")
+
+
+def text(response):
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def enrol(clerk, **data):
+    data = {"phone": "13800138000", "name": "张三", "gender": "F", "birth_month": "5", "birth_day": "20", **data}
+    return clerk.post("/counter/enrol/", data, **HX)
+
+
+def test_counter_page_for_clerks_only(signed_in, client, program):
+    assert client.get("/counter/").status_code == 302
+    assert signed_in("admin").get("/counter/").status_code == 403  # HQ without a store has no till
+    page = signed_in("clerk1").get("/counter/")
+    assert page.status_code == 200
+    html = text(page)
+    assert 'id="q" name="q" autofocus' in html and "收银台" in html
+
+
+def test_enrol_then_find_by_phone_card_and_qr(clerk):
+    response = enrol(clerk, card_no="", marketing_consent="on")
+    assert response.status_code == 200
+    assert "欢迎" in text(response) and 'data-testid="member-card"' in text(response)
+    member = Member.objects.get()
+    assert member.birth_month == 5 and member.marketing_consent and member.enrolled_by.username == "clerk1"
+    card = member.cards.get().number
+    for q in ["13800138000", card, qr.make_token(member.member_no)]:
+        found = clerk.get("/counter/lookup/", {"q": q}, **HX)
+        assert found.status_code == 200 and member.masked_phone in text(found), q
+        assert "<html" not in found.content.decode()  # a partial for htmx
+
+
+def test_enrolling_a_known_phone_opens_the_member(clerk):
+    enrol(clerk)
+    response = enrol(clerk, name="另一人")
+    assert "已经是会员" in text(response) and "张三" in text(response)
+    assert Member.objects.count() == 1
+
+
+def test_enrol_errors_are_shown_beside_the_fields(clerk):
+    response = enrol(clerk, phone="12345")
+    assert response.status_code == 400 and "请输入以 1 开头的 11 位手机号" in text(response)
+    response = enrol(clerk, birth_month="2", birth_day="30")
+    assert response.status_code == 400 and "生日" in text(response)
+    cards.add_stock(["6200000000000005"], batch="B")
+    assert enrol(clerk, phone="13900000001", card_no="6200000000000005").status_code == 200
+    taken = enrol(clerk, phone="13900000002", card_no="6200000000000005")
+    assert taken.status_code == 400 and "已绑定" in text(taken)
+    assert Member.objects.count() == 1
+
+
+def test_unknown_phone_offers_enrolment_with_the_phone_filled_in(clerk):
+    response = clerk.get("/counter/lookup/", {"q": "13912345678"}, **HX)
+    html = text(response)
+    assert "未找到会员" in html and 'value="13912345678"' in html and 'data-show="enrol"' in html
+
+
+def test_an_expired_qr_code_says_so(clerk, settings):
+    enrol(clerk)
+    token = qr.make_token(Member.objects.get().member_no)
+    settings.MEMBER_QR_TTL_SECONDS = -1
+    assert "已过期" in text(clerk.get("/counter/lookup/", {"q": token}, **HX))
+
+
+def test_sale_preview_and_sale_with_points(clerk):
+    enrol(clerk)
+    member = Member.objects.get()
+    clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R1", "amount": "1000.00"}, **HX)
+    preview = clerk.post("/counter/sale/preview/", {"member_no": member.member_no, "receipt_no": "R2",
+                                                    "amount": "300.00", "pay_points": "100"}, **HX)
+    html = text(preview)
+    assert 'data-testid="preview-earn">358<' in html and "¥299.00" in html and ">1000 <" in html  # the balance, under the ¥150 cap
+    response = clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R2", "amount": "300.00",
+                                             "pay_points": "100"}, **HX)
+    html = text(response)
+    assert response.status_code == 200
+    assert 'data-testid="result-cash">¥299.00<' in html and 'data-testid="result-earned">358<' in html
+    assert 'data-testid="points-balance">1258<' in html
+    again = clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R2", "amount": "300.00",
+                                          "pay_points": "100"}, **HX)
+    assert "没有任何改动" in text(again) and Sale.objects.count() == 2
+
+
+def test_sale_errors_change_nothing(clerk):
+    enrol(clerk)
+    member = Member.objects.get()
+    response = clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R1", "amount": "100.00",
+                                             "pay_points": "10"}, **HX)
+    assert response.status_code == 409 and "积分不足" in text(response)
+    bad = clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R1", "amount": "abc"}, **HX)
+    assert bad.status_code == 400
+    assert Sale.objects.count() == 0 and Member.objects.get().points_balance == 0
+
+
+def test_sale_without_member_and_return(clerk):
+    clerk.post("/counter/sale/", {"member_no": "", "receipt_no": "R7", "amount": "88.00"}, **HX)
+    assert Sale.objects.get().member is None
+    enrol(clerk)
+    member = Member.objects.get()
+    clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R8", "amount": "300.00"}, **HX)
+    response = clerk.post("/counter/return/", {"sale_receipt_no": "R8", "receipt_no": "RR8", "amount": "100.00"},
+                          **HX)
+    assert response.status_code == 200 and 'data-testid="result-reversed">100<' in text(response)
+    assert Member.objects.get().points_balance == 200
+    missing = clerk.post("/counter/return/", {"sale_receipt_no": "NOPE", "receipt_no": "RR9", "amount": "1"}, **HX)
+    assert missing.status_code == 404
+    too_much = clerk.post("/counter/return/", {"sale_receipt_no": "R8", "receipt_no": "RR10", "amount": "250.00"},
+                          **HX)
+    assert too_much.status_code == 400 and "200.00" in text(too_much)
+    assert discrepancies() == []
+
+
+def test_top_up_by_plan_once_per_form(clerk):
+    enrol(clerk)
+    member = Member.objects.get()
+    data = {"member_no": member.member_no, "plan": "TOPUP300", "amount": "", "once": "form-1"}
+    response = clerk.post("/counter/topup/", data, **HX)
+    assert response.status_code == 200 and "¥40.00" in text(response)
+    clerk.post("/counter/topup/", data, **HX)  # a double click
+    member.refresh_from_db()
+    assert (str(member.sv_principal), str(member.sv_bonus)) == ("300.00", "40.00")
+
+
+def test_my_day(clerk):
+    enrol(clerk)
+    member = Member.objects.get()
+    clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R1", "amount": "12.50"}, **HX)
+    html = text(clerk.get("/counter/today/", **HX))
+    assert "R1" in html and "¥12.50" in html and member.masked_phone in html
+
+
+def test_the_counter_page_with_a_member_takes_few_queries(clerk, django_assert_max_num_queries):
+    enrol(clerk)
+    member = Member.objects.get()
+    with django_assert_max_num_queries(16):
+        assert clerk.get(f"/counter/?m={member.member_no}").status_code == 200
