@@ -132,7 +132,7 @@ class ProgramSettings(models.Model):
 
     earn_rate = models.DecimalField(_("points per yuan"), max_digits=8, decimal_places=4, default=1)
     redeem_points_per_yuan = models.PositiveIntegerField(_("points worth ¥1 when paying"), default=100)
-    redeem_cap_percent = models.DecimalField(_("points may pay at most (% of a sale)"), max_digits=5,
+    redeem_cap_percent = models.DecimalField(_("points may pay at most this percent of a sale"), max_digits=5,
                                              decimal_places=2, default=50)
     expiry_policy = models.CharField(_("points expiry"), max_length=10, choices=ExpiryPolicy.choices,
                                      default=ExpiryPolicy.YEAR_END)

@@ -1,5 +1,7 @@
 """POS REST API v1 (../shared/spec/pos-api.md). Views translate HTTP to the services and back."""
 
+import uuid
+
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -9,6 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from campaigns.services import coupons, mall
 from membership import permissions, selectors
 from membership.errors import Invalid, PhoneTaken
 from membership.services import enrolment, points, stored_value
@@ -179,3 +182,54 @@ class TopUpView(CounterAPIView):
         body = {k: f"{getattr(result, k):.2f}" for k in ("principal_added", "bonus_added", "principal", "bonus")}
         return Response(body, status=status.HTTP_201_CREATED)
 
+
+
+class CouponsView(ListAPIView):
+    permission_classes = [IsAuthenticated, Reader]
+    throttle_classes = [LookupThrottle]
+    serializer_class = s.CouponOut
+
+    def get_queryset(self):
+        return coupons.member_coupons(selectors.member_by_no_or_card(self.kwargs["member_no"]))
+
+    @extend_schema(summary="The member's coupons with their status", responses={200: s.CouponOut(many=True), **ERRORS})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class MallItemsView(ListAPIView):
+    permission_classes = [IsAuthenticated, Reader]
+    serializer_class = s.MallItemOut
+
+    def get_queryset(self):
+        return mall.on_sale()
+
+    @extend_schema(summary="Points-mall items on sale", responses={200: s.MallItemOut(many=True), **ERRORS})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class MallOrdersView(CounterAPIView):
+    @extend_schema(request=s.MallOrderRequest, responses={201: s.MallOrderOut, **ERRORS},
+                   summary="Redeem points for a mall item")
+    @idempotent
+    def post(self, request):
+        data = s.MallOrderRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        member = selectors.member_by_no_or_card(v["member"])
+        key = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
+        order = mall.order(member=member, item=mall.item_by_code(v["item"]), qty=v["qty"],
+                           idempotency_key=f"api:{request.user.pk}:{key}")
+        member.refresh_from_db(fields=["points_balance"])
+        return Response({"order_no": order.order_no, "pickup_code": order.pickup_code,
+                         "points_spent": order.points_spent, "points_balance": member.points_balance},
+                        status=status.HTTP_201_CREATED)
+
+
+class FulfilView(CounterAPIView):
+    @extend_schema(request=None, responses={200: s.FulfilOut, **ERRORS}, summary="Hand over a mall order")
+    @idempotent
+    def post(self, request, pickup_code):
+        order = mall.fulfil(pickup_code=pickup_code, clerk=request.user)
+        return Response(s.FulfilOut(order).data)

@@ -155,3 +155,44 @@ class ErrorBody(serializers.Serializer):
 
 class ErrorResponse(serializers.Serializer):
     error = ErrorBody()
+
+
+class CouponOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField(source="template.name")
+    kind = serializers.CharField(source="template.kind")
+    value = serializers.DecimalField(source="template.value", **MONEY)
+    threshold = serializers.DecimalField(source="template.threshold", **MONEY)
+    status = serializers.CharField()
+    valid_from = serializers.DateTimeField()
+    valid_until = serializers.DateTimeField(allow_null=True)
+
+
+class MallItemOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    points = serializers.IntegerField(source="points_price")
+    cash = serializers.DecimalField(source="cash_price", **MONEY)
+    stock = serializers.IntegerField(allow_null=True)
+    per_member_limit = serializers.IntegerField(allow_null=True)
+
+
+class MallOrderRequest(serializers.Serializer):
+    member = serializers.CharField(max_length=19, help_text="member number or card number")
+    item = serializers.CharField(max_length=20)
+    qty = serializers.IntegerField(min_value=1, max_value=99, required=False, default=1)
+
+
+class MallOrderOut(serializers.Serializer):
+    order_no = serializers.CharField()
+    pickup_code = serializers.CharField()
+    points_spent = serializers.IntegerField()
+    points_balance = serializers.IntegerField()
+
+
+class FulfilOut(serializers.Serializer):
+    order_no = serializers.CharField()
+    item = serializers.CharField(source="item.code")
+    qty = serializers.IntegerField()
+    status = serializers.CharField()
+    fulfilled_at = serializers.DateTimeField()

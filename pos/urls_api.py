@@ -10,6 +10,10 @@ urlpatterns = [
     path("members/<str:member_no>/points/", api.LedgerView.as_view(), name="api-ledger"),
     path("members/<str:member_no>/points/adjust/", api.AdjustView.as_view(), name="api-adjust"),
     path("members/<str:member_no>/stored-value/topups/", api.TopUpView.as_view(), name="api-topup"),
+    path("members/<str:member_no>/coupons/", api.CouponsView.as_view(), name="api-coupons"),
+    path("mall/items/", api.MallItemsView.as_view(), name="api-mall-items"),
+    path("mall/orders/", api.MallOrdersView.as_view(), name="api-mall-orders"),
+    path("mall/orders/<str:pickup_code>/fulfil/", api.FulfilView.as_view(), name="api-mall-fulfil"),
     path("sales/", api.SalesView.as_view(), name="api-sales"),
     path("sales/<str:sale_id>/returns/", api.ReturnsView.as_view(), name="api-returns"),
 ]

@@ -11,6 +11,22 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def celery_runs_tasks_in_process():
+    """Tasks queued after commit run at once, in the test's process, and raise their errors."""
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(autouse=True)
+def fresh_multiplier_cache():
+    from campaigns.services import scenes
+
+    scenes.clear_cache()
+
+
 @pytest.fixture
 def demo_staff(db):
     """Stores HQ/S001/S002 and the four demo accounts of demo-program.md."""

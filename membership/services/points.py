@@ -138,21 +138,26 @@ def _credit(member: Member, *, amount: int, kind: str, source: str, at: datetime
     if amount <= 0:
         raise Invalid(MSG_ZERO, field="points")
     pending = pending_until is not None and pending_until > at
-    remaining = amount
-    if pending:
-        member.points_pending += amount
-    else:
-        if member.points_balance < 0:
-            remaining = max(0, amount - (-member.points_balance))
-        member.points_balance += amount
-        if member.points_balance >= 0:
-            member.points_flagged = False
+    remaining = _add_to_balances(member, amount, pending=pending)
     if expires_at is None:
         expires_at = expiry_for(at, program)
     return PointsEntry.objects.create(
         member=member, amount=amount, kind=kind, source=source, created_at=at,
         balance_after=member.points_balance, remaining=remaining, pending=pending,
         available_at=pending_until if pending else None, expires_at=expires_at, **fields)
+
+
+def _add_to_balances(member: Member, amount: int, *, pending: bool = False) -> int:
+    """Add a credit to a locked member's cached balances; returns what is left of it for the lot
+    after it repays any debt (available credits only)."""
+    if pending:
+        member.points_pending += amount
+        return amount
+    remaining = max(0, amount + min(0, member.points_balance))
+    member.points_balance += amount
+    if member.points_balance >= 0:
+        member.points_flagged = False
+    return remaining
 
 
 def _take_from_lots(lots, amount: int) -> tuple[int, list[PointsEntry]]:
@@ -240,6 +245,34 @@ def grant(*, member, points: int, source: str, idempotency_key: str, source_ref:
                         idempotency_key=idempotency_key)
         _save_balances(member)
         return entry
+
+
+def grant_bulk(*, grants, source: str, source_ref: str = "", kind: str = Kind.BONUS,
+               at: datetime | None = None) -> int:
+    """Bonus points to many members in one transaction, for campaign batches: `grants` is a list of
+    (member_id, points, idempotency_key). Members are locked in id order; keys already used are
+    skipped, so a re-run grants nothing twice. Returns how many entries were written."""
+    at = at or now()
+    program = ProgramSettings.load()
+    expires = expiry_for(at, program)
+    with transaction.atomic():
+        used = set(PointsEntry.objects.filter(idempotency_key__in=[key for _m, _p, key in grants])
+                   .values_list("idempotency_key", flat=True))
+        todo = [g for g in grants if g[2] not in used and g[1] > 0]
+        if not todo:
+            return 0
+        members = {m.pk: m for m in Member.objects.select_for_update(no_key=True)
+                   .filter(pk__in={g[0] for g in todo}).order_by("pk")}
+        entries = []
+        for member_id, amount, key in todo:
+            member = members[member_id]
+            remaining = _add_to_balances(member, amount)
+            entries.append(PointsEntry(member_id=member_id, amount=amount, kind=kind, source=source,
+                                       source_ref=source_ref, created_at=at, balance_after=member.points_balance,
+                                       remaining=remaining, expires_at=expires, idempotency_key=key))
+        PointsEntry.objects.bulk_create(entries)
+        Member.objects.bulk_update(list(members.values()), ["points_balance", "points_flagged"])
+        return len(entries)
 
 
 def spend(*, member, points: int, source: str, idempotency_key: str, source_ref: str = "", store=None,

@@ -16,8 +16,10 @@ from django.utils.translation import gettext_lazy as _
 from membership.errors import CouponInvalid, Forbidden, IdempotencyConflict, Invalid, NotFound
 from membership.permissions import can_use_counter
 from membership.services import purchases
-from membership.services.common import now
+from membership.services.common import lock_member, now
 from membership.services.points import Line
+
+from campaigns.services import coupons
 
 from ..models import Return, Sale, SaleLine
 
@@ -57,15 +59,17 @@ def _replay(model, store, receipt_no, digest):
     return Outcome(existing, existing.response, replayed=True)
 
 
-def redeem_coupon(*, code: str, member, amount: Decimal, store):
-    """The coupon's value on this sale. Coupons arrive with the campaigns app; until one matches,
-    every code is refused as the contract says (409 coupon_invalid)."""
-    raise CouponInvalid(field="coupon_code")
+def redeem_coupon(*, code: str, member, amount: Decimal, store, sale_ref: str, at=None) -> Decimal:
+    """The coupon's money off this sale; the coupon is marked used in the sale's transaction."""
+    if member is None:
+        raise CouponInvalid(field="coupon_code")
+    return coupons.redeem(code=code, member=member, amount=amount, store=store, sale_ref=sale_ref, at=at)
 
 
 def record_sale(*, store, clerk, receipt_no: str, amount, member=None, lines=None, pay_points: int = 0,
                 pay_stored_value=Decimal("0.00"), coupon_code: str | None = None, pin: str | None = None,
-                digest: str) -> Outcome:
+                digest: str, at=None) -> Outcome:
+    """`at` backdates the sale (imports from a previous system, the demo history); tills omit it."""
     if not can_use_counter(clerk) or clerk.store_id != store.pk:
         raise Forbidden(field="store")
     receipt_no = _check_receipt(receipt_no)
@@ -86,13 +90,15 @@ def record_sale(*, store, clerk, receipt_no: str, amount, member=None, lines=Non
         with transaction.atomic():
             coupon_value = Decimal("0.00")
             if coupon_code:
-                coupon_value = redeem_coupon(code=coupon_code, member=member, amount=amount, store=store)
+                lock_member(member)  # lock order: the member first, then the coupon
+                coupon_value = redeem_coupon(code=coupon_code, member=member, amount=amount, store=store,
+                                             sale_ref=receipt_no, at=at)
             result = None
             if member is not None:
                 result = purchases.record_purchase(
                     member=member, store=store, reference=receipt_no, amount=amount, lines=lines or None,
                     pay_points=pay_points, pay_stored_value=pay_stored_value, coupon_value=coupon_value, pin=pin,
-                    acting_user=clerk, idempotency_key=f"sale:{store.pk}:{receipt_no}")
+                    acting_user=clerk, idempotency_key=f"sale:{store.pk}:{receipt_no}", at=at)
             sale = Sale(store=store, clerk=clerk, member=member, purchase=result.purchase if result else None,
                         receipt_no=receipt_no, amount=amount, points_redeemed=pay_points if result else 0,
                         points_value=result.points_value if result else Decimal("0.00"),
@@ -100,7 +106,7 @@ def record_sale(*, store, clerk, receipt_no: str, amount, member=None, lines=Non
                         stored_value_paid=result.stored_value_paid if result else Decimal("0.00"),
                         cash_due=result.cash_due if result else amount,
                         points_earned=result.points_earned if result else 0, request_hash=digest,
-                        created_at=result.purchase.created_at if result else now())
+                        created_at=result.purchase.created_at if result else (at or now()))
             sale.save()
             SaleLine.objects.bulk_create([SaleLine(sale=sale, sku=ln.sku, category=ln.category, qty=ln.qty,
                                                    amount=ln.amount) for ln in lines])
@@ -136,7 +142,7 @@ def get_sale(sale_id) -> Sale:
         raise NotFound(field="sale_id") from exc
 
 
-def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: str) -> Outcome:
+def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: str, at=None) -> Outcome:
     """A return against a sale, at any store of the chain (recorded at the returning store)."""
     if not can_use_counter(clerk) or clerk.store_id != store.pk:
         raise Forbidden(field="store")
@@ -156,11 +162,11 @@ def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: 
             if sale.purchase_id:
                 outcome = purchases.record_return(purchase=sale.purchase, amount=amount, reference=receipt_no,
                                                   store=store, acting_user=clerk,
-                                                  idempotency_key=f"return:{store.pk}:{receipt_no}")
+                                                  idempotency_key=f"return:{store.pk}:{receipt_no}", at=at)
                 member_return, balance = outcome.purchase_return, outcome.points_balance
             ret = Return.objects.create(sale=sale, store=store, clerk=clerk, purchase_return=member_return,
                                         receipt_no=receipt_no, amount=amount, request_hash=digest,
-                                        created_at=member_return.created_at if member_return else now())
+                                        created_at=member_return.created_at if member_return else (at or now()))
             Sale.objects.filter(pk=sale.pk).update(returned_amount=F("returned_amount") + amount)
             ret.response = {
                 "return_id": str(ret.pk), "amount": _money(amount),

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-DEMO_APPS = ["membership", "campaigns", "pos", "analytics"]
+DEMO_APPS = ["membership", "campaigns", "pos", "analytics"]  # in this order
 
 
 class Command(BaseCommand):

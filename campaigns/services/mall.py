@@ -1,0 +1,144 @@
+"""The points mall (积分商城): an order reserves stock and deducts points in one transaction and
+yields a pickup code; a clerk fulfils it at the counter; cancelling returns both. Stock is never
+oversold (the item row is locked, and a constraint-like conditional update), points never spent
+twice (idempotency keys)."""
+
+import secrets
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils.translation import gettext_lazy as _
+
+from membership.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound, OutOfStock
+from membership.models import PointsEntry
+from membership.permissions import can_use_counter
+from membership.services import points
+from membership.services.common import lock_member, now
+
+from ..models import MallItem, MallOrder
+from . import coupons
+
+MSG_QTY = _("Order 1 to 99 of an item.")
+MSG_NOT_ON_SALE = _("This item is not on sale.")
+MSG_TIER = _("This item is for other tiers.")
+MSG_LIMIT = _("You can have at most %(limit)s of this item.")
+MSG_DONE = _("This order was already picked up.")
+MSG_CANCELLED = _("This order was cancelled.")
+
+
+def _pickup_code() -> str:
+    return "".join(secrets.choice("0123456789") for _i in range(8))
+
+
+def item_by_code(code: str) -> MallItem:
+    item = MallItem.objects.filter(code=(code or "").strip()).first()
+    if item is None:
+        raise NotFound(field="item")
+    return item
+
+
+def on_sale(at: datetime | None = None):
+    at = at or now()
+    return (MallItem.objects.filter(is_active=True).filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at))
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=at)).prefetch_related("tiers"))
+
+
+def _take_stock(item: MallItem, qty: int) -> None:
+    if item.stock is None:
+        return
+    if not MallItem.objects.filter(pk=item.pk, stock__gte=qty).update(stock=F("stock") - qty):
+        raise OutOfStock(field="item")
+
+
+def order(*, member, item: MallItem, qty: int = 1, idempotency_key: str, at: datetime | None = None) -> MallOrder:
+    """Redeem points for an item. Locks the member, then the item; checks sale window, tier,
+    per-member limit, stock and points; a coupon item issues its coupon at once."""
+    if not isinstance(qty, int) or not 1 <= qty <= 99:
+        raise Invalid(MSG_QTY, field="qty")
+    if existing := MallOrder.objects.filter(idempotency_key=idempotency_key).first():
+        return existing
+    at = at or now()
+    with transaction.atomic():
+        member = lock_member(member)
+        if existing := MallOrder.objects.filter(idempotency_key=idempotency_key).first():
+            return existing
+        item = MallItem.objects.select_for_update().get(pk=item.pk)
+        if not item.is_active or (item.valid_from and item.valid_from > at) or (item.valid_until and item.valid_until < at):
+            raise Invalid(MSG_NOT_ON_SALE, field="item")
+        tiers = list(item.tiers.values_list("pk", flat=True))
+        if tiers and member.tier_id not in tiers:
+            raise Forbidden(MSG_TIER, field="item")
+        if item.per_member_limit is not None:
+            had = (MallOrder.objects.filter(member=member, item=item).exclude(status=MallOrder.Status.CANCELLED)
+                   .aggregate(n=Sum("qty"))["n"] or 0)
+            if had + qty > item.per_member_limit:
+                raise LimitReached(MSG_LIMIT % {"limit": item.per_member_limit}, field="qty")
+        _take_stock(item, qty)
+        cost = item.points_price * qty
+        order = MallOrder.objects.create(order_no=f"M{at:%y%m%d}{secrets.randbelow(10**8):08d}", member=member,
+                                         item=item, qty=qty, points_spent=cost, cash_due=item.cash_price * qty,
+                                         pickup_code=_pickup_code(), created_at=at, idempotency_key=idempotency_key)
+        points.spend(member=member, points=cost, source=PointsEntry.Source.MALL_ORDER, source_ref=order.order_no,
+                     idempotency_key=f"mall:{order.order_no}", at=at)
+        if item.coupon_template_id:
+            for i in range(qty):
+                coupons.grant(template=item.coupon_template, member=member, source=f"mall:{order.order_no}", at=at,
+                              idempotency_key=f"mall:{order.order_no}:{i}")
+            order.status, order.fulfilled_at = MallOrder.Status.FULFILLED, at
+            order.save(update_fields=["status", "fulfilled_at"])
+        return order
+
+
+def gift(*, item: MallItem, member, idempotency_key: str, at: datetime | None = None) -> MallOrder | None:
+    """A mall item given by a scene: no points, stock reserved, picked up at the counter."""
+    if existing := MallOrder.objects.filter(idempotency_key=idempotency_key).first():
+        return existing
+    at = at or now()
+    with transaction.atomic():
+        locked = MallItem.objects.select_for_update().get(pk=item.pk)
+        try:
+            _take_stock(locked, 1)
+        except OutOfStock:
+            return None
+        return MallOrder.objects.create(order_no=f"G{at:%y%m%d}{secrets.randbelow(10**8):08d}",
+                                        member_id=getattr(member, "pk", member), item=locked, qty=1, points_spent=0,
+                                        pickup_code=_pickup_code(), created_at=at, idempotency_key=idempotency_key)
+
+
+def fulfil(*, pickup_code: str, clerk, at: datetime | None = None) -> MallOrder:
+    """Hand over the item at the counter; a second time is a conflict."""
+    if not can_use_counter(clerk):
+        raise Forbidden(field="store")
+    with transaction.atomic():
+        order = (MallOrder.objects.select_for_update().filter(pickup_code=(pickup_code or "").strip()).first())
+        if order is None:
+            raise NotFound(field="pickup_code")
+        if order.status == MallOrder.Status.FULFILLED:
+            raise Conflict(MSG_DONE, field="pickup_code")
+        if order.status == MallOrder.Status.CANCELLED:
+            raise Conflict(MSG_CANCELLED, field="pickup_code")
+        order.status, order.fulfilled_at = MallOrder.Status.FULFILLED, at or now()
+        order.fulfilled_store, order.fulfilled_by = clerk.store, clerk
+        order.save(update_fields=["status", "fulfilled_at", "fulfilled_store", "fulfilled_by"])
+        return order
+
+
+def cancel(*, order: MallOrder, acting_user=None, at: datetime | None = None) -> MallOrder:
+    """Cancel an order not yet picked up: points and stock go back."""
+    at = at or now()
+    with transaction.atomic():
+        lock_member(order.member_id)
+        order = MallOrder.objects.select_for_update().get(pk=order.pk)
+        if order.status != MallOrder.Status.RESERVED:
+            raise Conflict(MSG_DONE if order.status == MallOrder.Status.FULFILLED else MSG_CANCELLED,
+                           field="order")
+        if order.item.stock is not None:
+            MallItem.objects.filter(pk=order.item_id).update(stock=F("stock") + order.qty)
+        if order.points_spent:
+            points.grant(member=order.member_id, points=order.points_spent, source=PointsEntry.Source.MALL_ORDER,
+                         kind=PointsEntry.Kind.REVERSE, source_ref=order.order_no, acting_user=acting_user,
+                         idempotency_key=f"mall-cancel:{order.order_no}", at=at)
+        order.status = MallOrder.Status.CANCELLED
+        order.save(update_fields=["status"])
+        return order

@@ -1,0 +1,88 @@
+"""Campaign tasks: thin, idempotent, scheduled in the database (django-celery-beat)."""
+
+from celery import shared_task
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from membership.models import Member
+from portal.schedules import register
+
+from .models import ProgramRules
+from .services import coupons, scenes
+
+register("scenes: daily", "campaigns.tasks.run_scenes", crontab={"minute": "30", "hour": "8"},
+         description="Daily at 08:30: grant every active scene's occurrence of today (birthdays, holidays, "
+                     "activation, post-purchase care, win-back …).")
+register("coupons: expire and lapse", "campaigns.tasks.expire_coupons", crontab={"minute": "10", "hour": "0"},
+         description="Daily: mark expired coupons and unclaimed benefits past their window.")
+register("coupons: monthly tier coupons", "campaigns.tasks.monthly_tier_coupons",
+         crontab={"minute": "0", "hour": "6", "day_of_month": "1"},
+         description="Monthly on the 1st: each member gets their tier's number of monthly coupons.")
+
+
+@shared_task(name="campaigns.tasks.run_scenes", acks_late=True)
+def run_scenes() -> int:
+    return sum(r.granted for r in scenes.run_daily())
+
+
+@shared_task(name="campaigns.tasks.expire_coupons", acks_late=True)
+def expire_coupons() -> int:
+    return coupons.expire_due() + scenes.lapse_unclaimed()
+
+
+@shared_task(name="campaigns.tasks.monthly_tier_coupons", acks_late=True)
+def monthly_tier_coupons(month: str | None = None) -> int:
+    """Keyed by month, so a re-run or a resumed run issues nothing twice."""
+    from membership.services.common import local, now
+
+    rules = ProgramRules.load()
+    template = rules.monthly_coupon_template
+    if template is None:
+        return 0
+    month = month or f"{local(now()):%Y-%m}"
+    issued, last = 0, 0
+    members = (Member.objects.filter(status=Member.Status.ACTIVE, tier__monthly_coupons__gt=0)
+               .annotate(quota=F("tier__monthly_coupons")).order_by("pk"))
+    while True:
+        batch = list(members.filter(pk__gt=last).values_list("pk", "quota")[:2000])
+        if not batch:
+            return issued
+        last = batch[-1][0]
+        issued += coupons.grant_bulk(template=template, source=f"tier-monthly:{month}", grants=[
+            (pk, f"tier-monthly:{month}:{pk}:{i}") for pk, quota in batch for i in range(quota)])
+
+
+@shared_task(name="campaigns.tasks.member_enrolled", acks_late=True)
+def member_enrolled(member_id: int) -> int:
+    return sum(r.granted for r in scenes.on_enrolled(member_id))
+
+
+@shared_task(name="campaigns.tasks.tier_changed", acks_late=True)
+def tier_changed(member_id: int, to_tier_code: str, reason: str) -> int:
+    return sum(r.granted for r in scenes.on_tier_changed(member_id, to_tier_code, reason))
+
+
+@shared_task(name="campaigns.tasks.purchase_recorded", acks_late=True)
+def purchase_recorded(purchase_id: int) -> int:
+    from .services import engagement
+
+    granted = sum(r.granted for r in scenes.on_purchase(purchase_id))
+    return granted + (1 if engagement.reward_referral(purchase_id=purchase_id) else 0)
+
+
+@shared_task(name="campaigns.tasks.points_expiring", acks_late=True)
+def points_expiring(member_id: int, points: int, expires_at: str) -> int:
+    from datetime import datetime
+
+    from membership.services.common import local
+
+    from .services import notifications
+
+    member = Member.objects.get(pk=member_id)
+    day = local(datetime.fromisoformat(expires_at)).date()
+    sent = notifications.notify(
+        member=member, channel="inbox", marketing=False, dedupe_key=f"expiring:{member_id}:{day.isoformat()}",
+        title=_("Points expiring soon"),
+        body=_("%(points)s of your points expire on %(day)s. Use them before then.") % {
+            "points": points, "day": day.isoformat()})
+    return 1 if sent else 0
