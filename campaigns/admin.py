@@ -1,0 +1,185 @@
+"""Merchant admin for campaigns: coupons, packages, scenes (with the audience size now, a dry run,
+a run-now action and the results of A/B and holdout), the mall, rules; grants, coupons issued,
+orders and notifications are records, read-only."""
+
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from membership.errors import MembershipError
+from membership.services.common import local, now
+
+from .models import (BenefitPackage, CheckIn, Coupon, CouponTemplate, MallItem, MallOrder, Notification,
+                     ProgramRules, ReferralReward, Scene, SceneGrant)
+from .services import mall, results, scenes
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CouponTemplate)
+class CouponTemplateAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kind", "value", "threshold", "valid_days", "valid_until", "issued",
+                    "total_quantity", "is_active")
+    list_filter = ("kind", "is_active")
+    search_fields = ("code", "name")
+    filter_horizontal = ("stores",)
+    readonly_fields = ("issued",)
+
+
+@admin.register(Coupon)
+class CouponAdmin(ReadOnlyAdmin):
+    list_display = ("code", "template", "member", "status", "valid_until", "used_at", "used_store", "discount")
+    list_filter = ("status", "template")
+    search_fields = ("code", "member__phone", "member__member_no")
+    list_select_related = ("template", "member", "used_store")
+
+
+@admin.register(BenefitPackage)
+class BenefitPackageAdmin(admin.ModelAdmin):
+    list_display = ("name", "bonus_points", "multiplier", "mall_item", "cost_per_grant")
+    filter_horizontal = ("coupons",)
+
+
+@admin.register(Scene)
+class SceneAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "is_active", "claim_mode", "granted", "budget_grants", "holdout_percent",
+                    "links")
+    list_filter = ("kind", "is_active", "claim_mode")
+    search_fields = ("name",)
+    filter_horizontal = ("tiers", "tags", "stores")
+    readonly_fields = ("granted", "points_granted", "audience_now")
+    actions = ["run_now"]
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "is_active", "starts_on", "ends_on")}),
+        (_("When"), {"fields": ("month", "day", "end_month", "end_day", "lunar_leap", "nth", "weekday",
+                                "days_before", "days_after", "whole_month", "step", "milestone_of", "offsets",
+                                "inactive_days", "cooldown_days")}),
+        (_("Who"), {"fields": ("tiers", "tags", "stores", "consent_required", "audience_segment", "audience_now")}),
+        (_("What"), {"fields": ("package", "package_b", "holdout_percent", "claim_mode", "claim_valid_days")}),
+        (_("Limits"), {"fields": ("budget_grants", "budget_points", "granted", "points_granted")}),
+        (_("Message"), {"fields": ("channel", "message_title", "message_body")}),
+    )
+
+    @admin.display(description=_("audience now"))
+    def audience_now(self, obj):
+        return scenes.audience(obj).count() if obj.pk else "—"
+
+    @admin.display(description=_("today"))
+    def links(self, obj):
+        return format_html('<a href="{}">{}</a> · <a href="{}">{}</a>',
+                           reverse("admin:campaigns_scene_dry_run", args=[obj.pk]), _("dry run"),
+                           reverse("admin:campaigns_scene_results", args=[obj.pk]), _("results"))
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/dry-run/", self.admin_site.admin_view(self.dry_run_view), name="campaigns_scene_dry_run"),
+            path("<int:pk>/results/", self.admin_site.admin_view(self.results_view), name="campaigns_scene_results"),
+        ] + super().get_urls()
+
+    def dry_run_view(self, request, pk):
+        scene = get_object_or_404(Scene, pk=pk)
+        result = scenes.run_scene(scene, dry_run=True)
+        return TemplateResponse(request, "admin/campaigns/scene/dry_run.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "scene": scene, "result": result,
+            "today": local(now()).date(), "audience": scenes.audience(scene).count(),
+            "title": _("Who would get what today: %(name)s") % {"name": scene.name}})
+
+    def results_view(self, request, pk):
+        scene = get_object_or_404(Scene, pk=pk)
+        days = int(request.GET.get("days", 30)) if request.GET.get("days", "30").isdigit() else 30
+        return TemplateResponse(request, "admin/campaigns/scene/results.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "scene": scene, "days": days,
+            "rows": results.scene_results(scene, days=days), "low_usage": results.LOW_USAGE * 100,
+            "grants": SceneGrant.objects.filter(scene=scene).select_related("member").order_by("-created_at")[:50],
+            "title": _("Results: %(name)s") % {"name": scene.name}})
+
+    @admin.action(description=_("Run the selected scenes for today now"))
+    def run_now(self, request, queryset):
+        for scene in queryset:
+            r = scenes.run_scene(scene)
+            self.message_user(request, _("%(scene)s: %(granted)s granted, %(held)s held out, %(over)s over budget.")
+                              % {"scene": scene.name, "granted": r.granted, "held": r.held_out,
+                                 "over": r.over_budget}, messages.SUCCESS)
+
+
+@admin.register(SceneGrant)
+class SceneGrantAdmin(ReadOnlyAdmin):
+    list_display = ("scene", "member", "occurrence", "variant", "status", "points", "created_at", "claimed_at")
+    list_filter = ("scene", "variant", "status")
+    search_fields = ("member__phone", "member__member_no")
+    list_select_related = ("scene", "member")
+
+
+@admin.register(MallItem)
+class MallItemAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "points_price", "cash_price", "stock", "per_member_limit", "is_active", "sort")
+    list_editable = ("is_active", "sort")
+    filter_horizontal = ("tiers",)
+    search_fields = ("code", "name")
+
+
+@admin.register(MallOrder)
+class MallOrderAdmin(ReadOnlyAdmin):
+    list_display = ("order_no", "member", "item", "qty", "points_spent", "status", "created_at", "fulfilled_store")
+    list_filter = ("status", "item")
+    search_fields = ("order_no", "pickup_code", "member__phone")
+    list_select_related = ("member", "item", "fulfilled_store")
+    actions = ["cancel_orders"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super(ReadOnlyAdmin, self).has_change_permission(request, obj)
+
+    @admin.action(description=_("Cancel the selected orders (points and stock go back)"))
+    def cancel_orders(self, request, queryset):
+        done = 0
+        for order in queryset:
+            try:
+                mall.cancel(order=order, acting_user=request.user)
+                done += 1
+            except MembershipError as exc:
+                self.message_user(request, f"{order.order_no}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, _("%(n)s orders cancelled.") % {"n": done}, messages.SUCCESS)
+
+
+@admin.register(ProgramRules)
+class ProgramRulesAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        return redirect("admin:campaigns_programrules_change", ProgramRules.load().pk)
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("member", "channel", "title", "status", "scene", "created_at", "read_at")
+    list_filter = ("channel", "status", "scene")
+    search_fields = ("member__phone", "title")
+    list_select_related = ("member", "scene")
+
+
+@admin.register(CheckIn)
+class CheckInAdmin(ReadOnlyAdmin):
+    list_display = ("member", "day", "streak", "points")
+    date_hierarchy = "day"
+
+
+@admin.register(ReferralReward)
+class ReferralRewardAdmin(ReadOnlyAdmin):
+    list_display = ("inviter", "invited", "points", "purchase_ref", "created_at")
