@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.services import coupons, mall
+from campaigns.services import coupons, mall, scenes
 from membership import permissions, selectors
 from membership.errors import Invalid, PhoneTaken
 from membership.services import enrolment, points, stored_value
@@ -71,6 +71,7 @@ class MembersView(CounterAPIView):
         except PhoneTaken as exc:
             exc.context.pop("member", None)
             raise
+        scenes.on_enrolled(member.pk)  # welcome benefits at once (idempotent with the enrolment event)
         member = enrolment.get_member(member.member_no)
         return Response(summary(member, request.user), status=status.HTTP_201_CREATED)
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("sale/", views.sale, name="sale"),
     path("return/", views.sale_return, name="return"),
     path("topup/", views.topup, name="topup"),
+    path("pickup/", views.pickup, name="pickup"),
     path("today/", views.today, name="today"),
 ]

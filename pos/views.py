@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from campaigns.models import Coupon
+from campaigns.services import coupons, mall, scenes
 from membership import permissions, selectors
 from membership.errors import MembershipError, NotFound, PhoneTaken
 from membership.models import Member, ProgramSettings, TopUpPlan
@@ -40,7 +42,8 @@ def _member_context(member: Member | None) -> dict:
         span = max(1, nxt.reach_growth - member.tier.reach_growth)
         progress = min(100, max(0, int((member.growth_value - member.tier.reach_growth) * 100 / span)))
     program = ProgramSettings.load()
-    return {"member": member, "summary": summary, "next_tier": nxt, "growth_needed": needed, "progress": progress,
+    available = list(coupons.member_coupons(member, Coupon.Status.AVAILABLE)[:5])
+    return {"member": member, "summary": summary, "coupons": available, "next_tier": nxt, "growth_needed": needed, "progress": progress,
             "points_rate": program.redeem_points_per_yuan, "cap_percent": program.redeem_cap_percent}
 
 
@@ -136,6 +139,7 @@ def enrol(request):
             form.add_error(None, str(exc.message))
         return _workspace(request, None, enrol_form=form, show="enrol", status=400, message=exc.message,
                           level="error")
+    scenes.on_enrolled(member.pk)  # welcome benefits now, for the result panel (idempotent with the event)
     member = enrolment.get_member(member.member_no)
     return _workspace(request, member, level="success", result={"kind": "enrolled"},
                       message=_("Welcome! %(name)s is now a member (%(member_no)s).") % {
@@ -158,7 +162,14 @@ def sale_preview(request):
         d = form.cleaned_data
         try:
             if member is not None:
-                q = purchases.quote(member=member, amount=d["amount"], pay_points=d["pay_points"] or 0)
+                coupon_value = Decimal(0)
+                if d["coupon_code"]:
+                    coupon = coupons.check(code=d["coupon_code"], member=member, amount=d["amount"],
+                                           store=request.user.store)
+                    coupon_value = coupons.discount_for(coupon, d["amount"])
+                    context["coupon_value"] = coupon_value
+                q = purchases.quote(member=member, amount=d["amount"], pay_points=d["pay_points"] or 0,
+                                    coupon_value=coupon_value)
                 sv = min(d["pay_stored_value"] or Decimal(0), member.sv_principal + member.sv_bonus)
                 nxt, needed = tiers.growth_to_next(member)
                 context.update(quote=q, cash_due=max(Decimal(0), q.cash_due - sv), points_value_max=Decimal(
@@ -251,6 +262,25 @@ def topup(request):
                               "bonus_added": result.bonus_added},
                       message=_("Topped up ¥%(amount)s (bonus ¥%(bonus)s).") % {
                           "amount": result.principal_added, "bonus": result.bonus_added})
+
+
+@require_POST
+@counter_only
+def pickup(request):
+    code = (request.POST.get("pickup_code") or "").strip()
+    member = _member_or_none(request.POST.get("member_no"))
+    if not code:
+        return _workspace(request, member, status=400, show="pickup", level="error",
+                          message=_("Type or scan the pickup code."))
+    try:
+        order = mall.fulfil(pickup_code=code, clerk=request.user)
+    except MembershipError as exc:
+        return _workspace(request, member, status=exc.status, show="pickup", level="error", message=exc.message)
+    member = selectors.member_by_no_or_card(order.member.member_no)
+    return _workspace(request, member, show="pickup", level="success",
+                      result={"kind": "pickup", "item": order.item.name, "qty": order.qty, "order_no": order.order_no},
+                      message=_("Hand over %(qty)s × %(item)s (order %(order)s).") % {
+                          "qty": order.qty, "item": order.item.name, "order": order.order_no})
 
 
 @require_GET

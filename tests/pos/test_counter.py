@@ -154,3 +154,27 @@ def test_the_counter_page_with_a_member_takes_few_queries(clerk, django_assert_m
     member = Member.objects.get()
     with django_assert_max_num_queries(16):
         assert clerk.get(f"/counter/?m={member.member_no}").status_code == 200
+
+
+def test_welcome_coupon_shows_on_the_result_and_a_gift_is_handed_over(clerk, demo_staff):
+    from campaigns.demo import seed as seed_campaigns
+    from campaigns.models import MallItem, MallOrder
+    from campaigns.services import mall
+    from membership.services import points
+
+    seed_campaigns()
+    response = enrol(clerk)
+    html = text(response)
+    assert 'data-testid="member-coupons"' in html and "入会礼 满50减10" in html
+    member = Member.objects.get()
+    coupon = member.coupons.get()
+    preview = clerk.post("/counter/sale/preview/", {"member_no": member.member_no, "receipt_no": "R1",
+                                                    "amount": "60.00", "coupon_code": coupon.code}, **HX)
+    assert 'data-testid="preview-coupon">−¥10.00<' in text(preview) and "¥50.00" in text(preview)
+    points.grant(member=member, points=500, source="manual", idempotency_key="seed")
+    order = mall.order(member=member, item=MallItem.objects.get(code="BAG"), idempotency_key="o")
+    done = clerk.post("/counter/pickup/", {"pickup_code": order.pickup_code}, **HX)
+    assert done.status_code == 200 and 'data-testid="result-pickup">1 × 环保购物袋' in text(done)
+    assert MallOrder.objects.get().fulfilled_by == demo_staff["clerk1"]
+    again = clerk.post("/counter/pickup/", {"pickup_code": order.pickup_code}, **HX)
+    assert again.status_code == 409
