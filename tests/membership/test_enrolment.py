@@ -129,19 +129,3 @@ def test_check_ledger_passes_and_names_a_broken_balance(enrol, buy, capsys):
     with pytest.raises(CommandError, match="2 discrepancies"):
         call_command("check_ledger", "--no-color")
     assert f"{member.member_no}: points balance + pending is 101, the ledger says 100" in capsys.readouterr().err
-
-
-def test_demo_program_seeds_members_with_a_balanced_ledger(demo_staff):
-    from membership.demo import seed
-
-    seed()
-    seed()  # twice: nothing more
-    known = Member.objects.get(phone="13800138000")
-    assert known.name == "张三" and known.tier.code == "SILVER"
-    assert Member.objects.count() >= 200
-    assert set(Member.objects.values_list("tier__code", flat=True)) == {"NORMAL", "SILVER", "GOLD", "DIAMOND"}
-    assert Store.objects.filter(code__in=["S001", "S002"]).count() == 2
-    assert discrepancies() == []
-    from django.contrib.auth.hashers import check_password
-
-    assert check_password("member-demo", known.password)

@@ -107,18 +107,6 @@ def test_heartbeat_schedule_is_in_the_database():
     assert task.interval.every == 60
 
 
-def test_seed_demo_twice_changes_nothing(demo_staff):
-    from django.core.management import call_command
-
-    from membership.models import Store, User
-
-    call_command("seed_demo")
-    before = (Store.objects.count(), User.objects.count(), list(User.objects.values_list("password", flat=True)))
-    call_command("seed_demo")
-    after = (Store.objects.count(), User.objects.count(), list(User.objects.values_list("password", flat=True)))
-    assert before == after and before[:2] == (3, 4)
-
-
 def test_vendored_front_end_libraries_are_served_locally(client):
     html = client.get("/accounts/login/").content.decode()
     assert "/static/vendor/htmx-2.0.11.min.js" in html
