@@ -7,4 +7,11 @@ class MembershipConfig(AppConfig):
     verbose_name = _("Membership")
 
     def ready(self):
-        from . import tasks  # noqa: F401  (registers the default beat schedules)
+        from django.db.models.signals import post_delete, post_save
+
+        from . import config, tasks  # noqa: F401  (tasks registers the default beat schedules)
+        from .models import ProgramSettings, Tier
+
+        for model in (ProgramSettings, Tier):
+            post_save.connect(config.clear, sender=model, dispatch_uid=f"config.clear.save.{model.__name__}")
+            post_delete.connect(config.clear, sender=model, dispatch_uid=f"config.clear.delete.{model.__name__}")

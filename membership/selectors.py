@@ -2,11 +2,11 @@
 
 from datetime import timedelta
 
-from django.db.models import Min, Sum
+from django.db.models import Min, OuterRef, Subquery, Sum
 
-from . import qr
+from . import config, qr
 from .errors import NotFound
-from .models import Card, Member, PointsEntry, ProgramSettings, Tier
+from .models import Card, Member, PointsEntry, ProgramSettings
 from .services.cards import is_valid_number
 from .services.common import local, now
 from .services.enrolment import PHONE_RE, normalise_phone
@@ -20,7 +20,7 @@ def find_members(q: str) -> list[Member]:
     q = (q or "").strip()
     if not q:
         return []
-    base = Member.objects.select_related("tier", "home_store").filter(status=ACTIVE)
+    base = with_card_no(Member.objects.select_related("tier", "home_store").filter(status=ACTIVE))
     if qr.looks_like_token(q):
         return list(base.filter(member_no=qr.read_token(q)))
     digits = "".join(ch for ch in q if ch.isdigit() or ch == "+")
@@ -68,7 +68,7 @@ def member_by_no_or_card(value: str) -> Member:
 
 def expiring(member: Member, program: ProgramSettings | None = None) -> tuple[int, object]:
     """Points that expire within the notice period, and the first date they do."""
-    program = program or ProgramSettings.load()
+    program = program or config.program()
     at = now()
     row = PointsEntry.objects.filter(member=member, remaining__gt=0, pending=False, expires_at__gt=at,
                                      expires_at__lte=at + timedelta(days=program.expiry_notice_days)).aggregate(
@@ -76,17 +76,28 @@ def expiring(member: Member, program: ProgramSettings | None = None) -> tuple[in
     return row["points"] or 0, row["first"]
 
 
+def with_card_no(queryset):
+    """Annotate each member with the number of their primary active card (physical first)."""
+    cards = Card.objects.filter(member=OuterRef("pk"), status=Card.Status.ACTIVE).order_by("-kind", "-bound_at")
+    return queryset.annotate(primary_card_no=Subquery(cards.values("number")[:1]))
+
+
 def member_summary(member: Member, *, reveal_phone: bool = False) -> dict:
-    """The member summary of pos-api.md (also used by the counter and the member pages)."""
-    program = ProgramSettings.load()
+    """The member summary of pos-api.md (also used by the counter and the member pages).
+    One query for the expiring points, plus one for the card unless the member came from a
+    queryset annotated with with_card_no()."""
+    program = config.program()
     soon, first = expiring(member, program)
-    nxt = Tier.objects.filter(rank__gt=member.tier.rank).order_by("rank").first()
-    card = member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at").first()
+    nxt = config.next_tier(member.tier)
+    card_no = getattr(member, "primary_card_no", None)
+    if card_no is None:
+        card = member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at").first()
+        card_no = card.number if card else None
     return {
         "member_no": member.member_no,
         "name": member.name,
         "phone": member.phone if reveal_phone else member.masked_phone,
-        "card_no": card.number if card else None,
+        "card_no": card_no,
         "tier": {"code": member.tier.code, "name": member.tier.name},
         "growth_value": member.growth_value,
         "points": {"balance": member.points_balance, "pending": member.points_pending, "expiring_soon": soon,

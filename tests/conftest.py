@@ -21,10 +21,16 @@ def celery_runs_tasks_in_process():
 
 
 @pytest.fixture(autouse=True)
-def fresh_multiplier_cache():
+def fresh_process_caches():
+    """Each test rolls its database back: the per-process copies of settings must not outlive it."""
     from campaigns.services import scenes
+    from membership import config
 
     scenes.clear_cache()
+    config.clear()
+    yield
+    scenes.clear_cache()
+    config.clear()
 
 
 @pytest.fixture
