@@ -283,3 +283,12 @@ def test_points_ledger_entries_carry_the_store_and_clerk(api, demo_staff):
     sale(clerk, member=member_no)
     entry = PointsEntry.objects.get()
     assert entry.store.code == "S001" and entry.operator == demo_staff["clerk1"]
+
+
+def test_a_lookup_takes_at_most_three_queries(api, django_assert_max_num_queries):
+    clerk = api("clerk1")
+    enrol(clerk)
+    clerk.get("/api/v1/members/lookup/", {"q": "13800138000"})  # warms the per-process settings copy
+    with django_assert_max_num_queries(3):
+        response = clerk.get("/api/v1/members/lookup/", {"q": "13800138000"})
+    assert response.status_code == 200 and response.json()["card_no"]
