@@ -651,3 +651,51 @@ class PurchaseReturn(models.Model):
         verbose_name = _("member return")
         verbose_name_plural = _("member returns")
         constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="return_amount_positive")]
+
+
+# ---------------------------------------------------------------------------------------
+# Member web accounts: one-time codes and sign-in throttling
+# ---------------------------------------------------------------------------------------
+
+
+class OneTimeCode(models.Model):
+    """A 6-digit code sent by SMS to prove a member holds a phone (sign-up, password reset, first
+    password after a counter enrolment). Only a keyed hash is stored; a code is good for one use,
+    a few attempts and a few minutes (membership/services/otp.py)."""
+
+    class Purpose(models.TextChoices):
+        SIGNUP = "signup", _("Sign-up")
+        RESET = "reset", _("Password reset")
+        SET_PASSWORD = "set_password", _("First password")
+
+    phone = models.CharField(_("mobile"), max_length=11)
+    purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
+    code_hash = models.CharField(max_length=64)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(_("sent"))
+    expires_at = models.DateTimeField(_("expires"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("one-time code")
+        verbose_name_plural = _("one-time codes")
+        indexes = [
+            models.Index(fields=["phone", "-created_at"], name="otp_phone_recent"),
+            models.Index(fields=["ip", "-created_at"], name="otp_ip_recent"),
+        ]
+
+
+class LoginThrottle(models.Model):
+    """Failed member sign-ins counted per key ("phone:<number>" or "ip:<address>") in the database,
+    so every web process sees the same count; `locked_until` refuses sign-in while it lasts."""
+
+    key = models.CharField(max_length=60, unique=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sign-in throttle")
+        verbose_name_plural = _("sign-in throttles")
+

@@ -15,6 +15,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("counter/", include("pos.urls")),
+    path("m/", include("membership.urls")),
     path("api/v1/", include("pos.urls_api")),
     # the contract is public documentation; every operation in it still needs a token
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
