@@ -13,6 +13,11 @@ class CampaignsConfig(AppConfig):
         from .services import scenes
 
         hooks.register_earn_multiplier(scenes.campaign_multiplier)
+        from membership.views import register_member_page
+
+        register_member_page("coupons", _("Coupons"), "campaigns:coupons", icon="🎫", order=10)
+        register_member_page("mall", _("Points mall"), "campaigns:mall", icon="🎁", order=20)
+        register_member_page("checkin", _("Check-in"), "campaigns:checkin", icon="✔", order=30)
         # membership sends these after its transaction commits; the work runs on a worker
         signals.member_enrolled.connect(
             lambda member_id, **kw: tasks.member_enrolled.delay(member_id), weak=False,

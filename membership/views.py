@@ -598,3 +598,8 @@ def my_data(request):
     response["Content-Disposition"] = f'attachment; filename="my-data-{request.member.member_no}-{stamp}.json"'
     return response
 
+
+
+# Public names for the pages other apps add to the member site (campaigns: coupons, mall, check-in).
+member_page = _page
+qr_svg = _qr_svg

@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("counter/", include("pos.urls")),
     path("m/", include("membership.urls")),
+    path("m/", include("campaigns.member_urls")),
     path("api/v1/", include("pos.urls_api")),
     # the contract is public documentation; every operation in it still needs a token
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
