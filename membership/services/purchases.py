@@ -243,6 +243,9 @@ def record_return(*, purchase: Purchase, amount, reference: str, idempotency_key
         common = dict(store=store, operator=acting_user, source_ref=reference, purchase=purchase)
         program = ProgramSettings.load()
         if reverse_points:
+            # expire what is due first, as every other debit does: the reversal takes only from lots that
+            # are still valid, so the available balance keeps equalling what is left in the lots
+            points_service._expire_member_due(member, at)
             points_service._debit(member, amount=reverse_points, kind=Kind.REVERSE, source=Source.RETURN, at=at,
                                   allow_negative=True, prefer_purchase=purchase,
                                   idempotency_key=f"{idempotency_key}:reverse", **common)
