@@ -231,6 +231,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # one line per task run is the worker's business (its own log), not the web's or a command's
+    "loggers": {"celery.app.trace": {"level": "WARNING"}},
 }
 
 # Shown in the top bar and the page titles.

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from portal.celery import app as celery_app
+
 DEMO_APPS = ["membership", "campaigns", "pos", "analytics"]  # in this order
 
 
@@ -18,6 +20,17 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if settings.PRODUCTION:
             raise CommandError("seed_demo creates accounts with published passwords: refused with DEBUG=0.")
+        # The events of a year of demo history (enrolments, upgrades, purchases) are handled here and
+        # now, so the demo starts with its welcome coupons and rewards and the worker starts idle.
+        eager = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = True
+        try:
+            self._seed()
+        finally:
+            celery_app.conf.task_always_eager = eager
+        self.stdout.write(self.style.SUCCESS("Demo program loaded."))
+
+    def _seed(self):
         for label in DEMO_APPS:
             try:
                 module = import_module(f"{label}.demo")
@@ -27,4 +40,3 @@ class Command(BaseCommand):
                 continue
             with transaction.atomic():
                 module.seed(out=self.stdout)
-        self.stdout.write(self.style.SUCCESS("Demo program loaded."))
