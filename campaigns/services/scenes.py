@@ -356,7 +356,8 @@ def claim(*, grant_id: int, member, at: datetime | None = None) -> SceneGrant:
     """The member claims a claimable benefit within its window; coupons are valid N days from now."""
     at = at or now()
     with transaction.atomic():
-        grant = SceneGrant.objects.select_for_update().select_related("scene__package", "scene__package_b").filter(
+        grant = SceneGrant.objects.select_for_update(of=("self",)).select_related(
+            "scene__package", "scene__package_b").filter(
             pk=grant_id, member=member).first()
         if grant is None:
             raise NotFound(field="grant")

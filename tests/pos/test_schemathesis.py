@@ -25,8 +25,23 @@ def token(demo_staff, program, settings):
     return Token.objects.get_or_create(user=demo_staff["manager1"])[0].key
 
 
+@pytest.fixture
+def keep_test_connection():
+    """Calls go straight to the WSGI app, not through Django's test client, so the request signals
+    would close the test's database connection (inside its transaction) after each call; the test
+    client unhooks them the same way."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.mark.django_db
-def test_api_conforms_to_its_schema(token):
+def test_api_conforms_to_its_schema(token, keep_test_connection):
     # schemathesis's own pytest plugin does not run under pytest 9, so each operation's strategy
     # is driven with hypothesis directly
     schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
