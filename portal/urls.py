@@ -17,6 +17,7 @@ urlpatterns = [
     path("counter/", include("pos.urls")),
     path("m/", include("membership.urls")),
     path("m/", include("campaigns.member_urls")),
+    path("analytics/", include("analytics.urls")),
     path("api/v1/", include("pos.urls_api")),
     # the contract is public documentation; every operation in it still needs a token
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),

@@ -1,0 +1,220 @@
+"""Load benchmark of the POS API: gunicorn on the generated chain (PostgreSQL), wrk sustaining
+POST /api/v1/sales/ and then member lookups, and pgbench running the raw-SQL earn transaction in
+the same run on the same machine for the ratio.
+
+    .venv/bin/python -m bench.bench_load [--seconds 60] [--connections 8] [--workers 3]
+
+Needs the generated data (python -m bench.generate), Debian's wrk and pgbench, and Redis on
+127.0.0.1:6379 (the sale's after-commit events go to the broker, as in production). Prints
+throughput, p50/p95/p99 latency and the error count of each load, the pgbench tps, the ratio of API
+sales per second to raw earn transactions per second, and the queries one sale and one lookup take.
+The sales it makes stay in the database (receipts LOAD-<run>-...)."""
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from .common import say, setup_django
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SALES_LUA = r"""
+local members = {}
+for line in io.lines(os.getenv("BENCH_MEMBERS")) do
+  local no, phone = line:match("^(%d+) (%d+)")
+  members[#members + 1] = {no, phone}
+end
+local token = "Token " .. os.getenv("BENCH_TOKEN")
+local run = os.getenv("BENCH_RUN")
+local mode = os.getenv("BENCH_MODE")
+local threads = 0
+local n = 0
+setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
+init = function(args) math.randomseed(tid * 7919 + os.time()) end
+request = function()
+  n = n + 1
+  local m = members[math.random(#members)]
+  if mode == "lookup" then
+    return wrk.format("GET", "/api/v1/members/lookup/?q=" .. m[2], {["Authorization"] = token})
+  end
+  local body = string.format('{"receipt_no":"LOAD-%s-%d-%d","member":"%s","amount":"%d.%02d"}',
+                             run, tid, n, m[1], math.random(20, 500), math.random(0, 99))
+  return wrk.format("POST", "/api/v1/sales/", {["Authorization"] = token, ["Content-Type"] = "application/json"}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT requests=%d seconds=%.3f p50=%.3f p95=%.3f p99=%.3f errors=%d\n",
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+PGBENCH_EARN = r"""
+\set mid random(1, :maxid)
+\set amt random(20, 500)
+BEGIN;
+SELECT points_balance FROM membership_member WHERE id = :mid FOR NO KEY UPDATE;
+INSERT INTO membership_purchase (reference, created_at, amount, points_paid, points_value, coupon_value,
+  sv_principal_paid, sv_bonus_paid, eligible_amount, points_earned, growth, returned_amount, points_reversed,
+  points_refunded, growth_reversed, sv_principal_refunded, sv_bonus_refunded, idempotency_key, member_id,
+  operator_id, store_id, tier_at_sale_id)
+  VALUES ('pgbench', now(), :amt, 0, 0, 0, 0, 0, :amt, :amt, :amt, 0, 0, 0, 0, 0, 0,
+  'pgbench:' || md5(random()::text || clock_timestamp()::text), :mid, NULL, :store, :tier) RETURNING id AS pid \gset
+INSERT INTO membership_pointsentry (amount, kind, source, source_ref, reason, created_at, balance_after, remaining,
+  pending, available_at, expires_at, flagged, idempotency_key, member_id, operator_id, store_id, purchase_id)
+  VALUES (:amt, 'earn', 'sale', 'pgbench', '', now(), 0, :amt, false, NULL, now() + interval '400 days', false,
+  'pgbench:' || :pid || ':earn', :mid, NULL, :store, :pid);
+INSERT INTO membership_growthentry (amount, created_at, member_id, purchase_id) VALUES (:amt, now(), :mid, :pid);
+UPDATE membership_member SET points_balance = points_balance + :amt, growth_value = growth_value + :amt,
+  purchase_count = purchase_count + 1, last_purchase_at = greatest(last_purchase_at, now()) WHERE id = :mid;
+END;
+"""
+
+
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        sys.exit(f"bench_load: {tool} is not installed (apt-get install {tool})")
+    return path
+
+
+def prepare(members_file: Path, sample: int) -> dict:
+    """A clerk of S001 with an API token, and a sample of members to sell to and look up."""
+    from django.db import connection
+    from rest_framework.authtoken.models import Token
+
+    from membership.models import Member, Role, Store, User
+
+    store = Store.objects.get(code="S001")
+    clerk, _created = User.objects.get_or_create(username="loadclerk", defaults={"role": Role.CLERK, "store": store})
+    clerk.set_password(secrets.token_urlsafe(24))
+    clerk.save()
+    token = Token.objects.get_or_create(user=clerk)[0].key
+    rows = list(Member.objects.filter(status="active").order_by("?").values_list("member_no", "phone")[:sample])
+    members_file.write_text("".join(f"{no} {phone}\n" for no, phone in rows))
+    with connection.cursor() as cur:
+        cur.execute("SELECT max(id) FROM membership_member")
+        maxid = cur.fetchone()[0]
+        cur.execute("SELECT id FROM membership_tier ORDER BY rank LIMIT 1")
+        tier = cur.fetchone()[0]
+    return {"token": token, "store_id": store.pk, "tier_id": tier, "maxid": maxid, "members": len(rows),
+            "clerk": clerk}
+
+
+def queries_per_call(info: dict) -> tuple[int, int]:
+    """Queries of one sale and one lookup, through the real views, in this process."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    from membership import config
+
+    config.program(), config.tiers()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {info['token']}")
+    no, phone = Path(os.environ["BENCH_MEMBERS"]).read_text().splitlines()[0].split()
+    client.get("/api/v1/members/lookup/", {"q": phone})
+    with CaptureQueriesContext(connection) as lookup:
+        client.get("/api/v1/members/lookup/", {"q": phone})
+    with CaptureQueriesContext(connection) as sale:
+        client.post("/api/v1/sales/", {"receipt_no": f"LOAD-Q-{secrets.token_hex(4)}", "member": no,
+                                       "amount": "88.00"}, format="json")
+    return len(sale), len(lookup)
+
+
+def start_gunicorn(port: int, workers: int, env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "portal.wsgi", "-b", f"127.0.0.1:{port}",
+                             "-w", str(workers), "--worker-class", "sync", "--log-level", "warning"],
+                            cwd=ROOT, env=env, start_new_session=True)
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGTERM)
+    sys.exit("bench_load: gunicorn did not answer /healthz")
+
+
+def run_wrk(mode: str, port: int, seconds: int, connections: int, env: dict, script: Path) -> dict:
+    out = subprocess.run([_need("wrk"), "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
+                          "-s", str(script), f"http://127.0.0.1:{port}"], env={**env, "BENCH_MODE": mode},
+                         capture_output=True, text=True, timeout=seconds + 60)
+    m = re.search(r"RESULT requests=(\d+) seconds=([\d.]+) p50=([\d.]+) p95=([\d.]+) p99=([\d.]+) errors=(\d+)",
+                  out.stdout)
+    if not m:
+        sys.exit(f"bench_load: wrk said\n{out.stdout}\n{out.stderr}")
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
+    requests, secs = int(m.group(1)), float(m.group(2))
+    return {"requests": requests, "rps": requests / secs, "p50": float(m.group(3)), "p95": float(m.group(4)),
+            "p99": float(m.group(5)), "errors": int(m.group(6)), "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def run_pgbench(info: dict, seconds: int, clients: int, script: Path, db: dict) -> float:
+    env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or ""}
+    out = subprocess.run([_need("pgbench"), "-n", "-f", str(script), "-c", str(clients), "-j", "2",
+                          "-T", str(seconds), "-D", f"maxid={info['maxid']}", "-D", f"store={info['store_id']}",
+                          "-D", f"tier={info['tier_id']}", "-h", db.get("HOST") or "127.0.0.1",
+                          "-p", str(db.get("PORT") or 5432), "-U", db.get("USER") or "postgres", db["NAME"]],
+                         env=env, capture_output=True, text=True, timeout=seconds + 120)
+    m = re.search(r"tps = ([\d.]+)", out.stdout)
+    if not m:
+        sys.exit(f"bench_load: pgbench said\n{out.stdout}\n{out.stderr}")
+    return float(m.group(1))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--sample", type=int, default=20000, help="members to draw from")
+    args = parser.parse_args(argv)
+    db = setup_django()
+    work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    members_file = work / "members.txt"
+    os.environ["BENCH_MEMBERS"] = str(members_file)
+    info = prepare(members_file, args.sample)
+    run_id = secrets.token_hex(3)
+    (work / "load.lua").write_text(SALES_LUA)
+    (work / "earn.sql").write_text(PGBENCH_EARN)
+    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(48), "ALLOWED_HOSTS": "127.0.0.1",
+           "SECURE_SSL_REDIRECT": "0", "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL",
+                                                                           "redis://127.0.0.1:6379/0"),
+           "THROTTLE_WRITE": "100000000/min", "THROTTLE_LOOKUP": "100000000/min",
+           "THROTTLE_LOOKUP_IP": "100000000/min", "BENCH_TOKEN": info["token"], "BENCH_RUN": run_id,
+           "BENCH_MEMBERS": str(members_file), "PORTAL_VAR_DIR": str(work / "var"), "LOG_LEVEL": "WARNING"}
+    sale_queries, lookup_queries = queries_per_call(info)
+    say(f"load: {info['members']} members drawn of {info['maxid']}; gunicorn {args.workers} sync workers, "
+        f"wrk {args.connections} connections, {args.seconds} s each; nproc {os.cpu_count()}")
+    proc = start_gunicorn(args.port, args.workers, env)
+    try:
+        run_wrk("sale", args.port, 5, args.connections, env, work / "load.lua")  # warm-up
+        sales = run_wrk("sale", args.port, args.seconds, args.connections, env, work / "load.lua")
+        lookups = run_wrk("lookup", args.port, args.seconds, args.connections, env, work / "load.lua")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    tps = run_pgbench(info, args.seconds, args.connections, work / "earn.sql", db)
+    for name, r in (("POST /api/v1/sales/", sales), ("GET /api/v1/members/lookup/", lookups)):
+        say(f"{name}: {r['requests']} requests, {r['rps']:.1f}/s, p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
+            f"p99 {r['p99']:.1f} ms, errors {r['errors']} (non-2xx {r['non2xx']})")
+    say(f"pgbench raw earn transaction: {tps:.1f} tps ({args.connections} clients)")
+    say(f"ratio API sales/s ÷ raw earn tps: {sales['rps'] / tps:.2f}  (goal ≥ 0.35, sale p99 ≤ 50 ms)")
+    say(f"queries: one sale {sale_queries}, one lookup {lookup_queries} (goal ≤ 3)")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
