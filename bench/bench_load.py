@@ -147,8 +147,10 @@ def start_gunicorn(port: int, workers: int, env: dict) -> subprocess.Popen:
 
 
 def run_wrk(mode: str, port: int, seconds: int, connections: int, env: dict, script: Path) -> dict:
+    # each wrk run numbers its receipts afresh: a run id of its own keeps them from meeting earlier ones
+    run_env = {**env, "BENCH_MODE": mode, "BENCH_RUN": f"{env['BENCH_RUN']}{secrets.token_hex(2)}"}
     out = subprocess.run([_need("wrk"), "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
-                          "-s", str(script), f"http://127.0.0.1:{port}"], env={**env, "BENCH_MODE": mode},
+                          "-s", str(script), f"http://127.0.0.1:{port}"], env=run_env,
                          capture_output=True, text=True, timeout=seconds + 60)
     m = re.search(r"RESULT requests=(\d+) seconds=([\d.]+) p50=([\d.]+) p95=([\d.]+) p99=([\d.]+) errors=(\d+)",
                   out.stdout)
