@@ -14,8 +14,11 @@ one transaction on a plain psycopg connection, with the program's rules already 
     INSERT INTO membership_tierchange ...       (only when the sale upgrades the member)
     UPDATE membership_member SET points_balance, growth_value, tier, purchase_count, last_purchase_at
 
-Each mode runs --calls calls on members drawn at random (each run its own members), single-
-threaded and with --threads threads (one connection per thread), after a short warm-up. The
+Each mode runs --calls calls on members drawn at random (each call its own member), single-
+threaded and with --threads threads (one connection per thread), after a short warm-up; the
+calls are split into --rounds rounds in which the modes take turns, so a busy spell of the
+(shared) machine does not land on one mode only. Then 500 more service calls are timed with the
+time spent in their statements, to show how a call divides between database and Python. The
 sales stay in the database (real, balanced ledger rows with keys bench:<run>:...)."""
 
 import argparse
@@ -123,7 +126,7 @@ def run_mode(kind: str, members: list[int], stores: list, threads: int, run: str
     barrier = threading.Barrier(threads + 1)
 
     def worker(k):
-        rng = random.Random(hash((run, k)))
+        rng = random.Random(f"{run}:{k}")
         try:
             raw = RawEarn() if kind == "raw" else None
             work = list(_work(rng, parts[k], stores, f"{run}t{k}"))
@@ -166,7 +169,30 @@ def count_queries(member_id: int, store) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries]
 
 
-def run(*, calls: int = 3000, threads: int = 2, warmup: int = 100, seed: int = 7, show_queries: bool = False):
+def time_split(members: list[int], stores: list, run: str) -> tuple[float, float]:
+    """Milliseconds per service call in all, and in the database (the statements' execute calls,
+    COMMIT not included): the rest is Python (the ORM, the rules, the after-commit events)."""
+    from django.db import connection
+
+    in_db = [0.0]
+
+    def wrapper(execute, sql, params, many, context):
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            in_db[0] += time.perf_counter() - start
+
+    rng = random.Random(run)
+    with connection.execute_wrapper(wrapper), timed() as t:
+        for mid, store, ref, amount, key in _work(rng, members, stores, run):
+            service_call(mid, store, ref, amount, key)
+    connection.close()
+    return t() * 1000 / len(members), in_db[0] * 1000 / len(members)
+
+
+def run(*, calls: int = 3000, threads: int = 2, rounds: int = 3, warmup: int = 100, seed: int = 7,
+        show_queries: bool = False):
     from django.db import connection
 
     from membership.models import Member, Store
@@ -175,33 +201,41 @@ def run(*, calls: int = 3000, threads: int = 2, warmup: int = 100, seed: int = 7
     stores = list(Store.objects.filter(code__regex=r"^S\d{3}$"))
     hi = Member.objects.order_by("-pk").values_list("pk", flat=True).first()
     modes = [("service", 1), ("raw", 1)] + ([("service", threads), ("raw", threads)] if threads > 1 else [])
-    need = warmup * 2 + calls * len(modes) + 1
+    rounds = max(1, min(rounds, calls))
+    per_round = [calls // rounds + (1 if k < calls % rounds else 0) for k in range(rounds)]
+    split_calls = min(500, calls)
+    need = warmup * 2 + split_calls + calls * len(modes) + 1
     if hi is None or hi < need:
         raise SystemExit(f"earn: needs at least {need:,} members; generate more")
     pool = rng.sample(range(1, hi + 1), need)
     stamp = time.strftime("%Y%m%d%H%M%S")
 
-    queries = count_queries(pool.pop(), stores[0])
+    run_mode("service", [pool.pop() for _ in range(warmup)], stores, 1, f"{stamp}w1")
+    run_mode("raw", [pool.pop() for _ in range(warmup)], stores, 1, f"{stamp}w2")
+    queries = count_queries(pool.pop(), stores[0])  # after the warm-up: no first-call cache fills
     connection.close()
-    say(f"earn: record_purchase runs {len(queries)} queries per call (CaptureQueriesContext; "
-        f"the raw SQL runs 5 statements plus BEGIN/COMMIT)")
+    say(f"earn: record_purchase runs {len(queries)} queries per call (CaptureQueriesContext, BEGIN and COMMIT "
+        f"included); the raw SQL runs 5 statements plus BEGIN/COMMIT")
     if show_queries:
         for q in queries:
             say("    " + q[:150])
-
-    run_mode("service", [pool.pop() for _ in range(warmup)], stores, 1, f"{stamp}w1")
-    run_mode("raw", [pool.pop() for _ in range(warmup)], stores, 1, f"{stamp}w2")
+    elapsed = {mode: 0.0 for mode in modes}
+    for k, n_calls in enumerate(per_round):  # modes alternate, so a busy spell of the machine hits each
+        for kind, n in modes:
+            members = [pool.pop() for _ in range(n_calls)]
+            elapsed[(kind, n)] += run_mode(kind, members, stores, n, f"{stamp}{kind[0]}{n}r{k}")
     results = {}
-    for kind, n in modes:
-        members = [pool.pop() for _ in range(calls)]
-        elapsed = run_mode(kind, members, stores, n, f"{stamp}{kind[0]}{n}")
-        results[(kind, n)] = calls / elapsed
-        say(f"earn: {kind:7s} {n} thread{'s' if n > 1 else ' '}: {calls:,} calls in {elapsed:.2f} s = "
-            f"{calls / elapsed:,.0f} calls/s")
+    for (kind, n), secs in elapsed.items():
+        results[(kind, n)] = calls / secs
+        say(f"earn: {kind:7s} {n} thread{'s' if n > 1 else ' '}: {calls:,} calls in {secs:.2f} s = "
+            f"{calls / secs:,.0f} calls/s")
     for n in sorted({n for _k, n in modes}):
         say(f"earn: ratio service/raw ({n} thread{'s' if n > 1 else ''}): "
-            f"{ratio(results[('service', n)], results[('raw', n)])} of the raw throughput, "
-            f"time per call {ratio(results[('raw', n)], results[('service', n)])}x")
+            f"{ratio(results[('service', n)], results[('raw', n)])} of the raw throughput "
+            f"(a service call takes {ratio(results[('raw', n)], results[('service', n)])}x as long)")
+    total_ms, db_ms = time_split([pool.pop() for _ in range(split_calls)], stores, f"{stamp}split")
+    say(f"earn: a service call takes {total_ms:.1f} ms, of which {db_ms:.1f} ms in its statements (COMMIT "
+        f"excluded) and {total_ms - db_ms:.1f} ms in Python ({split_calls} calls, 1 thread)")
     return results
 
 
@@ -209,10 +243,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_earn", description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000, help="calls per mode (default 3000)")
     parser.add_argument("--threads", type=int, default=2, help="threads of the threaded modes (default 2; 1 = off)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds the calls are split into, modes alternating")
     parser.add_argument("--show-queries", action="store_true", help="print the service's queries")
     args = parser.parse_args(argv)
     setup_django()
-    run(calls=args.calls, threads=args.threads, show_queries=args.show_queries)
+    run(calls=args.calls, threads=args.threads, rounds=args.rounds, show_queries=args.show_queries)
 
 
 if __name__ == "__main__":

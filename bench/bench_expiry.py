@@ -5,7 +5,7 @@
 Both expire what is due at bench.common.EXPIRY_AT (the 2027 year-end run: what is left of the
 2025 lots, about a quarter of all lots) from the same starting state: each timed run works on
 its own fresh copy of the bench database (CREATE DATABASE ... TEMPLATE bench, a file copy, about
-30 s for 11 GB), so both start from the same physical tables and indexes, and the bench database
+30 s for the 9.5 GB), so both start from the same physical tables and indexes, and the bench database
 stays as generated. (Putting the state back with UPDATEs instead took longer than the runs
 themselves, 510 s, and left the tables in a different physical state for the second run.)
 
@@ -178,7 +178,8 @@ def time_raw(at, shape):
             cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
             result = summary(conn, at)
         say(f"expiry: raw SQL, one statement ({shape}): {t_raw():.1f} s, {members:,} expire entries; "
-            f"database CPU {_cpu_text(cpu)}; WAL {wal / 2**30:.1f} GiB; load {load_before} -> {load()}   [copy {clone}]")
+            f"database CPU {_cpu_text(cpu)}; WAL {wal / 2**30:.1f} GiB; load {load_before} -> {load()}   "
+            f"[copy {clone}]")
     return t_raw(), cpu, result
 
 

@@ -11,13 +11,15 @@ What it writes (all of it consistent, so `manage.py check_ledger` passes):
 - each member's history from 2024-07-01 to 2026-11-22, replayed with the services' rules: sales
   (Purchase rows) that earn points at the tier held before the sale and growth (1 per whole yuan
   paid), some paid partly with points (FIFO by expiry, at most 50% of the sale, whole fen), check-in
-  and campaign bonus lots, instant upgrades (TierChange rows), and the year-end expiry run of
+  and campaign bonus lots, instant upgrades (TierChange rows), the monthly tier reviews from
+  2024-08 to 2026-11 (rolling 12 months, as tiers.review decides), and the year-end expiry run of
   2026-01-01 that expired what was left of the 2024 lots;
 - cached balances, growth, tier, purchase count and last purchase on each member equal to what
   the ledger says.
 A quarter or so of the lots (what is left of the 2025 lots) is due at the next year-end run,
-2027-01-01 00:00 Asia/Shanghai (bench.common.EXPIRY_AT); some members spent less in the last 12
-months than their tier asks for, so the December review (REVIEW_AT) drops them.
+2027-01-01 00:00 Asia/Shanghai (bench.common.EXPIRY_AT); the December review (REVIEW_AT) drops
+the members whose last 12 months fall short of their tier. Till sales, stored value and coupons
+are not generated.
 
 Speed: the secondary indexes of the big tables are dropped before the load and rebuilt after it
 (their definitions are kept in the table bench_ddl until they are back, so an interrupted run is
@@ -60,7 +62,8 @@ COLUMNS = {
         "amount, kind, source, source_ref, reason, created_at, balance_after, remaining, pending,"
         " available_at, expires_at, flagged, idempotency_key, member_id, operator_id, store_id, purchase_id"),
     "membership_growthentry": "amount, created_at, member_id, purchase_id",
-    "membership_tierchange": "reason, note, created_at, idempotency_key, from_tier_id, member_id, operator_id, to_tier_id",
+    "membership_tierchange": (
+        "reason, note, created_at, idempotency_key, from_tier_id, member_id, operator_id, to_tier_id"),
 }
 
 # share of members, lots drawn from [lo, hi], spend per sale in yuan [lo, hi]
@@ -377,13 +380,15 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
             joined = ts(t_join)
             referrer = str(1 + int(r() * idx)) if idx and r() < 0.05 else "\\N"
             members_buf.append(
-                f"{mid}\t{1_000_000_000 + _perm(idx, 9_000_000_000)}\t{13_000_000_000 + _perm(idx, 7_000_000_000, 48_271, 1_234_567)}\t"
+                f"{mid}\t{1_000_000_000 + _perm(idx, 9_000_000_000)}\t"
+                f"{13_000_000_000 + _perm(idx, 7_000_000_000, 48_271, 1_234_567)}\t"
                 f"{name}\t{gender}\t{birth}\t{CHANNELS[int(r() * len(CHANNELS))]}\t{joined}\t{referral_code(idx)}\t"
                 f"{'t' if consent else 'f'}\t{joined if consent else chr(92) + 'N'}\tactive\t{ts(tier_since)}\t\\N\t"
                 f"{growth}\t{bal}\t0\tf\t0.00\t0.00\t\t{sales}\t{ts(last_sale) if last_sale else chr(92) + 'N'}\t"
                 f"\t\\N\t{home}\t\\N\t{referrer}\t{tier_ids[tier]}\t\\N\n")
             payload = "8860" + f"{_perm(idx, 10 ** 11, 1_234_567_891, 3_141_593):011d}"
-            cards_buf.append(f"{payload}{luhn_check_digit(payload)}\tvirtual\tactive\t\t{joined}\t\\N\t{joined}\t\\N\t{mid}\n")
+            cards_buf.append(f"{payload}{luhn_check_digit(payload)}\tvirtual\tactive\t\t{joined}\t\\N\t{joined}\t"
+                             f"\\N\t{mid}\n")
             if len(entries_buf) >= 4000 or len(members_buf) >= 4000:
                 for table in BIG_TABLES:
                     flush(table, force=True)
@@ -500,7 +505,8 @@ def generate(*, members: int = FULL_MEMBERS, lots: int = FULL_LOTS, jobs: int = 
         stats["tiers"] = [sum(r["tiers"][i] for r in results) for i in range(len(tiers))]
         say(f"generate: COPY of {stats['members']:,} members, {stats['entries']:,} points entries "
             f"({stats['lots']:,} lots), {stats['purchases']:,} purchases, {stats['growth']:,} growth entries, "
-            f"{stats['tier_changes']:,} tier changes ({stats['review_changes']:,} by the monthly reviews) in {t_load():.1f} s")
+            f"{stats['tier_changes']:,} tier changes ({stats['review_changes']:,} by the monthly reviews) in "
+            f"{t_load():.1f} s")
 
         with timed() as t_idx:
             rebuild_indexes(jobs)
