@@ -115,3 +115,11 @@ def member_summary(member: Member, *, reveal_phone: bool = False) -> dict:
 def points_history(member: Member):
     return (PointsEntry.objects.filter(member=member).select_related("store")
             .order_by("-created_at", "-id"))
+
+
+def tier_progress(member: Member, next_tier) -> int | None:
+    """Percent of the way from the member's tier to the next one, by growth (None at the top)."""
+    if next_tier is None:
+        return None
+    span = max(1, next_tier.reach_growth - member.tier.reach_growth)
+    return min(100, max(0, int((member.growth_value - member.tier.reach_growth) * 100 / span)))

@@ -28,11 +28,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import qr, selectors
+from . import config, qr, selectors
 from .errors import MembershipError, NotFound, PhoneTaken
 from .forms_member import CodeRequestForm, PasswordForm, PointsFilterForm, ProfileForm, SignInForm, SignUpForm
 from .member_auth import current_member, login_member, logout_member, member_required
-from .models import Member, PointsEntry, Purchase, StoredValueEntry, Tier
+from .models import Member, PointsEntry, Purchase, StoredValueEntry
 from .services import accounts, cards
 from .services.common import local, tz
 
@@ -376,26 +376,17 @@ def privacy(request):
 # ---------------------------------------------------------------------------------------
 
 
-def _tier_progress(member: Member, next_tier: Tier | None) -> int | None:
-    if next_tier is None:
-        return None
-    span = max(1, next_tier.reach_growth - member.tier.reach_growth)
-    return min(100, max(0, int((member.growth_value - member.tier.reach_growth) * 100 / span)))
-
-
 @require_GET
 @member_required
 def home(request):
     member = request.member
     summary = selectors.member_summary(member)
-    next_tier = None
-    if summary["next_tier"]:
-        next_tier = Tier.objects.filter(code=summary["next_tier"]["code"]).first()
+    next_tier = config.next_tier(member.tier)
     inbox = _inbox(member)
     notices = list(inbox[:3]) if inbox is not None else []
     unread = inbox.filter(read_at__isnull=True).count() if inbox is not None else 0
     return _page(request, "membership/home.html", {
-        "summary": summary, "next_tier": next_tier, "progress": _tier_progress(member, next_tier),
+        "summary": summary, "next_tier": next_tier, "progress": selectors.tier_progress(member, next_tier),
         "benefits": member.tier.benefit_list(), "next_benefits": next_tier.benefit_list() if next_tier else [],
         "coupon_count": _coupon_count(member), "notices": notices, "unread": unread,
         "has_inbox": inbox is not None,

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import Coupon
 from campaigns.services import coupons, mall, scenes
-from membership import permissions, selectors
+from membership import config, permissions, selectors
 from membership.errors import MembershipError, NotFound, PhoneTaken
-from membership.models import Member, ProgramSettings, TopUpPlan
+from membership.models import Member, TopUpPlan
 from membership.services import enrolment, purchases, stored_value, tiers
 from membership.services.common import local
 
@@ -37,11 +37,8 @@ def _member_context(member: Member | None) -> dict:
         return {"member": None}
     summary = selectors.member_summary(member)
     nxt, needed = tiers.growth_to_next(member)
-    progress = None
-    if nxt:
-        span = max(1, nxt.reach_growth - member.tier.reach_growth)
-        progress = min(100, max(0, int((member.growth_value - member.tier.reach_growth) * 100 / span)))
-    program = ProgramSettings.load()
+    progress = selectors.tier_progress(member, nxt)
+    program = config.program()
     available = list(coupons.member_coupons(member, Coupon.Status.AVAILABLE)[:5])
     return {"member": member, "summary": summary, "coupons": available, "next_tier": nxt, "growth_needed": needed, "progress": progress,
             "points_rate": program.redeem_points_per_yuan, "cap_percent": program.redeem_cap_percent}
@@ -173,7 +170,7 @@ def sale_preview(request):
                 sv = min(d["pay_stored_value"] or Decimal(0), member.sv_principal + member.sv_bonus)
                 nxt, needed = tiers.growth_to_next(member)
                 context.update(quote=q, cash_due=max(Decimal(0), q.cash_due - sv), points_value_max=Decimal(
-                    q.max_points) / ProgramSettings.load().redeem_points_per_yuan, next_tier=nxt,
+                    q.max_points) / config.program().redeem_points_per_yuan, next_tier=nxt,
                     after_growth_needed=max(0, needed - q.growth_to_earn) if nxt else None)
             else:
                 context.update(cash_due=d["amount"])

@@ -13,6 +13,7 @@ from django.db.models import Exists, F, Max, Min, OuterRef, Q, Subquery, Sum
 from django.utils.translation import gettext_lazy as _
 
 from .. import hooks
+from .. import config
 from ..errors import Forbidden, InsufficientPoints, Invalid
 from ..models import EarnMultiplier, EarnStage, ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings
 from ..permissions import can_adjust_points
@@ -86,7 +87,7 @@ def line_factor(lines, on: date) -> Decimal:
 def points_for(*, eligible: Decimal, tier_multiplier: Decimal, campaign_multiplier: Decimal = Decimal(1),
                lines=None, on: date | None = None, program: ProgramSettings | None = None) -> int:
     """points = floor(eligible × base rate (or stages) × line multipliers × tier × campaign)."""
-    program = program or ProgramSettings.load()
+    program = program or config.program()
     if eligible <= 0:
         return 0
     base = staged_points(eligible, program.earn_rate, EarnStage.objects.all())
@@ -239,7 +240,7 @@ def grant(*, member, points: int, source: str, idempotency_key: str, source_ref:
         if entry := _replayed(idempotency_key):
             return entry
         at = at or now()
-        program = ProgramSettings.load()
+        program = config.program()
         entry = _credit(member, amount=points, kind=kind, source=source, at=at, program=program,
                         source_ref=source_ref, store=store, operator=acting_user, reason=reason,
                         idempotency_key=idempotency_key)
@@ -253,7 +254,7 @@ def grant_bulk(*, grants, source: str, source_ref: str = "", kind: str = Kind.BO
     (member_id, points, idempotency_key). Members are locked in id order; keys already used are
     skipped, so a re-run grants nothing twice. Returns how many entries were written."""
     at = at or now()
-    program = ProgramSettings.load()
+    program = config.program()
     expires = expiry_for(at, program)
     with transaction.atomic():
         used = set(PointsEntry.objects.filter(idempotency_key__in=[key for _m, _p, key in grants])
@@ -298,7 +299,7 @@ def adjust(*, member, points: int, reason: str, acting_user, idempotency_key: st
         raise Invalid(MSG_REASON_REQUIRED, field="reason")
     if not points:
         raise Invalid(MSG_ZERO, field="points")
-    program = ProgramSettings.load()
+    program = config.program()
     if not can_adjust_points(acting_user, points, program.adjustment_limit):
         raise Forbidden(MSG_ADJUST_NEEDS_MANAGER % {"limit": program.adjustment_limit}, field="points")
     with transaction.atomic():
@@ -451,7 +452,7 @@ def release_pending(*, at: datetime | None = None, batch_members: int = BATCH_ME
 def send_expiry_notices(*, at: datetime | None = None) -> int:
     """Tell members about points expiring within the notice period, once per member and expiry date."""
     at = at or now()
-    program = ProgramSettings.load()
+    program = config.program()
     if program.expiry_policy == ExpiryPolicy.NEVER:
         return 0
     horizon = at + timedelta(days=program.expiry_notice_days)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from .. import hooks
+from .. import config
 from ..errors import Invalid, PointsCapExceeded
 from ..models import Member, PointsEntry, ProgramSettings, Purchase, PurchaseReturn, Tier
 from ..signals import purchase_recorded, send_after_commit
@@ -103,7 +104,7 @@ def max_points_for(amount: Decimal, balance: int, program: ProgramSettings) -> i
 def quote(*, member: Member, amount, pay_points: int = 0, coupon_value=Decimal(0), lines=None,
           at: datetime | None = None) -> PaymentQuote:
     """Preview a sale without writing anything (same rules as record_purchase)."""
-    program = ProgramSettings.load()
+    program = config.program()
     amount = parse_amount(amount)
     at = at or now()
     value = points_value(pay_points, program) if pay_points else Decimal("0.00")
@@ -138,7 +139,7 @@ def record_purchase(*, member, store, reference: str, amount, idempotency_key: s
     first, or in proportion) → points earned on what was paid with money or stored value, at the
     tier held before this sale → growth (1 per whole yuan of that) → instant upgrade. A repeated
     idempotency key returns the first result and changes nothing."""
-    program = ProgramSettings.load()
+    program = config.program()
     amount = parse_amount(amount)
     if amount <= 0:
         raise Invalid(MSG_AMOUNT, field="amount")
@@ -241,7 +242,7 @@ def record_return(*, purchase: Purchase, amount, reference: str, idempotency_key
         refund_bonus = _share(p.sv_bonus_paid, p.sv_bonus_refunded, returned, p.amount, complete, as_money=True)
         store = store or purchase.store
         common = dict(store=store, operator=acting_user, source_ref=reference, purchase=purchase)
-        program = ProgramSettings.load()
+        program = config.program()
         if reverse_points:
             # expire what is due first, as every other debit does: the reversal takes only from lots that
             # are still valid, so the available balance keeps equalling what is left in the lots

@@ -10,6 +10,7 @@ from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
+from .. import config
 from ..errors import Forbidden, Invalid
 from ..models import GrowthEntry, Member, ProgramSettings, ReviewWindow, Tier, TierChange
 from ..permissions import is_hq
@@ -31,7 +32,7 @@ def entry_tier() -> Tier:
 
 
 def next_tier(tier: Tier) -> Tier | None:
-    return Tier.objects.filter(rank__gt=tier.rank).order_by("rank").first()
+    return config.next_tier(tier)
 
 
 def _change(member: Member, to_tier: Tier, *, reason: str, at: datetime, operator=None, note: str = "",
@@ -54,8 +55,8 @@ def add_growth(member: Member, amount: int, *, at: datetime, purchase=None, prog
     member.growth_value = max(0, member.growth_value + amount)
     if amount < 0:
         return False  # downgrades happen only at the review
-    target = (Tier.objects.filter(rank__gt=member.tier.rank, reach_growth__lte=member.growth_value)
-              .order_by("-rank").first())
+    target = next((t for t in reversed(config.tiers())
+                   if t.rank > member.tier.rank and t.reach_growth <= member.growth_value), None)
     if target is None:
         return False
     _change(member, target, reason=TierChange.Reason.UPGRADE, at=at)
@@ -97,7 +98,7 @@ def review(*, at: datetime | None = None, batch_size: int = 5000, force: bool = 
     Batches by member id, each one transaction that locks its members, reads their window growth in
     one query and writes only the changes. Re-running the same period changes nothing."""
     at = at or now()
-    program = ProgramSettings.load()
+    program = config.program()
     if program.review_period == "yearly" and local(at).month != 1 and not force:
         return 0  # a yearly review runs from the January schedule only
     tiers = tiers_by_rank()
