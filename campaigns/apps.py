@@ -13,6 +13,14 @@ class CampaignsConfig(AppConfig):
         from .services import scenes
 
         hooks.register_earn_multiplier(scenes.campaign_multiplier)
+        from django.db.models.signals import post_delete, post_save
+
+        from .models import BenefitPackage, Scene
+
+        for model in (Scene, BenefitPackage):  # a save here is seen at once; other processes within 30 s
+            for signal in (post_save, post_delete):
+                signal.connect(lambda **kw: scenes.clear_cache(), sender=model, weak=False,
+                               dispatch_uid=f"campaigns.scenes.clear.{signal is post_save}.{model.__name__}")
         from membership.views import register_member_page
 
         register_member_page("coupons", _("Coupons"), "campaigns:coupons", icon="🎫", order=10)
@@ -25,15 +33,23 @@ class CampaignsConfig(AppConfig):
         signals.tier_changed.connect(
             lambda member_id, to_tier_id, reason, **kw: tasks.tier_changed.delay(
                 member_id, _tier_code(to_tier_id), reason), weak=False, dispatch_uid="campaigns.tier_changed")
-        signals.purchase_recorded.connect(
-            lambda purchase_id, **kw: tasks.purchase_recorded.delay(purchase_id), weak=False,
-            dispatch_uid="campaigns.purchase_recorded")
+        signals.purchase_recorded.connect(_purchase_recorded, weak=False, dispatch_uid="campaigns.purchase_recorded")
         signals.points_expiring.connect(
             lambda member_id, points, expires_at, **kw: tasks.points_expiring.delay(
                 member_id, points, expires_at.isoformat()), weak=False, dispatch_uid="campaigns.points_expiring")
 
 
 def _tier_code(tier_id: int) -> str:
-    from membership.models import Tier
+    from membership import config
 
-    return Tier.objects.values_list("code", flat=True).get(pk=tier_id)
+    return config.tier(tier_id).code
+
+
+def _purchase_recorded(purchase_id, referred=True, **kw) -> None:
+    """A purchase matters to the campaigns when a milestone scene is active or the member was
+    referred (the inviter's reward); otherwise no task is queued for it."""
+    from . import tasks
+    from .services import scenes
+
+    if referred or scenes.watches_purchases():
+        tasks.purchase_recorded.delay(purchase_id)

@@ -1,4 +1,4 @@
-"""The program's settings and tiers, read once per process and kept for a short while.
+"""The program's settings, tiers and staged earn rates, read once per process and kept for a short while.
 
 Every sale and lookup needs them and they change a few times a year, in admin. A save in this
 process clears the copy at once (signals in MembershipConfig.ready); other processes see the change
@@ -6,7 +6,7 @@ within TTL seconds."""
 
 import time
 
-from .models import ProgramSettings, Tier
+from .models import EarnStage, ProgramSettings, Tier
 
 TTL = 30.0
 _cache: dict = {}
@@ -27,6 +27,18 @@ def program() -> ProgramSettings:
 def tiers() -> list[Tier]:
     """All tiers, lowest rank first."""
     return _get("tiers", lambda: list(Tier.objects.order_by("rank")))
+
+
+def tier(tier_id: int) -> Tier:
+    """The tier with this id from the kept list (a tier added in another process within TTL seconds
+    is read from the database)."""
+    found = next((t for t in tiers() if t.pk == tier_id), None)
+    return found if found is not None else Tier.objects.get(pk=tier_id)
+
+
+def stages() -> list[EarnStage]:
+    """Staged earn rates (阶梯), lowest threshold first; empty when the base rate applies throughout."""
+    return _get("stages", lambda: list(EarnStage.objects.order_by("from_amount")))
 
 
 def next_tier(tier: Tier) -> Tier | None:

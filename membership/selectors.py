@@ -55,12 +55,15 @@ def find_member(q: str) -> Member:
     return found[0]
 
 
-def member_by_no_or_card(value: str) -> Member:
+def member_by_no_or_card(value: str, *, ref_only: bool = False) -> Member:
+    """An active member by member number or card number. `ref_only`: just the id and member number,
+    for a write whose service locks and reads the row itself (a sale)."""
     value = (value or "").strip()
-    member = Member.objects.select_related("tier", "home_store").filter(member_no=value, status=ACTIVE).first()
+    members = Member.objects.only("id", "member_no") if ref_only else Member.objects.select_related("tier", "home_store")
+    member = members.filter(member_no=value, status=ACTIVE).first()
     if member is None and value.isdigit():
         card = Card.objects.filter(number=value, status=Card.Status.ACTIVE, member__status=ACTIVE).first()
-        member = card and Member.objects.select_related("tier", "home_store").get(pk=card.member_id)
+        member = card and members.get(pk=card.member_id)
     if member is None:
         raise NotFound(field="member")
     return member

@@ -141,7 +141,7 @@ class SalesView(CounterAPIView):
         member = None
         if v["member"]:
             try:
-                member = selectors.member_by_no_or_card(v["member"])
+                member = selectors.member_by_no_or_card(v["member"], ref_only=True)
             except Exception as exc:
                 raise Invalid("Unknown member or card.", field="member") from exc
         outcome = sales.record_sale(

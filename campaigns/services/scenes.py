@@ -385,18 +385,30 @@ def claimable(member, at: datetime | None = None):
 # the points multiplier during a scene's window (asked by membership's earn rule)
 # --------------------------------------------------------------------------------------------
 
-_cache = {"at": 0.0, "scenes": []}
+_cache = {"at": 0.0, "scenes": [], "milestones": False}
 CACHE_SECONDS = 30
 
 
-def _multiplier_scenes():
-    """Active scenes whose package carries a multiplier, refreshed every 30 s per process."""
+def _refresh() -> None:
+    """What every sale asks of the campaigns, read again every 30 s per process (a scene saved in
+    admin is seen by every till within that time)."""
     if time.monotonic() - _cache["at"] > CACHE_SECONDS:
-        scenes = list(Scene.objects.filter(is_active=True).filter(
-            Q(package__multiplier__isnull=False) | Q(package_b__multiplier__isnull=False))
-            .select_related("package", "package_b").prefetch_related("tiers", "stores", "tags"))
-        _cache.update(at=time.monotonic(), scenes=scenes)
+        active = Scene.objects.filter(is_active=True)
+        scenes = list(active.filter(Q(package__multiplier__isnull=False) | Q(package_b__multiplier__isnull=False))
+                      .select_related("package", "package_b").prefetch_related("tiers", "stores", "tags"))
+        _cache.update(at=time.monotonic(), scenes=scenes, milestones=active.filter(kind=Kind.MILESTONE).exists())
+
+
+def _multiplier_scenes():
+    """Active scenes whose package carries a multiplier."""
+    _refresh()
     return _cache["scenes"]
+
+
+def watches_purchases() -> bool:
+    """Whether an active milestone scene needs to hear of each purchase."""
+    _refresh()
+    return _cache["milestones"]
 
 
 def clear_cache() -> None:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
+from .. import config
 from ..errors import NotFound
 from ..models import AuditLog, Member
 
@@ -33,12 +34,15 @@ def money(value) -> Decimal:
 def lock_member(member_or_id) -> Member:
     """Lock the member row for the rest of the transaction and return it fresh.
 
-    Lock order everywhere: the member first, then coupon or stock rows by id."""
+    Lock order everywhere: the member first, then coupon or stock rows by id. The member's tier
+    comes from the program's kept tiers (membership.config), not from another query."""
     pk = getattr(member_or_id, "pk", member_or_id)
     try:
-        return Member.objects.select_for_update(no_key=True).get(pk=pk)
+        member = Member.objects.select_for_update(no_key=True).get(pk=pk)
     except Member.DoesNotExist as exc:
         raise NotFound(field="member") from exc
+    member.tier = config.tier(member.tier_id)
+    return member
 
 
 def audit(action: str, *, member=None, operator=None, **data) -> None:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import hooks
 from .. import config
 from ..errors import Forbidden, InsufficientPoints, Invalid
-from ..models import EarnMultiplier, EarnStage, ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings
+from ..models import EarnMultiplier, ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings
 from ..permissions import can_adjust_points
 from ..signals import points_expiring, send_after_commit
 from .common import audit, local, lock_member, now, tz
@@ -90,7 +90,7 @@ def points_for(*, eligible: Decimal, tier_multiplier: Decimal, campaign_multipli
     program = program or config.program()
     if eligible <= 0:
         return 0
-    base = staged_points(eligible, program.earn_rate, EarnStage.objects.all())
+    base = staged_points(eligible, program.earn_rate, config.stages())
     factor = line_factor(lines, on or local(now()).date())
     return max(0, _floor(base * factor * Decimal(tier_multiplier) * Decimal(campaign_multiplier)))
 

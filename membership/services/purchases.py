@@ -118,9 +118,11 @@ def quote(*, member: Member, amount, pay_points: int = 0, coupon_value=Decimal(0
                         cash_due=amount - value - Decimal(coupon_value))
 
 
-def _result(purchase: Purchase, member: Member, *, replayed: bool, upgraded: bool) -> PurchaseResult:
-    earn_entry = purchase.points_entries.filter(kind=Kind.EARN).first()
-    pending = earn_entry.amount if earn_entry is not None and earn_entry.pending else 0
+def _result(purchase: Purchase, member: Member, *, replayed: bool, upgraded: bool,
+            pending: int | None = None) -> PurchaseResult:
+    if pending is None:  # a replay: read it from the sale's earn lot
+        earn_entry = purchase.points_entries.filter(kind=Kind.EARN).first()
+        pending = earn_entry.amount if earn_entry is not None and earn_entry.pending else 0
     return PurchaseResult(
         purchase=purchase, points_earned=purchase.points_earned, points_pending=pending,
         points_redeemed=purchase.points_paid, points_value=purchase.points_value,
@@ -130,15 +132,22 @@ def _result(purchase: Purchase, member: Member, *, replayed: bool, upgraded: boo
         upgraded=upgraded, replayed=replayed)
 
 
+# the member columns a purchase may change (saving only these keeps the UPDATE small)
+PURCHASE_FIELDS = ["points_balance", "points_pending", "points_flagged", "growth_value", "tier", "tier_since",
+                   "sv_principal", "sv_bonus", "purchase_count", "last_purchase_at"]
+
+
 def record_purchase(*, member, store, reference: str, amount, idempotency_key: str, lines=None,
                     pay_points: int = 0, pay_stored_value=Decimal("0.00"), coupon_value=Decimal("0.00"),
-                    pin: str | None = None, acting_user=None, at: datetime | None = None) -> PurchaseResult:
+                    pin: str | None = None, acting_user=None, at: datetime | None = None,
+                    savepoint: bool = True) -> PurchaseResult:
     """Record a member's sale in one transaction.
 
     Order: points paid (FIFO by expiry, within the cap, whole fen) → stored value paid (principal
     first, or in proportion) → points earned on what was paid with money or stored value, at the
     tier held before this sale → growth (1 per whole yuan of that) → instant upgrade. A repeated
-    idempotency key returns the first result and changes nothing."""
+    idempotency key returns the first result and changes nothing. `savepoint=False` when the
+    caller's own transaction rolls back as a whole on any error (pos's sale): one round trip less."""
     program = config.program()
     amount = parse_amount(amount)
     if amount <= 0:
@@ -162,10 +171,10 @@ def record_purchase(*, member, store, reference: str, amount, idempotency_key: s
     if value + coupon_value + sv > amount:
         raise Invalid(MSG_PAYMENTS_EXCEED, field="amount")
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         member = lock_member(member)
-        if existing := Purchase.objects.filter(idempotency_key=idempotency_key).first():
-            return _result(existing, member, replayed=True, upgraded=False)
+        if existing := Purchase.objects.filter(idempotency_key=idempotency_key).values_list("pk", flat=True).first():
+            return _result(Purchase.objects.get(pk=existing), member, replayed=True, upgraded=False)
         if member.status != Member.Status.ACTIVE:
             raise Invalid(_("This member account is closed."), field="member")
         at = at or now()
@@ -191,16 +200,19 @@ def record_purchase(*, member, store, reference: str, amount, idempotency_key: s
                                      idempotency_key=f"{idempotency_key}:sv", **common)
             purchase.sv_principal_paid, purchase.sv_bonus_paid = -entry.principal, -entry.bonus
             purchase.save(update_fields=["sv_principal_paid", "sv_bonus_paid"])
+        pending = 0
         if earned:
-            points_service._credit(member, amount=earned, kind=Kind.EARN, source=Source.SALE, at=at, program=program,
+            entry = points_service._credit(member, amount=earned, kind=Kind.EARN, source=Source.SALE, at=at, program=program,
                                    pending_until=points_service.available_from(at, program),
                                    idempotency_key=f"{idempotency_key}:earn", **common)
+            pending = earned if entry.pending else 0
         upgraded = tiers.add_growth(member, growth, at=at, purchase=purchase, program=program)
         member.purchase_count += 1
         member.last_purchase_at = max(filter(None, [member.last_purchase_at, at]))
-        member.save()
-        send_after_commit(purchase_recorded, purchase_id=purchase.pk)
-        return _result(purchase, member, replayed=False, upgraded=upgraded)
+        member.save(update_fields=PURCHASE_FIELDS)
+        send_after_commit(purchase_recorded, purchase_id=purchase.pk, member_id=member.pk,
+                          referred=member.referrer_id is not None)
+        return _result(purchase, member, replayed=False, upgraded=upgraded, pending=pending)
 
 
 def _share(total, done, returned, amount, complete, *, as_money=False):

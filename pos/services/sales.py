@@ -56,7 +56,14 @@ def _replay(model, store, receipt_no, digest):
         return None
     if existing.request_hash != digest:
         raise IdempotencyConflict(field="receipt_no")
-    return Outcome(existing, existing.response, replayed=True)
+    return Outcome(existing, _body(existing), replayed=True)
+
+
+def _body(record) -> dict:
+    """The response of a sale or return: its id first, then what was stored with it (the stored copy
+    leaves the id out, so the row is written once, before its id is known)."""
+    key = "sale_id" if isinstance(record, Sale) else "return_id"
+    return {key: str(record.pk), **{k: v for k, v in record.response.items() if k != key}}
 
 
 def redeem_coupon(*, code: str, member, amount: Decimal, store, sale_ref: str, at=None) -> Decimal:
@@ -79,7 +86,9 @@ def record_sale(*, store, clerk, receipt_no: str, amount, member=None, lines=Non
     pay_stored_value = purchases.parse_amount(pay_stored_value or 0, field="pay_stored_value")
     if member is None and (pay_points or pay_stored_value or coupon_code):
         raise Invalid(MSG_NEEDS_MEMBER, field="member")
-    if replay := _replay(Sale, store, receipt_no, digest):
+    # A repeated receipt is found by the purchase's idempotency key under the member's lock, or by the
+    # unique (store, receipt_no) at the insert; a coupon is checked first, so it is looked up here.
+    if (coupon_code or member is None) and (replay := _replay(Sale, store, receipt_no, digest)):
         return replay
     lines = [Line(amount=purchases.parse_amount(ln["amount"], field="lines"), sku=ln.get("sku") or "",
                   category=ln.get("category") or "", qty=ln.get("qty") or 1) for ln in (lines or [])]
@@ -90,7 +99,7 @@ def record_sale(*, store, clerk, receipt_no: str, amount, member=None, lines=Non
         with transaction.atomic():
             coupon_value = Decimal("0.00")
             if coupon_code:
-                lock_member(member)  # lock order: the member first, then the coupon
+                member = lock_member(member)  # lock order: the member first, then the coupon
                 coupon_value = redeem_coupon(code=coupon_code, member=member, amount=amount, store=store,
                                              sale_ref=receipt_no, at=at)
             result = None
@@ -98,7 +107,11 @@ def record_sale(*, store, clerk, receipt_no: str, amount, member=None, lines=Non
                 result = purchases.record_purchase(
                     member=member, store=store, reference=receipt_no, amount=amount, lines=lines or None,
                     pay_points=pay_points, pay_stored_value=pay_stored_value, coupon_value=coupon_value, pin=pin,
-                    acting_user=clerk, idempotency_key=f"sale:{store.pk}:{receipt_no}", at=at)
+                    acting_user=clerk, idempotency_key=f"sale:{store.pk}:{receipt_no}", at=at, savepoint=False)
+                if result.replayed:
+                    if replay := _replay(Sale, store, receipt_no, digest):
+                        return replay
+                    raise IdempotencyConflict(field="receipt_no")
             sale = Sale(store=store, clerk=clerk, member=member, purchase=result.purchase if result else None,
                         receipt_no=receipt_no, amount=amount, points_redeemed=pay_points if result else 0,
                         points_value=result.points_value if result else Decimal("0.00"),
@@ -107,12 +120,12 @@ def record_sale(*, store, clerk, receipt_no: str, amount, member=None, lines=Non
                         cash_due=result.cash_due if result else amount,
                         points_earned=result.points_earned if result else 0, request_hash=digest,
                         created_at=result.purchase.created_at if result else (at or now()))
-            sale.save()
-            SaleLine.objects.bulk_create([SaleLine(sale=sale, sku=ln.sku, category=ln.category, qty=ln.qty,
-                                                   amount=ln.amount) for ln in lines])
             sale.response = sale_body(sale, result)
-            sale.save(update_fields=["response"])
-            return Outcome(sale, sale.response, replayed=False)
+            sale.save()
+            if lines:
+                SaleLine.objects.bulk_create([SaleLine(sale=sale, sku=ln.sku, category=ln.category, qty=ln.qty,
+                                                       amount=ln.amount) for ln in lines])
+            return Outcome(sale, _body(sale), replayed=False)
     except IntegrityError:
         # the same receipt was recorded by a parallel request that committed first
         if replay := _replay(Sale, store, receipt_no, digest):
@@ -121,8 +134,9 @@ def record_sale(*, store, clerk, receipt_no: str, amount, member=None, lines=Non
 
 
 def sale_body(sale: Sale, result) -> dict:
+    """What the till gets back, but the sale's id (see _body)."""
     return {
-        "sale_id": str(sale.pk), "receipt_no": sale.receipt_no,
+        "receipt_no": sale.receipt_no,
         "member_no": sale.member.member_no if sale.member_id else None,
         "amount": _money(sale.amount), "points_value": _money(sale.points_value),
         "coupon_value": _money(sale.coupon_value), "stored_value_paid": _money(sale.stored_value_paid),
@@ -164,20 +178,19 @@ def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: 
                                                   store=store, acting_user=clerk,
                                                   idempotency_key=f"return:{store.pk}:{receipt_no}", at=at)
                 member_return, balance = outcome.purchase_return, outcome.points_balance
-            ret = Return.objects.create(sale=sale, store=store, clerk=clerk, purchase_return=member_return,
-                                        receipt_no=receipt_no, amount=amount, request_hash=digest,
-                                        created_at=member_return.created_at if member_return else (at or now()))
             Sale.objects.filter(pk=sale.pk).update(returned_amount=F("returned_amount") + amount)
-            ret.response = {
-                "return_id": str(ret.pk), "amount": _money(amount),
+            response = {
+                "amount": _money(amount),
                 "points_reversed": member_return.points_reversed if member_return else 0,
                 "growth_reversed": member_return.growth_reversed if member_return else 0,
                 "points_refunded": member_return.points_refunded if member_return else 0,
                 "stored_value_refunded": _money(member_return.sv_refunded if member_return else Decimal(0)),
                 "points_balance": balance,
             }
-            ret.save(update_fields=["response"])
-            return Outcome(ret, ret.response, replayed=False)
+            ret = Return.objects.create(sale=sale, store=store, clerk=clerk, purchase_return=member_return,
+                                        receipt_no=receipt_no, amount=amount, request_hash=digest, response=response,
+                                        created_at=member_return.created_at if member_return else (at or now()))
+            return Outcome(ret, _body(ret), replayed=False)
     except IntegrityError:
         if replay := _replay(Return, store, receipt_no, digest):
             return replay

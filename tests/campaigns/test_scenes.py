@@ -267,3 +267,24 @@ def test_coupon_template_quantity_is_never_exceeded(program, enrol):
     template.refresh_from_db()
     assert template.issued == 2 and Coupon.objects.count() == 2
     assert date(2026, 6, 15) == Coupon.objects.first().valid_until.astimezone(SH).date()
+
+
+def test_a_purchase_queues_campaign_work_only_when_a_milestone_scene_or_a_referral_needs_it(
+        program, enrol, buy, monkeypatch, django_capture_on_commit_callbacks):
+    from campaigns import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.purchase_recorded, "delay", lambda purchase_id: queued.append(purchase_id))
+    inviter, plain = enrol(), enrol()
+    invited = enrol(referral_code=inviter.referral_code)
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(plain, "10.00")
+    assert queued == []  # nothing listens: no task, no broker round trip at the till
+    with django_capture_on_commit_callbacks(execute=True):
+        referred = buy(invited, "10.00")
+    assert queued == [referred.purchase.pk]
+    pkg = BenefitPackage.objects.create(name="50", bonus_points=50)
+    Scene.objects.create(name="every 3rd", kind="milestone", package=pkg, step=3, milestone_of="count")
+    with django_capture_on_commit_callbacks(execute=True):
+        later = buy(plain, "10.00")  # the scene's save cleared this process's copy at once
+    assert queued == [referred.purchase.pk, later.purchase.pk]

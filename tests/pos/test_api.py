@@ -292,3 +292,40 @@ def test_a_lookup_takes_at_most_three_queries(api, django_assert_max_num_queries
     with django_assert_max_num_queries(3):
         response = clerk.get("/api/v1/members/lookup/", {"q": "13800138000"})
     assert response.status_code == 200 and response.json()["card_no"]
+
+
+def test_a_member_sale_takes_at_most_ten_queries_and_none_for_settings(api, django_assert_max_num_queries):
+    """Token with user and store (1), the member's id (1), the member's lock (1), the receipt's
+    idempotency key (1), purchase, lot, growth, member, sale (5), plus the test's savepoint pair:
+    no query for the program settings, tiers, earn stages or campaign scenes, which each process keeps."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    clerk = api("clerk1")
+    member_no = enrol(clerk).json()["member_no"]
+    assert sale(clerk, member=member_no, receipt_no="WARM").status_code == 201  # warms the per-process copies
+    with CaptureQueriesContext(connection) as queries:
+        response = sale(clerk, member=member_no, receipt_no="R-Q", amount="88.00")
+    assert response.status_code == 201 and response.json()["points_earned"] == 88
+    sql = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(sql) <= 9, "\n".join(sql)
+    for table in ("membership_programsettings", "membership_tier", "membership_earnstage", "campaigns_scene"):
+        assert not [s for s in sql if f'FROM "{table}"' in s], table
+
+
+def test_a_replayed_receipt_returns_the_first_response_with_its_id(api):
+    clerk = api("clerk1")
+    member_no = enrol(clerk).json()["member_no"]
+    first = sale(clerk, member=member_no, receipt_no="R-REPLAY")
+    again = sale(clerk, member=member_no, receipt_no="R-REPLAY")
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json() == first.json() and first.json()["sale_id"] == str(Sale.objects.get().pk)
+    assert list(first.json())[0] == "sale_id"
+    other = sale(clerk, member=member_no, receipt_no="R-REPLAY", amount="1.00")
+    assert other.status_code == 409 and error(other)["code"] == "idempotency_conflict"
+    anonymous = sale(clerk, receipt_no="R-ANON", amount="5.00")
+    assert anonymous.status_code == 201 and sale(clerk, receipt_no="R-ANON", amount="5.00").json() == anonymous.json()
+    # the same receipt first without a member, then with one: a conflict, and nothing written for the member
+    taken = sale(clerk, member=member_no, receipt_no="R-ANON", amount="5.00")
+    assert taken.status_code == 409 and error(taken)["code"] == "idempotency_conflict"
+    assert Member.objects.get(member_no=member_no).purchase_count == 1
