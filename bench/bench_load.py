@@ -122,7 +122,9 @@ def queries_per_call(info: dict) -> tuple[int, int]:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {info['token']}")
     no, phone = Path(os.environ["BENCH_MEMBERS"]).read_text().splitlines()[0].split()
-    client.get("/api/v1/members/lookup/", {"q": phone})
+    client.get("/api/v1/members/lookup/", {"q": phone})  # the per-process copies of settings and scenes warm up
+    client.post("/api/v1/sales/", {"receipt_no": f"LOAD-W-{secrets.token_hex(4)}", "member": no, "amount": "1.00"},
+                format="json")
     with CaptureQueriesContext(connection) as lookup:
         client.get("/api/v1/members/lookup/", {"q": phone})
     with CaptureQueriesContext(connection) as sale:
@@ -146,6 +148,33 @@ def start_gunicorn(port: int, workers: int, env: dict) -> subprocess.Popen:
     sys.exit("bench_load: gunicorn did not answer /healthz")
 
 
+PARTS = {"gunicorn": "web", "postgres": "db"}
+
+
+def cpu_seconds() -> dict:
+    """CPU seconds (user + system) used so far by the web server (gunicorn's processes), PostgreSQL
+    (its processes; backends that ended are counted in the postmaster's children times) and the load
+    client (wrk or pgbench: this process's finished children)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"web": 0.0, "db": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        part = PARTS.get(text[text.index("(") + 1:text.rindex(")")])
+        if part:
+            fields = text[text.rindex(")") + 2:].split()
+            used[part] += sum(int(f) for f in fields[11:15]) / tick  # utime, stime, cutime, cstime
+    times = os.times()
+    used["client"] = times.children_user + times.children_system
+    return used
+
+
+def per_call(before: dict, after: dict, calls: int) -> dict:
+    return {part: (after[part] - before[part]) * 1000 / max(calls, 1) for part in before}
+
+
 def run_wrk(mode: str, port: int, seconds: int, connections: int, env: dict, script: Path) -> dict:
     # each wrk run numbers its receipts afresh: a run id of its own keeps them from meeting earlier ones
     run_env = {**env, "BENCH_MODE": mode, "BENCH_RUN": f"{env['BENCH_RUN']}{secrets.token_hex(2)}"}
@@ -162,7 +191,7 @@ def run_wrk(mode: str, port: int, seconds: int, connections: int, env: dict, scr
             "p99": float(m.group(5)), "errors": int(m.group(6)), "non2xx": int(non2xx.group(1)) if non2xx else 0}
 
 
-def run_pgbench(info: dict, seconds: int, clients: int, script: Path, db: dict) -> float:
+def run_pgbench(info: dict, seconds: int, clients: int, script: Path, db: dict) -> tuple[float, int]:
     env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or ""}
     out = subprocess.run([_need("pgbench"), "-n", "-f", str(script), "-c", str(clients), "-j", "2",
                           "-T", str(seconds), "-D", f"maxid={info['maxid']}", "-D", f"store={info['store_id']}",
@@ -170,9 +199,10 @@ def run_pgbench(info: dict, seconds: int, clients: int, script: Path, db: dict) 
                           "-p", str(db.get("PORT") or 5432), "-U", db.get("USER") or "postgres", db["NAME"]],
                          env=env, capture_output=True, text=True, timeout=seconds + 120)
     m = re.search(r"tps = ([\d.]+)", out.stdout)
-    if not m:
+    done = re.search(r"number of transactions actually processed: (\d+)", out.stdout)
+    if not m or not done:
         sys.exit(f"bench_load: pgbench said\n{out.stdout}\n{out.stderr}")
-    return float(m.group(1))
+    return float(m.group(1)), int(done.group(1))
 
 
 def main(argv=None) -> None:
@@ -203,16 +233,24 @@ def main(argv=None) -> None:
     proc = start_gunicorn(args.port, args.workers, env)
     try:
         run_wrk("sale", args.port, 5, args.connections, env, work / "load.lua")  # warm-up
+        run_wrk("lookup", args.port, 5, args.connections, env, work / "load.lua")
+        cpu = cpu_seconds()
         sales = run_wrk("sale", args.port, args.seconds, args.connections, env, work / "load.lua")
+        cpu, sales["cpu"] = cpu_seconds(), per_call(cpu, cpu_seconds(), sales["requests"])
         lookups = run_wrk("lookup", args.port, args.seconds, args.connections, env, work / "load.lua")
+        lookups["cpu"] = per_call(cpu, cpu_seconds(), lookups["requests"])
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-    tps = run_pgbench(info, args.seconds, args.connections, work / "earn.sql", db)
+    cpu = cpu_seconds()
+    tps, transactions = run_pgbench(info, args.seconds, args.connections, work / "earn.sql", db)
+    raw_cpu = per_call(cpu, cpu_seconds(), transactions)
     for name, r in (("POST /api/v1/sales/", sales), ("GET /api/v1/members/lookup/", lookups)):
         say(f"{name}: {r['requests']} requests, {r['rps']:.1f}/s, p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
-            f"p99 {r['p99']:.1f} ms, errors {r['errors']} (non-2xx {r['non2xx']})")
-    say(f"pgbench raw earn transaction: {tps:.1f} tps ({args.connections} clients)")
+            f"p99 {r['p99']:.1f} ms, errors {r['errors']} (non-2xx {r['non2xx']}); CPU per call: "
+            f"web {r['cpu']['web']:.2f} ms, PostgreSQL {r['cpu']['db']:.2f} ms, wrk {r['cpu']['client']:.2f} ms")
+    say(f"pgbench raw earn transaction: {tps:.1f} tps ({args.connections} clients); CPU per transaction: "
+        f"PostgreSQL {raw_cpu['db']:.2f} ms, pgbench {raw_cpu['client']:.2f} ms")
     say(f"ratio API sales/s ÷ raw earn tps: {sales['rps'] / tps:.2f}  (goal ≥ 0.35, sale p99 ≤ 50 ms)")
     say(f"queries: one sale {sale_queries}, one lookup {lookup_queries} (goal ≤ 3)")
     shutil.rmtree(work, ignore_errors=True)
