@@ -202,9 +202,9 @@ def record_purchase(*, member, store, reference: str, amount, idempotency_key: s
             purchase.save(update_fields=["sv_principal_paid", "sv_bonus_paid"])
         pending = 0
         if earned:
-            entry = points_service._credit(member, amount=earned, kind=Kind.EARN, source=Source.SALE, at=at, program=program,
-                                   pending_until=points_service.available_from(at, program),
-                                   idempotency_key=f"{idempotency_key}:earn", **common)
+            entry = points_service._credit(member, amount=earned, kind=Kind.EARN, source=Source.SALE, at=at,
+                                           program=program, pending_until=points_service.available_from(at, program),
+                                           idempotency_key=f"{idempotency_key}:earn", **common)
             pending = earned if entry.pending else 0
         upgraded = tiers.add_growth(member, growth, at=at, purchase=purchase, program=program)
         member.purchase_count += 1
