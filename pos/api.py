@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from campaigns.services import coupons, mall, scenes
 from membership import permissions, selectors
-from membership.errors import Invalid, PhoneTaken
+from membership.errors import Invalid, NotFound, PhoneTaken
 from membership.services import enrolment, points, stored_value
 
 from . import serializers as s
@@ -142,7 +142,7 @@ class SalesView(CounterAPIView):
         if v["member"]:
             try:
                 member = selectors.member_by_no_or_card(v["member"], ref_only=True)
-            except Exception as exc:
+            except NotFound as exc:
                 raise Invalid("Unknown member or card.", field="member") from exc
         outcome = sales.record_sale(
             store=request.user.store, clerk=request.user, receipt_no=v["receipt_no"], amount=v["amount"],
