@@ -28,6 +28,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal.client_ip import client_ip
+
 from . import config, qr, selectors
 from .errors import MembershipError, NotFound, PhoneTaken
 from .forms_member import CodeRequestForm, PasswordForm, PointsFilterForm, ProfileForm, SignInForm, SignUpForm
@@ -121,7 +123,7 @@ def _inbox(member: Member):
 
 
 def _ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request)
 
 
 def _apply_error(form, exc: MembershipError) -> None:

@@ -189,6 +189,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "pos.api_support.exception_handler",
+    # proxies in front of the portal that append to X-Forwarded-For (nginx: 1); 0 trusts no header
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "lookup": env.str("THROTTLE_LOOKUP", default="120/min"),
         "lookup_ip": env.str("THROTTLE_LOOKUP_IP", default="300/min"),

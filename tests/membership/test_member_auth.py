@@ -324,3 +324,20 @@ def test_a_password_rehashed_at_sign_in_keeps_the_member_signed_in(client, enrol
     member.refresh_from_db()
     assert member.password.startswith("md5$")  # upgraded
     assert client.get("/m/").status_code == 200  # and the session still matches it
+
+
+def test_behind_a_proxy_the_address_limit_counts_each_forwarded_address(client, enrol, program, settings):
+    """With NUM_PROXIES=1 (nginx in front) members behind one proxy are not locked out together, and a
+    client's own X-Forwarded-For does not give it a fresh address."""
+    settings.MEMBER_LOGIN_MAX_IP_FAILURES = 3
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+    def attempt(phone, forwarded_for):
+        return client.post("/m/login/", {"phone": phone, "password": "guess-123456"},
+                           HTTP_X_FORWARDED_FOR=forwarded_for).status_code
+
+    assert [attempt(f"1390000{n:04d}", f"198.51.100.{n}, 10.1.1.1") for n in range(3)] == [400, 400, 429]
+    assert attempt("13900000098", "198.51.100.77, 10.1.1.1") == 429  # what came before the proxy's entry is not trusted
+    assert attempt("13900000099", "10.2.2.2") == 400  # another member behind the same proxy
+    assert set(LoginThrottle.objects.filter(key__startswith="ip:").values_list("key", flat=True)) == {
+        "ip:10.1.1.1", "ip:10.2.2.2"}

@@ -329,3 +329,32 @@ def test_a_replayed_receipt_returns_the_first_response_with_its_id(api):
     taken = sale(clerk, member=member_no, receipt_no="R-ANON", amount="5.00")
     assert taken.status_code == 409 and error(taken)["code"] == "idempotency_conflict"
     assert Member.objects.get(member_no=member_no).purchase_count == 1
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_the_per_address_limit_is_not_escaped_by_a_forged_forwarded_for(api, proxies):
+    """Without a trusted proxy the header a client writes is ignored; behind one (NUM_PROXIES=1) the
+    address the proxy appended counts, whatever the client put before it."""
+    from django.conf import settings
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    assert settings.REST_FRAMEWORK["NUM_PROXIES"] == 0  # the default trusts no header
+    rates = {"lookup": "1000/min", "lookup_ip": "3/min", "write": "1000/min"}
+    with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies,
+                                           "DEFAULT_THROTTLE_RATES": rates}):
+        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        try:
+            clerk = api("clerk1")
+
+            def look(n, proxy_saw="10.0.0.7"):
+                return clerk.get("/api/v1/members/lookup/", {"q": "13900000001"},
+                                 HTTP_X_FORWARDED_FOR=f"203.0.113.{n}, {proxy_saw}").status_code
+
+            assert [look(n) for n in range(4)] == [404, 404, 404, 429]  # the forged part varies: one address
+            if proxies:
+                assert look(9, proxy_saw="10.0.0.8") == 404  # another till behind the proxy has its own count
+            else:
+                assert look(9, proxy_saw="10.0.0.8") == 429  # the header is not trusted at all
+        finally:
+            SimpleRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
