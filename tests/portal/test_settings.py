@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 STRONG_SECRET = "x9-" + "k" * 30 + "-production-secret-for-tests"
 
 
-SETTINGS_VARIABLES = {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
+SETTINGS_VARIABLES = {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "NUM_PROXIES",
+                      "DB_SERVER_SIDE_BINDING",
                       "DJANGO_ALLOW_ASYNC_UNSAFE"}
 
 
@@ -118,3 +119,23 @@ def test_demo_passwords_are_fine_while_debugging(demo_staff):
     with override_settings(PRODUCTION=False):
         assert checks.check_demo_passwords() == []
     call_command("check")  # does not raise
+
+
+@pytest.mark.parametrize("binding, expected", [(None, "True 5"), ("0", "None None")])
+def test_postgresql_prepares_repeated_statements_unless_turned_off(binding, expected):
+    env = {"DATABASE_URL": "postgres://portal:pw@db.internal:5432/portal_prod"}
+    if binding is not None:
+        env["DB_SERVER_SIDE_BINDING"] = binding
+    result = run_python(
+        "import django; django.setup(); from django.conf import settings as s;"
+        "o = s.DATABASES['default'].get('OPTIONS', {});"
+        "print(o.get('server_side_binding'), o.get('prepare_threshold'))", **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == expected
+
+
+def test_the_trusted_proxy_count_comes_from_the_environment():
+    code = ("import django; django.setup(); from rest_framework.settings import api_settings as a;"
+            "print(a.NUM_PROXIES)")
+    assert run_python(code).stdout.split("\n")[-2] == "0"
+    assert run_python(code, NUM_PROXIES="1").stdout.split("\n")[-2] == "1"
