@@ -4,7 +4,7 @@ from celery import shared_task
 
 from portal.schedules import register
 
-from .services import points, tiers
+from .services import accounts, otp, points, tiers
 
 register("points: expire due lots", "membership.tasks.expire_points", crontab={"minute": "5", "hour": "0"},
          description="Daily just after midnight Asia/Shanghai: expire lots whose expiry has passed.")
@@ -15,6 +15,9 @@ register("points: release pending", "membership.tasks.release_pending", crontab=
 register("tiers: review", "membership.tasks.review_tiers",
          crontab={"minute": "0", "hour": "3", "day_of_month": "1"},
          description="Monthly on the 1st at 03:00: downgrade members below their tier's keep threshold.")
+register("housekeeping: codes and sign-in counters", "membership.tasks.purge_codes_and_counters",
+         crontab={"minute": "20", "hour": "4"},
+         description="Daily: delete expired SMS codes older than two days and sign-in counters that count nothing.")
 
 
 @shared_task(name="membership.tasks.expire_points", acks_late=True)
@@ -35,3 +38,8 @@ def release_pending() -> int:
 @shared_task(name="membership.tasks.review_tiers", acks_late=True)
 def review_tiers() -> int:
     return tiers.review()
+
+
+@shared_task(name="membership.tasks.purge_codes_and_counters", acks_late=True)
+def purge_codes_and_counters() -> int:
+    return otp.purge() + accounts.purge_throttles()

@@ -197,6 +197,8 @@ REST_FRAMEWORK = {
         "write": env.str("THROTTLE_WRITE", default="300/min"),
     },
 }
+# how long a write's Idempotency-Key response is kept for replays (pos-api.md, Conventions)
+IDEMPOTENCY_KEY_DAYS = env.int("IDEMPOTENCY_KEY_DAYS", default=30)
 # Throttle counters and other short-lived state; production: CACHE_URL=redis://host:6379/1
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 SPECTACULAR_SETTINGS = {

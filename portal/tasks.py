@@ -12,6 +12,19 @@ register("heartbeat", HEARTBEAT_TASK, every_seconds=60,
          description="Proves that beat and a worker are running; see /healthz.")
 
 
+register("housekeeping: sessions", "portal.tasks.clear_sessions", crontab={"minute": "40", "hour": "4"},
+         description="Daily: delete expired staff and member sessions (Django's clearsessions).")
+
+
+@shared_task(name="portal.tasks.clear_sessions", ignore_result=True)
+def clear_sessions() -> None:
+    from importlib import import_module
+
+    from django.conf import settings
+
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+
+
 @shared_task(name=HEARTBEAT_TASK, ignore_result=True)
 def heartbeat() -> str:
     """Record that a worker ran this; /healthz reports the age of the newest beat."""

@@ -81,6 +81,19 @@ class WriteThrottle(UserRateThrottle):
         return super().allow_request(request, view)
 
 
+def purge_idempotent_responses(at=None) -> int:
+    """Delete stored Idempotency-Key responses older than IDEMPOTENCY_KEY_DAYS (a till retries
+    within minutes; sales and returns stay idempotent on their receipt number for ever)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    at = at or timezone.now()
+    return IdempotentResponse.objects.filter(created_at__lt=at - timedelta(days=settings.IDEMPOTENCY_KEY_DAYS)
+                                             ).delete()[0]
+
+
 def idempotent(method):
     """Replays the first response to a write repeated with the same Idempotency-Key and body;
     the same key with another body is 409 idempotency_conflict (pos-api.md, Conventions)."""

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class PosConfig(AppConfig):
     name = "pos"
     verbose_name = _("Counter")
+
+    def ready(self):
+        from . import tasks  # noqa: F401  (registers the daily housekeeping schedule)

@@ -13,6 +13,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from ..errors import Invalid, LimitReached, NotFound, PhoneTaken
@@ -187,6 +188,16 @@ def _record_failure(key: str, at: datetime, *, max_failures: int) -> bool:
         row.failures, row.window_started_at = 0, None
     row.save()
     return locked
+
+
+def purge_throttles(at: datetime | None = None) -> int:
+    """Delete sign-in counters whose counting window and lock have both passed: such a row counts as
+    nothing at the next failure anyway. Returns how many; safe to re-run."""
+    at = at or now()
+    window = timedelta(minutes=_limit("MEMBER_LOGIN_WINDOW_MINUTES", WINDOW_MINUTES))
+    return LoginThrottle.objects.filter(Q(locked_until__isnull=True) | Q(locked_until__lte=at),
+                                        Q(window_started_at__isnull=True) | Q(window_started_at__lt=at - window)
+                                        ).delete()[0]
 
 
 def check_login(*, phone, password: str, ip: str | None = None) -> Member:

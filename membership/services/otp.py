@@ -117,3 +117,10 @@ def consume(code_id: int) -> None:
     used = OneTimeCode.objects.filter(pk=code_id, used_at__isnull=True, expires_at__gt=now()).update(used_at=now())
     if not used:
         raise Invalid(MSG_CODE_EXPIRED, field="code")
+
+
+def purge(at=None) -> int:
+    """Delete codes that have expired and that no sending limit counts any more (those look back one
+    day); returns how many. Safe to re-run."""
+    at = at or now()
+    return OneTimeCode.objects.filter(expires_at__lt=at, created_at__lt=at - timedelta(days=2)).delete()[0]
