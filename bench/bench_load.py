@@ -11,6 +11,7 @@ sales per second to raw earn transactions per second, and the queries one sale a
 The sales it makes stay in the database (receipts LOAD-<run>-...)."""
 
 import argparse
+import logging
 import os
 import re
 import secrets
@@ -110,27 +111,49 @@ def prepare(members_file: Path, sample: int) -> dict:
             "clerk": clerk}
 
 
-def queries_per_call(info: dict) -> tuple[int, int]:
-    """Queries of one sale and one lookup, through the real views, in this process."""
+def in_process(info: dict, calls: int = 300) -> dict:
+    """Through the real views in this process: the queries of one sale and one lookup, and the CPU
+    milliseconds per call (time.process_time, the database's own CPU not included) of /healthz, of a
+    token-authenticated POST /api/v1/sales/ that fails validation and writes nothing (the Django + DRF
+    floor: authentication, parsing, the error envelope), of a lookup and of a member sale."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
+    from rest_framework.throttling import SimpleRateThrottle
 
-    from membership import config
-
-    config.program(), config.tiers()
+    SimpleRateThrottle.THROTTLE_RATES = {"lookup": None, "lookup_ip": None, "write": None}  # no limits here
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # not a warning for each 400 on purpose
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {info['token']}")
-    no, phone = Path(os.environ["BENCH_MEMBERS"]).read_text().splitlines()[0].split()
-    client.get("/api/v1/members/lookup/", {"q": phone})  # the per-process copies of settings and scenes warm up
-    client.post("/api/v1/sales/", {"receipt_no": f"LOAD-W-{secrets.token_hex(4)}", "member": no, "amount": "1.00"},
-                format="json")
+    members = [line.split() for line in Path(os.environ["BENCH_MEMBERS"]).read_text().splitlines()]
+    run = secrets.token_hex(3)
+
+    def sale(i):
+        return client.post("/api/v1/sales/", {"receipt_no": f"LOAD-P-{run}-{i}", "member": members[i % len(members)][0],
+                                              "amount": "88.00"}, format="json")
+
+    calls_by_name = {
+        "/healthz": lambda i: client.get("/healthz"),
+        "POST /api/v1/sales/ failing validation": lambda i: client.post("/api/v1/sales/", {"amount": "x"},
+                                                                         format="json"),
+        "lookup": lambda i: client.get("/api/v1/members/lookup/", {"q": members[i % len(members)][1]}),
+        "sale": sale,
+    }
+    for call in calls_by_name.values():  # the per-process copies of settings and scenes warm up
+        call(-1)
     with CaptureQueriesContext(connection) as lookup:
-        client.get("/api/v1/members/lookup/", {"q": phone})
-    with CaptureQueriesContext(connection) as sale:
-        client.post("/api/v1/sales/", {"receipt_no": f"LOAD-Q-{secrets.token_hex(4)}", "member": no,
-                                       "amount": "88.00"}, format="json")
-    return len(sale), len(lookup)
+        calls_by_name["lookup"](0)
+    lookup_queries = len(lookup)  # counted now: every request clears the log (Django's reset_queries)
+    with CaptureQueriesContext(connection) as one_sale:
+        sale(-2)
+    sale_queries = len(one_sale)
+    cpu = {}
+    for name, call in calls_by_name.items():
+        started = time.process_time()
+        for i in range(calls):
+            call(i)
+        cpu[name] = (time.process_time() - started) * 1000 / calls
+    return {"sale_queries": sale_queries, "lookup_queries": lookup_queries, "cpu": cpu}
 
 
 def start_gunicorn(port: int, workers: int, env: dict) -> subprocess.Popen:
@@ -227,7 +250,7 @@ def main(argv=None) -> None:
            "THROTTLE_WRITE": "100000000/min", "THROTTLE_LOOKUP": "100000000/min",
            "THROTTLE_LOOKUP_IP": "100000000/min", "BENCH_TOKEN": info["token"], "BENCH_RUN": run_id,
            "BENCH_MEMBERS": str(members_file), "PORTAL_VAR_DIR": str(work / "var"), "LOG_LEVEL": "WARNING"}
-    sale_queries, lookup_queries = queries_per_call(info)
+    here = in_process(info)
     say(f"load: {info['members']} members drawn of {info['maxid']}; gunicorn {args.workers} sync workers, "
         f"wrk {args.connections} connections, {args.seconds} s each; nproc {os.cpu_count()}")
     proc = start_gunicorn(args.port, args.workers, env)
@@ -252,7 +275,10 @@ def main(argv=None) -> None:
     say(f"pgbench raw earn transaction: {tps:.1f} tps ({args.connections} clients); CPU per transaction: "
         f"PostgreSQL {raw_cpu['db']:.2f} ms, pgbench {raw_cpu['client']:.2f} ms")
     say(f"ratio API sales/s ÷ raw earn tps: {sales['rps'] / tps:.2f}  (goal ≥ 0.35, sale p99 ≤ 50 ms)")
-    say(f"queries: one sale {sale_queries}, one lookup {lookup_queries} (goal ≤ 3)")
+    say(f"queries: one sale {here['sale_queries']}, one lookup {here['lookup_queries']} (goal ≤ 3; BEGIN and COMMIT "
+        f"counted)")
+    say("Python CPU per call in process (no database CPU): "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in here["cpu"].items()))
     shutil.rmtree(work, ignore_errors=True)
 
 
