@@ -1,9 +1,12 @@
 """The API's plumbing, in one place each: the error envelope, throttles, Idempotency-Key."""
 
+from datetime import timedelta
 from functools import wraps
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import Http404
+from django.utils import timezone
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
@@ -84,11 +87,6 @@ class WriteThrottle(UserRateThrottle):
 def purge_idempotent_responses(at=None) -> int:
     """Delete stored Idempotency-Key responses older than IDEMPOTENCY_KEY_DAYS (a till retries
     within minutes; sales and returns stay idempotent on their receipt number for ever)."""
-    from datetime import timedelta
-
-    from django.conf import settings
-    from django.utils import timezone
-
     at = at or timezone.now()
     return IdempotentResponse.objects.filter(created_at__lt=at - timedelta(days=settings.IDEMPOTENCY_KEY_DAYS)
                                              ).delete()[0]
