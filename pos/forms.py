@@ -3,6 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from membership.forms_member import BirthdayFields
 from membership.models import Gender, TopUpPlan
 
 
@@ -10,7 +11,12 @@ class LookupForm(forms.Form):
     q = forms.CharField(label=_("Phone, card or member QR"), max_length=200)
 
 
-class EnrolForm(forms.Form):
+class EnrolForm(BirthdayFields):
+    """The birthday's rules (both month and day or neither, the year only with them) come from
+    BirthdayFields; a till types the numbers instead of picking them from lists."""
+
+    field_order = ["phone", "name", "gender", "birth_month", "birth_day", "birth_year", "card_no", "referral_code",
+                   "marketing_consent"]
     phone = forms.CharField(label=_("Mobile"), max_length=30)
     name = forms.CharField(label=_("Name"), max_length=50, required=False)
     gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices, initial=Gender.UNKNOWN, required=False)
@@ -20,21 +26,6 @@ class EnrolForm(forms.Form):
     card_no = forms.CharField(label=_("Scan a physical card (optional)"), max_length=25, required=False)
     referral_code = forms.CharField(label=_("Referral code (optional)"), max_length=8, required=False)
     marketing_consent = forms.BooleanField(label=_("Agrees to receive offers"), required=False)
-
-    def clean(self):
-        data = super().clean()
-        month, day = data.get("birth_month"), data.get("birth_day")
-        if bool(month) != bool(day):
-            raise forms.ValidationError(_("Give both the month and the day of the birthday, or neither."))
-        if data.get("birth_year") and not month:
-            self.add_error("birth_month", _("Give the month and day with the year."))
-        return data
-
-    def birthday(self) -> str | None:
-        d = self.cleaned_data
-        if not d.get("birth_month"):
-            return None
-        return f"{d['birth_year'] or '-'}-{d['birth_month']:02d}-{d['birth_day']:02d}"
 
 
 class SaleForm(forms.Form):
