@@ -4,6 +4,7 @@ from celery import shared_task
 
 from portal.schedules import register
 
+from . import outbox
 from .services import accounts, otp, points, tiers
 
 register("points: expire due lots", "membership.tasks.expire_points", crontab={"minute": "5", "hour": "0"},
@@ -18,6 +19,23 @@ register("tiers: review", "membership.tasks.review_tiers",
 register("housekeeping: codes and sign-in counters", "membership.tasks.purge_codes_and_counters",
          crontab={"minute": "20", "hour": "4"},
          description="Daily: delete expired SMS codes older than two days and sign-in counters that count nothing.")
+register("outbox: relay", "membership.tasks.relay_outbox", every_seconds=5,
+         description="Every 5 seconds: deliver domain events still pending in the outbox (a broker outage, "
+                     "a crash after commit); they normally leave right after their commit.")
+register("housekeeping: outbox", "membership.tasks.purge_outbox", crontab={"minute": "50", "hour": "4"},
+         description="Daily: delete events sent more than OUTBOX_KEEP_DAYS ago and consumers' receipts after "
+                     "OUTBOX_RECEIPT_DAYS.")
+
+
+@shared_task(name="membership.tasks.relay_outbox", expires=60)
+def relay_outbox() -> int:
+    """Safe in parallel (rows taken with SKIP LOCKED); a queue of these during a worker outage expires."""
+    return outbox.relay()
+
+
+@shared_task(name="membership.tasks.purge_outbox")
+def purge_outbox() -> int:
+    return outbox.purge()
 
 
 @shared_task(name="membership.tasks.expire_points", acks_late=True)

@@ -15,7 +15,7 @@ from .. import hooks
 from .. import config
 from ..errors import Invalid, PointsCapExceeded
 from ..models import Member, PointsEntry, ProgramSettings, Purchase, PurchaseReturn, Tier
-from ..signals import purchase_recorded, send_after_commit
+from ..signals import purchase_recorded, return_recorded, send_after_commit
 from . import points as points_service
 from . import stored_value, tiers
 from .common import CENT, local, lock_member, money, now
@@ -283,4 +283,6 @@ def record_return(*, purchase: Purchase, amount, reference: str, idempotency_key
             points_refunded=refund_points, growth_reversed=reverse_growth,
             sv_refunded=refund_principal + refund_bonus, store=store, operator=acting_user, created_at=at,
             idempotency_key=idempotency_key)
+        send_after_commit(return_recorded, return_id=ret.pk, purchase_id=purchase.pk, member_id=member.pk,
+                          amount=amount)
         return ReturnResult(ret, member.points_balance)
