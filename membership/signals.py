@@ -22,7 +22,7 @@ EVENT_TYPES = {
     "member.tier_changed": tier_changed,
     "purchase.recorded": purchase_recorded,
     "points.expiring": points_expiring,
-    "purchase.returned": return_recorded,
+    "return.recorded": return_recorded,
 }
 _TYPE_OF = {id(signal): name for name, signal in EVENT_TYPES.items()}
 
