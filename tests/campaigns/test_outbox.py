@@ -31,18 +31,22 @@ def broker():
     """broker.down(): tasks go to a broker on a dead port (as in production, not in-process);
     broker.up(): tasks run again (in-process, as the rest of the suite runs them)."""
     saved = app.conf.broker_url, app.conf.task_always_eager
+    env = pytest.MonkeyPatch()
 
     class Broker:
         def down(self):
+            env.setenv("CELERY_BROKER_URL", DEAD_BROKER)  # Celery reads it before its settings
             app.conf.broker_url, app.conf.task_always_eager = DEAD_BROKER, False
             _reset_broker_connections()
 
         def up(self):
+            env.undo()
             app.conf.broker_url, app.conf.task_always_eager = saved
             _reset_broker_connections()
             outbox._paused_until = 0.0
 
     yield Broker()
+    env.undo()
     app.conf.broker_url, app.conf.task_always_eager = saved
     _reset_broker_connections()
     outbox._paused_until = 0.0
