@@ -317,3 +317,65 @@ def test_the_relay_is_a_beat_schedule_of_a_few_seconds():
 
     relay = {s.name: s for s in registered()}["outbox: relay"]
     assert relay.task == "membership.tasks.relay_outbox" and relay.every_seconds <= 10
+
+
+# ---------------------------------------------------------------------------------------------
+# overlapping daily scene runs (PostgreSQL: real row locks between two connections)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_overlapping_daily_runs_skip_what_the_other_holds(on_postgres, campaigns_demo, enrol, buy, monkeypatch):
+    """Run A is inside its first batch (grants written, not committed) when run B starts: B waits for
+    A's batch and skips its members; no IntegrityError, no failed task, each member granted once."""
+    import threading
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.db import connection
+
+    from campaigns.models import Scene
+    from campaigns.services import scenes
+
+    def at(*args):
+        return datetime(*args, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+    Scene.objects.filter(kind="winback").update(holdout_percent=0)
+    members = [enrol() for _ in range(3)]
+    for m in members:
+        buy(m, "100.00", at=at(2026, 1, 1, 10))
+    inside, release = threading.Event(), threading.Event()
+    real_apply = scenes._apply
+
+    def slow_apply(*args, **kwargs):
+        real_apply(*args, **kwargs)
+        if threading.current_thread().name == "A" and not inside.is_set():
+            inside.set()
+            release.wait(30)
+
+    monkeypatch.setattr(scenes, "_apply", slow_apply)
+    results, errors = {}, []
+
+    def run(name):
+        try:
+            results[name] = sum(r.granted for r in scenes.run_daily(kinds=["winback"], at=at(2026, 4, 2, 9)))
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    a = threading.Thread(target=run, args=("A",), name="A")
+    a.start()
+    assert inside.wait(30)
+    b = threading.Thread(target=run, args=("B",), name="B")
+    b.start()
+    b.join(1)  # B is waiting on A's batch (it cannot finish first)
+    assert b.is_alive()
+    release.set()
+    a.join(30)
+    b.join(30)
+    assert errors == []
+    assert results == {"A": 3, "B": 0}
+    assert SceneGrant.objects.filter(scene__kind="winback").count() == 3
+    assert Coupon.objects.filter(template__code="COMEBACK15").count() == 3
+    ledger_ok()
