@@ -111,8 +111,35 @@ def test_delivered_after_commit_and_marked_sent(enrol, program, django_capture_o
     event = OutboxEvent.objects.get(type="member.enrolled")
     assert received == [{"signal": signals.member_enrolled, "sender": None, "event_id": str(event.id),
                          "member_id": member.pk}]
+    assert event.sent_at is None and outbox.flush_marks() == 1  # marks are written in batches
+    event.refresh_from_db()
     assert event.sent_at is not None and outbox.pending_count() == 0
     assert outbox.relay(settle_seconds=0) == 0  # nothing left for the relay
+
+
+@pytest.mark.django_db
+def test_marks_are_written_in_batches_and_a_lost_mark_only_means_a_second_delivery(
+        enrol, program, monkeypatch, django_capture_on_commit_callbacks):
+    monkeypatch.setattr(outbox, "MARK_AFTER_SECONDS", 3600)
+    monkeypatch.setattr(outbox, "MARK_BATCH", 2)
+    outbox.flush_marks()
+    with django_capture_on_commit_callbacks(execute=True):
+        enrol()
+    assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 1  # waiting in the batch
+    with django_capture_on_commit_callbacks(execute=True):
+        enrol()
+    assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()  # the second one wrote both
+    received = []
+    signals.member_enrolled.connect(lambda **kw: received.append(kw["event_id"]), weak=False, dispatch_uid="t-m")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            enrol()
+        outbox._delivered.clear()  # the process died before writing the mark
+        assert outbox.relay(settle_seconds=0) == 1
+    finally:
+        signals.member_enrolled.disconnect(dispatch_uid="t-m")
+    assert len(received) == 2 and len(set(received)) == 1  # the same event twice: consumers use once()
+    assert outbox.pending_count() == 0
 
 
 @pytest.mark.django_db
