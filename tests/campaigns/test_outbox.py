@@ -406,3 +406,22 @@ def test_two_overlapping_daily_runs_skip_what_the_other_holds(on_postgres, campa
     assert SceneGrant.objects.filter(scene__kind="winback").count() == 3
     assert Coupon.objects.filter(template__code="COMEBACK15").count() == 3
     ledger_ok()
+
+
+def test_redis_visibility_timeout_outlasts_the_longest_task_and_its_retry_countdown():
+    """A message Redis hands to a second worker while the first still runs it would run twice at once."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL", "DATABASE_URL")}
+    env.update(DJANGO_SETTINGS_MODULE="portal.settings", CELERY_BROKER_URL="redis://cache.internal:6379/2")
+    code = ("import django; django.setup(); from django.conf import settings as s; from portal.celery import app;"
+            "print(s.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'], s.CELERY_TASK_TIME_LIMIT,"
+            " app.Task.retry_backoff_max, app.conf.task_reject_on_worker_lost, app.conf.task_acks_late)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    visibility, time_limit, backoff_max, reject, acks_late = result.stdout.split()
+    assert int(visibility) >= int(time_limit) + int(backoff_max) and reject == acks_late == "True"
