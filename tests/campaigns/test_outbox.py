@@ -52,6 +52,13 @@ def broker():
     outbox._paused_until = 0.0
 
 
+@pytest.fixture(autouse=True)
+def no_marks_from_other_tests():
+    outbox._delivered.clear()
+    yield
+    outbox._delivered.clear()
+
+
 def ledger_ok():
     call_command("check_ledger")  # raises CommandError on any discrepancy
 
@@ -100,7 +107,8 @@ def test_every_domain_event_has_its_stable_type_and_a_json_payload(enrol, buy, p
 
 
 @pytest.mark.django_db
-def test_delivered_after_commit_and_marked_sent(enrol, program, django_capture_on_commit_callbacks):
+def test_delivered_after_commit_and_marked_sent(enrol, program, monkeypatch, django_capture_on_commit_callbacks):
+    monkeypatch.setattr(outbox, "MARK_AFTER_SECONDS", 3600)
     received = []
     signals.member_enrolled.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t-outbox")
     try:
@@ -122,7 +130,6 @@ def test_marks_are_written_in_batches_and_a_lost_mark_only_means_a_second_delive
         enrol, program, monkeypatch, django_capture_on_commit_callbacks):
     monkeypatch.setattr(outbox, "MARK_AFTER_SECONDS", 3600)
     monkeypatch.setattr(outbox, "MARK_BATCH", 2)
-    outbox.flush_marks()
     with django_capture_on_commit_callbacks(execute=True):
         enrol()
     assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 1  # waiting in the batch
