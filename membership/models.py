@@ -716,8 +716,8 @@ class OutboxEvent(models.Model):
 
     class Meta:
         indexes = [
+            # the relay's queue; the daily purge reads the (small, purged) table without an index
             models.Index(fields=["occurred_at"], condition=models.Q(sent_at__isnull=True), name="outbox_pending"),
-            models.Index(fields=["occurred_at"], name="outbox_occurred_at"),  # purge
         ]
 
     def __str__(self):

@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 ('last_error', models.TextField(blank=True, default='')),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('sent_at__isnull', True)), fields=['occurred_at'], name='outbox_pending'), models.Index(fields=['occurred_at'], name='outbox_occurred_at')],
+                'indexes': [models.Index(condition=models.Q(('sent_at__isnull', True)), fields=['occurred_at'], name='outbox_pending')],
             },
         ),
     ]
