@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -154,6 +155,10 @@ class ProgramSettings(models.Model):
                                               default=StoredValuePayOrder.PRINCIPAL_FIRST)
     max_sale_amount = models.DecimalField(_("largest sale accepted (¥)"), max_digits=12, decimal_places=2,
                                           default=1_000_000)
+    birthday_month_discount = models.DecimalField(
+        _("extra member discount in the birthday month (%)"), max_digits=5, decimal_places=2, default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_("Added to the tier's discount on sales in the member's birthday month; 0 = off."))
 
     class Meta:
         verbose_name = _("program settings")
@@ -549,7 +554,9 @@ class Purchase(models.Model):
     operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     reference = models.CharField(_("receipt"), max_length=64)
     created_at = models.DateTimeField(_("time"))
-    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2,
+                                 help_text=_("After the member discount: returns are against this."))
+    member_discount = models.DecimalField(_("member discount"), max_digits=12, decimal_places=2, default=0)
     points_paid = models.IntegerField(_("points paid"), default=0)
     points_value = models.DecimalField(_("points value"), max_digits=12, decimal_places=2, default=0)
     coupon_value = models.DecimalField(_("coupon value"), max_digits=12, decimal_places=2, default=0)

@@ -32,7 +32,20 @@ class CounterAPIView(APIView):
 
 
 def summary(member, user):
-    return selectors.member_summary(member, reveal_phone=permissions.is_hq(user))
+    return s.MemberSummary(selectors.member_summary(member, reveal_phone=permissions.is_hq(user))).data
+
+
+# keys a sale request gained with the member price, left out of its digest at their defaults, so that a
+# till that sends `amount` (and retries a sale recorded before them) is answered exactly as before
+SALE_DIGEST_DEFAULTS = {"list_amount": None, "best_price": False}
+
+
+def sale_digest(v: dict) -> str:
+    data = {k: v[k] for k in sorted(v) if k != "pin" and not (k in SALE_DIGEST_DEFAULTS
+                                                                and v[k] == SALE_DIGEST_DEFAULTS[k])}
+    data["lines"] = [{k: x for k, x in ln.items() if not (k == "discountable" and x is True)}
+                     for ln in data.get("lines", [])]
+    return sales.request_hash(data)
 
 
 class TokenView(APIView):
@@ -50,7 +63,7 @@ class TokenView(APIView):
         if user is None or not getattr(user, "role", None):
             raise Invalid("Unknown username or wrong password.", field="password")
         token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        return Response(s.TokenResponse({"token": token.key}).data)
 
 
 class MembersView(CounterAPIView):
@@ -132,7 +145,12 @@ class SalesView(CounterAPIView):
                    summary="Record a sale", examples=[OpenApiExample("sale", request_only=True, value={
                        "receipt_no": "R0001", "member": "6200000000000005", "amount": "300.00",
                        "lines": [{"sku": "A1", "category": "food", "qty": 2, "amount": "300.00"}],
-                       "pay_points": 100, "pay_stored_value": "0.00", "coupon_code": None})])
+                       "pay_points": 100, "pay_stored_value": "0.00", "coupon_code": None}),
+                   OpenApiExample("member price", request_only=True, value={
+                       "receipt_no": "R0002", "member": "6200000000000005", "list_amount": "300.00",
+                       "lines": [{"sku": "A1", "qty": 1, "amount": "250.00"},
+                                 {"sku": "CIG", "category": "tobacco", "amount": "50.00", "discountable": False}],
+                       "coupon_code": "ABCD2345EF", "best_price": True})])
     @idempotent
     def post(self, request):
         data = s.SaleRequest(data=request.data)
@@ -146,10 +164,11 @@ class SalesView(CounterAPIView):
                 raise Invalid("Unknown member or card.", field="member") from exc
         outcome = sales.record_sale(
             store=request.user.store, clerk=request.user, receipt_no=v["receipt_no"], amount=v["amount"],
-            member=member, lines=v["lines"], pay_points=v["pay_points"], pay_stored_value=v["pay_stored_value"],
-            coupon_code=v["coupon_code"] or None, pin=v["pin"] or None,
-            digest=sales.request_hash({k: v[k] for k in sorted(v) if k != "pin"}))
-        return Response(outcome.body, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
+            list_amount=v["list_amount"], member=member, lines=v["lines"], pay_points=v["pay_points"],
+            pay_stored_value=v["pay_stored_value"], coupon_code=v["coupon_code"] or None,
+            best_price=v["best_price"], pin=v["pin"] or None, digest=sale_digest(v))
+        return Response(s.SaleResponse(outcome.body).data,
+                        status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
 
 
 class ReturnsView(CounterAPIView):
@@ -164,7 +183,7 @@ class ReturnsView(CounterAPIView):
                                       receipt_no=data.validated_data["receipt_no"],
                                       amount=data.validated_data["amount"],
                                       digest=sales.request_hash({"sale": sale.pk, **data.validated_data}))
-        return Response(outcome.body, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
+        return Response(s.ReturnResponse(outcome.body).data, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
 
 
 class TopUpView(CounterAPIView):
@@ -180,8 +199,7 @@ class TopUpView(CounterAPIView):
                                      plan_code=data.validated_data["plan"] or None, store=request.user.store,
                                      acting_user=request.user,
                                      idempotency_key=f"api:{request.user.pk}:{key}" if key else None)
-        body = {k: f"{getattr(result, k):.2f}" for k in ("principal_added", "bonus_added", "principal", "bonus")}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(s.TopUpResponse(result).data, status=status.HTTP_201_CREATED)
 
 
 
@@ -223,8 +241,9 @@ class MallOrdersView(CounterAPIView):
         order = mall.order(member=member, item=mall.item_by_code(v["item"]), qty=v["qty"],
                            idempotency_key=f"api:{request.user.pk}:{key}")
         member.refresh_from_db(fields=["points_balance"])
-        return Response({"order_no": order.order_no, "pickup_code": order.pickup_code,
-                         "points_spent": order.points_spent, "points_balance": member.points_balance},
+        return Response(s.MallOrderOut({"order_no": order.order_no, "pickup_code": order.pickup_code,
+                                        "points_spent": order.points_spent,
+                                        "points_balance": member.points_balance}).data,
                         status=status.HTTP_201_CREATED)
 
 

@@ -33,6 +33,10 @@ class TierRef(serializers.Serializer):
     name = serializers.CharField()
 
 
+class MemberTier(TierRef):
+    discount_rate = serializers.CharField(help_text='the member discount as a fraction: "0.02" is 2% off')
+
+
 class NextTier(TierRef):
     growth_needed = serializers.IntegerField()
 
@@ -54,7 +58,7 @@ class MemberSummary(serializers.Serializer):
     name = serializers.CharField(allow_blank=True)
     phone = serializers.CharField()
     card_no = serializers.CharField(allow_null=True)
-    tier = TierRef()
+    tier = MemberTier()
     growth_value = serializers.IntegerField()
     points = PointsSummary()
     stored_value = StoredValueSummary()
@@ -84,14 +88,22 @@ class SaleLineRequest(serializers.Serializer):
     sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     qty = serializers.IntegerField(min_value=1, max_value=100_000, required=False, default=1)
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0,
+                                      help_text="the line's list price when the sale sends list_amount")
+    discountable = serializers.BooleanField(required=False, default=True,
+                                            help_text="false keeps the line out of the member discount")
 
 
 class SaleRequest(serializers.Serializer):
     receipt_no = serializers.CharField(max_length=64)
     member = serializers.CharField(max_length=19, required=False, allow_null=True, allow_blank=True, default=None,
                                    help_text="member number or card number")
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True, default=None,
+                                      help_text="what the member owes before paying with points, stored value "
+                                                "or a coupon, any discount already applied by the till")
+    list_amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True,
+                                           default=None, help_text="instead of amount: the shelf price, for the "
+                                                                   "portal to apply the member's tier discount")
     lines = SaleLineRequest(many=True, required=False, default=list)
     pay_points = serializers.IntegerField(min_value=0, max_value=100_000_000, required=False, default=0)
     pay_stored_value = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False,
@@ -100,12 +112,17 @@ class SaleRequest(serializers.Serializer):
                                         default=None)
     pin = serializers.CharField(max_length=6, required=False, allow_null=True, allow_blank=True, default=None,
                                 help_text="stored-value PIN, where the member set one")
+    best_price = serializers.BooleanField(required=False, default=False,
+                                          help_text="with a coupon that does not stack with the member discount: "
+                                                    "use whichever gives the lower price instead of refusing")
 
 
 class SaleResponse(serializers.Serializer):
     sale_id = serializers.CharField()
     receipt_no = serializers.CharField()
     member_no = serializers.CharField(allow_null=True)
+    list_amount = serializers.DecimalField(**MONEY)
+    member_discount = serializers.DecimalField(**MONEY)
     amount = serializers.DecimalField(**MONEY)
     points_value = serializers.DecimalField(**MONEY)
     coupon_value = serializers.DecimalField(**MONEY)
@@ -118,6 +135,8 @@ class SaleResponse(serializers.Serializer):
     growth_value = serializers.IntegerField(allow_null=True)
     tier = TierRef(allow_null=True)
     upgraded = serializers.BooleanField()
+    price_basis = serializers.ChoiceField(choices=["none", "member_discount", "coupon", "both"],
+                                          help_text="which offers priced the sale")
 
 
 class ReturnRequest(serializers.Serializer):
@@ -157,13 +176,20 @@ class ErrorResponse(serializers.Serializer):
     error = ErrorBody()
 
 
+class TemplateRef(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
 class CouponOut(serializers.Serializer):
     code = serializers.CharField()
+    template = TemplateRef()
     name = serializers.CharField(source="template.name")
     kind = serializers.CharField(source="template.kind")
     value = serializers.DecimalField(source="template.value", **MONEY)
     threshold = serializers.DecimalField(source="template.threshold", **MONEY)
-    status = serializers.CharField()
+    stackable = serializers.BooleanField(source="template.stackable")
+    status = serializers.ChoiceField(source="current_status", choices=["available", "used", "expired", "void"])
     valid_from = serializers.DateTimeField()
     valid_until = serializers.DateTimeField(allow_null=True)
 

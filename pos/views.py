@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET, require_POST
 from campaigns.models import Coupon
 from campaigns.services import coupons, mall, scenes
 from membership import config, permissions, selectors
-from membership.errors import MembershipError, NotFound, PhoneTaken
+from membership.errors import CouponInvalid, MembershipError, NotFound, PhoneTaken
 from membership.models import Member, TopUpPlan
-from membership.services import enrolment, purchases, stored_value, tiers
+from membership.services import enrolment, pricing, stored_value, tiers
 from membership.services.common import local
 
 from .forms import EnrolForm, LookupForm, ReturnForm, SaleForm, TopUpForm
@@ -40,8 +40,13 @@ def _member_context(member: Member | None) -> dict:
     progress = selectors.tier_progress(member, nxt)
     program = config.program()
     available = list(coupons.member_coupons(member, Coupon.Status.AVAILABLE)[:5])
-    return {"member": member, "summary": summary, "coupons": available, "next_tier": nxt, "growth_needed": needed, "progress": progress,
-            "points_rate": program.redeem_points_per_yuan, "cap_percent": program.redeem_cap_percent}
+    today = local(timezone.now())
+    return {"member": member, "summary": summary, "coupons": available, "next_tier": nxt, "growth_needed": needed,
+            "progress": progress, "points_rate": program.redeem_points_per_yuan,
+            "cap_percent": program.redeem_cap_percent,
+            "discount_percent": pricing.discount_percent(member, member.tier, program, timezone.now()),
+            "birthday_month": member.birth_month == today.month,
+            "birthday_today": (member.birth_month, member.birth_day) == (today.month, today.day)}
 
 
 def _workspace(request, member=None, *, message=None, level="info", result=None, status=200, **extra):
@@ -144,36 +149,40 @@ def enrol(request):
 
 
 def _sale_args(request, form):
+    """A counter sale: the amount typed is the list price, and the member price applies; with a
+    coupon that does not stack with it, the lower price for the member wins (docs/decisions.md)."""
     d = form.cleaned_data
-    return dict(amount=d["amount"], pay_points=d["pay_points"] or 0,
-                pay_stored_value=d["pay_stored_value"] or Decimal("0.00"), coupon_code=d["coupon_code"] or None)
+    args = dict(list_amount=d["amount"], pay_points=d["pay_points"] or 0,
+                pay_stored_value=d["pay_stored_value"] or Decimal("0.00"), coupon_code=d["coupon_code"] or None,
+                best_price=True)
+    if d.get("not_discountable"):  # two lines: the discountable rest and the part the discount excludes
+        rest = d["amount"] - d["not_discountable"]
+        args["lines"] = ([{"amount": rest}] if rest else []) + [{"amount": d["not_discountable"],
+                                                                 "discountable": False}]
+    return args
 
 
 @require_POST
 @counter_only
 def sale_preview(request):
+    """The live preview of the sale form: the same arithmetic the sale will record."""
     form = SaleForm(request.POST)
     member = _member_or_none(request.POST.get("member_no"))
     context = {"member": member}
     if form.is_valid() and form.cleaned_data["amount"]:
-        d = form.cleaned_data
+        sale = _sale_args(request, form)
+        code = sale.pop("coupon_code")
+        sale["lines"] = sales.parse_lines(sale.get("lines"))
         try:
-            if member is not None:
-                coupon_value = Decimal(0)
-                if d["coupon_code"]:
-                    coupon = coupons.check(code=d["coupon_code"], member=member, amount=d["amount"],
-                                           store=request.user.store)
-                    coupon_value = coupons.discount_for(coupon, d["amount"])
-                    context["coupon_value"] = coupon_value
-                q = purchases.quote(member=member, amount=d["amount"], pay_points=d["pay_points"] or 0,
-                                    coupon_value=coupon_value)
-                sv = min(d["pay_stored_value"] or Decimal(0), member.sv_principal + member.sv_bonus)
-                nxt, needed = tiers.growth_to_next(member)
-                context.update(quote=q, cash_due=max(Decimal(0), q.cash_due - sv), points_value_max=Decimal(
-                    q.max_points) / config.program().redeem_points_per_yuan, next_tier=nxt,
-                    after_growth_needed=max(0, needed - q.growth_to_earn) if nxt else None)
-            else:
-                context.update(cash_due=d["amount"])
+            ctx = pricing.sale_context(member)
+            coupon = coupons.check(code=code, member=member, store=request.user.store) if code and member else None
+            if code and member is None:
+                raise CouponInvalid(sales.MSG_NEEDS_MEMBER, field="member")
+            context["quote"] = pricing.price_sale(ctx, coupon=coupons.terms(coupon) if coupon else None, **sale)
+            context["next_tier"] = tiers.growth_to_next(member)[0] if member else None
+            if member is not None and coupon is None:
+                candidates = [(c, coupons.terms(c)) for c in coupons.usable(member, request.user.store)]
+                context["suggestion"] = pricing.best_coupon(ctx, candidates, **sale)
         except MembershipError as exc:
             context["error"] = exc.message
     return render(request, "pos/_preview.html", context)

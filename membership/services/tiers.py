@@ -167,7 +167,9 @@ def set_manual(*, member, tier: Tier, reason: str, acting_user, floor_until: dat
 
 
 def growth_to_next(member: Member) -> tuple[Tier | None, int]:
-    nxt = next_tier(member.tier)
+    """The next tier and the growth the member still needs for it (None, 0 at the top): the one
+    place this is worked out (the summary, the counter and the sale preview read it)."""
+    nxt = next_tier(config.tier(member.tier_id))
     if nxt is None:
         return None, 0
     return nxt, max(0, nxt.reach_growth - member.growth_value)

@@ -42,7 +42,7 @@ def test_enrol_returns_the_member_summary(api):
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["phone"] == "138****8000" and body["name"] == "张三" and body["birthday"] == "--05-20"
-    assert body["tier"] == {"code": "NORMAL", "name": "普通会员"}
+    assert body["tier"] == {"code": "NORMAL", "name": "普通会员", "discount_rate": "0.00"}
     assert body["points"] == {"balance": 0, "pending": 0, "expiring_soon": 0, "expiring_on": None}
     assert body["stored_value"] == {"principal": "0.00", "bonus": "0.00"}
     assert body["next_tier"] == {"code": "SILVER", "name": "银卡会员", "growth_needed": 1000}

@@ -89,13 +89,16 @@ def test_sale_preview_and_sale_with_points(clerk):
     preview = clerk.post("/counter/sale/preview/", {"member_no": member.member_no, "receipt_no": "R2",
                                                     "amount": "300.00", "pay_points": "100"}, **HX)
     html = text(preview)
-    assert 'data-testid="preview-earn">358<' in html and "¥299.00" in html and ">1000 <" in html  # the balance, under the ¥150 cap
+    # SILVER now: the counter applies the member price, 2% off the ¥300.00 list price = ¥294.00
+    assert 'data-testid="preview-discount">−¥6.00<' in html
+    assert 'data-testid="preview-earn">351<' in html and "¥293.00" in html and ">1000 <" in html  # the balance, under the ¥147 cap
     response = clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R2", "amount": "300.00",
                                              "pay_points": "100"}, **HX)
     html = text(response)
     assert response.status_code == 200
-    assert 'data-testid="result-cash">¥299.00<' in html and 'data-testid="result-earned">358<' in html
-    assert 'data-testid="points-balance">1258<' in html
+    assert 'data-testid="result-discount">−¥6.00<' in html and 'data-testid="result-amount">¥294.00<' in html
+    assert 'data-testid="result-cash">¥293.00<' in html and 'data-testid="result-earned">351<' in html
+    assert 'data-testid="points-balance">1251<' in html
     again = clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R2", "amount": "300.00",
                                           "pay_points": "100"}, **HX)
     assert "没有任何改动" in text(again) and Sale.objects.count() == 2
