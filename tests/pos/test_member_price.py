@@ -259,3 +259,22 @@ def test_the_counter_shows_the_discount_and_birthday_and_suggests_the_best_coupo
                                               "coupon_code": coupon.code}, **HX))
     assert 'data-testid="result-discount">−¥2.00<' in sale and 'data-testid="result-coupon">−¥10.00<' in sale
     assert 'data-testid="result-cash">¥88.00<' in sale
+
+
+def test_a_member_price_sale_takes_no_more_queries_than_a_priced_one(api, demo):
+    """The member price reads nothing the sale did not read already (tiers and settings are kept per process)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    member = silver_member(api)
+    clerk = api("clerk1")
+
+    def count(**sale):
+        with CaptureQueriesContext(connection) as queries:
+            response = clerk.post("/api/v1/sales/", {"member": member.member_no, **sale}, format="json")
+        assert response.status_code == 201, response.json()
+        return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+
+    priced = count(receipt_no="Q1", amount="88.00")
+    listed = count(receipt_no="Q2", list_amount="88.00")
+    assert len(listed) == len(priced) <= 9, "\n".join(listed)
