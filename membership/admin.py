@@ -101,8 +101,9 @@ class ProgramSettingsAdmin(admin.ModelAdmin):
         (_("Earning points"), {"fields": ("earn_rate", "per_sale_cap", "per_day_cap", "pending_days")}),
         (_("Paying with points"), {"fields": ("redeem_points_per_yuan", "redeem_cap_percent")}),
         (_("Points expiry"), {"fields": ("expiry_policy", "expiry_months", "expiry_notice_days")}),
-        (_("Tier review"), {"fields": ("review_period", "review_window", "reset_growth_on_promotion")}),
-        (_("Stored value"), {"fields": ("stored_value_pay_order",)}),
+        (_("Tiers"), {"fields": ("tier_basis", "review_period", "review_window", "reset_growth_on_promotion")}),
+        (_("Member price"), {"fields": ("birthday_month_discount",)}),
+        (_("Stored value"), {"fields": ("stored_value_pay_order", "max_topup_amount")}),
         (_("Limits"), {"fields": ("adjustment_limit", "max_sale_amount")}),
     )
 
@@ -129,7 +130,7 @@ class TierAdmin(admin.ModelAdmin):
     search_fields = ("code", "name")
     fieldsets = (
         (None, {"fields": ("code", "name", "rank")}),
-        (_("Growth value"), {"fields": ("reach_growth", "keep_growth")}),
+        (_("Growth value"), {"fields": ("reach_growth", "keep_growth", "instant_sale_amount")}),
         (_("Benefits"), {"fields": ("points_multiplier", "discount_rate", "monthly_coupons", "birthday_gift",
                                     "benefits")}),
     )
@@ -151,7 +152,7 @@ class EarnMultiplierAdmin(admin.ModelAdmin):
 
 @admin.register(TopUpPlan)
 class TopUpPlanAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "pay_amount", "bonus_amount", "is_active")
+    list_display = ("code", "name", "pay_amount", "bonus_amount", "bonus_points", "is_active")
     list_filter = ("is_active",)
     search_fields = ("code", "name")
     ordering = ("pay_amount",)

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -83,7 +85,13 @@ class Tier(models.Model):
     reach_growth = models.PositiveIntegerField(_("growth to reach"), default=0)
     keep_growth = models.PositiveIntegerField(_("growth to keep"), default=0)
     points_multiplier = models.DecimalField(_("points multiplier"), max_digits=4, decimal_places=2, default=1)
-    discount_rate = models.DecimalField(_("member discount (%)"), max_digits=5, decimal_places=2, default=0)
+    discount_rate = models.DecimalField(_("member discount (%)"), max_digits=5, decimal_places=2, default=0,
+                                        validators=[MinValueValidator(0), MaxValueValidator(100)])
+    instant_sale_amount = models.DecimalField(
+        _("instant tier on one sale of (¥)"), max_digits=12, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("A single sale paying at least this (after discounts and coupons) lifts the member to this "
+                    "tier at once (满999送金卡). Empty: only growth lifts."))
     monthly_coupons = models.PositiveSmallIntegerField(_("coupons per month"), default=0)
     birthday_gift = models.BooleanField(_("birthday gift"), default=False)
     benefits = models.TextField(_("benefits shown to members"), blank=True, help_text=_("One per line."))
@@ -128,6 +136,12 @@ class StoredValuePayOrder(models.TextChoices):
     PROPORTIONAL = "proportional", _("Principal and bonus in proportion")
 
 
+class TierBasis(models.TextChoices):
+    SPEND = "spend", _("Spend (1 per whole yuan paid)")
+    PURCHASES = "purchases", _("Number of purchases")
+    POINTS = "points", _("Points earned on purchases")
+
+
 class ProgramSettings(models.Model):
     """The single row of merchant-editable program rules (pk is always 1)."""
 
@@ -148,6 +162,9 @@ class ProgramSettings(models.Model):
     review_window = models.CharField(_("tier review window"), max_length=15, choices=ReviewWindow.choices,
                                      default=ReviewWindow.ROLLING_12M)
     reset_growth_on_promotion = models.BooleanField(_("reset growth on promotion"), default=False)
+    tier_basis = models.CharField(
+        _("tiers qualify by"), max_length=10, choices=TierBasis.choices, default=TierBasis.SPEND,
+        help_text=_("What a sale adds to growth: the tiers' reach and keep thresholds and the review count in it."))
     adjustment_limit = models.PositiveIntegerField(
         _("manual adjustments above this need a manager"), default=1000)
     stored_value_pay_order = models.CharField(_("stored value pays from"), max_length=20,
@@ -155,6 +172,8 @@ class ProgramSettings(models.Model):
                                               default=StoredValuePayOrder.PRINCIPAL_FIRST)
     max_sale_amount = models.DecimalField(_("largest sale accepted (¥)"), max_digits=12, decimal_places=2,
                                           default=1_000_000)
+    max_topup_amount = models.DecimalField(_("largest single top-up (¥)"), max_digits=12, decimal_places=2,
+                                           default=50_000, validators=[MinValueValidator(Decimal("0.01"))])
     birthday_month_discount = models.DecimalField(
         _("extra member discount in the birthday month (%)"), max_digits=5, decimal_places=2, default=0,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
@@ -224,6 +243,8 @@ class TopUpPlan(models.Model):
     name = models.CharField(_("name"), max_length=50)
     pay_amount = models.DecimalField(_("pay (¥)"), max_digits=10, decimal_places=2)
     bonus_amount = models.DecimalField(_("bonus (¥)"), max_digits=10, decimal_places=2, default=0)
+    bonus_points = models.PositiveIntegerField(_("bonus points"), default=0,
+                                               help_text=_("Points given with the top-up; taken back if it is refunded."))
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -438,6 +459,7 @@ class PointsEntry(models.Model):
         EXPIRY = "expiry", _("Expiry")
         MERGE = "merge", _("Account merge")
         IMPORT = "import", _("Import")
+        TOPUP = "topup", _("Top-up")
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT,
                                related_name="points_entries")

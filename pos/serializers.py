@@ -162,6 +162,7 @@ class TopUpRequest(serializers.Serializer):
 class TopUpResponse(serializers.Serializer):
     principal_added = serializers.DecimalField(**MONEY)
     bonus_added = serializers.DecimalField(**MONEY)
+    points_added = serializers.IntegerField(help_text="bonus points of the plan (demo: TOPUP300 +100)")
     principal = serializers.DecimalField(**MONEY)
     bonus = serializers.DecimalField(**MONEY)
 

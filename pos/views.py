@@ -264,7 +264,7 @@ def topup(request):
     member = selectors.member_by_no_or_card(member.member_no)
     return _workspace(request, member, level="success", show="topup",
                       result={"kind": "topup", "principal_added": result.principal_added,
-                              "bonus_added": result.bonus_added},
+                              "bonus_added": result.bonus_added, "points_added": result.points_added},
                       message=_("Topped up ¥%(amount)s (bonus ¥%(bonus)s).") % {
                           "amount": result.principal_added, "bonus": result.bonus_added})
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import config, hooks
 from ..errors import CouponInvalid, MembershipError, InsufficientPoints, InsufficientStoredValue, Invalid, PointsCapExceeded
-from ..models import EarnMultiplier, Member, PointsEntry, ProgramSettings, Tier
+from ..models import EarnMultiplier, Member, PointsEntry, ProgramSettings, Tier, TierBasis
 from . import tiers
 from .common import CENT, local, now, tz
 
@@ -93,6 +93,7 @@ class Pricing:
     member_discount: Decimal
     discount_percent: Decimal  # the rate that priced it (0 when no discount applied)
     amount: Decimal  # what the sale is worth after the member discount: returns are against this
+    paid_amount: Decimal  # after discounts and coupons, by any means of payment (the instant tier's measure)
     coupon_value: Decimal
     coupon_applied: bool
     price_basis: str
@@ -217,6 +218,16 @@ def cash_due(eligible: Decimal, stored_value_paid: Decimal) -> Decimal:
     return eligible - stored_value_paid
 
 
+def growth_for(eligible: Decimal, points: int, program: ProgramSettings) -> int:
+    """What a sale adds to growth, by the program's tier basis: 1 per whole yuan paid with money or
+    stored value (spend), 1 per purchase, or the points it earned."""
+    if program.tier_basis == TierBasis.PURCHASES:
+        return 1
+    if program.tier_basis == TierBasis.POINTS:
+        return points
+    return int(eligible)
+
+
 def check_return(amount: Decimal, *, total: Decimal, returned: Decimal) -> None:
     """A return may take at most what is left of its sale."""
     left = total - returned
@@ -315,10 +326,10 @@ def price_sale(ctx: SaleContext, *, amount=None, list_amount=None, lines=(), pay
 
     eligible = net - value - off  # paid with money or stored value
     points = earn(eligible, ctx, net_lines) if ctx.tier is not None else 0
-    growth = int(eligible) if ctx.tier is not None else 0  # 1 per whole yuan
+    growth = growth_for(eligible, points, ctx.program) if ctx.tier is not None else 0
     return Pricing(
         list_amount=gross, member_discount=discount, discount_percent=rate if discount else Decimal(0),
-        amount=net, coupon_value=off, coupon_applied=applied, price_basis=basis, points_paid=pay_points,
+        amount=net, paid_amount=net - off, coupon_value=off, coupon_applied=applied, price_basis=basis, points_paid=pay_points,
         points_value=value, max_points=most, max_points_value=Decimal(most * 100 // program.redeem_points_per_yuan) / 100,
         stored_value_paid=sv, cash_due=cash_due(eligible, sv), eligible=eligible, points_to_earn=points,
         growth_to_earn=growth,

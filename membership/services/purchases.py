@@ -123,6 +123,7 @@ def record_purchase(*, member, store, reference: str, idempotency_key: str, amou
                 idempotency_key=f"{idempotency_key}:earn", **common)
             pending = priced.points_to_earn if entry.pending else 0
         upgraded = tiers.add_growth(member, priced.growth_to_earn, at=at, purchase=purchase, program=ctx.program)
+        upgraded = tiers.instant_upgrade(member, priced.paid_amount, at=at) or upgraded
         member.purchase_count += 1
         member.last_purchase_at = max(filter(None, [member.last_purchase_at, at]))
         member.save(update_fields=PURCHASE_FIELDS)

@@ -11,7 +11,9 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from ..errors import Forbidden, InsufficientStoredValue, Invalid, NotFound
-from ..models import Member, ProgramSettings, StoredValueEntry, StoredValuePayOrder, TopUpPlan
+from .. import config
+from ..models import Member, PointsEntry, ProgramSettings, StoredValueEntry, StoredValuePayOrder, TopUpPlan
+from . import points
 from .common import CENT, audit, lock_member, money, now
 
 Kind = StoredValueEntry.Kind
@@ -20,7 +22,6 @@ MSG_AMOUNT = _("Enter an amount above zero with at most two decimals.")
 MSG_PLAN_AMOUNT = _("Plan %(plan)s is a top-up of ¥%(amount)s.")
 MSG_PIN = _("The stored-value PIN is wrong.")
 MSG_PIN_FORMAT = _("The PIN is 6 digits.")
-MAX_TOPUP = Decimal("50000.00")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class TopUpResult:
     bonus_added: Decimal
     principal: Decimal
     bonus: Decimal
+    points_added: int = 0
 
 
 def _amount(value, field="amount") -> Decimal:
@@ -71,18 +73,36 @@ def plan_for(amount: Decimal, code: str | None) -> TopUpPlan | None:
 
 def top_up(*, member, amount, plan_code: str | None = None, store=None, acting_user=None,
            idempotency_key: str | None = None, at: datetime | None = None) -> TopUpResult:
+    """Top up stored value, with the plan's bonus money and bonus points (demo: TOPUP300 +¥40 and 100
+    points), in one transaction; the largest single top-up is a program setting."""
     amount = _amount(amount)
-    if amount > MAX_TOPUP:
-        raise Invalid(_("A single top-up is at most ¥%s.") % MAX_TOPUP, field="amount")
+    program = config.program()
+    if amount > program.max_topup_amount:
+        raise Invalid(_("A single top-up is at most ¥%s.") % program.max_topup_amount, field="amount")
     plan = plan_for(amount, plan_code)
     bonus = plan.bonus_amount if plan else Decimal("0.00")
     with transaction.atomic():
         member = lock_member(member)
         if entry := _replayed(idempotency_key):
-            return TopUpResult(entry, entry.principal, entry.bonus, member.sv_principal, member.sv_bonus)
-        entry = _entry(member, kind=Kind.TOPUP, principal=amount, bonus=bonus, at=at or now(), plan=plan,
+            return TopUpResult(entry, entry.principal, entry.bonus, member.sv_principal, member.sv_bonus,
+                               _bonus_points(entry))
+        at = at or now()
+        entry = _entry(member, kind=Kind.TOPUP, principal=amount, bonus=bonus, at=at, plan=plan,
                        store=store, operator=acting_user, idempotency_key=idempotency_key)
-        return TopUpResult(entry, amount, bonus, member.sv_principal, member.sv_bonus)
+        points_added = plan.bonus_points if plan else 0
+        if points_added:
+            points.credit_locked(member, amount=points_added, kind=PointsEntry.Kind.BONUS,
+                                 source=PointsEntry.Source.TOPUP, at=at, program=program, store=store,
+                                 operator=acting_user, source_ref=plan.code,
+                                 idempotency_key=f"topup:{entry.pk}:points")
+            member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
+        return TopUpResult(entry, amount, bonus, member.sv_principal, member.sv_bonus, points_added)
+
+
+def _bonus_points(topup: StoredValueEntry) -> int:
+    """The points a top-up gave (0 without a plan that gives points)."""
+    given = PointsEntry.objects.filter(idempotency_key=f"topup:{topup.pk}:points").values_list("amount", flat=True)
+    return next(iter(given), 0)
 
 
 def split_payment(member: Member, amount: Decimal, program: ProgramSettings) -> tuple[Decimal, Decimal]:
@@ -133,8 +153,16 @@ def refund_top_up(*, topup: StoredValueEntry, acting_user=None, store=None) -> S
         bonus = min(topup.bonus, member.sv_bonus)
         if principal <= 0 and bonus <= 0:
             raise InsufficientStoredValue(_("Nothing of this top-up is left to refund."), field="topup")
-        entry = _entry(member, kind=Kind.TOPUP_REFUND, principal=-principal, bonus=-bonus, at=now(), topup=topup,
+        at = now()
+        entry = _entry(member, kind=Kind.TOPUP_REFUND, principal=-principal, bonus=-bonus, at=at, topup=topup,
                        store=store, operator=acting_user, idempotency_key=f"topup-refund:{topup.pk}")
+        if given := _bonus_points(topup):
+            # the plan's points go back with the top-up; already spent, the balance goes below zero and is
+            # flagged for the manager, as a return's reversal does
+            points.debit_locked(member, amount=given, kind=PointsEntry.Kind.REVERSE, source=PointsEntry.Source.TOPUP,
+                                at=at, allow_negative=True, store=store, operator=acting_user,
+                                source_ref=f"refund {topup.pk}", idempotency_key=f"topup-refund:{topup.pk}:points")
+            member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
         audit("sv.topup_refund", member=member, operator=acting_user, topup=topup.pk, principal=str(principal),
               bonus=str(bonus))
         return entry

@@ -4,6 +4,7 @@ Upgrades happen at once inside the transaction that made the member qualify; dow
 the periodic review; a tier set by HQ is a floor until its date."""
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import OuterRef, Subquery, Sum
@@ -62,6 +63,18 @@ def add_growth(member: Member, amount: int, *, at: datetime, purchase=None, prog
     _change(member, target, reason=TierChange.Reason.UPGRADE, at=at)
     if program.reset_growth_on_promotion:
         member.growth_value = 0
+    return True
+
+
+def instant_upgrade(member: Member, paid: Decimal, *, at: datetime) -> bool:
+    """One ticket lifts a locked member at once (满999送金卡): to the highest tier above theirs whose
+    instant amount the sale's paid amount reaches. Returns True when it did. Saving is the caller's job."""
+    target = next((t for t in reversed(config.tiers()) if t.rank > member.tier.rank
+                   and t.instant_sale_amount is not None and paid >= t.instant_sale_amount), None)
+    if target is None:
+        return False
+    _change(member, target, reason=TierChange.Reason.UPGRADE, at=at,
+            note=f"one sale of ¥{paid} (instant tier from ¥{target.instant_sale_amount})")
     return True
 
 

@@ -143,8 +143,8 @@ def test_idempotency_key_replays_the_first_response(api):
     first = clerk.post(url, {"amount": "300.00", "plan": "TOPUP300"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     again = clerk.post(url, {"amount": "300.00", "plan": "TOPUP300"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
-    assert first.json() == {"principal_added": "300.00", "bonus_added": "40.00", "principal": "300.00",
-                            "bonus": "40.00"}
+    assert first.json() == {"principal_added": "300.00", "bonus_added": "40.00", "points_added": 100,
+                            "principal": "300.00", "bonus": "40.00"}
     other = clerk.post(url, {"amount": "100.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert other.status_code == 409 and error(other)["code"] == "idempotency_conflict"
     assert Member.objects.get().sv_principal == Decimal("300.00")
