@@ -42,7 +42,7 @@ def _member_context(member: Member | None) -> dict:
     available = list(coupons.member_coupons(member, Coupon.Status.AVAILABLE)[:5])
     today = local(timezone.now())
     return {"member": member, "summary": summary, "coupons": available, "next_tier": nxt, "growth_needed": needed,
-            "progress": progress,
+            "progress": progress, "keep": tiers.keep_status(member),
             "discount_percent": pricing.discount_percent(member, member.tier, program, timezone.now()),
             "birthday_month": member.birth_month == today.month,
             "birthday_today": (member.birth_month, member.birth_day) == (today.month, today.day)}

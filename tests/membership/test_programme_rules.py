@@ -141,3 +141,26 @@ def test_tiers_by_number_of_purchases_with_a_review(shop):
     tiers.review(at=start + timedelta(days=390))
     member.refresh_from_db()
     assert member.tier.code == "NORMAL"
+
+
+def test_what_keeps_the_tier_shows_on_the_member_home_and_the_counter(shop, signed_in):
+    from django.contrib.auth.hashers import make_password
+    from django.test import Client
+
+    member = shop["enrol"]()
+    shop["buy"](member, amount=D("600.00"))
+    shop["buy"](member, amount=D("400.00"))  # SILVER: keep 800 in the rolling 12 months
+    status = tiers.keep_status(Member.objects.get(pk=member.pk))
+    assert (status.keep, status.window_growth, status.missing) == (800, 1000, 0)
+    Member.objects.filter(pk=member.pk).update(password=make_password("pw-123456"))
+    mobile = Client()
+    assert mobile.post("/m/login/", {"phone": member.phone, "password": "pw-123456"}).status_code == 302
+    home = mobile.get("/m/").content.decode()
+    assert 'data-testid="tier-keep"' in home and status.next_review.isoformat() in home
+    card = signed_in("clerk1").get(f"/counter/?m={member.member_no}").content.decode()
+    assert 'data-testid="tier-keep"' in card and status.next_review.isoformat() in card
+    # GOLD by the instant rule, 1999 growth in the window: 2001 to go
+    shop["buy"](member, amount=D("999.00"))
+    status = tiers.keep_status(Member.objects.get(pk=member.pk))
+    assert (status.keep, status.window_growth, status.missing) == (4000, 1999, 2001)
+    assert tiers.keep_status(shop["enrol"]()) is None  # nothing to keep at the entry tier
