@@ -12,4 +12,6 @@ urlpatterns = [
     path("mall/<str:code>/redeem/", views.redeem, name="redeem"),
     path("checkin/", views.checkin_page, name="checkin"),
     path("checkin/today/", views.checkin, name="checkin-today"),
+    path("plus/", views.paid_card_page, name="paid-card"),
+    path("plus/<str:code>/buy/", views.paid_card_buy, name="paid-card-buy"),
 ]

@@ -8,7 +8,7 @@ from membership.models import Member
 from portal.schedules import register
 
 from .models import ProgramRules
-from .services import coupons, scenes
+from .services import coupons, paid_cards, scenes
 
 register("scenes: daily", "campaigns.tasks.run_scenes", crontab={"minute": "30", "hour": "8"},
          description="Daily at 08:30: grant every active scene's occurrence of today (birthdays, holidays, "
@@ -18,6 +18,9 @@ register("coupons: expire and lapse", "campaigns.tasks.expire_coupons", crontab=
 register("coupons: monthly tier coupons", "campaigns.tasks.monthly_tier_coupons",
          crontab={"minute": "0", "hour": "6", "day_of_month": "1"},
          description="Monthly on the 1st: each member gets their tier's number of monthly coupons.")
+register("coupons: monthly paid card coupons", "campaigns.tasks.monthly_paid_card_coupons",
+         crontab={"minute": "10", "hour": "6", "day_of_month": "1"},
+         description="Monthly on the 1st: each member holding a paid card gets its monthly coupon (PLUS20).")
 
 
 @shared_task(name="campaigns.tasks.run_scenes", acks_late=True)
@@ -50,6 +53,12 @@ def monthly_tier_coupons(month: str | None = None) -> int:
         last = batch[-1][0]
         issued += coupons.grant_bulk(template=template, source=f"tier-monthly:{month}", grants=[
             (pk, f"tier-monthly:{month}:{pk}:{i}") for pk, quota in batch for i in range(quota)])
+
+
+@shared_task(name="campaigns.tasks.monthly_paid_card_coupons", acks_late=True)
+def monthly_paid_card_coupons(month: str | None = None) -> int:
+    """Keyed by member and month, so a re-run (or a purchase earlier that day) issues nothing twice."""
+    return paid_cards.monthly_coupons(month)
 
 
 @shared_task(name="campaigns.tasks.member_enrolled", acks_late=True)

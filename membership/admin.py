@@ -42,6 +42,8 @@ from .models import (
     EarnStage,
     GrowthEntry,
     Member,
+    PaidCard,
+    PaidCardProduct,
     PointsEntry,
     ProgramSettings,
     Purchase,
@@ -148,6 +150,35 @@ class EarnMultiplierAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("key",)
     ordering = ("kind", "key", "starts_on")
+
+
+@admin.register(PaidCardProduct)
+class PaidCardProductAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "price", "points_price", "days", "points_multiplier", "discount_rate",
+                    "monthly_coupon_code", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("code", "name")
+
+
+@admin.register(PaidCard)
+class PaidCardAdmin(admin.ModelAdmin):
+    """Purchases are made at the counter or on the member pages (and refunded there by a manager)."""
+
+    list_display = ("member", "product", "paid_amount", "paid_points", "starts_at", "ends_at", "refunded_at",
+                    "refund_amount", "refund_points", "store")
+    list_filter = ("product", "store")
+    search_fields = ("member__member_no", "member__phone")
+    list_select_related = ("member", "product", "store")
+    raw_id_fields = ("member",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(TopUpPlan)

@@ -10,8 +10,8 @@ class MembershipConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from . import config, tasks  # noqa: F401  (tasks registers the default beat schedules)
-        from .models import EarnStage, ProgramSettings, Tier
+        from .models import EarnStage, PaidCardProduct, ProgramSettings, Tier
 
-        for model in (ProgramSettings, Tier, EarnStage):
+        for model in (ProgramSettings, Tier, EarnStage, PaidCardProduct):
             post_save.connect(config.clear, sender=model, dispatch_uid=f"config.clear.save.{model.__name__}")
             post_delete.connect(config.clear, sender=model, dispatch_uid=f"config.clear.delete.{model.__name__}")

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.contrib.auth.hashers import make_password
 
-from .models import Channel, Gender, Member, ProgramSettings, Role, Store, Tier, TopUpPlan, User
+from .models import Channel, Gender, Member, PaidCardProduct, ProgramSettings, Role, Store, Tier, TopUpPlan, User
 from .services import enrolment, stored_value
 from .services.common import now
 
@@ -59,6 +59,9 @@ def seed_program() -> None:
         earn_rate=Decimal(1), redeem_points_per_yuan=100, redeem_cap_percent=Decimal(50), expiry_policy="year_end",
         expiry_notice_days=30, pending_days=0, review_period="monthly", review_window="rolling_12m",
         reset_growth_on_promotion=False, adjustment_limit=1000))
+    PaidCardProduct.objects.get_or_create(code="PLUS", defaults=dict(
+        name="PLUS 付费会员卡", price=Decimal("99.00"), points_price=9900, days=365,
+        points_multiplier=Decimal("1.5"), monthly_coupon_code="PLUS20"))
     for code, name, pay, bonus, bonus_points in PLANS:
         TopUpPlan.objects.get_or_create(code=code, defaults=dict(name=name, pay_amount=Decimal(pay),
                                                                  bonus_amount=Decimal(bonus), bonus_points=bonus_points))

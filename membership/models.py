@@ -238,6 +238,62 @@ class EarnMultiplier(models.Model):
         return f"{self.get_kind_display()} {self.key} ×{self.multiplier}"
 
 
+class PaidCardProduct(models.Model):
+    """A paid membership card (付费会员卡 / 权益卡) the merchant sells: its price in money or points, how
+    many days it lasts, and what it gives while it lasts (demo: PLUS, demo-program.md)."""
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=50)
+    price = models.DecimalField(_("price (¥)"), max_digits=10, decimal_places=2,
+                                validators=[MinValueValidator(Decimal("0.01"))])
+    points_price = models.PositiveIntegerField(_("price in points"), null=True, blank=True,
+                                               help_text=_("Empty: it cannot be bought with points."))
+    days = models.PositiveSmallIntegerField(_("days"), validators=[MinValueValidator(1)])
+    points_multiplier = models.DecimalField(_("points multiplier"), max_digits=4, decimal_places=2, default=1,
+                                            validators=[MinValueValidator(1)],
+                                            help_text=_("On top of the tier's multiplier while the card lasts."))
+    discount_rate = models.DecimalField(_("member discount (%)"), max_digits=5, decimal_places=2, default=0,
+                                        validators=[MinValueValidator(0), MaxValueValidator(100)],
+                                        help_text=_("Added to the tier's discount while the card lasts; 0 = none."))
+    monthly_coupon_code = models.CharField(_("monthly coupon"), max_length=20, blank=True,
+                                           help_text=_("Code of the coupon template given on the 1st of each month "
+                                                       "(and on the day of purchase) while the card lasts."))
+    is_active = models.BooleanField(_("on sale"), default=True)
+
+    class Meta:
+        verbose_name = _("paid membership card")
+        verbose_name_plural = _("paid membership cards")
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+
+class PaidCard(models.Model):
+    """One purchase (or renewal) of a paid card by a member: the days it added, what was paid, and
+    what a pro-rata refund gave back."""
+
+    member = models.ForeignKey("Member", verbose_name=_("member"), on_delete=models.PROTECT,
+                               related_name="paid_cards")
+    product = models.ForeignKey(PaidCardProduct, verbose_name=_("card"), on_delete=models.PROTECT,
+                                related_name="purchases")
+    paid_amount = models.DecimalField(_("paid (¥)"), max_digits=10, decimal_places=2, default=0)
+    paid_points = models.PositiveIntegerField(_("paid (points)"), default=0)
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"))
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    operator = models.ForeignKey("User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("time"))
+    refunded_at = models.DateTimeField(_("refunded"), null=True, blank=True)
+    refund_amount = models.DecimalField(_("refunded (¥)"), max_digits=10, decimal_places=2, default=0)
+    refund_points = models.PositiveIntegerField(_("refunded (points)"), default=0)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        verbose_name = _("paid card purchase")
+        verbose_name_plural = _("paid card purchases")
+        indexes = [models.Index(fields=["member", "-ends_at"])]
+
+
 class TopUpPlan(models.Model):
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=50)
@@ -329,6 +385,10 @@ class Member(models.Model):
     tier_floor = models.ForeignKey(Tier, verbose_name=_("tier floor"), null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
     tier_floor_until = models.DateField(_("floor until"), null=True, blank=True)
+    # the paid card the member holds and until when (a copy of their PaidCard rows, for the sale's rules)
+    paid_card_product = models.ForeignKey(PaidCardProduct, verbose_name=_("paid card"), null=True, blank=True,
+                                          on_delete=models.PROTECT, related_name="+")
+    paid_card_until = models.DateTimeField(_("paid card until"), null=True, blank=True)
     growth_value = models.PositiveIntegerField(_("growth value"), default=0)
 
     points_balance = models.IntegerField(_("points available"), default=0)
@@ -457,6 +517,7 @@ class PointsEntry(models.Model):
         REFERRAL = "referral", _("Referral")
         MANUAL = "manual", _("Manual")
         EXPIRY = "expiry", _("Expiry")
+        PAID_CARD = "paid_card", _("Paid card")
         MERGE = "merge", _("Account merge")
         IMPORT = "import", _("Import")
         TOPUP = "topup", _("Top-up")

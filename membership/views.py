@@ -35,7 +35,7 @@ from .errors import MembershipError, NotFound, PhoneTaken
 from .forms_member import CodeRequestForm, PasswordForm, PointsFilterForm, ProfileForm, SignInForm, SignUpForm
 from .member_auth import current_member, login_member, logout_member, member_required
 from .models import Member, PointsEntry, Purchase, StoredValueEntry
-from .services import accounts, cards, tiers
+from .services import accounts, cards, paid_cards, tiers
 from .services.common import local, tz
 
 PAGE_SIZE = 20
@@ -389,7 +389,8 @@ def home(request):
     unread = inbox.filter(read_at__isnull=True).count() if inbox is not None else 0
     return _page(request, "membership/home.html", {
         "summary": summary, "next_tier": next_tier, "progress": selectors.tier_progress(member, next_tier),
-        "keep": tiers.keep_status(member),
+        "keep": tiers.keep_status(member), "paid_card": paid_cards.active_product(member),
+        "has_paid_cards": paid_cards.on_sale().exists(),
         "benefits": member.tier.benefit_list(), "next_benefits": next_tier.benefit_list() if next_tier else [],
         "coupon_count": _coupon_count(member), "notices": notices, "unread": unread,
         "has_inbox": inbox is not None,

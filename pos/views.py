@@ -14,10 +14,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import Coupon
 from campaigns.services import coupons, mall, scenes
+from campaigns.services import paid_cards as campaign_paid_cards
 from membership import config, permissions, selectors
 from membership.errors import CouponInvalid, MembershipError, NotFound, PhoneTaken
 from membership.models import Member, TopUpPlan
-from membership.services import enrolment, pricing, stored_value, tiers
+from membership.services import enrolment, paid_cards, pricing, stored_value, tiers
 from membership.services.common import local
 
 from .forms import EnrolForm, LookupForm, ReturnForm, SaleForm, TopUpForm
@@ -43,6 +44,7 @@ def _member_context(member: Member | None) -> dict:
     today = local(timezone.now())
     return {"member": member, "summary": summary, "coupons": available, "next_tier": nxt, "growth_needed": needed,
             "progress": progress, "keep": tiers.keep_status(member),
+            "paid_card": paid_cards.active_product(member), "paid_card_products": list(paid_cards.on_sale()),
             "discount_percent": pricing.discount_percent(member, member.tier, program, timezone.now()),
             "birthday_month": member.birth_month == today.month,
             "birthday_today": (member.birth_month, member.birth_day) == (today.month, today.day)}
@@ -57,7 +59,8 @@ def _workspace(request, member=None, *, message=None, level="info", result=None,
         "plans": TopUpPlan.objects.filter(is_active=True),
         "return_form": ReturnForm(),
         "enrol_form": extra.pop("enrol_form", None) or EnrolForm(),
-        "message": message, "level": level, "result": result, "once": uuid.uuid4().hex, **extra,
+        "message": message, "level": level, "result": result, "once": uuid.uuid4().hex,
+        "can_refund_paid_card": permissions.is_manager(request.user) or permissions.is_hq(request.user), **extra,
     }
     template = "pos/_workspace.html" if request.htmx else "pos/counter.html"
     return render(request, template, context, status=status)
@@ -267,6 +270,46 @@ def topup(request):
                               "bonus_added": result.bonus_added, "points_added": result.points_added},
                       message=_("Topped up ¥%(amount)s (bonus ¥%(bonus)s).") % {
                           "amount": result.principal_added, "bonus": result.bonus_added})
+
+
+@require_POST
+@counter_only
+def paid_card(request):
+    """Sell (or renew) a paid card: money taken at the till, or the member's points."""
+    member = _member_or_none(request.POST.get("member_no"))
+    if member is None:
+        return _workspace(request, None, status=400, message=_("Find the member first."), level="error")
+    once = request.POST.get("once") or uuid.uuid4().hex
+    try:
+        product = paid_cards.product_by_code(request.POST.get("product", ""))
+        card = campaign_paid_cards.buy(member=member, product=product, pay_with=request.POST.get("pay_with", ""),
+                                       idempotency_key=f"counter:{request.user.pk}:{once}", store=request.user.store,
+                                       acting_user=request.user)
+    except MembershipError as exc:
+        return _workspace(request, member, status=400 if exc.status == 400 else 409, show="paid-card",
+                          message=exc.message, level="error")
+    member = selectors.member_by_no_or_card(member.member_no)
+    return _workspace(request, member, level="success", show="paid-card",
+                      result={"kind": "paid_card", "name": product.name, "paid_amount": card.paid_amount,
+                              "paid_points": card.paid_points, "until": card.ends_at},
+                      message=_("%(name)s valid until %(until)s.") % {
+                          "name": product.name, "until": f"{local(card.ends_at):%Y-%m-%d}"})
+
+
+@require_POST
+@counter_only
+def paid_card_refund(request):
+    member = _member_or_none(request.POST.get("member_no"))
+    if member is None:
+        return _workspace(request, None, status=400, message=_("Find the member first."), level="error")
+    try:
+        refund = paid_cards.refund(member=member, acting_user=request.user, store=request.user.store)
+    except MembershipError as exc:
+        return _workspace(request, member, status=exc.status, show="paid-card", message=exc.message, level="error")
+    member = selectors.member_by_no_or_card(member.member_no)
+    return _workspace(request, member, level="success", show="paid-card",
+                      result={"kind": "paid_card_refund", "amount": refund.amount, "points": refund.points},
+                      message=_("Paid card refunded: hand back ¥%(amount)s.") % {"amount": refund.amount})
 
 
 @require_POST

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import config, hooks
 from ..errors import CouponInvalid, MembershipError, InsufficientPoints, InsufficientStoredValue, Invalid, PointsCapExceeded
 from ..models import EarnMultiplier, Member, PointsEntry, ProgramSettings, Tier, TierBasis
-from . import tiers
+from . import paid_cards, tiers
 from .common import CENT, local, now, tz
 
 ZERO = Decimal("0.00")
@@ -370,11 +370,20 @@ def multipliers_for(lines, on: date) -> dict:
 
 
 def discount_percent(member: Member, tier: Tier, program: ProgramSettings, at: datetime) -> Decimal:
-    """The member's discount in percent: the tier's, plus the birthday-month extra where set."""
+    """The member's discount in percent: the tier's, plus the birthday-month extra where set, plus the
+    paid card's while the member holds one."""
     rate = Decimal(tier.discount_rate)
     if program.birthday_month_discount and member.birth_month == local(at).month:
         rate += program.birthday_month_discount
+    if (card := paid_cards.active_product(member, at)) is not None:
+        rate += card.discount_rate
     return min(rate, Decimal(100))
+
+
+def points_multiplier(member: Member, tier: Tier, at: datetime) -> Decimal:
+    """The tier's multiplier, times the paid card's while the member holds one (demo: PLUS ×1.5)."""
+    card = paid_cards.active_product(member, at)
+    return Decimal(tier.points_multiplier) * (card.points_multiplier if card is not None else 1)
 
 
 def earned_today(member: Member, at: datetime) -> int:
@@ -395,7 +404,7 @@ def sale_context(member: Member | None, *, lines=(), at: datetime | None = None)
     nxt, needed = tiers.growth_to_next(member)
     return SaleContext(
         program=program, stages=tuple(config.stages()), tier=tier,
-        discount_percent=discount_percent(member, tier, program, at), points_multiplier=tier.points_multiplier,
+        discount_percent=discount_percent(member, tier, program, at), points_multiplier=points_multiplier(member, tier, at),
         campaign_multiplier=hooks.largest_campaign_multiplier(member, at),
         line_multipliers=multipliers_for(lines, local(at).date()),
         earned_today=earned_today(member, at) if program.per_day_cap is not None else 0,
