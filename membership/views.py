@@ -368,6 +368,19 @@ def password(request):
 
 
 @require_GET
+def program(request):
+    """The programme in plain words, for anyone (seed 000: 首页展示会员制度和会员权益): the tiers, what
+    each gives and how to reach and keep it, the points rules, the paid card."""
+    current_member(request)
+    prog = config.program()
+    return _page(request, "membership/program.html", {
+        "tiers": [(t, t.benefit_list()) for t in config.tiers()], "program": prog,
+        "basis": prog.tier_basis, "points_per_yuan": prog.earn_rate, "cap": prog.redeem_cap_percent,
+        "yuan_points": prog.redeem_points_per_yuan, "paid_cards": list(paid_cards.on_sale()),
+    }, nav="home")
+
+
+@require_GET
 def privacy(request):
     current_member(request)
     return _page(request, "membership/privacy.html")

@@ -164,3 +164,12 @@ def test_what_keeps_the_tier_shows_on_the_member_home_and_the_counter(shop, sign
     status = tiers.keep_status(Member.objects.get(pk=member.pk))
     assert (status.keep, status.window_growth, status.missing) == (4000, 1999, 2001)
     assert tiers.keep_status(shop["enrol"]()) is None  # nothing to keep at the entry tier
+
+
+def test_the_programme_page_shows_every_tier_and_the_rules_to_anyone(demo_program, client):
+    html = client.get("/m/program/").content.decode()
+    for name in ("普通会员", "银卡会员", "金卡会员", "钻石会员"):
+        assert name in html
+    assert "999" in html  # the instant GOLD tier
+    assert "98 折" in html and "PLUS" in html  # the tiers' benefits and the paid card
+    assert 'href="/m/program/"' in client.get("/m/signup/").content.decode()
