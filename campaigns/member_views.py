@@ -126,3 +126,16 @@ def paid_card_buy(request, code):
     except MembershipError as exc:
         messages.error(request, exc.message)
     return redirect("campaigns:paid-card")
+
+
+@require_POST
+@member_required
+def mall_cancel(request, order_no):
+    """The member cancels their own order before pickup: points and stock go back."""
+    try:
+        order = mall.cancel_by_member(member=request.member, order_no=order_no)
+        messages.success(request, _("Order %(order)s cancelled: %(points)s points are back.") % {
+            "order": order.order_no, "points": order.points_spent})
+    except MembershipError as exc:
+        messages.error(request, exc.message)
+    return redirect("campaigns:mall")

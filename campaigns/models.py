@@ -283,6 +283,9 @@ class MallOrder(models.Model):
     fulfilled_at = models.DateTimeField(_("picked up"), null=True, blank=True)
     fulfilled_store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     fulfilled_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    cash_collected = models.DecimalField(_("cash collected"), max_digits=10, decimal_places=2, default=0,
+                                         help_text=_("The cash part of a points-plus-cash item, taken at pickup."))
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
     idempotency_key = models.CharField(max_length=120, unique=True)
 
     class Meta:
@@ -325,6 +328,10 @@ class ProgramRules(models.Model):
     referral_points = models.PositiveIntegerField(_("referral reward points"), default=100)
     referral_min_purchase = models.DecimalField(_("invited member's first purchase at least (¥)"), max_digits=10,
                                                 decimal_places=2, default=50)
+    mall_pickup_days = models.PositiveSmallIntegerField(
+        _("mall orders lapse after (days)"), default=30,
+        help_text=_("An order not picked up within this many days is cancelled, its points and stock given back; "
+                    "0 = never."))
     monthly_coupon_template = models.ForeignKey(
         CouponTemplate, verbose_name=_("monthly tier coupon"), null=True, blank=True, on_delete=models.PROTECT,
         help_text=_("Each member gets their tier's monthly number of this coupon on the 1st."))

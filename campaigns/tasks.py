@@ -8,13 +8,14 @@ from membership.models import Member
 from portal.schedules import register
 
 from .models import ProgramRules
-from .services import coupons, paid_cards, scenes
+from .services import coupons, mall, paid_cards, scenes
 
 register("scenes: daily", "campaigns.tasks.run_scenes", crontab={"minute": "30", "hour": "8"},
          description="Daily at 08:30: grant every active scene's occurrence of today (birthdays, holidays, "
                      "activation, post-purchase care, win-back …).")
 register("coupons: expire and lapse", "campaigns.tasks.expire_coupons", crontab={"minute": "10", "hour": "0"},
-         description="Daily: mark expired coupons and unclaimed benefits past their window.")
+         description="Daily: mark expired coupons and unclaimed benefits past their window; cancel mall orders "
+                     "not picked up in time.")
 register("coupons: monthly tier coupons", "campaigns.tasks.monthly_tier_coupons",
          crontab={"minute": "0", "hour": "6", "day_of_month": "1"},
          description="Monthly on the 1st: each member gets their tier's number of monthly coupons.")
@@ -30,7 +31,7 @@ def run_scenes() -> int:
 
 @shared_task(name="campaigns.tasks.expire_coupons", acks_late=True)
 def expire_coupons() -> int:
-    return coupons.expire_due() + scenes.lapse_unclaimed()
+    return coupons.expire_due() + scenes.lapse_unclaimed() + mall.lapse_unpicked()
 
 
 @shared_task(name="campaigns.tasks.monthly_tier_coupons", acks_late=True)

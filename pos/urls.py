@@ -12,6 +12,7 @@ urlpatterns = [
     path("return/", views.sale_return, name="return"),
     path("topup/", views.topup, name="topup"),
     path("pickup/", views.pickup, name="pickup"),
+    path("mall/redeem/", views.mall_redeem, name="mall-redeem"),
     path("paid-card/", views.paid_card, name="paid-card"),
     path("paid-card/refund/", views.paid_card_refund, name="paid-card-refund"),
     path("today/", views.today, name="today"),

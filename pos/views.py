@@ -45,6 +45,7 @@ def _member_context(member: Member | None) -> dict:
     return {"member": member, "summary": summary, "coupons": available, "next_tier": nxt, "growth_needed": needed,
             "progress": progress, "keep": tiers.keep_status(member),
             "paid_card": paid_cards.active_product(member), "paid_card_products": list(paid_cards.on_sale()),
+            "mall_items": list(mall.on_sale().order_by("sort", "points_price")[:12]),
             "discount_percent": pricing.discount_percent(member, member.tier, program, timezone.now()),
             "birthday_month": member.birth_month == today.month,
             "birthday_today": (member.birth_month, member.birth_day) == (today.month, today.day)}
@@ -324,11 +325,35 @@ def pickup(request):
         order = mall.fulfil(pickup_code=code, clerk=request.user)
     except MembershipError as exc:
         return _workspace(request, member, status=exc.status, show="pickup", level="error", message=exc.message)
+    return _pickup_done(request, order)
+
+
+def _pickup_done(request, order):
     member = selectors.member_by_no_or_card(order.member.member_no)
+    message = (_("Redeemed %(qty)s × %(item)s: the coupon is in the member's coupons.") if order.item.coupon_template_id
+               else _("Hand over %(qty)s × %(item)s (order %(order)s).")) % {
+        "qty": order.qty, "item": order.item.name, "order": order.order_no}
+    if order.cash_collected:
+        message += " " + _("Collect ¥%(cash)s.") % {"cash": order.cash_collected}
     return _workspace(request, member, show="pickup", level="success",
-                      result={"kind": "pickup", "item": order.item.name, "qty": order.qty, "order_no": order.order_no},
-                      message=_("Hand over %(qty)s × %(item)s (order %(order)s).") % {
-                          "qty": order.qty, "item": order.item.name, "order": order.order_no})
+                      result={"kind": "pickup", "item": order.item.name, "qty": order.qty, "order_no": order.order_no,
+                              "cash_due": order.cash_collected}, message=message)
+
+
+@require_POST
+@counter_only
+def mall_redeem(request):
+    """Redeem a points-mall item for the member on the spot (order and hand-over in one go)."""
+    member = _member_or_none(request.POST.get("member_no"))
+    if member is None:
+        return _workspace(request, None, status=400, show="pickup", level="error", message=_("Find the member first."))
+    once = request.POST.get("once") or uuid.uuid4().hex
+    try:
+        order = mall.redeem_at_counter(member=member, item=mall.item_by_code(request.POST.get("item", "")),
+                                       clerk=request.user, idempotency_key=f"counter:{request.user.pk}:{once}")
+    except MembershipError as exc:
+        return _workspace(request, member, status=exc.status, show="pickup", level="error", message=exc.message)
+    return _pickup_done(request, order)
 
 
 @require_GET
