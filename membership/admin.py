@@ -100,7 +100,8 @@ class ProgramSettingsAdmin(admin.ModelAdmin):
     """One row (pk 1): the list page opens it; it is never added or deleted."""
 
     fieldsets = (
-        (_("Earning points"), {"fields": ("earn_rate", "per_sale_cap", "per_day_cap", "pending_days")}),
+        (_("Earning points"), {"fields": ("earn_rate", "per_sale_cap", "per_day_cap", "pending_days",
+                                          "profile_birthday_points", "profile_gender_points")}),
         (_("Paying with points"), {"fields": ("redeem_points_per_yuan", "redeem_cap_percent")}),
         (_("Points expiry"), {"fields": ("expiry_policy", "expiry_months", "expiry_notice_days")}),
         (_("Tiers"), {"fields": ("tier_basis", "review_period", "review_window", "reset_growth_on_promotion")}),

@@ -4,7 +4,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import PointsEntry
+from .models import Gender, PointsEntry
 
 PHONE_ATTRS = {"inputmode": "tel", "autocomplete": "tel", "placeholder": _("11-digit mobile number")}
 CODE_ATTRS = {"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": "6", "pattern": "[0-9]*"}
@@ -80,9 +80,10 @@ class PasswordForm(forms.Form):
 
 
 class ProfileForm(BirthdayFields):
-    field_order = ["name", "birth_month", "birth_day", "birth_year", "marketing_consent"]
+    field_order = ["name", "gender", "birth_month", "birth_day", "birth_year", "marketing_consent"]
 
     name = forms.CharField(label=_("Name"), max_length=50, required=False)
+    gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices, required=False)
     marketing_consent = forms.BooleanField(label=_("Send me offers and news"), required=False)
 
     def __init__(self, *args, birthday_locked: bool = False, **kwargs):

@@ -174,6 +174,11 @@ class ProgramSettings(models.Model):
                                           default=1_000_000)
     max_topup_amount = models.DecimalField(_("largest single top-up (¥)"), max_digits=12, decimal_places=2,
                                            default=50_000, validators=[MinValueValidator(Decimal("0.01"))])
+    profile_birthday_points = models.PositiveIntegerField(
+        _("points for giving a birthday"), default=0,
+        help_text=_("Once per member, when the profile has a birthday; 0 = off."))
+    profile_gender_points = models.PositiveIntegerField(
+        _("points for giving a gender"), default=0, help_text=_("Once per member, when the profile says F or M; 0 = off."))
     birthday_month_discount = models.DecimalField(
         _("extra member discount in the birthday month (%)"), max_digits=5, decimal_places=2, default=0,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
@@ -518,6 +523,7 @@ class PointsEntry(models.Model):
         MANUAL = "manual", _("Manual")
         EXPIRY = "expiry", _("Expiry")
         PAID_CARD = "paid_card", _("Paid card")
+        PROFILE = "profile", _("Profile completed")
         MERGE = "merge", _("Account merge")
         IMPORT = "import", _("Import")
         TOPUP = "topup", _("Top-up")

@@ -575,7 +575,7 @@ def invite_qr(request):
 def profile(request):
     member = request.member
     locked = bool(member.birth_month)
-    initial = {"name": member.name, "marketing_consent": member.marketing_consent}
+    initial = {"name": member.name, "gender": member.gender, "marketing_consent": member.marketing_consent}
     form = ProfileForm(request.POST or None, initial=initial, birthday_locked=locked)
     status = 200
     if request.method == "POST":
@@ -583,7 +583,7 @@ def profile(request):
             try:
                 result = accounts.update_profile(member=member, name=form.cleaned_data["name"],
                                                  marketing_consent=form.cleaned_data["marketing_consent"],
-                                                 birthday=form.birthday())
+                                                 birthday=form.birthday(), gender=form.cleaned_data["gender"] or None)
             except MembershipError as exc:
                 _apply_error(form, exc)
                 status = 400

@@ -16,9 +16,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .. import config
 from ..errors import Invalid, LimitReached, NotFound, PhoneTaken
-from ..models import Channel, LoginThrottle, Member, OneTimeCode, Store
-from . import enrolment, otp
+from ..models import Channel, Gender, LoginThrottle, Member, OneTimeCode, Store
+from . import enrolment, otp, points
 from .common import audit, lock_member, now
 from .enrolment import Birthday, active_member_by_phone, normalise_phone
 
@@ -251,7 +252,8 @@ class ProfileChange:
     changed: tuple[str, ...]
 
 
-def update_profile(*, member, name: str, marketing_consent: bool, birthday=None) -> ProfileChange:
+def update_profile(*, member, name: str, marketing_consent: bool, birthday=None,
+                   gender: str | None = None) -> ProfileChange:
     """What a member may change themselves: name, marketing consent (recorded with its time), and
     the birthday only while none is set; after that only the counter changes it (it drives
     birthday benefits)."""
@@ -273,10 +275,17 @@ def update_profile(*, member, name: str, marketing_consent: bool, birthday=None)
         if name != member.name:
             member.name = name
             changed.append("name")
+        if gender and gender != member.gender:
+            if gender not in Gender.values:
+                raise Invalid(_("Gender is F, M or U."), field="gender")
+            member.gender = gender
+            changed.append("gender")
         if bool(marketing_consent) != member.marketing_consent:
             member.marketing_consent, member.consent_at = bool(marketing_consent), now()
             changed += ["marketing_consent", "consent_at"]
         if changed:
+            if points.reward_profile_locked(member, at=now(), program=config.program()):
+                changed += ["points_balance", "points_pending", "points_flagged"]
             member.save(update_fields=changed)
             audit("member.profile", member=member, fields=sorted(set(changed)))
     return ProfileChange(member=member, changed=tuple(changed))

@@ -10,11 +10,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
+from .. import config
 from ..errors import Forbidden, Invalid, NotFound, PhoneTaken
 from ..models import Card, Channel, Gender, GrowthEntry, Member, PointsEntry, Purchase, StoredValueEntry, Store
 from ..permissions import can_adjust_points
 from ..signals import member_enrolled, send_after_commit
-from . import cards, tiers
+from . import cards, points, tiers
 from .common import audit, lock_member, now
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -114,6 +115,8 @@ def enrol(*, phone, store: Store, name: str = "", gender: str = Gender.UNKNOWN, 
                 cards.issue_virtual(member)
             tiers.TierChange.objects.create(member=member, from_tier=None, to_tier=member.tier,
                                             reason=tiers.TierChange.Reason.ENROL, created_at=at, operator=acting_user)
+            if channel != Channel.IMPORT and points.reward_profile_locked(member, at=at, program=config.program()):
+                member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
             audit("member.enrol", member=member, operator=acting_user, channel=channel, store=store.code)
             send_after_commit(member_enrolled, member_id=member.pk)
     except IntegrityError as exc:

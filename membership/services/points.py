@@ -140,6 +140,21 @@ def _expire_member_due(member: Member, at: datetime) -> int:
     return total
 
 
+def reward_profile_locked(member: Member, *, at: datetime, program: ProgramSettings) -> int:
+    """Behaviour points for completing the profile (a birthday, a gender), each once per member for
+    ever (keyed), on a member locked by the caller; 0 in the settings turns a reward off. Returns the
+    points given; saving the balances is the caller's job."""
+    given = 0
+    for has, points, what in ((member.birth_month is not None, program.profile_birthday_points, "birthday"),
+                              (member.gender in ("F", "M"), program.profile_gender_points, "gender")):
+        key = f"profile:{what}:{member.pk}"
+        if has and points and not PointsEntry.objects.filter(idempotency_key=key).exists():
+            credit_locked(member, amount=points, kind=Kind.BONUS, source=Source.PROFILE, at=at, program=program,
+                          source_ref=what, idempotency_key=key)
+            given += points
+    return given
+
+
 def _save_balances(member: Member) -> None:
     member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
 

@@ -173,3 +173,25 @@ def test_the_programme_page_shows_every_tier_and_the_rules_to_anyone(demo_progra
     assert "999" in html  # the instant GOLD tier
     assert "98 折" in html and "PLUS" in html  # the tiers' benefits and the paid card
     assert 'href="/m/program/"' in client.get("/m/signup/").content.decode()
+
+
+def test_behaviour_points_for_completing_the_profile_once(shop):
+    from membership.services import accounts, enrolment
+
+    program = ProgramSettings.load()
+    program.profile_birthday_points, program.profile_gender_points = 50, 20
+    program.save()
+    member = shop["enrol"]()  # no birthday, no gender: nothing yet
+    assert Member.objects.get(pk=member.pk).points_balance == 0
+    accounts.update_profile(member=member, name="小李", marketing_consent=False, birthday="--08-15")
+    assert Member.objects.get(pk=member.pk).points_balance == 50
+    accounts.update_profile(member=member, name="小李", marketing_consent=False, gender="F")
+    accounts.update_profile(member=member, name="小李", marketing_consent=False, gender="M")  # changed again: once
+    member.refresh_from_db()
+    assert member.points_balance == 70 and member.gender == "M"
+    assert PointsEntry.objects.filter(member=member, source=PointsEntry.Source.PROFILE).count() == 2
+    # enrolled with both at the counter: both at once
+    full = enrolment.enrol(phone="13677770000", store=shop["store"], gender="F", birthday="1990-01-02",
+                           acting_user=shop["clerk"])
+    assert Member.objects.get(pk=full.pk).points_balance == 70
+    assert discrepancies() == []
