@@ -295,7 +295,8 @@ def member_urls() -> list[str]:
     return [p.name for p in urls.urlpatterns if isinstance(p, URLPattern)]
 
 
-PUBLIC = {"login", "logout", "signup", "join", "join-qr", "poster", "send-code", "password", "privacy"}
+PUBLIC = {"login", "logout", "signup", "join", "join-qr", "poster", "send-code", "password", "privacy",
+          "program"}  # the programme page is for anyone (seed 000: 首页展示会员制度和会员权益)
 
 
 def test_every_member_page_needs_a_signed_in_member(client, zhang):
