@@ -5,13 +5,22 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns.models import CheckIn, Coupon, MallItem, MallOrder, Notification, ReferralReward, Scene, SceneGrant
+from campaigns.models import (
+    CheckIn,
+    Coupon,
+    MallItem,
+    MallOrder,
+    Notification,
+    ReferralReward,
+    Scene,
+    SceneGrant,
+)
 from campaigns.services import mall
 from membership.ledger import discrepancies
 from membership.models import AuditLog, Card, Member, Tag
 from membership.services import cards, points, stored_value
-from pos.models import Sale
 from portal.sms import LocmemSmsBackend
+from pos.models import Sale
 
 pytestmark = pytest.mark.django_db
 STOCK = ["6200000000000005", "6200000000000013", "6200000000000021"]
