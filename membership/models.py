@@ -763,6 +763,8 @@ class OneTimeCode(models.Model):
         SIGNUP = "signup", _("Sign-up")
         RESET = "reset", _("Password reset")
         SET_PASSWORD = "set_password", _("First password")
+        CHANGE_PHONE = "change_phone", _("Phone change")
+        SET_PIN = "set_pin", _("Stored-value PIN")
 
     phone = models.CharField(_("mobile"), max_length=11)
     purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)

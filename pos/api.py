@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from campaigns.services import coupons, mall, scenes
 from membership import permissions, selectors
 from membership.errors import Invalid, NotFound, PhoneTaken
-from membership.services import enrolment, points, stored_value
+from membership.services import accounts, cards, enrolment, points, stored_value
 
 from . import serializers as s
 from .api_support import LookupIPThrottle, LookupThrottle, WriteThrottle, idempotent
@@ -24,6 +24,7 @@ ERRORS = {code: OpenApiResponse(s.ErrorResponse) for code in (400, 401, 403, 404
 Counter = permissions.RolePermission.of(permissions.can_use_counter)
 Reader = permissions.RolePermission.of(permissions.can_read_members)
 Adjuster = permissions.RolePermission.of(permissions.can_adjust_points)
+Manager = permissions.RolePermission.of(permissions.can_manage_members)
 
 
 class CounterAPIView(APIView):
@@ -253,3 +254,132 @@ class FulfilView(CounterAPIView):
     def post(self, request, pickup_code):
         order = mall.fulfil(pickup_code=pickup_code, clerk=request.user)
         return Response(s.FulfilOut(order).data)
+
+
+# ---------------------------------------------------------------------------------------
+# The store desk (pos-api.md, "The store desk"): clerk and manager; merge, close and refund managers
+# only. The services record each change in the audit log with the operator.
+# ---------------------------------------------------------------------------------------
+
+
+def code_sent(sent):
+    return s.CodeSentOut({"phone": sent.phone[:3] + "****" + sent.phone[-4:], "resend_in": sent.resend_in}).data
+
+
+class CardsView(CounterAPIView):
+    @extend_schema(request=s.CardRequest, responses={201: s.CardOut, **ERRORS},
+                   summary="Bind a physical card from stock to a member")
+    @idempotent
+    def post(self, request, member_no):
+        data = s.CardRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = selectors.member_by_no_or_card(member_no)
+        card = cards.bind(member=member, number=data.validated_data["card_no"], acting_user=request.user)
+        return Response(s.CardOut(card).data, status=status.HTTP_201_CREATED)
+
+
+class LostCardView(CounterAPIView):
+    @extend_schema(request=s.LostCardRequest, responses={201: s.CardOut, **ERRORS},
+                   summary="Report a card lost: block it and issue a replacement")
+    @idempotent
+    def post(self, request, member_no, card_no):
+        data = s.LostCardRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = selectors.member_by_no_or_card(member_no)
+        card = cards.report_lost(member=member, card_no=card_no,
+                                 replacement_card_no=data.validated_data["replacement_card_no"] or None,
+                                 acting_user=request.user)
+        return Response(s.CardOut(card).data, status=status.HTTP_201_CREATED)
+
+
+class PhoneCodeView(CounterAPIView):
+    @extend_schema(request=s.PhoneCodeRequest, responses={200: s.CodeSentOut, **ERRORS},
+                   summary="Send a one-time code to the member's new phone")
+    @idempotent
+    def post(self, request, member_no):
+        data = s.PhoneCodeRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = selectors.member_by_no_or_card(member_no)
+        return Response(code_sent(accounts.send_phone_change_code(member=member, phone=data.validated_data["phone"])))
+
+
+class PhoneView(CounterAPIView):
+    @extend_schema(request=s.PhoneChangeRequest, responses={200: s.MemberSummary, **ERRORS},
+                   summary="Change the member's phone (code to the new phone; a manager may omit it)")
+    @idempotent
+    def post(self, request, member_no):
+        data = s.PhoneChangeRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = selectors.member_by_no_or_card(member_no)
+        accounts.change_phone(member=member, phone=data.validated_data["phone"], code=data.validated_data["code"],
+                              acting_user=request.user)
+        return Response(summary(enrolment.get_member(member.member_no), request.user))
+
+
+class PinCodeView(CounterAPIView):
+    @extend_schema(request=None, responses={200: s.CodeSentOut, **ERRORS},
+                   summary="Send a one-time code to the member's phone for setting the PIN")
+    @idempotent
+    def post(self, request, member_no):
+        member = selectors.member_by_no_or_card(member_no)
+        return Response(code_sent(accounts.send_pin_code(member=member)))
+
+
+class PinView(CounterAPIView):
+    @extend_schema(request=s.PinRequest, responses={204: None, **ERRORS},
+                   summary="Set or reset the stored-value PIN (code to the member's phone; a manager may omit it)")
+    @idempotent
+    def put(self, request, member_no):
+        data = s.PinRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = selectors.member_by_no_or_card(member_no)
+        accounts.set_pin(member=member, pin=data.validated_data["pin"], code=data.validated_data["code"],
+                         acting_user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MergeView(CounterAPIView):
+    permission_classes = [IsAuthenticated, Manager]
+
+    @extend_schema(request=s.MergeRequest, responses={200: s.MemberSummary, **ERRORS},
+                   summary="Merge another account of the member into this one (managers)")
+    @idempotent
+    def post(self, request, member_no):
+        data = s.MergeRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        target = selectors.member_by_no_or_card(member_no)
+        try:
+            source = selectors.member_by_no_or_card(data.validated_data["from"])
+        except NotFound as exc:
+            raise Invalid("Unknown member or card.", field="from") from exc
+        enrolment.merge(source=source, target=target, acting_user=request.user,
+                        reason=data.validated_data["reason"])
+        return Response(summary(enrolment.get_member(target.member_no), request.user))
+
+
+class CloseView(CounterAPIView):
+    permission_classes = [IsAuthenticated, Manager]
+
+    @extend_schema(request=s.CloseRequest, responses={200: s.CloseOut, **ERRORS},
+                   summary="Close a membership at the member's request (managers)")
+    @idempotent
+    def post(self, request, member_no):
+        data = s.CloseRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = enrolment.close(member=selectors.member_by_no_or_card(member_no),
+                                 reason=data.validated_data["reason"], acting_user=request.user)
+        return Response(s.CloseOut(member).data)
+
+
+class TopUpRefundView(CounterAPIView):
+    permission_classes = [IsAuthenticated, Manager]
+
+    @extend_schema(request=None, responses={201: s.TopUpRefundOut, **ERRORS},
+                   summary="Refund a top-up: principal returned, its bonus removed (managers)")
+    @idempotent
+    def post(self, request, topup_id):
+        if not topup_id.isdigit() or len(topup_id) > 18:
+            raise NotFound(field="topup")
+        entry = stored_value.refund_top_up(topup=stored_value.topup_entry(int(topup_id)), acting_user=request.user,
+                                           store=request.user.store)
+        return Response(s.TopUpRefundOut(entry).data, status=status.HTTP_201_CREATED)

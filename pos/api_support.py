@@ -111,7 +111,7 @@ def idempotent(method):
                 return None
             if record.request_hash != digest:
                 raise IdempotencyConflict(field="Idempotency-Key")
-            return Response(record.body, status=record.status)
+            return Response(None if record.status == 204 else record.body, status=record.status)
 
         if replay := stored():
             return replay
@@ -124,7 +124,8 @@ def idempotent(method):
                 if response.status_code < 500:
                     IdempotentResponse.objects.create(user=request.user, key=key, method=request.method,
                                                       path=request.path[:300], request_hash=digest,
-                                                      status=response.status_code, body=response.data)
+                                                      status=response.status_code,
+                                                      body=response.data if response.data is not None else {})
                 return response
         except IntegrityError:
             if replay := stored():  # a parallel request with this key committed first

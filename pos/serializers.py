@@ -160,6 +160,7 @@ class TopUpRequest(serializers.Serializer):
 
 
 class TopUpResponse(serializers.Serializer):
+    topup_id = serializers.CharField(source="entry.pk", help_text="for a refund of this top-up")
     principal_added = serializers.DecimalField(**MONEY)
     bonus_added = serializers.DecimalField(**MONEY)
     points_added = serializers.IntegerField(help_text="bonus points of the plan (demo: TOPUP300 +100)")
@@ -223,3 +224,77 @@ class FulfilOut(serializers.Serializer):
     qty = serializers.IntegerField()
     status = serializers.CharField()
     fulfilled_at = serializers.DateTimeField()
+
+
+# ---------------------------------------------------------------------------------------
+# The store desk (pos-api.md, "The store desk")
+# ---------------------------------------------------------------------------------------
+
+
+class CardRequest(serializers.Serializer):
+    card_no = serializers.CharField(max_length=30, help_text="a physical card from the imported stock")
+
+
+class CardOut(serializers.Serializer):
+    card_no = serializers.CharField(source="number")
+    kind = serializers.ChoiceField(choices=["physical", "virtual"])
+    status = serializers.ChoiceField(choices=["stock", "active", "blocked"])
+
+
+class LostCardRequest(serializers.Serializer):
+    replacement_card_no = serializers.CharField(max_length=30, required=False, allow_null=True, allow_blank=True,
+                                                default=None, help_text="a physical card from stock; "
+                                                                        "without it a virtual card is issued")
+
+
+class PhoneCodeRequest(serializers.Serializer):
+    phone = serializers.CharField(max_length=30, help_text="the member's new mobile number")
+
+
+class CodeSentOut(serializers.Serializer):
+    phone = serializers.CharField(help_text="where the code went, masked")
+    resend_in = serializers.IntegerField(help_text="seconds until another code may be asked for")
+
+
+class PhoneChangeRequest(serializers.Serializer):
+    phone = serializers.CharField(max_length=30)
+    code = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True, default=None,
+                                 help_text="the code sent to the new phone; a manager may omit it")
+
+
+class PinRequest(serializers.Serializer):
+    pin = serializers.CharField(max_length=6, help_text="6 digits, typed by the member")
+    code = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True, default=None,
+                                 help_text="the code sent to the member's phone; a manager may omit it")
+
+
+class MergeRequest(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+
+
+# "from" is a Python keyword: declared here so the field keeps the contract's name
+MergeRequest._declared_fields["from"] = serializers.CharField(
+    max_length=19, help_text="member number of the account merged into this one and closed")
+
+
+class CloseRequest(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+
+
+class CloseOut(serializers.Serializer):
+    member_no = serializers.CharField()
+    status = serializers.CharField()
+
+
+class TopUpRefundOut(serializers.Serializer):
+    topup_id = serializers.CharField()
+    principal_refunded = serializers.SerializerMethodField()
+    bonus_removed = serializers.SerializerMethodField()
+    principal = serializers.DecimalField(source="principal_after", **MONEY)
+    bonus = serializers.DecimalField(source="bonus_after", **MONEY)
+
+    def get_principal_refunded(self, entry) -> str:
+        return f"{-entry.principal:.2f}"
+
+    def get_bonus_removed(self, entry) -> str:
+        return f"{-entry.bonus:.2f}"

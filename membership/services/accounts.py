@@ -12,14 +12,15 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .. import config
 from ..errors import Invalid, LimitReached, NotFound, PhoneTaken
 from ..models import Channel, Gender, LoginThrottle, Member, OneTimeCode, Store
-from . import enrolment, otp, points
+from ..permissions import can_manage_members
+from . import enrolment, otp, points, stored_value
 from .common import audit, lock_member, now
 from .enrolment import Birthday, active_member_by_phone, normalise_phone
 
@@ -153,6 +154,81 @@ def set_password(*, phone, code, password: str, ip: str | None = None) -> Member
         audit("member.password_set" if purpose == Purpose.SET_PASSWORD else "member.password_reset",
               member=member, ip=ip)
     return member
+
+
+# ---------------------------------------------------------------------------------------
+# The store desk: a new phone and the stored-value PIN, proved by a code (or a manager)
+# ---------------------------------------------------------------------------------------
+
+MSG_CODE_REQUIRED = _("Enter the code sent by SMS: only a store manager may do without it.")
+MSG_SAME_PHONE = _("This is already the member's mobile number.")
+MSG_NOT_ACTIVE = _("This membership is not active.")
+
+
+def _mask(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:]
+
+
+def _desk_code(*, phone: str, purpose: str, code, acting_user) -> int | None:
+    """The checked code's id, or None when a manager goes without one (pos-api.md, "The store desk")."""
+    if not str(code or "").strip():
+        if can_manage_members(acting_user):
+            return None
+        raise Invalid(MSG_CODE_REQUIRED, field="code")
+    return otp.check_code(phone=phone, purpose=purpose, code=code)
+
+
+def _new_phone(member: Member, phone) -> str:
+    phone = normalise_phone(phone)
+    if phone == member.phone:
+        raise Invalid(MSG_SAME_PHONE, field="phone")
+    if (other := active_member_by_phone(phone)) and other.pk != member.pk:
+        raise PhoneTaken(field="phone")
+    return phone
+
+
+def send_phone_change_code(*, member: Member, phone, ip: str | None = None) -> otp.SentCode:
+    """A code to the member's new phone, proving they hold it."""
+    return otp.request_code(phone=_new_phone(member, phone), purpose=Purpose.CHANGE_PHONE, ip=ip)
+
+
+def change_phone(*, member: Member, phone, code=None, acting_user=None) -> Member:
+    """Change a member's phone at the desk, with the code sent to the new phone (a manager may omit
+    it). The old number is free at once; a number of another active member is PhoneTaken."""
+    phone = _new_phone(member, phone)
+    code_id = _desk_code(phone=phone, purpose=Purpose.CHANGE_PHONE, code=code, acting_user=acting_user)
+    try:
+        with transaction.atomic():
+            if code_id:
+                otp.consume(code_id)
+            member = lock_member(member)
+            if member.status != Member.Status.ACTIVE:
+                raise Invalid(MSG_NOT_ACTIVE, field="member")
+            old = member.phone
+            member.phone = phone
+            member.save(update_fields=["phone"])
+            LoginThrottle.objects.filter(key=_phone_key(old)).delete()
+            audit("member.phone_change", member=member, operator=acting_user, old=_mask(old), new=_mask(phone),
+                  with_code=code_id is not None)
+    except IntegrityError as exc:  # a parallel enrolment or change took the number first
+        raise PhoneTaken(field="phone") from exc
+    return member
+
+
+def send_pin_code(*, member: Member, ip: str | None = None) -> otp.SentCode:
+    """A code to the member's own phone, for setting or resetting the stored-value PIN."""
+    return otp.request_code(phone=member.phone, purpose=Purpose.SET_PIN, ip=ip)
+
+
+def set_pin(*, member: Member, pin, code=None, acting_user=None) -> None:
+    """Set or reset the stored-value PIN the member typed, with the code sent to their phone (a
+    manager may omit it; a member on /m/ passes no acting_user and always needs the code)."""
+    pin = stored_value.clean_pin(pin)
+    code_id = _desk_code(phone=member.phone, purpose=Purpose.SET_PIN, code=code, acting_user=acting_user)
+    with transaction.atomic():
+        if code_id:
+            otp.consume(code_id)
+        stored_value.set_pin(member=member, pin=pin, acting_user=acting_user)
 
 
 # ---------------------------------------------------------------------------------------

@@ -110,5 +110,21 @@ def replace(*, card: Card, new_number: str | None = None, acting_user=None) -> C
         return new
 
 
+def member_card(member: Member, number) -> Card:
+    """One of the member's own cards by its number (any status), or NotFound naming card_no."""
+    number = "".join(str(number or "").split())
+    card = Card.objects.filter(number=number, member=member).first()
+    if card is None:
+        raise NotFound(_("The member has no card with this number."), field="card_no")
+    return card
+
+
+def report_lost(*, member: Member, card_no, replacement_card_no: str | None = None, acting_user=None) -> Card:
+    """The desk's "lost card": the member's card is blocked and replaced (by `replace`), with a
+    scanned physical card from stock when one is given, else a new virtual card."""
+    return replace(card=member_card(member, card_no), new_number=replacement_card_no or None,
+                   acting_user=acting_user)
+
+
 def primary_card(member: Member) -> Card | None:
     return (member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at").first())

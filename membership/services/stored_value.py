@@ -168,9 +168,15 @@ def refund_top_up(*, topup: StoredValueEntry, acting_user=None, store=None) -> S
         return entry
 
 
-def set_pin(*, member, pin: str, acting_user=None) -> None:
-    if not (pin and pin.isdigit() and len(pin) == 6):
+def clean_pin(pin) -> str:
+    """A stored-value PIN is 6 digits."""
+    if not (pin and isinstance(pin, str) and pin.isdigit() and len(pin) == 6):
         raise Invalid(MSG_PIN_FORMAT, field="pin")
+    return pin
+
+
+def set_pin(*, member, pin: str, acting_user=None) -> None:
+    pin = clean_pin(pin)
     with transaction.atomic():
         member = lock_member(member)
         member.sv_pin = make_password(pin)

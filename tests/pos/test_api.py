@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from membership import qr
 from membership.ledger import discrepancies
-from membership.models import Member, PointsEntry
+from membership.models import Member, PointsEntry, StoredValueEntry
 from membership.services import cards, stored_value
 from pos.models import Sale
 
@@ -144,7 +144,8 @@ def test_idempotency_key_replays_the_first_response(api):
     again = clerk.post(url, {"amount": "300.00", "plan": "TOPUP300"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
     assert first.json() == {"principal_added": "300.00", "bonus_added": "40.00", "points_added": 100,
-                            "principal": "300.00", "bonus": "40.00"}
+                            "principal": "300.00", "bonus": "40.00", "topup_id": first.json()["topup_id"]}
+    assert StoredValueEntry.objects.get(pk=first.json()["topup_id"]).kind == "topup"
     other = clerk.post(url, {"amount": "100.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert other.status_code == 409 and error(other)["code"] == "idempotency_conflict"
     assert Member.objects.get().sv_principal == Decimal("300.00")
