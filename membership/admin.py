@@ -25,6 +25,8 @@ from django.utils.translation import ngettext
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
+from portal.history import ConfigHistoryAdmin
+
 from .errors import MembershipError, NotFound
 from .forms import (
     AdjustPointsForm,
@@ -94,7 +96,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(ProgramSettings)
-class ProgramSettingsAdmin(admin.ModelAdmin):
+class ProgramSettingsAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     """One row (pk 1): the list page opens it; it is never added or deleted."""
 
     fieldsets = (
@@ -121,7 +123,7 @@ class ProgramSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("rank", "code", "name", "reach_growth", "keep_growth", "points_multiplier", "discount_rate",
                     "monthly_coupons", "birthday_gift")
     list_display_links = ("code", "name")
@@ -136,13 +138,13 @@ class TierAdmin(admin.ModelAdmin):
 
 
 @admin.register(EarnStage)
-class EarnStageAdmin(admin.ModelAdmin):
+class EarnStageAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("from_amount", "rate")
     ordering = ("from_amount",)
 
 
 @admin.register(EarnMultiplier)
-class EarnMultiplierAdmin(admin.ModelAdmin):
+class EarnMultiplierAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("kind", "key", "multiplier", "starts_on", "ends_on")
     list_filter = ("kind",)
     search_fields = ("key",)
@@ -150,7 +152,7 @@ class EarnMultiplierAdmin(admin.ModelAdmin):
 
 
 @admin.register(TopUpPlan)
-class TopUpPlanAdmin(admin.ModelAdmin):
+class TopUpPlanAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("code", "name", "pay_amount", "bonus_amount", "is_active")
     list_filter = ("is_active",)
     search_fields = ("code", "name")
