@@ -20,6 +20,11 @@ def on_starting(server):
 
     django.setup()
     call_command("check", deploy=True, fail_level="ERROR")
+    # The checks opened a database connection in the master; forked workers must not inherit and
+    # share its socket (seen as "prepared statement already exists" and 503s under load).
+    from django.db import connections
+
+    connections.close_all()
     clear_metrics_dir()
 
 

@@ -6,7 +6,8 @@
 - /metrics serves them to the operator only: a request from loopback that did not come through a
   proxy, or one carrying `Authorization: Bearer <METRICS_TOKEN>`. Everyone else gets 404.
 - Several processes (gunicorn's workers, Celery's prefork children): set PROMETHEUS_MULTIPROC_DIR
-  to an empty directory shared by them and /metrics adds them up (docs/deploy.md, "Metrics").
+  to an empty directory of theirs and the endpoint adds them up (docs/deploy.md, "Metrics"). A
+  worker serves its own endpoint (WORKER_METRICS_PORT); the web's /metrics has the web's figures.
 """
 
 import hmac
@@ -102,8 +103,10 @@ def task_retried(sender=None, request=None, **kwargs):
 
 
 def serve_worker_metrics(sender=None, **kwargs):
-    """worker_ready: a worker machine serves its task metrics on 127.0.0.1:CELERY_METRICS_PORT."""
+    """worker_ready: a worker serves its task metrics on WORKER_METRICS_ADDR:WORKER_METRICS_PORT
+    (loopback by default). With the prefork pool, set PROMETHEUS_MULTIPROC_DIR to a directory of the
+    worker's own (not the web's: gunicorn clears its directory when it starts)."""
     from prometheus_client import start_http_server
 
-    if settings.CELERY_METRICS_PORT:
-        start_http_server(settings.CELERY_METRICS_PORT, addr="127.0.0.1", registry=registry())
+    if settings.WORKER_METRICS_PORT:
+        start_http_server(settings.WORKER_METRICS_PORT, addr=settings.WORKER_METRICS_ADDR, registry=registry())

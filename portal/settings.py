@@ -277,8 +277,10 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.Authenticatio
 # operator only: a request from loopback, or one with `Authorization: Bearer $METRICS_TOKEN`.
 MIDDLEWARE.insert(0, "portal.metrics.RequestMetricsMiddleware")
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-# a worker serves its own task metrics on this loopback port when set (e.g. 9808)
-CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=0)
+# a worker machine serves its task metrics on WORKER_METRICS_ADDR:WORKER_METRICS_PORT when the port
+# is set (e.g. 9808); loopback by default, 0.0.0.0 inside a container that only Prometheus reaches
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 
 # The load balancer's health check asks over plain HTTP from inside: no redirect to HTTPS for it.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -129,3 +129,25 @@ def test_dockerignore_keeps_the_developers_files_out():
     for path in ("manage.py", "portal/settings.py", "locale/zh_Hans/LC_MESSAGES/django.po", "static/css/site.css",
                  "requirements.txt", "scripts/build_assets.sh"):
         assert not ignored(path), path
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_master_leaves_no_database_connection_to_its_workers(on_postgres, monkeypatch, tmp_path):
+    """The defect the smoke test found: the deploy checks in gunicorn's master opened a connection
+    that every forked worker inherited and shared ("prepared statement already exists", 503).
+    PostgreSQL only: SQLite's in-memory test database never closes its connection."""
+    import django.core.management
+    from django.db import connection
+
+    from portal import gunicorn_conf
+
+    def deploy_checks(*args, **kwargs):
+        connection.ensure_connection()  # as check --deploy does (the demo-password check reads users)
+
+    monkeypatch.setattr(django.core.management, "call_command", deploy_checks)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    (tmp_path / "counter_1.db").write_bytes(b"stale")
+    gunicorn_conf.on_starting(server=None)
+    assert connection.connection is None
+    assert list(tmp_path.iterdir()) == []  # stale metrics of the last run cleared
