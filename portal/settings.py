@@ -271,7 +271,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = env.bool("AUDITLOG_DISABLE_REMOTE_ADDR", default=False)
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-                  "auditlog.middleware.AuditlogMiddleware")
+                  "portal.history.AuditlogMiddleware")
 
 # Prometheus metrics: requests and latency (web), task outcomes (worker), at /metrics for the
 # operator only: a request from loopback, or one with `Authorization: Bearer $METRICS_TOKEN`.

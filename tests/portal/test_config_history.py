@@ -98,3 +98,15 @@ def test_every_campaign_model_is_tracked(model):
     from django.apps import apps
 
     assert auditlog.contains(apps.get_model("campaigns", model))
+
+
+def test_the_recorded_address_is_not_what_the_client_writes(hq):
+    """X-Forwarded-For is only believed behind NUM_PROXIES proxies (portal.client_ip)."""
+    tier = Tier.objects.order_by("rank").first()
+    url = f"/admin/membership/tier/{tier.pk}/change/"
+    data = form_data(hq, url)
+    data["keep_growth"] = 0
+    data["name"] = tier.name + "!"
+    assert hq.post(url, data, REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="6.6.6.6").status_code == 302
+    entry = LogEntry.objects.get_for_object(tier).get(action=LogEntry.Action.UPDATE)
+    assert entry.remote_addr == "10.1.2.3"
