@@ -25,6 +25,8 @@ from django.utils.translation import ngettext
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
+from portal.history import ConfigHistoryAdmin
+
 from .errors import MembershipError, NotFound
 from .forms import (
     AdjustPointsForm,
@@ -96,7 +98,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(ProgramSettings)
-class ProgramSettingsAdmin(admin.ModelAdmin):
+class ProgramSettingsAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     """One row (pk 1): the list page opens it; it is never added or deleted."""
 
     fieldsets = (
@@ -125,7 +127,7 @@ class ProgramSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("rank", "code", "name", "reach_growth", "keep_growth", "points_multiplier", "discount_rate",
                     "monthly_coupons", "birthday_gift")
     list_display_links = ("code", "name")
@@ -140,13 +142,13 @@ class TierAdmin(admin.ModelAdmin):
 
 
 @admin.register(EarnStage)
-class EarnStageAdmin(admin.ModelAdmin):
+class EarnStageAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("from_amount", "rate")
     ordering = ("from_amount",)
 
 
 @admin.register(EarnMultiplier)
-class EarnMultiplierAdmin(admin.ModelAdmin):
+class EarnMultiplierAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("kind", "key", "multiplier", "starts_on", "ends_on")
     list_filter = ("kind",)
     search_fields = ("key",)
@@ -154,7 +156,7 @@ class EarnMultiplierAdmin(admin.ModelAdmin):
 
 
 @admin.register(PaidCardProduct)
-class PaidCardProductAdmin(admin.ModelAdmin):
+class PaidCardProductAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("code", "name", "price", "points_price", "days", "points_multiplier", "discount_rate",
                     "monthly_coupon_code", "is_active")
     list_filter = ("is_active",)
@@ -183,7 +185,7 @@ class PaidCardAdmin(admin.ModelAdmin):
 
 
 @admin.register(TopUpPlan)
-class TopUpPlanAdmin(admin.ModelAdmin):
+class TopUpPlanAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("code", "name", "pay_amount", "bonus_amount", "bonus_points", "is_active")
     list_filter = ("is_active",)
     search_fields = ("code", "name")

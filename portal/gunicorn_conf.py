@@ -20,3 +20,27 @@ def on_starting(server):
 
     django.setup()
     call_command("check", deploy=True, fail_level="ERROR")
+    # The checks opened a database connection in the master; forked workers must not inherit and
+    # share its socket (seen as "prepared statement already exists" and 503s under load).
+    from django.db import connections
+
+    connections.close_all()
+    clear_metrics_dir()
+
+
+# Prometheus: with several workers, each writes its figures to PROMETHEUS_MULTIPROC_DIR and
+# /metrics adds them up (portal/metrics.py). Stale files of an earlier run are cleared at start.
+def clear_metrics_dir():
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
