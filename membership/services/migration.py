@@ -817,6 +817,63 @@ def _phone_or_blank(value) -> str:
 
 
 # ---------------------------------------------------------------------------------------
+# Background jobs
+# ---------------------------------------------------------------------------------------
+
+
+def run_job(job_id: int) -> dict:
+    """Run one MemberImportJob: progress on the job as rows are processed, then the reconciliation."""
+    from ..models import MemberImportJob
+
+    job = MemberImportJob.objects.get(pk=job_id)
+    if job.status != MemberImportJob.Status.QUEUED:
+        return job.result  # a redelivered message: the job ran (or runs) already
+    MemberImportJob.objects.filter(pk=job_id).update(status=MemberImportJob.Status.RUNNING)
+    side = _side_connection()
+
+    def progress(done, total):
+        _update_job(side, job_id, rows_done=done, rows_total=total)
+
+    try:
+        with job.file.open("rb") as f:
+            result = import_file(f, job.file.name, acting_user=job.created_by, dry_run=job.dry_run,
+                                 skip_bad_rows=job.skip_bad_rows, tier_floor_until=job.tier_floor_until,
+                                 progress=progress)
+    except Exception as exc:
+        MemberImportJob.objects.filter(pk=job_id).update(
+            status=MemberImportJob.Status.FAILED, finished_at=now(),
+            result={"base_errors": [str(exc)], "table": [], "errors": [], "error_count": 0})
+        raise
+    finally:
+        if side is not connection:
+            side.close()
+    state = result.as_dict()
+    MemberImportJob.objects.filter(pk=job_id).update(
+        status=MemberImportJob.Status.DONE, finished_at=now(), result=state,
+        rows_done=result.in_file.rows, rows_total=result.in_file.rows)
+    return state
+
+
+def _side_connection():
+    """A second connection to the database for progress (PostgreSQL), committed at once; SQLite has one
+    writer, so there the progress is written in the import's own connection."""
+    if connection.vendor != "postgresql":
+        return connection
+    from django.db import connections
+
+    return connections.create_connection(connection.alias)
+
+
+def _update_job(conn, job_id: int, *, rows_done: int, rows_total: int | None) -> None:
+    from ..models import MemberImportJob
+
+    table = conn.ops.quote_name(MemberImportJob._meta.db_table)
+    with conn.cursor() as cur:
+        cur.execute(f"UPDATE {table} SET rows_done = %s, rows_total = %s WHERE id = %s",
+                    [rows_done, rows_total, job_id])
+
+
+# ---------------------------------------------------------------------------------------
 # Export in the same columns
 # ---------------------------------------------------------------------------------------
 

@@ -317,3 +317,66 @@ def test_export_and_import_into_an_empty_database_reproduce_every_balance(progra
     for phone in before:
         assert after[phone] == before[phone], phone
     assert discrepancies() == []
+
+
+def test_a_large_file_runs_in_the_background_with_progress_that_survives_a_reload(
+        program, signed_in, settings, tmp_path, django_capture_on_commit_callbacks):
+    from membership.models import MemberImportJob
+
+    settings.MEDIA_ROOT = tmp_path
+    hq = signed_in("admin")
+    hq.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    upload = io.BytesIO(good_file().encode())
+    upload.name = "members.csv"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = hq.post("/admin/membership/memberimportjob/add/",
+                           {"file": upload, "dry_run": "on", "tier_floor_until": f"{NEXT_YEAR}-12-31"})
+    job = MemberImportJob.objects.get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/{job.pk}/change/")
+    assert (job.status, job.rows_done, job.rows_total, job.percent) == ("done", 4, 4, 100)
+    assert not Member.objects.filter(phone="13911110001").exists()  # a dry run
+    page = hq.get(response["Location"]).content.decode()  # a reload shows the bar and the table again
+    assert 'id="job-bar"' in page and 'id="reconciliation"' in page and "would be written" in page
+    state = hq.get(f"/admin/membership/memberimportjob/{job.pk}/progress/").json()
+    assert state["percent"] == 100 and state["finished"] and state["result"]["table"][4][1:] == ["780", "780"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        hq.post("/admin/membership/memberimportjob/", {"action": "import_for_real", "_selected_action": [job.pk]})
+    real = MemberImportJob.objects.get(dry_run=False)
+    assert real.status == "done" and real.result["rolled_back"] is False
+    member = Member.objects.get(phone="13911110001")
+    assert member.points_balance == 700 and member.tier_floor.code == "GOLD"
+
+
+def test_a_job_with_bad_rows_shows_every_error_and_writes_nothing(program, signed_in, settings, tmp_path,
+                                                                  django_capture_on_commit_callbacks):
+    from membership.models import MemberImportJob
+
+    settings.MEDIA_ROOT = tmp_path
+    hq = signed_in("admin")
+    hq.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    upload = io.BytesIO(BAD_FILE.encode())
+    upload.name = "bad.csv"
+    with django_capture_on_commit_callbacks(execute=True):
+        hq.post("/admin/membership/memberimportjob/add/", {"file": upload})
+    job = MemberImportJob.objects.get()
+    assert job.result["rolled_back"] and job.result["bad_rows"] == 5
+    page = hq.get(f"/admin/membership/memberimportjob/{job.pk}/change/").content.decode()
+    assert "No store has the code S999." in page and "Nothing was imported" in page
+    assert not Member.objects.exists()
+
+
+def test_the_member_export_offers_the_import_columns(program, signed_in, enrol, demo_staff):
+    import csv
+
+    hq = signed_in("admin")
+    member = enrol(phone="13911110001")
+    points.adjust(member=member, points=120, reason="seed", acting_user=demo_staff["admin"])
+    form = hq.get("/admin/membership/member/export/").context["form"]
+    data = {"format": "0", "resource": "1"}
+    data.update({name: "on" for name, f in form.fields.items() if getattr(f, "is_selectable_field", False)})
+    response = hq.post("/admin/membership/member/export/", data)
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert list(rows[0]) == list(migration.COLUMNS)
+    assert (rows[0]["phone"], rows[0]["points"], rows[0]["tier"]) == ("13911110001", "120", "NORMAL")
