@@ -74,7 +74,6 @@ GENDER_WORDS = {"": Gender.UNKNOWN, "u": Gender.UNKNOWN, "f": Gender.FEMALE, "fe
 NUMERIC_COLUMNS = ("member_no", "phone", "card_no", "points", "points_expire_on", "points_pending_until",
                    "growth_value", "sv_principal", "sv_bonus", "referrer_phone", "consent_at", "joined_at",
                    "birthday")
-NON_ASCII_DIGIT = re.compile(r"[^\x00-\x7f]")
 MEMBER_NO_RE = re.compile(r"^[0-9A-Za-z]{1,12}$")
 
 MSG_FULL_WIDTH = gettext_lazy("Use ordinary (half-width) digits 0-9 and letters, not full-width ones.")
@@ -179,10 +178,6 @@ def _text(value) -> str:
     return str(value).strip()
 
 
-def row_key(cells) -> str:
-    return hashlib.sha1("\x1f".join(_text(c) for c in cells).encode()).hexdigest()[:32]
-
-
 def _aware(at: datetime) -> datetime:
     return timezone.make_aware(at, tz()) if timezone.is_naive(at) else at
 
@@ -281,8 +276,8 @@ class Importer:
 
     def parse(self, raw: dict, number: int) -> Row:
         """One row's columns, each checked on its own; raises RowInvalid naming every bad column."""
-        cells = [raw.get(c) for c in COLUMNS]
-        base = row_key(cells)
+        text = {c: _text(raw.get(c)) for c in COLUMNS}
+        base = hashlib.sha1("\x1f".join(text.values()).encode()).hexdigest()[:32]
         self.key_counts[base] += 1
         row = Row(number=number, key=f"{base}:{self.key_counts[base]}")
         errors: dict[str, list] = {}
@@ -291,23 +286,23 @@ class Importer:
             errors.setdefault(column, []).append(str(message))
 
         for column in NUMERIC_COLUMNS:
-            if NON_ASCII_DIGIT.search(_text(raw.get(column))):
+            if not text[column].isascii():
                 bad(column, MSG_FULL_WIDTH)
-        row.name = _text(raw.get("name"))
+        row.name = text["name"]
         if "phone" not in errors:
             try:
-                row.phone = enrolment.normalise_phone(_text(raw.get("phone")))
+                row.phone = enrolment.normalise_phone(text["phone"])
             except MembershipError as exc:
                 bad("phone", _domain(exc))
         if "birthday" not in errors:
             try:
                 value = raw.get("birthday")
-                row.birthday = enrolment.Birthday.parse(value if isinstance(value, date) else _text(value))
+                row.birthday = enrolment.Birthday.parse(value if isinstance(value, date) else text["birthday"])
             except MembershipError as exc:
                 bad("birthday", _domain(exc))
-        gender = _text(raw.get("gender"))
+        gender = text["gender"]
         row.gender = GENDER_WORDS.get(gender.lower(), gender.upper())  # anything else: `check` says so
-        code = _text(raw.get("home_store"))
+        code = text["home_store"]
         if not code:
             bad("home_store", _("Give the code of the member's home store."))
         elif (store := self.stores.get(code)) is None:
@@ -332,11 +327,11 @@ class Importer:
                 bad(column, _("The joining time cannot be in the future.") if column == "joined_at"
                     else _("The consent time cannot be in the future."))
             setattr(row, column, at)
-        member_no = _text(raw.get("member_no"))
+        member_no = text["member_no"]
         if member_no and "member_no" not in errors and not MEMBER_NO_RE.match(member_no):
             bad("member_no", _("A member number is 1 to 12 digits or letters."))
         row.member_no = member_no
-        numbers = [n for n in _text(raw.get("card_no")).split(";") if n.strip()]
+        numbers = [n for n in text["card_no"].split(";") if n.strip()]
         if "card_no" not in errors:
             for n in numbers:
                 try:
@@ -374,7 +369,7 @@ class Importer:
                 bad("points_pending_until", exc)
         if (row.expires_at or row.pending_until) and not row.points and "points" not in errors:
             bad("points", _("Give the points of the lot that expires or is pending."))
-        tier_code = _text(raw.get("tier"))
+        tier_code = text["tier"]
         if tier_code:
             row.tier = self.tiers.get(tier_code)
             if row.tier is None:
@@ -387,13 +382,13 @@ class Importer:
                 setattr(row, column, _money(raw.get(column)))
             except ValueError as exc:
                 bad(column, exc)
-        referrer = _text(raw.get("referrer_phone"))
+        referrer = text["referrer_phone"]
         if referrer and "referrer_phone" not in errors:
             try:
                 row.referrer_phone = enrolment.normalise_phone(referrer)
             except MembershipError as exc:
                 bad("referrer_phone", _domain(exc))
-        row.tags = sorted({t.strip() for t in _text(raw.get("tags")).split(";") if t.strip()})
+        row.tags = sorted({t.strip() for t in text["tags"].split(";") if t.strip()}) if text["tags"] else []
         if any(len(t) > 50 for t in row.tags):
             bad("tags", _("A tag is at most 50 characters."))
         if errors:
@@ -412,13 +407,16 @@ class Importer:
             errors.setdefault(row.number, {}).setdefault(column, []).append(str(message))
 
         phones = {r.phone for r in rows} | {r.referrer_phone for r in rows if r.referrer_phone}
-        existing = {m.phone: m for m in Member.objects.filter(phone__in=phones, status=Member.Status.ACTIVE)
-                    .only("pk", "phone", "member_no", "channel")}
+        existing = {phone: SimpleNamespace(pk=pk, phone=phone, member_no=no, channel=channel)
+                    for pk, phone, no, channel, status in _lookup(Member, "phone", phones,
+                                                                  ("id", "phone", "member_no", "channel", "status"))
+                    if status == Member.Status.ACTIVE}
         numbers = {r.member_no for r in rows if r.member_no}
-        nos_taken = dict(Member.objects.filter(member_no__in=numbers).values_list("member_no", "phone"))
+        nos_taken = dict(_lookup(Member, "member_no", numbers, ("member_no", "phone")))
         all_cards = {n for r in rows for n in r.cards}
-        known_cards = {c.number: c for c in Card.objects.filter(number__in=all_cards)
-                       .only("pk", "number", "status", "member_id")}
+        known_cards = {number: SimpleNamespace(pk=pk, number=number, status=status, member_id=member_id)
+                       for pk, number, status, member_id in _lookup(Card, "number", all_cards,
+                                                                    ("id", "number", "status", "member_id"))}
         valid = []
         for row in rows:
             row.new, row.member_id = False, None
@@ -591,11 +589,17 @@ class Importer:
             balances[m.pk] = m
         keys = [f"import:p:{r.key}" for r in rows if r.points] + [f"import:sv:{r.key}" for r in rows
                                                                    if r.sv_principal or r.sv_bonus]
-        used = set(PointsEntry.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
-        used |= set(StoredValueEntry.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+        used = {k for (k,) in _lookup(PointsEntry, "idempotency_key", [k for k in keys if k.startswith("import:p:")],
+                                      ("idempotency_key",))}
+        used |= {k for (k,) in _lookup(StoredValueEntry, "idempotency_key",
+                                       [k for k in keys if k.startswith("import:sv:")], ("idempotency_key",))}
         lots, sv_entries = [], []
+        touched = set()
         for row in rows:
             b = balances[row.member_id]
+            if isinstance(b, Member) and ((row.points and f"import:p:{row.key}" not in used)
+                                          or ((row.sv_principal or row.sv_bonus) and f"import:sv:{row.key}" not in used)):
+                touched.add(b.pk)
             key = f"import:p:{row.key}"
             if row.points and key not in used:
                 pending = row.pending_until is not None and row.pending_until > at
@@ -638,7 +642,7 @@ class Importer:
                                       created_at=at) for r in new_rows])
         writer.insert(PointsEntry, lots)
         writer.insert(StoredValueEntry, sv_entries)
-        changed = [b for pk, b in balances.items() if isinstance(b, Member)]
+        changed = [balances[pk] for pk in sorted(touched)]  # members of earlier imports given a new lot
         if changed:
             Member.objects.bulk_update(changed, ["points_balance", "points_pending", "points_flagged", "sv_principal",
                                                  "sv_bonus"])
@@ -649,7 +653,7 @@ class Importer:
         for column, draw in (("member_no", enrolment._new_member_no), ("referral_code", enrolment._new_referral_code)):
             while True:
                 values = [m[column] for m in members]
-                taken = set(Member.objects.filter(**{f"{column}__in": values}).values_list(column, flat=True))
+                taken = {v for (v,) in _lookup(Member, column, values, (column,))}
                 seen, again = set(), False
                 for m in members:
                     if m[column] in taken or m[column] in seen:
@@ -664,7 +668,9 @@ class Importer:
     def _write_cards(self, writer, rows, members) -> None:
         at, w = self.at, self.result.written
         wanted = {n: r.member_id for r in rows for n in r.cards}
-        known = {c.number: c for c in Card.objects.select_for_update().filter(number__in=wanted)}
+        known = {number: Card(pk=pk, number=number, status=status, member_id=member_id)
+                 for pk, number, status, member_id in _lookup(Card, "number", wanted,
+                                                              ("id", "number", "status", "member_id"), lock=True)}
         bind_stock = [c for n, c in known.items() if c.member_id is None]
         new_cards = [dict(number=n, kind=Card.Kind.PHYSICAL, status=Card.Status.ACTIVE, member_id=pk, batch=SOURCE,
                           replaces_id=None, bound_at=at, blocked_at=None, created_at=at)
@@ -681,7 +687,7 @@ class Importer:
             drawn.add(number)
             virtual.append(dict(number=number, kind=Card.Kind.VIRTUAL, status=Card.Status.ACTIVE, member_id=m["id"],
                                 batch="", replaces_id=None, bound_at=at, blocked_at=None, created_at=at))
-        taken = set(Card.objects.filter(number__in=drawn).values_list("number", flat=True))
+        taken = {n for (n,) in _lookup(Card, "number", drawn, ("number",))}
         for card in virtual:
             while card["number"] in taken or card["number"] in wanted:
                 card["number"] = cards.new_virtual_number()
@@ -709,6 +715,22 @@ class Importer:
         ids = dict(Member.objects.filter(phone__in=phones, status=Member.Status.ACTIVE).values_list("phone", "pk"))
         linked = [Member(pk=pk, referrer_id=ids[p]) for pk, p, _n in self.pending_referrers if p in ids]
         Member.objects.bulk_update(linked, ["referrer"], batch_size=2000)
+
+
+def _lookup(model, column: str, values, columns, *, lock: bool = False) -> list[tuple]:
+    """Rows (as tuples of `columns`) of `model` whose `column` is one of `values`: one array
+    parameter on PostgreSQL (thousands of IN placeholders cost more to build than to run)."""
+    values = list(values)
+    if not values:
+        return []
+    if connection.vendor != "postgresql":
+        queryset = model.objects.select_for_update() if lock else model.objects
+        return list(queryset.filter(**{f"{column}__in": values}).values_list(*columns))
+    q = connection.ops.quote_name
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {', '.join(q(c) for c in columns)} FROM {q(model._meta.db_table)}"
+                    f" WHERE {q(column)} = ANY(%s){' FOR UPDATE' if lock else ''}", [values])
+        return cur.fetchall()
 
 
 class BulkWriter:
