@@ -62,6 +62,21 @@ def make_file(rows: int, *, start: int, stores: list[str], tiers: list[str], bad
     return out.getvalue().encode()
 
 
+def backend_cpu() -> float:
+    """CPU seconds (user + system) of this session's PostgreSQL backend so far (a local server)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -71,6 +86,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     setup_django()
     from django.db import connection
+    from django.utils import translation
 
     from membership.demo import seed_program, seed_stores_and_staff
     from membership.ledger import discrepancies
@@ -114,14 +130,18 @@ def main(argv=None):
             last[0] = now
             say(f"  {done}/{total} rows, {done / (now - started):,.0f} rows/s")
 
+    backend = backend_cpu()
     result = migration.import_file(io.BytesIO(data), "bench.csv", skip_bad_rows=True, tier_floor_until=floor,
                                    batch_rows=args.batch_rows, progress=progress)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
+    backend = backend_cpu() - backend
     say(f"import: {result.in_file.rows} rows in {seconds:.1f} s = {result.in_file.rows / seconds:,.0f} rows/s "
-        f"(Python CPU {cpu:.1f} s); {result.bad_rows} bad rows kept with {len(result.errors)} errors; "
+        f"(CPU: Python {cpu:.1f} s, PostgreSQL backend {backend:.1f} s); {result.bad_rows} bad rows kept with {len(result.errors)} errors; "
         f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; load {os.getloadavg()[0]:.2f}")
-    for label, in_file, written in result.table():
+    with translation.override("en"):
+        table = result.table()
+    for label, in_file, written in table:
         say(f"  {label:28} {in_file:>16} {written:>16}")
     started = time.perf_counter()
     found = discrepancies()

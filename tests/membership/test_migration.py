@@ -380,3 +380,44 @@ def test_the_member_export_offers_the_import_columns(program, signed_in, enrol, 
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert list(rows[0]) == list(migration.COLUMNS)
     assert (rows[0]["phone"], rows[0]["points"], rows[0]["tier"]) == ("13911110001", "120", "NORMAL")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_counter_enrolment_during_a_large_import_gets_its_welcome_coupon_at_once(on_postgres, program, enrol):
+    """The import is one long transaction in its own connection and queues no task: a member enrolled
+    at a counter while it runs is neither blocked nor queued behind it."""
+    import threading
+
+    from django.db import connection
+
+    from campaigns.demo import seed as seed_campaigns
+    from campaigns.models import Coupon
+
+    seed_campaigns()
+    content = HEADER + "".join(line(phone=f"1391111{n:04d}", home_store="S001", points=5) for n in range(2000))
+    midway, counter_done, seen = threading.Event(), threading.Event(), {}
+
+    def progress(done, total):
+        if done < total and not midway.is_set():
+            midway.set()
+            seen["counter finished while the import waited"] = counter_done.wait(timeout=30)
+
+    def importing():
+        try:
+            seen["result"] = migration.import_file(io.BytesIO(content.encode()), "big.csv", batch_rows=200,
+                                                   progress=progress)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=importing)
+    worker.start()
+    assert midway.wait(timeout=60)
+    member = enrol(phone="13700009999")  # commits at once: the welcome scene runs (eager Celery) on commit
+    assert Coupon.objects.filter(member=member, template__code="WELCOME10").count() == 1
+    assert not Member.objects.filter(channel="import").exists()  # the import has not committed yet
+    counter_done.set()
+    worker.join(timeout=120)
+    assert seen["counter finished while the import waited"] is True
+    assert seen["result"].written.members == 2000
+    assert not Coupon.objects.filter(member__channel="import").exists()
