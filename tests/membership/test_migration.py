@@ -421,3 +421,12 @@ def test_a_counter_enrolment_during_a_large_import_gets_its_welcome_coupon_at_on
     assert seen["counter finished while the import waited"] is True
     assert seen["result"].written.members == 2000
     assert not Coupon.objects.filter(member__channel="import").exists()
+
+
+def test_clerks_and_managers_cannot_start_or_watch_member_imports(signed_in, program):
+    for username in ("clerk1", "manager1"):
+        client = signed_in(username)
+        for url in ("/admin/membership/memberimportjob/add/", "/admin/membership/memberimportjob/",
+                    "/admin/membership/memberimportjob/1/progress/"):
+            response = client.get(url)
+            assert response.status_code == 302 and "/admin/login/" in response["Location"]
