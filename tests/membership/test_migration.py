@@ -237,9 +237,9 @@ def test_a_card_bound_to_someone_else_is_refused_and_stock_cards_are_bound(progr
 
 def test_imported_members_get_no_welcome_coupon_and_queue_no_task(program, enrol,
                                                                    django_capture_on_commit_callbacks):
+    from campaigns import tasks
     from campaigns.demo import seed as seed_campaigns
     from campaigns.models import Coupon
-    from campaigns import tasks
 
     seed_campaigns()
     content = HEADER + "".join(line(phone=f"1391111{n:04d}", home_store="S001", points=n + 1) for n in range(300))
