@@ -28,7 +28,7 @@ def luhn_check_digit(payload: str) -> str:
 
 
 def is_valid_number(number: str) -> bool:
-    return (isinstance(number, str) and number.isdigit() and 12 <= len(number) <= 19
+    return (isinstance(number, str) and number.isascii() and number.isdigit() and 12 <= len(number) <= 19
             and luhn_check_digit(number[:-1]) == number[-1])
 
 

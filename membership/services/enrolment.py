@@ -19,7 +19,7 @@ from ..signals import member_enrolled, send_after_commit
 from . import cards, points, tiers
 from .common import audit, lock_member, now
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only: \d would take full-width ones
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 MSG_PHONE = _("Enter an 11-digit mainland mobile number starting with 1.")
 MSG_BIRTHDAY = _("Enter a real birthday: month and day, year optional.")
