@@ -5,7 +5,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils import timezone
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -18,7 +18,8 @@ from .models import IdempotentResponse
 from .services.sales import request_hash
 
 CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         406: "not_acceptable", 409: "conflict", 415: "unsupported_media_type", 429: "throttled"}
+         406: "not_acceptable", 409: "conflict", 413: "too_large", 415: "unsupported_media_type", 429: "throttled",
+         500: "server_error"}
 
 
 def _flatten(detail, prefix=""):
@@ -44,7 +45,10 @@ def envelope(code: str, message: str, fields: dict | None = None) -> dict:
 def exception_handler(exc, context):
     """The one translation point from errors to pos-api.md's envelope and codes."""
     if isinstance(exc, MembershipError):
-        return Response(envelope(exc.code, exc.message, exc.fields), status=exc.status)
+        response = Response(envelope(exc.code, exc.message, exc.fields), status=exc.status)
+        if exc.context.get("retry_after"):
+            response["Retry-After"] = str(int(exc.context["retry_after"]))
+        return response
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     response = drf_handler(exc, context)
@@ -60,6 +64,11 @@ def exception_handler(exc, context):
         detail = exc.detail if isinstance(exc, drf.APIException) else str(exc)
         response.data = envelope(code, detail if isinstance(detail, str) else str(detail))
     return response
+
+
+def error_response(status: int, code: str, message, fields: dict | None = None) -> JsonResponse:
+    """The envelope outside DRF (the /api/ error handlers, the input middleware)."""
+    return JsonResponse(envelope(code, message, fields), status=status, json_dumps_params={"ensure_ascii": False})
 
 
 class LookupThrottle(UserRateThrottle):
