@@ -210,6 +210,9 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=10)  # a sale is 3 de
 IDEMPOTENCY_KEY_DAYS = env.int("IDEMPOTENCY_KEY_DAYS", default=30)
 # Throttle counters and other short-lived state; production: CACHE_URL=redis://host:6379/1
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Exports: a text cell starting with = + - @ is written as text, never run as a formula
+# (portal/spreadsheets.py applies the rule for django-import-export and the analytics tables)
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 SPECTACULAR_SETTINGS = {
     "TITLE": "Store-membership portal POS API",
     "VERSION": "1.0.0",
