@@ -105,7 +105,7 @@ class ProgramSettingsAdmin(admin.ModelAdmin):
         (_("Points expiry"), {"fields": ("expiry_policy", "expiry_months", "expiry_notice_days")}),
         (_("Tier review"), {"fields": ("review_period", "review_window", "reset_growth_on_promotion")}),
         (_("Stored value"), {"fields": ("stored_value_pay_order",)}),
-        (_("Limits"), {"fields": ("adjustment_limit", "max_sale_amount")}),
+        (_("Limits"), {"fields": ("adjustment_limit", "max_sale_amount", "api_token_days")}),
     )
 
     def has_add_permission(self, request):

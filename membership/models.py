@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -154,6 +155,9 @@ class ProgramSettings(models.Model):
                                               default=StoredValuePayOrder.PRINCIPAL_FIRST)
     max_sale_amount = models.DecimalField(_("largest sale accepted (¥)"), max_digits=12, decimal_places=2,
                                           default=1_000_000)
+    api_token_days = models.PositiveSmallIntegerField(
+        _("API tokens expire after (days)"), default=30, validators=[MinValueValidator(1)],
+        help_text=_("A till signs in again for a new token; a password change ends its tokens at once."))
 
     class Meta:
         verbose_name = _("program settings")

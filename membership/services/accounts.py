@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..errors import Invalid, LimitReached, NotFound, PhoneTaken
 from ..models import Channel, LoginThrottle, Member, OneTimeCode, Store
-from . import enrolment, otp
+from . import enrolment, lockout, otp
 from .common import audit, lock_member, now
 from .enrolment import Birthday, active_member_by_phone, normalise_phone
 
@@ -168,26 +168,14 @@ def _limit(name: str, default: int) -> int:
 
 
 def _locked_minutes(row: LoginThrottle | None, at: datetime) -> int | None:
-    if row and row.locked_until and row.locked_until > at:
-        return max(1, int((row.locked_until - at).total_seconds() + 59) // 60)
-    return None
+    return lockout.minutes_left(row, at)
 
 
 def _record_failure(key: str, at: datetime, *, max_failures: int) -> bool:
-    """Count one failure for `key`; returns True when it locks. Counts in a fixed window that
-    starts at the first failure; the row is locked so parallel failures all count."""
-    window = timedelta(minutes=_limit("MEMBER_LOGIN_WINDOW_MINUTES", WINDOW_MINUTES))
-    LoginThrottle.objects.get_or_create(key=key)
-    row = LoginThrottle.objects.select_for_update().get(key=key)
-    if row.window_started_at is None or at - row.window_started_at > window:
-        row.failures, row.window_started_at = 0, at
-    row.failures += 1
-    locked = row.failures >= max_failures
-    if locked:
-        row.locked_until = at + timedelta(minutes=_limit("MEMBER_LOCK_MINUTES", LOCK_MINUTES))
-        row.failures, row.window_started_at = 0, None
-    row.save()
-    return locked
+    """Count one failure for `key` (services.lockout); returns True when it locks."""
+    return lockout.record_failure(key, at, max_failures=max_failures,
+                                  window=_limit("MEMBER_LOGIN_WINDOW_MINUTES", WINDOW_MINUTES),
+                                  lock=_limit("MEMBER_LOCK_MINUTES", LOCK_MINUTES))
 
 
 def purge_throttles(at: datetime | None = None) -> int:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from membership.errors import CouponInvalid, Forbidden, IdempotencyConflict, Invalid, NotFound
 from membership.permissions import can_use_counter
-from membership.services import purchases
+from membership.services import purchases, stored_value
 from membership.services.common import lock_member, now
 from membership.services.points import Line
 
@@ -95,6 +95,8 @@ def record_sale(*, store, clerk, receipt_no: str, amount, member=None, lines=Non
     if lines and sum((ln.amount for ln in lines), Decimal(0)) != amount:
         raise Invalid(purchases.MSG_LINES % {"lines": sum((ln.amount for ln in lines), Decimal(0)), "amount": amount},
                       field="lines")
+    if member is not None and pay_stored_value:  # wrong PINs are counted outside the sale's transaction
+        pin = stored_value.verify_pin(member, pin)
     try:
         with transaction.atomic():
             coupon_value = Decimal("0.00")
