@@ -20,6 +20,7 @@ from membership.models import Member, TopUpPlan
 from membership.services import enrolment, purchases, stored_value, tiers
 from membership.services.common import local
 
+from .api_support import lookup_throttled
 from .forms import EnrolForm, LookupForm, ReturnForm, SaleForm, TopUpForm
 from .models import Sale
 from .services import sales
@@ -89,6 +90,7 @@ def counter(request):
 
 @require_GET
 @counter_only
+@lookup_throttled
 def lookup(request):
     form = LookupForm(request.GET)
     if not form.is_valid():

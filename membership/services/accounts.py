@@ -83,17 +83,18 @@ def password_purpose(member: Member) -> str:
 
 
 def send_signup_code(*, phone, ip: str | None = None) -> otp.SentCode:
+    """A sign-up code. The answer and the limits are the same whether or not the phone is a member
+    (so /m/code/ tells nobody who is one); a member's phone is sent no code: signing up needs one."""
     phone = normalise_phone(phone)
-    _refuse_existing(phone)
-    return otp.request_code(phone=phone, purpose=Purpose.SIGNUP, ip=ip)
+    return otp.request_code(phone=phone, purpose=Purpose.SIGNUP, ip=ip, send=active_member_by_phone(phone) is None)
 
 
 def send_password_code(*, phone, ip: str | None = None) -> otp.SentCode:
+    """A code to set or reset the password; the same answer for a phone that is no member's (no SMS)."""
     phone = normalise_phone(phone)
     member = active_member_by_phone(phone)
-    if member is None:
-        raise NotFound(MSG_NOT_MEMBER, field="phone")
-    return otp.request_code(phone=phone, purpose=password_purpose(member), ip=ip)
+    return otp.request_code(phone=phone, purpose=password_purpose(member) if member else Purpose.RESET, ip=ip,
+                            send=member is not None)
 
 
 def _refuse_existing(phone: str) -> None:
@@ -115,13 +116,13 @@ def sign_up(*, phone, code, password: str, name: str = "", birthday=None, market
     if birthday is not None and not isinstance(birthday, Birthday):
         birthday = Birthday.parse(birthday)
     _valid_password(password)
-    _refuse_existing(phone)
     if referral_code and not Member.objects.filter(referral_code=referral_code.strip().upper(),
                                                    status=Member.Status.ACTIVE).exists():
         raise Invalid(MSG_NO_REFERRER, field="referral_code")  # before the code, so no attempt is wasted
     channel = Channel.POSTER if store is not None else Channel.WEB
     store = store or web_signup_store()
     code_id = otp.check_code(phone=phone, purpose=Purpose.SIGNUP, code=code)
+    _refuse_existing(phone)  # after the code (a member's phone is sent none): the form tells nobody who is a member
     with transaction.atomic():
         otp.consume(code_id)
         member = enrolment.enrol(phone=phone, store=store, name=name, birthday=birthday,
@@ -138,11 +139,12 @@ def set_password(*, phone, code, password: str, ip: str | None = None) -> Member
     A reset also lifts a sign-in lock on the phone: the member has just proved they hold it."""
     phone = normalise_phone(phone)
     member = active_member_by_phone(phone)
+    _valid_password(password)
+    # the code first, for members and strangers alike (a stranger's phone is sent no code)
+    purpose = password_purpose(member) if member else Purpose.RESET
+    code_id = otp.check_code(phone=phone, purpose=purpose, code=code)
     if member is None:
         raise NotFound(MSG_NOT_MEMBER, field="phone")
-    _valid_password(password)
-    purpose = password_purpose(member)
-    code_id = otp.check_code(phone=phone, purpose=purpose, code=code)
     with transaction.atomic():
         otp.consume(code_id)
         member = lock_member(member)
