@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 from rest_framework.views import exception_handler as drf_handler
@@ -44,7 +45,16 @@ def envelope(code: str, message: str, fields: dict | None = None) -> dict:
 
 
 def exception_handler(exc, context):
-    """The one translation point from errors to pos-api.md's envelope and codes."""
+    """The one translation point from errors to pos-api.md's envelope and codes. An error is JSON
+    whatever the client's Accept header asked for (a browser would get the browsable page)."""
+    response = _error_response(exc, context)
+    request = context.get("request")
+    if response is not None and request is not None:
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+    return response
+
+
+def _error_response(exc, context):
     if isinstance(exc, MembershipError):
         response = Response(envelope(exc.code, exc.message, exc.fields), status=exc.status)
         if exc.context.get("retry_after"):

@@ -129,3 +129,10 @@ def test_other_unicode_digits_are_not_a_phone(api):
     err = error(api("clerk1").post("/api/v1/members/", {"phone": "١٣٨٠٠١٣٨٠٠٠", "name": "A"}, format="json"), 400)
     assert "phone" in err["fields"]
     assert not Member.objects.exists()
+
+
+def test_api_errors_are_json_even_for_a_browser(api):
+    browser = {"HTTP_ACCEPT": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    assert error(api().get("/api/v1/members/lookup/?q=1", **browser), 401)["code"] == "unauthenticated"
+    assert error(api("clerk1").get("/api/v1/members/lookup/?q=13900000000", **browser), 404)["code"] == "not_found"
+    assert error(api("clerk1").post("/api/v1/sales/", "{", content_type="application/json", **browser), 400)
