@@ -46,6 +46,7 @@ def gunicorn(tmp_path, *, workers: int, env: dict | None = None):
                    "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "PORTAL_VAR_DIR": str(tmp_path),
                    "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers),
                    "CONN_MAX_AGE": "60", "DJANGO_SETTINGS_MODULE": "portal.settings", **(env or {})}
+    environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests; the deploy check refuses it
     if not environment.get("CELERY_BROKER_URL", "").startswith("redis://"):
         environment["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/15"  # only read by the deploy check
     log = open(tmp_path / "gunicorn.log", "w")
