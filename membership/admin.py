@@ -26,6 +26,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
 from portal.history import ConfigHistoryAdmin
+from portal import spreadsheets
 
 from .errors import MembershipError, NotFound
 from .forms import (
@@ -116,7 +117,7 @@ class ProgramSettingsAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
         (_("Tiers"), {"fields": ("tier_basis", "review_period", "review_window", "reset_growth_on_promotion")}),
         (_("Member price"), {"fields": ("birthday_month_discount",)}),
         (_("Stored value"), {"fields": ("stored_value_pay_order", "max_topup_amount")}),
-        (_("Limits"), {"fields": ("adjustment_limit", "max_sale_amount")}),
+        (_("Limits"), {"fields": ("adjustment_limit", "max_sale_amount", "api_token_days")}),
     )
 
     def has_add_permission(self, request):
@@ -223,7 +224,7 @@ class ServiceImportMixin(ImportExportMixin):
     confirm_form_class = ServiceConfirmImportForm
     import_template_name = "admin/membership/import.html"
     import_formats = [base_formats.CSV, base_formats.XLSX]
-    export_formats = [base_formats.CSV, base_formats.XLSX]
+    export_formats = [spreadsheets.CSV, spreadsheets.XLSX]  # formula cells escaped (portal.spreadsheets)
 
     def get_import_resource_classes(self, request):
         return [self.import_resource]

@@ -183,6 +183,9 @@ class ProgramSettings(models.Model):
         _("extra member discount in the birthday month (%)"), max_digits=5, decimal_places=2, default=0,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text=_("Added to the tier's discount on sales in the member's birthday month; 0 = off."))
+    api_token_days = models.PositiveSmallIntegerField(
+        _("API tokens expire after (days)"), default=30, validators=[MinValueValidator(1)],
+        help_text=_("A till signs in again for a new token; a password change ends its tokens at once."))
 
     class Meta:
         verbose_name = _("program settings")

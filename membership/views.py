@@ -332,9 +332,15 @@ def send_code(request):
             message, status = exc.message, exc.status
             resend_in = exc.context.get("retry_after", 0)
         else:
+            # the same answer for members and strangers: /m/code/ tells nobody who is a member
             ok, status, resend_in = True, 200, sent.resend_in
-            message = _("A code was sent to %(phone)s. It is valid for 10 minutes.") % {
-                "phone": f"{sent.phone[:3]}****{sent.phone[-4:]}"}
+            masked = {"phone": f"{sent.phone[:3]}****{sent.phone[-4:]}"}
+            if purpose == "signup":
+                message, link = _("If %(phone)s is not a member yet, a code is on its way: it is valid for 10 "
+                                  "minutes. Already a member? Set your password instead.") % masked, "set"
+            else:
+                message = _("If %(phone)s belongs to a member, a code is on its way: it is valid for 10 "
+                            "minutes.") % masked
     if not request.htmx:
         messages.add_message(request, messages.SUCCESS if ok else messages.ERROR, message)
         back = reverse("member:signup") if purpose == "signup" else reverse("member:password")

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.RejectControlCharacters",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -189,6 +190,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "pos.api_support.exception_handler",
+    # JSON with size, depth and control-character limits (API_MAX_BODY_BYTES, API_MAX_JSON_DEPTH)
+    "DEFAULT_PARSER_CLASSES": [
+        "pos.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # proxies in front of the portal that append to X-Forwarded-For (nginx: 1); 0 trusts no header
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
@@ -197,10 +204,15 @@ REST_FRAMEWORK = {
         "write": env.str("THROTTLE_WRITE", default="300/min"),
     },
 }
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)  # a sale of 1,000 lines is ~100 KB
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=10)  # a sale is 3 deep
 # how long a write's Idempotency-Key response is kept for replays (pos-api.md, Conventions)
 IDEMPOTENCY_KEY_DAYS = env.int("IDEMPOTENCY_KEY_DAYS", default=30)
 # Throttle counters and other short-lived state; production: CACHE_URL=redis://host:6379/1
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Exports: a text cell starting with = + - @ is written as text, never run as a formula
+# (portal/spreadsheets.py applies the rule for django-import-export and the analytics tables)
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 SPECTACULAR_SETTINGS = {
     "TITLE": "Store-membership portal POS API",
     "VERSION": "1.0.0",

@@ -5,11 +5,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.permissions import AllowAny
 
 from . import metrics, views
+from .forms import AdminSignInForm, StaffSignInForm
+
+admin.site.login_form = AdminSignInForm  # the lockout of membership.services.staff_signin
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="accounts/login.html",
+                                                         authentication_form=StaffSignInForm,
                                                          redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -29,3 +33,8 @@ urlpatterns = [
     # Prometheus metrics, for the operator only (portal/metrics.py)
     path("metrics", metrics.metrics_view, name="metrics"),
 ]
+
+handler400 = "portal.views.bad_request"
+handler403 = "portal.views.permission_denied"
+handler404 = "portal.views.page_not_found"
+handler500 = "portal.views.server_error"

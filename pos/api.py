@@ -2,10 +2,8 @@
 
 import uuid
 
-from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authtoken.models import Token
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -14,10 +12,11 @@ from rest_framework.views import APIView
 from campaigns.services import coupons, mall, scenes
 from membership import permissions, selectors
 from membership.errors import Invalid, NotFound, PhoneTaken
-from membership.services import accounts, cards, enrolment, points, stored_value
+from membership.services import accounts, cards, enrolment, points, staff_signin, stored_value
 
 from . import serializers as s
 from .api_support import LookupIPThrottle, LookupThrottle, WriteThrottle, idempotent
+from .authentication import issue_token
 from .services import sales
 
 ERRORS = {code: OpenApiResponse(s.ErrorResponse) for code in (400, 401, 403, 404, 409, 429)}
@@ -59,12 +58,12 @@ class TokenView(APIView):
     def post(self, request):
         data = s.TokenRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, username=data.validated_data["username"],
-                            password=data.validated_data["password"])
+        # locked out (per account and per address): 429 throttled, see services.staff_signin
+        user = staff_signin.sign_in(request, username=data.validated_data["username"],
+                                    password=data.validated_data["password"])
         if user is None or not getattr(user, "role", None):
             raise Invalid("Unknown username or wrong password.", field="password")
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response(s.TokenResponse({"token": token.key}).data)
+        return Response(s.TokenResponse({"token": issue_token(user).key}).data)
 
 
 class MembersView(CounterAPIView):

@@ -21,6 +21,7 @@ from membership.models import Member, TopUpPlan
 from membership.services import enrolment, paid_cards, pricing, stored_value, tiers
 from membership.services.common import local
 
+from .api_support import lookup_throttled
 from .forms import EnrolForm, LookupForm, ReturnForm, SaleForm, TopUpForm
 from .models import Sale
 from .services import sales
@@ -97,6 +98,7 @@ def counter(request):
 
 @require_GET
 @counter_only
+@lookup_throttled
 def lookup(request):
     form = LookupForm(request.GET)
     if not form.is_valid():

@@ -20,7 +20,7 @@ from .. import config
 from ..errors import Invalid, LimitReached, NotFound, PhoneTaken
 from ..models import Channel, Gender, LoginThrottle, Member, OneTimeCode, Store
 from ..permissions import can_manage_members
-from . import enrolment, otp, points, stored_value
+from . import enrolment, lockout, otp, points, stored_value
 from .common import audit, lock_member, now
 from .enrolment import Birthday, active_member_by_phone, normalise_phone
 
@@ -85,17 +85,18 @@ def password_purpose(member: Member) -> str:
 
 
 def send_signup_code(*, phone, ip: str | None = None) -> otp.SentCode:
+    """A sign-up code. The answer and the limits are the same whether or not the phone is a member
+    (so /m/code/ tells nobody who is one); a member's phone is sent no code: signing up needs one."""
     phone = normalise_phone(phone)
-    _refuse_existing(phone)
-    return otp.request_code(phone=phone, purpose=Purpose.SIGNUP, ip=ip)
+    return otp.request_code(phone=phone, purpose=Purpose.SIGNUP, ip=ip, send=active_member_by_phone(phone) is None)
 
 
 def send_password_code(*, phone, ip: str | None = None) -> otp.SentCode:
+    """A code to set or reset the password; the same answer for a phone that is no member's (no SMS)."""
     phone = normalise_phone(phone)
     member = active_member_by_phone(phone)
-    if member is None:
-        raise NotFound(MSG_NOT_MEMBER, field="phone")
-    return otp.request_code(phone=phone, purpose=password_purpose(member), ip=ip)
+    return otp.request_code(phone=phone, purpose=password_purpose(member) if member else Purpose.RESET, ip=ip,
+                            send=member is not None)
 
 
 def _refuse_existing(phone: str) -> None:
@@ -117,13 +118,13 @@ def sign_up(*, phone, code, password: str, name: str = "", birthday=None, market
     if birthday is not None and not isinstance(birthday, Birthday):
         birthday = Birthday.parse(birthday)
     _valid_password(password)
-    _refuse_existing(phone)
     if referral_code and not Member.objects.filter(referral_code=referral_code.strip().upper(),
                                                    status=Member.Status.ACTIVE).exists():
         raise Invalid(MSG_NO_REFERRER, field="referral_code")  # before the code, so no attempt is wasted
     channel = Channel.POSTER if store is not None else Channel.WEB
     store = store or web_signup_store()
     code_id = otp.check_code(phone=phone, purpose=Purpose.SIGNUP, code=code)
+    _refuse_existing(phone)  # after the code (a member's phone is sent none): the form tells nobody who is a member
     with transaction.atomic():
         otp.consume(code_id)
         member = enrolment.enrol(phone=phone, store=store, name=name, birthday=birthday,
@@ -140,11 +141,12 @@ def set_password(*, phone, code, password: str, ip: str | None = None) -> Member
     A reset also lifts a sign-in lock on the phone: the member has just proved they hold it."""
     phone = normalise_phone(phone)
     member = active_member_by_phone(phone)
+    _valid_password(password)
+    # the code first, for members and strangers alike (a stranger's phone is sent no code)
+    purpose = password_purpose(member) if member else Purpose.RESET
+    code_id = otp.check_code(phone=phone, purpose=purpose, code=code)
     if member is None:
         raise NotFound(MSG_NOT_MEMBER, field="phone")
-    _valid_password(password)
-    purpose = password_purpose(member)
-    code_id = otp.check_code(phone=phone, purpose=purpose, code=code)
     with transaction.atomic():
         otp.consume(code_id)
         member = lock_member(member)
@@ -245,26 +247,14 @@ def _limit(name: str, default: int) -> int:
 
 
 def _locked_minutes(row: LoginThrottle | None, at: datetime) -> int | None:
-    if row and row.locked_until and row.locked_until > at:
-        return max(1, int((row.locked_until - at).total_seconds() + 59) // 60)
-    return None
+    return lockout.minutes_left(row, at)
 
 
 def _record_failure(key: str, at: datetime, *, max_failures: int) -> bool:
-    """Count one failure for `key`; returns True when it locks. Counts in a fixed window that
-    starts at the first failure; the row is locked so parallel failures all count."""
-    window = timedelta(minutes=_limit("MEMBER_LOGIN_WINDOW_MINUTES", WINDOW_MINUTES))
-    LoginThrottle.objects.get_or_create(key=key)
-    row = LoginThrottle.objects.select_for_update().get(key=key)
-    if row.window_started_at is None or at - row.window_started_at > window:
-        row.failures, row.window_started_at = 0, at
-    row.failures += 1
-    locked = row.failures >= max_failures
-    if locked:
-        row.locked_until = at + timedelta(minutes=_limit("MEMBER_LOCK_MINUTES", LOCK_MINUTES))
-        row.failures, row.window_started_at = 0, None
-    row.save()
-    return locked
+    """Count one failure for `key` (services.lockout); returns True when it locks."""
+    return lockout.record_failure(key, at, max_failures=max_failures,
+                                  window=_limit("MEMBER_LOGIN_WINDOW_MINUTES", WINDOW_MINUTES),
+                                  lock=_limit("MEMBER_LOCK_MINUTES", LOCK_MINUTES))
 
 
 def purge_throttles(at: datetime | None = None) -> int:

@@ -3,6 +3,7 @@
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -19,15 +20,17 @@ from ..signals import member_enrolled, send_after_commit
 from . import cards, points, tiers
 from .common import audit, lock_member, now
 
-PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only: \d would take full-width ones
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only: normalise_phone folds the others
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 MSG_PHONE = _("Enter an 11-digit mainland mobile number starting with 1.")
 MSG_BIRTHDAY = _("Enter a real birthday: month and day, year optional.")
 
 
 def normalise_phone(raw) -> str:
-    """'+86 138-0013-8000' → '13800138000'; raises Invalid on anything else."""
-    digits = re.sub(r"[\s\-()]", "", str(raw or ""))
+    """'+86 138-0013-8000' → '13800138000'; raises Invalid on anything else. Unicode NFKC first, so
+    full-width digits and signs typed on a phone keyboard ('１３８００１３８０００', '＋８６') are the same
+    number in ASCII digits, never a second member."""
+    digits = re.sub(r"[\s\-()]", "", unicodedata.normalize("NFKC", str(raw or "")))
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("0086"):

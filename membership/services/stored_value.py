@@ -10,10 +10,10 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from ..errors import Forbidden, InsufficientStoredValue, Invalid, NotFound
 from .. import config
+from ..errors import Forbidden, InsufficientStoredValue, Invalid, NotFound, PinLocked
 from ..models import Member, PointsEntry, ProgramSettings, StoredValueEntry, StoredValuePayOrder, TopUpPlan
-from . import points
+from . import lockout, points
 from .common import CENT, audit, lock_member, money, now
 
 Kind = StoredValueEntry.Kind
@@ -22,6 +22,10 @@ MSG_AMOUNT = _("Enter an amount above zero with at most two decimals.")
 MSG_PLAN_AMOUNT = _("Plan %(plan)s is a top-up of ¥%(amount)s.")
 MSG_PIN = _("The stored-value PIN is wrong.")
 MSG_PIN_FORMAT = _("The PIN is 6 digits.")
+MSG_PIN_LOCKED = _("Too many wrong PINs: this member's stored value is locked for %(minutes)s minutes.")
+PIN_MAX_FAILURES = 5    # wrong PINs at sales within ...
+PIN_WINDOW_MINUTES = 15  # ... this many minutes lock the member's stored value ...
+PIN_LOCK_MINUTES = 15    # ... this long, even for the right PIN (pos-api.md, "The store desk")
 
 
 @dataclass(frozen=True)
@@ -120,8 +124,55 @@ def split_payment(member: Member, amount: Decimal, program: ProgramSettings) -> 
     return principal, amount - principal
 
 
-def check_pin(member: Member, pin: str | None) -> None:
-    if member.sv_pin and not (pin and check_password(pin, member.sv_pin)):
+@dataclass(frozen=True)
+class CheckedPin:
+    """A PIN that verify_pin accepted for this member and this PIN hash: the sale's transaction takes
+    it without hashing again (a PIN hash is deliberately slow)."""
+
+    member_id: int
+    pin_hash: str
+
+
+def _pin_key(member_id) -> str:
+    return lockout.key("pin", member_id)
+
+
+def _refuse_while_locked(member_id, at) -> None:
+    if row := lockout.locked_row([_pin_key(member_id)], at):
+        raise PinLocked(MSG_PIN_LOCKED % {"minutes": lockout.minutes_left(row, at)}, field="pin",
+                        retry_after=lockout.seconds_left(row, at))
+
+
+def verify_pin(member: Member, pin: str | None) -> CheckedPin | str | None:
+    """Check the PIN of a sale paid with stored value, before (outside) the sale's transaction, so
+    that a wrong PIN stays counted when the sale rolls back. While the stored value is locked:
+    PinLocked (429 pin_locked), even with the right PIN. A wrong PIN: Forbidden naming `pin`
+    (403), counted; the 5th within 15 minutes locks the stored value for 15 minutes. Returns what to
+    pass on as the sale's `pin` (check_pin accepts it under the member's lock)."""
+    pin_hash = Member.objects.filter(pk=member.pk).values_list("sv_pin", flat=True).first()
+    if not pin_hash:
+        return pin  # no PIN set: nothing to check or count
+    at = now()
+    _refuse_while_locked(member.pk, at)
+    if pin and check_password(pin, pin_hash):
+        lockout.clear(_pin_key(member.pk))
+        return CheckedPin(member.pk, pin_hash)
+    if lockout.record_failure(_pin_key(member.pk), at, max_failures=PIN_MAX_FAILURES, window=PIN_WINDOW_MINUTES,
+                              lock=PIN_LOCK_MINUTES):
+        audit("sv.pin_locked", member=member)
+    raise Forbidden(MSG_PIN, field="pin")
+
+
+def check_pin(member: Member, pin) -> None:
+    """The PIN check under the member's lock. A CheckedPin from verify_pin for the same PIN hash
+    passes; anything else is checked here (refused while locked), but not counted: counting is
+    verify_pin's, outside the transaction."""
+    if not member.sv_pin:
+        return
+    if isinstance(pin, CheckedPin) and pin.member_id == member.pk and pin.pin_hash == member.sv_pin:
+        return
+    _refuse_while_locked(member.pk, now())
+    if not (isinstance(pin, str) and pin and check_password(pin, member.sv_pin)):
         raise Forbidden(MSG_PIN, field="pin")
 
 
@@ -181,6 +232,7 @@ def set_pin(*, member, pin: str, acting_user=None) -> None:
         member = lock_member(member)
         member.sv_pin = make_password(pin)
         member.save(update_fields=["sv_pin"])
+        lockout.clear(_pin_key(member.pk))  # a new PIN, set by the member's code or a manager, unlocks
         audit("sv.set_pin", member=member, operator=acting_user)
 
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from membership.errors import Forbidden, IdempotencyConflict, Invalid, NotFound
 from membership.permissions import can_use_counter
-from membership.services import pricing, purchases
+from membership.services import pricing, purchases, stored_value
 from membership.services.common import lock_member, now
 from membership.services.pricing import Line
 
@@ -89,6 +89,8 @@ def record_sale(*, store, clerk, receipt_no: str, amount=None, list_amount=None,
     if (coupon_code or member is None) and (replay := _replay(Sale, store, receipt_no, digest)):
         return replay
     lines = parse_lines(lines)
+    if member is not None and pay_stored_value:  # wrong PINs are counted outside the sale's transaction
+        pin = stored_value.verify_pin(member, pin)
     try:
         with transaction.atomic():
             coupon, result = None, None

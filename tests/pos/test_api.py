@@ -342,6 +342,7 @@ def test_the_per_address_limit_is_not_escaped_by_a_forged_forwarded_for(api, pro
 
     assert settings.REST_FRAMEWORK["NUM_PROXIES"] == 0  # the default trusts no header
     rates = {"lookup": "1000/min", "lookup_ip": "3/min", "write": "1000/min"}
+    restore = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]  # read outside the override, or 3/min leaks
     with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies,
                                            "DEFAULT_THROTTLE_RATES": rates}):
         SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
@@ -358,4 +359,4 @@ def test_the_per_address_limit_is_not_escaped_by_a_forged_forwarded_for(api, pro
             else:
                 assert look(9, proxy_saw="10.0.0.8") == 429  # the header is not trusted at all
         finally:
-            SimpleRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+            SimpleRateThrottle.THROTTLE_RATES = restore

@@ -181,3 +181,24 @@ def test_welcome_coupon_shows_on_the_result_and_a_gift_is_handed_over(clerk, dem
     assert MallOrder.objects.get().fulfilled_by == demo_staff["clerk1"]
     again = clerk.post("/counter/pickup/", {"pickup_code": order.pickup_code}, **HX)
     assert again.status_code == 409
+
+
+def test_counter_lookups_are_throttled_like_the_api(clerk, settings):
+    """Issue 12: /counter/lookup/ had no limit (300 lookups in 4 s); it shares the API lookup's."""
+    from django.core.cache import cache
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    restore = SimpleRateThrottle.THROTTLE_RATES
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        "lookup": "3/min", "lookup_ip": "100/min", "write": "100/min"}}
+    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    cache.clear()
+    try:
+        codes = [clerk.get("/counter/lookup/", {"q": f"1390000000{n}"}, **HX).status_code for n in range(4)]
+        assert codes == [200, 200, 200, 429]
+        last = clerk.get("/counter/lookup/", {"q": "13900000009"}, **HX)
+        assert last.status_code == 429 and int(last["Retry-After"]) > 0
+    finally:
+        SimpleRateThrottle.THROTTLE_RATES = restore
+        cache.clear()
