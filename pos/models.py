@@ -43,6 +43,10 @@ class Sale(models.Model):
     def __str__(self):
         return f"{self.store.code}/{self.receipt_no}"
 
+    @property
+    def left_to_return(self):
+        return self.amount - self.returned_amount
+
 
 class SaleLine(models.Model):
     sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="lines")

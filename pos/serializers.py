@@ -121,8 +121,9 @@ class SaleResponse(serializers.Serializer):
     sale_id = serializers.CharField()
     receipt_no = serializers.CharField()
     member_no = serializers.CharField(allow_null=True)
-    list_amount = serializers.DecimalField(**MONEY)
-    member_discount = serializers.DecimalField(**MONEY)
+    # a replay of a sale recorded before the member price answers what was stored then: no list_amount
+    list_amount = serializers.DecimalField(**MONEY, required=False)
+    member_discount = serializers.DecimalField(**MONEY, default="0.00")
     amount = serializers.DecimalField(**MONEY)
     points_value = serializers.DecimalField(**MONEY)
     coupon_value = serializers.DecimalField(**MONEY)
@@ -135,7 +136,7 @@ class SaleResponse(serializers.Serializer):
     growth_value = serializers.IntegerField(allow_null=True)
     tier = TierRef(allow_null=True)
     upgraded = serializers.BooleanField()
-    price_basis = serializers.ChoiceField(choices=["none", "member_discount", "coupon", "both"],
+    price_basis = serializers.ChoiceField(choices=["none", "member_discount", "coupon", "both"], required=False,
                                           help_text="which offers priced the sale")
 
 
@@ -147,6 +148,9 @@ class ReturnRequest(serializers.Serializer):
 class ReturnResponse(serializers.Serializer):
     return_id = serializers.CharField()
     amount = serializers.DecimalField(**MONEY)
+    cash_back = serializers.DecimalField(**MONEY, required=False,
+                                         help_text="the cash to hand back (the sale's cash part of it); "
+                                                   "absent on returns recorded before it was answered")
     points_reversed = serializers.IntegerField()
     growth_reversed = serializers.IntegerField()
     points_refunded = serializers.IntegerField()

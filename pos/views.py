@@ -17,13 +17,13 @@ from campaigns.services import coupons, mall, scenes
 from campaigns.services import paid_cards as campaign_paid_cards
 from membership import config, permissions, selectors
 from membership.errors import CouponInvalid, MembershipError, NotFound, PhoneTaken
-from membership.models import Member, TopUpPlan
+from membership.models import Member, StoredValueEntry, TopUpPlan
 from membership.services import enrolment, paid_cards, pricing, stored_value, tiers
 from membership.services.common import local
 
 from .api_support import lookup_throttled
 from .forms import EnrolForm, LookupForm, ReturnForm, SaleForm, TopUpForm
-from .models import Sale
+from .models import Return, Sale
 from .services import sales
 
 counter_only = permissions.role_required(permissions.can_use_counter)
@@ -47,6 +47,8 @@ def _member_context(member: Member | None) -> dict:
             "progress": progress, "keep": tiers.keep_status(member),
             "paid_card": paid_cards.active_product(member), "paid_card_products": list(paid_cards.on_sale()),
             "mall_items": list(mall.on_sale().order_by("sort", "points_price")[:12]),
+            "returnable": [s for s in Sale.objects.filter(member=member).order_by("-created_at")[:10]
+                           if s.returned_amount < s.amount],
             "discount_percent": pricing.discount_percent(member, member.tier, program, timezone.now()),
             "birthday_month": member.birth_month == today.month,
             "birthday_today": (member.birth_month, member.birth_day) == (today.month, today.day)}
@@ -55,11 +57,11 @@ def _member_context(member: Member | None) -> dict:
 def _workspace(request, member=None, *, message=None, level="info", result=None, status=200, **extra):
     context = {
         **_member_context(member),
-        "sale_form": SaleForm(initial={"member_no": member.member_no if member else "",
-                                       "receipt_no": _receipt_suggestion(request.user.store)}),
+        "sale_form": extra.pop("sale_form", None) or SaleForm(initial={
+            "member_no": member.member_no if member else "", "receipt_no": _receipt_suggestion(request.user.store)}),
         "topup_form": TopUpForm(initial={"member_no": member.member_no if member else ""}),
         "plans": TopUpPlan.objects.filter(is_active=True),
-        "return_form": ReturnForm(),
+        "return_form": extra.pop("return_form", None) or ReturnForm(),
         "enrol_form": extra.pop("enrol_form", None) or EnrolForm(),
         "message": message, "level": level, "result": result, "once": uuid.uuid4().hex,
         "can_refund_paid_card": permissions.is_manager(request.user) or permissions.is_hq(request.user), **extra,
@@ -200,7 +202,7 @@ def sale(request):
     member = _member_or_none(request.POST.get("member_no"))
     if not form.is_valid():
         return _workspace(request, member, status=400, message=_("Please correct the sale."), level="error",
-                          sale_errors=_sale_errors(form.errors))
+                          sale_errors=_sale_errors(form.errors), sale_form=form)
     d = form.cleaned_data
     args = _sale_args(request, form)
     try:
@@ -210,8 +212,12 @@ def sale(request):
                 "receipt_no": d["receipt_no"], "member": member.member_no if member else None,
                 **{k: str(v) for k, v in args.items()}}), **args)
     except MembershipError as exc:
-        return _workspace(request, member, status=400 if exc.status == 400 else 409, message=exc.message,
-                          level="error", sale_errors=_sale_errors({exc.field or "form": [exc.message]}))
+        message = exc.message
+        if exc.code == "idempotency_conflict":
+            message = _("Receipt number %(receipt)s was already used for a different sale: type the receipt "
+                        "number of this sale.") % {"receipt": d["receipt_no"]}
+        return _workspace(request, member, status=400 if exc.status == 400 else 409, message=message,
+                          level="error", sale_errors=_sale_errors({exc.field or "form": [message]}), sale_form=form)
     if member is not None:
         member = selectors.member_by_no_or_card(member.member_no)
     message = _("Sale %(receipt)s recorded again: nothing changed.") if outcome.replayed else _(
@@ -227,13 +233,13 @@ def sale_return(request):
     member = _member_or_none(request.POST.get("member_no"))
     if not form.is_valid():
         return _workspace(request, member, status=400, message=_("Please correct the return."), level="error",
-                          show="return", return_errors=form.errors)
+                          show="return", return_errors=form.errors, return_form=form)
     d = form.cleaned_data
     # a return may happen at any store of the chain; the clerk's own store's receipt wins a tie
     original = (Sale.objects.filter(receipt_no=d["sale_receipt_no"].strip()).select_related("member")
                 .order_by(Case(When(store=request.user.store, then=0), default=1), "-created_at").first())
     if original is None:
-        return _workspace(request, member, status=404, show="return", level="error",
+        return _workspace(request, member, status=404, show="return", level="error", return_form=form,
                           message=_("No sale with receipt number %(receipt)s.") % {"receipt": d["sale_receipt_no"]})
     try:
         outcome = sales.record_return(sale=original, store=request.user.store, clerk=request.user,
@@ -242,7 +248,7 @@ def sale_return(request):
                                                                  "amount": str(d["amount"])}))
     except MembershipError as exc:
         return _workspace(request, original.member, status=400 if exc.status == 400 else 409, show="return",
-                          message=exc.message, level="error")
+                          message=exc.message, level="error", return_form=form)
     member = selectors.member_by_no_or_card(original.member.member_no) if original.member_id else None
     return _workspace(request, member, level="success", show="return", result={"kind": "return", **outcome.body},
                       message=_("Return %(receipt)s recorded.") % {"receipt": d["receipt_no"]})
@@ -365,6 +371,12 @@ def today(request):
     mine = Sale.objects.filter(clerk=request.user, created_at__gte=start)
     totals = mine.aggregate(count=Count("id"), members=Count("id", filter=Q(member__isnull=False)),
                             amount=Sum("amount"), points=Sum("points_earned"))
+    returns = Return.objects.filter(clerk=request.user, created_at__gte=start).aggregate(
+        count=Count("id"), amount=Sum("amount"))
+    topups = StoredValueEntry.objects.filter(operator=request.user, kind=StoredValueEntry.Kind.TOPUP,
+                                             created_at__gte=start).aggregate(count=Count("id"), amount=Sum("principal"))
+    net = (totals["amount"] or Decimal(0)) - (returns["amount"] or Decimal(0))
     enrolled = Member.objects.filter(enrolled_by=request.user, joined_at__gte=start).count()
     recent = mine.select_related("member").order_by("-created_at")[:20]
-    return render(request, "pos/_today.html", {"totals": totals, "enrolled": enrolled, "recent": recent})
+    return render(request, "pos/_today.html", {"totals": totals, "returns": returns, "topups": topups, "net": net,
+                                               "enrolled": enrolled, "recent": recent})

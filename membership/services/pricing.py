@@ -228,6 +228,18 @@ def growth_for(eligible: Decimal, points: int, program: ProgramSettings) -> int:
     return int(eligible)
 
 
+def share(total, done, returned, amount, complete, *, as_money=False):
+    """A return's part of `total` (points, growth, stored value, cash of a sale): the cumulative
+    proportion rounded down, minus what earlier returns took; the return that completes the sale
+    takes whatever remains, so returning in parts or whole gives the same totals."""
+    if complete:
+        return total - done
+    target = Decimal(total) * returned / amount
+    target = target.quantize(CENT, rounding=ROUND_DOWN) if as_money else int(
+        target.to_integral_value(rounding=ROUND_DOWN))
+    return max(target - done, ZERO if as_money else 0)
+
+
 def check_return(amount: Decimal, *, total: Decimal, returned: Decimal) -> None:
     """A return may take at most what is left of its sale."""
     left = total - returned

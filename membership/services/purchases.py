@@ -6,7 +6,7 @@ data all go through it (pos wraps it with coupons and the till's sale record).""
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -17,7 +17,7 @@ from ..models import Member, PointsEntry, Purchase, PurchaseReturn, Tier
 from ..signals import purchase_recorded, send_after_commit
 from . import points as points_service
 from . import pricing, stored_value, tiers
-from .common import lock_member, money, now
+from .common import lock_member, now
 from .pricing import MSG_AMOUNT, CouponTerms, Pricing, parse_amount
 
 Kind, Source = PointsEntry.Kind, PointsEntry.Source
@@ -132,16 +132,6 @@ def record_purchase(*, member, store, reference: str, idempotency_key: str, amou
         return _result(purchase, member, replayed=False, upgraded=upgraded, priced=priced, pending=pending)
 
 
-def _share(total, done, returned, amount, complete, *, as_money=False):
-    """This return's part of `total`: the cumulative proportion rounded down, minus what earlier
-    returns took; the return that completes the sale takes whatever remains."""
-    if complete:
-        return total - done
-    target = Decimal(total) * returned / amount
-    target = money(target) if as_money else int(target.to_integral_value(rounding=ROUND_DOWN))
-    return max(target - done, 0 if not as_money else Decimal("0.00"))
-
-
 def record_return(*, purchase: Purchase, amount, reference: str, idempotency_key: str, store=None,
                   acting_user=None, at: datetime | None = None) -> ReturnResult:
     """Return part or all of a purchase: reverse points and growth earned on it and refund points
@@ -161,12 +151,12 @@ def record_return(*, purchase: Purchase, amount, reference: str, idempotency_key
         returned = purchase.returned_amount + amount
         complete = returned == purchase.amount
         p = purchase
-        reverse_points = _share(p.points_earned, p.points_reversed, returned, p.amount, complete)
-        refund_points = _share(p.points_paid, p.points_refunded, returned, p.amount, complete)
-        reverse_growth = _share(p.growth, p.growth_reversed, returned, p.amount, complete)
-        refund_principal = _share(p.sv_principal_paid, p.sv_principal_refunded, returned, p.amount, complete,
+        reverse_points = pricing.share(p.points_earned, p.points_reversed, returned, p.amount, complete)
+        refund_points = pricing.share(p.points_paid, p.points_refunded, returned, p.amount, complete)
+        reverse_growth = pricing.share(p.growth, p.growth_reversed, returned, p.amount, complete)
+        refund_principal = pricing.share(p.sv_principal_paid, p.sv_principal_refunded, returned, p.amount, complete,
                                   as_money=True)
-        refund_bonus = _share(p.sv_bonus_paid, p.sv_bonus_refunded, returned, p.amount, complete, as_money=True)
+        refund_bonus = pricing.share(p.sv_bonus_paid, p.sv_bonus_refunded, returned, p.amount, complete, as_money=True)
         store = store or purchase.store
         common = dict(store=store, operator=acting_user, source_ref=reference, purchase=purchase)
         program = config.program()

@@ -179,8 +179,15 @@ def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: 
                                                   idempotency_key=f"return:{store.pk}:{receipt_no}", at=at)
                 member_return, balance = outcome.purchase_return, outcome.points_balance
             Sale.objects.filter(pk=sale.pk).update(returned_amount=F("returned_amount") + amount)
+            # the cash to hand back: this return's share of what the sale took in cash (coupons, points and
+            # stored value go back their own way), in the same cumulative proportion as points and growth
+            returned = sale.returned_amount + amount
+            cash_done = sum((Decimal(r.response.get("cash_back", "0")) for r in sale.returns.all()), Decimal("0.00"))
+            cash_back = pricing.share(sale.cash_due, cash_done, returned, sale.amount, returned == sale.amount,
+                                      as_money=True)
             response = {
                 "amount": _money(amount),
+                "cash_back": _money(cash_back),
                 "points_reversed": member_return.points_reversed if member_return else 0,
                 "growth_reversed": member_return.growth_reversed if member_return else 0,
                 "points_refunded": member_return.points_refunded if member_return else 0,

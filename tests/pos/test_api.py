@@ -196,8 +196,9 @@ def test_returns(api):
     assert response.status_code == 201
     body = response.json()
     assert {k: body[k] for k in body if k != "return_id"} == {
-        "amount": "150.00", "points_reversed": 179, "growth_reversed": 149, "points_refunded": 50,
-        "stored_value_refunded": "0.00", "points_balance": 1258 - 179 + 50}
+        "amount": "150.00", "cash_back": "149.50", "points_reversed": 179, "growth_reversed": 149,
+        "points_refunded": 50, "stored_value_refunded": "0.00", "points_balance": 1258 - 179 + 50}
+    # ¥149.50 in cash and 50 points (¥0.50) make the ¥150.00 returned
     assert clerk.post(url, {"receipt_no": "RR1", "amount": "150.00"}, format="json").status_code == 200
     too_much = clerk.post(url, {"receipt_no": "RR2", "amount": "150.01"}, format="json")
     assert too_much.status_code == 400 and "amount" in error(too_much)["fields"]

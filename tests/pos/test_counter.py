@@ -202,3 +202,40 @@ def test_counter_lookups_are_throttled_like_the_api(clerk, settings):
     finally:
         SimpleRateThrottle.THROTTLE_RATES = restore
         cache.clear()
+
+
+def test_a_failed_sale_keeps_what_was_typed_and_a_reused_receipt_is_said_plainly(clerk):
+    enrol(clerk)
+    member = Member.objects.get()
+    bad = text(clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "KEEP-1", "amount": "88.00",
+                                             "pay_points": "10"}, **HX))  # no points: refused
+    assert 'value="KEEP-1"' in bad and 'value="88.00"' in bad and 'value="10"' in bad
+    clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R-1", "amount": "10.00"}, **HX)
+    again = text(clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R-1", "amount": "20.00"},
+                            **HX))
+    assert "R-1" in again and "幂等键" not in again and Sale.objects.count() == 1
+
+
+def test_returns_pick_from_the_members_sales_and_say_the_cash_to_hand_back(clerk):
+    enrol(clerk)
+    member = Member.objects.get()
+    clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "S-1", "amount": "100.00"}, **HX)
+    page = text(clerk.get(f"/counter/?m={member.member_no}"))
+    assert 'data-testid="pick-return-S-1"' in page and 'data-return-left="100.00"' in page
+    # ¥30 of a ¥100 cash sale: ¥30 back in cash; the rest later: ¥70
+    first = text(clerk.post("/counter/return/", {"member_no": member.member_no, "sale_receipt_no": "S-1",
+                                                 "receipt_no": "RT-1", "amount": "30.00"}, **HX))
+    assert 'data-testid="result-cash-back">¥30.00<' in first
+    assert 'data-return-left="70.00"' in first
+    rest = text(clerk.post("/counter/return/", {"member_no": member.member_no, "sale_receipt_no": "S-1",
+                                                "receipt_no": "RT-2", "amount": "70.00"}, **HX))
+    assert 'data-testid="result-cash-back">¥70.00<' in rest and 'data-testid="pick-return-S-1"' not in rest
+    day = text(clerk.get("/counter/today/", **HX))
+    assert 'data-testid="today-returns">2 · ¥100.00<' in day and 'data-testid="today-net">¥0.00<' in day
+
+
+def test_staff_refusals_and_unknown_pages_are_translated_pages_with_a_way_back(signed_in, client, program):
+    refused = signed_in("admin").get("/counter/")  # HQ without a store has no till
+    assert refused.status_code == 403 and 'data-testid="error-403"' in refused.content.decode()
+    missing = client.get("/no-such-page/")
+    assert missing.status_code == 404 and 'data-testid="error-404"' in missing.content.decode()
