@@ -163,24 +163,8 @@ class EarnMultiplierAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     ordering = ("kind", "key", "starts_on")
 
 
-@admin.register(PaidCardProduct)
-class PaidCardProductAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
-    list_display = ("code", "name", "price", "points_price", "days", "points_multiplier", "discount_rate",
-                    "monthly_coupon_code", "is_active")
-    list_filter = ("is_active",)
-    search_fields = ("code", "name")
-
-
-@admin.register(PaidCard)
-class PaidCardAdmin(admin.ModelAdmin):
-    """Purchases are made at the counter or on the member pages (and refunded there by a manager)."""
-
-    list_display = ("member", "product", "paid_amount", "paid_points", "starts_at", "ends_at", "refunded_at",
-                    "refund_amount", "refund_points", "store")
-    list_filter = ("product", "store")
-    search_fields = ("member__member_no", "member__phone")
-    list_select_related = ("member", "product", "store")
-    raw_id_fields = ("member",)
+class RecordsOnly:
+    """Admin pages of rows only services write: listed and read, never added, changed or deleted here."""
 
     def has_add_permission(self, request):
         return False
@@ -190,6 +174,26 @@ class PaidCardAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(PaidCardProduct)
+class PaidCardProductAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
+    list_display = ("code", "name", "price", "points_price", "days", "points_multiplier", "discount_rate",
+                    "monthly_coupon_code", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("code", "name")
+
+
+@admin.register(PaidCard)
+class PaidCardAdmin(RecordsOnly, admin.ModelAdmin):
+    """Purchases are made at the counter or on the member pages (and refunded there by a manager)."""
+
+    list_display = ("member", "product", "paid_amount", "paid_points", "starts_at", "ends_at", "refunded_at",
+                    "refund_amount", "refund_points", "store")
+    list_filter = ("product", "store")
+    search_fields = ("member__member_no", "member__phone")
+    list_select_related = ("member", "product", "store")
+    raw_id_fields = ("member",)
 
 
 @admin.register(TopUpPlan)
@@ -469,7 +473,7 @@ class AuditLogAdmin(LedgerAdmin):
 
 
 @admin.register(Card)
-class CardAdmin(ServiceImportMixin, admin.ModelAdmin):
+class CardAdmin(RecordsOnly, ServiceImportMixin, admin.ModelAdmin):
     """Cards are issued, bound, blocked and replaced by services.cards; stock comes by import."""
 
     import_resource = CardStockResource
@@ -482,15 +486,6 @@ class CardAdmin(ServiceImportMixin, admin.ModelAdmin):
     list_select_related = ("member",)
     show_full_result_count = False
     ordering = ("-id",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # ---------------------------------------------------------------------------------------
