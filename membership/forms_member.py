@@ -101,3 +101,20 @@ class PointsFilterForm(forms.Form):
                              choices=[("", _("All kinds"))] + list(PointsEntry.Kind.choices))
     month = forms.RegexField(label=_("Month"), regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False)
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+
+
+class PinForm(forms.Form):
+    """The member sets or resets their stored-value PIN with the code sent to their phone."""
+
+    code = forms.CharField(label=_("Code from the SMS"), max_length=6, required=False,
+                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
+    pin = forms.CharField(label=_("New PIN (6 digits)"), max_length=6, required=False,
+                          widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+    pin_again = forms.CharField(label=_("The PIN again"), max_length=6, required=False,
+                                widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("pin") != data.get("pin_again"):
+            self.add_error("pin_again", _("The two PINs differ."))
+        return data

@@ -28,5 +28,6 @@ urlpatterns = [
     path("invite/", views.invite, name="invite"),
     path("invite/qr.svg", views.invite_qr, name="invite-qr"),
     path("profile/", views.profile, name="profile"),
+    path("pin/", views.pin, name="pin"),
     path("profile/data.json", views.my_data, name="my-data"),
 ]

@@ -32,7 +32,7 @@ from portal.client_ip import client_ip
 
 from . import config, qr, selectors
 from .errors import MembershipError, NotFound, PhoneTaken
-from .forms_member import CodeRequestForm, PasswordForm, PointsFilterForm, ProfileForm, SignInForm, SignUpForm
+from .forms_member import CodeRequestForm, PasswordForm, PinForm, PointsFilterForm, ProfileForm, SignInForm, SignUpForm
 from .member_auth import current_member, login_member, logout_member, member_required
 from .models import Member, PointsEntry, Purchase, StoredValueEntry
 from .services import accounts, cards, paid_cards, tiers
@@ -599,6 +599,38 @@ def profile(request):
         else:
             status = 400
     return _page(request, "membership/profile.html", {"form": form, "birthday_locked": locked}, nav="profile",
+                 status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def pin(request):
+    """Set or reset the stored-value PIN: a code to the member's phone, then the new PIN twice."""
+    member = request.member
+    form = PinForm(request.POST if request.POST.get("action") == "set" else None)
+    status = 200
+    if request.method == "POST" and request.POST.get("action") == "send":
+        try:
+            accounts.send_pin_code(member=member, ip=_ip(request))
+            messages.success(request, _("A code is on its way to %(phone)s: it is valid for 10 minutes.") % {
+                "phone": member.masked_phone})
+        except MembershipError as exc:
+            messages.error(request, exc.message)
+        return redirect("member:pin")
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                accounts.set_pin(member=member, pin=form.cleaned_data["pin"], code=form.cleaned_data["code"])
+            except MembershipError as exc:
+                _apply_error(form, exc)
+                status = 400
+            else:
+                messages.success(request, _("Your stored-value PIN is set: the counter asks for it when you pay "
+                                            "with stored value."))
+                return redirect("member:profile")
+        else:
+            status = 400
+    return _page(request, "membership/pin.html", {"form": form, "has_pin": bool(member.sv_pin)}, nav="profile",
                  status=status)
 
 
