@@ -134,3 +134,23 @@ def tier_progress(member: Member, next_tier) -> int | None:
         return None
     span = max(1, next_tier.reach_growth - member.tier.reach_growth)
     return min(100, max(0, int((member.growth_value - member.tier.reach_growth) * 100 / span)))
+
+
+def flagged_members(store=None, limit: int = 100):
+    """Members whose balance a return took below zero, to be settled by a manager (their home store's)."""
+    qs = Member.objects.filter(points_flagged=True, status=ACTIVE).select_related("tier", "home_store")
+    if store is not None:
+        qs = qs.filter(home_store=store)
+    return list(qs.order_by("points_balance")[:limit])
+
+
+def staff_log(store, since, limit: int = 200):
+    """The desk operations (audit entries) and manual point adjustments made by a store's staff since
+    `since`, newest first."""
+    from .models import AuditLog
+
+    entries = (AuditLog.objects.filter(created_at__gte=since, operator__store=store)
+               .select_related("operator", "member").order_by("-created_at")[:limit])
+    adjustments = (PointsEntry.objects.filter(created_at__gte=since, kind=PointsEntry.Kind.ADJUST, store=store)
+                   .select_related("operator", "member").order_by("-created_at")[:limit])
+    return list(entries), list(adjustments)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("paid-card/", views.paid_card, name="paid-card"),
     path("paid-card/refund/", views.paid_card_refund, name="paid-card-refund"),
     path("today/", views.today, name="today"),
+    path("manager/", views.manager, name="manager"),
     path("desk/", desk_views.desk, name="desk"),
     path("desk/card/", desk_views.bind_card, name="desk-card"),
     path("desk/lost/", desk_views.lost_card, name="desk-lost"),

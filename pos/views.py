@@ -380,3 +380,18 @@ def today(request):
     recent = mine.select_related("member").order_by("-created_at")[:20]
     return render(request, "pos/_today.html", {"totals": totals, "returns": returns, "topups": topups, "net": net,
                                                "enrolled": enrolled, "recent": recent})
+
+
+manager_only = permissions.role_required(
+    lambda user: permissions.can_use_counter(user) and (permissions.is_manager(user) or permissions.is_hq(user)))
+
+
+@require_GET
+@manager_only
+def manager(request):
+    """The store manager's screen: balances returns took below zero, and today's desk operations and
+    manual adjustments by the store's staff."""
+    start = local(timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+    entries, adjustments = selectors.staff_log(request.user.store, start)
+    return render(request, "pos/manager.html", {
+        "flagged": selectors.flagged_members(request.user.store), "entries": entries, "adjustments": adjustments})

@@ -1,6 +1,7 @@
 """The counter pages: what a clerk does all day, through the same services as the API."""
 
 import re
+from decimal import Decimal
 
 import pytest
 
@@ -239,3 +240,21 @@ def test_staff_refusals_and_unknown_pages_are_translated_pages_with_a_way_back(s
     assert refused.status_code == 403 and 'data-testid="error-403"' in refused.content.decode()
     missing = client.get("/no-such-page/")
     assert missing.status_code == 404 and 'data-testid="error-404"' in missing.content.decode()
+
+
+def test_the_managers_screen_shows_flagged_balances_adjustments_and_the_desk_log(signed_in, program, demo_staff):
+    from membership.services import points, purchases
+
+    clerk = signed_in("clerk1")
+    enrol(clerk)
+    member = Member.objects.get()
+    assert clerk.get("/counter/manager/").status_code == 403  # clerks do not see it
+    sale = purchases.record_purchase(member=member, store=demo_staff["clerk1"].store, reference="F1",
+                                     idempotency_key="f1", amount=Decimal("100.00"))
+    points.spend(member=member, points=100, source="mall_order", idempotency_key="spent")
+    purchases.record_return(purchase=sale.purchase, amount=sale.purchase.amount, reference="FR1",
+                            idempotency_key="fr1")  # takes back 100 points already spent: flagged
+    points.adjust(member=member, points=20, reason="goodwill", acting_user=demo_staff["manager1"])
+    page = text(signed_in("manager1").get("/counter/manager/"))
+    assert member.member_no in page and "goodwill" in page and "member.enrol" in page
+    assert 'data-testid="manager-link"' in text(signed_in("manager1").get("/counter/"))
