@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test messages makemessages migrate seed worker beat web bench clean
+.PHONY: run test messages makemessages migrate seed worker beat web bench clean api-docs
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ run: messages seed
 
 test: $(VENV)/.dev messages
 	./scripts/test.sh $(ARGS)
+
+# The endpoint table of docs/api.md, from the OpenAPI schema.
+api-docs: $(VENV)/.runtime
+	$(PY) manage.py api_docs --write docs/api.md
 
 bench: $(VENV)/.dev
 	$(PY) -m bench $(ARGS)

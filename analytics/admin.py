@@ -2,11 +2,13 @@
 
 from django.contrib import admin
 
+from portal.history import ConfigHistoryAdmin
+
 from .models import AnalyticsSettings, RollupRun
 
 
 @admin.register(AnalyticsSettings)
-class AnalyticsSettingsAdmin(admin.ModelAdmin):
+class AnalyticsSettingsAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("__str__", "active_days", "silent_days", "rfm_window_days", "low_usage_threshold",
                     "attribution_days")
 

@@ -6,6 +6,8 @@ from decimal import Decimal
 import tablib
 from django.http import HttpResponse
 
+from portal.spreadsheets import escape_formula
+
 from .selectors import DAY, MONEY, PCT, RATIO, TEXT, Table
 
 FORMATS = {
@@ -16,7 +18,8 @@ EXPORT_LIMIT = 100_000  # rows in one export (a drill-down of a large class)
 
 
 def cell(kind: str, value):
-    """A value as the spreadsheet should hold it: numbers as numbers, rates in percent."""
+    """A value as the spreadsheet should hold it: numbers as numbers, rates in percent, text that a
+    spreadsheet would run as a formula (a member named "=HYPERLINK(...)") escaped."""
     if value is None or value == "":
         return ""
     if kind == PCT:
@@ -26,12 +29,12 @@ def cell(kind: str, value):
     if kind == DAY:
         return value if isinstance(value, date) else str(value)
     if kind == TEXT:
-        return str(value)
-    return value
+        return escape_formula(str(value))
+    return escape_formula(value)
 
 
 def headers(table: Table) -> list[str]:
-    return [f"{c.label} (%)" if c.kind == PCT else str(c.label) for c in table.columns]
+    return [escape_formula(f"{c.label} (%)" if c.kind == PCT else str(c.label)) for c in table.columns]
 
 
 def dataset(table: Table) -> tablib.Dataset:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from membership.errors import MembershipError
 from membership.services.common import local, now
+from portal.history import ConfigHistoryAdmin
 
 from .models import (BenefitPackage, CheckIn, Coupon, CouponTemplate, MallItem, MallOrder, Notification,
                      ProgramRules, ReferralReward, Scene, SceneGrant)
@@ -29,7 +30,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(CouponTemplate)
-class CouponTemplateAdmin(admin.ModelAdmin):
+class CouponTemplateAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("code", "name", "kind", "value", "threshold", "valid_days", "valid_until", "issued",
                     "total_quantity", "is_active")
     list_filter = ("kind", "is_active")
@@ -47,13 +48,13 @@ class CouponAdmin(ReadOnlyAdmin):
 
 
 @admin.register(BenefitPackage)
-class BenefitPackageAdmin(admin.ModelAdmin):
+class BenefitPackageAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("name", "bonus_points", "multiplier", "mall_item", "cost_per_grant")
     filter_horizontal = ("coupons",)
 
 
 @admin.register(Scene)
-class SceneAdmin(admin.ModelAdmin):
+class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("name", "kind", "is_active", "claim_mode", "granted", "budget_grants", "holdout_percent",
                     "links")
     list_filter = ("kind", "is_active", "claim_mode")
@@ -123,7 +124,7 @@ class SceneGrantAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MallItem)
-class MallItemAdmin(admin.ModelAdmin):
+class MallItemAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("code", "name", "points_price", "cash_price", "stock", "per_member_limit", "is_active", "sort")
     list_editable = ("is_active", "sort")
     filter_horizontal = ("tiers",)
@@ -155,7 +156,7 @@ class MallOrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProgramRules)
-class ProgramRulesAdmin(admin.ModelAdmin):
+class ProgramRulesAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 

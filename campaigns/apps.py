@@ -13,6 +13,10 @@ class CampaignsConfig(AppConfig):
         from .services import scenes
 
         hooks.register_earn_multiplier(scenes.campaign_multiplier)
+        from .services import members
+
+        hooks.register_merge_mover(members.move)
+        hooks.register_close_eraser(members.erase)
         from django.db.models.signals import post_delete, post_save
 
         from .models import BenefitPackage, Scene

@@ -9,12 +9,13 @@ from membership.models import Tier
 from .models import BenefitPackage, CouponTemplate, MallItem, ProgramRules, Scene
 
 COUPONS = [
-    # code, name, value, threshold, valid days
-    ("WELCOME10", "入会礼 满50减10", "10", "50", 30),
-    ("UPGRADE20", "升级礼 满100减20", "20", "100", 7),
-    ("COMEBACK15", "回归礼 满80减15", "15", "80", 30),
-    ("MALL10", "积分兑换 10元券", "10", "0", 90),
-    ("TIER5", "会员月券 满30减5", "5", "30", 30),
+    # code, name, value, threshold, valid days, stacks with the member discount
+    ("WELCOME10", "入会礼 满50减10", "10", "50", 30, True),
+    ("UPGRADE20", "升级礼 满100减20", "20", "100", 7, True),
+    ("COMEBACK15", "回归礼 满80减15", "15", "80", 30, False),
+    ("MALL10", "积分兑换 10元券", "10", "0", 90, True),
+    ("TIER5", "会员月券 满30减5", "5", "30", 30, True),
+    ("PLUS20", "PLUS 月券 满150减20", "20", "150", 30, True),
 ]
 MALL = [("MUG", "定制马克杯", 1500, 100, 2, None, 1), ("BAG", "环保购物袋", 500, 500, 5, None, 2),
         ("CPN10", "¥10 优惠券", 900, None, 10, "MALL10", 3)]
@@ -36,10 +37,10 @@ def scene(name, kind, pkg, tiers=(), **kwargs):
 
 
 def seed(*, out=None) -> None:
-    for code, name, value, threshold, days in COUPONS:
+    for code, name, value, threshold, days, stackable in COUPONS:
         CouponTemplate.objects.get_or_create(code=code, defaults=dict(
             name=name, kind=CouponTemplate.Kind.CASH_OFF, value=Decimal(value), threshold=Decimal(threshold),
-            valid_days=days))
+            valid_days=days, stackable=stackable))
     rules = ProgramRules.load()
     if rules.monthly_coupon_template_id is None:
         rules.checkin_points, rules.checkin_streak_every, rules.checkin_streak_bonus = 5, 7, 30

@@ -12,11 +12,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from membership.errors import MembershipError
 from membership.member_auth import member_required
+from membership.services import paid_cards as member_paid_cards
 from membership.services.common import local
 from membership.views import member_page, qr_svg
 
 from .models import CheckIn, Coupon, MallOrder, ProgramRules
-from .services import coupons, engagement, mall, scenes
+from .services import coupons, engagement, mall, paid_cards, scenes
 
 TABS = [("available", Coupon.Status.AVAILABLE), ("used", Coupon.Status.USED), ("expired", Coupon.Status.EXPIRED)]
 
@@ -101,3 +102,40 @@ def checkin(request):
     except MembershipError as exc:
         messages.info(request, exc.message)
     return redirect("campaigns:checkin")
+
+
+@require_GET
+@member_required
+def paid_card_page(request):
+    """The paid cards on sale, the one the member holds and until when; bought here with points."""
+    member = request.member
+    return member_page(request, "campaigns/member/paid_card.html", {
+        "held": member_paid_cards.active_product(member), "products": list(member_paid_cards.on_sale()),
+        "once": uuid.uuid4().hex}, nav="home")
+
+
+@require_POST
+@member_required
+def paid_card_buy(request, code):
+    try:
+        product = member_paid_cards.product_by_code(code)
+        card = paid_cards.buy(member=request.member, product=product, pay_with="points",
+                              idempotency_key=f"member:{request.member.pk}:{request.POST.get('once') or uuid.uuid4().hex}")
+        messages.success(request, _("%(name)s is yours until %(until)s.") % {
+            "name": product.name, "until": f"{local(card.ends_at):%Y-%m-%d}"})
+    except MembershipError as exc:
+        messages.error(request, exc.message)
+    return redirect("campaigns:paid-card")
+
+
+@require_POST
+@member_required
+def mall_cancel(request, order_no):
+    """The member cancels their own order before pickup: points and stock go back."""
+    try:
+        order = mall.cancel_by_member(member=request.member, order_no=order_no)
+        messages.success(request, _("Order %(order)s cancelled: %(points)s points are back.") % {
+            "order": order.order_no, "points": order.points_spent})
+    except MembershipError as exc:
+        messages.error(request, exc.message)
+    return redirect("campaigns:mall")

@@ -6,6 +6,7 @@ when and to whom, its BenefitPackage what; a SceneGrant row per member and occur
 "once" (a unique constraint), and counters on Scene, CouponTemplate and MallItem move with F()."""
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from membership.models import Member, Store, Tag, Tier, User
@@ -32,7 +33,9 @@ class CouponTemplate(models.Model):
                                                   help_text=_("Used when no fixed dates are given."))
     stores = models.ManyToManyField(Store, verbose_name=_("stores"), blank=True,
                                     help_text=_("Empty: every store."))
-    stackable = models.BooleanField(_("stacks with other offers"), default=False)
+    stackable = models.BooleanField(_("stacks with the member discount"), default=True,
+                                    help_text=_("Off: a sale takes either the tier's member discount or this coupon, "
+                                                "not both."))
     total_quantity = models.PositiveIntegerField(_("total quantity"), null=True, blank=True,
                                                  help_text=_("Empty: unlimited."))
     issued = models.PositiveIntegerField(_("issued"), default=0)
@@ -81,6 +84,14 @@ class Coupon(models.Model):
 
     def __str__(self):
         return self.code
+
+    @property
+    def current_status(self) -> str:
+        """The status as a member or a clerk should see it now: past its validity an unused coupon is
+        expired, even before the daily job has marked it so."""
+        if self.status == self.Status.AVAILABLE and self.valid_until and self.valid_until < timezone.now():
+            return self.Status.EXPIRED
+        return self.status
 
 
 class BenefitPackage(models.Model):
@@ -272,6 +283,9 @@ class MallOrder(models.Model):
     fulfilled_at = models.DateTimeField(_("picked up"), null=True, blank=True)
     fulfilled_store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     fulfilled_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    cash_collected = models.DecimalField(_("cash collected"), max_digits=10, decimal_places=2, default=0,
+                                         help_text=_("The cash part of a points-plus-cash item, taken at pickup."))
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
     idempotency_key = models.CharField(max_length=120, unique=True)
 
     class Meta:
@@ -314,6 +328,10 @@ class ProgramRules(models.Model):
     referral_points = models.PositiveIntegerField(_("referral reward points"), default=100)
     referral_min_purchase = models.DecimalField(_("invited member's first purchase at least (¥)"), max_digits=10,
                                                 decimal_places=2, default=50)
+    mall_pickup_days = models.PositiveSmallIntegerField(
+        _("mall orders lapse after (days)"), default=30,
+        help_text=_("An order not picked up within this many days is cancelled, its points and stock given back; "
+                    "0 = never."))
     monthly_coupon_template = models.ForeignKey(
         CouponTemplate, verbose_name=_("monthly tier coupon"), null=True, blank=True, on_delete=models.PROTECT,
         help_text=_("Each member gets their tier's monthly number of this coupon on the 1st."))

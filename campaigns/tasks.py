@@ -9,16 +9,20 @@ from membership.models import Member
 from portal.schedules import register
 
 from .models import ProgramRules
-from .services import coupons, scenes
+from .services import coupons, mall, paid_cards, scenes
 
 register("scenes: daily", "campaigns.tasks.run_scenes", crontab={"minute": "30", "hour": "8"},
          description="Daily at 08:30: grant every active scene's occurrence of today (birthdays, holidays, "
                      "activation, post-purchase care, win-back …).")
 register("coupons: expire and lapse", "campaigns.tasks.expire_coupons", crontab={"minute": "10", "hour": "0"},
-         description="Daily: mark expired coupons and unclaimed benefits past their window.")
+         description="Daily: mark expired coupons and unclaimed benefits past their window; cancel mall orders "
+                     "not picked up in time.")
 register("coupons: monthly tier coupons", "campaigns.tasks.monthly_tier_coupons",
          crontab={"minute": "0", "hour": "6", "day_of_month": "1"},
          description="Monthly on the 1st: each member gets their tier's number of monthly coupons.")
+register("coupons: monthly paid card coupons", "campaigns.tasks.monthly_paid_card_coupons",
+         crontab={"minute": "10", "hour": "6", "day_of_month": "1"},
+         description="Monthly on the 1st: each member holding a paid card gets its monthly coupon (PLUS20).")
 
 
 @shared_task(name="campaigns.tasks.run_scenes", acks_late=True)
@@ -28,7 +32,7 @@ def run_scenes() -> int:
 
 @shared_task(name="campaigns.tasks.expire_coupons", acks_late=True)
 def expire_coupons() -> int:
-    return coupons.expire_due() + scenes.lapse_unclaimed()
+    return coupons.expire_due() + scenes.lapse_unclaimed() + mall.lapse_unpicked()
 
 
 @shared_task(name="campaigns.tasks.monthly_tier_coupons", acks_late=True)
@@ -51,6 +55,12 @@ def monthly_tier_coupons(month: str | None = None) -> int:
         last = batch[-1][0]
         issued += coupons.grant_bulk(template=template, source=f"tier-monthly:{month}", grants=[
             (pk, f"tier-monthly:{month}:{pk}:{i}") for pk, quota in batch for i in range(quota)])
+
+
+@shared_task(name="campaigns.tasks.monthly_paid_card_coupons", acks_late=True)
+def monthly_paid_card_coupons(month: str | None = None) -> int:
+    """Keyed by member and month, so a re-run (or a purchase earlier that day) issues nothing twice."""
+    return paid_cards.monthly_coupons(month)
 
 
 # Event consumers: `event_id` is the outbox event's; `outbox.once` runs each in one transaction

@@ -17,13 +17,16 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
+
+from portal.history import ConfigHistoryAdmin
+from portal import spreadsheets
 
 from .errors import MembershipError, NotFound
 from .forms import (
@@ -42,6 +45,9 @@ from .models import (
     EarnStage,
     GrowthEntry,
     Member,
+    MemberImportJob,
+    PaidCard,
+    PaidCardProduct,
     PointsEntry,
     ProgramSettings,
     Purchase,
@@ -55,7 +61,13 @@ from .models import (
     User,
 )
 from .permissions import can_configure
-from .resources import CardExportResource, CardStockResource, MemberExportResource, MemberResource
+from .resources import (
+    CardExportResource,
+    CardStockResource,
+    MemberExportResource,
+    MemberMigrationExportResource,
+    MemberResource,
+)
 from .services import cards as card_service
 from .services import enrolment, points, tiers
 
@@ -94,16 +106,18 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(ProgramSettings)
-class ProgramSettingsAdmin(admin.ModelAdmin):
+class ProgramSettingsAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     """One row (pk 1): the list page opens it; it is never added or deleted."""
 
     fieldsets = (
-        (_("Earning points"), {"fields": ("earn_rate", "per_sale_cap", "per_day_cap", "pending_days")}),
+        (_("Earning points"), {"fields": ("earn_rate", "per_sale_cap", "per_day_cap", "pending_days",
+                                          "profile_birthday_points", "profile_gender_points")}),
         (_("Paying with points"), {"fields": ("redeem_points_per_yuan", "redeem_cap_percent")}),
         (_("Points expiry"), {"fields": ("expiry_policy", "expiry_months", "expiry_notice_days")}),
-        (_("Tier review"), {"fields": ("review_period", "review_window", "reset_growth_on_promotion")}),
-        (_("Stored value"), {"fields": ("stored_value_pay_order",)}),
-        (_("Limits"), {"fields": ("adjustment_limit", "max_sale_amount")}),
+        (_("Tiers"), {"fields": ("tier_basis", "review_period", "review_window", "reset_growth_on_promotion")}),
+        (_("Member price"), {"fields": ("birthday_month_discount",)}),
+        (_("Stored value"), {"fields": ("stored_value_pay_order", "max_topup_amount")}),
+        (_("Limits"), {"fields": ("adjustment_limit", "max_sale_amount", "api_token_days")}),
     )
 
     def has_add_permission(self, request):
@@ -121,7 +135,7 @@ class ProgramSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("rank", "code", "name", "reach_growth", "keep_growth", "points_multiplier", "discount_rate",
                     "monthly_coupons", "birthday_gift")
     list_display_links = ("code", "name")
@@ -129,29 +143,62 @@ class TierAdmin(admin.ModelAdmin):
     search_fields = ("code", "name")
     fieldsets = (
         (None, {"fields": ("code", "name", "rank")}),
-        (_("Growth value"), {"fields": ("reach_growth", "keep_growth")}),
+        (_("Growth value"), {"fields": ("reach_growth", "keep_growth", "instant_sale_amount")}),
         (_("Benefits"), {"fields": ("points_multiplier", "discount_rate", "monthly_coupons", "birthday_gift",
                                     "benefits")}),
     )
 
 
 @admin.register(EarnStage)
-class EarnStageAdmin(admin.ModelAdmin):
+class EarnStageAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("from_amount", "rate")
     ordering = ("from_amount",)
 
 
 @admin.register(EarnMultiplier)
-class EarnMultiplierAdmin(admin.ModelAdmin):
+class EarnMultiplierAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     list_display = ("kind", "key", "multiplier", "starts_on", "ends_on")
     list_filter = ("kind",)
     search_fields = ("key",)
     ordering = ("kind", "key", "starts_on")
 
 
+class RecordsOnly:
+    """Admin pages of rows only services write: listed and read, never added, changed or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PaidCardProduct)
+class PaidCardProductAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
+    list_display = ("code", "name", "price", "points_price", "days", "points_multiplier", "discount_rate",
+                    "monthly_coupon_code", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("code", "name")
+
+
+@admin.register(PaidCard)
+class PaidCardAdmin(RecordsOnly, admin.ModelAdmin):
+    """Purchases are made at the counter or on the member pages (and refunded there by a manager)."""
+
+    list_display = ("member", "product", "paid_amount", "paid_points", "starts_at", "ends_at", "refunded_at",
+                    "refund_amount", "refund_points", "store")
+    list_filter = ("product", "store")
+    search_fields = ("member__member_no", "member__phone")
+    list_select_related = ("member", "product", "store")
+    raw_id_fields = ("member",)
+
+
 @admin.register(TopUpPlan)
-class TopUpPlanAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "pay_amount", "bonus_amount", "is_active")
+class TopUpPlanAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
+    list_display = ("code", "name", "pay_amount", "bonus_amount", "bonus_points", "is_active")
     list_filter = ("is_active",)
     search_fields = ("code", "name")
     ordering = ("pay_amount",)
@@ -181,7 +228,7 @@ class ServiceImportMixin(ImportExportMixin):
     confirm_form_class = ServiceConfirmImportForm
     import_template_name = "admin/membership/import.html"
     import_formats = [base_formats.CSV, base_formats.XLSX]
-    export_formats = [base_formats.CSV, base_formats.XLSX]
+    export_formats = [spreadsheets.CSV, spreadsheets.XLSX]  # formula cells escaped (portal.spreadsheets)
 
     def get_import_resource_classes(self, request):
         return [self.import_resource]
@@ -189,8 +236,10 @@ class ServiceImportMixin(ImportExportMixin):
     def get_import_context_data(self, **kwargs):
         return {**super().get_import_context_data(**kwargs), "import_help": self.import_help}
 
+    extra_export_resources = ()
+
     def get_export_resource_classes(self, request):
-        return [self.export_resource]
+        return [self.export_resource, *self.extra_export_resources]
 
     def has_import_permission(self, request):
         return can_configure(request.user)
@@ -424,7 +473,7 @@ class AuditLogAdmin(LedgerAdmin):
 
 
 @admin.register(Card)
-class CardAdmin(ServiceImportMixin, admin.ModelAdmin):
+class CardAdmin(RecordsOnly, ServiceImportMixin, admin.ModelAdmin):
     """Cards are issued, bound, blocked and replaced by services.cards; stock comes by import."""
 
     import_resource = CardStockResource
@@ -437,15 +486,6 @@ class CardAdmin(ServiceImportMixin, admin.ModelAdmin):
     list_select_related = ("member",)
     show_full_result_count = False
     ordering = ("-id",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # ---------------------------------------------------------------------------------------
@@ -478,10 +518,16 @@ MEMBER_FIELDSETS = (
 class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
     import_resource = MemberResource
     export_resource = MemberExportResource
+    extra_export_resources = (MemberMigrationExportResource,)
     import_help = _("One row per member from the previous system. Columns: phone and home_store (the store "
                     "code) are required; name, gender (F, M or U), birthday (YYYY-MM-DD, or --MM-DD without the "
-                    "year), marketing_consent (1 or 0) and joined_at (YYYY-MM-DD HH:MM) are optional. Each row "
-                    "is enrolled like a member at the counter, with the channel Import and a new virtual card.")
+                    "year), marketing_consent (1 or 0) and joined_at (YYYY-MM-DD HH:MM) are optional; so are "
+                    "member_no, card_no (physical cards, separated by ;), points with points_expire_on "
+                    "(YYYY-MM-DD) and points_pending_until (one lot per row: repeat the phone and member_no for "
+                    "more lots), growth_value, tier, sv_principal, sv_bonus, referrer_phone, tags (separated by "
+                    "semicolons) and consent_at. Imported members get the channel Import, a virtual card when the file "
+                    "gives none, no welcome gift and no notification. For large files, or to keep the file's "
+                    "tiers as a floor, use Member imports (in the background).")
     skip_admin_log = True  # every imported member has its "member.enrol" audit row
 
     list_display = ("member_no", "name", "phone_masked", "tier", "home_store", "points_balance", "points_pending",
@@ -697,3 +743,87 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
             intro=_("The tier is set at once and recorded with your name and the reason. Until the floor "
                     "date, reviews do not drop the member below it."),
             submit_label=_("Set tier"), apply=apply)
+
+
+# ---------------------------------------------------------------------------------------
+# Member imports in the background (large files; services/migration.py, tasks.import_members)
+# ---------------------------------------------------------------------------------------
+
+
+@admin.register(MemberImportJob)
+class MemberImportJobAdmin(admin.ModelAdmin):
+    """Upload a member file; a Celery worker imports it while this page shows a progress bar. The
+    progress and the reconciliation are stored on the job, so a reload shows them again."""
+
+    list_display = ("__str__", "dry_run", "skip_bad_rows", "status", "rows_done", "rows_total", "created_by",
+                    "created_at", "finished_at")
+    list_filter = ("status", "dry_run")
+    fields = ("file", "dry_run", "skip_bad_rows", "tier_floor_until")
+    change_form_template = "admin/membership/memberimportjob/change_form.html"
+    actions = ("import_for_real",)
+
+    def has_module_permission(self, request):
+        return can_configure(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return can_configure(request.user)
+
+    def has_add_permission(self, request):
+        return can_configure(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        urls = super().get_urls()
+        return [path("<int:pk>/progress/", self.admin_site.admin_view(self.progress_view),
+                     name="membership_memberimportjob_progress"), *urls]
+
+    def progress_view(self, request, pk):
+        if not can_configure(request.user):
+            raise PermissionDenied
+        job = MemberImportJob.objects.filter(pk=pk).first()
+        if job is None:
+            raise PermissionDenied
+        return JsonResponse(job_state(job))
+
+    def save_model(self, request, obj, form, change):
+        obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        start_job(obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return HttpResponseRedirect(reverse("admin:membership_memberimportjob_change", args=[obj.pk]))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["job"] = obj
+            context["job_state"] = job_state(obj)
+            context["progress_url"] = reverse("admin:membership_memberimportjob_progress", args=[obj.pk])
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    @admin.action(description=_("Import these checked files for real"))
+    def import_for_real(self, request, queryset):
+        started = 0
+        for job in queryset.filter(dry_run=True, status=MemberImportJob.Status.DONE):
+            again = MemberImportJob.objects.create(file=job.file.name, dry_run=False, skip_bad_rows=job.skip_bad_rows,
+                                                   tier_floor_until=job.tier_floor_until, created_by=request.user)
+            start_job(again)
+            started += 1
+        messages.info(request, ngettext("%(count)d import started.", "%(count)d imports started.", started)
+                      % {"count": started})
+
+
+def start_job(job) -> None:
+    from .tasks import import_members
+
+    transaction.on_commit(lambda: import_members.delay(job.pk))
+
+
+def job_state(job) -> dict:
+    return {"status": job.status, "status_display": str(job.get_status_display()), "rows_done": job.rows_done,
+            "rows_total": job.rows_total, "percent": job.percent, "result": job.result,
+            "finished": job.status in (MemberImportJob.Status.DONE, MemberImportJob.Status.FAILED)}

@@ -6,7 +6,7 @@ within TTL seconds."""
 
 import time
 
-from .models import EarnStage, ProgramSettings, Tier
+from .models import EarnStage, PaidCardProduct, ProgramSettings, Tier
 
 TTL = 30.0
 _cache: dict = {}
@@ -39,6 +39,13 @@ def tier(tier_id: int) -> Tier:
 def stages() -> list[EarnStage]:
     """Staged earn rates (阶梯), lowest threshold first; empty when the base rate applies throughout."""
     return _get("stages", lambda: list(EarnStage.objects.order_by("from_amount")))
+
+
+def paid_card_product(product_id: int) -> PaidCardProduct:
+    """A paid card product from the kept list (one added within TTL seconds is read from the database)."""
+    found = next((p for p in _get("paid_cards", lambda: list(PaidCardProduct.objects.all())) if p.pk == product_id),
+                 None)
+    return found if found is not None else PaidCardProduct.objects.get(pk=product_id)
 
 
 def next_tier(tier: Tier) -> Tier | None:

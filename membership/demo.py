@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.contrib.auth.hashers import make_password
 
-from .models import Channel, Gender, Member, ProgramSettings, Role, Store, Tier, TopUpPlan, User
+from .models import Channel, Gender, Member, PaidCardProduct, ProgramSettings, Role, Store, Tier, TopUpPlan, User
 from .services import enrolment, stored_value
 from .services.common import now
 
@@ -27,8 +27,9 @@ TIERS = [
     ("DIAMOND", "钻石会员", 4, 20000, 16000, "2.0", "10", 4, True,
      "积分 2 倍\n9 折\n每月 4 张优惠券\n生日礼\n专属客服"),
 ]
-PLANS = [("TOPUP100", "充100送10", "100", "10"), ("TOPUP300", "充300送40", "300", "40"),
-         ("TOPUP500", "充500送80", "500", "80")]
+PLANS = [("TOPUP100", "充100送10", "100", "10", 0), ("TOPUP300", "充300送40", "300", "40", 100),
+         ("TOPUP500", "充500送80", "500", "80", 200)]  # code, name, pay, bonus ¥, bonus points
+INSTANT = {"GOLD": Decimal("999.00")}  # one sale of ¥999 or more lifts NORMAL and SILVER to GOLD (满999送金卡)
 KNOWN_MEMBER = {"phone": "13800138000", "name": "张三", "password": "member-demo", "birthday": "1990-05-20"}
 DEMO_MEMBERS = 220
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -52,14 +53,18 @@ def seed_program() -> None:
     for code, name, rank, reach, keep, mult, disc, coupons, gift, benefits in TIERS:
         Tier.objects.get_or_create(code=code, defaults=dict(
             name=name, rank=rank, reach_growth=reach, keep_growth=keep, points_multiplier=Decimal(mult),
-            discount_rate=Decimal(disc), monthly_coupons=coupons, birthday_gift=gift, benefits=benefits))
+            discount_rate=Decimal(disc), monthly_coupons=coupons, birthday_gift=gift, benefits=benefits,
+            instant_sale_amount=INSTANT.get(code)))
     ProgramSettings.objects.get_or_create(pk=1, defaults=dict(
         earn_rate=Decimal(1), redeem_points_per_yuan=100, redeem_cap_percent=Decimal(50), expiry_policy="year_end",
         expiry_notice_days=30, pending_days=0, review_period="monthly", review_window="rolling_12m",
         reset_growth_on_promotion=False, adjustment_limit=1000))
-    for code, name, pay, bonus in PLANS:
+    PaidCardProduct.objects.get_or_create(code="PLUS", defaults=dict(
+        name="PLUS 付费会员卡", price=Decimal("99.00"), points_price=9900, days=365,
+        points_multiplier=Decimal("1.5"), monthly_coupon_code="PLUS20"))
+    for code, name, pay, bonus, bonus_points in PLANS:
         TopUpPlan.objects.get_or_create(code=code, defaults=dict(name=name, pay_amount=Decimal(pay),
-                                                                 bonus_amount=Decimal(bonus)))
+                                                                 bonus_amount=Decimal(bonus), bonus_points=bonus_points))
 
 
 def seed_members(*, out=None) -> None:

@@ -71,3 +71,15 @@ class OutOfStock(MembershipError):
 class IdempotencyConflict(MembershipError):
     code, status, default_message = ("idempotency_conflict", 409,
                                      _("This key or receipt number was already used for a different request."))
+
+
+class SignInLocked(MembershipError):
+    """Too many wrong passwords for a staff account or from an address (pos-api.md: 429 `throttled`)."""
+
+    code, status, default_message = "throttled", 429, _("Too many wrong passwords: sign-in is locked for a while.")
+
+
+class PinLocked(MembershipError):
+    """Too many wrong stored-value PINs: the member's stored value is locked for a while (pos-api.md)."""
+
+    code, status, default_message = "pin_locked", 429, _("Too many wrong PINs: stored value is locked for a while.")

@@ -4,7 +4,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import PointsEntry
+from .models import Gender, PointsEntry
 
 PHONE_ATTRS = {"inputmode": "tel", "autocomplete": "tel", "placeholder": _("11-digit mobile number")}
 CODE_ATTRS = {"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": "6", "pattern": "[0-9]*"}
@@ -80,9 +80,10 @@ class PasswordForm(forms.Form):
 
 
 class ProfileForm(BirthdayFields):
-    field_order = ["name", "birth_month", "birth_day", "birth_year", "marketing_consent"]
+    field_order = ["name", "gender", "birth_month", "birth_day", "birth_year", "marketing_consent"]
 
     name = forms.CharField(label=_("Name"), max_length=50, required=False)
+    gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices, required=False)
     marketing_consent = forms.BooleanField(label=_("Send me offers and news"), required=False)
 
     def __init__(self, *args, birthday_locked: bool = False, **kwargs):
@@ -100,3 +101,20 @@ class PointsFilterForm(forms.Form):
                              choices=[("", _("All kinds"))] + list(PointsEntry.Kind.choices))
     month = forms.RegexField(label=_("Month"), regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False)
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+
+
+class PinForm(forms.Form):
+    """The member sets or resets their stored-value PIN with the code sent to their phone."""
+
+    code = forms.CharField(label=_("Code from the SMS"), max_length=6, required=False,
+                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
+    pin = forms.CharField(label=_("New PIN (6 digits)"), max_length=6, required=False,
+                          widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+    pin_again = forms.CharField(label=_("The PIN again"), max_length=6, required=False,
+                                widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("pin") != data.get("pin_again"):
+            self.add_error("pin_again", _("The two PINs differ."))
+        return data

@@ -1,4 +1,7 @@
+from decimal import Decimal
+
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -82,7 +85,13 @@ class Tier(models.Model):
     reach_growth = models.PositiveIntegerField(_("growth to reach"), default=0)
     keep_growth = models.PositiveIntegerField(_("growth to keep"), default=0)
     points_multiplier = models.DecimalField(_("points multiplier"), max_digits=4, decimal_places=2, default=1)
-    discount_rate = models.DecimalField(_("member discount (%)"), max_digits=5, decimal_places=2, default=0)
+    discount_rate = models.DecimalField(_("member discount (%)"), max_digits=5, decimal_places=2, default=0,
+                                        validators=[MinValueValidator(0), MaxValueValidator(100)])
+    instant_sale_amount = models.DecimalField(
+        _("instant tier on one sale of (¥)"), max_digits=12, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("A single sale paying at least this (after discounts and coupons) lifts the member to this "
+                    "tier at once (满999送金卡). Empty: only growth lifts."))
     monthly_coupons = models.PositiveSmallIntegerField(_("coupons per month"), default=0)
     birthday_gift = models.BooleanField(_("birthday gift"), default=False)
     benefits = models.TextField(_("benefits shown to members"), blank=True, help_text=_("One per line."))
@@ -127,6 +136,12 @@ class StoredValuePayOrder(models.TextChoices):
     PROPORTIONAL = "proportional", _("Principal and bonus in proportion")
 
 
+class TierBasis(models.TextChoices):
+    SPEND = "spend", _("Spend (1 per whole yuan paid)")
+    PURCHASES = "purchases", _("Number of purchases")
+    POINTS = "points", _("Points earned on purchases")
+
+
 class ProgramSettings(models.Model):
     """The single row of merchant-editable program rules (pk is always 1)."""
 
@@ -147,6 +162,9 @@ class ProgramSettings(models.Model):
     review_window = models.CharField(_("tier review window"), max_length=15, choices=ReviewWindow.choices,
                                      default=ReviewWindow.ROLLING_12M)
     reset_growth_on_promotion = models.BooleanField(_("reset growth on promotion"), default=False)
+    tier_basis = models.CharField(
+        _("tiers qualify by"), max_length=10, choices=TierBasis.choices, default=TierBasis.SPEND,
+        help_text=_("What a sale adds to growth: the tiers' reach and keep thresholds and the review count in it."))
     adjustment_limit = models.PositiveIntegerField(
         _("manual adjustments above this need a manager"), default=1000)
     stored_value_pay_order = models.CharField(_("stored value pays from"), max_length=20,
@@ -154,6 +172,20 @@ class ProgramSettings(models.Model):
                                               default=StoredValuePayOrder.PRINCIPAL_FIRST)
     max_sale_amount = models.DecimalField(_("largest sale accepted (¥)"), max_digits=12, decimal_places=2,
                                           default=1_000_000)
+    max_topup_amount = models.DecimalField(_("largest single top-up (¥)"), max_digits=12, decimal_places=2,
+                                           default=50_000, validators=[MinValueValidator(Decimal("0.01"))])
+    profile_birthday_points = models.PositiveIntegerField(
+        _("points for giving a birthday"), default=0,
+        help_text=_("Once per member, when the profile has a birthday; 0 = off."))
+    profile_gender_points = models.PositiveIntegerField(
+        _("points for giving a gender"), default=0, help_text=_("Once per member, when the profile says F or M; 0 = off."))
+    birthday_month_discount = models.DecimalField(
+        _("extra member discount in the birthday month (%)"), max_digits=5, decimal_places=2, default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_("Added to the tier's discount on sales in the member's birthday month; 0 = off."))
+    api_token_days = models.PositiveSmallIntegerField(
+        _("API tokens expire after (days)"), default=30, validators=[MinValueValidator(1)],
+        help_text=_("A till signs in again for a new token; a password change ends its tokens at once."))
 
     class Meta:
         verbose_name = _("program settings")
@@ -214,11 +246,69 @@ class EarnMultiplier(models.Model):
         return f"{self.get_kind_display()} {self.key} ×{self.multiplier}"
 
 
+class PaidCardProduct(models.Model):
+    """A paid membership card (付费会员卡 / 权益卡) the merchant sells: its price in money or points, how
+    many days it lasts, and what it gives while it lasts (demo: PLUS, demo-program.md)."""
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=50)
+    price = models.DecimalField(_("price (¥)"), max_digits=10, decimal_places=2,
+                                validators=[MinValueValidator(Decimal("0.01"))])
+    points_price = models.PositiveIntegerField(_("price in points"), null=True, blank=True,
+                                               help_text=_("Empty: it cannot be bought with points."))
+    days = models.PositiveSmallIntegerField(_("days"), validators=[MinValueValidator(1)])
+    points_multiplier = models.DecimalField(_("points multiplier"), max_digits=4, decimal_places=2, default=1,
+                                            validators=[MinValueValidator(1)],
+                                            help_text=_("On top of the tier's multiplier while the card lasts."))
+    discount_rate = models.DecimalField(_("member discount (%)"), max_digits=5, decimal_places=2, default=0,
+                                        validators=[MinValueValidator(0), MaxValueValidator(100)],
+                                        help_text=_("Added to the tier's discount while the card lasts; 0 = none."))
+    monthly_coupon_code = models.CharField(_("monthly coupon"), max_length=20, blank=True,
+                                           help_text=_("Code of the coupon template given on the 1st of each month "
+                                                       "(and on the day of purchase) while the card lasts."))
+    is_active = models.BooleanField(_("on sale"), default=True)
+
+    class Meta:
+        verbose_name = _("paid membership card")
+        verbose_name_plural = _("paid membership cards")
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+
+class PaidCard(models.Model):
+    """One purchase (or renewal) of a paid card by a member: the days it added, what was paid, and
+    what a pro-rata refund gave back."""
+
+    member = models.ForeignKey("Member", verbose_name=_("member"), on_delete=models.PROTECT,
+                               related_name="paid_cards")
+    product = models.ForeignKey(PaidCardProduct, verbose_name=_("card"), on_delete=models.PROTECT,
+                                related_name="purchases")
+    paid_amount = models.DecimalField(_("paid (¥)"), max_digits=10, decimal_places=2, default=0)
+    paid_points = models.PositiveIntegerField(_("paid (points)"), default=0)
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"))
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    operator = models.ForeignKey("User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("time"))
+    refunded_at = models.DateTimeField(_("refunded"), null=True, blank=True)
+    refund_amount = models.DecimalField(_("refunded (¥)"), max_digits=10, decimal_places=2, default=0)
+    refund_points = models.PositiveIntegerField(_("refunded (points)"), default=0)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        verbose_name = _("paid card purchase")
+        verbose_name_plural = _("paid card purchases")
+        indexes = [models.Index(fields=["member", "-ends_at"])]
+
+
 class TopUpPlan(models.Model):
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=50)
     pay_amount = models.DecimalField(_("pay (¥)"), max_digits=10, decimal_places=2)
     bonus_amount = models.DecimalField(_("bonus (¥)"), max_digits=10, decimal_places=2, default=0)
+    bonus_points = models.PositiveIntegerField(_("bonus points"), default=0,
+                                               help_text=_("Points given with the top-up; taken back if it is refunded."))
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -303,6 +393,10 @@ class Member(models.Model):
     tier_floor = models.ForeignKey(Tier, verbose_name=_("tier floor"), null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
     tier_floor_until = models.DateField(_("floor until"), null=True, blank=True)
+    # the paid card the member holds and until when (a copy of their PaidCard rows, for the sale's rules)
+    paid_card_product = models.ForeignKey(PaidCardProduct, verbose_name=_("paid card"), null=True, blank=True,
+                                          on_delete=models.PROTECT, related_name="+")
+    paid_card_until = models.DateTimeField(_("paid card until"), null=True, blank=True)
     growth_value = models.PositiveIntegerField(_("growth value"), default=0)
 
     points_balance = models.IntegerField(_("points available"), default=0)
@@ -431,8 +525,11 @@ class PointsEntry(models.Model):
         REFERRAL = "referral", _("Referral")
         MANUAL = "manual", _("Manual")
         EXPIRY = "expiry", _("Expiry")
+        PAID_CARD = "paid_card", _("Paid card")
+        PROFILE = "profile", _("Profile completed")
         MERGE = "merge", _("Account merge")
         IMPORT = "import", _("Import")
+        TOPUP = "topup", _("Top-up")
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT,
                                related_name="points_entries")
@@ -549,7 +646,9 @@ class Purchase(models.Model):
     operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     reference = models.CharField(_("receipt"), max_length=64)
     created_at = models.DateTimeField(_("time"))
-    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2,
+                                 help_text=_("After the member discount: returns are against this."))
+    member_discount = models.DecimalField(_("member discount"), max_digits=12, decimal_places=2, default=0)
     points_paid = models.IntegerField(_("points paid"), default=0)
     points_value = models.DecimalField(_("points value"), max_digits=12, decimal_places=2, default=0)
     coupon_value = models.DecimalField(_("coupon value"), max_digits=12, decimal_places=2, default=0)
@@ -589,6 +688,7 @@ class TierChange(models.Model):
         REVIEW = "review", _("Review")
         MANUAL = "manual", _("Set by HQ")
         MERGE = "merge", _("Account merge")
+        MIGRATION = "migration", _("Migration")
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="tier_changes")
     from_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -667,6 +767,8 @@ class OneTimeCode(models.Model):
         SIGNUP = "signup", _("Sign-up")
         RESET = "reset", _("Password reset")
         SET_PASSWORD = "set_password", _("First password")
+        CHANGE_PHONE = "change_phone", _("Phone change")
+        SET_PIN = "set_pin", _("Stored-value PIN")
 
     phone = models.CharField(_("mobile"), max_length=11)
     purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)
@@ -700,6 +802,51 @@ class LoginThrottle(models.Model):
         verbose_name_plural = _("sign-in throttles")
 
 
+# ---------------------------------------------------------------------------------------
+# Member migration jobs (large files imported in the background)
+# ---------------------------------------------------------------------------------------
+
+
+class MemberImportJob(models.Model):
+    """A member file imported by a Celery worker (membership/services/migration.py). The progress and
+    the reconciliation live here, so the admin page shows them again after a reload."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    file = models.FileField(_("file"), upload_to="member-imports/")
+    dry_run = models.BooleanField(_("dry run"), default=True,
+                                  help_text=_("Check the file and show what would be written; write nothing."))
+    skip_bad_rows = models.BooleanField(_("skip rows with errors"), default=False)
+    tier_floor_until = models.DateField(
+        _("keep the file's tiers until"), null=True, blank=True,
+        help_text=_("Tiers given in the file are kept as a floor until this date; without it, the tier is "
+                    "computed from the growth value."))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(_("rows in the file"), null=True, blank=True)
+    rows_done = models.PositiveIntegerField(_("rows processed"), default=0)
+    result = models.JSONField(_("reconciliation"), default=dict, blank=True)
+    created_by = models.ForeignKey(User, verbose_name=_("started by"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("started"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member import")
+        verbose_name_plural = _("member imports")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.file.name} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        if not self.rows_total:
+            return 100 if self.status == self.Status.DONE else 0
+        return min(100, round(100 * self.rows_done / self.rows_total))
 
 class OutboxEvent(models.Model):
     """A domain event, written in the transaction of the change it reports (the transactional

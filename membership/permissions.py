@@ -46,6 +46,12 @@ def can_adjust_points(user, points: int | None = None, limit: int | None = None)
     return can_use_counter(user) and abs(points) <= limit
 
 
+def can_manage_members(user) -> bool:
+    """The store desk's manager operations: merge two accounts, close a membership, refund a
+    top-up, and change a phone or a PIN without the member's SMS code (pos-api.md, "The store desk")."""
+    return is_manager(user) or is_hq(user)
+
+
 def can_view_reports(user) -> bool:
     return is_manager(user) or is_hq(user)
 

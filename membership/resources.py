@@ -2,37 +2,27 @@
 and cards" and "What bad input gets").
 
 Design: a resource parses a row into arguments and hands them to a service; it never saves a
-model itself. A member row goes through `enrolment.enrol(channel="import")` (phone normalisation,
-uniqueness, birthday and name rules are the service's), a card row through `cards.add_stock`
-(the Luhn check is the service's). A service's domain error becomes that row's validation error,
+model itself. A member row goes through `services.migration.Importer` (the member migration; its
+checks use enrolment's phone and birthday rules and cards' Luhn check), a card row through
+`cards.add_stock` (the Luhn check is the service's). A service's domain error becomes that row's validation error,
 with the service's message, under the column it concerns.
 
 The whole file is one transaction (`use_transactions`). The preview is a dry run that is rolled
 back; the confirmed import is rolled back as a whole when any row fails, unless the user chose to
 skip bad rows (the admin passes `rollback_on_validation_errors`, see admin.ServiceImportMixin)."""
 
-from datetime import date, datetime, time
-
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 
 from .errors import MembershipError
 from .forms import domain_message
-from .models import Card, Channel, Gender, Member, Store
-from .services import cards, enrolment
-from .services.common import now
+from .models import Card, Member
+from .services import cards, migration
 
 MEMBER_IMPORT_COLUMNS = ("phone", "name", "gender", "birthday", "home_store", "marketing_consent", "joined_at")
 CARD_IMPORT_COLUMNS = ("number", "batch")
-
-TRUE_WORDS = {"1", "true", "yes", "y", "是", "同意"}
-FALSE_WORDS = {"", "0", "false", "no", "n", "否", "不同意"}
-GENDER_WORDS = {"": Gender.UNKNOWN, "u": Gender.UNKNOWN, "f": Gender.FEMALE, "female": Gender.FEMALE,
-                "女": Gender.FEMALE, "m": Gender.MALE, "male": Gender.MALE, "男": Gender.MALE}
 
 
 def _text(value) -> str:
@@ -102,8 +92,14 @@ class ServiceRowMixin:
 
 
 class MemberResource(ServiceRowMixin, resources.ModelResource):
-    """Members from a previous system: phone, name, gender, birthday (YYYY-MM-DD or --MM-DD),
-    home_store (store code), marketing_consent, joined_at (optional). Each row is an enrolment."""
+    """Members from a previous system, with their balances (the columns of migration.COLUMNS:
+    phone, name, gender, birthday (YYYY-MM-DD or --MM-DD), home_store (store code),
+    marketing_consent, joined_at, and member_no, card_no, points, points_expire_on,
+    points_pending_until, growth_value, tier, sv_principal, sv_bonus, referrer_phone, tags,
+    consent_at). Rows are checked and written by membership/services/migration.py, the same
+    importer as the `import_members` command and the background import: no welcome scene, no
+    notification, entries with source import. A tier in the file is computed from growth here;
+    keeping it as a floor needs a date, given in the background import or the command."""
 
     phone = fields.Field(attribute="phone", column_name="phone")
     name = fields.Field(attribute="name", column_name="name")
@@ -114,94 +110,51 @@ class MemberResource(ServiceRowMixin, resources.ModelResource):
                                      widget=widgets.BooleanWidget())
     joined_at = fields.Field(attribute="joined_at", column_name="joined_at",
                              widget=widgets.DateTimeWidget(format="%Y-%m-%d %H:%M"))
+    member_no = fields.Field(attribute="member_no", column_name="member_no")
+    points = fields.Field(attribute="points_balance", column_name="points")
+    sv_principal = fields.Field(attribute="sv_principal", column_name="sv_principal")
+    tier = fields.Field(attribute="tier__code", column_name="tier")
 
     required_columns = ("phone", "home_store")
-    optional_columns = ("name", "gender", "birthday", "marketing_consent", "joined_at")
+    optional_columns = tuple(c for c in migration.COLUMNS if c not in ("phone", "home_store"))
 
     class Meta:
         model = Member
         name = _("Members from a previous system")
-        fields = MEMBER_IMPORT_COLUMNS
-        import_order = MEMBER_IMPORT_COLUMNS
+        fields = MEMBER_IMPORT_COLUMNS + ("member_no", "points", "sv_principal", "tier")
+        import_order = fields
         import_id_fields = []
-        force_init_instance = True  # every row is a new enrolment; a known phone is the service's error
+        force_init_instance = True  # every row is a new member or new lots; the importer decides
         use_transactions = True
         skip_unchanged = False
         report_skipped = True
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._stores = {}
+        self._importer = None
+        self._number = 0
 
-    def _store(self, code: str) -> Store | None:
-        if code not in self._stores:
-            self._stores[code] = Store.objects.filter(code=code).first()
-        return self._stores[code]
+    def before_import(self, dataset, **kwargs):
+        super().before_import(dataset, **kwargs)
+        self._importer = migration.Importer(acting_user=kwargs.get("user"))
+        self._importer.all_phones = frozenset(migration._phone_or_blank(p) for p in dataset["phone"])
+        self._number = 0
 
     def parse_row(self, row) -> dict:
-        errors = {}
-        args = {"name": _text(row.get("name"))}
-        try:  # the service's own parsers, so that every bad column is reported at once
-            args["phone"] = enrolment.normalise_phone(_text(row.get("phone")))
-        except MembershipError as exc:
-            errors["phone"] = [domain_message(exc)]
+        self._number += 1
+        raw = {column: row.get(column) for column in migration.COLUMNS}
         try:
-            raw = row.get("birthday")
-            args["birthday"] = enrolment.Birthday.parse(raw if isinstance(raw, date) else _text(raw))
-        except MembershipError as exc:
-            errors["birthday"] = [domain_message(exc)]
-        gender = _text(row.get("gender"))
-        args["gender"] = GENDER_WORDS.get(gender.lower(), gender.upper())  # anything else: the service says so
+            return {"row": self._importer.parse(raw, self._number)}
+        except migration.RowInvalid as exc:
+            raise ValidationError(exc.errors) from exc
 
-        code = _text(row.get("home_store"))
-        if not code:
-            errors["home_store"] = [_("Give the code of the member's home store.")]
-        elif (store := self._store(code)) is None:
-            errors["home_store"] = [_("No store has the code %(code)s.") % {"code": code}]
-        else:
-            args["store"] = store
-
-        consent = row.get("marketing_consent")
-        consent = consent if isinstance(consent, bool) else _text(consent).lower()
-        if consent is True or consent in TRUE_WORDS:
-            args["marketing_consent"] = True
-        elif consent is False or consent in FALSE_WORDS:
-            args["marketing_consent"] = False
-        else:
-            errors["marketing_consent"] = [_("Enter 1 (yes) or 0 (no).")]
-
-        try:
-            args["joined_at"] = self._joined_at(row.get("joined_at"))
-        except ValueError as exc:
-            errors["joined_at"] = [str(exc)]
+    def save_instance(self, instance, is_create, row, **kwargs):
+        parsed = instance._service_args["row"]
+        valid, errors = self._importer.check([parsed])
         if errors:
-            raise ValidationError(errors)
-        return args
-
-    @staticmethod
-    def _joined_at(value) -> datetime | None:
-        if value in (None, ""):
-            return None
-        if isinstance(value, datetime):
-            at = value
-        elif isinstance(value, date):
-            at = datetime.combine(value, time.min)
-        else:
-            text = _text(value)
-            try:
-                at = parse_datetime(text) or (datetime.combine(d, time.min) if (d := parse_date(text)) else None)
-            except ValueError:
-                at = None
-            if at is None:
-                raise ValueError(_("Enter the joining time as YYYY-MM-DD or YYYY-MM-DD HH:MM."))
-        if timezone.is_naive(at):
-            at = timezone.make_aware(at)  # local time (Asia/Shanghai)
-        if at > now():
-            raise ValueError(_("The joining time cannot be in the future."))
-        return at
-
-    def write_row(self, args, *, user):
-        return enrolment.enrol(channel=Channel.IMPORT, acting_user=user, **args)
+            raise ValidationError(errors[parsed.number])
+        self._importer.write(valid)
+        _copy_into(Member.objects.get(pk=parsed.member_id), instance)
 
 
 class MemberExportResource(resources.ModelResource):
@@ -227,6 +180,35 @@ class MemberExportResource(resources.ModelResource):
     def dehydrate_sv(self, member):
         """Stored value the member can spend: principal and bonus together."""
         return member.sv_principal + member.sv_bonus
+
+
+class MemberMigrationExportResource(resources.ModelResource):
+    """Members with their balances, open lots and cards in the member import's columns (one more row
+    per further lot), so that the file imported into an empty database reproduces every balance
+    (migration.export_rows)."""
+
+    class Meta:
+        model = Member
+        name = _("Members with balances, lots and cards (import columns)")
+        fields = ("member_no", "phone")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        for column in migration.COLUMNS:
+            self.fields.setdefault(column, fields.Field(attribute=column, column_name=column))
+
+    def get_queryset(self):
+        return Member.objects.filter(status=Member.Status.ACTIVE)
+
+    def export(self, queryset=None, **kwargs):
+        import tablib
+
+        if queryset is None:
+            queryset = self.get_queryset()
+        data = tablib.Dataset(headers=list(migration.COLUMNS))
+        for row in migration.export_rows(queryset.filter(status=Member.Status.ACTIVE)):
+            data.append(row)
+        return data
 
 
 class CardStockResource(ServiceRowMixin, resources.ModelResource):

@@ -1,6 +1,7 @@
 """The read side of membership: lookups and summaries for the counter, the API and member pages."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db.models import Min, OuterRef, Subquery, Sum
 
@@ -8,6 +9,7 @@ from . import config, qr
 from .errors import NotFound
 from .models import Card, Member, PointsEntry, ProgramSettings
 from .services.cards import is_valid_number
+from .services import tiers
 from .services.common import local, now
 from .services.enrolment import PHONE_RE, normalise_phone
 
@@ -85,13 +87,19 @@ def with_card_no(queryset):
     return queryset.annotate(primary_card_no=Subquery(cards.values("number")[:1]))
 
 
+def discount_fraction(percent) -> str:
+    """A discount in percent as the API's fraction: 2.00 → "0.02", 2.5 → "0.025", 0 → "0.00"."""
+    text = f"{(Decimal(percent) / 100).quantize(Decimal('0.0001')):f}".rstrip("0")
+    return text + "0" * max(0, 2 - len(text.split(".")[1]))
+
+
 def member_summary(member: Member, *, reveal_phone: bool = False) -> dict:
     """The member summary of pos-api.md (also used by the counter and the member pages).
     One query for the expiring points, plus one for the card unless the member came from a
     queryset annotated with with_card_no()."""
     program = config.program()
     soon, first = expiring(member, program)
-    nxt = config.next_tier(member.tier)
+    nxt, needed = tiers.growth_to_next(member)
     card_no = getattr(member, "primary_card_no", None)
     if card_no is None:
         card = member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at").first()
@@ -101,13 +109,13 @@ def member_summary(member: Member, *, reveal_phone: bool = False) -> dict:
         "name": member.name,
         "phone": member.phone if reveal_phone else member.masked_phone,
         "card_no": card_no,
-        "tier": {"code": member.tier.code, "name": member.tier.name},
+        "tier": {"code": member.tier.code, "name": member.tier.name,
+                 "discount_rate": discount_fraction(member.tier.discount_rate)},
         "growth_value": member.growth_value,
         "points": {"balance": member.points_balance, "pending": member.points_pending, "expiring_soon": soon,
                    "expiring_on": local(first).date().isoformat() if first else None},
         "stored_value": {"principal": f"{member.sv_principal:.2f}", "bonus": f"{member.sv_bonus:.2f}"},
-        "next_tier": ({"code": nxt.code, "name": nxt.name, "growth_needed": max(0, nxt.reach_growth - member.growth_value)}
-                      if nxt else None),
+        "next_tier": {"code": nxt.code, "name": nxt.name, "growth_needed": needed} if nxt else None,
         # the year stays private at the till: "--MM-DD" (pos-api.md)
         "birthday": f"--{member.birth_month:02d}-{member.birth_day:02d}" if member.birth_month else None,
         "joined_at": member.joined_at.isoformat(),
@@ -126,3 +134,23 @@ def tier_progress(member: Member, next_tier) -> int | None:
         return None
     span = max(1, next_tier.reach_growth - member.tier.reach_growth)
     return min(100, max(0, int((member.growth_value - member.tier.reach_growth) * 100 / span)))
+
+
+def flagged_members(store=None, limit: int = 100):
+    """Members whose balance a return took below zero, to be settled by a manager (their home store's)."""
+    qs = Member.objects.filter(points_flagged=True, status=ACTIVE).select_related("tier", "home_store")
+    if store is not None:
+        qs = qs.filter(home_store=store)
+    return list(qs.order_by("points_balance")[:limit])
+
+
+def staff_log(store, since, limit: int = 200):
+    """The desk operations (audit entries) and manual point adjustments made by a store's staff since
+    `since`, newest first."""
+    from .models import AuditLog
+
+    entries = (AuditLog.objects.filter(created_at__gte=since, operator__store=store)
+               .select_related("operator", "member").order_by("-created_at")[:limit])
+    adjustments = (PointsEntry.objects.filter(created_at__gte=since, kind=PointsEntry.Kind.ADJUST, store=store)
+                   .select_related("operator", "member").order_by("-created_at")[:limit])
+    return list(entries), list(adjustments)

@@ -44,3 +44,12 @@ def send_all_after_commit(signal: Signal, payloads) -> None:
     from . import outbox
 
     outbox.record_many(event_type(signal), payloads)
+
+
+def end_tokens_on_password_change(sender, instance, **kwargs):
+    """post_save of a staff user: a password set since the last save (set_password keeps the raw
+    value in `_password` until the save) ends the user's API tokens, as it ends their sessions."""
+    if getattr(instance, "_password", None) is not None:
+        from rest_framework.authtoken.models import Token
+
+        Token.objects.filter(user=instance).delete()

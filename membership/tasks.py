@@ -5,7 +5,7 @@ from celery import shared_task
 from portal.schedules import register
 
 from . import outbox
-from .services import accounts, otp, points, tiers
+from .services import accounts, migration, otp, points, tiers
 
 register("points: expire due lots", "membership.tasks.expire_points", crontab={"minute": "5", "hour": "0"},
          description="Daily just after midnight Asia/Shanghai: expire lots whose expiry has passed.")
@@ -61,3 +61,14 @@ def review_tiers() -> int:
 @shared_task(name="membership.tasks.purge_codes_and_counters", acks_late=True)
 def purge_codes_and_counters() -> int:
     return otp.purge() + accounts.purge_throttles()
+
+
+@shared_task(name="membership.tasks.import_members", acks_late=False, autoretry_for=(), time_limit=6 * 3600,
+             soft_time_limit=6 * 3600 - 60)
+def import_members(job_id: int) -> dict:
+    """Import a member file in the background (admin "Member imports"). One transaction, like the
+    command; the progress is written to the job on a second connection so that the admin page
+    sees it while the import's own transaction is still open. Not acknowledged late: a worker that
+    dies mid-file rolls the file back, and the job stays "running" for HQ to start again; nor
+    retried on its own after a transient error, for the same reason."""
+    return migration.run_job(job_id)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("code/", views.send_code, name="send-code"),
     path("password/", views.password, name="password"),
     path("privacy/", views.privacy, name="privacy"),
+    path("program/", views.program, name="program"),
     path("card/", views.card, name="card"),
     path("card/qr/", views.card_qr, name="card-qr"),
     path("history/", views.history, name="history"),
@@ -27,5 +28,6 @@ urlpatterns = [
     path("invite/", views.invite, name="invite"),
     path("invite/qr.svg", views.invite_qr, name="invite-qr"),
     path("profile/", views.profile, name="profile"),
+    path("pin/", views.pin, name="pin"),
     path("profile/data.json", views.my_data, name="my-data"),
 ]

@@ -32,10 +32,10 @@ from portal.client_ip import client_ip
 
 from . import config, qr, selectors
 from .errors import MembershipError, NotFound, PhoneTaken
-from .forms_member import CodeRequestForm, PasswordForm, PointsFilterForm, ProfileForm, SignInForm, SignUpForm
+from .forms_member import CodeRequestForm, PasswordForm, PinForm, PointsFilterForm, ProfileForm, SignInForm, SignUpForm
 from .member_auth import current_member, login_member, logout_member, member_required
 from .models import Member, PointsEntry, Purchase, StoredValueEntry
-from .services import accounts, cards
+from .services import accounts, cards, paid_cards, tiers
 from .services.common import local, tz
 
 PAGE_SIZE = 20
@@ -332,9 +332,15 @@ def send_code(request):
             message, status = exc.message, exc.status
             resend_in = exc.context.get("retry_after", 0)
         else:
+            # the same answer for members and strangers: /m/code/ tells nobody who is a member
             ok, status, resend_in = True, 200, sent.resend_in
-            message = _("A code was sent to %(phone)s. It is valid for 10 minutes.") % {
-                "phone": f"{sent.phone[:3]}****{sent.phone[-4:]}"}
+            masked = {"phone": f"{sent.phone[:3]}****{sent.phone[-4:]}"}
+            if purpose == "signup":
+                message, link = _("If %(phone)s is not a member yet, a code is on its way: it is valid for 10 "
+                                  "minutes. Already a member? Set your password instead.") % masked, "set"
+            else:
+                message = _("If %(phone)s belongs to a member, a code is on its way: it is valid for 10 "
+                            "minutes.") % masked
     if not request.htmx:
         messages.add_message(request, messages.SUCCESS if ok else messages.ERROR, message)
         back = reverse("member:signup") if purpose == "signup" else reverse("member:password")
@@ -368,6 +374,19 @@ def password(request):
 
 
 @require_GET
+def program(request):
+    """The programme in plain words, for anyone (seed 000: 首页展示会员制度和会员权益): the tiers, what
+    each gives and how to reach and keep it, the points rules, the paid card."""
+    current_member(request)
+    prog = config.program()
+    return _page(request, "membership/program.html", {
+        "tiers": [(t, t.benefit_list()) for t in config.tiers()], "program": prog,
+        "basis": prog.tier_basis, "points_per_yuan": prog.earn_rate, "cap": prog.redeem_cap_percent,
+        "yuan_points": prog.redeem_points_per_yuan, "paid_cards": list(paid_cards.on_sale()),
+    }, nav="home")
+
+
+@require_GET
 def privacy(request):
     current_member(request)
     return _page(request, "membership/privacy.html")
@@ -389,6 +408,8 @@ def home(request):
     unread = inbox.filter(read_at__isnull=True).count() if inbox is not None else 0
     return _page(request, "membership/home.html", {
         "summary": summary, "next_tier": next_tier, "progress": selectors.tier_progress(member, next_tier),
+        "keep": tiers.keep_status(member), "paid_card": paid_cards.active_product(member),
+        "has_paid_cards": paid_cards.on_sale().exists(),
         "benefits": member.tier.benefit_list(), "next_benefits": next_tier.benefit_list() if next_tier else [],
         "coupon_count": _coupon_count(member), "notices": notices, "unread": unread,
         "has_inbox": inbox is not None,
@@ -560,7 +581,7 @@ def invite_qr(request):
 def profile(request):
     member = request.member
     locked = bool(member.birth_month)
-    initial = {"name": member.name, "marketing_consent": member.marketing_consent}
+    initial = {"name": member.name, "gender": member.gender, "marketing_consent": member.marketing_consent}
     form = ProfileForm(request.POST or None, initial=initial, birthday_locked=locked)
     status = 200
     if request.method == "POST":
@@ -568,7 +589,7 @@ def profile(request):
             try:
                 result = accounts.update_profile(member=member, name=form.cleaned_data["name"],
                                                  marketing_consent=form.cleaned_data["marketing_consent"],
-                                                 birthday=form.birthday())
+                                                 birthday=form.birthday(), gender=form.cleaned_data["gender"] or None)
             except MembershipError as exc:
                 _apply_error(form, exc)
                 status = 400
@@ -578,6 +599,38 @@ def profile(request):
         else:
             status = 400
     return _page(request, "membership/profile.html", {"form": form, "birthday_locked": locked}, nav="profile",
+                 status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def pin(request):
+    """Set or reset the stored-value PIN: a code to the member's phone, then the new PIN twice."""
+    member = request.member
+    form = PinForm(request.POST if request.POST.get("action") == "set" else None)
+    status = 200
+    if request.method == "POST" and request.POST.get("action") == "send":
+        try:
+            accounts.send_pin_code(member=member, ip=_ip(request))
+            messages.success(request, _("A code is on its way to %(phone)s: it is valid for 10 minutes.") % {
+                "phone": member.masked_phone})
+        except MembershipError as exc:
+            messages.error(request, exc.message)
+        return redirect("member:pin")
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                accounts.set_pin(member=member, pin=form.cleaned_data["pin"], code=form.cleaned_data["code"])
+            except MembershipError as exc:
+                _apply_error(form, exc)
+                status = 400
+            else:
+                messages.success(request, _("Your stored-value PIN is set: the counter asks for it when you pay "
+                                            "with stored value."))
+                return redirect("member:profile")
+        else:
+            status = 400
+    return _page(request, "membership/pin.html", {"form": form, "has_pin": bool(member.sv_pin)}, nav="profile",
                  status=status)
 
 

@@ -6,6 +6,7 @@ gunicorn only after `manage.py check --deploy --fail-level ERROR` passes.
 
 from django.conf import settings
 from django.core.checks import Error, Tags, register
+from django.core.checks import Warning as CheckWarning
 from django.db.utils import DatabaseError
 
 # username → password of the demo accounts (demo-program.md). Production refuses them.
@@ -57,4 +58,7 @@ def check_embedded_defaults(app_configs=None, **kwargs):
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         errors.append(Error("DEBUG=0 with the filesystem broker: set CELERY_BROKER_URL to Redis.",
                             id="portal.E003"))
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        errors.append(CheckWarning("DEBUG=0 with a per-process cache: the throttles count per gunicorn worker.",
+                                   hint="Set CACHE_URL to Redis, e.g. redis://redis.internal:6379/1.", id="portal.W004"))
     return errors

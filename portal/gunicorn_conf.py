@@ -1,7 +1,9 @@
 """gunicorn settings for production: `gunicorn -c portal/gunicorn_conf.py portal.wsgi`.
 
 Before it forks a worker, gunicorn runs Django's deploy checks and refuses to start on any
-error (demo passwords, the demo secret, SQLite or the filesystem broker with DEBUG=0)."""
+error (demo passwords, the demo secret, SQLite or the filesystem broker with DEBUG=0). The check
+reads the database (the demo-password check), so the master closes its connections before it
+forks: a connection inherited by several workers is one socket that they would share."""
 
 import multiprocessing
 import os
@@ -20,3 +22,38 @@ def on_starting(server):
 
     django.setup()
     call_command("check", deploy=True, fail_level="ERROR")
+    # The checks opened a database connection in the master; forked workers must not inherit and
+    # share its socket (seen as "prepared statement already exists" and 503s under load).
+    close_connections()
+    clear_metrics_dir()
+
+
+def close_connections():
+    """Close whatever the master opened (database, cache) so no worker inherits a socket."""
+    from django.core.cache import caches
+    from django.db import connections
+
+    connections.close_all()
+    caches.close_all()
+
+
+def pre_fork(server, worker):
+    close_connections()  # again, in case anything in the master opened one since on_starting
+
+
+# Prometheus: with several workers, each writes its figures to PROMETHEUS_MULTIPROC_DIR and
+# /metrics adds them up (portal/metrics.py). Stale files of an earlier run are cleared at start.
+def clear_metrics_dir():
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.RejectControlCharacters",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -205,6 +206,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "pos.api_support.exception_handler",
+    # JSON with size, depth and control-character limits (API_MAX_BODY_BYTES, API_MAX_JSON_DEPTH)
+    "DEFAULT_PARSER_CLASSES": [
+        "pos.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # proxies in front of the portal that append to X-Forwarded-For (nginx: 1); 0 trusts no header
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
@@ -213,10 +220,15 @@ REST_FRAMEWORK = {
         "write": env.str("THROTTLE_WRITE", default="300/min"),
     },
 }
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)  # a sale of 1,000 lines is ~100 KB
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=10)  # a sale is 3 deep
 # how long a write's Idempotency-Key response is kept for replays (pos-api.md, Conventions)
 IDEMPOTENCY_KEY_DAYS = env.int("IDEMPOTENCY_KEY_DAYS", default=30)
 # Throttle counters and other short-lived state; production: CACHE_URL=redis://host:6379/1
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Exports: a text cell starting with = + - @ is written as text, never run as a formula
+# (portal/spreadsheets.py applies the rule for django-import-export and the analytics tables)
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 SPECTACULAR_SETTINGS = {
     "TITLE": "Store-membership portal POS API",
     "VERSION": "1.0.0",
@@ -261,3 +273,59 @@ LOGGING = {
 
 # Shown in the top bar and the page titles.
 SITE_NAME = _("Store membership")
+
+# =======================================================================================
+# --- operations (issue 16): offline API docs, configuration history, logs, metrics -----
+# Kept in one block so the other settings stay as they are; each line says what it adds.
+# =======================================================================================
+# Swagger UI and Redoc are served from our own static files (drf-spectacular-sidecar), not a CDN.
+INSTALLED_APPS += ["drf_spectacular_sidecar", "auditlog"]
+SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
+
+# Who changed which program setting, from what, to what (django-auditlog; docs/decisions.md).
+# Counters (issued, granted, stock) move by queryset updates, which are not configuration changes.
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    "membership.ProgramSettings",
+    "membership.Tier",
+    "membership.EarnStage",
+    "membership.EarnMultiplier",
+    "membership.TopUpPlan",
+    "membership.PaidCardProduct",
+    "campaigns.ProgramRules",
+    {"model": "campaigns.CouponTemplate", "m2m_fields": {"stores"}},
+    {"model": "campaigns.Scene", "m2m_fields": {"tiers", "tags", "stores"}},
+    {"model": "campaigns.BenefitPackage", "m2m_fields": {"coupons"}},
+    {"model": "campaigns.MallItem", "m2m_fields": {"tiers"}},
+    "analytics.AnalyticsSettings",
+)
+AUDITLOG_DISABLE_REMOTE_ADDR = env.bool("AUDITLOG_DISABLE_REMOTE_ADDR", default=False)
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+                  "portal.history.AuditlogMiddleware")
+
+# Prometheus metrics: requests and latency (web), task outcomes (worker), at /metrics for the
+# operator only: a request from loopback, or one with `Authorization: Bearer $METRICS_TOKEN`.
+MIDDLEWARE.insert(0, "portal.metrics.RequestMetricsMiddleware")
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# a worker machine serves its task metrics on WORKER_METRICS_ADDR:WORKER_METRICS_PORT when the port
+# is set (e.g. 9808); loopback by default, 0.0.0.0 inside a container that only Prometheus reaches
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
+
+# The load balancer's health check asks over plain HTTP from inside: no redirect to HTTPS for it.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Compiled catalogues may live outside the source tree (the image and the smoke test build them).
+if env.str("PORTAL_LOCALE_DIR", default=""):
+    LOCALE_PATHS = [Path(env.str("PORTAL_LOCALE_DIR"))]
+
+# Logs: LOG_FORMAT=json writes one JSON object per line (python-json-logger); Celery's worker
+# and beat log through this same configuration (portal/celery.py, setup_logging).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOGGING["formatters"]["json"] = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d",
+    "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+}
+LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" else "plain"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# --- end of the issue 16 block ----------------------------------------------------------

@@ -2,10 +2,13 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from kombu import Connection
 
@@ -66,3 +69,46 @@ def home(request):
         "can_configure": permissions.can_configure(user),
     }
     return render(request, "portal/home.html", context)
+
+
+# ---------------------------------------------------------------------------------------
+# Error pages: /api/ answers in pos-api.md's envelope with application/json, the rest as Django does
+# ---------------------------------------------------------------------------------------
+
+
+def _api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def bad_request(request, exception, *args, **kwargs):
+    if _api(request):
+        from pos.api_support import error_response
+
+        if isinstance(exception, RequestDataTooBig):
+            return error_response(413, "too_large", _("The request body is too large."))
+        return error_response(400, "invalid", _("The request is not valid."))
+    return defaults.bad_request(request, exception, *args, **kwargs)
+
+
+def permission_denied(request, exception, *args, **kwargs):
+    if _api(request):
+        from pos.api_support import error_response
+
+        return error_response(403, "forbidden", _("You are not allowed to do this."))
+    return defaults.permission_denied(request, exception, *args, **kwargs)
+
+
+def page_not_found(request, exception, *args, **kwargs):
+    if _api(request):
+        from pos.api_support import error_response
+
+        return error_response(404, "not_found", _("Not found."))
+    return defaults.page_not_found(request, exception, *args, **kwargs)
+
+
+def server_error(request, *args, **kwargs):
+    if _api(request):
+        from pos.api_support import error_response
+
+        return error_response(500, "server_error", _("Server error: the request was not completed."))
+    return defaults.server_error(request, *args, **kwargs)

@@ -2,10 +2,8 @@
 
 import uuid
 
-from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authtoken.models import Token
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -14,16 +12,18 @@ from rest_framework.views import APIView
 from campaigns.services import coupons, mall, scenes
 from membership import permissions, selectors
 from membership.errors import Invalid, NotFound, PhoneTaken
-from membership.services import enrolment, points, stored_value
+from membership.services import accounts, cards, enrolment, points, staff_signin, stored_value
 
 from . import serializers as s
 from .api_support import LookupIPThrottle, LookupThrottle, WriteThrottle, idempotent
+from .authentication import issue_token
 from .services import sales
 
 ERRORS = {code: OpenApiResponse(s.ErrorResponse) for code in (400, 401, 403, 404, 409, 429)}
 Counter = permissions.RolePermission.of(permissions.can_use_counter)
 Reader = permissions.RolePermission.of(permissions.can_read_members)
 Adjuster = permissions.RolePermission.of(permissions.can_adjust_points)
+Manager = permissions.RolePermission.of(permissions.can_manage_members)
 
 
 class CounterAPIView(APIView):
@@ -32,7 +32,20 @@ class CounterAPIView(APIView):
 
 
 def summary(member, user):
-    return selectors.member_summary(member, reveal_phone=permissions.is_hq(user))
+    return s.MemberSummary(selectors.member_summary(member, reveal_phone=permissions.is_hq(user))).data
+
+
+# keys a sale request gained with the member price, left out of its digest at their defaults, so that a
+# till that sends `amount` (and retries a sale recorded before them) is answered exactly as before
+SALE_DIGEST_DEFAULTS = {"list_amount": None, "best_price": False}
+
+
+def sale_digest(v: dict) -> str:
+    data = {k: v[k] for k in sorted(v) if k != "pin" and not (k in SALE_DIGEST_DEFAULTS
+                                                                and v[k] == SALE_DIGEST_DEFAULTS[k])}
+    data["lines"] = [{k: x for k, x in ln.items() if not (k == "discountable" and x is True)}
+                     for ln in data.get("lines", [])]
+    return sales.request_hash(data)
 
 
 class TokenView(APIView):
@@ -45,12 +58,12 @@ class TokenView(APIView):
     def post(self, request):
         data = s.TokenRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, username=data.validated_data["username"],
-                            password=data.validated_data["password"])
+        # locked out (per account and per address): 429 throttled, see services.staff_signin
+        user = staff_signin.sign_in(request, username=data.validated_data["username"],
+                                    password=data.validated_data["password"])
         if user is None or not getattr(user, "role", None):
             raise Invalid("Unknown username or wrong password.", field="password")
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        return Response(s.TokenResponse({"token": issue_token(user).key}).data)
 
 
 class MembersView(CounterAPIView):
@@ -132,7 +145,12 @@ class SalesView(CounterAPIView):
                    summary="Record a sale", examples=[OpenApiExample("sale", request_only=True, value={
                        "receipt_no": "R0001", "member": "6200000000000005", "amount": "300.00",
                        "lines": [{"sku": "A1", "category": "food", "qty": 2, "amount": "300.00"}],
-                       "pay_points": 100, "pay_stored_value": "0.00", "coupon_code": None})])
+                       "pay_points": 100, "pay_stored_value": "0.00", "coupon_code": None}),
+                   OpenApiExample("member price", request_only=True, value={
+                       "receipt_no": "R0002", "member": "6200000000000005", "list_amount": "300.00",
+                       "lines": [{"sku": "A1", "qty": 1, "amount": "250.00"},
+                                 {"sku": "CIG", "category": "tobacco", "amount": "50.00", "discountable": False}],
+                       "coupon_code": "ABCD2345EF", "best_price": True})])
     @idempotent
     def post(self, request):
         data = s.SaleRequest(data=request.data)
@@ -146,10 +164,11 @@ class SalesView(CounterAPIView):
                 raise Invalid("Unknown member or card.", field="member") from exc
         outcome = sales.record_sale(
             store=request.user.store, clerk=request.user, receipt_no=v["receipt_no"], amount=v["amount"],
-            member=member, lines=v["lines"], pay_points=v["pay_points"], pay_stored_value=v["pay_stored_value"],
-            coupon_code=v["coupon_code"] or None, pin=v["pin"] or None,
-            digest=sales.request_hash({k: v[k] for k in sorted(v) if k != "pin"}))
-        return Response(outcome.body, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
+            list_amount=v["list_amount"], member=member, lines=v["lines"], pay_points=v["pay_points"],
+            pay_stored_value=v["pay_stored_value"], coupon_code=v["coupon_code"] or None,
+            best_price=v["best_price"], pin=v["pin"] or None, digest=sale_digest(v))
+        return Response(s.SaleResponse(outcome.body).data,
+                        status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
 
 
 class ReturnsView(CounterAPIView):
@@ -164,7 +183,7 @@ class ReturnsView(CounterAPIView):
                                       receipt_no=data.validated_data["receipt_no"],
                                       amount=data.validated_data["amount"],
                                       digest=sales.request_hash({"sale": sale.pk, **data.validated_data}))
-        return Response(outcome.body, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
+        return Response(s.ReturnResponse(outcome.body).data, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
 
 
 class TopUpView(CounterAPIView):
@@ -180,8 +199,7 @@ class TopUpView(CounterAPIView):
                                      plan_code=data.validated_data["plan"] or None, store=request.user.store,
                                      acting_user=request.user,
                                      idempotency_key=f"api:{request.user.pk}:{key}" if key else None)
-        body = {k: f"{getattr(result, k):.2f}" for k in ("principal_added", "bonus_added", "principal", "bonus")}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(s.TopUpResponse(result).data, status=status.HTTP_201_CREATED)
 
 
 
@@ -223,8 +241,9 @@ class MallOrdersView(CounterAPIView):
         order = mall.order(member=member, item=mall.item_by_code(v["item"]), qty=v["qty"],
                            idempotency_key=f"api:{request.user.pk}:{key}")
         member.refresh_from_db(fields=["points_balance"])
-        return Response({"order_no": order.order_no, "pickup_code": order.pickup_code,
-                         "points_spent": order.points_spent, "points_balance": member.points_balance},
+        return Response(s.MallOrderOut({"order_no": order.order_no, "pickup_code": order.pickup_code,
+                                        "points_spent": order.points_spent,
+                                        "points_balance": member.points_balance}).data,
                         status=status.HTTP_201_CREATED)
 
 
@@ -234,3 +253,132 @@ class FulfilView(CounterAPIView):
     def post(self, request, pickup_code):
         order = mall.fulfil(pickup_code=pickup_code, clerk=request.user)
         return Response(s.FulfilOut(order).data)
+
+
+# ---------------------------------------------------------------------------------------
+# The store desk (pos-api.md, "The store desk"): clerk and manager; merge, close and refund managers
+# only. The services record each change in the audit log with the operator.
+# ---------------------------------------------------------------------------------------
+
+
+def code_sent(sent):
+    return s.CodeSentOut({"phone": sent.phone[:3] + "****" + sent.phone[-4:], "resend_in": sent.resend_in}).data
+
+
+class CardsView(CounterAPIView):
+    @extend_schema(request=s.CardRequest, responses={201: s.CardOut, **ERRORS},
+                   summary="Bind a physical card from stock to a member")
+    @idempotent
+    def post(self, request, member_no):
+        data = s.CardRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = selectors.member_by_no_or_card(member_no)
+        card = cards.bind(member=member, number=data.validated_data["card_no"], acting_user=request.user)
+        return Response(s.CardOut(card).data, status=status.HTTP_201_CREATED)
+
+
+class LostCardView(CounterAPIView):
+    @extend_schema(request=s.LostCardRequest, responses={201: s.CardOut, **ERRORS},
+                   summary="Report a card lost: block it and issue a replacement")
+    @idempotent
+    def post(self, request, member_no, card_no):
+        data = s.LostCardRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = selectors.member_by_no_or_card(member_no)
+        card = cards.report_lost(member=member, card_no=card_no,
+                                 replacement_card_no=data.validated_data["replacement_card_no"] or None,
+                                 acting_user=request.user)
+        return Response(s.CardOut(card).data, status=status.HTTP_201_CREATED)
+
+
+class PhoneCodeView(CounterAPIView):
+    @extend_schema(request=s.PhoneCodeRequest, responses={200: s.CodeSentOut, **ERRORS},
+                   summary="Send a one-time code to the member's new phone")
+    @idempotent
+    def post(self, request, member_no):
+        data = s.PhoneCodeRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = selectors.member_by_no_or_card(member_no)
+        return Response(code_sent(accounts.send_phone_change_code(member=member, phone=data.validated_data["phone"])))
+
+
+class PhoneView(CounterAPIView):
+    @extend_schema(request=s.PhoneChangeRequest, responses={200: s.MemberSummary, **ERRORS},
+                   summary="Change the member's phone (code to the new phone; a manager may omit it)")
+    @idempotent
+    def post(self, request, member_no):
+        data = s.PhoneChangeRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = selectors.member_by_no_or_card(member_no)
+        accounts.change_phone(member=member, phone=data.validated_data["phone"], code=data.validated_data["code"],
+                              acting_user=request.user)
+        return Response(summary(enrolment.get_member(member.member_no), request.user))
+
+
+class PinCodeView(CounterAPIView):
+    @extend_schema(request=None, responses={200: s.CodeSentOut, **ERRORS},
+                   summary="Send a one-time code to the member's phone for setting the PIN")
+    @idempotent
+    def post(self, request, member_no):
+        member = selectors.member_by_no_or_card(member_no)
+        return Response(code_sent(accounts.send_pin_code(member=member)))
+
+
+class PinView(CounterAPIView):
+    @extend_schema(request=s.PinRequest, responses={204: None, **ERRORS},
+                   summary="Set or reset the stored-value PIN (code to the member's phone; a manager may omit it)")
+    @idempotent
+    def put(self, request, member_no):
+        data = s.PinRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = selectors.member_by_no_or_card(member_no)
+        accounts.set_pin(member=member, pin=data.validated_data["pin"], code=data.validated_data["code"],
+                         acting_user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MergeView(CounterAPIView):
+    permission_classes = [IsAuthenticated, Manager]
+
+    @extend_schema(request=s.MergeRequest, responses={200: s.MemberSummary, **ERRORS},
+                   summary="Merge another account of the member into this one (managers)")
+    @idempotent
+    def post(self, request, member_no):
+        data = s.MergeRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        target = selectors.member_by_no_or_card(member_no)
+        try:
+            source = selectors.member_by_no_or_card(data.validated_data["from"])
+        except NotFound as exc:
+            raise Invalid("Unknown member or card.", field="from") from exc
+        enrolment.merge(source=source, target=target, acting_user=request.user,
+                        reason=data.validated_data["reason"])
+        return Response(summary(enrolment.get_member(target.member_no), request.user))
+
+
+class CloseView(CounterAPIView):
+    permission_classes = [IsAuthenticated, Manager]
+
+    @extend_schema(request=s.CloseRequest, responses={200: s.CloseOut, **ERRORS},
+                   summary="Close a membership at the member's request (managers)")
+    @idempotent
+    def post(self, request, member_no):
+        data = s.CloseRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = enrolment.close(member=selectors.member_by_no_or_card(member_no),
+                                 reason=data.validated_data["reason"], acting_user=request.user)
+        return Response(s.CloseOut(member).data)
+
+
+class TopUpRefundView(CounterAPIView):
+    permission_classes = [IsAuthenticated, Manager]
+
+    @extend_schema(request=None, responses={201: s.TopUpRefundOut, **ERRORS},
+                   summary="Refund a top-up: principal returned, its bonus removed (managers)")
+    @idempotent
+    def post(self, request, topup_id):
+        if not topup_id.isdigit() or len(topup_id) > 18:
+            raise NotFound(field="topup")
+        entry = stored_value.refund_top_up(topup=stored_value.topup_entry(int(topup_id)), acting_user=request.user,
+                                           store=request.user.store)
+        return Response(s.TopUpRefundOut(entry).data, status=status.HTTP_201_CREATED)

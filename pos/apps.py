@@ -8,3 +8,8 @@ class PosConfig(AppConfig):
 
     def ready(self):
         from . import tasks  # noqa: F401  (registers the daily housekeeping schedule)
+        from membership import hooks
+
+        from .services import members
+
+        hooks.register_merge_mover(members.move)

@@ -31,13 +31,23 @@ class EnrolForm(BirthdayFields):
 class SaleForm(forms.Form):
     member_no = forms.CharField(required=False, widget=forms.HiddenInput)
     receipt_no = forms.CharField(label=_("Receipt number"), max_length=64)
-    amount = forms.DecimalField(label=_("Amount (¥)"), max_digits=12, decimal_places=2, min_value=0)
+    # the shelf price: the counter applies the member price (the tier's discount) on every sale
+    amount = forms.DecimalField(label=_("List price (¥)"), max_digits=12, decimal_places=2, min_value=0)
+    not_discountable = forms.DecimalField(label=_("Of which without member discount (¥)"), max_digits=12,
+                                          decimal_places=2, min_value=0, required=False,
+                                          help_text=_("Tobacco, gift cards and other goods the discount excludes."))
     pay_points = forms.IntegerField(label=_("Pay with points"), min_value=0, required=False)
     pay_stored_value = forms.DecimalField(label=_("Pay with stored value (¥)"), max_digits=12, decimal_places=2,
                                           min_value=0, required=False)
     pin = forms.CharField(label=_("Stored-value PIN"), max_length=6, required=False,
                           widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
     coupon_code = forms.CharField(label=_("Coupon code"), max_length=40, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("amount") is not None and (data.get("not_discountable") or 0) > data["amount"]:
+            self.add_error("not_discountable", _("This part cannot be more than the list price."))
+        return data
 
 
 class ReturnForm(forms.Form):

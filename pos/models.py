@@ -16,7 +16,9 @@ class Sale(models.Model):
                                related_name="sales")
     purchase = models.OneToOneField(Purchase, null=True, blank=True, on_delete=models.PROTECT, related_name="sale")
     receipt_no = models.CharField(_("receipt number"), max_length=64)
-    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2,
+                                 help_text=_("After the member discount: returns are against this."))
+    member_discount = models.DecimalField(_("member discount"), max_digits=12, decimal_places=2, default=0)
     points_redeemed = models.IntegerField(_("points paid"), default=0)
     points_value = models.DecimalField(_("paid with points"), max_digits=12, decimal_places=2, default=0)
     coupon_code = models.CharField(_("coupon"), max_length=40, blank=True)
@@ -40,6 +42,10 @@ class Sale(models.Model):
 
     def __str__(self):
         return f"{self.store.code}/{self.receipt_no}"
+
+    @property
+    def left_to_return(self):
+        return self.amount - self.returned_amount
 
 
 class SaleLine(models.Model):

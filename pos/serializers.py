@@ -33,6 +33,10 @@ class TierRef(serializers.Serializer):
     name = serializers.CharField()
 
 
+class MemberTier(TierRef):
+    discount_rate = serializers.CharField(help_text='the member discount as a fraction: "0.02" is 2% off')
+
+
 class NextTier(TierRef):
     growth_needed = serializers.IntegerField()
 
@@ -54,7 +58,7 @@ class MemberSummary(serializers.Serializer):
     name = serializers.CharField(allow_blank=True)
     phone = serializers.CharField()
     card_no = serializers.CharField(allow_null=True)
-    tier = TierRef()
+    tier = MemberTier()
     growth_value = serializers.IntegerField()
     points = PointsSummary()
     stored_value = StoredValueSummary()
@@ -84,14 +88,22 @@ class SaleLineRequest(serializers.Serializer):
     sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     qty = serializers.IntegerField(min_value=1, max_value=100_000, required=False, default=1)
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0,
+                                      help_text="the line's list price when the sale sends list_amount")
+    discountable = serializers.BooleanField(required=False, default=True,
+                                            help_text="false keeps the line out of the member discount")
 
 
 class SaleRequest(serializers.Serializer):
     receipt_no = serializers.CharField(max_length=64)
     member = serializers.CharField(max_length=19, required=False, allow_null=True, allow_blank=True, default=None,
                                    help_text="member number or card number")
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True, default=None,
+                                      help_text="what the member owes before paying with points, stored value "
+                                                "or a coupon, any discount already applied by the till")
+    list_amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True,
+                                           default=None, help_text="instead of amount: the shelf price, for the "
+                                                                   "portal to apply the member's tier discount")
     lines = SaleLineRequest(many=True, required=False, default=list)
     pay_points = serializers.IntegerField(min_value=0, max_value=100_000_000, required=False, default=0)
     pay_stored_value = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False,
@@ -100,12 +112,18 @@ class SaleRequest(serializers.Serializer):
                                         default=None)
     pin = serializers.CharField(max_length=6, required=False, allow_null=True, allow_blank=True, default=None,
                                 help_text="stored-value PIN, where the member set one")
+    best_price = serializers.BooleanField(required=False, default=False,
+                                          help_text="with a coupon that does not stack with the member discount: "
+                                                    "use whichever gives the lower price instead of refusing")
 
 
 class SaleResponse(serializers.Serializer):
     sale_id = serializers.CharField()
     receipt_no = serializers.CharField()
     member_no = serializers.CharField(allow_null=True)
+    # a replay of a sale recorded before the member price answers what was stored then: no list_amount
+    list_amount = serializers.DecimalField(**MONEY, required=False)
+    member_discount = serializers.DecimalField(**MONEY, default="0.00")
     amount = serializers.DecimalField(**MONEY)
     points_value = serializers.DecimalField(**MONEY)
     coupon_value = serializers.DecimalField(**MONEY)
@@ -118,6 +136,8 @@ class SaleResponse(serializers.Serializer):
     growth_value = serializers.IntegerField(allow_null=True)
     tier = TierRef(allow_null=True)
     upgraded = serializers.BooleanField()
+    price_basis = serializers.ChoiceField(choices=["none", "member_discount", "coupon", "both"], required=False,
+                                          help_text="which offers priced the sale")
 
 
 class ReturnRequest(serializers.Serializer):
@@ -128,6 +148,9 @@ class ReturnRequest(serializers.Serializer):
 class ReturnResponse(serializers.Serializer):
     return_id = serializers.CharField()
     amount = serializers.DecimalField(**MONEY)
+    cash_back = serializers.DecimalField(**MONEY, required=False,
+                                         help_text="the cash to hand back (the sale's cash part of it); "
+                                                   "absent on returns recorded before it was answered")
     points_reversed = serializers.IntegerField()
     growth_reversed = serializers.IntegerField()
     points_refunded = serializers.IntegerField()
@@ -141,8 +164,10 @@ class TopUpRequest(serializers.Serializer):
 
 
 class TopUpResponse(serializers.Serializer):
+    topup_id = serializers.CharField(source="entry.pk", help_text="for a refund of this top-up")
     principal_added = serializers.DecimalField(**MONEY)
     bonus_added = serializers.DecimalField(**MONEY)
+    points_added = serializers.IntegerField(help_text="bonus points of the plan (demo: TOPUP300 +100)")
     principal = serializers.DecimalField(**MONEY)
     bonus = serializers.DecimalField(**MONEY)
 
@@ -157,13 +182,20 @@ class ErrorResponse(serializers.Serializer):
     error = ErrorBody()
 
 
+class TemplateRef(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
 class CouponOut(serializers.Serializer):
     code = serializers.CharField()
+    template = TemplateRef()
     name = serializers.CharField(source="template.name")
     kind = serializers.CharField(source="template.kind")
     value = serializers.DecimalField(source="template.value", **MONEY)
     threshold = serializers.DecimalField(source="template.threshold", **MONEY)
-    status = serializers.CharField()
+    stackable = serializers.BooleanField(source="template.stackable")
+    status = serializers.ChoiceField(source="current_status", choices=["available", "used", "expired", "void"])
     valid_from = serializers.DateTimeField()
     valid_until = serializers.DateTimeField(allow_null=True)
 
@@ -196,3 +228,77 @@ class FulfilOut(serializers.Serializer):
     qty = serializers.IntegerField()
     status = serializers.CharField()
     fulfilled_at = serializers.DateTimeField()
+
+
+# ---------------------------------------------------------------------------------------
+# The store desk (pos-api.md, "The store desk")
+# ---------------------------------------------------------------------------------------
+
+
+class CardRequest(serializers.Serializer):
+    card_no = serializers.CharField(max_length=30, help_text="a physical card from the imported stock")
+
+
+class CardOut(serializers.Serializer):
+    card_no = serializers.CharField(source="number")
+    kind = serializers.ChoiceField(choices=["physical", "virtual"])
+    status = serializers.ChoiceField(choices=["stock", "active", "blocked"])
+
+
+class LostCardRequest(serializers.Serializer):
+    replacement_card_no = serializers.CharField(max_length=30, required=False, allow_null=True, allow_blank=True,
+                                                default=None, help_text="a physical card from stock; "
+                                                                        "without it a virtual card is issued")
+
+
+class PhoneCodeRequest(serializers.Serializer):
+    phone = serializers.CharField(max_length=30, help_text="the member's new mobile number")
+
+
+class CodeSentOut(serializers.Serializer):
+    phone = serializers.CharField(help_text="where the code went, masked")
+    resend_in = serializers.IntegerField(help_text="seconds until another code may be asked for")
+
+
+class PhoneChangeRequest(serializers.Serializer):
+    phone = serializers.CharField(max_length=30)
+    code = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True, default=None,
+                                 help_text="the code sent to the new phone; a manager may omit it")
+
+
+class PinRequest(serializers.Serializer):
+    pin = serializers.CharField(max_length=6, help_text="6 digits, typed by the member")
+    code = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True, default=None,
+                                 help_text="the code sent to the member's phone; a manager may omit it")
+
+
+class MergeRequest(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+
+
+# "from" is a Python keyword: declared here so the field keeps the contract's name
+MergeRequest._declared_fields["from"] = serializers.CharField(
+    max_length=19, help_text="member number of the account merged into this one and closed")
+
+
+class CloseRequest(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+
+
+class CloseOut(serializers.Serializer):
+    member_no = serializers.CharField()
+    status = serializers.CharField()
+
+
+class TopUpRefundOut(serializers.Serializer):
+    topup_id = serializers.CharField()
+    principal_refunded = serializers.SerializerMethodField()
+    bonus_removed = serializers.SerializerMethodField()
+    principal = serializers.DecimalField(source="principal_after", **MONEY)
+    bonus = serializers.DecimalField(source="bonus_after", **MONEY)
+
+    def get_principal_refunded(self, entry) -> str:
+        return f"{-entry.principal:.2f}"
+
+    def get_bonus_removed(self, entry) -> str:
+        return f"{-entry.bonus:.2f}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import desk_views, views
 
 app_name = "counter"
 urlpatterns = [
@@ -12,5 +12,17 @@ urlpatterns = [
     path("return/", views.sale_return, name="return"),
     path("topup/", views.topup, name="topup"),
     path("pickup/", views.pickup, name="pickup"),
+    path("mall/redeem/", views.mall_redeem, name="mall-redeem"),
+    path("paid-card/", views.paid_card, name="paid-card"),
+    path("paid-card/refund/", views.paid_card_refund, name="paid-card-refund"),
     path("today/", views.today, name="today"),
+    path("manager/", views.manager, name="manager"),
+    path("desk/", desk_views.desk, name="desk"),
+    path("desk/card/", desk_views.bind_card, name="desk-card"),
+    path("desk/lost/", desk_views.lost_card, name="desk-lost"),
+    path("desk/phone/", desk_views.phone, name="desk-phone"),
+    path("desk/pin/", desk_views.pin, name="desk-pin"),
+    path("desk/refund/", desk_views.refund_topup, name="desk-refund"),
+    path("desk/merge/", desk_views.merge, name="desk-merge"),
+    path("desk/close/", desk_views.close, name="desk-close"),
 ]

@@ -14,14 +14,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import Coupon
 from campaigns.services import coupons, mall, scenes
+from campaigns.services import paid_cards as campaign_paid_cards
 from membership import config, permissions, selectors
-from membership.errors import MembershipError, NotFound, PhoneTaken
-from membership.models import Member, TopUpPlan
-from membership.services import enrolment, purchases, stored_value, tiers
+from membership.errors import CouponInvalid, MembershipError, NotFound, PhoneTaken
+from membership.models import Member, StoredValueEntry, TopUpPlan
+from membership.services import enrolment, paid_cards, pricing, stored_value, tiers
 from membership.services.common import local
 
+from .api_support import lookup_throttled
 from .forms import EnrolForm, LookupForm, ReturnForm, SaleForm, TopUpForm
-from .models import Sale
+from .models import Return, Sale
 from .services import sales
 
 counter_only = permissions.role_required(permissions.can_use_counter)
@@ -40,20 +42,29 @@ def _member_context(member: Member | None) -> dict:
     progress = selectors.tier_progress(member, nxt)
     program = config.program()
     available = list(coupons.member_coupons(member, Coupon.Status.AVAILABLE)[:5])
-    return {"member": member, "summary": summary, "coupons": available, "next_tier": nxt, "growth_needed": needed, "progress": progress,
-            "points_rate": program.redeem_points_per_yuan, "cap_percent": program.redeem_cap_percent}
+    today = local(timezone.now())
+    return {"member": member, "summary": summary, "coupons": available, "next_tier": nxt, "growth_needed": needed,
+            "progress": progress, "keep": tiers.keep_status(member),
+            "paid_card": paid_cards.active_product(member), "paid_card_products": list(paid_cards.on_sale()),
+            "mall_items": list(mall.on_sale().order_by("sort", "points_price")[:12]),
+            "returnable": [s for s in Sale.objects.filter(member=member).order_by("-created_at")[:10]
+                           if s.returned_amount < s.amount],
+            "discount_percent": pricing.discount_percent(member, member.tier, program, timezone.now()),
+            "birthday_month": member.birth_month == today.month,
+            "birthday_today": (member.birth_month, member.birth_day) == (today.month, today.day)}
 
 
 def _workspace(request, member=None, *, message=None, level="info", result=None, status=200, **extra):
     context = {
         **_member_context(member),
-        "sale_form": SaleForm(initial={"member_no": member.member_no if member else "",
-                                       "receipt_no": _receipt_suggestion(request.user.store)}),
+        "sale_form": extra.pop("sale_form", None) or SaleForm(initial={
+            "member_no": member.member_no if member else "", "receipt_no": _receipt_suggestion(request.user.store)}),
         "topup_form": TopUpForm(initial={"member_no": member.member_no if member else ""}),
         "plans": TopUpPlan.objects.filter(is_active=True),
-        "return_form": ReturnForm(),
+        "return_form": extra.pop("return_form", None) or ReturnForm(),
         "enrol_form": extra.pop("enrol_form", None) or EnrolForm(),
-        "message": message, "level": level, "result": result, "once": uuid.uuid4().hex, **extra,
+        "message": message, "level": level, "result": result, "once": uuid.uuid4().hex,
+        "can_refund_paid_card": permissions.is_manager(request.user) or permissions.is_hq(request.user), **extra,
     }
     template = "pos/_workspace.html" if request.htmx else "pos/counter.html"
     return render(request, template, context, status=status)
@@ -89,6 +100,7 @@ def counter(request):
 
 @require_GET
 @counter_only
+@lookup_throttled
 def lookup(request):
     form = LookupForm(request.GET)
     if not form.is_valid():
@@ -144,36 +156,40 @@ def enrol(request):
 
 
 def _sale_args(request, form):
+    """A counter sale: the amount typed is the list price, and the member price applies; with a
+    coupon that does not stack with it, the lower price for the member wins (docs/decisions.md)."""
     d = form.cleaned_data
-    return dict(amount=d["amount"], pay_points=d["pay_points"] or 0,
-                pay_stored_value=d["pay_stored_value"] or Decimal("0.00"), coupon_code=d["coupon_code"] or None)
+    args = dict(list_amount=d["amount"], pay_points=d["pay_points"] or 0,
+                pay_stored_value=d["pay_stored_value"] or Decimal("0.00"), coupon_code=d["coupon_code"] or None,
+                best_price=True)
+    if d.get("not_discountable"):  # two lines: the discountable rest and the part the discount excludes
+        rest = d["amount"] - d["not_discountable"]
+        args["lines"] = ([{"amount": rest}] if rest else []) + [{"amount": d["not_discountable"],
+                                                                 "discountable": False}]
+    return args
 
 
 @require_POST
 @counter_only
 def sale_preview(request):
+    """The live preview of the sale form: the same arithmetic the sale will record."""
     form = SaleForm(request.POST)
     member = _member_or_none(request.POST.get("member_no"))
     context = {"member": member}
     if form.is_valid() and form.cleaned_data["amount"]:
-        d = form.cleaned_data
+        sale = _sale_args(request, form)
+        code = sale.pop("coupon_code")
+        sale["lines"] = sales.parse_lines(sale.get("lines"))
         try:
-            if member is not None:
-                coupon_value = Decimal(0)
-                if d["coupon_code"]:
-                    coupon = coupons.check(code=d["coupon_code"], member=member, amount=d["amount"],
-                                           store=request.user.store)
-                    coupon_value = coupons.discount_for(coupon, d["amount"])
-                    context["coupon_value"] = coupon_value
-                q = purchases.quote(member=member, amount=d["amount"], pay_points=d["pay_points"] or 0,
-                                    coupon_value=coupon_value)
-                sv = min(d["pay_stored_value"] or Decimal(0), member.sv_principal + member.sv_bonus)
-                nxt, needed = tiers.growth_to_next(member)
-                context.update(quote=q, cash_due=max(Decimal(0), q.cash_due - sv), points_value_max=Decimal(
-                    q.max_points) / config.program().redeem_points_per_yuan, next_tier=nxt,
-                    after_growth_needed=max(0, needed - q.growth_to_earn) if nxt else None)
-            else:
-                context.update(cash_due=d["amount"])
+            ctx = pricing.sale_context(member)
+            coupon = coupons.check(code=code, member=member, store=request.user.store) if code and member else None
+            if code and member is None:
+                raise CouponInvalid(sales.MSG_NEEDS_MEMBER, field="member")
+            context["quote"] = pricing.price_sale(ctx, coupon=coupons.terms(coupon) if coupon else None, **sale)
+            context["next_tier"] = tiers.growth_to_next(member)[0] if member else None
+            if member is not None and coupon is None:
+                candidates = [(c, coupons.terms(c)) for c in coupons.usable(member, request.user.store)]
+                context["suggestion"] = pricing.best_coupon(ctx, candidates, **sale)
         except MembershipError as exc:
             context["error"] = exc.message
     return render(request, "pos/_preview.html", context)
@@ -186,7 +202,7 @@ def sale(request):
     member = _member_or_none(request.POST.get("member_no"))
     if not form.is_valid():
         return _workspace(request, member, status=400, message=_("Please correct the sale."), level="error",
-                          sale_errors=_sale_errors(form.errors))
+                          sale_errors=_sale_errors(form.errors), sale_form=form)
     d = form.cleaned_data
     args = _sale_args(request, form)
     try:
@@ -196,8 +212,12 @@ def sale(request):
                 "receipt_no": d["receipt_no"], "member": member.member_no if member else None,
                 **{k: str(v) for k, v in args.items()}}), **args)
     except MembershipError as exc:
-        return _workspace(request, member, status=400 if exc.status == 400 else 409, message=exc.message,
-                          level="error", sale_errors=_sale_errors({exc.field or "form": [exc.message]}))
+        message = exc.message
+        if exc.code == "idempotency_conflict":
+            message = _("Receipt number %(receipt)s was already used for a different sale: type the receipt "
+                        "number of this sale.") % {"receipt": d["receipt_no"]}
+        return _workspace(request, member, status=400 if exc.status == 400 else 409, message=message,
+                          level="error", sale_errors=_sale_errors({exc.field or "form": [message]}), sale_form=form)
     if member is not None:
         member = selectors.member_by_no_or_card(member.member_no)
     message = _("Sale %(receipt)s recorded again: nothing changed.") if outcome.replayed else _(
@@ -213,13 +233,13 @@ def sale_return(request):
     member = _member_or_none(request.POST.get("member_no"))
     if not form.is_valid():
         return _workspace(request, member, status=400, message=_("Please correct the return."), level="error",
-                          show="return", return_errors=form.errors)
+                          show="return", return_errors=form.errors, return_form=form)
     d = form.cleaned_data
     # a return may happen at any store of the chain; the clerk's own store's receipt wins a tie
     original = (Sale.objects.filter(receipt_no=d["sale_receipt_no"].strip()).select_related("member")
                 .order_by(Case(When(store=request.user.store, then=0), default=1), "-created_at").first())
     if original is None:
-        return _workspace(request, member, status=404, show="return", level="error",
+        return _workspace(request, member, status=404, show="return", level="error", return_form=form,
                           message=_("No sale with receipt number %(receipt)s.") % {"receipt": d["sale_receipt_no"]})
     try:
         outcome = sales.record_return(sale=original, store=request.user.store, clerk=request.user,
@@ -228,7 +248,7 @@ def sale_return(request):
                                                                  "amount": str(d["amount"])}))
     except MembershipError as exc:
         return _workspace(request, original.member, status=400 if exc.status == 400 else 409, show="return",
-                          message=exc.message, level="error")
+                          message=exc.message, level="error", return_form=form)
     member = selectors.member_by_no_or_card(original.member.member_no) if original.member_id else None
     return _workspace(request, member, level="success", show="return", result={"kind": "return", **outcome.body},
                       message=_("Return %(receipt)s recorded.") % {"receipt": d["receipt_no"]})
@@ -256,9 +276,49 @@ def topup(request):
     member = selectors.member_by_no_or_card(member.member_no)
     return _workspace(request, member, level="success", show="topup",
                       result={"kind": "topup", "principal_added": result.principal_added,
-                              "bonus_added": result.bonus_added},
+                              "bonus_added": result.bonus_added, "points_added": result.points_added},
                       message=_("Topped up ¥%(amount)s (bonus ¥%(bonus)s).") % {
                           "amount": result.principal_added, "bonus": result.bonus_added})
+
+
+@require_POST
+@counter_only
+def paid_card(request):
+    """Sell (or renew) a paid card: money taken at the till, or the member's points."""
+    member = _member_or_none(request.POST.get("member_no"))
+    if member is None:
+        return _workspace(request, None, status=400, message=_("Find the member first."), level="error")
+    once = request.POST.get("once") or uuid.uuid4().hex
+    try:
+        product = paid_cards.product_by_code(request.POST.get("product", ""))
+        card = campaign_paid_cards.buy(member=member, product=product, pay_with=request.POST.get("pay_with", ""),
+                                       idempotency_key=f"counter:{request.user.pk}:{once}", store=request.user.store,
+                                       acting_user=request.user)
+    except MembershipError as exc:
+        return _workspace(request, member, status=400 if exc.status == 400 else 409, show="paid-card",
+                          message=exc.message, level="error")
+    member = selectors.member_by_no_or_card(member.member_no)
+    return _workspace(request, member, level="success", show="paid-card",
+                      result={"kind": "paid_card", "name": product.name, "paid_amount": card.paid_amount,
+                              "paid_points": card.paid_points, "until": card.ends_at},
+                      message=_("%(name)s valid until %(until)s.") % {
+                          "name": product.name, "until": f"{local(card.ends_at):%Y-%m-%d}"})
+
+
+@require_POST
+@counter_only
+def paid_card_refund(request):
+    member = _member_or_none(request.POST.get("member_no"))
+    if member is None:
+        return _workspace(request, None, status=400, message=_("Find the member first."), level="error")
+    try:
+        refund = paid_cards.refund(member=member, acting_user=request.user, store=request.user.store)
+    except MembershipError as exc:
+        return _workspace(request, member, status=exc.status, show="paid-card", message=exc.message, level="error")
+    member = selectors.member_by_no_or_card(member.member_no)
+    return _workspace(request, member, level="success", show="paid-card",
+                      result={"kind": "paid_card_refund", "amount": refund.amount, "points": refund.points},
+                      message=_("Paid card refunded: hand back ¥%(amount)s.") % {"amount": refund.amount})
 
 
 @require_POST
@@ -273,11 +333,35 @@ def pickup(request):
         order = mall.fulfil(pickup_code=code, clerk=request.user)
     except MembershipError as exc:
         return _workspace(request, member, status=exc.status, show="pickup", level="error", message=exc.message)
+    return _pickup_done(request, order)
+
+
+def _pickup_done(request, order):
     member = selectors.member_by_no_or_card(order.member.member_no)
+    message = (_("Redeemed %(qty)s × %(item)s: the coupon is in the member's coupons.") if order.item.coupon_template_id
+               else _("Hand over %(qty)s × %(item)s (order %(order)s).")) % {
+        "qty": order.qty, "item": order.item.name, "order": order.order_no}
+    if order.cash_collected:
+        message += " " + _("Collect ¥%(cash)s.") % {"cash": order.cash_collected}
     return _workspace(request, member, show="pickup", level="success",
-                      result={"kind": "pickup", "item": order.item.name, "qty": order.qty, "order_no": order.order_no},
-                      message=_("Hand over %(qty)s × %(item)s (order %(order)s).") % {
-                          "qty": order.qty, "item": order.item.name, "order": order.order_no})
+                      result={"kind": "pickup", "item": order.item.name, "qty": order.qty, "order_no": order.order_no,
+                              "cash_due": order.cash_collected}, message=message)
+
+
+@require_POST
+@counter_only
+def mall_redeem(request):
+    """Redeem a points-mall item for the member on the spot (order and hand-over in one go)."""
+    member = _member_or_none(request.POST.get("member_no"))
+    if member is None:
+        return _workspace(request, None, status=400, show="pickup", level="error", message=_("Find the member first."))
+    once = request.POST.get("once") or uuid.uuid4().hex
+    try:
+        order = mall.redeem_at_counter(member=member, item=mall.item_by_code(request.POST.get("item", "")),
+                                       clerk=request.user, idempotency_key=f"counter:{request.user.pk}:{once}")
+    except MembershipError as exc:
+        return _workspace(request, member, status=exc.status, show="pickup", level="error", message=exc.message)
+    return _pickup_done(request, order)
 
 
 @require_GET
@@ -287,6 +371,27 @@ def today(request):
     mine = Sale.objects.filter(clerk=request.user, created_at__gte=start)
     totals = mine.aggregate(count=Count("id"), members=Count("id", filter=Q(member__isnull=False)),
                             amount=Sum("amount"), points=Sum("points_earned"))
+    returns = Return.objects.filter(clerk=request.user, created_at__gte=start).aggregate(
+        count=Count("id"), amount=Sum("amount"))
+    topups = StoredValueEntry.objects.filter(operator=request.user, kind=StoredValueEntry.Kind.TOPUP,
+                                             created_at__gte=start).aggregate(count=Count("id"), amount=Sum("principal"))
+    net = (totals["amount"] or Decimal(0)) - (returns["amount"] or Decimal(0))
     enrolled = Member.objects.filter(enrolled_by=request.user, joined_at__gte=start).count()
     recent = mine.select_related("member").order_by("-created_at")[:20]
-    return render(request, "pos/_today.html", {"totals": totals, "enrolled": enrolled, "recent": recent})
+    return render(request, "pos/_today.html", {"totals": totals, "returns": returns, "topups": topups, "net": net,
+                                               "enrolled": enrolled, "recent": recent})
+
+
+manager_only = permissions.role_required(
+    lambda user: permissions.can_use_counter(user) and (permissions.is_manager(user) or permissions.is_hq(user)))
+
+
+@require_GET
+@manager_only
+def manager(request):
+    """The store manager's screen: balances returns took below zero, and today's desk operations and
+    manual adjustments by the store's staff."""
+    start = local(timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+    entries, adjustments = selectors.staff_log(request.user.store, start)
+    return render(request, "pos/manager.html", {
+        "flagged": selectors.flagged_members(request.user.store), "entries": entries, "adjustments": adjustments})

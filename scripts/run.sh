@@ -28,6 +28,8 @@ cat <<MSG
     manager1 / manager1-demo  store manager, S001 旗舰店
     clerk1 / clerk1-demo      clerk, S001 旗舰店
     clerk2 / clerk2-demo      clerk, S002 社区店
+  Demo member (phone / password), member pages http://$HOST:$PORT/m/ :
+    13800138000 / member-demo 张三, SILVER
   Worker and beat logs: var/log/worker.log, var/log/beat.log. Ctrl-C stops everything.
 
 MSG

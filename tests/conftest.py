@@ -63,7 +63,20 @@ def on_postgres():
 
 @pytest.fixture
 def program(demo_staff):
-    """The demo program's tiers, settings and top-up plans (demo-program.md), with its staff."""
+    """The demo program's tiers, settings and top-up plans (demo-program.md), with its staff, but for
+    the instant tier (one ¥999 sale → GOLD): most tests reach SILVER with one ¥1000 sale and check the
+    growth rules on their own. Tests of the instant tier use `demo_program`."""
+    from membership.demo import seed_program
+    from membership.models import ProgramSettings, Tier
+
+    seed_program()
+    Tier.objects.update(instant_sale_amount=None)
+    return ProgramSettings.load()
+
+
+@pytest.fixture
+def demo_program(demo_staff):
+    """The demo program exactly as seed_demo loads it (demo-program.md), the instant tier included."""
     from membership.demo import seed_program
     from membership.models import ProgramSettings
 

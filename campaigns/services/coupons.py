@@ -3,14 +3,16 @@
 
 import secrets
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from membership.errors import CouponInvalid, LimitReached
+from membership.services import pricing
 from membership.services.common import now
+from membership.services.pricing import CouponTerms
 
 from ..models import Coupon, CouponTemplate
 
@@ -20,7 +22,6 @@ MSG_NOT_YOURS = _("This coupon belongs to another member.")
 MSG_NOT_AVAILABLE = _("This coupon was already used or has expired.")
 MSG_NOT_YET = _("This coupon is not valid yet.")
 MSG_EXPIRED = _("This coupon has expired.")
-MSG_THRESHOLD = _("This coupon needs a sale of at least ¥%(threshold)s.")
 MSG_STORE = _("This coupon cannot be used in this store.")
 MSG_SOLD_OUT = _("All coupons of %(name)s have been issued.")
 
@@ -98,20 +99,23 @@ def grant_bulk(*, template: CouponTemplate, grants, source: str, at: datetime | 
         return len(todo)
 
 
-def discount_for(coupon: Coupon, amount: Decimal) -> Decimal:
+def terms(coupon: Coupon) -> CouponTerms:
+    """The coupon's terms as the sale arithmetic (membership.services.pricing) reads them."""
     t = coupon.template
-    if amount < t.threshold:
-        raise CouponInvalid(MSG_THRESHOLD % {"threshold": t.threshold}, field="coupon_code")
-    if t.kind == CouponTemplate.Kind.CASH_OFF:
-        return min(t.value, amount)
-    if t.kind == CouponTemplate.Kind.PERCENT_OFF:
-        off = (amount * t.value / 100).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-        return min(off, t.max_discount) if t.max_discount is not None else off
-    return Decimal("0.00")  # a gift: handed over, no money off
+    return CouponTerms(kind=t.kind, value=t.value, threshold=t.threshold, max_discount=t.max_discount,
+                       stackable=t.stackable)
 
 
-def check(*, code: str, member, amount: Decimal, store, at: datetime | None = None, lock: bool = False) -> Coupon:
-    """The member's coupon `code` if it can be used on this sale; raises CouponInvalid saying why."""
+def discount_for(coupon: Coupon, amount: Decimal) -> Decimal:
+    """The coupon's money off a sale of `amount` (the rule is pricing.coupon_value)."""
+    return pricing.coupon_value(terms(coupon), amount)
+
+
+def check(*, code: str, member, store, amount: Decimal | None = None, at: datetime | None = None,
+          lock: bool = False) -> Coupon:
+    """The member's coupon `code` if it can be used now in `store` (and on a sale of `amount`, when
+    given); raises CouponInvalid saying why. At a sale, its threshold and whether it stacks with the
+    member discount are the sale arithmetic's part (pricing.price_sale)."""
     at = at or now()
     qs = Coupon.objects.select_related("template")
     if lock:
@@ -129,20 +133,24 @@ def check(*, code: str, member, amount: Decimal, store, at: datetime | None = No
         raise CouponInvalid(MSG_EXPIRED, field="coupon_code")
     if coupon.template.stores.exists() and not coupon.template.stores.filter(pk=store.pk).exists():
         raise CouponInvalid(MSG_STORE, field="coupon_code")
-    discount_for(coupon, amount)
+    if amount is not None:
+        discount_for(coupon, amount)
     return coupon
 
 
-def redeem(*, code: str, member, amount: Decimal, store, sale_ref: str, at: datetime | None = None) -> Decimal:
-    """Use a coupon on a sale, inside the sale's transaction (the member row is locked first by the
-    caller's order of work; the coupon row is locked here). Returns the money off."""
-    at = at or now()
-    coupon = check(code=code, member=member, amount=amount, store=store, at=at, lock=True)
-    discount = discount_for(coupon, amount)
+def mark_used(coupon: Coupon, *, discount: Decimal, store, sale_ref: str, at: datetime | None = None) -> None:
+    """Record a coupon (locked by check(lock=True) in the sale's transaction) as used on a sale."""
     coupon.status, coupon.used_at, coupon.used_store, coupon.used_sale_ref, coupon.discount = (
-        Coupon.Status.USED, at, store, sale_ref, discount)
+        Coupon.Status.USED, at or now(), store, sale_ref, discount)
     coupon.save(update_fields=["status", "used_at", "used_store", "used_sale_ref", "discount"])
-    return discount
+
+
+def usable(member, store, at: datetime | None = None) -> list[Coupon]:
+    """The member's coupons that can be used now in `store` (for the counter's suggestion)."""
+    at = at or now()
+    rows = (member_coupons(member, Coupon.Status.AVAILABLE, at=at).filter(valid_from__lte=at)
+            .prefetch_related("template__stores")[:50])
+    return [c for c in rows if not c.template.stores.all() or any(s.pk == store.pk for s in c.template.stores.all())]
 
 
 def expire_due(*, at: datetime | None = None) -> int:
@@ -150,6 +158,14 @@ def expire_due(*, at: datetime | None = None) -> int:
         status=Coupon.Status.EXPIRED)
 
 
-def member_coupons(member, status: str | None = None):
+def member_coupons(member, status: str | None = None, at: datetime | None = None):
+    """The member's coupons, soonest to expire first; by status as the member sees it (an unused
+    coupon past its validity is expired, whether or not the daily job has marked it yet)."""
+    at = at or now()
     qs = Coupon.objects.filter(member=member).select_related("template").order_by("valid_until", "-granted_at")
+    lapsed = Q(status=Coupon.Status.AVAILABLE, valid_until__lt=at)
+    if status == Coupon.Status.AVAILABLE:
+        return qs.filter(status=status).exclude(lapsed)
+    if status == Coupon.Status.EXPIRED:
+        return qs.filter(Q(status=status) | lapsed)
     return qs.filter(status=status) if status else qs

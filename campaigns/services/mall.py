@@ -4,7 +4,7 @@ oversold (the item row is locked, and a constraint-like conditional update), poi
 twice (idempotency keys)."""
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F, Q, Sum
@@ -120,8 +120,48 @@ def fulfil(*, pickup_code: str, clerk, at: datetime | None = None) -> MallOrder:
             raise Conflict(MSG_CANCELLED, field="pickup_code")
         order.status, order.fulfilled_at = MallOrder.Status.FULFILLED, at or now()
         order.fulfilled_store, order.fulfilled_by = clerk.store, clerk
-        order.save(update_fields=["status", "fulfilled_at", "fulfilled_store", "fulfilled_by"])
+        order.cash_collected = order.cash_due  # the cash part of a points-plus-cash item, taken now
+        order.save(update_fields=["status", "fulfilled_at", "fulfilled_store", "fulfilled_by", "cash_collected"])
         return order
+
+
+def redeem_at_counter(*, member, item: MallItem, qty: int = 1, clerk, idempotency_key: str,
+                      at: datetime | None = None) -> MallOrder:
+    """A clerk redeems an item for the member on the spot: the order and its hand-over in one go."""
+    if not can_use_counter(clerk):
+        raise Forbidden(field="store")
+    with transaction.atomic():
+        placed = order(member=member, item=item, qty=qty, idempotency_key=idempotency_key, at=at)
+        if placed.status == MallOrder.Status.RESERVED:
+            placed = fulfil(pickup_code=placed.pickup_code, clerk=clerk, at=at)
+        return placed
+
+
+def cancel_by_member(*, member, order_no: str, at: datetime | None = None) -> MallOrder:
+    """The member cancels their own order before pickup."""
+    found = MallOrder.objects.filter(order_no=order_no, member=member).first()
+    if found is None:
+        raise NotFound(field="order")
+    return cancel(order=found, at=at)
+
+
+def lapse_unpicked(*, at: datetime | None = None) -> int:
+    """Cancel orders not picked up within the program's days (daily): points and stock go back."""
+    from ..models import ProgramRules
+
+    days = ProgramRules.load().mall_pickup_days
+    if not days:
+        return 0
+    at = at or now()
+    cut = at - timedelta(days=days)
+    done = 0
+    for stale in MallOrder.objects.filter(status=MallOrder.Status.RESERVED, created_at__lt=cut).order_by("pk")[:5000]:
+        try:
+            cancel(order=stale, at=at)
+            done += 1
+        except Conflict:  # picked up or cancelled meanwhile
+            continue
+    return done
 
 
 def cancel(*, order: MallOrder, acting_user=None, at: datetime | None = None) -> MallOrder:
@@ -139,6 +179,6 @@ def cancel(*, order: MallOrder, acting_user=None, at: datetime | None = None) ->
             points.grant(member=order.member_id, points=order.points_spent, source=PointsEntry.Source.MALL_ORDER,
                          kind=PointsEntry.Kind.REVERSE, source_ref=order.order_no, acting_user=acting_user,
                          idempotency_key=f"mall-cancel:{order.order_no}", at=at)
-        order.status = MallOrder.Status.CANCELLED
-        order.save(update_fields=["status"])
+        order.status, order.cancelled_at = MallOrder.Status.CANCELLED, at
+        order.save(update_fields=["status", "cancelled_at"])
         return order

@@ -12,13 +12,15 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .. import config
 from ..errors import Invalid, LimitReached, NotFound, PhoneTaken
-from ..models import Channel, LoginThrottle, Member, OneTimeCode, Store
-from . import enrolment, otp
+from ..models import Channel, Gender, LoginThrottle, Member, OneTimeCode, Store
+from ..permissions import can_manage_members
+from . import enrolment, lockout, otp, points, stored_value
 from .common import audit, lock_member, now
 from .enrolment import Birthday, active_member_by_phone, normalise_phone
 
@@ -83,17 +85,18 @@ def password_purpose(member: Member) -> str:
 
 
 def send_signup_code(*, phone, ip: str | None = None) -> otp.SentCode:
+    """A sign-up code. The answer and the limits are the same whether or not the phone is a member
+    (so /m/code/ tells nobody who is one); a member's phone is sent no code: signing up needs one."""
     phone = normalise_phone(phone)
-    _refuse_existing(phone)
-    return otp.request_code(phone=phone, purpose=Purpose.SIGNUP, ip=ip)
+    return otp.request_code(phone=phone, purpose=Purpose.SIGNUP, ip=ip, send=active_member_by_phone(phone) is None)
 
 
 def send_password_code(*, phone, ip: str | None = None) -> otp.SentCode:
+    """A code to set or reset the password; the same answer for a phone that is no member's (no SMS)."""
     phone = normalise_phone(phone)
     member = active_member_by_phone(phone)
-    if member is None:
-        raise NotFound(MSG_NOT_MEMBER, field="phone")
-    return otp.request_code(phone=phone, purpose=password_purpose(member), ip=ip)
+    return otp.request_code(phone=phone, purpose=password_purpose(member) if member else Purpose.RESET, ip=ip,
+                            send=member is not None)
 
 
 def _refuse_existing(phone: str) -> None:
@@ -115,13 +118,13 @@ def sign_up(*, phone, code, password: str, name: str = "", birthday=None, market
     if birthday is not None and not isinstance(birthday, Birthday):
         birthday = Birthday.parse(birthday)
     _valid_password(password)
-    _refuse_existing(phone)
     if referral_code and not Member.objects.filter(referral_code=referral_code.strip().upper(),
                                                    status=Member.Status.ACTIVE).exists():
         raise Invalid(MSG_NO_REFERRER, field="referral_code")  # before the code, so no attempt is wasted
     channel = Channel.POSTER if store is not None else Channel.WEB
     store = store or web_signup_store()
     code_id = otp.check_code(phone=phone, purpose=Purpose.SIGNUP, code=code)
+    _refuse_existing(phone)  # after the code (a member's phone is sent none): the form tells nobody who is a member
     with transaction.atomic():
         otp.consume(code_id)
         member = enrolment.enrol(phone=phone, store=store, name=name, birthday=birthday,
@@ -138,11 +141,12 @@ def set_password(*, phone, code, password: str, ip: str | None = None) -> Member
     A reset also lifts a sign-in lock on the phone: the member has just proved they hold it."""
     phone = normalise_phone(phone)
     member = active_member_by_phone(phone)
+    _valid_password(password)
+    # the code first, for members and strangers alike (a stranger's phone is sent no code)
+    purpose = password_purpose(member) if member else Purpose.RESET
+    code_id = otp.check_code(phone=phone, purpose=purpose, code=code)
     if member is None:
         raise NotFound(MSG_NOT_MEMBER, field="phone")
-    _valid_password(password)
-    purpose = password_purpose(member)
-    code_id = otp.check_code(phone=phone, purpose=purpose, code=code)
     with transaction.atomic():
         otp.consume(code_id)
         member = lock_member(member)
@@ -152,6 +156,81 @@ def set_password(*, phone, code, password: str, ip: str | None = None) -> Member
         audit("member.password_set" if purpose == Purpose.SET_PASSWORD else "member.password_reset",
               member=member, ip=ip)
     return member
+
+
+# ---------------------------------------------------------------------------------------
+# The store desk: a new phone and the stored-value PIN, proved by a code (or a manager)
+# ---------------------------------------------------------------------------------------
+
+MSG_CODE_REQUIRED = _("Enter the code sent by SMS: only a store manager may do without it.")
+MSG_SAME_PHONE = _("This is already the member's mobile number.")
+MSG_NOT_ACTIVE = _("This membership is not active.")
+
+
+def _mask(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:]
+
+
+def _desk_code(*, phone: str, purpose: str, code, acting_user) -> int | None:
+    """The checked code's id, or None when a manager goes without one (pos-api.md, "The store desk")."""
+    if not str(code or "").strip():
+        if can_manage_members(acting_user):
+            return None
+        raise Invalid(MSG_CODE_REQUIRED, field="code")
+    return otp.check_code(phone=phone, purpose=purpose, code=code)
+
+
+def _new_phone(member: Member, phone) -> str:
+    phone = normalise_phone(phone)
+    if phone == member.phone:
+        raise Invalid(MSG_SAME_PHONE, field="phone")
+    if (other := active_member_by_phone(phone)) and other.pk != member.pk:
+        raise PhoneTaken(field="phone")
+    return phone
+
+
+def send_phone_change_code(*, member: Member, phone, ip: str | None = None) -> otp.SentCode:
+    """A code to the member's new phone, proving they hold it."""
+    return otp.request_code(phone=_new_phone(member, phone), purpose=Purpose.CHANGE_PHONE, ip=ip)
+
+
+def change_phone(*, member: Member, phone, code=None, acting_user=None) -> Member:
+    """Change a member's phone at the desk, with the code sent to the new phone (a manager may omit
+    it). The old number is free at once; a number of another active member is PhoneTaken."""
+    phone = _new_phone(member, phone)
+    code_id = _desk_code(phone=phone, purpose=Purpose.CHANGE_PHONE, code=code, acting_user=acting_user)
+    try:
+        with transaction.atomic():
+            if code_id:
+                otp.consume(code_id)
+            member = lock_member(member)
+            if member.status != Member.Status.ACTIVE:
+                raise Invalid(MSG_NOT_ACTIVE, field="member")
+            old = member.phone
+            member.phone = phone
+            member.save(update_fields=["phone"])
+            LoginThrottle.objects.filter(key=_phone_key(old)).delete()
+            audit("member.phone_change", member=member, operator=acting_user, old=_mask(old), new=_mask(phone),
+                  with_code=code_id is not None)
+    except IntegrityError as exc:  # a parallel enrolment or change took the number first
+        raise PhoneTaken(field="phone") from exc
+    return member
+
+
+def send_pin_code(*, member: Member, ip: str | None = None) -> otp.SentCode:
+    """A code to the member's own phone, for setting or resetting the stored-value PIN."""
+    return otp.request_code(phone=member.phone, purpose=Purpose.SET_PIN, ip=ip)
+
+
+def set_pin(*, member: Member, pin, code=None, acting_user=None) -> None:
+    """Set or reset the stored-value PIN the member typed, with the code sent to their phone (a
+    manager may omit it; a member on /m/ passes no acting_user and always needs the code)."""
+    pin = stored_value.clean_pin(pin)
+    code_id = _desk_code(phone=member.phone, purpose=Purpose.SET_PIN, code=code, acting_user=acting_user)
+    with transaction.atomic():
+        if code_id:
+            otp.consume(code_id)
+        stored_value.set_pin(member=member, pin=pin, acting_user=acting_user)
 
 
 # ---------------------------------------------------------------------------------------
@@ -168,26 +247,14 @@ def _limit(name: str, default: int) -> int:
 
 
 def _locked_minutes(row: LoginThrottle | None, at: datetime) -> int | None:
-    if row and row.locked_until and row.locked_until > at:
-        return max(1, int((row.locked_until - at).total_seconds() + 59) // 60)
-    return None
+    return lockout.minutes_left(row, at)
 
 
 def _record_failure(key: str, at: datetime, *, max_failures: int) -> bool:
-    """Count one failure for `key`; returns True when it locks. Counts in a fixed window that
-    starts at the first failure; the row is locked so parallel failures all count."""
-    window = timedelta(minutes=_limit("MEMBER_LOGIN_WINDOW_MINUTES", WINDOW_MINUTES))
-    LoginThrottle.objects.get_or_create(key=key)
-    row = LoginThrottle.objects.select_for_update().get(key=key)
-    if row.window_started_at is None or at - row.window_started_at > window:
-        row.failures, row.window_started_at = 0, at
-    row.failures += 1
-    locked = row.failures >= max_failures
-    if locked:
-        row.locked_until = at + timedelta(minutes=_limit("MEMBER_LOCK_MINUTES", LOCK_MINUTES))
-        row.failures, row.window_started_at = 0, None
-    row.save()
-    return locked
+    """Count one failure for `key` (services.lockout); returns True when it locks."""
+    return lockout.record_failure(key, at, max_failures=max_failures,
+                                  window=_limit("MEMBER_LOGIN_WINDOW_MINUTES", WINDOW_MINUTES),
+                                  lock=_limit("MEMBER_LOCK_MINUTES", LOCK_MINUTES))
 
 
 def purge_throttles(at: datetime | None = None) -> int:
@@ -251,7 +318,8 @@ class ProfileChange:
     changed: tuple[str, ...]
 
 
-def update_profile(*, member, name: str, marketing_consent: bool, birthday=None) -> ProfileChange:
+def update_profile(*, member, name: str, marketing_consent: bool, birthday=None,
+                   gender: str | None = None) -> ProfileChange:
     """What a member may change themselves: name, marketing consent (recorded with its time), and
     the birthday only while none is set; after that only the counter changes it (it drives
     birthday benefits)."""
@@ -273,10 +341,17 @@ def update_profile(*, member, name: str, marketing_consent: bool, birthday=None)
         if name != member.name:
             member.name = name
             changed.append("name")
+        if gender and gender != member.gender:
+            if gender not in Gender.values:
+                raise Invalid(_("Gender is F, M or U."), field="gender")
+            member.gender = gender
+            changed.append("gender")
         if bool(marketing_consent) != member.marketing_consent:
             member.marketing_consent, member.consent_at = bool(marketing_consent), now()
             changed += ["marketing_consent", "consent_at"]
         if changed:
+            if points.reward_profile_locked(member, at=now(), program=config.program()):
+                changed += ["points_balance", "points_pending", "points_flagged"]
             member.save(update_fields=changed)
             audit("member.profile", member=member, fields=sorted(set(changed)))
     return ProfileChange(member=member, changed=tuple(changed))

@@ -28,7 +28,7 @@ def luhn_check_digit(payload: str) -> str:
 
 
 def is_valid_number(number: str) -> bool:
-    return (isinstance(number, str) and number.isdigit() and 12 <= len(number) <= 19
+    return (isinstance(number, str) and number.isascii() and number.isdigit() and 12 <= len(number) <= 19
             and luhn_check_digit(number[:-1]) == number[-1])
 
 
@@ -108,6 +108,22 @@ def replace(*, card: Card, new_number: str | None = None, acting_user=None) -> C
         new.save(update_fields=["replaces"])
         audit("card.replace", member=member, operator=acting_user, old=card.number, new=new.number)
         return new
+
+
+def member_card(member: Member, number) -> Card:
+    """One of the member's own cards by its number (any status), or NotFound naming card_no."""
+    number = "".join(str(number or "").split())
+    card = Card.objects.filter(number=number, member=member).first()
+    if card is None:
+        raise NotFound(_("The member has no card with this number."), field="card_no")
+    return card
+
+
+def report_lost(*, member: Member, card_no, replacement_card_no: str | None = None, acting_user=None) -> Card:
+    """The desk's "lost card": the member's card is blocked and replaced (by `replace`), with a
+    scanned physical card from stock when one is given, else a new virtual card."""
+    return replace(card=member_card(member, card_no), new_number=replacement_card_no or None,
+                   acting_user=acting_user)
 
 
 def primary_card(member: Member) -> Card | None:

@@ -3,6 +3,7 @@
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -10,22 +11,26 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
+from .. import config, hooks
 from ..errors import Forbidden, Invalid, NotFound, PhoneTaken
-from ..models import Card, Channel, Gender, GrowthEntry, Member, PointsEntry, Purchase, StoredValueEntry, Store
-from ..permissions import can_adjust_points
+from ..models import (Card, Channel, ExpiryNotice, Gender, GrowthEntry, LoginThrottle, Member, OneTimeCode,
+                      PointsEntry, Purchase, Store, StoredValueEntry)
+from ..permissions import can_manage_members
 from ..signals import member_enrolled, send_after_commit
-from . import cards, tiers
+from . import cards, points, tiers
 from .common import audit, lock_member, now
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only: normalise_phone folds the others
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 MSG_PHONE = _("Enter an 11-digit mainland mobile number starting with 1.")
 MSG_BIRTHDAY = _("Enter a real birthday: month and day, year optional.")
 
 
 def normalise_phone(raw) -> str:
-    """'+86 138-0013-8000' → '13800138000'; raises Invalid on anything else."""
-    digits = re.sub(r"[\s\-()]", "", str(raw or ""))
+    """'+86 138-0013-8000' → '13800138000'; raises Invalid on anything else. Unicode NFKC first, so
+    full-width digits and signs typed on a phone keyboard ('１３８００１３８０００', '＋８６') are the same
+    number in ASCII digits, never a second member."""
+    digits = re.sub(r"[\s\-()]", "", unicodedata.normalize("NFKC", str(raw or "")))
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("0086"):
@@ -114,6 +119,8 @@ def enrol(*, phone, store: Store, name: str = "", gender: str = Gender.UNKNOWN, 
                 cards.issue_virtual(member)
             tiers.TierChange.objects.create(member=member, from_tier=None, to_tier=member.tier,
                                             reason=tiers.TierChange.Reason.ENROL, created_at=at, operator=acting_user)
+            if channel != Channel.IMPORT and points.reward_profile_locked(member, at=at, program=config.program()):
+                member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
             audit("member.enrol", member=member, operator=acting_user, channel=channel, store=store.code)
             send_after_commit(member_enrolled, member_id=member.pk)
     except IntegrityError as exc:
@@ -151,11 +158,12 @@ def set_consent(*, member, consent: bool, acting_user=None) -> Member:
         return member
 
 
-def merge(*, source, target, acting_user) -> Member:
+def merge(*, source, target, acting_user, reason: str = "") -> Member:
     """Merge two accounts of one person into `target` (manager or HQ). Ledger rows, purchases,
-    growth and cards move over with their history; balances add up; the better tier stays;
-    `source` is closed as merged."""
-    if not can_adjust_points(acting_user):
+    growth, cards, tags and expiry notices move over with their history; balances add up; the better
+    tier stays; the other apps move what they keep (coupons, mall orders, grants, sales, check-ins,
+    referrals, notifications) through `hooks.member_merge_movers`; `source` is closed as merged."""
+    if not can_manage_members(acting_user):
         raise Forbidden(_("Only a store manager or HQ can merge members."), field="member")
     if getattr(source, "pk", source) == getattr(target, "pk", target):
         raise Invalid(_("A member cannot be merged into itself."), field="member")
@@ -189,8 +197,61 @@ def merge(*, source, target, acting_user) -> Member:
             status=Member.Status.MERGED, merged_into=target, points_balance=0, points_pending=0, sv_principal=0,
             sv_bonus=0, growth_value=0, purchase_count=0, points_flagged=False)
         Member.objects.filter(referrer=source).update(referrer=target)
-        audit("member.merge", member=target, operator=acting_user, merged=source.member_no)
+        target.tags.add(*source.tags.all())
+        source.tags.clear()
+        ExpiryNotice.objects.filter(member=source).exclude(
+            expires_at__in=ExpiryNotice.objects.filter(member=target).values("expires_at")).update(member=target)
+        for mover in hooks.member_merge_movers:
+            mover(source, target)
+        audit("member.merge", member=target, operator=acting_user, merged=source.member_no, reason=reason)
         return target
+
+
+MSG_CLOSE_STORED_VALUE = _("The member still has ¥%(amount)s of stored value: refund it before closing "
+                           "the membership.")
+
+
+def closed_phone(member: Member) -> str:
+    """The placeholder that replaces a closed member's phone: not a mobile number (it starts with 0),
+    never found by a lookup, unique by the member number."""
+    return ("0" + member.member_no)[:11]
+
+
+def close(*, member, reason: str, acting_user) -> Member:
+    """Close a membership at the member's request (manager or HQ; PIPL erasure). Personal data goes:
+    name, gender, birthday and consent are cleared, the phone becomes a placeholder (so the number may
+    enrol again), password and PIN are removed, cards blocked, tags dropped, the one-time codes and
+    sign-in counters of the phone deleted, and the other apps erase what they keep
+    (`hooks.member_close_erasers`). Ledgers, purchases and sales stay under the member number, so
+    `check_ledger` still passes. Refused while principal stored value is left (the member's money)."""
+    if not can_manage_members(acting_user):
+        raise Forbidden(_("Only a store manager or HQ can close a membership."), field="member")
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(_("Give the reason for closing the membership."), field="reason")
+    with transaction.atomic():
+        member = lock_member(member)
+        if member.status != Member.Status.ACTIVE:
+            raise Invalid(_("Member %s is not active.") % member.member_no, field="member")
+        if member.sv_principal > 0:
+            raise Invalid(MSG_CLOSE_STORED_VALUE % {"amount": member.sv_principal}, field="stored_value")
+        phone, at = member.phone, now()
+        member.status = Member.Status.CLOSED
+        member.phone, member.name, member.gender = closed_phone(member), "", Gender.UNKNOWN
+        member.birth_year = member.birth_month = member.birth_day = None
+        member.marketing_consent, member.consent_at = False, at
+        member.password, member.sv_pin = "", ""
+        member.save(update_fields=["status", "phone", "name", "gender", "birth_year", "birth_month", "birth_day",
+                                   "marketing_consent", "consent_at", "password", "sv_pin"])
+        Card.objects.filter(member=member, status=Card.Status.ACTIVE).update(status=Card.Status.BLOCKED,
+                                                                             blocked_at=at)
+        member.tags.clear()
+        OneTimeCode.objects.filter(phone=phone).delete()
+        LoginThrottle.objects.filter(key=f"phone:{phone}").delete()
+        for eraser in hooks.member_close_erasers:
+            eraser(member)
+        audit("member.close", member=member, operator=acting_user, reason=reason)
+        return member
 
 
 def _settle_lots_after_merge(member: Member) -> None:

@@ -58,12 +58,14 @@ def _setting(name: str, default: int) -> int:
     return int(getattr(settings, name, default))
 
 
-def request_code(*, phone, purpose: str, ip: str | None = None) -> SentCode:
+def request_code(*, phone, purpose: str, ip: str | None = None, send: bool = True) -> SentCode:
     """Draw a new code for `phone` and `purpose`, store its hash and send it by SMS.
 
     Raises LimitReached when the phone asked less than a minute ago or when the phone or the IP
     address asked too often. Whether the phone may use this purpose (already a member or not) is
-    the caller's rule (services.accounts)."""
+    the caller's rule (services.accounts). `send=False` draws and stores the code without sending
+    it: the caller answers a phone that may not have a code exactly like one that may, and the
+    stored row makes the same limits count (no telling members from strangers)."""
     phone = normalise_phone(phone)
     if purpose not in Purpose.values:
         raise Invalid(_("Unknown purpose."), field="purpose")
@@ -84,7 +86,8 @@ def request_code(*, phone, purpose: str, ip: str | None = None) -> SentCode:
         OneTimeCode.objects.create(phone=phone, purpose=purpose, code_hash=_hash(code, phone=phone, purpose=purpose),
                                    ip=ip or None, created_at=at, expires_at=at + timedelta(minutes=VALID_MINUTES))
     # sent once the row is written: a failed SMS leaves a row that the resend limit counts (the safe side)
-    send_sms(phone, str(SMS_TEXT % {"code": code, "minutes": VALID_MINUTES}))
+    if send:
+        send_sms(phone, str(SMS_TEXT % {"code": code, "minutes": VALID_MINUTES}))
     return SentCode(phone=phone, purpose=purpose, resend_in=resend)
 
 

@@ -4,18 +4,15 @@ Lots and FIFO are described on PointsEntry. Every function that writes expects t
 be locked by its caller's transaction, or takes the lock itself (the public ones do)."""
 
 import calendar
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_FLOOR, Decimal
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import Exists, F, Max, Min, OuterRef, Subquery, Sum
 from django.utils.translation import gettext_lazy as _
 
-from .. import hooks
 from .. import config
 from ..errors import Forbidden, InsufficientPoints, Invalid
-from ..models import EarnMultiplier, ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings
+from ..models import ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings
 from ..permissions import can_adjust_points
 from ..signals import points_expiring, send_all_after_commit
 from .common import audit, local, lock_member, now, tz
@@ -28,71 +25,8 @@ MSG_ZERO = _("The number of points cannot be zero.")
 
 
 # ---------------------------------------------------------------------------------------
-# The earn rule
+# When earned points expire and become available (the earn rule itself is pricing.earn)
 # ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Line:
-    amount: Decimal
-    sku: str = ""
-    category: str = ""
-    qty: int = 1
-
-
-def _floor(value: Decimal) -> int:
-    return int(value.to_integral_value(rounding=ROUND_FLOOR))
-
-
-def staged_points(eligible: Decimal, base_rate: Decimal, stages) -> Decimal:
-    """Points before multipliers: the base rate, or staged rates (阶梯) where configured.
-
-    Each stage's rate applies to the part of the amount from its `from_amount` up to the next
-    stage's (marginal, like tax brackets); below the first stage the base rate applies."""
-    stages = sorted(stages, key=lambda s: s.from_amount)
-    if not stages:
-        return eligible * base_rate
-    total = Decimal(0)
-    bounds = [(Decimal(0), base_rate)] + [(s.from_amount, s.rate) for s in stages]
-    for i, (start, rate) in enumerate(bounds):
-        end = bounds[i + 1][0] if i + 1 < len(bounds) else None
-        if eligible <= start:
-            break
-        part = (min(eligible, end) if end is not None else eligible) - start
-        total += part * rate
-    return total
-
-
-def line_factor(lines, on: date) -> Decimal:
-    """Amount-weighted multiplier of the sale's lines: a SKU multiplier wins over its category's."""
-    if not lines:
-        return Decimal(1)
-    total = sum((ln.amount for ln in lines), Decimal(0))
-    if total <= 0:
-        return Decimal(1)
-    keys = {("sku", ln.sku) for ln in lines if ln.sku} | {("category", ln.category) for ln in lines if ln.category}
-    if not keys:
-        return Decimal(1)
-    active = EarnMultiplier.objects.filter(
-        Q(starts_on__isnull=True) | Q(starts_on__lte=on), Q(ends_on__isnull=True) | Q(ends_on__gte=on),
-        key__in={k for _kind, k in keys})
-    table = {(m.kind, m.key): m.multiplier for m in active}
-    weighted = Decimal(0)
-    for ln in lines:
-        mult = table.get(("sku", ln.sku), table.get(("category", ln.category), Decimal(1)))
-        weighted += ln.amount * mult
-    return weighted / total
-
-
-def points_for(*, eligible: Decimal, tier_multiplier: Decimal, campaign_multiplier: Decimal = Decimal(1),
-               lines=None, on: date | None = None, program: ProgramSettings | None = None) -> int:
-    """points = floor(eligible × base rate (or stages) × line multipliers × tier × campaign)."""
-    program = program or config.program()
-    if eligible <= 0:
-        return 0
-    base = staged_points(eligible, program.earn_rate, config.stages())
-    factor = line_factor(lines, on or local(now()).date())
-    return max(0, _floor(base * factor * Decimal(tier_multiplier) * Decimal(campaign_multiplier)))
 
 
 def expiry_for(earned_at: datetime, program: ProgramSettings) -> datetime | None:
@@ -113,29 +47,15 @@ def available_from(earned_at: datetime, program: ProgramSettings) -> datetime | 
     return earned_at + timedelta(days=program.pending_days) if program.pending_days else None
 
 
-def earned_today(member: Member, at: datetime) -> int:
-    start = datetime.combine(local(at).date(), time.min, tzinfo=tz())
-    total = PointsEntry.objects.filter(member=member, kind=Kind.EARN, created_at__gte=start).aggregate(
-        s=Sum("amount"))["s"]
-    return total or 0
-
-
-def apply_caps(points: int, *, member: Member, at: datetime, program: ProgramSettings) -> int:
-    if program.per_sale_cap is not None:
-        points = min(points, program.per_sale_cap)
-    if program.per_day_cap is not None:
-        points = min(points, max(0, program.per_day_cap - earned_today(member, at)))
-    return max(0, points)
-
-
 # ---------------------------------------------------------------------------------------
 # Lot mechanics (member already locked)
 # ---------------------------------------------------------------------------------------
 
 
-def _credit(member: Member, *, amount: int, kind: str, source: str, at: datetime, program: ProgramSettings,
+def credit_locked(member: Member, *, amount: int, kind: str, source: str, at: datetime, program: ProgramSettings,
             pending_until: datetime | None = None, expires_at: datetime | None = None, **fields) -> PointsEntry:
-    """Add a lot. Available points first pay any debt left by a reversal."""
+    """Add a lot to a member locked by the caller's transaction. Available points first pay any debt
+    left by a reversal. Saving the member's balances is the caller's job."""
     if amount <= 0:
         raise Invalid(MSG_ZERO, field="points")
     pending = pending_until is not None and pending_until > at
@@ -174,12 +94,15 @@ def _take_from_lots(lots, amount: int) -> tuple[int, list[PointsEntry]]:
     return taken, changed
 
 
-def _debit(member: Member, *, amount: int, kind: str, source: str, at: datetime,
-           allow_negative: bool = False, prefer_purchase=None, **fields) -> PointsEntry:
-    """Take `amount` points: from `prefer_purchase`'s own lots first (pending ones included) when given,
-    then from available lots that expire first. Without allow_negative, never below zero."""
+def debit_locked(member: Member, *, amount: int, kind: str, source: str, at: datetime,
+                 allow_negative: bool = False, prefer_purchase=None, **fields) -> PointsEntry:
+    """Take `amount` points from a member locked by the caller's transaction: what is due expires
+    first (so a debit never counts expired points), then `prefer_purchase`'s own lots (pending ones
+    included) when given, then available lots that expire first. Without allow_negative, never
+    below zero. Saving the member's balances is the caller's job."""
     if amount <= 0:
         raise Invalid(MSG_ZERO, field="points")
+    _expire_member_due(member, at)
     if not allow_negative and amount > member.points_balance:
         raise InsufficientPoints(field="points", balance=member.points_balance)
     open_lots = PointsEntry.objects.select_for_update().filter(member=member, remaining__gt=0)
@@ -217,6 +140,21 @@ def _expire_member_due(member: Member, at: datetime) -> int:
     return total
 
 
+def reward_profile_locked(member: Member, *, at: datetime, program: ProgramSettings) -> int:
+    """Behaviour points for completing the profile (a birthday, a gender), each once per member for
+    ever (keyed), on a member locked by the caller; 0 in the settings turns a reward off. Returns the
+    points given; saving the balances is the caller's job."""
+    given = 0
+    for has, points, what in ((member.birth_month is not None, program.profile_birthday_points, "birthday"),
+                              (member.gender in ("F", "M"), program.profile_gender_points, "gender")):
+        key = f"profile:{what}:{member.pk}"
+        if has and points and not PointsEntry.objects.filter(idempotency_key=key).exists():
+            credit_locked(member, amount=points, kind=Kind.BONUS, source=Source.PROFILE, at=at, program=program,
+                          source_ref=what, idempotency_key=key)
+            given += points
+    return given
+
+
 def _save_balances(member: Member) -> None:
     member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
 
@@ -241,9 +179,9 @@ def grant(*, member, points: int, source: str, idempotency_key: str, source_ref:
             return entry
         at = at or now()
         program = config.program()
-        entry = _credit(member, amount=points, kind=kind, source=source, at=at, program=program,
-                        source_ref=source_ref, store=store, operator=acting_user, reason=reason,
-                        idempotency_key=idempotency_key)
+        entry = credit_locked(member, amount=points, kind=kind, source=source, at=at, program=program,
+                              source_ref=source_ref, store=store, operator=acting_user, reason=reason,
+                              idempotency_key=idempotency_key)
         _save_balances(member)
         return entry
 
@@ -284,9 +222,8 @@ def spend(*, member, points: int, source: str, idempotency_key: str, source_ref:
         if entry := _replayed(idempotency_key):
             return entry
         at = at or now()
-        _expire_member_due(member, at)
-        entry = _debit(member, amount=points, kind=Kind.REDEEM, source=source, at=at, source_ref=source_ref,
-                       store=store, operator=acting_user, reason=reason, idempotency_key=idempotency_key)
+        entry = debit_locked(member, amount=points, kind=Kind.REDEEM, source=source, at=at, source_ref=source_ref,
+                             store=store, operator=acting_user, reason=reason, idempotency_key=idempotency_key)
         _save_balances(member)
         return entry
 
@@ -310,11 +247,10 @@ def adjust(*, member, points: int, reason: str, acting_user, idempotency_key: st
         fields = dict(source_ref="", store=store or getattr(acting_user, "store", None), operator=acting_user,
                       reason=reason.strip(), idempotency_key=idempotency_key)
         if points > 0:
-            entry = _credit(member, amount=points, kind=Kind.ADJUST, source=Source.MANUAL, at=at, program=program,
-                            **fields)
+            entry = credit_locked(member, amount=points, kind=Kind.ADJUST, source=Source.MANUAL, at=at,
+                                  program=program, **fields)
         else:
-            _expire_member_due(member, at)
-            entry = _debit(member, amount=-points, kind=Kind.ADJUST, source=Source.MANUAL, at=at, **fields)
+            entry = debit_locked(member, amount=-points, kind=Kind.ADJUST, source=Source.MANUAL, at=at, **fields)
         _save_balances(member)
         audit("points.adjust", member=member, operator=acting_user, points=points, reason=reason.strip())
         return entry

@@ -10,8 +10,10 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from ..errors import Forbidden, InsufficientStoredValue, Invalid, NotFound
-from ..models import Member, ProgramSettings, StoredValueEntry, StoredValuePayOrder, TopUpPlan
+from .. import config
+from ..errors import Forbidden, InsufficientStoredValue, Invalid, NotFound, PinLocked
+from ..models import Member, PointsEntry, ProgramSettings, StoredValueEntry, StoredValuePayOrder, TopUpPlan
+from . import lockout, points
 from .common import CENT, audit, lock_member, money, now
 
 Kind = StoredValueEntry.Kind
@@ -20,7 +22,10 @@ MSG_AMOUNT = _("Enter an amount above zero with at most two decimals.")
 MSG_PLAN_AMOUNT = _("Plan %(plan)s is a top-up of ¥%(amount)s.")
 MSG_PIN = _("The stored-value PIN is wrong.")
 MSG_PIN_FORMAT = _("The PIN is 6 digits.")
-MAX_TOPUP = Decimal("50000.00")
+MSG_PIN_LOCKED = _("Too many wrong PINs: this member's stored value is locked for %(minutes)s minutes.")
+PIN_MAX_FAILURES = 5    # wrong PINs at sales within ...
+PIN_WINDOW_MINUTES = 15  # ... this many minutes lock the member's stored value ...
+PIN_LOCK_MINUTES = 15    # ... this long, even for the right PIN (pos-api.md, "The store desk")
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class TopUpResult:
     bonus_added: Decimal
     principal: Decimal
     bonus: Decimal
+    points_added: int = 0
 
 
 def _amount(value, field="amount") -> Decimal:
@@ -71,18 +77,36 @@ def plan_for(amount: Decimal, code: str | None) -> TopUpPlan | None:
 
 def top_up(*, member, amount, plan_code: str | None = None, store=None, acting_user=None,
            idempotency_key: str | None = None, at: datetime | None = None) -> TopUpResult:
+    """Top up stored value, with the plan's bonus money and bonus points (demo: TOPUP300 +¥40 and 100
+    points), in one transaction; the largest single top-up is a program setting."""
     amount = _amount(amount)
-    if amount > MAX_TOPUP:
-        raise Invalid(_("A single top-up is at most ¥%s.") % MAX_TOPUP, field="amount")
+    program = config.program()
+    if amount > program.max_topup_amount:
+        raise Invalid(_("A single top-up is at most ¥%s.") % program.max_topup_amount, field="amount")
     plan = plan_for(amount, plan_code)
     bonus = plan.bonus_amount if plan else Decimal("0.00")
     with transaction.atomic():
         member = lock_member(member)
         if entry := _replayed(idempotency_key):
-            return TopUpResult(entry, entry.principal, entry.bonus, member.sv_principal, member.sv_bonus)
-        entry = _entry(member, kind=Kind.TOPUP, principal=amount, bonus=bonus, at=at or now(), plan=plan,
+            return TopUpResult(entry, entry.principal, entry.bonus, member.sv_principal, member.sv_bonus,
+                               _bonus_points(entry))
+        at = at or now()
+        entry = _entry(member, kind=Kind.TOPUP, principal=amount, bonus=bonus, at=at, plan=plan,
                        store=store, operator=acting_user, idempotency_key=idempotency_key)
-        return TopUpResult(entry, amount, bonus, member.sv_principal, member.sv_bonus)
+        points_added = plan.bonus_points if plan else 0
+        if points_added:
+            points.credit_locked(member, amount=points_added, kind=PointsEntry.Kind.BONUS,
+                                 source=PointsEntry.Source.TOPUP, at=at, program=program, store=store,
+                                 operator=acting_user, source_ref=plan.code,
+                                 idempotency_key=f"topup:{entry.pk}:points")
+            member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
+        return TopUpResult(entry, amount, bonus, member.sv_principal, member.sv_bonus, points_added)
+
+
+def _bonus_points(topup: StoredValueEntry) -> int:
+    """The points a top-up gave (0 without a plan that gives points)."""
+    given = PointsEntry.objects.filter(idempotency_key=f"topup:{topup.pk}:points").values_list("amount", flat=True)
+    return next(iter(given), 0)
 
 
 def split_payment(member: Member, amount: Decimal, program: ProgramSettings) -> tuple[Decimal, Decimal]:
@@ -100,8 +124,55 @@ def split_payment(member: Member, amount: Decimal, program: ProgramSettings) -> 
     return principal, amount - principal
 
 
-def check_pin(member: Member, pin: str | None) -> None:
-    if member.sv_pin and not (pin and check_password(pin, member.sv_pin)):
+@dataclass(frozen=True)
+class CheckedPin:
+    """A PIN that verify_pin accepted for this member and this PIN hash: the sale's transaction takes
+    it without hashing again (a PIN hash is deliberately slow)."""
+
+    member_id: int
+    pin_hash: str
+
+
+def _pin_key(member_id) -> str:
+    return lockout.key("pin", member_id)
+
+
+def _refuse_while_locked(member_id, at) -> None:
+    if row := lockout.locked_row([_pin_key(member_id)], at):
+        raise PinLocked(MSG_PIN_LOCKED % {"minutes": lockout.minutes_left(row, at)}, field="pin",
+                        retry_after=lockout.seconds_left(row, at))
+
+
+def verify_pin(member: Member, pin: str | None) -> CheckedPin | str | None:
+    """Check the PIN of a sale paid with stored value, before (outside) the sale's transaction, so
+    that a wrong PIN stays counted when the sale rolls back. While the stored value is locked:
+    PinLocked (429 pin_locked), even with the right PIN. A wrong PIN: Forbidden naming `pin`
+    (403), counted; the 5th within 15 minutes locks the stored value for 15 minutes. Returns what to
+    pass on as the sale's `pin` (check_pin accepts it under the member's lock)."""
+    pin_hash = Member.objects.filter(pk=member.pk).values_list("sv_pin", flat=True).first()
+    if not pin_hash:
+        return pin  # no PIN set: nothing to check or count
+    at = now()
+    _refuse_while_locked(member.pk, at)
+    if pin and check_password(pin, pin_hash):
+        lockout.clear(_pin_key(member.pk))
+        return CheckedPin(member.pk, pin_hash)
+    if lockout.record_failure(_pin_key(member.pk), at, max_failures=PIN_MAX_FAILURES, window=PIN_WINDOW_MINUTES,
+                              lock=PIN_LOCK_MINUTES):
+        audit("sv.pin_locked", member=member)
+    raise Forbidden(MSG_PIN, field="pin")
+
+
+def check_pin(member: Member, pin) -> None:
+    """The PIN check under the member's lock. A CheckedPin from verify_pin for the same PIN hash
+    passes; anything else is checked here (refused while locked), but not counted: counting is
+    verify_pin's, outside the transaction."""
+    if not member.sv_pin:
+        return
+    if isinstance(pin, CheckedPin) and pin.member_id == member.pk and pin.pin_hash == member.sv_pin:
+        return
+    _refuse_while_locked(member.pk, now())
+    if not (isinstance(pin, str) and pin and check_password(pin, member.sv_pin)):
         raise Forbidden(MSG_PIN, field="pin")
 
 
@@ -133,20 +204,35 @@ def refund_top_up(*, topup: StoredValueEntry, acting_user=None, store=None) -> S
         bonus = min(topup.bonus, member.sv_bonus)
         if principal <= 0 and bonus <= 0:
             raise InsufficientStoredValue(_("Nothing of this top-up is left to refund."), field="topup")
-        entry = _entry(member, kind=Kind.TOPUP_REFUND, principal=-principal, bonus=-bonus, at=now(), topup=topup,
+        at = now()
+        entry = _entry(member, kind=Kind.TOPUP_REFUND, principal=-principal, bonus=-bonus, at=at, topup=topup,
                        store=store, operator=acting_user, idempotency_key=f"topup-refund:{topup.pk}")
+        if given := _bonus_points(topup):
+            # the plan's points go back with the top-up; already spent, the balance goes below zero and is
+            # flagged for the manager, as a return's reversal does
+            points.debit_locked(member, amount=given, kind=PointsEntry.Kind.REVERSE, source=PointsEntry.Source.TOPUP,
+                                at=at, allow_negative=True, store=store, operator=acting_user,
+                                source_ref=f"refund {topup.pk}", idempotency_key=f"topup-refund:{topup.pk}:points")
+            member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
         audit("sv.topup_refund", member=member, operator=acting_user, topup=topup.pk, principal=str(principal),
               bonus=str(bonus))
         return entry
 
 
-def set_pin(*, member, pin: str, acting_user=None) -> None:
-    if not (pin and pin.isdigit() and len(pin) == 6):
+def clean_pin(pin) -> str:
+    """A stored-value PIN is 6 digits."""
+    if not (pin and isinstance(pin, str) and pin.isdigit() and len(pin) == 6):
         raise Invalid(MSG_PIN_FORMAT, field="pin")
+    return pin
+
+
+def set_pin(*, member, pin: str, acting_user=None) -> None:
+    pin = clean_pin(pin)
     with transaction.atomic():
         member = lock_member(member)
         member.sv_pin = make_password(pin)
         member.save(update_fields=["sv_pin"])
+        lockout.clear(_pin_key(member.pk))  # a new PIN, set by the member's code or a manager, unlocks
         audit("sv.set_pin", member=member, operator=acting_user)
 
 

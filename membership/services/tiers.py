@@ -3,7 +3,9 @@
 Upgrades happen at once inside the transaction that made the member qualify; downgrades only at
 the periodic review; a tier set by HQ is a floor until its date."""
 
+from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import OuterRef, Subquery, Sum
@@ -65,6 +67,18 @@ def add_growth(member: Member, amount: int, *, at: datetime, purchase=None, prog
     return True
 
 
+def instant_upgrade(member: Member, paid: Decimal, *, at: datetime) -> bool:
+    """One ticket lifts a locked member at once (满999送金卡): to the highest tier above theirs whose
+    instant amount the sale's paid amount reaches. Returns True when it did. Saving is the caller's job."""
+    target = next((t for t in reversed(config.tiers()) if t.rank > member.tier.rank
+                   and t.instant_sale_amount is not None and paid >= t.instant_sale_amount), None)
+    if target is None:
+        return False
+    _change(member, target, reason=TierChange.Reason.UPGRADE, at=at,
+            note=f"one sale of ¥{paid} (instant tier from ¥{target.instant_sale_amount})")
+    return True
+
+
 def window_start(at: datetime, window: str) -> datetime | None:
     if window == ReviewWindow.ALL_TIME:
         return None
@@ -75,6 +89,41 @@ def window_start(at: datetime, window: str) -> datetime | None:
         return d.replace(year=d.year - 1)
     except ValueError:  # 29 February
         return d.replace(year=d.year - 1, day=28)
+
+
+@dataclass(frozen=True)
+class KeepStatus:
+    """What a member must do to keep their tier at the next review."""
+
+    keep: int  # the tier's keep threshold
+    window_growth: int  # growth in the review window so far
+    missing: int  # still needed by the next review (0: kept)
+    next_review: date
+
+
+def next_review_on(at: datetime, program: ProgramSettings) -> date:
+    """The day of the next tier review: the 1st of next month, or of next January for a yearly review."""
+    d = local(at).date()
+    if program.review_period == "yearly":
+        return date(d.year + 1, 1, 1)
+    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
+def keep_status(member: Member, at: datetime | None = None) -> KeepStatus | None:
+    """The keep threshold, the growth in the review window so far and the next review date (None for
+    the entry tier, which nobody drops from)."""
+    at = at or now()
+    tier = config.tier(member.tier_id)
+    if tier.rank <= config.tiers()[0].rank:
+        return None
+    program = config.program()
+    start = window_start(at, program.review_window)
+    entries = GrowthEntry.objects.filter(member=member, created_at__lte=at)
+    if start is not None:
+        entries = entries.filter(created_at__gte=start)
+    growth = entries.aggregate(s=Sum("amount"))["s"] or 0
+    return KeepStatus(keep=tier.keep_growth, window_growth=growth, missing=max(0, tier.keep_growth - growth),
+                      next_review=next_review_on(at, program))
 
 
 def review_key(at: datetime, program: ProgramSettings) -> str:
@@ -167,7 +216,9 @@ def set_manual(*, member, tier: Tier, reason: str, acting_user, floor_until: dat
 
 
 def growth_to_next(member: Member) -> tuple[Tier | None, int]:
-    nxt = next_tier(member.tier)
+    """The next tier and the growth the member still needs for it (None, 0 at the top): the one
+    place this is worked out (the summary, the counter and the sale preview read it)."""
+    nxt = next_tier(config.tier(member.tier_id))
     if nxt is None:
         return None, 0
     return nxt, max(0, nxt.reach_growth - member.growth_value)

@@ -13,11 +13,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
-from membership.errors import CouponInvalid, Forbidden, IdempotencyConflict, Invalid, NotFound
+from membership.errors import Forbidden, IdempotencyConflict, Invalid, NotFound
 from membership.permissions import can_use_counter
-from membership.services import purchases
+from membership.services import pricing, purchases, stored_value
 from membership.services.common import lock_member, now
-from membership.services.points import Line
+from membership.services.pricing import Line
 
 from campaigns.services import coupons
 
@@ -25,7 +25,6 @@ from ..models import Return, Sale, SaleLine
 
 MSG_RECEIPT = _("A receipt number is 1 to 64 characters.")
 MSG_NEEDS_MEMBER = _("Paying with points, stored value or a coupon needs a member.")
-MSG_RETURN_TOO_MUCH = _("Only ¥%(left)s of this sale is left to return.")
 
 
 def request_hash(data) -> str:
@@ -66,61 +65,62 @@ def _body(record) -> dict:
     return {key: str(record.pk), **{k: v for k, v in record.response.items() if k != key}}
 
 
-def redeem_coupon(*, code: str, member, amount: Decimal, store, sale_ref: str, at=None) -> Decimal:
-    """The coupon's money off this sale; the coupon is marked used in the sale's transaction."""
-    if member is None:
-        raise CouponInvalid(field="coupon_code")
-    return coupons.redeem(code=code, member=member, amount=amount, store=store, sale_ref=sale_ref, at=at)
+def parse_lines(lines) -> list[Line]:
+    """Sale lines as the API and the counter send them ({amount, sku, category, qty, discountable})."""
+    return [Line(amount=pricing.parse_amount(ln["amount"], field="lines"), sku=ln.get("sku") or "",
+                 category=ln.get("category") or "", qty=ln.get("qty") or 1,
+                 discountable=ln.get("discountable", True) is not False) for ln in (lines or [])]
 
 
-def record_sale(*, store, clerk, receipt_no: str, amount, member=None, lines=None, pay_points: int = 0,
-                pay_stored_value=Decimal("0.00"), coupon_code: str | None = None, pin: str | None = None,
-                digest: str, at=None) -> Outcome:
-    """`at` backdates the sale (imports from a previous system, the demo history); tills omit it."""
+def record_sale(*, store, clerk, receipt_no: str, amount=None, list_amount=None, member=None, lines=None,
+                pay_points: int = 0, pay_stored_value=Decimal("0.00"), coupon_code: str | None = None,
+                best_price: bool = False, pin: str | None = None, digest: str, at=None) -> Outcome:
+    """A sale at the till, priced by membership's one sale arithmetic (pricing.price_sale): `amount`
+    as the till priced it, or `list_amount` for the portal to apply the member price. `at` backdates
+    the sale (imports from a previous system, the demo history); tills omit it."""
     if not can_use_counter(clerk) or clerk.store_id != store.pk:
         raise Forbidden(field="store")
     receipt_no = _check_receipt(receipt_no)
-    amount = purchases.parse_amount(amount)
-    if amount <= 0:
-        raise Invalid(purchases.MSG_AMOUNT, field="amount")
-    pay_stored_value = purchases.parse_amount(pay_stored_value or 0, field="pay_stored_value")
+    pay_stored_value = pricing.parse_amount(pay_stored_value or 0, field="pay_stored_value")
     if member is None and (pay_points or pay_stored_value or coupon_code):
         raise Invalid(MSG_NEEDS_MEMBER, field="member")
     # A repeated receipt is found by the purchase's idempotency key under the member's lock, or by the
     # unique (store, receipt_no) at the insert; a coupon is checked first, so it is looked up here.
     if (coupon_code or member is None) and (replay := _replay(Sale, store, receipt_no, digest)):
         return replay
-    lines = [Line(amount=purchases.parse_amount(ln["amount"], field="lines"), sku=ln.get("sku") or "",
-                  category=ln.get("category") or "", qty=ln.get("qty") or 1) for ln in (lines or [])]
-    if lines and sum((ln.amount for ln in lines), Decimal(0)) != amount:
-        raise Invalid(purchases.MSG_LINES % {"lines": sum((ln.amount for ln in lines), Decimal(0)), "amount": amount},
-                      field="lines")
+    lines = parse_lines(lines)
+    if member is not None and pay_stored_value:  # wrong PINs are counted outside the sale's transaction
+        pin = stored_value.verify_pin(member, pin)
     try:
         with transaction.atomic():
-            coupon_value = Decimal("0.00")
+            coupon, result = None, None
             if coupon_code:
                 member = lock_member(member)  # lock order: the member first, then the coupon
-                coupon_value = redeem_coupon(code=coupon_code, member=member, amount=amount, store=store,
-                                             sale_ref=receipt_no, at=at)
-            result = None
+                coupon = coupons.check(code=coupon_code, member=member, store=store, at=at, lock=True)
             if member is not None:
                 result = purchases.record_purchase(
-                    member=member, store=store, reference=receipt_no, amount=amount, lines=lines or None,
-                    pay_points=pay_points, pay_stored_value=pay_stored_value, coupon_value=coupon_value, pin=pin,
+                    member=member, store=store, reference=receipt_no, amount=amount, list_amount=list_amount,
+                    lines=lines or None, pay_points=pay_points, pay_stored_value=pay_stored_value,
+                    coupon=coupons.terms(coupon) if coupon else None, best_price=best_price, pin=pin,
                     acting_user=clerk, idempotency_key=f"sale:{store.pk}:{receipt_no}", at=at, savepoint=False)
                 if result.replayed:
                     if replay := _replay(Sale, store, receipt_no, digest):
                         return replay
                     raise IdempotencyConflict(field="receipt_no")
+                priced = result.pricing
+                if coupon is not None and priced.coupon_applied:
+                    coupons.mark_used(coupon, discount=priced.coupon_value, store=store, sale_ref=receipt_no,
+                                      at=result.purchase.created_at)
+            else:
+                priced = purchases.quote(member=None, amount=amount, list_amount=list_amount, lines=lines)
             sale = Sale(store=store, clerk=clerk, member=member, purchase=result.purchase if result else None,
-                        receipt_no=receipt_no, amount=amount, points_redeemed=pay_points if result else 0,
-                        points_value=result.points_value if result else Decimal("0.00"),
-                        coupon_code=coupon_code or "", coupon_value=coupon_value,
-                        stored_value_paid=result.stored_value_paid if result else Decimal("0.00"),
-                        cash_due=result.cash_due if result else amount,
-                        points_earned=result.points_earned if result else 0, request_hash=digest,
-                        created_at=result.purchase.created_at if result else (at or now()))
-            sale.response = sale_body(sale, result)
+                        receipt_no=receipt_no, amount=priced.amount, member_discount=priced.member_discount,
+                        points_redeemed=priced.points_paid, points_value=priced.points_value,
+                        coupon_code=coupon.code if coupon is not None and priced.coupon_applied else "",
+                        coupon_value=priced.coupon_value, stored_value_paid=priced.stored_value_paid,
+                        cash_due=priced.cash_due, points_earned=result.points_earned if result else 0,
+                        request_hash=digest, created_at=result.purchase.created_at if result else (at or now()))
+            sale.response = sale_body(sale, result, priced)
             sale.save()
             if lines:
                 SaleLine.objects.bulk_create([SaleLine(sale=sale, sku=ln.sku, category=ln.category, qty=ln.qty,
@@ -133,11 +133,12 @@ def record_sale(*, store, clerk, receipt_no: str, amount, member=None, lines=Non
         raise
 
 
-def sale_body(sale: Sale, result) -> dict:
-    """What the till gets back, but the sale's id (see _body)."""
+def sale_body(sale: Sale, result, priced) -> dict:
+    """What the till gets back, but the sale's id (see _body); pos.serializers.SaleResponse renders it."""
     return {
         "receipt_no": sale.receipt_no,
         "member_no": sale.member.member_no if sale.member_id else None,
+        "list_amount": _money(priced.list_amount), "member_discount": _money(priced.member_discount),
         "amount": _money(sale.amount), "points_value": _money(sale.points_value),
         "coupon_value": _money(sale.coupon_value), "stored_value_paid": _money(sale.stored_value_paid),
         "cash_due": _money(sale.cash_due), "points_earned": sale.points_earned,
@@ -146,6 +147,7 @@ def sale_body(sale: Sale, result) -> dict:
         "growth_value": result.growth_value if result else None,
         "tier": {"code": result.tier.code, "name": result.tier.name} if result else None,
         "upgraded": result.upgraded if result else False,
+        "price_basis": priced.price_basis,
     }
 
 
@@ -161,17 +163,15 @@ def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: 
     if not can_use_counter(clerk) or clerk.store_id != store.pk:
         raise Forbidden(field="store")
     receipt_no = _check_receipt(receipt_no)
-    amount = purchases.parse_amount(amount)
+    amount = pricing.parse_amount(amount)
     if amount <= 0:
-        raise Invalid(purchases.MSG_AMOUNT, field="amount")
+        raise Invalid(pricing.MSG_AMOUNT, field="amount")
     if replay := _replay(Return, store, receipt_no, digest):
         return replay
     try:
         with transaction.atomic():
             sale = Sale.objects.select_for_update().get(pk=sale.pk)
-            left = sale.amount - sale.returned_amount
-            if amount > left:
-                raise Invalid(MSG_RETURN_TOO_MUCH % {"left": left}, field="amount")
+            pricing.check_return(amount, total=sale.amount, returned=sale.returned_amount)
             member_return, balance = None, None
             if sale.purchase_id:
                 outcome = purchases.record_return(purchase=sale.purchase, amount=amount, reference=receipt_no,
@@ -179,8 +179,15 @@ def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: 
                                                   idempotency_key=f"return:{store.pk}:{receipt_no}", at=at)
                 member_return, balance = outcome.purchase_return, outcome.points_balance
             Sale.objects.filter(pk=sale.pk).update(returned_amount=F("returned_amount") + amount)
+            # the cash to hand back: this return's share of what the sale took in cash (coupons, points and
+            # stored value go back their own way), in the same cumulative proportion as points and growth
+            returned = sale.returned_amount + amount
+            cash_done = sum((Decimal(r.response.get("cash_back", "0")) for r in sale.returns.all()), Decimal("0.00"))
+            cash_back = pricing.share(sale.cash_due, cash_done, returned, sale.amount, returned == sale.amount,
+                                      as_money=True)
             response = {
                 "amount": _money(amount),
+                "cash_back": _money(cash_back),
                 "points_reversed": member_return.points_reversed if member_return else 0,
                 "growth_reversed": member_return.growth_reversed if member_return else 0,
                 "points_refunded": member_return.points_refunded if member_return else 0,

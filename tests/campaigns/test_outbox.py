@@ -340,7 +340,13 @@ def test_every_task_acks_late_is_redelivered_if_its_worker_dies_and_retries_tran
 
     ours = {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
     assert "membership.tasks.relay_outbox" in ours and "campaigns.tasks.purchase_recorded" in ours
+    # the background member import is one transaction that HQ restarts by hand (issue 13)
+    by_hand = {"membership.tasks.import_members"}
+    assert not ours["membership.tasks.import_members"].acks_late
+    assert ours["membership.tasks.import_members"].autoretry_for == ()
     for name, task in ours.items():
+        if name in by_hand:
+            continue
         assert task.acks_late and task.reject_on_worker_lost, name
         assert issubclass(OperationalError, task.autoretry_for) or OperationalError in task.autoretry_for, name
         assert BrokerError in task.autoretry_for and task.retry_backoff and task.retry_jitter, name
@@ -416,7 +422,8 @@ def test_two_overlapping_daily_runs_skip_what_the_other_holds(on_postgres, campa
 
 
 def test_redis_visibility_timeout_outlasts_the_longest_task_and_its_retry_countdown():
-    """A message Redis hands to a second worker while the first still runs it would run twice at once."""
+    """A message Redis hands to a second worker while the first still runs it would run twice at once.
+    Only unacknowledged messages count: the acks-late tasks (the member import is acknowledged at once)."""
     import os
     import subprocess
     import sys
@@ -425,7 +432,9 @@ def test_redis_visibility_timeout_outlasts_the_longest_task_and_its_retry_countd
     env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL", "DATABASE_URL")}
     env.update(DJANGO_SETTINGS_MODULE="portal.settings", CELERY_BROKER_URL="redis://cache.internal:6379/2")
     code = ("import django; django.setup(); from django.conf import settings as s; from portal.celery import app;"
-            "print(s.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'], s.CELERY_TASK_TIME_LIMIT,"
+            "app.loader.import_default_modules();"
+            "longest = max((t.time_limit or s.CELERY_TASK_TIME_LIMIT) for t in app.tasks.values() if t.acks_late);"
+            "print(s.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'], longest,"
             " app.Task.retry_backoff_max, app.conf.task_reject_on_worker_lost, app.conf.task_acks_late)")
     result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env,
                             capture_output=True, text=True, timeout=60)

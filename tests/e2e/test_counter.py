@@ -102,3 +102,91 @@ def test_an_error_is_shown_in_the_page_and_nothing_changes(live_server, demo_sta
     assert Sale.objects.count() == 0
     member.refresh_from_db()
     assert member.points_balance == 0
+
+
+def test_the_silver_member_pays_the_member_price_at_the_counter(live_server, demo_staff, program, page_at,
+                                                                 screenshot):
+    """demo-program.md: SILVER 2% off on every counter sale; the card shows it and the birthday."""
+    from decimal import Decimal
+
+    from membership.demo import KNOWN_MEMBER
+    from membership.models import Store
+    from membership.services import enrolment, purchases
+    from pos.models import Sale
+
+    member = enrolment.enrol(phone=KNOWN_MEMBER["phone"], name=KNOWN_MEMBER["name"],
+                             birthday=KNOWN_MEMBER["birthday"], store=Store.objects.get(code="S001"),
+                             acting_user=demo_staff["clerk1"])
+    purchases.record_purchase(member=member, store=member.home_store, reference="HIST-1", amount=Decimal("1000.00"),
+                              idempotency_key="e2e-hist-1")  # growth 1000: SILVER
+
+    page = page_at(1024, 768)
+    sign_in(page, live_server.url)
+    page.fill("#q", KNOWN_MEMBER["phone"])
+    page.press("#q", "Enter")
+    page.wait_for_selector('[data-testid="member-card"]')
+    assert page.get_by_test_id("member-tier").inner_text() == "银卡会员"
+    assert "2%" in page.get_by_test_id("member-discount").inner_text()
+    assert "05-20" in page.get_by_test_id("member-birthday").inner_text()
+
+    page.fill('[name="receipt_no"]', "T-2001")
+    page.fill('[data-testid="sale-amount"]', "300.00")
+    page.fill('[data-testid="sale-not-discountable"]', "50.00")
+    page.fill('[data-testid="sale-points"]', "100")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=preview-cash]') && "
+        "document.querySelector('[data-testid=preview-cash]').innerText.includes('294.00')")
+    assert page.get_by_test_id("preview-discount").inner_text() == "−¥5.00"
+    screenshot(page, "counter-member-price-preview-1024x768")
+    page.click('[data-testid="sale-submit"]')
+    page.wait_for_selector('[data-testid="result-discount"]')
+    assert page.get_by_test_id("result-discount").inner_text() == "−¥5.00"
+    assert page.get_by_test_id("result-amount").inner_text() == "¥295.00"
+    assert page.get_by_test_id("result-cash").inner_text() == "¥294.00"
+    assert page.get_by_test_id("result-earned").inner_text() == "352"  # floor(294 × 1.2)
+    screenshot(page, "counter-member-price-result-1024x768")
+    sale = Sale.objects.get(receipt_no="T-2001")
+    assert (sale.amount, sale.member_discount, sale.cash_due) == (Decimal("295.00"), Decimal("5.00"),
+                                                                  Decimal("294.00"))
+
+
+def test_a_failed_sale_keeps_its_values_and_a_return_is_picked_from_the_list(live_server, demo_staff, program,
+                                                                              page_at, screenshot):
+    from decimal import Decimal
+
+    from membership.models import Store
+    from membership.services import enrolment
+    from pos.services import sales
+
+    member = enrolment.enrol(phone="13922220000", name="孙八", store=Store.objects.get(code="S001"),
+                             acting_user=demo_staff["clerk1"])
+    sales.record_sale(store=member.home_store, clerk=demo_staff["clerk1"], receipt_no="T-3001", member=member,
+                      amount=Decimal("120.00"), digest="e2e")
+    page = page_at(1024, 768)
+    sign_in(page, live_server.url)
+    page.fill("#q", "13922220000")
+    page.press("#q", "Enter")
+    page.wait_for_selector('[data-testid="member-card"]')
+
+    # more points than the member has: refused, and nothing typed is lost
+    page.fill('[name="receipt_no"]', "T-3002")
+    page.fill('[data-testid="sale-amount"]', "88.00")
+    page.fill('[data-testid="sale-points"]', "5000")
+    page.click('[data-testid="sale-submit"]')
+    page.wait_for_selector('[data-testid="message"].msg-error')
+    assert page.input_value('[name="receipt_no"]') == "T-3002"
+    assert page.input_value('[data-testid="sale-amount"]') == "88.00"
+    assert page.input_value('[data-testid="sale-points"]') == "5000"
+    screenshot(page, "counter-sale-error-keeps-values-1024x768")
+
+    # the return tab lists the member's sales: one click fills the receipt and what is left
+    page.click('[data-tab="return"]')
+    page.click('[data-testid="pick-return-T-3001"]')
+    assert page.input_value("#id_sale_receipt_no") == "T-3001"
+    assert page.input_value("#id_return_amount") == "120.00"
+    page.fill("#id_return_receipt_no", "T-3001-R")
+    page.click('[data-testid="return-submit"]')
+    page.wait_for_selector('[data-testid="result-cash-back"]')
+    assert page.get_by_test_id("result-cash-back").inner_text() == "¥120.00"
+    assert page.evaluate("document.activeElement.id") == "q"  # the next scan goes to the search box
+    screenshot(page, "counter-return-cash-back-1024x768")

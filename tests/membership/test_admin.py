@@ -194,7 +194,7 @@ def test_tier_keep_above_reach_is_refused_with_a_message(hq):
     gold = Tier.objects.get(code="GOLD")
     page = hq.get(f"/admin/membership/tier/{gold.pk}/change/")
     form = page.context["adminform"].form
-    data = {name: form[name].value() for name in form.fields}
+    data = {name: "" if form[name].value() is None else form[name].value() for name in form.fields}
     data.update({"keep_growth": gold.reach_growth + 1, "birthday_gift": "on"})
     response = hq.post(f"/admin/membership/tier/{gold.pk}/change/", data)
     assert response.status_code == 200

@@ -220,7 +220,7 @@ def test_member_export_has_number_phone_tier_store_points_stored_value_and_joine
     assert list(rows[0]) == ["member_no", "phone", "name", "tier", "home_store", "points", "sv", "joined_at"]
     row = next(r for r in rows if r["member_no"] == member.member_no)
     assert (row["phone"], row["name"], row["tier"], row["home_store"], row["points"], row["sv"]) == (
-        "13811110001", "甲", "NORMAL", "S001", "120", "340.00")  # TOPUP300: ¥300 + ¥40
+        "13811110001", "甲", "NORMAL", "S001", "220", "340.00")  # TOPUP300: ¥300 + ¥40 and 100 points
 
 
 def test_clerks_and_managers_cannot_import_or_export(signed_in, program):

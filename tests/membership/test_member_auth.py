@@ -145,12 +145,21 @@ def test_a_wrong_form_says_which_field(client, program):
     assert ask_code(client, phone="12345").status_code == 400
 
 
-def test_sign_up_refuses_a_phone_that_is_already_a_member(client, enrol, program):
+def test_sign_up_refuses_a_phone_that_is_already_a_member(client, enrol, program, sms_outbox):
+    """Issue 12: /m/code/ answers a member's phone exactly as a stranger's (no enumeration); the
+    member is sent no sign-up code, and the page points to setting a password."""
+    stranger = ask_code(client, phone="13912340000")
     enrol(phone=PHONE)  # enrolled at the counter: no password yet
     response = ask_code(client)
-    assert response.status_code == 409
-    assert str(accounts.MSG_ENROLLED_NO_PASSWORD) in response.content.decode()
+    assert response.status_code == stranger.status_code == 200
+    assert response.content.decode().replace("5678", "0000") == stranger.content.decode()
     assert 'href="/m/password/?phone=' in response.content.decode()
+    assert [to for to, _text in sms_outbox] == ["13912340000"]  # the member got no sign-up code
+    guess = client.post("/m/signup/", {"phone": PHONE, "code": "123456", "name": "王小明", "password": PASSWORD,
+                                       "terms": "on"})
+    assert guess.status_code == 400  # no code signs them up again, and the answer is about the code
+    assert str(otp.MSG_CODE_WRONG) in guess.content.decode()
+    assert Member.objects.filter(phone=PHONE).count() == 1
 
 
 def test_a_counter_member_sets_a_password_with_a_code(client, enrol, program):
@@ -165,10 +174,18 @@ def test_a_counter_member_sets_a_password_with_a_code(client, enrol, program):
     assert sign_in(client).status_code == 302
 
 
-def test_a_password_code_for_an_unknown_phone_says_sign_up(client, program, sms_outbox):
+def test_a_password_code_for_an_unknown_phone_answers_as_for_a_member(client, enrol, program, sms_outbox):
+    """Issue 12: the same answer and the same limits for a stranger's phone (who gets no SMS)."""
     response = ask_code(client, purpose="password")
-    assert response.status_code == 404 and str(accounts.MSG_NOT_MEMBER) in response.content.decode()
-    assert sms_outbox == []
+    enrol(phone="13912340000", name="赵六")
+    member = ask_code(client, phone="13912340000", purpose="password")
+    assert response.status_code == member.status_code == 200
+    assert response.content.decode().replace("5678", "0000") == member.content.decode()
+    assert [to for to, _text in sms_outbox] == ["13912340000"]
+    again = ask_code(client, purpose="password")  # the resend limit holds for strangers too
+    assert again.status_code == 409 and 'data-resend="' in again.content.decode()
+    wrong = client.post("/m/password/", {"phone": PHONE, "code": "123456", "password": "another-pass-99"})
+    assert wrong.status_code == 400 and str(accounts.MSG_NOT_MEMBER) not in wrong.content.decode()
 
 
 def test_the_password_rules_apply(client, program):

@@ -295,7 +295,8 @@ def member_urls() -> list[str]:
     return [p.name for p in urls.urlpatterns if isinstance(p, URLPattern)]
 
 
-PUBLIC = {"login", "logout", "signup", "join", "join-qr", "poster", "send-code", "password", "privacy"}
+PUBLIC = {"login", "logout", "signup", "join", "join-qr", "poster", "send-code", "password", "privacy",
+          "program"}  # the programme page is for anyone (seed 000: 首页展示会员制度和会员权益)
 
 
 def test_every_member_page_needs_a_signed_in_member(client, zhang):
@@ -396,3 +397,30 @@ def test_every_page_is_fast_and_takes_few_queries_with_the_demo_data(django_asse
     print({url: f"{t * 1000:.1f} ms" for url, t in timings.items()})
     slow = {url: f"{t * 1000:.0f} ms" for url, t in timings.items() if t >= 0.1}
     assert slow == {}
+
+
+def test_a_member_sets_their_stored_value_pin_with_a_code_to_their_phone(settings, enrol):
+    import re as _re
+
+    from django.contrib.auth.hashers import check_password, make_password
+    from django.test import Client
+
+    from portal.sms import LocmemSmsBackend
+
+    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    LocmemSmsBackend.outbox.clear()
+    member = enrol(phone="13955550000")
+    Member.objects.filter(pk=member.pk).update(password=make_password("pw-123456"))
+    mobile = Client()
+    assert mobile.post("/m/login/", {"phone": member.phone, "password": "pw-123456"}).status_code == 302
+    assert 'data-testid="pin-link"' in mobile.get("/m/profile/").content.decode()
+    wrong = mobile.post("/m/pin/", {"action": "set", "code": "000000", "pin": "246810", "pin_again": "246810"})
+    assert wrong.status_code == 400 and not Member.objects.get(pk=member.pk).sv_pin
+    assert mobile.post("/m/pin/", {"action": "send"}).status_code == 302
+    code = _re.search(r"\b(\d{6})\b", [t for to, t in LocmemSmsBackend.outbox if to == member.phone][-1]).group(1)
+    differ = mobile.post("/m/pin/", {"action": "set", "code": code, "pin": "246810", "pin_again": "246811"})
+    assert differ.status_code == 400
+    done = mobile.post("/m/pin/", {"action": "set", "code": code, "pin": "246810", "pin_again": "246810"})
+    assert done.status_code == 302
+    assert check_password("246810", Member.objects.get(pk=member.pk).sv_pin)
+    LocmemSmsBackend.outbox.clear()

@@ -10,8 +10,8 @@ from membership import hooks
 from membership.errors import Forbidden, InsufficientPoints, Invalid, PointsCapExceeded
 from membership.ledger import discrepancies
 from membership.models import EarnMultiplier, EarnStage, Member, PointsEntry, ProgramSettings, Purchase
-from membership.services import points, purchases
-from membership.services.points import Line
+from membership.services import points, pricing, purchases
+from membership.services.pricing import Line
 
 pytestmark = pytest.mark.django_db
 SH = ZoneInfo("Asia/Shanghai")
@@ -84,7 +84,7 @@ def test_points_may_pay_at_most_the_cap(enrol, buy):
     with pytest.raises(PointsCapExceeded):
         buy(member, "100.00", pay_points=5001)  # ¥50.01 > 50% of ¥100
     assert buy(member, "100.00", pay_points=5000).cash_due == Decimal("50.00")
-    assert purchases.max_points_for(Decimal("100.00"), 20000, ProgramSettings.load()) == 5000
+    assert pricing.max_points_for(Decimal("100.00"), 20000, ProgramSettings.load()) == 5000
 
 
 def test_insufficient_points_writes_nothing(enrol, buy):
@@ -176,7 +176,7 @@ def test_staged_rates_apply_to_each_band(enrol, buy):
     EarnStage.objects.create(from_amount=Decimal("1000"), rate=Decimal("2"))
     member = enrol()
     assert buy(member, "1200.00").points_earned == 500 + 750 + 400
-    assert points.staged_points(Decimal("300"), Decimal(1), EarnStage.objects.all()) == Decimal("300")
+    assert pricing.staged_points(Decimal("300"), Decimal(1), EarnStage.objects.all()) == Decimal("300")
 
 
 def test_per_sale_and_per_day_caps(enrol, buy, program):

@@ -24,6 +24,7 @@ from membership.errors import InsufficientPoints, InsufficientStoredValue, Inval
 from membership.models import (GrowthEntry, Member, PointsEntry, ProgramSettings, Purchase, PurchaseReturn,
                                StoredValueEntry, Store, Tier, TierChange, User)
 from membership.services import enrolment, points, purchases, stored_value
+from membership.services.pricing import Line
 
 SH = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 3, 1, 10, 0, tzinfo=SH)
@@ -208,7 +209,8 @@ class MembershipMachine(RuleBasedStateMachine):
         before = state_snapshot()
         try:
             return call()
-        except EXPECTED:
+        except EXPECTED as exc:
+            self.last_error = exc
             assert state_snapshot() == before, "a failed call changed the state"
             return None
 
@@ -261,20 +263,47 @@ class MembershipMachine(RuleBasedStateMachine):
         elif sv_mode == "any":
             pay_sv = data.draw(money_between(Decimal(0), sv_total + 50), label="pay_sv")
         at = self.tick(data)
-        kwargs = dict(member=member, store=self.world["store"], reference=f"R{self.n}", amount=amount,
-                      idempotency_key=self.key("sale"), pay_points=pay_points, pay_stored_value=pay_sv,
-                      acting_user=self.world["clerk"], at=at)
+        # a till's own price (`amount`) or the shelf price with the member discount (`list_amount`),
+        # sometimes with a line kept out of the discount
+        priced_by = data.draw(st.sampled_from(["amount", "list_amount"]), label="priced by")
+        lines = None
+        if priced_by == "list_amount" and amount >= 2 * CENT and data.draw(st.booleans(), label="lines"):
+            cut = data.draw(money_between(CENT, amount - CENT), label="not discountable")
+            lines = [Line(amount=amount - cut, sku="A"), Line(amount=cut, sku="CIG", discountable=False)]
+        sale = dict(pay_points=pay_points, pay_stored_value=pay_sv, lines=lines, **{priced_by: amount})
+        try:
+            quoted = purchases.quote(member=member, at=at, **sale)
+        except EXPECTED as exc:
+            quoted = exc
+        kwargs = dict(member=member, store=self.world["store"], reference=f"R{self.n}",
+                      idempotency_key=self.key("sale"), acting_user=self.world["clerk"], at=at, **sale)
         result = self.attempt(lambda: purchases.record_purchase(**kwargs))
         if result is not None:
             assert not result.replayed
-            assert result.purchase.points_paid == pay_points
-            assert result.purchase.sv_paid == pay_sv
+            p = result.purchase
+            assert p.points_paid == pay_points
+            assert p.sv_paid == pay_sv
+            # the member discount: none on a till's own price; the tier's rate on the discountable part
+            discountable = amount if lines is None else lines[0].amount
+            rate = member.tier.discount_rate if priced_by == "list_amount" else 0
+            assert p.member_discount == (discountable * rate / 100).quantize(CENT, rounding="ROUND_HALF_UP")
+            assert p.amount == amount - p.member_discount
             # earned at the tier held before this sale, on what was not paid with points (demo rate 1/¥1)
-            eligible = amount - Decimal(pay_points) / 100
-            assert result.purchase.tier_at_sale_id == member.tier_id
-            assert result.purchase.points_earned == int(eligible * member.tier.points_multiplier)
-            assert result.purchase.growth == int(eligible)
+            eligible = p.amount - Decimal(pay_points) / 100
+            assert p.tier_at_sale_id == member.tier_id
+            assert p.points_earned == int(eligible * member.tier.points_multiplier)
+            assert p.growth == int(eligible)
+            # the preview priced it exactly as it was recorded
+            assert not isinstance(quoted, Exception), quoted
+            assert (quoted.amount, quoted.member_discount, quoted.points_value, quoted.coupon_value,
+                    quoted.stored_value_paid, quoted.eligible, quoted.points_to_earn, quoted.growth_to_earn,
+                    quoted.cash_due) == (p.amount, p.member_discount, p.points_value, p.coupon_value, p.sv_paid,
+                                         p.eligible_amount, p.points_earned, p.growth, result.cash_due)
             self.sales.append(kwargs)
+        elif isinstance(quoted, Exception):
+            pass  # refused by both
+        else:  # the preview accepted it: only lots that expired since (the sale expires them first) differ
+            assert isinstance(self.last_error, InsufficientPoints), self.last_error
 
     def _return(self, data, modes):
         open_sales = [k for k in self.sales if not k.get("closed")] or self.sales

@@ -16,7 +16,7 @@ STRONG_SECRET = "x9-" + "k" * 30 + "-production-secret-for-tests"
 
 
 SETTINGS_VARIABLES = {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "NUM_PROXIES",
-                      "DB_SERVER_SIDE_BINDING",
+                      "DB_SERVER_SIDE_BINDING", "CACHE_URL",
                       "DJANGO_ALLOW_ASYNC_UNSAFE"}
 
 
@@ -84,10 +84,24 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=60,
         env={**clean_environ(), "DEBUG": "0", "SECRET_KEY": STRONG_SECRET, "ALLOWED_HOSTS": "member.example.com",
              "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
-             "CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "PORTAL_VAR_DIR": str(tmp_path)},
+             "CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "CACHE_URL": "redis://127.0.0.1:1/1",
+             "PORTAL_VAR_DIR": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_about_a_per_process_cache(tmp_path):
+    """Issue 12: throttles count in the cache; a per-process one lets each gunicorn worker allow the rate."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**clean_environ(), "DEBUG": "0", "SECRET_KEY": STRONG_SECRET, "ALLOWED_HOSTS": "member.example.com",
+             "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
+             "CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "PORTAL_VAR_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr  # a warning: gunicorn still starts
+    assert "portal.W004" in result.stderr + result.stdout
 
 
 def test_seed_demo_is_refused_in_production(tmp_path):

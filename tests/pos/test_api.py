@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from membership import qr
 from membership.ledger import discrepancies
-from membership.models import Member, PointsEntry
+from membership.models import Member, PointsEntry, StoredValueEntry
 from membership.services import cards, stored_value
 from pos.models import Sale
 
@@ -42,7 +42,7 @@ def test_enrol_returns_the_member_summary(api):
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["phone"] == "138****8000" and body["name"] == "张三" and body["birthday"] == "--05-20"
-    assert body["tier"] == {"code": "NORMAL", "name": "普通会员"}
+    assert body["tier"] == {"code": "NORMAL", "name": "普通会员", "discount_rate": "0.00"}
     assert body["points"] == {"balance": 0, "pending": 0, "expiring_soon": 0, "expiring_on": None}
     assert body["stored_value"] == {"principal": "0.00", "bonus": "0.00"}
     assert body["next_tier"] == {"code": "SILVER", "name": "银卡会员", "growth_needed": 1000}
@@ -143,8 +143,9 @@ def test_idempotency_key_replays_the_first_response(api):
     first = clerk.post(url, {"amount": "300.00", "plan": "TOPUP300"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     again = clerk.post(url, {"amount": "300.00", "plan": "TOPUP300"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
-    assert first.json() == {"principal_added": "300.00", "bonus_added": "40.00", "principal": "300.00",
-                            "bonus": "40.00"}
+    assert first.json() == {"principal_added": "300.00", "bonus_added": "40.00", "points_added": 100,
+                            "principal": "300.00", "bonus": "40.00", "topup_id": first.json()["topup_id"]}
+    assert StoredValueEntry.objects.get(pk=first.json()["topup_id"]).kind == "topup"
     other = clerk.post(url, {"amount": "100.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert other.status_code == 409 and error(other)["code"] == "idempotency_conflict"
     assert Member.objects.get().sv_principal == Decimal("300.00")
@@ -195,8 +196,9 @@ def test_returns(api):
     assert response.status_code == 201
     body = response.json()
     assert {k: body[k] for k in body if k != "return_id"} == {
-        "amount": "150.00", "points_reversed": 179, "growth_reversed": 149, "points_refunded": 50,
-        "stored_value_refunded": "0.00", "points_balance": 1258 - 179 + 50}
+        "amount": "150.00", "cash_back": "149.50", "points_reversed": 179, "growth_reversed": 149,
+        "points_refunded": 50, "stored_value_refunded": "0.00", "points_balance": 1258 - 179 + 50}
+    # ¥149.50 in cash and 50 points (¥0.50) make the ¥150.00 returned
     assert clerk.post(url, {"receipt_no": "RR1", "amount": "150.00"}, format="json").status_code == 200
     too_much = clerk.post(url, {"receipt_no": "RR2", "amount": "150.01"}, format="json")
     assert too_much.status_code == 400 and "amount" in error(too_much)["fields"]
@@ -345,6 +347,7 @@ def test_the_per_address_limit_is_not_escaped_by_a_forged_forwarded_for(api, pro
 
     assert settings.REST_FRAMEWORK["NUM_PROXIES"] == 0  # the default trusts no header
     rates = {"lookup": "1000/min", "lookup_ip": "3/min", "write": "1000/min"}
+    restore = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]  # read outside the override, or 3/min leaks
     with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies,
                                            "DEFAULT_THROTTLE_RATES": rates}):
         SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
@@ -361,4 +364,4 @@ def test_the_per_address_limit_is_not_escaped_by_a_forged_forwarded_for(api, pro
             else:
                 assert look(9, proxy_saw="10.0.0.8") == 429  # the header is not trusted at all
         finally:
-            SimpleRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+            SimpleRateThrottle.THROTTLE_RATES = restore

@@ -1,6 +1,7 @@
 """The counter pages: what a clerk does all day, through the same services as the API."""
 
 import re
+from decimal import Decimal
 
 import pytest
 
@@ -89,13 +90,16 @@ def test_sale_preview_and_sale_with_points(clerk):
     preview = clerk.post("/counter/sale/preview/", {"member_no": member.member_no, "receipt_no": "R2",
                                                     "amount": "300.00", "pay_points": "100"}, **HX)
     html = text(preview)
-    assert 'data-testid="preview-earn">358<' in html and "¥299.00" in html and ">1000 <" in html  # the balance, under the ¥150 cap
+    # SILVER now: the counter applies the member price, 2% off the ¥300.00 list price = ¥294.00
+    assert 'data-testid="preview-discount">−¥6.00<' in html
+    assert 'data-testid="preview-earn">351<' in html and "¥293.00" in html and ">1000 <" in html  # the balance, under the ¥147 cap
     response = clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R2", "amount": "300.00",
                                              "pay_points": "100"}, **HX)
     html = text(response)
     assert response.status_code == 200
-    assert 'data-testid="result-cash">¥299.00<' in html and 'data-testid="result-earned">358<' in html
-    assert 'data-testid="points-balance">1258<' in html
+    assert 'data-testid="result-discount">−¥6.00<' in html and 'data-testid="result-amount">¥294.00<' in html
+    assert 'data-testid="result-cash">¥293.00<' in html and 'data-testid="result-earned">351<' in html
+    assert 'data-testid="points-balance">1251<' in html
     again = clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R2", "amount": "300.00",
                                           "pay_points": "100"}, **HX)
     assert "没有任何改动" in text(again) and Sale.objects.count() == 2
@@ -178,3 +182,79 @@ def test_welcome_coupon_shows_on_the_result_and_a_gift_is_handed_over(clerk, dem
     assert MallOrder.objects.get().fulfilled_by == demo_staff["clerk1"]
     again = clerk.post("/counter/pickup/", {"pickup_code": order.pickup_code}, **HX)
     assert again.status_code == 409
+
+
+def test_counter_lookups_are_throttled_like_the_api(clerk, settings):
+    """Issue 12: /counter/lookup/ had no limit (300 lookups in 4 s); it shares the API lookup's."""
+    from django.core.cache import cache
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    restore = SimpleRateThrottle.THROTTLE_RATES
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        "lookup": "3/min", "lookup_ip": "100/min", "write": "100/min"}}
+    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    cache.clear()
+    try:
+        codes = [clerk.get("/counter/lookup/", {"q": f"1390000000{n}"}, **HX).status_code for n in range(4)]
+        assert codes == [200, 200, 200, 429]
+        last = clerk.get("/counter/lookup/", {"q": "13900000009"}, **HX)
+        assert last.status_code == 429 and int(last["Retry-After"]) > 0
+    finally:
+        SimpleRateThrottle.THROTTLE_RATES = restore
+        cache.clear()
+
+
+def test_a_failed_sale_keeps_what_was_typed_and_a_reused_receipt_is_said_plainly(clerk):
+    enrol(clerk)
+    member = Member.objects.get()
+    bad = text(clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "KEEP-1", "amount": "88.00",
+                                             "pay_points": "10"}, **HX))  # no points: refused
+    assert 'value="KEEP-1"' in bad and 'value="88.00"' in bad and 'value="10"' in bad
+    clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R-1", "amount": "10.00"}, **HX)
+    again = text(clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R-1", "amount": "20.00"},
+                            **HX))
+    assert "R-1" in again and "幂等键" not in again and Sale.objects.count() == 1
+
+
+def test_returns_pick_from_the_members_sales_and_say_the_cash_to_hand_back(clerk):
+    enrol(clerk)
+    member = Member.objects.get()
+    clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "S-1", "amount": "100.00"}, **HX)
+    page = text(clerk.get(f"/counter/?m={member.member_no}"))
+    assert 'data-testid="pick-return-S-1"' in page and 'data-return-left="100.00"' in page
+    # ¥30 of a ¥100 cash sale: ¥30 back in cash; the rest later: ¥70
+    first = text(clerk.post("/counter/return/", {"member_no": member.member_no, "sale_receipt_no": "S-1",
+                                                 "receipt_no": "RT-1", "amount": "30.00"}, **HX))
+    assert 'data-testid="result-cash-back">¥30.00<' in first
+    assert 'data-return-left="70.00"' in first
+    rest = text(clerk.post("/counter/return/", {"member_no": member.member_no, "sale_receipt_no": "S-1",
+                                                "receipt_no": "RT-2", "amount": "70.00"}, **HX))
+    assert 'data-testid="result-cash-back">¥70.00<' in rest and 'data-testid="pick-return-S-1"' not in rest
+    day = text(clerk.get("/counter/today/", **HX))
+    assert 'data-testid="today-returns">2 · ¥100.00<' in day and 'data-testid="today-net">¥0.00<' in day
+
+
+def test_staff_refusals_and_unknown_pages_are_translated_pages_with_a_way_back(signed_in, client, program):
+    refused = signed_in("admin").get("/counter/")  # HQ without a store has no till
+    assert refused.status_code == 403 and 'data-testid="error-403"' in refused.content.decode()
+    missing = client.get("/no-such-page/")
+    assert missing.status_code == 404 and 'data-testid="error-404"' in missing.content.decode()
+
+
+def test_the_managers_screen_shows_flagged_balances_adjustments_and_the_desk_log(signed_in, program, demo_staff):
+    from membership.services import points, purchases
+
+    clerk = signed_in("clerk1")
+    enrol(clerk)
+    member = Member.objects.get()
+    assert clerk.get("/counter/manager/").status_code == 403  # clerks do not see it
+    sale = purchases.record_purchase(member=member, store=demo_staff["clerk1"].store, reference="F1",
+                                     idempotency_key="f1", amount=Decimal("100.00"))
+    points.spend(member=member, points=100, source="mall_order", idempotency_key="spent")
+    purchases.record_return(purchase=sale.purchase, amount=sale.purchase.amount, reference="FR1",
+                            idempotency_key="fr1")  # takes back 100 points already spent: flagged
+    points.adjust(member=member, points=20, reason="goodwill", acting_user=demo_staff["manager1"])
+    page = text(signed_in("manager1").get("/counter/manager/"))
+    assert member.member_no in page and "goodwill" in page and "member.enrol" in page
+    assert 'data-testid="manager-link"' in text(signed_in("manager1").get("/counter/"))

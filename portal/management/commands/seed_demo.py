@@ -1,4 +1,4 @@
-"""Load the demo program of ../shared/spec/demo-program.md into the database.
+"""Load the demo program of docs/demo-program.md into the database.
 
 Each app contributes its part in `<app>/demo.py` with a `seed(*, out)` function, in the
 order below; every part is idempotent, so running the command twice changes nothing."""

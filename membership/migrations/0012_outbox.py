@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('membership', '0004_member_web_accounts'),
+        ('membership', '0011_programsettings_api_token_days'),
     ]
 
     operations = [

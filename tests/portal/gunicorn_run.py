@@ -1,0 +1,92 @@
+"""Start the project's gunicorn (portal/gunicorn_conf.py) on the test database, for tests that need
+real worker processes. The server stops when the `with` block ends, whatever happens in it."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url() -> str:
+    d = connection.settings_dict
+    return f"postgres://{d['USER']}:{d['PASSWORD']}@{d['HOST'] or '127.0.0.1'}:{d['PORT'] or 5432}/{d['NAME']}"
+
+
+def get(url: str, headers: dict | None = None, timeout: float = 20) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@contextmanager
+def gunicorn(tmp_path, *, workers: int, env: dict | None = None):
+    """Yield the base URL of a running gunicorn with `workers` workers (production settings: DEBUG=0)."""
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "0",
+                   "SECRET_KEY": "test-only-gunicorn-secret-key-0123456789-abcdefghij",
+                   "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "PORTAL_VAR_DIR": str(tmp_path),
+                   "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers),
+                   "CONN_MAX_AGE": "60", "DJANGO_SETTINGS_MODULE": "portal.settings", **(env or {})}
+    environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests; the deploy check refuses it
+    if not environment.get("CELERY_BROKER_URL", "").startswith("redis://"):
+        environment["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/15"  # only read by the deploy check
+    log = open(tmp_path / "gunicorn.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "portal/gunicorn_conf.py", "portal.wsgi"],
+                            cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError("gunicorn exited: " + (tmp_path / "gunicorn.log").read_text()[-3000:])
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text()[-3000:])
+                time.sleep(0.3)
+        yield base
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _stop(proc):
+    """Stop the master and its workers (their own process group), so that no worker outlives the test."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the workers leave after the master
+            os.killpg(proc.pid, 0)
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return  # the whole group is gone
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def log_text(tmp_path) -> str:
+    return (tmp_path / "gunicorn.log").read_text()[-4000:]

@@ -1,0 +1,153 @@
+"""The deployment files (issue 16). Docker is not on CI's machine, so the compose file is parsed
+and checked: ordering, health checks, and that every command it runs exists in this tree. The
+production smoke test (test_production_smoke.py) then runs those same commands without Docker."""
+
+import fnmatch
+import importlib
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import get_commands
+
+from portal import healthcheck
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+APP_SERVICES = ("migrate", "web", "worker", "beat")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def command(service: dict) -> list[str]:
+    cmd = service["command"]
+    return shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+
+
+def test_compose_is_valid_for_docker_when_docker_is_here():
+    if not shutil.which("docker") or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode:
+        pytest.skip("no docker compose on this machine: the file is checked by the tests below")
+    env_file = ROOT / ".env.production"
+    created = not env_file.exists()
+    if created:
+        env_file.write_text((ROOT / ".env.production.example").read_text())
+    try:
+        result = subprocess.run(["docker", "compose", "config", "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    finally:
+        if created:
+            env_file.unlink()
+    assert result.returncode == 0, result.stderr
+
+
+def test_app_containers_start_after_a_successful_migrate(compose):
+    services = compose["services"]
+    for name in ("web", "worker", "beat"):
+        depends = services[name]["depends_on"]
+        assert depends["migrate"] == {"condition": "service_completed_successfully"}, name
+        assert depends["db"] == {"condition": "service_healthy"}
+        assert depends["redis"] == {"condition": "service_healthy"}
+    migrate = services["migrate"]
+    assert migrate["depends_on"] == {"db": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
+    assert migrate["restart"] == "no"
+    for name in ("db", "redis"):
+        assert services[name]["healthcheck"]["test"], name
+
+
+def test_migrate_only_migrates_the_image_carries_static_files_and_catalogues(compose):
+    """The defect: collectstatic and the catalogues ran in the migrate container's own filesystem."""
+    assert command(compose["services"]["migrate"]) == ["python", "manage.py", "migrate", "--no-input"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copy_all = dockerfile.index("COPY . .")
+    assert dockerfile.index("RUN ./scripts/build_assets.sh") > copy_all
+    script = (ROOT / "scripts/build_assets.sh").read_text()
+    assert "collectstatic --no-input" in script and "babel.messages.frontend -q compile" in script
+    for name in APP_SERVICES:
+        for volume in compose["services"][name].get("volumes", []):
+            assert "staticfiles" not in volume and "locale" not in volume
+
+
+def test_exactly_one_beat_and_production_settings(compose):
+    services = compose["services"]
+    assert services["beat"]["deploy"]["replicas"] == 1
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert env["DEBUG"] == "0"
+        assert env["DATABASE_URL"].startswith("postgres://") and env["CELERY_BROKER_URL"].startswith("redis://")
+        assert services[name]["env_file"] == ".env.production"
+    example = (ROOT / ".env.production.example").read_text()
+    for key in ("SECRET_KEY=", "ALLOWED_HOSTS=", "CSRF_TRUSTED_ORIGINS="):
+        assert key in example
+
+
+def test_every_command_exists(compose):
+    services = compose["services"]
+    for name in APP_SERVICES:
+        argv = command(services[name])
+        program = argv[0]
+        assert (BIN / program).exists() or shutil.which(program), (name, program)
+        if program == "python":
+            assert argv[1] == "manage.py" and argv[2] in get_commands(), argv
+        elif program == "gunicorn":
+            conf = argv[argv.index("-c") + 1]
+            assert (ROOT / conf).is_file()
+            importlib.import_module(argv[-1])  # portal.wsgi
+        elif program == "celery":
+            assert argv[1:3] == ["-A", "portal"] and argv[3] in ("worker", "beat")
+            importlib.import_module("portal.celery")
+        else:
+            pytest.fail(f"{name}: unexpected program {program}")
+    health = services["web"]["healthcheck"]["test"]
+    assert health[:4] == ["CMD", "python", "-m", "portal.healthcheck"]
+
+
+def test_health_check_passes_allowed_hosts_and_the_https_redirect():
+    url, headers = healthcheck.url_and_headers({"ALLOWED_HOSTS": "member.example.com,.example.com"})
+    assert url == "http://127.0.0.1:8000/healthz"
+    assert headers == {"Host": "member.example.com", "X-Forwarded-Proto": "https"}
+    url, headers = healthcheck.url_and_headers({"ALLOWED_HOSTS": ".example.com", "GUNICORN_BIND": "0.0.0.0:9000"})
+    assert url == "http://127.0.0.1:9000/healthz" and headers["Host"] == "example.com"
+
+
+def test_dockerignore_keeps_the_developers_files_out():
+    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+
+    def ignored(path):
+        return any(fnmatch.fnmatch(path, p) or path.startswith(p.rstrip("/") + "/")
+                   or fnmatch.fnmatch(path, p.replace("**/", "")) for p in patterns)
+
+    for path in (".venv/bin/python", "var/portal.sqlite3", ".env", ".env.production", ".git/HEAD",
+                 "portal/__pycache__/x.pyc", "locale/zh_Hans/LC_MESSAGES/django.mo", "db.sqlite3"):
+        assert ignored(path), path
+    for path in ("manage.py", "portal/settings.py", "locale/zh_Hans/LC_MESSAGES/django.po", "static/css/site.css",
+                 "requirements.txt", "scripts/build_assets.sh"):
+        assert not ignored(path), path
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_master_leaves_no_database_connection_to_its_workers(on_postgres, monkeypatch, tmp_path):
+    """The defect the smoke test found: the deploy checks in gunicorn's master opened a connection
+    that every forked worker inherited and shared ("prepared statement already exists", 503).
+    PostgreSQL only: SQLite's in-memory test database never closes its connection."""
+    import django.core.management
+    from django.db import connection
+
+    from portal import gunicorn_conf
+
+    def deploy_checks(*args, **kwargs):
+        connection.ensure_connection()  # as check --deploy does (the demo-password check reads users)
+
+    monkeypatch.setattr(django.core.management, "call_command", deploy_checks)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    (tmp_path / "counter_1.db").write_bytes(b"stale")
+    gunicorn_conf.on_starting(server=None)
+    assert connection.connection is None
+    assert list(tmp_path.iterdir()) == []  # stale metrics of the last run cleared

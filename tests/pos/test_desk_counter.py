@@ -1,0 +1,125 @@
+"""The counter's store desk tab: the desk operations as counter forms, through the same services."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from membership.ledger import discrepancies
+from membership.models import AuditLog, Card, Member, StoredValueEntry
+from membership.services import cards, stored_value
+from portal.sms import LocmemSmsBackend
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+STOCK = ["6200000000000005", "6200000000000013"]
+
+
+@pytest.fixture(autouse=True)
+def sms_outbox(settings):
+    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    settings.MEMBER_OTP_RESEND_SECONDS = 0  # the phone and then the PIN code go to one phone within a minute
+    LocmemSmsBackend.outbox.clear()
+    yield LocmemSmsBackend.outbox
+    LocmemSmsBackend.outbox.clear()
+
+
+@pytest.fixture
+def staff(demo_staff, program):
+    def sign_in(username):
+        client = Client()
+        client.force_login(demo_staff[username])
+        return client
+    return sign_in
+
+
+@pytest.fixture
+def member(enrol):
+    cards.add_stock(STOCK, batch="B1")
+    return enrol(phone="13800138000", name="张三", birthday="1990-05-20")
+
+
+def text(response):
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def last_code(phone) -> str:
+    sent = [t for to, t in LocmemSmsBackend.outbox if to == phone]
+    return re.search(r"\b(\d{6})\b", sent[-1]).group(1)
+
+
+def test_the_desk_tab_shows_manager_operations_to_managers_only(staff, member):
+    clerk_desk = staff("clerk1").get(f"/counter/desk/?m={member.member_no}", **HX)
+    assert clerk_desk.status_code == 200
+    html = text(clerk_desk)
+    assert "绑定会员卡" in html and "挂失补卡" in html and member.cards.get().number in html
+    assert 'data-testid="desk-close"' not in html and 'data-testid="desk-merge"' not in html
+    manager_desk = text(staff("manager1").get(f"/counter/desk/?m={member.member_no}", **HX))
+    assert 'data-testid="desk-close"' in manager_desk and 'data-testid="desk-merge"' in manager_desk
+    page = text(staff("clerk1").get(f"/counter/?m={member.member_no}"))
+    assert 'data-testid="desk-tab"' in page
+    assert staff("clerk1").get("/counter/desk/?m=1000000000", **HX).status_code == 404
+
+
+def test_clerk_binds_a_card_and_replaces_a_lost_one(staff, member, demo_staff):
+    clerk = staff("clerk1")
+    bad = clerk.post("/counter/desk/card/", {"member_no": member.member_no, "card_no": "6200000000000006"}, **HX)
+    assert bad.status_code == 400
+    assert 'value="6200000000000006"' in text(bad) and "校验位正确" in text(bad)  # kept, with the reason
+    bound = clerk.post("/counter/desk/card/", {"member_no": member.member_no, "card_no": STOCK[0]}, **HX)
+    assert bound.status_code == 200 and STOCK[0] in text(bound)
+    assert Card.objects.get(number=STOCK[0]).member_id == member.pk
+    virtual = member.cards.get(kind="virtual").number
+    lost = clerk.post("/counter/desk/lost/", {"member_no": member.member_no, "lost_card_no": STOCK[0],
+                                              "replacement_card_no": STOCK[1]}, **HX)
+    assert lost.status_code == 200 and Card.objects.get(number=STOCK[0]).status == "blocked"
+    assert Card.objects.get(number=STOCK[1]).replaces.number == STOCK[0]
+    again = clerk.post("/counter/desk/lost/", {"member_no": member.member_no, "lost_card_no": virtual,
+                                               "replacement_card_no": STOCK[1]}, **HX)
+    assert again.status_code == 409 and Card.objects.get(number=virtual).status == "active"
+    assert AuditLog.objects.filter(action="card.replace", operator=demo_staff["clerk1"]).count() == 1
+
+
+def test_phone_and_pin_with_the_members_code(staff, member):
+    clerk = staff("clerk1")
+    base = {"member_no": member.member_no}
+    sent = clerk.post("/counter/desk/phone/", {**base, "phone": "13900000009", "action": "send"}, **HX)
+    assert sent.status_code == 200 and "139****0009" in text(sent) and 'value="13900000009"' in text(sent)
+    no_code = clerk.post("/counter/desk/phone/", {**base, "phone": "13900000009", "action": "change"}, **HX)
+    assert no_code.status_code == 400 and "短信验证码" in text(no_code)
+    done = clerk.post("/counter/desk/phone/", {**base, "phone": "13900000009", "code": last_code("13900000009"),
+                                               "action": "change"}, **HX)
+    assert done.status_code == 200 and Member.objects.get(pk=member.pk).phone == "13900000009"
+    assert clerk.post("/counter/desk/pin/", {**base, "action": "send"}, **HX).status_code == 200
+    pin = clerk.post("/counter/desk/pin/", {**base, "pin": "135790", "pin_code": last_code("13900000009"),
+                                            "action": "set"}, **HX)
+    assert pin.status_code == 200
+    stored_value.top_up(member=member, amount="50.00", idempotency_key="t")
+    sale = clerk.post("/counter/sale/", {**base, "receipt_no": "R1", "amount": "10.00", "pay_stored_value": "10.00",
+                                         "pin": "135790"}, **HX)
+    assert sale.status_code == 200
+
+
+def test_clerks_cannot_merge_close_or_refund(staff, member):
+    clerk = staff("clerk1")
+    for url in ["/counter/desk/merge/", "/counter/desk/close/", "/counter/desk/refund/"]:
+        assert clerk.post(url, {"member_no": member.member_no, "reason": "x", "confirm": "yes"}, **HX).status_code == 403
+    assert Member.objects.get(pk=member.pk).status == "active"
+
+
+def test_manager_refunds_merges_and_closes(staff, member, enrol):
+    manager = staff("manager1")
+    base = {"member_no": member.member_no}
+    topup = stored_value.top_up(member=member, amount="300.00", plan_code="TOPUP300", idempotency_key="t").entry
+    refunded = manager.post("/counter/desk/refund/", {**base, "topup": topup.pk}, **HX)
+    assert refunded.status_code == 200 and "300.00" in text(refunded)
+    assert StoredValueEntry.objects.filter(topup=topup).exists()
+    dup = enrol(phone="13700000001")
+    merged = manager.post("/counter/desk/merge/", {**base, "from": dup.member_no, "merge_reason": "two cards"}, **HX)
+    assert merged.status_code == 200 and Member.objects.get(pk=dup.pk).status == "merged"
+    unconfirmed = manager.post("/counter/desk/close/", {**base, "reason": "asked"}, **HX)
+    assert unconfirmed.status_code == 400 and Member.objects.get(pk=member.pk).status == "active"
+    closed = manager.post("/counter/desk/close/", {**base, "reason": "asked", "confirm": "yes"}, **HX)
+    assert closed.status_code == 200 and member.member_no in text(closed) and "张三" not in text(closed)
+    assert Member.objects.get(pk=member.pk).status == "closed"
+    assert discrepancies() == []
