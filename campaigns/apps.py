@@ -30,17 +30,20 @@ class CampaignsConfig(AppConfig):
         register_member_page("coupons", _("Coupons"), "campaigns:coupons", icon="🎫", order=10)
         register_member_page("mall", _("Points mall"), "campaigns:mall", icon="🎁", order=20)
         register_member_page("checkin", _("Check-in"), "campaigns:checkin", icon="✔", order=30)
-        # membership sends these after its transaction commits; the work runs on a worker
+        # membership's events come from its outbox after commit, each with an event id: the tasks
+        # handle an event once however often it is delivered (membership.outbox.once)
         signals.member_enrolled.connect(
-            lambda member_id, **kw: tasks.member_enrolled.delay(member_id), weak=False,
-            dispatch_uid="campaigns.member_enrolled")
+            lambda member_id, event_id=None, **kw: tasks.member_enrolled.delay(member_id, event_id=event_id),
+            weak=False, dispatch_uid="campaigns.member_enrolled")
         signals.tier_changed.connect(
-            lambda member_id, to_tier_id, reason, **kw: tasks.tier_changed.delay(
-                member_id, _tier_code(to_tier_id), reason), weak=False, dispatch_uid="campaigns.tier_changed")
+            lambda member_id, to_tier_id, reason, event_id=None, **kw: tasks.tier_changed.delay(
+                member_id, _tier_code(to_tier_id), reason, event_id=event_id),
+            weak=False, dispatch_uid="campaigns.tier_changed")
         signals.purchase_recorded.connect(_purchase_recorded, weak=False, dispatch_uid="campaigns.purchase_recorded")
         signals.points_expiring.connect(
-            lambda member_id, points, expires_at, **kw: tasks.points_expiring.delay(
-                member_id, points, expires_at.isoformat()), weak=False, dispatch_uid="campaigns.points_expiring")
+            lambda member_id, points, expires_at, event_id=None, **kw: tasks.points_expiring.delay(
+                member_id, points, str(expires_at), event_id=event_id),
+            weak=False, dispatch_uid="campaigns.points_expiring")
 
 
 def _tier_code(tier_id: int) -> str:
@@ -49,11 +52,11 @@ def _tier_code(tier_id: int) -> str:
     return config.tier(tier_id).code
 
 
-def _purchase_recorded(purchase_id, referred=True, **kw) -> None:
+def _purchase_recorded(purchase_id, referred=True, event_id=None, **kw) -> None:
     """A purchase matters to the campaigns when a milestone scene is active or the member was
     referred (the inviter's reward); otherwise no task is queued for it."""
     from . import tasks
     from .services import scenes
 
     if referred or scenes.watches_purchases():
-        tasks.purchase_recorded.delay(purchase_id)
+        tasks.purchase_recorded.delay(purchase_id, event_id=event_id)

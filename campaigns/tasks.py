@@ -4,6 +4,7 @@ from celery import shared_task
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from membership import outbox
 from membership.models import Member
 from portal.schedules import register
 
@@ -62,37 +63,50 @@ def monthly_paid_card_coupons(month: str | None = None) -> int:
     return paid_cards.monthly_coupons(month)
 
 
-@shared_task(name="campaigns.tasks.member_enrolled", acks_late=True)
-def member_enrolled(member_id: int) -> int:
-    return sum(r.granted for r in scenes.on_enrolled(member_id))
+# Event consumers: `event_id` is the outbox event's; `outbox.once` runs each in one transaction
+# with a receipt, so a redelivered event (or a task re-run after its worker died) does nothing
+# twice and a task that died half-way left nothing behind.
 
 
-@shared_task(name="campaigns.tasks.tier_changed", acks_late=True)
-def tier_changed(member_id: int, to_tier_code: str, reason: str) -> int:
-    return sum(r.granted for r in scenes.on_tier_changed(member_id, to_tier_code, reason))
+@shared_task(name="campaigns.tasks.member_enrolled")
+def member_enrolled(member_id: int, event_id: str | None = None) -> int:
+    with outbox.once("campaigns.member_enrolled", event_id) as first:
+        return sum(r.granted for r in scenes.on_enrolled(member_id)) if first else 0
 
 
-@shared_task(name="campaigns.tasks.purchase_recorded", acks_late=True)
-def purchase_recorded(purchase_id: int) -> int:
+@shared_task(name="campaigns.tasks.tier_changed")
+def tier_changed(member_id: int, to_tier_code: str, reason: str, event_id: str | None = None) -> int:
+    with outbox.once("campaigns.tier_changed", event_id) as first:
+        return sum(r.granted for r in scenes.on_tier_changed(member_id, to_tier_code, reason)) if first else 0
+
+
+@shared_task(name="campaigns.tasks.purchase_recorded")
+def purchase_recorded(purchase_id: int, event_id: str | None = None) -> int:
     from .services import engagement
 
-    granted = sum(r.granted for r in scenes.on_purchase(purchase_id))
-    return granted + (1 if engagement.reward_referral(purchase_id=purchase_id) else 0)
+    with outbox.once("campaigns.purchase_recorded", event_id) as first:
+        if not first:
+            return 0
+        granted = sum(r.granted for r in scenes.on_purchase(purchase_id))
+        return granted + (1 if engagement.reward_referral(purchase_id=purchase_id) else 0)
 
 
-@shared_task(name="campaigns.tasks.points_expiring", acks_late=True)
-def points_expiring(member_id: int, points: int, expires_at: str) -> int:
+@shared_task(name="campaigns.tasks.points_expiring")
+def points_expiring(member_id: int, points: int, expires_at: str, event_id: str | None = None) -> int:
     from datetime import datetime
 
     from membership.services.common import local
 
     from .services import notifications
 
-    member = Member.objects.get(pk=member_id)
-    day = local(datetime.fromisoformat(expires_at)).date()
-    sent = notifications.notify(
-        member=member, channel="inbox", marketing=False, dedupe_key=f"expiring:{member_id}:{day.isoformat()}",
-        title=_("Points expiring soon"),
-        body=_("%(points)s of your points expire on %(day)s. Use them before then.") % {
-            "points": points, "day": day.isoformat()})
-    return 1 if sent else 0
+    with outbox.once("campaigns.points_expiring", event_id) as first:
+        if not first:
+            return 0
+        member = Member.objects.get(pk=member_id)
+        day = local(datetime.fromisoformat(expires_at)).date()
+        sent = notifications.notify(
+            member=member, channel="inbox", marketing=False, dedupe_key=f"expiring:{member_id}:{day.isoformat()}",
+            title=_("Points expiring soon"),
+            body=_("%(points)s of your points expire on %(day)s. Use them before then.") % {
+                "points": points, "day": day.isoformat()})
+        return 1 if sent else 0

@@ -1,17 +1,49 @@
-"""Events membership tells the other apps about. Sent only after the transaction that caused
-them commits (`send_after_commit`), so receivers never see a change that was rolled back."""
+"""Events membership tells the other apps about.
 
-from django.db import transaction
+Each event is a row of the transactional outbox (`membership.outbox`), written in the transaction
+of the change, with a stable type, a UUID, a time and a JSON payload. After commit the relay sends
+the signal below with `event_id` plus the payload (JSON values: ids, strings, numbers) to the
+receivers the consuming apps connect in their AppConfig.ready(); a broker outage leaves the row
+pending and the relay's beat schedule delivers it later. Receivers (and the tasks they queue) must
+be idempotent on `event_id`: an event can be delivered more than once, never zero times.
+"""
+
 from django.dispatch import Signal
 
-member_enrolled = Signal()      # member
-tier_changed = Signal()         # member, from_tier, to_tier, reason
-purchase_recorded = Signal()    # purchase
-points_expiring = Signal()      # member, points, expires_at
+member_enrolled = Signal()      # event_id, member_id
+tier_changed = Signal()         # event_id, member_id, from_tier_id, to_tier_id, reason
+purchase_recorded = Signal()    # event_id, purchase_id, member_id, referred
+points_expiring = Signal()      # event_id, member_id, points, expires_at (ISO 8601)
+return_recorded = Signal()      # event_id, return_id, purchase_id, member_id, amount (string)
+
+# the stable event types of the outbox (webhooks will publish these names)
+EVENT_TYPES = {
+    "member.enrolled": member_enrolled,
+    "member.tier_changed": tier_changed,
+    "purchase.recorded": purchase_recorded,
+    "points.expiring": points_expiring,
+    "return.recorded": return_recorded,
+}
+_TYPE_OF = {id(signal): name for name, signal in EVENT_TYPES.items()}
 
 
-def send_after_commit(signal: Signal, **kwargs) -> None:
-    transaction.on_commit(lambda: signal.send(sender=None, **kwargs))
+def event_type(signal: Signal) -> str:
+    return _TYPE_OF[id(signal)]
+
+
+def send_after_commit(signal: Signal, **payload) -> None:
+    """Record the event in the caller's transaction (an outbox row); its receivers get it after
+    commit, at least once, even if the broker or the process fails in between."""
+    from . import outbox
+
+    outbox.record(event_type(signal), payload)
+
+
+def send_all_after_commit(signal: Signal, payloads) -> None:
+    """The same for many events of one kind at once (one INSERT)."""
+    from . import outbox
+
+    outbox.record_many(event_type(signal), payloads)
 
 
 def end_tokens_on_password_change(sender, instance, **kwargs):

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from portal.schedules import register
 
+from . import outbox
 from .services import accounts, migration, otp, points, tiers
 
 register("points: expire due lots", "membership.tasks.expire_points", crontab={"minute": "5", "hour": "0"},
@@ -18,6 +19,23 @@ register("tiers: review", "membership.tasks.review_tiers",
 register("housekeeping: codes and sign-in counters", "membership.tasks.purge_codes_and_counters",
          crontab={"minute": "20", "hour": "4"},
          description="Daily: delete expired SMS codes older than two days and sign-in counters that count nothing.")
+register("outbox: relay", "membership.tasks.relay_outbox", every_seconds=5,
+         description="Every 5 seconds: deliver domain events still pending in the outbox (a broker outage, "
+                     "a crash after commit); they normally leave right after their commit.")
+register("housekeeping: outbox", "membership.tasks.purge_outbox", crontab={"minute": "50", "hour": "4"},
+         description="Daily: delete events sent more than OUTBOX_KEEP_DAYS ago and consumers' receipts after "
+                     "OUTBOX_RECEIPT_DAYS.")
+
+
+@shared_task(name="membership.tasks.relay_outbox", expires=60)
+def relay_outbox() -> int:
+    """Safe in parallel (rows taken with SKIP LOCKED); a queue of these during a worker outage expires."""
+    return outbox.relay()
+
+
+@shared_task(name="membership.tasks.purge_outbox")
+def purge_outbox() -> int:
+    return outbox.purge()
 
 
 @shared_task(name="membership.tasks.expire_points", acks_late=True)
@@ -45,10 +63,12 @@ def purge_codes_and_counters() -> int:
     return otp.purge() + accounts.purge_throttles()
 
 
-@shared_task(name="membership.tasks.import_members", acks_late=False, time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
+@shared_task(name="membership.tasks.import_members", acks_late=False, autoretry_for=(), time_limit=6 * 3600,
+             soft_time_limit=6 * 3600 - 60)
 def import_members(job_id: int) -> dict:
     """Import a member file in the background (admin "Member imports"). One transaction, like the
     command; the progress is written to the job on a second connection so that the admin page
     sees it while the import's own transaction is still open. Not acknowledged late: a worker that
-    dies mid-file rolls the file back, and the job stays "running" for HQ to start again."""
+    dies mid-file rolls the file back, and the job stays "running" for HQ to start again; nor
+    retried on its own after a transient error, for the same reason."""
     return migration.run_job(job_id)

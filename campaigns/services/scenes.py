@@ -214,9 +214,13 @@ def _tell(scene: Scene, grants: list[SceneGrant], at: datetime) -> None:
 
 def grant_batch(scene: Scene, occurrence: str, member_ids: list[int], *, at: datetime,
                 window_ends: datetime | None = None) -> RunResult:
-    """Grant one batch: one transaction; members already granted for the occurrence are skipped."""
+    """Grant one batch: one transaction; members already granted for the occurrence are skipped.
+    The scene's row is locked first, so an overlapping run (or an event) granting the same scene
+    waits for this batch and then skips the members it granted, instead of failing on the
+    unique grant."""
     result = RunResult(scene=scene.pk, occurrence=occurrence)
     with transaction.atomic():
+        Scene.objects.select_for_update().filter(pk=scene.pk).values_list("pk", flat=True).first()
         done = set(SceneGrant.objects.filter(scene=scene, occurrence=occurrence, member_id__in=member_ids)
                    .values_list("member_id", flat=True))
         todo = [pk for pk in dict.fromkeys(member_ids) if pk not in done]

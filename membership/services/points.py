@@ -14,7 +14,7 @@ from .. import config
 from ..errors import Forbidden, InsufficientPoints, Invalid
 from ..models import ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings
 from ..permissions import can_adjust_points
-from ..signals import points_expiring, send_after_commit
+from ..signals import points_expiring, send_all_after_commit
 from .common import audit, local, lock_member, now, tz
 
 Kind, Source = PointsEntry.Kind, PointsEntry.Source
@@ -411,7 +411,6 @@ def send_expiry_notices(*, at: datetime | None = None) -> int:
 def _store_notices(batch) -> int:
     with transaction.atomic():
         created = ExpiryNotice.objects.bulk_create(batch, ignore_conflicts=True)
-        for notice in batch:
-            send_after_commit(points_expiring, member_id=notice.member_id, points=notice.points,
-                              expires_at=notice.expires_at)
+        send_all_after_commit(points_expiring, [
+            dict(member_id=notice.member_id, points=notice.points, expires_at=notice.expires_at) for notice in batch])
     return len(created)

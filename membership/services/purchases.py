@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import config
 from ..errors import Invalid
 from ..models import Member, PointsEntry, Purchase, PurchaseReturn, Tier
-from ..signals import purchase_recorded, send_after_commit
+from ..signals import purchase_recorded, return_recorded, send_after_commit
 from . import points as points_service
 from . import pricing, stored_value, tiers
 from .common import lock_member, now
@@ -187,4 +187,6 @@ def record_return(*, purchase: Purchase, amount, reference: str, idempotency_key
             points_refunded=refund_points, growth_reversed=reverse_growth,
             sv_refunded=refund_principal + refund_bonus, store=store, operator=acting_user, created_at=at,
             idempotency_key=idempotency_key)
+        send_after_commit(return_recorded, return_id=ret.pk, purchase_id=purchase.pk, member_id=member.pk,
+                          amount=amount)
         return ReturnResult(ret, member.points_balance)

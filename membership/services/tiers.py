@@ -16,7 +16,7 @@ from .. import config
 from ..errors import Forbidden, Invalid
 from ..models import GrowthEntry, Member, ProgramSettings, ReviewWindow, Tier, TierChange
 from ..permissions import is_hq
-from ..signals import send_after_commit, tier_changed
+from ..signals import send_after_commit, send_all_after_commit, tier_changed
 from .common import audit, local, lock_member, now
 
 MSG_REASON_REQUIRED = _("A reason is required to set a tier by hand.")
@@ -190,9 +190,9 @@ def review(*, at: datetime | None = None, batch_size: int = 5000, force: bool = 
             if updated:
                 Member.objects.bulk_update(updated, ["tier", "tier_since"])
                 TierChange.objects.bulk_create(changes)
-                for c in changes:
-                    send_after_commit(tier_changed, member_id=c.member_id, from_tier_id=c.from_tier_id,
-                                      to_tier_id=c.to_tier_id, reason=c.reason)
+                send_all_after_commit(tier_changed, [
+                    dict(member_id=c.member_id, from_tier_id=c.from_tier_id, to_tier_id=c.to_tier_id, reason=c.reason)
+                    for c in changes])
                 changed += len(updated)
     return changed
 

@@ -274,7 +274,7 @@ def test_a_purchase_queues_campaign_work_only_when_a_milestone_scene_or_a_referr
     from campaigns import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.purchase_recorded, "delay", lambda purchase_id: queued.append(purchase_id))
+    monkeypatch.setattr(tasks.purchase_recorded, "delay", lambda purchase_id, event_id: queued.append(purchase_id))
     inviter, plain = enrol(), enrol()
     invited = enrol(referral_code=inviter.referral_code)
     with django_capture_on_commit_callbacks(execute=True):

@@ -24,6 +24,7 @@ def test_the_housekeeping_schedules_are_installed():
     tasks = dict(PeriodicTask.objects.filter(name__startswith="housekeeping:").values_list("name", "task"))
     assert tasks == {"housekeeping: codes and sign-in counters": "membership.tasks.purge_codes_and_counters",
                      "housekeeping: idempotency keys": "pos.tasks.purge_idempotent_responses",
+                     "housekeeping: outbox": "membership.tasks.purge_outbox",
                      "housekeeping: sessions": "portal.tasks.clear_sessions"}
 
 
