@@ -818,9 +818,10 @@ class MemberImportJobAdmin(admin.ModelAdmin):
 
 
 def start_job(job) -> None:
-    from .tasks import import_members
+    """Queue the job after commit; with the broker down it stays queued and the relay queues it again."""
+    from .tasks import enqueue_import
 
-    transaction.on_commit(lambda: import_members.delay(job.pk))
+    transaction.on_commit(lambda: enqueue_import(job.pk))
 
 
 def job_state(job) -> dict:

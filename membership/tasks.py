@@ -1,11 +1,15 @@
 """Periodic membership work. Thin: each task calls a service that is set-based and safe to re-run."""
 
+import logging
+
 from celery import shared_task
 
 from portal.schedules import register
 
 from . import outbox
 from .services import accounts, migration, otp, points, tiers
+
+logger = logging.getLogger(__name__)
 
 register("points: expire due lots", "membership.tasks.expire_points", crontab={"minute": "5", "hour": "0"},
          description="Daily just after midnight Asia/Shanghai: expire lots whose expiry has passed.")
@@ -29,8 +33,20 @@ register("housekeeping: outbox", "membership.tasks.purge_outbox", crontab={"minu
 
 @shared_task(name="membership.tasks.relay_outbox", expires=60)
 def relay_outbox() -> int:
-    """Safe in parallel (rows taken with SKIP LOCKED); a queue of these during a worker outage expires."""
-    return outbox.relay()
+    """Safe in parallel (rows taken with SKIP LOCKED); a queue of these during a worker outage expires.
+    Member import jobs whose start message was lost with the broker are queued again here too."""
+    return outbox.relay() + migration.requeue_stale_jobs()
+
+
+def enqueue_import(job_id: int) -> bool:
+    """Queue an import job; a broker outage is logged, not raised (the relay queues it again)."""
+    try:
+        import_members.delay(job_id)
+        return True
+    except Exception:  # any broker failure: the job stays queued
+        logger.warning("member import %s not queued: broker unavailable; the relay will retry", job_id,
+                       exc_info=True)
+        return False
 
 
 @shared_task(name="membership.tasks.purge_outbox")

@@ -18,7 +18,7 @@ import time
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.views.decorators.cache import never_cache
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import multiprocess
 
@@ -31,15 +31,25 @@ TASKS = Counter("portal_celery_tasks_total", "Celery task runs by outcome (succe
                 ["task", "outcome"])
 
 # --- gauges read when /metrics is scraped ---------------------------------------------
-# The outbox backlog gauge goes here (the lead adds it with the outbox): a Gauge whose value
-# is set by a function reading the database, e.g.
-#     OUTBOX_BACKLOG = Gauge("portal_outbox_backlog", "Outbox messages not yet delivered.",
-#                            multiprocess_mode="max")
-# and update_scrape_time_gauges() setting it before the registry is rendered.
+OUTBOX_BACKLOG = Gauge("portal_outbox_backlog", "Outbox events not yet delivered (membership.outbox).",
+                       multiprocess_mode="mostrecent")
+OUTBOX_OLDEST = Gauge("portal_outbox_oldest_pending_seconds",
+                      "Age of the oldest outbox event not yet delivered (0 when none).",
+                      multiprocess_mode="mostrecent")
 
 
 def update_scrape_time_gauges() -> None:
-    """Set the gauges that are read from the database at scrape time (none yet: outbox backlog)."""
+    """Set the gauges that are read from the database at scrape time: the outbox backlog and its age
+    (a growing age means the relay or the broker is down: events are delayed, never lost)."""
+    from django.utils import timezone
+
+    from membership import outbox
+    from membership.models import OutboxEvent
+
+    OUTBOX_BACKLOG.set(outbox.pending_count())
+    oldest = (OutboxEvent.objects.filter(sent_at__isnull=True).order_by("occurred_at")
+              .values_list("occurred_at", flat=True).first())
+    OUTBOX_OLDEST.set((timezone.now() - oldest).total_seconds() if oldest else 0)
 
 
 # --- web ------------------------------------------------------------------------------

@@ -848,9 +848,10 @@ def run_job(job_id: int) -> dict:
     from ..models import MemberImportJob
 
     job = MemberImportJob.objects.get(pk=job_id)
-    if job.status != MemberImportJob.Status.QUEUED:
-        return job.result  # a redelivered message: the job ran (or runs) already
-    MemberImportJob.objects.filter(pk=job_id).update(status=MemberImportJob.Status.RUNNING)
+    # claim the job: of two deliveries (a redelivered or re-queued message) only one starts it
+    if not MemberImportJob.objects.filter(pk=job_id, status=MemberImportJob.Status.QUEUED).update(
+            status=MemberImportJob.Status.RUNNING):
+        return job.result  # it ran (or runs) already
     side = _side_connection()
 
     def progress(done, total):
@@ -962,3 +963,16 @@ def _export_member(member, lots, numbers):
 
 def _fmt(at: datetime | None) -> str:
     return local(at).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+
+
+def requeue_stale_jobs(*, older_than_seconds: int = 60) -> int:
+    """Queue again the jobs whose start message never reached the broker (it was down when HQ started
+    them): they are still "queued" after a minute. A job that does start is claimed once (run_job)."""
+    from datetime import timedelta
+
+    from ..models import MemberImportJob
+    from ..tasks import enqueue_import
+
+    stale = MemberImportJob.objects.filter(status=MemberImportJob.Status.QUEUED,
+                                           created_at__lt=now() - timedelta(seconds=older_than_seconds))
+    return sum(enqueue_import(pk) for pk in stale.values_list("pk", flat=True)[:20])

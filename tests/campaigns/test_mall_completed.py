@@ -71,7 +71,7 @@ def test_orders_not_picked_up_in_time_lapse_daily(rich, kettle):
     rules.mall_pickup_days = 30
     rules.save()
     points.grant(member=rich, points=2000, source=PointsEntry.Source.SCENE, idempotency_key="more")
-    old = mall.order(member=rich, item=kettle, idempotency_key="old", at=timezone.now() - timedelta(days=31))
+    mall.order(member=rich, item=kettle, idempotency_key="old", at=timezone.now() - timedelta(days=31))
     picked = mall.order(member=rich, item=kettle, idempotency_key="picked", at=timezone.now() - timedelta(days=40))
     MallOrder.objects.filter(pk=picked.pk).update(status=MallOrder.Status.FULFILLED)
     fresh = mall.order(member=rich, item=kettle, idempotency_key="fresh", at=timezone.now() - timedelta(days=29))

@@ -430,3 +430,34 @@ def test_clerks_and_managers_cannot_start_or_watch_member_imports(signed_in, pro
                     "/admin/membership/memberimportjob/1/progress/"):
             response = client.get(url)
             assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_an_import_started_while_the_broker_is_down_waits_and_the_relay_queues_it(
+        program, signed_in, settings, tmp_path, django_capture_on_commit_callbacks, monkeypatch):
+    from datetime import timedelta
+
+    from membership import tasks
+    from membership.models import MemberImportJob
+    from membership.services import migration
+
+    settings.MEDIA_ROOT = tmp_path
+    hq = signed_in("admin")
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(tasks.import_members, "delay", broker_down)
+    upload = io.BytesIO(good_file().encode())
+    upload.name = "members.csv"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = hq.post("/admin/membership/memberimportjob/add/", {"file": upload, "dry_run": "on"})
+    assert response.status_code == 302  # not a 500 after the job was saved
+    job = MemberImportJob.objects.get()
+    assert job.status == "queued"
+    MemberImportJob.objects.filter(pk=job.pk).update(created_at=job.created_at - timedelta(minutes=2))
+    assert migration.requeue_stale_jobs() == 0  # still down: stays queued
+    monkeypatch.undo()
+    assert migration.requeue_stale_jobs() == 1  # the broker is back (tasks run in process in tests)
+    job.refresh_from_db()
+    assert job.status == "done" and migration.requeue_stale_jobs() == 0
+    assert migration.run_job(job.pk) == job.result  # a second delivery does not run it again

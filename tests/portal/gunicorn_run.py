@@ -61,9 +61,10 @@ def gunicorn(tmp_path, *, workers: int, env: dict | None = None):
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise AssertionError("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text()[-3000:])
+                    raise AssertionError("gunicorn did not start: "
+                                         + (tmp_path / "gunicorn.log").read_text()[-3000:]) from exc
                 time.sleep(0.3)
         yield base
     finally:

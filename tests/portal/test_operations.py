@@ -136,3 +136,24 @@ def test_healthz_is_not_redirected_to_https_in_production(tmp_path):
     healthz, login = result.stdout.split()
     assert login == "301"  # everything else still goes to HTTPS
     assert healthz in ("200", "500", "503")  # answered, not redirected (this test has no database tables)
+
+
+def test_metrics_show_the_outbox_backlog_and_its_age(client, db):
+    import uuid
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from membership.models import OutboxEvent
+    from membership.outbox import flush_marks
+
+    flush_marks()
+    OutboxEvent.objects.all().delete()
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert re.search(r"^portal_outbox_backlog(\{[^}]*\})? 0\.0$", body, re.M)
+    OutboxEvent.objects.create(id=uuid.uuid4(), type="member.enrolled", payload={"member_id": 1},
+                               occurred_at=timezone.now() - timedelta(minutes=5))
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert re.search(r"^portal_outbox_backlog(\{[^}]*\})? 1\.0$", body, re.M)
+    age = float(re.search(r"^portal_outbox_oldest_pending_seconds(?:\{[^}]*\})? (\S+)$", body, re.M).group(1))
+    assert 290 < age < 400
