@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test messages makemessages migrate seed worker beat web bench clean api-docs
+.PHONY: run test lint format messages makemessages migrate seed worker beat web bench clean api-docs
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ seed: migrate
 
 run: messages seed
 	./scripts/run.sh
+
+# ruff (pyproject.toml): CI fails on a lint finding or an unformatted file
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 test: $(VENV)/.dev messages
 	./scripts/test.sh $(ARGS)

@@ -74,7 +74,7 @@ def _recent_members(rng, stores, clerks, end, counter) -> int:
     membership demo's members all joined before that, and the dashboards should show new members."""
     made = 0
     for week in range(8, 0, -1):
-        for k in range(rng.randint(2, 5)):
+        for _k in range(rng.randint(2, 5)):
             made += 1
             code = "S001" if made % 3 else "S002"
             joined = end - timedelta(days=7 * week - rng.uniform(0, 6), hours=rng.uniform(0, 8))

@@ -17,8 +17,19 @@ from campaigns.models import Scene, SceneGrant
 from membership.models import ProgramSettings, Store, Tier, User
 
 from . import definitions as d
-from .models import (AnalyticsSettings, CampaignDay, ClerkDay, LifecycleDay, MemberSnapshot, MonthStats, RfmClass,
-                     RfmDay, RollupRun, StoreDay, TierDay)
+from .models import (
+    AnalyticsSettings,
+    CampaignDay,
+    ClerkDay,
+    LifecycleDay,
+    MemberSnapshot,
+    MonthStats,
+    RfmClass,
+    RfmDay,
+    RollupRun,
+    StoreDay,
+    TierDay,
+)
 
 ZERO = Decimal("0.00")
 

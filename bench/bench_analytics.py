@@ -28,8 +28,7 @@ from datetime import date, timedelta
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/bench_analytics")
 
-from .common import (HISTORY_END, HISTORY_START, checkpoint_and_vacuum, raw_connect, say,  # noqa: E402
-                     setup_django, timed)
+from .common import HISTORY_END, HISTORY_START, checkpoint_and_vacuum, raw_connect, say, setup_django, timed  # noqa: E402
 
 FULL_SALES = 10_000_000
 PAGES = ["/analytics/", "/analytics/members/", "/analytics/sales/", "/analytics/points/", "/analytics/rfm/",

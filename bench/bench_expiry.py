@@ -26,8 +26,7 @@ import random
 import sys
 import time
 
-from .common import (EXPIRY_AT, backend_cpu, cloned_database, load, ratio, raw_connect, say, setup_django,
-                     timed)
+from .common import EXPIRY_AT, backend_cpu, cloned_database, load, ratio, raw_connect, say, setup_django, timed
 
 LOTS, MEMBERS = "membership_pointsentry", "membership_member"
 DUE = "remaining > 0 AND NOT pending AND expires_at <= %(at)s"

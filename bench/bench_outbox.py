@@ -129,7 +129,7 @@ def main(argv=None) -> None:
         return 1e6 * (time.process_time() - cpu + (backend_cpu(pid) or 0.0) - db_cpu) / n
 
     alone = {"before": [], "after": []}
-    for r in range(3):
+    for _round in range(3):
         for mode in ("before", "after"):
             outbox.record = record_before if mode == "before" else real_record
             alone[mode].append(isolated())

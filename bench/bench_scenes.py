@@ -11,7 +11,7 @@ writes in one data-modifying CTE (grants, lots, balances) and is rolled back, so
 meets the same state; what the service wrote is removed again at the end."""
 
 import argparse
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from .common import SH, ratio, raw_connect, say, setup_django, timed
 
@@ -43,9 +43,9 @@ def main(argv=None) -> None:
     from campaigns import calendar as cal
     from campaigns.models import BenefitPackage, Scene, SceneGrant
     from campaigns.services import scenes
+    from membership import config
     from membership.models import Member
     from membership.services.points import expiry_for
-    from membership import config
 
     day = date.fromisoformat(args.day)
     at = datetime(day.year, day.month, day.day, 8, 30, tzinfo=SH)

@@ -36,8 +36,20 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 
-from .common import (EXPIRY_AT, FULL_LOTS, FULL_MEMBERS, HISTORY_END, HISTORY_START, PAST_EXPIRY_RUN, REVIEW_AT, SH,
-                     raw_connect, say, setup_django, timed)
+from .common import (
+    EXPIRY_AT,
+    FULL_LOTS,
+    FULL_MEMBERS,
+    HISTORY_END,
+    HISTORY_START,
+    PAST_EXPIRY_RUN,
+    REVIEW_AT,
+    SH,
+    raw_connect,
+    say,
+    setup_django,
+    timed,
+)
 
 BIG_TABLES = ["membership_member", "membership_card", "membership_purchase", "membership_pointsentry",
               "membership_growthentry", "membership_tierchange"]

@@ -13,8 +13,19 @@ from membership.errors import MembershipError
 from membership.services.common import local, now
 from portal.history import ConfigHistoryAdmin
 
-from .models import (BenefitPackage, CheckIn, Coupon, CouponTemplate, MallItem, MallOrder, Notification,
-                     ProgramRules, ReferralReward, Scene, SceneGrant)
+from .models import (
+    BenefitPackage,
+    CheckIn,
+    Coupon,
+    CouponTemplate,
+    MallItem,
+    MallOrder,
+    Notification,
+    ProgramRules,
+    ReferralReward,
+    Scene,
+    SceneGrant,
+)
 from .services import mall, results, scenes
 
 

@@ -1,7 +1,6 @@
 """Demo program, campaigns part (demo-program.md: campaign scenes, coupons, points mall, referral,
 check-in). Every value is an ordinary admin-editable row."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 from membership.models import Tier

@@ -25,8 +25,8 @@ from django.utils.translation import ngettext
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
-from portal.history import ConfigHistoryAdmin
 from portal import spreadsheets
+from portal.history import ConfigHistoryAdmin
 
 from .errors import MembershipError, NotFound
 from .forms import (
@@ -52,8 +52,8 @@ from .models import (
     ProgramSettings,
     Purchase,
     PurchaseReturn,
-    StoredValueEntry,
     Store,
+    StoredValueEntry,
     Tag,
     Tier,
     TierChange,

@@ -8,8 +8,8 @@ from django.db.models import Min, OuterRef, Subquery, Sum
 from . import config, qr
 from .errors import NotFound
 from .models import Card, Member, PointsEntry, ProgramSettings
-from .services.cards import is_valid_number
 from .services import tiers
+from .services.cards import is_valid_number
 from .services.common import local, now
 from .services.enrolment import PHONE_RE, normalise_phone
 

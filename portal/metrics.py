@@ -18,9 +18,16 @@ import time
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.views.decorators.cache import never_cache
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
-from prometheus_client import multiprocess
 
 REQUESTS = Counter("portal_http_requests_total", "HTTP requests answered, by view and status.",
                    ["method", "view", "status"])

@@ -7,9 +7,9 @@ class PosConfig(AppConfig):
     verbose_name = _("Counter")
 
     def ready(self):
-        from . import tasks  # noqa: F401  (registers the daily housekeeping schedule)
         from membership import hooks
 
+        from . import tasks  # noqa: F401  (registers the daily housekeeping schedule)
         from .services import members
 
         hooks.register_merge_mover(members.move)

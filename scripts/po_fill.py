@@ -1,8 +1,11 @@
 """Fill zh_Hans translations from a JSON file {msgid: msgstr}: `python scripts/po_fill.py t.json`.
 
 Clears the fuzzy flag so Babel compiles the catalogue; prints the msgids still missing."""
-import sys, json
+import json
+import sys
+
 from babel.messages.pofile import read_po, write_po
+
 path = "locale/zh_Hans/LC_MESSAGES/django.po"
 T = json.load(open(sys.argv[1]))
 with open(path, "rb") as f:

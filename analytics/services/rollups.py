@@ -24,8 +24,7 @@ from membership.models import Member, PointsEntry, StoredValueEntry, TierChange
 from pos.models import Return, Sale
 
 from .. import definitions as d
-from ..models import (AnalyticsSettings, CampaignDay, ClerkDay, LifecycleDay, MonthStats, RollupRun, StoreDay,
-                      TierDay)
+from ..models import AnalyticsSettings, CampaignDay, ClerkDay, LifecycleDay, MonthStats, RollupRun, StoreDay, TierDay
 
 ZERO = Decimal("0.00")
 # Campaign rows of the grant days this far back are recomputed every night: their sales window is

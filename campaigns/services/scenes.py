@@ -11,7 +11,8 @@ import calendar
 import hashlib
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from decimal import Decimal
 
 from django.db import transaction

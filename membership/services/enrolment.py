@@ -13,8 +13,20 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import config, hooks
 from ..errors import Forbidden, Invalid, NotFound, PhoneTaken
-from ..models import (Card, Channel, ExpiryNotice, Gender, GrowthEntry, LoginThrottle, Member, OneTimeCode,
-                      PointsEntry, Purchase, Store, StoredValueEntry)
+from ..models import (
+    Card,
+    Channel,
+    ExpiryNotice,
+    Gender,
+    GrowthEntry,
+    LoginThrottle,
+    Member,
+    OneTimeCode,
+    PointsEntry,
+    Purchase,
+    Store,
+    StoredValueEntry,
+)
 from ..permissions import can_manage_members
 from ..signals import member_enrolled, send_after_commit
 from . import cards, points, tiers

@@ -17,7 +17,14 @@ from django.db.models import Q, Sum
 from django.utils.translation import gettext_lazy as _
 
 from .. import config, hooks
-from ..errors import CouponInvalid, MembershipError, InsufficientPoints, InsufficientStoredValue, Invalid, PointsCapExceeded
+from ..errors import (
+    CouponInvalid,
+    InsufficientPoints,
+    InsufficientStoredValue,
+    Invalid,
+    MembershipError,
+    PointsCapExceeded,
+)
 from ..models import EarnMultiplier, Member, PointsEntry, ProgramSettings, Tier, TierBasis
 from . import paid_cards, tiers
 from .common import CENT, local, now, tz

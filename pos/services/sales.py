@@ -13,13 +13,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.services import coupons
 from membership.errors import Forbidden, IdempotencyConflict, Invalid, NotFound
 from membership.permissions import can_use_counter
 from membership.services import pricing, purchases, stored_value
 from membership.services.common import lock_member, now
 from membership.services.pricing import Line
-
-from campaigns.services import coupons
 
 from ..models import Return, Sale, SaleLine
 

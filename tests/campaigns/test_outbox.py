@@ -15,8 +15,8 @@ from rest_framework.test import APIClient
 from campaigns.models import Coupon, ReferralReward, SceneGrant
 from membership import outbox, signals
 from membership.models import EventReceipt, Member, OutboxEvent, PointsEntry
-from pos.models import Sale
 from portal.celery import app
+from pos.models import Sale
 
 DEAD_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 

@@ -16,8 +16,17 @@ from django.db.models import Sum
 
 from membership import ledger, tasks
 from membership.errors import InsufficientPoints
-from membership.models import (ExpiryNotice, GrowthEntry, Member, PointsEntry, ProgramSettings, Purchase, Store,
-                               StoredValueEntry, TierChange)
+from membership.models import (
+    ExpiryNotice,
+    GrowthEntry,
+    Member,
+    PointsEntry,
+    ProgramSettings,
+    Purchase,
+    Store,
+    StoredValueEntry,
+    TierChange,
+)
 from membership.services import points, purchases
 from membership.services.common import now
 

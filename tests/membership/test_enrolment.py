@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from membership.errors import CardTaken, Forbidden, Invalid, PhoneTaken
 from membership.ledger import discrepancies
-from membership.models import AuditLog, Card, Member, PointsEntry, Store
+from membership.models import AuditLog, Member, PointsEntry
 from membership.services import cards, enrolment, points, purchases, stored_value
 from membership.services.enrolment import Birthday, normalise_phone
 

@@ -16,13 +16,30 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
-                                 run_state_machine_as_test)
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from membership import config, ledger
 from membership.errors import InsufficientPoints, InsufficientStoredValue, Invalid, PointsCapExceeded
-from membership.models import (GrowthEntry, Member, PointsEntry, ProgramSettings, Purchase, PurchaseReturn,
-                               StoredValueEntry, Store, Tier, TierChange, User)
+from membership.models import (
+    GrowthEntry,
+    Member,
+    PointsEntry,
+    ProgramSettings,
+    Purchase,
+    PurchaseReturn,
+    Store,
+    StoredValueEntry,
+    Tier,
+    TierChange,
+    User,
+)
 from membership.services import enrolment, points, purchases, stored_value
 from membership.services.pricing import Line
 

@@ -4,14 +4,12 @@ the SSL redirect."""
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 from django.contrib.staticfiles import finders
 from django.test import override_settings
 
-from tests.portal.test_settings import ROOT, STRONG_SECRET, run_python
+from tests.portal.test_settings import STRONG_SECRET, run_python
 
 pytestmark = pytest.mark.django_db
 

@@ -32,7 +32,7 @@ def test_parallel_sales_paying_points_never_overspend(on_postgres, demo_staff, p
     from rest_framework.authtoken.models import Token
 
     from membership.ledger import discrepancies
-    from membership.models import Member, Store
+    from membership.models import Store
     from membership.services import enrolment, points
     from pos.models import Sale
 
