@@ -9,8 +9,14 @@ from .models import AnalyticsSettings, RollupRun
 
 @admin.register(AnalyticsSettings)
 class AnalyticsSettingsAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
-    list_display = ("__str__", "active_days", "silent_days", "rfm_window_days", "low_usage_threshold",
-                    "attribution_days")
+    list_display = (
+        "__str__",
+        "active_days",
+        "silent_days",
+        "rfm_window_days",
+        "low_usage_threshold",
+        "attribution_days",
+    )
 
     def has_add_permission(self, request):
         return not AnalyticsSettings.objects.exists()

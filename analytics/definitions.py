@@ -275,7 +275,12 @@ def sv_liability(principal_to_date: Decimal, bonus_to_date: Decimal) -> Decimal:
 # ---------------------------------------------------------------------------------------------
 
 HIGH_VALUE, POTENTIAL_GROWTH, POTENTIAL_MINING, LOW_FREQUENCY_KEEP, CHURN_WARNING = (
-    "high_value", "potential_growth", "potential_mining", "low_frequency_keep", "churn_warning")
+    "high_value",
+    "potential_growth",
+    "potential_mining",
+    "low_frequency_keep",
+    "churn_warning",
+)
 RFM_CLASSES = [HIGH_VALUE, POTENTIAL_GROWTH, POTENTIAL_MINING, LOW_FREQUENCY_KEEP, CHURN_WARNING]
 
 

@@ -30,14 +30,23 @@ from .services import rollups
 MARK = "DEMO-C"
 
 
-def _use_coupons(scene: Scene, *, since: datetime, rate: float, holdout_rate: float, spend, rng, counter,
-                 stores, clerks, end) -> None:
+def _use_coupons(
+    scene: Scene, *, since: datetime, rate: float, holdout_rate: float, spend, rng, counter, stores, clerks, end
+) -> None:
     """Some of the members granted since `since` come back with the scene's coupon; a few of the
     held-out ones come back on their own (the baseline of incremental sales)."""
-    grants = (SceneGrant.objects.filter(scene=scene, created_at__gte=since).exclude(
-        member__phone=KNOWN_MEMBER["phone"]).select_related("member__home_store").order_by("pk"))
-    coupons = {c.member_id: c for c in Coupon.objects.filter(source=f"scene:{scene.pk}", granted_at__gte=since,
-                                                             status=Coupon.Status.AVAILABLE)}
+    grants = (
+        SceneGrant.objects.filter(scene=scene, created_at__gte=since)
+        .exclude(member__phone=KNOWN_MEMBER["phone"])
+        .select_related("member__home_store")
+        .order_by("pk")
+    )
+    coupons = {
+        c.member_id: c
+        for c in Coupon.objects.filter(
+            source=f"scene:{scene.pk}", granted_at__gte=since, status=Coupon.Status.AVAILABLE
+        )
+    }
     for grant in grants:
         member = grant.member
         held = grant.variant == SceneGrant.Variant.HOLDOUT
@@ -51,10 +60,17 @@ def _use_coupons(scene: Scene, *, since: datetime, rate: float, holdout_rate: fl
         amount = Decimal(rng.randint(*spend)) + Decimal(rng.choice(["0.00", "0.50"]))
         counter[0] += 1
         receipt = f"{MARK}{counter[0]:05d}"
-        sales.record_sale(store=stores[code], clerk=clerks[code], receipt_no=receipt, amount=amount, member=member,
-                          coupon_code=coupon.code if coupon else None, at=at,
-                          lines=[{"sku": "C100", "category": "food", "qty": 1, "amount": amount}],
-                          digest=sales.request_hash({"demo-campaign": receipt}))
+        sales.record_sale(
+            store=stores[code],
+            clerk=clerks[code],
+            receipt_no=receipt,
+            amount=amount,
+            member=member,
+            coupon_code=coupon.code if coupon else None,
+            at=at,
+            lines=[{"sku": "C100", "category": "food", "qty": 1, "amount": amount}],
+            digest=sales.request_hash({"demo-campaign": receipt}),
+        )
 
 
 def _quiet_then(scene: Scene, at: datetime) -> list[int]:
@@ -63,10 +79,16 @@ def _quiet_then(scene: Scene, at: datetime) -> list[int]:
     since = at - timedelta(days=scene.inactive_days or 90)
     recent = Sale.objects.filter(member=OuterRef("pk"), created_at__gte=since, created_at__lt=at)
     before = Sale.objects.filter(member=OuterRef("pk"), created_at__lt=since)
-    cooled = SceneGrant.objects.filter(scene=scene, member=OuterRef("pk"),
-                                       created_at__gte=at - timedelta(days=scene.cooldown_days or 0))
-    return list(scenes.audience(scene).filter(Exists(before), ~Exists(recent), ~Exists(cooled))
-                .exclude(phone=KNOWN_MEMBER["phone"]).order_by("pk").values_list("pk", flat=True))
+    cooled = SceneGrant.objects.filter(
+        scene=scene, member=OuterRef("pk"), created_at__gte=at - timedelta(days=scene.cooldown_days or 0)
+    )
+    return list(
+        scenes.audience(scene)
+        .filter(Exists(before), ~Exists(recent), ~Exists(cooled))
+        .exclude(phone=KNOWN_MEMBER["phone"])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _recent_members(rng, stores, clerks, end, counter) -> int:
@@ -79,9 +101,15 @@ def _recent_members(rng, stores, clerks, end, counter) -> int:
             code = "S001" if made % 3 else "S002"
             joined = end - timedelta(days=7 * week - rng.uniform(0, 6), hours=rng.uniform(0, 8))
             name = rng.choice("王李张刘陈杨黄赵") + rng.choice("伟芳娜敏静")
-            member = enrolment.enrol(phone=f"1360000{made:04d}", name=name,
-                                     store=stores[code], acting_user=clerks[code], joined_at=joined,
-                                     channel=Channel.COUNTER, marketing_consent=rng.random() < 0.7)
+            member = enrolment.enrol(
+                phone=f"1360000{made:04d}",
+                name=name,
+                store=stores[code],
+                acting_user=clerks[code],
+                joined_at=joined,
+                channel=Channel.COUNTER,
+                marketing_consent=rng.random() < 0.7,
+            )
             for _ in range(rng.choice([0, 1, 1, 2, 3])):
                 at = joined + timedelta(days=rng.uniform(0, 20))
                 if at >= end:
@@ -89,9 +117,16 @@ def _recent_members(rng, stores, clerks, end, counter) -> int:
                 counter[0] += 1
                 receipt = f"{MARK}{counter[0]:05d}"
                 amount = Decimal(rng.randint(40, 300))
-                sales.record_sale(store=stores[code], clerk=clerks[code], receipt_no=receipt, amount=amount,
-                                  member=member, at=at, digest=sales.request_hash({"demo-recent": receipt}),
-                                  lines=[{"sku": "N100", "category": "food", "qty": 1, "amount": amount}])
+                sales.record_sale(
+                    store=stores[code],
+                    clerk=clerks[code],
+                    receipt_no=receipt,
+                    amount=amount,
+                    member=member,
+                    at=at,
+                    digest=sales.request_hash({"demo-recent": receipt}),
+                    lines=[{"sku": "N100", "category": "food", "qty": 1, "amount": amount}],
+                )
     return made
 
 
@@ -114,22 +149,48 @@ def seed_campaign_history(*, out=None) -> None:
         at = datetime.combine(day, time(9, 30), tzinfo=d.tz())
         if welcome is not None:
             # the week's new members (run_scene's welcome query has no upper bound: it is meant for today)
-            joined = list(scenes.audience(welcome).filter(joined_at__gte=at - timedelta(days=7), joined_at__lt=at)
-                          .order_by("pk").values_list("pk", flat=True))
+            joined = list(
+                scenes.audience(welcome)
+                .filter(joined_at__gte=at - timedelta(days=7), joined_at__lt=at)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
             if joined:
                 scenes.grant_batch(welcome, "welcome", joined, at=at)
-            _use_coupons(welcome, since=at, rate=0.45, holdout_rate=0.0, spend=(60, 180), rng=rng, counter=counter,
-                         stores=stores, clerks=clerks, end=end)
+            _use_coupons(
+                welcome,
+                since=at,
+                rate=0.45,
+                holdout_rate=0.0,
+                spend=(60, 180),
+                rng=rng,
+                counter=counter,
+                stores=stores,
+                clerks=clerks,
+                end=end,
+            )
         if winback is not None and day.day <= 7:  # the first Sunday of each month
             quiet = _quiet_then(winback, at)
             if quiet:
                 scenes.grant_batch(winback, day.isoformat(), quiet, at=at)
-            _use_coupons(winback, since=at, rate=0.2, holdout_rate=0.08, spend=(90, 260), rng=rng,
-                         counter=counter, stores=stores, clerks=clerks, end=end)
+            _use_coupons(
+                winback,
+                since=at,
+                rate=0.2,
+                holdout_rate=0.08,
+                spend=(90, 260),
+                rng=rng,
+                counter=counter,
+                stores=stores,
+                clerks=clerks,
+                end=end,
+            )
         day += timedelta(days=7)
     if out:
-        out.write(f"analytics: {recent} recent members; campaign history: {SceneGrant.objects.count()} grants; "
-                  f"{counter[0]} more sales")
+        out.write(
+            f"analytics: {recent} recent members; campaign history: {SceneGrant.objects.count()} grants; "
+            f"{counter[0]} more sales"
+        )
 
 
 def seed(*, out=None) -> None:

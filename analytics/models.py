@@ -26,34 +26,49 @@ class AnalyticsSettings(models.Model):
     """The windows and thresholds of the definitions (single row, pk 1), edited in admin."""
 
     active_days = models.PositiveSmallIntegerField(
-        _("active: a purchase within (days)"), default=90,
-        help_text=_("A member is active with at least one purchase in this many days, today included."))
+        _("active: a purchase within (days)"),
+        default=90,
+        help_text=_("A member is active with at least one purchase in this many days, today included."),
+    )
     silent_days = models.PositiveSmallIntegerField(
-        _("churned: no purchase for (days)"), default=180,
-        help_text=_("Silent between the active window and this; churned from this many days without a purchase."))
+        _("churned: no purchase for (days)"),
+        default=180,
+        help_text=_("Silent between the active window and this; churned from this many days without a purchase."),
+    )
     rfm_window_days = models.PositiveSmallIntegerField(
-        _("RFM window (days)"), default=365, help_text=_("Frequency and monetary count purchases in this window."))
+        _("RFM window (days)"), default=365, help_text=_("Frequency and monetary count purchases in this window.")
+    )
     low_usage_threshold = models.DecimalField(
-        _("low usage below (%)"), max_digits=5, decimal_places=2, default=30,
-        help_text=_("A campaign benefit used by fewer of those who got it is flagged."))
+        _("low usage below (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=30,
+        help_text=_("A campaign benefit used by fewer of those who got it is flagged."),
+    )
     attribution_days = models.PositiveSmallIntegerField(
-        _("campaign sales window (days)"), default=30,
-        help_text=_("Sales of a member within this many days after a grant count for the campaign."))
+        _("campaign sales window (days)"),
+        default=30,
+        help_text=_("Sales of a member within this many days after a grant count for the campaign."),
+    )
 
     class Meta:
         verbose_name = _("analytics settings")
         verbose_name_plural = _("analytics settings")
         constraints = [
             models.CheckConstraint(condition=models.Q(pk=1), name="analytics_settings_single_row"),
-            models.CheckConstraint(condition=models.Q(active_days__gte=1, rfm_window_days__gte=1,
-                                                      attribution_days__gte=1),
-                                   name="analytics_windows_positive"),
-            models.CheckConstraint(condition=models.Q(silent_days__gt=models.F("active_days")),
-                                   name="analytics_silent_after_active",
-                                   violation_error_message=_(
-                                       "The churn window must be longer than the active window.")),
-            models.CheckConstraint(condition=models.Q(low_usage_threshold__gte=0, low_usage_threshold__lte=100),
-                                   name="analytics_low_usage_is_percent"),
+            models.CheckConstraint(
+                condition=models.Q(active_days__gte=1, rfm_window_days__gte=1, attribution_days__gte=1),
+                name="analytics_windows_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(silent_days__gt=models.F("active_days")),
+                name="analytics_silent_after_active",
+                violation_error_message=_("The churn window must be longer than the active window."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(low_usage_threshold__gte=0, low_usage_threshold__lte=100),
+                name="analytics_low_usage_is_percent",
+            ),
         ]
 
     def __str__(self):
@@ -105,8 +120,14 @@ class ClerkDay(models.Model):
 
     day = models.DateField(_("day"))
     store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.CASCADE, related_name="+")
-    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("clerk"), null=True, blank=True,
-                              on_delete=models.CASCADE, related_name="+")
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("clerk"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
     enrolments = models.IntegerField(_("enrolments"), default=0)
     sales_count = models.IntegerField(_("sales"), default=0)
     sales_amount = models.DecimalField(_("sales amount"), **MONEY)
@@ -118,8 +139,10 @@ class ClerkDay(models.Model):
     class Meta:
         verbose_name = _("clerk day")
         verbose_name_plural = _("clerk days")
-        indexes = [models.Index(fields=["day", "store"], name="analytics_clerkday_day"),
-                   models.Index(fields=["store", "day"], name="analytics_clerkday_store")]
+        indexes = [
+            models.Index(fields=["day", "store"], name="analytics_clerkday_day"),
+            models.Index(fields=["store", "day"], name="analytics_clerkday_store"),
+        ]
 
 
 class TierDay(models.Model):
@@ -163,8 +186,9 @@ class MonthStats(models.Model):
     distinct members do not add up across stores, so the chain has rows of its own (store empty)."""
 
     month = models.DateField(_("month"), help_text=_("The first day of the month."))
-    store = models.ForeignKey(Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="+")
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     buyers = models.IntegerField(_("buyers"), default=0)
     repeat_buyers = models.IntegerField(_("repeat buyers"), default=0)
     purchases = models.IntegerField(_("purchases"), default=0)
@@ -221,13 +245,21 @@ class MemberSnapshot(models.Model):
     """One row per active member as of `day` (the latest snapshot): recency, frequency, monetary,
     lifecycle stage, RFM scores and class (definitions.rfm_*)."""
 
-    member = models.OneToOneField(Member, verbose_name=_("member"), primary_key=True, on_delete=models.CASCADE,
-                                  related_name="analytics_snapshot", db_constraint=False)
+    member = models.OneToOneField(
+        Member,
+        verbose_name=_("member"),
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="analytics_snapshot",
+        db_constraint=False,
+    )
     day = models.DateField(_("as of"))
-    home_store = models.ForeignKey(Store, verbose_name=_("home store"), on_delete=models.CASCADE, related_name="+",
-                                   db_constraint=False)
-    tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.CASCADE, related_name="+",
-                             db_constraint=False)
+    home_store = models.ForeignKey(
+        Store, verbose_name=_("home store"), on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    tier = models.ForeignKey(
+        Tier, verbose_name=_("tier"), on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     last_purchase_at = models.DateTimeField(_("last purchase"), null=True, blank=True)
     recency_days = models.IntegerField(_("days since last purchase"), null=True, blank=True)
     frequency = models.IntegerField(_("purchases in the window"), default=0)

@@ -106,10 +106,27 @@ def snapshot_day() -> date | None:
 # store days: sums over a period
 # ---------------------------------------------------------------------------------------------
 
-SUM_FIELDS = ["sales_count", "sales_amount", "returns_count", "returns_amount", "member_sales_count",
-              "member_sales_amount", "member_returns_amount", "new_members", "points_issued", "points_redeemed",
-              "points_expired", "points_net", "sv_in", "sv_out", "sv_principal_net", "sv_bonus_net",
-              "coupons_granted", "coupons_used", "coupon_discount"]
+SUM_FIELDS = [
+    "sales_count",
+    "sales_amount",
+    "returns_count",
+    "returns_amount",
+    "member_sales_count",
+    "member_sales_amount",
+    "member_returns_amount",
+    "new_members",
+    "points_issued",
+    "points_redeemed",
+    "points_expired",
+    "points_net",
+    "sv_in",
+    "sv_out",
+    "sv_principal_net",
+    "sv_bonus_net",
+    "coupons_granted",
+    "coupons_used",
+    "coupon_discount",
+]
 
 
 def cents(value):
@@ -138,8 +155,14 @@ def derive(t: dict) -> dict:
     return t
 
 
-BALANCE_FIELDS = ["points_net", "sv_principal_net", "sv_bonus_net", "member_sales_amount", "member_returns_amount",
-                  "new_members"]
+BALANCE_FIELDS = [
+    "points_net",
+    "sv_principal_net",
+    "sv_bonus_net",
+    "member_sales_amount",
+    "member_returns_amount",
+    "new_members",
+]
 
 
 def balances(scope: Scope, end: date) -> dict:
@@ -150,25 +173,40 @@ def balances(scope: Scope, end: date) -> dict:
 def balances_at(scope: Scope, ends: list[date]) -> dict[date, dict]:
     """balances() at several days, in one pass over the store days."""
     last = max(ends)
-    row = StoreDay.objects.filter(scope.stores_q(), day__lte=last).aggregate(**{
-        f"{f}_{i}": Sum(f, filter=Q(day__lte=end)) for i, end in enumerate(ends) for f in BALANCE_FIELDS})
+    row = StoreDay.objects.filter(scope.stores_q(), day__lte=last).aggregate(
+        **{f"{f}_{i}": Sum(f, filter=Q(day__lte=end)) for i, end in enumerate(ends) for f in BALANCE_FIELDS}
+    )
     rate = ProgramSettings.load().redeem_points_per_yuan
     out = {}
     for i, end in enumerate(ends):
         t = {f: cents(row[f"{f}_{i}"]) if row[f"{f}_{i}"] is not None else 0 for f in BALANCE_FIELDS}
         points = d.points_outstanding(t["points_net"])
         member_net = d.net_sales(t["member_sales_amount"], t["member_returns_amount"])
-        out[end] = {"points": points, "points_liability": d.points_liability(points, rate),
-                    "sv_principal": Decimal(t["sv_principal_net"]), "sv_bonus": Decimal(t["sv_bonus_net"]),
-                    "sv_liability": d.sv_liability(t["sv_principal_net"], t["sv_bonus_net"]),
-                    "member_net_sales": member_net, "members_enrolled": t["new_members"],
-                    "ltv": d.ltv(member_net, t["new_members"])}
+        out[end] = {
+            "points": points,
+            "points_liability": d.points_liability(points, rate),
+            "sv_principal": Decimal(t["sv_principal_net"]),
+            "sv_bonus": Decimal(t["sv_bonus_net"]),
+            "sv_liability": d.sv_liability(t["sv_principal_net"], t["sv_bonus_net"]),
+            "member_net_sales": member_net,
+            "members_enrolled": t["new_members"],
+            "ltv": d.ltv(member_net, t["new_members"]),
+        }
     return out
 
 
 def lifecycle_at(scope: Scope, day: date) -> dict:
-    fields = ["members", "prospects", "active", "silent", "churned", "new_active", "revived", "went_silent",
-              "newly_churned"]
+    fields = [
+        "members",
+        "prospects",
+        "active",
+        "silent",
+        "churned",
+        "new_active",
+        "revived",
+        "went_silent",
+        "newly_churned",
+    ]
     return _sums(LifecycleDay.objects.filter(scope.stores_q(), day=day), fields)
 
 
@@ -218,17 +256,40 @@ def kpis(scope: Scope) -> list[Kpi]:
         Kpi("sales_count", _("Sales"), INT, now["sales_count"], before["sales_count"]),
         Kpi("average_ticket", _("Average ticket"), MONEY, now["average_ticket"], before["average_ticket"]),
         Kpi("member_share", _("Member share of sales"), PCT, now["member_share"], before["member_share"]),
-        Kpi("card_opening_rate", _("Card-opening rate"), PCT, now["card_opening_rate"],
-            before["card_opening_rate"]),
+        Kpi("card_opening_rate", _("Card-opening rate"), PCT, now["card_opening_rate"], before["card_opening_rate"]),
         Kpi("new_members", _("New members"), INT, now["new_members"], before["new_members"]),
-        Kpi("active", _("Active members"), INT, life_now["active"], life_before["active"],
-            note=_("at the end of the period")),
-        Kpi("repurchase_rate", _("Repurchase rate"), PCT, rep(m_now), rep(m_before),
-            note=_("%(month)s, against the month before") % {"month": f"{month:%Y-%m}"}),
-        Kpi("points_liability", _("Points liability"), MONEY, bal_now["points_liability"],
-            bal_before["points_liability"], note=_("at the end of the period")),
-        Kpi("sv_liability", _("Stored-value liability"), MONEY, bal_now["sv_liability"], bal_before["sv_liability"],
-            note=_("at the end of the period")),
+        Kpi(
+            "active",
+            _("Active members"),
+            INT,
+            life_now["active"],
+            life_before["active"],
+            note=_("at the end of the period"),
+        ),
+        Kpi(
+            "repurchase_rate",
+            _("Repurchase rate"),
+            PCT,
+            rep(m_now),
+            rep(m_before),
+            note=_("%(month)s, against the month before") % {"month": f"{month:%Y-%m}"},
+        ),
+        Kpi(
+            "points_liability",
+            _("Points liability"),
+            MONEY,
+            bal_now["points_liability"],
+            bal_before["points_liability"],
+            note=_("at the end of the period"),
+        ),
+        Kpi(
+            "sv_liability",
+            _("Stored-value liability"),
+            MONEY,
+            bal_now["sv_liability"],
+            bal_before["sv_liability"],
+            note=_("at the end of the period"),
+        ),
     ]
 
 
@@ -238,53 +299,106 @@ def kpis(scope: Scope) -> list[Kpi]:
 
 
 def daily(scope: Scope) -> Table:
-    rows = {r["day"]: derive({**{f: r[f] or 0 for f in SUM_FIELDS}, "day": r["day"]}) for r in (
-        StoreDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
-        .order_by("day").values("day").annotate(**{f: Sum(f) for f in SUM_FIELDS}))}
+    rows = {
+        r["day"]: derive({**{f: r[f] or 0 for f in SUM_FIELDS}, "day": r["day"]})
+        for r in (
+            StoreDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
+            .order_by("day")
+            .values("day")
+            .annotate(**{f: Sum(f) for f in SUM_FIELDS})
+        )
+    }
     out, day = [], scope.start
     while day <= scope.end:
         out.append(rows.get(day) or derive({**{f: 0 for f in SUM_FIELDS}, "day": day}))
         day += timedelta(days=1)
-    return Table("daily", _("Sales by day"), [
-        Column("day", _("Day"), DAY), Column("sales_count", _("Sales")), Column("net_sales", _("Net sales"), MONEY),
-        Column("returns_amount", _("Returns"), MONEY), Column("member_sales_count", _("Member sales")),
-        Column("member_net_sales", _("Member net sales"), MONEY), Column("member_share", _("Member share"), PCT),
-        Column("card_opening_rate", _("Card-opening rate"), PCT), Column("average_ticket", _("Average ticket"), MONEY),
-        Column("new_members", _("New members"))], out)
+    return Table(
+        "daily",
+        _("Sales by day"),
+        [
+            Column("day", _("Day"), DAY),
+            Column("sales_count", _("Sales")),
+            Column("net_sales", _("Net sales"), MONEY),
+            Column("returns_amount", _("Returns"), MONEY),
+            Column("member_sales_count", _("Member sales")),
+            Column("member_net_sales", _("Member net sales"), MONEY),
+            Column("member_share", _("Member share"), PCT),
+            Column("card_opening_rate", _("Card-opening rate"), PCT),
+            Column("average_ticket", _("Average ticket"), MONEY),
+            Column("new_members", _("New members")),
+        ],
+        out,
+    )
 
 
 def by_store(scope: Scope) -> Table:
     names = dict(Store.objects.values_list("pk", "name"))
     codes = dict(Store.objects.values_list("pk", "code"))
-    rows = [derive({**{f: r[f] or 0 for f in SUM_FIELDS}, "store": f"{codes[r['store']]} {names[r['store']]}"})
-            for r in StoreDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
-            .order_by("store").values("store").annotate(**{f: Sum(f) for f in SUM_FIELDS})]
-    return Table("stores", _("Sales by store"), [
-        Column("store", _("Store"), TEXT), Column("sales_count", _("Sales")),
-        Column("net_sales", _("Net sales"), MONEY), Column("member_net_sales", _("Member net sales"), MONEY),
-        Column("member_share", _("Member share"), PCT), Column("card_opening_rate", _("Card-opening rate"), PCT),
-        Column("average_ticket", _("Average ticket"), MONEY), Column("new_members", _("New members")),
-        Column("points_issued", _("Points issued")), Column("coupons_used", _("Coupons used"))], rows)
+    rows = [
+        derive({**{f: r[f] or 0 for f in SUM_FIELDS}, "store": f"{codes[r['store']]} {names[r['store']]}"})
+        for r in StoreDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
+        .order_by("store")
+        .values("store")
+        .annotate(**{f: Sum(f) for f in SUM_FIELDS})
+    ]
+    return Table(
+        "stores",
+        _("Sales by store"),
+        [
+            Column("store", _("Store"), TEXT),
+            Column("sales_count", _("Sales")),
+            Column("net_sales", _("Net sales"), MONEY),
+            Column("member_net_sales", _("Member net sales"), MONEY),
+            Column("member_share", _("Member share"), PCT),
+            Column("card_opening_rate", _("Card-opening rate"), PCT),
+            Column("average_ticket", _("Average ticket"), MONEY),
+            Column("new_members", _("New members")),
+            Column("points_issued", _("Points issued")),
+            Column("coupons_used", _("Coupons used")),
+        ],
+        rows,
+    )
 
 
 def months(scope: Scope) -> Table:
     rows = []
-    for m in MonthStats.objects.filter(store=scope.store, month__gte=d.month_start(scope.start),
-                                       month__lte=scope.end).order_by("month"):
-        rows.append({"month": f"{m.month:%Y-%m}", "buyers": m.buyers, "repeat_buyers": m.repeat_buyers,
-                     "repurchase_rate": d.repurchase_rate(m.repeat_buyers, m.buyers),
-                     "repurchase_amount_share": d.repurchase_amount_share(m.repeat_amount, m.member_amount),
-                     "purchases": m.purchases, "purchase_frequency": d.purchase_frequency(m.purchases, m.buyers),
-                     "member_amount": m.member_amount, "new_members": m.new_members, "converted": m.converted,
-                     "conversion_rate": d.conversion_rate(m.converted, m.new_members)})
-    return Table("months", _("Repurchase and conversion by month"), [
-        Column("month", _("Month"), TEXT), Column("buyers", _("Buyers")), Column("repeat_buyers", _("Repeat buyers")),
-        Column("repurchase_rate", _("Repurchase rate"), PCT),
-        Column("repurchase_amount_share", _("Repurchase amount share"), PCT),
-        Column("purchases", _("Purchases")), Column("purchase_frequency", _("Purchases per buyer"), RATIO),
-        Column("member_amount", _("Member net sales"), MONEY), Column("new_members", _("New members")),
-        Column("converted", _("New members who bought")), Column("conversion_rate", _("Conversion rate"), PCT)],
-        rows, note=_("Counts of distinct members per calendar month (month to date for the current month)."))
+    for m in MonthStats.objects.filter(
+        store=scope.store, month__gte=d.month_start(scope.start), month__lte=scope.end
+    ).order_by("month"):
+        rows.append(
+            {
+                "month": f"{m.month:%Y-%m}",
+                "buyers": m.buyers,
+                "repeat_buyers": m.repeat_buyers,
+                "repurchase_rate": d.repurchase_rate(m.repeat_buyers, m.buyers),
+                "repurchase_amount_share": d.repurchase_amount_share(m.repeat_amount, m.member_amount),
+                "purchases": m.purchases,
+                "purchase_frequency": d.purchase_frequency(m.purchases, m.buyers),
+                "member_amount": m.member_amount,
+                "new_members": m.new_members,
+                "converted": m.converted,
+                "conversion_rate": d.conversion_rate(m.converted, m.new_members),
+            }
+        )
+    return Table(
+        "months",
+        _("Repurchase and conversion by month"),
+        [
+            Column("month", _("Month"), TEXT),
+            Column("buyers", _("Buyers")),
+            Column("repeat_buyers", _("Repeat buyers")),
+            Column("repurchase_rate", _("Repurchase rate"), PCT),
+            Column("repurchase_amount_share", _("Repurchase amount share"), PCT),
+            Column("purchases", _("Purchases")),
+            Column("purchase_frequency", _("Purchases per buyer"), RATIO),
+            Column("member_amount", _("Member net sales"), MONEY),
+            Column("new_members", _("New members")),
+            Column("converted", _("New members who bought")),
+            Column("conversion_rate", _("Conversion rate"), PCT),
+        ],
+        rows,
+        note=_("Counts of distinct members per calendar month (month to date for the current month)."),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,39 +409,77 @@ def months(scope: Scope) -> Table:
 def week_ends(scope: Scope) -> list[date]:
     """The Sundays in the period (each ends a week); the period's end when none falls in it."""
     first = d.week_end(scope.start)
-    out = [first + timedelta(days=7 * k) for k in range(0, (scope.end - first).days // 7 + 1)
-           if first + timedelta(days=7 * k) <= scope.end]
+    out = [
+        first + timedelta(days=7 * k)
+        for k in range(0, (scope.end - first).days // 7 + 1)
+        if first + timedelta(days=7 * k) <= scope.end
+    ]
     return out or [scope.end]
 
 
 def lifecycle(scope: Scope) -> Table:
     ends = week_ends(scope)
-    fields = ["members", "prospects", "active", "silent", "churned", "new_active", "revived", "went_silent",
-              "newly_churned"]
-    by_day = {r["day"]: r for r in LifecycleDay.objects.filter(scope.stores_q(), day__in=ends + [
-        e - timedelta(days=7) for e in ends]).order_by("day").values("day").annotate(**{f: Sum(f) for f in fields})}
+    fields = [
+        "members",
+        "prospects",
+        "active",
+        "silent",
+        "churned",
+        "new_active",
+        "revived",
+        "went_silent",
+        "newly_churned",
+    ]
+    by_day = {
+        r["day"]: r
+        for r in LifecycleDay.objects.filter(scope.stores_q(), day__in=ends + [e - timedelta(days=7) for e in ends])
+        .order_by("day")
+        .values("day")
+        .annotate(**{f: Sum(f) for f in fields})
+    }
     rows = []
     for end in ends:
         r = by_day.get(end)
         if r is None:
             continue
         before = by_day.get(end - timedelta(days=7)) or {f: 0 for f in fields}
-        rows.append({**r, "week": f"{end - timedelta(days=6):%m-%d}–{end:%m-%d}",
-                     "net_new_active": r["active"] - (before["active"] or 0) if end - timedelta(days=7) in by_day
-                     else r["new_active"] + r["revived"] - r["went_silent"],
-                     "churn_rate": d.churn_rate(r["newly_churned"], (before["active"] or 0) + (before["silent"] or 0))
-                     if end - timedelta(days=7) in by_day else None})
+        rows.append(
+            {
+                **r,
+                "week": f"{end - timedelta(days=6):%m-%d}–{end:%m-%d}",
+                "net_new_active": r["active"] - (before["active"] or 0)
+                if end - timedelta(days=7) in by_day
+                else r["new_active"] + r["revived"] - r["went_silent"],
+                "churn_rate": d.churn_rate(r["newly_churned"], (before["active"] or 0) + (before["silent"] or 0))
+                if end - timedelta(days=7) in by_day
+                else None,
+            }
+        )
     settings = AnalyticsSettings.load()
-    return Table("lifecycle", _("Lifecycle by week"), [
-        Column("day", _("Week ending"), DAY), Column("net_new_active", _("Net new active")),
-        Column("new_active", _("New active")), Column("revived", _("Revived")),
-        Column("went_silent", _("Went silent")), Column("newly_churned", _("Churned")),
-        Column("churn_rate", _("Churn rate"), PCT), Column("members", _("Members")), Column("active", _("Active")),
-        Column("silent", _("Silent")), Column("churned", _("Churned (all)")),
-        Column("prospects", _("No purchase yet"))], rows,
-        note=_("Active: a purchase in the last %(active)s days; silent: the last one %(active)s–%(silent)s days ago; "
-               "churned: none for %(silent)s days.") % {"active": settings.active_days,
-                                                         "silent": settings.silent_days})
+    return Table(
+        "lifecycle",
+        _("Lifecycle by week"),
+        [
+            Column("day", _("Week ending"), DAY),
+            Column("net_new_active", _("Net new active")),
+            Column("new_active", _("New active")),
+            Column("revived", _("Revived")),
+            Column("went_silent", _("Went silent")),
+            Column("newly_churned", _("Churned")),
+            Column("churn_rate", _("Churn rate"), PCT),
+            Column("members", _("Members")),
+            Column("active", _("Active")),
+            Column("silent", _("Silent")),
+            Column("churned", _("Churned (all)")),
+            Column("prospects", _("No purchase yet")),
+        ],
+        rows,
+        note=_(
+            "Active: a purchase in the last %(active)s days; silent: the last one %(active)s–%(silent)s days ago; "
+            "churned: none for %(silent)s days."
+        )
+        % {"active": settings.active_days, "silent": settings.silent_days},
+    )
 
 
 def tiers(scope: Scope) -> Table:
@@ -336,14 +488,26 @@ def tiers(scope: Scope) -> Table:
         ends.append(scope.end)
     all_tiers = list(Tier.objects.order_by("rank"))
     counts = defaultdict(dict)
-    for r in (TierDay.objects.filter(scope.stores_q(), day__in=ends).order_by().values("day", "tier")
-              .annotate(n=Sum("members"))):
+    for r in (
+        TierDay.objects.filter(scope.stores_q(), day__in=ends)
+        .order_by()
+        .values("day", "tier")
+        .annotate(n=Sum("members"))
+    ):
         counts[r["day"]][r["tier"]] = r["n"]
-    rows = [{"day": day, "total": sum(counts[day].values()), **{f"t{t.pk}": counts[day].get(t.pk, 0)
-                                                                  for t in all_tiers}}
-            for day in ends if day in counts]
-    return Table("tiers", _("Members by tier"), [Column("day", _("Day"), DAY)] + [
-        Column(f"t{t.pk}", t.name) for t in all_tiers] + [Column("total", _("Members"))], rows)
+    rows = [
+        {"day": day, "total": sum(counts[day].values()), **{f"t{t.pk}": counts[day].get(t.pk, 0) for t in all_tiers}}
+        for day in ends
+        if day in counts
+    ]
+    return Table(
+        "tiers",
+        _("Members by tier"),
+        [Column("day", _("Day"), DAY)]
+        + [Column(f"t{t.pk}", t.name) for t in all_tiers]
+        + [Column("total", _("Members"))],
+        rows,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,14 +518,26 @@ def tiers(scope: Scope) -> Table:
 def points_weeks(scope: Scope) -> Table:
     """Per week (Monday to Sunday, cut to the period): points issued, redeemed, expired; stored value in
     and out; and the balances at the week's last day."""
-    flows = ["points_issued", "points_redeemed", "points_expired", "points_net", "sv_in", "sv_out",
-             "sv_principal_net", "sv_bonus_net"]
+    flows = [
+        "points_issued",
+        "points_redeemed",
+        "points_expired",
+        "points_net",
+        "sv_in",
+        "sv_out",
+        "sv_principal_net",
+        "sv_bonus_net",
+    ]
     base = balances(scope, scope.start - timedelta(days=1))
     rate = ProgramSettings.load().redeem_points_per_yuan
     points, principal, bonus = base["points"], base["sv_principal"], base["sv_bonus"]
     weeks: dict[date, dict] = {}
-    for r in (StoreDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
-              .order_by("day").values("day").annotate(**{f: Sum(f) for f in flows})):
+    for r in (
+        StoreDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
+        .order_by("day")
+        .values("day")
+        .annotate(**{f: Sum(f) for f in flows})
+    ):
         w = weeks.setdefault(min(d.week_end(r["day"]), scope.end), {f: 0 for f in flows})
         for f in flows:
             w[f] += r[f] or 0
@@ -372,17 +548,34 @@ def points_weeks(scope: Scope) -> Table:
         points += w["points_net"]
         principal += Decimal(w["sv_principal_net"])
         bonus += Decimal(w["sv_bonus_net"])
-        rows.append({"day": end, **w, "points_outstanding": points,
-                     "points_liability": d.points_liability(points, rate),
-                     "sv_liability": d.sv_liability(principal, bonus), "sv_principal": principal})
-    return Table("points", _("Points and stored value by week"), [
-        Column("day", _("Week ending"), DAY), Column("points_issued", _("Points issued")),
-        Column("points_redeemed", _("Points redeemed")), Column("points_expired", _("Points expired")),
-        Column("points_outstanding", _("Points outstanding")), Column("points_liability", _("Points liability"), MONEY),
-        Column("sv_in", _("Stored value in"), MONEY), Column("sv_out", _("Stored value out"), MONEY),
-        Column("sv_principal", _("Stored-value principal"), MONEY),
-        Column("sv_liability", _("Stored-value liability"), MONEY)], rows,
-        note=_("Points liability: outstanding points ÷ %(rate)s points per ¥1.") % {"rate": rate})
+        rows.append(
+            {
+                "day": end,
+                **w,
+                "points_outstanding": points,
+                "points_liability": d.points_liability(points, rate),
+                "sv_liability": d.sv_liability(principal, bonus),
+                "sv_principal": principal,
+            }
+        )
+    return Table(
+        "points",
+        _("Points and stored value by week"),
+        [
+            Column("day", _("Week ending"), DAY),
+            Column("points_issued", _("Points issued")),
+            Column("points_redeemed", _("Points redeemed")),
+            Column("points_expired", _("Points expired")),
+            Column("points_outstanding", _("Points outstanding")),
+            Column("points_liability", _("Points liability"), MONEY),
+            Column("sv_in", _("Stored value in"), MONEY),
+            Column("sv_out", _("Stored value out"), MONEY),
+            Column("sv_principal", _("Stored-value principal"), MONEY),
+            Column("sv_liability", _("Stored-value liability"), MONEY),
+        ],
+        rows,
+        note=_("Points liability: outstanding points ÷ %(rate)s points per ¥1.") % {"rate": rate},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,8 +589,7 @@ def rfm_counts(scope: Scope) -> Table:
     counts = defaultdict(lambda: {c: 0 for c in RfmClass.values})
     spend = defaultdict(Decimal)
     if day:
-        for r in RfmDay.objects.filter(scope.stores_q(), day=day).values("store", "rfm_class", "members",
-                                                                         "monetary"):
+        for r in RfmDay.objects.filter(scope.stores_q(), day=day).values("store", "rfm_class", "members", "monetary"):
             counts[r["store"]][r["rfm_class"]] = r["members"]
             spend[r["rfm_class"]] += r["monetary"]
     rows = []
@@ -407,41 +599,86 @@ def rfm_counts(scope: Scope) -> Table:
     if len(rows) > 1:
         total = {k: sum(r[k] for r in rows) for k in [*RfmClass.values, "total"]}
         rows.append({"store": _("All stores"), **total, "total_row": True})
-    return Table("rfm", _("RFM classes by store"), [Column("store", _("Store"), TEXT)] + [
-        Column(c.value, c.label) for c in RfmClass] + [Column("total", _("Members scored"))], rows,
-        note=_("As of %(day)s.") % {"day": day} if day else "")
+    return Table(
+        "rfm",
+        _("RFM classes by store"),
+        [Column("store", _("Store"), TEXT)]
+        + [Column(c.value, c.label) for c in RfmClass]
+        + [Column("total", _("Members scored"))],
+        rows,
+        note=_("As of %(day)s.") % {"day": day} if day else "",
+    )
 
 
 def rfm_summary(scope: Scope) -> list[dict]:
     """Per class: members, share and average spend in the window (the drill-down cards)."""
     day = snapshot_day()
-    agg = {r["rfm_class"]: r for r in RfmDay.objects.filter(scope.stores_q(), day=day).order_by()
-           .values("rfm_class").annotate(n=Sum("members"), spend=Sum("monetary"))} if day else {}
+    agg = (
+        {
+            r["rfm_class"]: r
+            for r in RfmDay.objects.filter(scope.stores_q(), day=day)
+            .order_by()
+            .values("rfm_class")
+            .annotate(n=Sum("members"), spend=Sum("monetary"))
+        }
+        if day
+        else {}
+    )
     total = sum(r["n"] for r in agg.values())
-    return [{"key": c.value, "label": c.label, "members": agg.get(c.value, {}).get("n", 0),
-             "share": d.ratio(agg.get(c.value, {}).get("n", 0), total),
-             "average": d.ratio(agg.get(c.value, {}).get("spend", 0), agg.get(c.value, {}).get("n", 0))}
-            for c in RfmClass]
+    return [
+        {
+            "key": c.value,
+            "label": c.label,
+            "members": agg.get(c.value, {}).get("n", 0),
+            "share": d.ratio(agg.get(c.value, {}).get("n", 0), total),
+            "average": d.ratio(agg.get(c.value, {}).get("spend", 0), agg.get(c.value, {}).get("n", 0)),
+        }
+        for c in RfmClass
+    ]
 
 
 def rfm_members(scope: Scope, rfm_class: str):
     """The drill-down: members of a class at the scope's stores, best spenders first."""
-    return (MemberSnapshot.objects.filter(scope.stores_q("home_store"), rfm_class=rfm_class)
-            .select_related("member", "home_store", "tier").order_by("-monetary", "member_id"))
+    return (
+        MemberSnapshot.objects.filter(scope.stores_q("home_store"), rfm_class=rfm_class)
+        .select_related("member", "home_store", "tier")
+        .order_by("-monetary", "member_id")
+    )
 
 
 def rfm_member_table(scope: Scope, rfm_class: str, rows) -> Table:
     label = dict(RfmClass.choices).get(rfm_class, rfm_class)
-    return Table(f"rfm-{rfm_class}", _("Members: %(cls)s") % {"cls": label}, [
-        Column("member_no", _("Member number"), TEXT), Column("name", _("Name"), TEXT),
-        Column("phone", _("Mobile"), TEXT), Column("store", _("Home store"), TEXT), Column("tier", _("Tier"), TEXT),
-        Column("recency_days", _("Days since last purchase")), Column("frequency", _("Purchases")),
-        Column("monetary", _("Spend"), MONEY), Column("rfm", _("R-F-M"), TEXT),
-        Column("stage", _("Stage"), TEXT)], [
-        {"member_no": s.member.member_no, "name": s.member.name, "phone": s.member.masked_phone,
-         "store": s.home_store.code, "tier": s.tier.name, "recency_days": s.recency_days, "frequency": s.frequency,
-         "monetary": s.monetary, "rfm": f"{s.r_score}-{s.f_score}-{s.m_score}", "stage": s.get_stage_display()}
-        for s in rows])
+    return Table(
+        f"rfm-{rfm_class}",
+        _("Members: %(cls)s") % {"cls": label},
+        [
+            Column("member_no", _("Member number"), TEXT),
+            Column("name", _("Name"), TEXT),
+            Column("phone", _("Mobile"), TEXT),
+            Column("store", _("Home store"), TEXT),
+            Column("tier", _("Tier"), TEXT),
+            Column("recency_days", _("Days since last purchase")),
+            Column("frequency", _("Purchases")),
+            Column("monetary", _("Spend"), MONEY),
+            Column("rfm", _("R-F-M"), TEXT),
+            Column("stage", _("Stage"), TEXT),
+        ],
+        [
+            {
+                "member_no": s.member.member_no,
+                "name": s.member.name,
+                "phone": s.member.masked_phone,
+                "store": s.home_store.code,
+                "tier": s.tier.name,
+                "recency_days": s.recency_days,
+                "frequency": s.frequency,
+                "monetary": s.monetary,
+                "rfm": f"{s.r_score}-{s.f_score}-{s.m_score}",
+                "stage": s.get_stage_display(),
+            }
+            for s in rows
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,11 +691,21 @@ def campaigns(scope: Scope) -> Table:
     claims, coupons issued and used, usage rate, sales after the grant, incremental sales, cost, ROI."""
     settings = AnalyticsSettings.load()
     agg = {}
-    for r in (CampaignDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
-              .order_by().values("scene", "variant")
-              .annotate(grants=Sum("grants"), claimed=Sum("claimed"), points=Sum("points"),
-                        sales_after=Sum("sales_after"), coupons_issued=Sum("coupons_issued"),
-                        coupons_used=Sum("coupons_used"), coupon_discount=Sum("coupon_discount"), cost=Sum("cost"))):
+    for r in (
+        CampaignDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
+        .order_by()
+        .values("scene", "variant")
+        .annotate(
+            grants=Sum("grants"),
+            claimed=Sum("claimed"),
+            points=Sum("points"),
+            sales_after=Sum("sales_after"),
+            coupons_issued=Sum("coupons_issued"),
+            coupons_used=Sum("coupons_used"),
+            coupon_discount=Sum("coupon_discount"),
+            cost=Sum("cost"),
+        )
+    ):
         agg[(r["scene"], r["variant"])] = {k: cents(v) for k, v in r.items()}
     scenes = Scene.objects.in_bulk({k[0] for k in agg})
     rows = []
@@ -470,32 +717,61 @@ def campaigns(scope: Scope) -> Table:
         elif base is None or not base["grants"]:
             other = SceneGrant.Variant.B if variant == SceneGrant.Variant.A else SceneGrant.Variant.A
             base = agg.get((scene_id, other))
-        incremental = (d.incremental_sales(r["sales_after"], r["grants"], base["sales_after"], base["grants"])
-                       if base and base["grants"] else None)
+        incremental = (
+            d.incremental_sales(r["sales_after"], r["grants"], base["sales_after"], base["grants"])
+            if base and base["grants"]
+            else None
+        )
         usage = d.usage_rate(r["coupons_used"], r["coupons_issued"])
         scene = scenes[scene_id]
-        rows.append({"scene": scene.name, "scene_id": scene_id, "variant": variant,
-                     "variant_label": dict(SceneGrant.Variant.choices)[variant],
-                     "members": r["grants"], "claimed": r["claimed"], "points": r["points"],
-                     "coupons_issued": r["coupons_issued"], "coupons_used": r["coupons_used"], "usage_rate": usage,
-                     "low_usage": variant != SceneGrant.Variant.HOLDOUT
-                     and d.low_usage(usage, settings.low_usage_threshold),
-                     "sales_after": r["sales_after"],
-                     "sales_per_member": d.sales_per_member(r["sales_after"], r["grants"]),
-                     "incremental": incremental, "cost": r["cost"], "roi": d.roi(incremental, r["cost"]),
-                     "flag": _("low usage") if variant != SceneGrant.Variant.HOLDOUT
-                     and d.low_usage(usage, settings.low_usage_threshold) else ""})
-    return Table("campaigns", _("Campaign results"), [
-        Column("scene", _("Scene"), TEXT), Column("variant_label", _("Variant"), TEXT), Column("members", _("Members")),
-        Column("claimed", _("Claimed or granted")), Column("coupons_issued", _("Coupons issued")),
-        Column("coupons_used", _("Coupons used")), Column("usage_rate", _("Usage rate"), PCT),
-        Column("sales_after", _("Sales after grant"), MONEY),
-        Column("sales_per_member", _("Sales per member"), MONEY),
-        Column("incremental", _("Incremental sales"), MONEY), Column("cost", _("Cost"), MONEY),
-        Column("roi", _("ROI"), RATIO), Column("flag", _("Flag"), TEXT)], rows,
-        note=_("Sales within %(days)s days after each grant; incremental against the holdout, or the other A/B half; "
-               "benefits used by under %(low)s%% of those who got them are flagged.") % {
-            "days": settings.attribution_days, "low": f"{settings.low_usage_threshold:g}"})
+        rows.append(
+            {
+                "scene": scene.name,
+                "scene_id": scene_id,
+                "variant": variant,
+                "variant_label": dict(SceneGrant.Variant.choices)[variant],
+                "members": r["grants"],
+                "claimed": r["claimed"],
+                "points": r["points"],
+                "coupons_issued": r["coupons_issued"],
+                "coupons_used": r["coupons_used"],
+                "usage_rate": usage,
+                "low_usage": variant != SceneGrant.Variant.HOLDOUT and d.low_usage(usage, settings.low_usage_threshold),
+                "sales_after": r["sales_after"],
+                "sales_per_member": d.sales_per_member(r["sales_after"], r["grants"]),
+                "incremental": incremental,
+                "cost": r["cost"],
+                "roi": d.roi(incremental, r["cost"]),
+                "flag": _("low usage")
+                if variant != SceneGrant.Variant.HOLDOUT and d.low_usage(usage, settings.low_usage_threshold)
+                else "",
+            }
+        )
+    return Table(
+        "campaigns",
+        _("Campaign results"),
+        [
+            Column("scene", _("Scene"), TEXT),
+            Column("variant_label", _("Variant"), TEXT),
+            Column("members", _("Members")),
+            Column("claimed", _("Claimed or granted")),
+            Column("coupons_issued", _("Coupons issued")),
+            Column("coupons_used", _("Coupons used")),
+            Column("usage_rate", _("Usage rate"), PCT),
+            Column("sales_after", _("Sales after grant"), MONEY),
+            Column("sales_per_member", _("Sales per member"), MONEY),
+            Column("incremental", _("Incremental sales"), MONEY),
+            Column("cost", _("Cost"), MONEY),
+            Column("roi", _("ROI"), RATIO),
+            Column("flag", _("Flag"), TEXT),
+        ],
+        rows,
+        note=_(
+            "Sales within %(days)s days after each grant; incremental against the holdout, or the other A/B half; "
+            "benefits used by under %(low)s%% of those who got them are flagged."
+        )
+        % {"days": settings.attribution_days, "low": f"{settings.low_usage_threshold:g}"},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,28 +780,62 @@ def campaigns(scope: Scope) -> Table:
 
 
 def clerks(scope: Scope) -> Table:
-    fields = ["enrolments", "sales_count", "sales_amount", "returns_amount", "member_sales_count",
-              "member_sales_amount", "member_returns_amount"]
+    fields = [
+        "enrolments",
+        "sales_count",
+        "sales_amount",
+        "returns_amount",
+        "member_sales_count",
+        "member_sales_amount",
+        "member_returns_amount",
+    ]
     stores = {s.pk: s for s in Store.objects.all()}
-    rows = list(ClerkDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end).order_by()
-                .values("store", "clerk").annotate(**{f: Sum(f) for f in fields}))
+    rows = list(
+        ClerkDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
+        .order_by()
+        .values("store", "clerk")
+        .annotate(**{f: Sum(f) for f in fields})
+    )
     users = {u.pk: u for u in User.objects.filter(pk__in={r["clerk"] for r in rows if r["clerk"]})}
     out = []
     for r in rows:
         user = users.get(r["clerk"])
-        out.append({**r, "store_name": f"{stores[r['store']].code} {stores[r['store']].name}",
-                    "clerk_name": (user.get_full_name() or user.username) if user else _("No clerk (web, poster)"),
-                    "username": user.username if user else "",
-                    "member_net_sales": d.net_sales(r["member_sales_amount"], r["member_returns_amount"]),
-                    "card_opening_rate": d.card_opening_rate(r["member_sales_count"], r["sales_count"])})
+        out.append(
+            {
+                **r,
+                "store_name": f"{stores[r['store']].code} {stores[r['store']].name}",
+                "clerk_name": (user.get_full_name() or user.username) if user else _("No clerk (web, poster)"),
+                "username": user.username if user else "",
+                "member_net_sales": d.net_sales(r["member_sales_amount"], r["member_returns_amount"]),
+                "card_opening_rate": d.card_opening_rate(r["member_sales_count"], r["sales_count"]),
+            }
+        )
     out.sort(key=lambda r: (r["store_name"], -r["enrolments"], -r["member_sales_count"], r["username"]))
-    return Table("clerks", _("Clerk ledger"), [
-        Column("store_name", _("Store"), TEXT), Column("clerk_name", _("Clerk"), TEXT),
-        Column("username", _("Username"), TEXT), Column("enrolments", _("Enrolments")),
-        Column("sales_count", _("Sales")), Column("member_sales_count", _("Member sales")),
-        Column("card_opening_rate", _("Card-opening rate"), PCT),
-        Column("member_net_sales", _("Member net sales"), MONEY)], out)
+    return Table(
+        "clerks",
+        _("Clerk ledger"),
+        [
+            Column("store_name", _("Store"), TEXT),
+            Column("clerk_name", _("Clerk"), TEXT),
+            Column("username", _("Username"), TEXT),
+            Column("enrolments", _("Enrolments")),
+            Column("sales_count", _("Sales")),
+            Column("member_sales_count", _("Member sales")),
+            Column("card_opening_rate", _("Card-opening rate"), PCT),
+            Column("member_net_sales", _("Member net sales"), MONEY),
+        ],
+        out,
+    )
 
 
-TABLES = {"daily": daily, "stores": by_store, "months": months, "lifecycle": lifecycle, "tiers": tiers,
-          "points": points_weeks, "rfm": rfm_counts, "campaigns": campaigns, "clerks": clerks}
+TABLES = {
+    "daily": daily,
+    "stores": by_store,
+    "months": months,
+    "lifecycle": lifecycle,
+    "tiers": tiers,
+    "points": points_weeks,
+    "rfm": rfm_counts,
+    "campaigns": campaigns,
+    "clerks": clerks,
+}

@@ -8,9 +8,13 @@ from portal.schedules import register
 
 from .services import rollups
 
-register("analytics: nightly roll-ups", "analytics.tasks.nightly_rollups", crontab={"minute": "0", "hour": "2"},
-         description="Daily at 02:00: roll up yesterday per store (sales, members, points, stored value, coupons, "
-                     "tiers, lifecycle, campaigns, month to date) and rebuild the member RFM snapshot.")
+register(
+    "analytics: nightly roll-ups",
+    "analytics.tasks.nightly_rollups",
+    crontab={"minute": "0", "hour": "2"},
+    description="Daily at 02:00: roll up yesterday per store (sales, members, points, stored value, coupons, "
+    "tiers, lifecycle, campaigns, month to date) and rebuild the member RFM snapshot.",
+)
 
 
 @shared_task(name="analytics.tasks.nightly_rollups", acks_late=True)

@@ -42,11 +42,23 @@ def _context(request, scope, form, allowed, page: str, **extra) -> dict:
     if scope.store:
         query["store"] = scope.store.pk
     return {
-        "scope": scope, "form": form, "stores": allowed, "is_hq": permissions.is_hq(request.user),
-        "pages": [(name, label, name == page) for name, label in PAGES], "query": urlencode(query),
-        "presets": [(label, f"?{urlencode({**query, 'start': s.isoformat(), 'end': e.isoformat()})}",
-                     s == scope.start and e == scope.end) for label, s, e in forms.presets(latest)],
-        "latest": selectors.last_rolled_day(), "snapshot_day": selectors.snapshot_day(), **extra,
+        "scope": scope,
+        "form": form,
+        "stores": allowed,
+        "is_hq": permissions.is_hq(request.user),
+        "pages": [(name, label, name == page) for name, label in PAGES],
+        "query": urlencode(query),
+        "presets": [
+            (
+                label,
+                f"?{urlencode({**query, 'start': s.isoformat(), 'end': e.isoformat()})}",
+                s == scope.start and e == scope.end,
+            )
+            for label, s, e in forms.presets(latest)
+        ],
+        "latest": selectors.last_rolled_day(),
+        "snapshot_day": selectors.snapshot_day(),
+        **extra,
     }
 
 
@@ -60,33 +72,59 @@ def _floats(values):
 
 def chart(kind: str, labels, series, *, fmt: str = "int", stacked: bool = False, title: str = "") -> dict:
     """The data of one chart, drawn by static/js/analytics.js with the vendored Chart.js."""
-    return {"type": kind, "labels": [str(x) for x in labels], "format": fmt, "stacked": stacked, "title": str(title),
-            "datasets": [{"label": str(label), "data": _floats(values), "color": PALETTE[i % len(PALETTE)],
-                          **({"type": t} if (t := extra.get("type")) else {}),
-                          **({"axis": a} if (a := extra.get("axis")) else {})}
-                         for i, (label, values, extra) in enumerate(
-                             (s if len(s) == 3 else (s[0], s[1], {})) for s in series)]}
+    return {
+        "type": kind,
+        "labels": [str(x) for x in labels],
+        "format": fmt,
+        "stacked": stacked,
+        "title": str(title),
+        "datasets": [
+            {
+                "label": str(label),
+                "data": _floats(values),
+                "color": PALETTE[i % len(PALETTE)],
+                **({"type": t} if (t := extra.get("type")) else {}),
+                **({"axis": a} if (a := extra.get("axis")) else {}),
+            }
+            for i, (label, values, extra) in enumerate((s if len(s) == 3 else (s[0], s[1], {})) for s in series)
+        ],
+    }
 
 
 def _sales_chart(table):
-    return chart("line", [r["day"].strftime("%m-%d") for r in table.rows], [
-        (_("Net sales"), [r["net_sales"] for r in table.rows]),
-        (_("Member net sales"), [r["member_net_sales"] for r in table.rows])], fmt="money")
+    return chart(
+        "line",
+        [r["day"].strftime("%m-%d") for r in table.rows],
+        [
+            (_("Net sales"), [r["net_sales"] for r in table.rows]),
+            (_("Member net sales"), [r["member_net_sales"] for r in table.rows]),
+        ],
+        fmt="money",
+    )
 
 
 def _lifecycle_chart(table):
     rows = table.rows
-    return chart("bar", [r["day"].strftime("%m-%d") for r in rows], [
-        (_("New active"), [r["new_active"] for r in rows]),
-        (_("Revived"), [r["revived"] for r in rows]),
-        (_("Churned"), [-r["newly_churned"] for r in rows]),
-        (_("Net new active"), [r["net_new_active"] for r in rows], {"type": "line"})])
+    return chart(
+        "bar",
+        [r["day"].strftime("%m-%d") for r in rows],
+        [
+            (_("New active"), [r["new_active"] for r in rows]),
+            (_("Revived"), [r["revived"] for r in rows]),
+            (_("Churned"), [-r["newly_churned"] for r in rows]),
+            (_("Net new active"), [r["net_new_active"] for r in rows], {"type": "line"}),
+        ],
+    )
 
 
 def _tier_chart(table):
     tier_columns = [c for c in table.columns if c.key[:1] == "t" and c.key[1:].isdigit()]
-    return chart("bar", [r["day"].strftime("%m-%d") for r in table.rows],
-                 [(c.label, [r.get(c.key, 0) for r in table.rows]) for c in tier_columns], stacked=True)
+    return chart(
+        "bar",
+        [r["day"].strftime("%m-%d") for r in table.rows],
+        [(c.label, [r.get(c.key, 0) for r in table.rows]) for c in tier_columns],
+        stacked=True,
+    )
 
 
 @require_GET
@@ -97,9 +135,22 @@ def index(request):
     life = selectors.lifecycle(scope)
     tier = selectors.tiers(scope)
     stores = selectors.by_store(scope)
-    return render(request, "analytics/index.html", _context(
-        request, scope, form, allowed, "analytics:index", kpis=selectors.kpis(scope), stores_table=stores,
-        sales_chart=_sales_chart(daily), lifecycle_chart=_lifecycle_chart(life), tier_chart=_tier_chart(tier)))
+    return render(
+        request,
+        "analytics/index.html",
+        _context(
+            request,
+            scope,
+            form,
+            allowed,
+            "analytics:index",
+            kpis=selectors.kpis(scope),
+            stores_table=stores,
+            sales_chart=_sales_chart(daily),
+            lifecycle_chart=_lifecycle_chart(life),
+            tier_chart=_tier_chart(tier),
+        ),
+    )
 
 
 @require_GET
@@ -107,9 +158,22 @@ def index(request):
 def members(request):
     scope, form, allowed = _scope(request)
     life, tier, months = selectors.lifecycle(scope), selectors.tiers(scope), selectors.months(scope)
-    return render(request, "analytics/members.html", _context(
-        request, scope, form, allowed, "analytics:members", lifecycle=life, tiers=tier, months=months,
-        lifecycle_chart=_lifecycle_chart(life), tier_chart=_tier_chart(tier)))
+    return render(
+        request,
+        "analytics/members.html",
+        _context(
+            request,
+            scope,
+            form,
+            allowed,
+            "analytics:members",
+            lifecycle=life,
+            tiers=tier,
+            months=months,
+            lifecycle_chart=_lifecycle_chart(life),
+            tier_chart=_tier_chart(tier),
+        ),
+    )
 
 
 @require_GET
@@ -119,13 +183,34 @@ def sales(request):
     daily, months, stores = selectors.daily(scope), selectors.months(scope), selectors.by_store(scope)
     now = selectors.totals(scope)
     balance = selectors.balances(scope, scope.end)
-    repurchase = chart("bar", [r["month"] for r in months.rows], [
-        (_("Repurchase rate"), [r["repurchase_rate"] for r in months.rows]),
-        (_("Repurchase amount share"), [r["repurchase_amount_share"] for r in months.rows]),
-        (_("Conversion rate"), [r["conversion_rate"] for r in months.rows], {"type": "line"})], fmt="pct")
-    return render(request, "analytics/sales.html", _context(
-        request, scope, form, allowed, "analytics:sales", daily=daily, months=months, stores_table=stores,
-        totals=now, balance=balance, sales_chart=_sales_chart(daily), repurchase_chart=repurchase))
+    repurchase = chart(
+        "bar",
+        [r["month"] for r in months.rows],
+        [
+            (_("Repurchase rate"), [r["repurchase_rate"] for r in months.rows]),
+            (_("Repurchase amount share"), [r["repurchase_amount_share"] for r in months.rows]),
+            (_("Conversion rate"), [r["conversion_rate"] for r in months.rows], {"type": "line"}),
+        ],
+        fmt="pct",
+    )
+    return render(
+        request,
+        "analytics/sales.html",
+        _context(
+            request,
+            scope,
+            form,
+            allowed,
+            "analytics:sales",
+            daily=daily,
+            months=months,
+            stores_table=stores,
+            totals=now,
+            balance=balance,
+            sales_chart=_sales_chart(daily),
+            repurchase_chart=repurchase,
+        ),
+    )
 
 
 @require_GET
@@ -134,16 +219,39 @@ def points(request):
     scope, form, allowed = _scope(request)
     table = selectors.points_weeks(scope)
     labels = [r["day"].strftime("%m-%d") for r in table.rows]
-    flows = chart("bar", labels, [
-        (_("Points issued"), [r["points_issued"] for r in table.rows]),
-        (_("Points redeemed"), [-r["points_redeemed"] for r in table.rows]),
-        (_("Points expired"), [-r["points_expired"] for r in table.rows])])
-    liability = chart("line", labels, [
-        (_("Points liability"), [r["points_liability"] for r in table.rows]),
-        (_("Stored-value liability"), [r["sv_liability"] for r in table.rows])], fmt="money")
-    return render(request, "analytics/points.html", _context(
-        request, scope, form, allowed, "analytics:points", table=table, flows_chart=flows,
-        liability_chart=liability, balance=selectors.balances(scope, scope.end)))
+    flows = chart(
+        "bar",
+        labels,
+        [
+            (_("Points issued"), [r["points_issued"] for r in table.rows]),
+            (_("Points redeemed"), [-r["points_redeemed"] for r in table.rows]),
+            (_("Points expired"), [-r["points_expired"] for r in table.rows]),
+        ],
+    )
+    liability = chart(
+        "line",
+        labels,
+        [
+            (_("Points liability"), [r["points_liability"] for r in table.rows]),
+            (_("Stored-value liability"), [r["sv_liability"] for r in table.rows]),
+        ],
+        fmt="money",
+    )
+    return render(
+        request,
+        "analytics/points.html",
+        _context(
+            request,
+            scope,
+            form,
+            allowed,
+            "analytics:points",
+            table=table,
+            flows_chart=flows,
+            liability_chart=liability,
+            balance=selectors.balances(scope, scope.end),
+        ),
+    )
 
 
 @require_GET
@@ -152,9 +260,20 @@ def rfm(request):
     scope, form, allowed = _scope(request)
     summary = selectors.rfm_summary(scope)
     counts = chart("bar", [c["label"] for c in summary], [(_("Members"), [c["members"] for c in summary])])
-    return render(request, "analytics/rfm.html", _context(
-        request, scope, form, allowed, "analytics:rfm", summary=summary, table=selectors.rfm_counts(scope),
-        counts_chart=counts))
+    return render(
+        request,
+        "analytics/rfm.html",
+        _context(
+            request,
+            scope,
+            form,
+            allowed,
+            "analytics:rfm",
+            summary=summary,
+            table=selectors.rfm_counts(scope),
+            counts_chart=counts,
+        ),
+    )
 
 
 PAGE_SIZE = 50
@@ -169,7 +288,7 @@ def rfm_members(request, rfm_class: str):
     members = selectors.rfm_members(scope, rfm_class)
     fmt = request.GET.get("format")
     if fmt in exports.FORMATS:
-        table = selectors.rfm_member_table(scope, rfm_class, members[:exports.EXPORT_LIMIT])
+        table = selectors.rfm_member_table(scope, rfm_class, members[: exports.EXPORT_LIMIT])
         return exports.response(table, fmt, f"rfm-{rfm_class}-{scope.store.code if scope.store else 'all'}")
     summary = {c["key"]: c for c in selectors.rfm_summary(scope)}[rfm_class]
     paginator = Paginator(members, PAGE_SIZE)
@@ -182,26 +301,45 @@ def rfm_members(request, rfm_class: str):
         if scope.store:
             initial["stores"] = scope.store.pk
         campaign_url = f"{reverse('admin:campaigns_scene_add')}?{urlencode(initial)}"
-    return render(request, "analytics/rfm_members.html", _context(
-        request, scope, form, allowed, "analytics:rfm", rfm_class=rfm_class, summary=summary, members_page=page,
-        table=selectors.rfm_member_table(scope, rfm_class, page.object_list), segment=segment,
-        campaign_url=campaign_url))
+    return render(
+        request,
+        "analytics/rfm_members.html",
+        _context(
+            request,
+            scope,
+            form,
+            allowed,
+            "analytics:rfm",
+            rfm_class=rfm_class,
+            summary=summary,
+            members_page=page,
+            table=selectors.rfm_member_table(scope, rfm_class, page.object_list),
+            segment=segment,
+            campaign_url=campaign_url,
+        ),
+    )
 
 
 @require_GET
 @reports_only
 def campaigns(request):
     scope, form, allowed = _scope(request)
-    return render(request, "analytics/campaigns.html", _context(
-        request, scope, form, allowed, "analytics:campaigns", table=selectors.campaigns(scope)))
+    return render(
+        request,
+        "analytics/campaigns.html",
+        _context(request, scope, form, allowed, "analytics:campaigns", table=selectors.campaigns(scope)),
+    )
 
 
 @require_GET
 @reports_only
 def clerks(request):
     scope, form, allowed = _scope(request)
-    return render(request, "analytics/clerks.html", _context(
-        request, scope, form, allowed, "analytics:clerks", table=selectors.clerks(scope)))
+    return render(
+        request,
+        "analytics/clerks.html",
+        _context(request, scope, form, allowed, "analytics:clerks", table=selectors.clerks(scope)),
+    )
 
 
 @require_GET
@@ -219,5 +357,8 @@ def table(request, name: str):
         return exports.response(result, fmt, f"{name}-{store}-{scope.start:%Y%m%d}-{scope.end:%Y%m%d}")
     if fmt:
         raise Http404
-    return render(request, "analytics/_table.html", {"table": result, "query": _context(
-        request, scope, form, allowed, "")["query"]})
+    return render(
+        request,
+        "analytics/_table.html",
+        {"table": result, "query": _context(request, scope, form, allowed, "")["query"]},
+    )

@@ -30,17 +30,23 @@ def machine() -> str:
         pass
     with raw_connect() as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]
-        settings = {name: conn.execute(f"SHOW {name}").fetchone()[0]
-                    for name in ("shared_buffers", "work_mem", "max_wal_size", "synchronous_commit", "jit")}
+        settings = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("shared_buffers", "work_mem", "max_wal_size", "synchronous_commit", "jit")
+        }
     cpu = ""
     try:
-        cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
-                             capture_output=True, text=True).stdout.strip()
+        cpu = subprocess.run(
+            ["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         pass
-    return (f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}, Python "
-            f"{platform.python_version()}, PostgreSQL {version} ("
-            + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())) + ")")
+    return (
+        f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}, Python "
+        f"{platform.python_version()}, PostgreSQL {version} ("
+        + ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
+        + ")"
+    )
 
 
 def main(argv=None) -> None:

@@ -31,8 +31,16 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:54
 from .common import HISTORY_END, HISTORY_START, checkpoint_and_vacuum, raw_connect, say, setup_django, timed  # noqa: E402
 
 FULL_SALES = 10_000_000
-PAGES = ["/analytics/", "/analytics/members/", "/analytics/sales/", "/analytics/points/", "/analytics/rfm/",
-         "/analytics/rfm/high_value/", "/analytics/campaigns/", "/analytics/clerks/"]
+PAGES = [
+    "/analytics/",
+    "/analytics/members/",
+    "/analytics/sales/",
+    "/analytics/points/",
+    "/analytics/rfm/",
+    "/analytics/rfm/high_value/",
+    "/analytics/campaigns/",
+    "/analytics/clerks/",
+]
 SALE_TABLES = ["pos_sale", "pos_return"]
 
 
@@ -47,8 +55,12 @@ def _clerks() -> None:
 
     stores = list(Store.objects.filter(code__regex=r"^S\d{3}$").order_by("code"))
     have = set(User.objects.filter(username__startswith="bench_").values_list("username", flat=True))
-    users = [User(username=f"bench_c{s.code}{k}", role=Role.CLERK, store=s, first_name=f"导购{s.code}{k}",
-                  password="!") for s in stores for k in "ab" if f"bench_c{s.code}{k}" not in have]
+    users = [
+        User(username=f"bench_c{s.code}{k}", role=Role.CLERK, store=s, first_name=f"导购{s.code}{k}", password="!")
+        for s in stores
+        for k in "ab"
+        if f"bench_c{s.code}{k}" not in have
+    ]
     if "bench_m001" not in have:
         users.append(User(username="bench_m001", role=Role.MANAGER, store=stores[0], first_name="店长", password="!"))
     User.objects.bulk_create(users)
@@ -61,15 +73,21 @@ def _clerks() -> None:
 
 
 def _drop_indexes(conn, tables) -> list[str]:
-    rows = conn.execute("""SELECT i.indexname, i.indexdef, c.conname FROM pg_indexes i
+    rows = conn.execute(
+        """SELECT i.indexname, i.indexdef, c.conname FROM pg_indexes i
         LEFT JOIN pg_constraint c ON c.conname = i.indexname
-        WHERE i.tablename = ANY(%s) AND i.indexname NOT LIKE '%%_pkey'""", [tables]).fetchall()
-    conn.execute("CREATE TABLE IF NOT EXISTS bench_analytics_ddl (idx text PRIMARY KEY, indexdef text, conname text,"
-                 " tbl text)")
+        WHERE i.tablename = ANY(%s) AND i.indexname NOT LIKE '%%_pkey'""",
+        [tables],
+    ).fetchall()
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS bench_analytics_ddl (idx text PRIMARY KEY, indexdef text, conname text, tbl text)"
+    )
     for name, indexdef, conname in rows:
         table = indexdef.split(" ON ")[1].split(" ")[0].replace("public.", "")
-        conn.execute("INSERT INTO bench_analytics_ddl VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                     [name, indexdef, conname, table])
+        conn.execute(
+            "INSERT INTO bench_analytics_ddl VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [name, indexdef, conname, table],
+        )
         if conname:
             conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{conname}"')
         else:
@@ -80,7 +98,8 @@ def _drop_indexes(conn, tables) -> list[str]:
 def _rebuild_indexes(conn) -> None:
     conn.execute("SET maintenance_work_mem = '512MB'")
     for name, indexdef, conname, table in conn.execute(
-            "SELECT idx, indexdef, conname, tbl FROM bench_analytics_ddl ORDER BY idx").fetchall():
+        "SELECT idx, indexdef, conname, tbl FROM bench_analytics_ddl ORDER BY idx"
+    ).fetchall():
         if not conn.execute("SELECT 1 FROM pg_class WHERE relname = %s", [name]).fetchone():
             conn.execute(indexdef)
         if conname and not conn.execute("SELECT 1 FROM pg_constraint WHERE conname = %s", [conname]).fetchone():
@@ -138,8 +157,9 @@ def generate_sales(total: int) -> dict:
                             WHERE c.store_id = m.home_store_id AND c.k = m.id % 2 AND m.enrolled_by_id IS NULL""")
             conn.execute("SET session_replication_role = origin")
             _rebuild_indexes(conn)
-        counts = conn.execute("SELECT count(*), count(member_id), (SELECT count(*) FROM pos_return) FROM pos_sale"
-                              ).fetchone()
+        counts = conn.execute(
+            "SELECT count(*), count(member_id), (SELECT count(*) FROM pos_return) FROM pos_sale"
+        ).fetchone()
     say(f"sales: {counts[0]:,} till sales ({counts[1]:,} member sales), {counts[2]:,} returns in {t():.1f} s")
     with timed() as t:
         checkpoint_and_vacuum(SALE_TABLES + ["membership_member"])
@@ -152,11 +172,14 @@ def generate_campaign(days: int = 90, per_day: int = 2000) -> None:
     each granted member, a quarter of them used."""
     from campaigns.models import BenefitPackage, CouponTemplate, Scene
 
-    template, _ = CouponTemplate.objects.get_or_create(code="BENCH15", defaults=dict(
-        name="bench ¥15 off ¥80", value=15, threshold=80, valid_days=30))
+    template, _ = CouponTemplate.objects.get_or_create(
+        code="BENCH15", defaults=dict(name="bench ¥15 off ¥80", value=15, threshold=80, valid_days=30)
+    )
     package, _ = BenefitPackage.objects.get_or_create(name="bench win-back", defaults={"cost_per_grant": 3})
-    scene, _ = Scene.objects.get_or_create(name="bench win-back", defaults=dict(
-        kind=Scene.Kind.WINBACK, package=package, holdout_percent=10, inactive_days=90))
+    scene, _ = Scene.objects.get_or_create(
+        name="bench win-back",
+        defaults=dict(kind=Scene.Kind.WINBACK, package=package, holdout_percent=10, inactive_days=90),
+    )
     end = HISTORY_END
     with raw_connect(autocommit=True) as conn, timed() as t:
         conn.execute("DELETE FROM campaigns_coupon WHERE source = %s", [f"scene:{scene.pk}"])
@@ -243,8 +266,9 @@ def snapshot(day: date) -> float:
 
     with timed() as t:
         rows = rfm.build_snapshot(day)
-    classes = dict(MemberSnapshot.objects.exclude(rfm_class="").order_by().values_list("rfm_class").annotate(
-        n=Count("member_id")))
+    classes = dict(
+        MemberSnapshot.objects.exclude(rfm_class="").order_by().values_list("rfm_class").annotate(n=Count("member_id"))
+    )
     say(f"snapshot {day}: {rows:,} members scored and classed in {t():.1f} s; classes {classes}")
     return t()
 
@@ -262,8 +286,11 @@ def pages(repeat: int, last: date) -> list[tuple]:
     from membership.models import Store, User
 
     s001 = Store.objects.get(code="S001")
-    viewers = [("HQ, all stores", "admin", ""), ("HQ, store S001", "admin", f"&store={s001.pk}"),
-               ("manager S001", "bench_m001", "")]
+    viewers = [
+        ("HQ, all stores", "admin", ""),
+        ("HQ, store S001", "admin", f"&store={s001.pk}"),
+        ("manager S001", "bench_m001", ""),
+    ]
     periods = [("30 days", last - timedelta(days=29)), ("90 days", last - timedelta(days=89))]
     results = []
     for who, username, extra in viewers:
@@ -281,11 +308,15 @@ def pages(repeat: int, last: date) -> list[tuple]:
                     assert response.status_code == 200, (url, response.status_code)
                 times = times[1:]
                 results.append((who, label, path, statistics.median(times), max(times), len(queries)))
-                say(f"page {who:16} {label:8} {path:28} median {statistics.median(times):6.1f} ms  "
-                    f"worst {max(times):6.1f} ms  {len(queries):3} queries")
+                say(
+                    f"page {who:16} {label:8} {path:28} median {statistics.median(times):6.1f} ms  "
+                    f"worst {max(times):6.1f} ms  {len(queries):3} queries"
+                )
     worst = max(r[4] for r in results)
-    say(f"pages: {len(results)} page renders, slowest median {max(r[3] for r in results):.1f} ms, "
-        f"worst single render {worst:.1f} ms ({'within' if worst <= 300 else 'ABOVE'} the 300 ms budget)")
+    say(
+        f"pages: {len(results)} page renders, slowest median {max(r[3] for r in results):.1f} ms, "
+        f"worst single render {worst:.1f} ms ({'within' if worst <= 300 else 'ABOVE'} the 300 ms budget)"
+    )
     return results
 
 
@@ -315,8 +346,16 @@ def main(argv=None) -> None:
         generate_campaign()
     if not args.skip_history:
         history(last - timedelta(days=1), args.lifecycle_days)
-    checkpoint_and_vacuum(["analytics_storeday", "analytics_clerkday", "analytics_lifecycleday", "analytics_tierday",
-                           "analytics_monthstats", "analytics_campaignday"])
+    checkpoint_and_vacuum(
+        [
+            "analytics_storeday",
+            "analytics_clerkday",
+            "analytics_lifecycleday",
+            "analytics_tierday",
+            "analytics_monthstats",
+            "analytics_campaignday",
+        ]
+    )
     nightly(last)
     snapshot(last)
     pages(args.repeat, last)

@@ -31,28 +31,36 @@ from decimal import ROUND_FLOOR, Decimal
 
 from .common import SH, ratio, raw_connect, say, setup_django, timed
 
-RAW_LOCK = ("SELECT points_balance, points_pending, growth_value, tier_id, purchase_count, last_purchase_at, status"
-            " FROM membership_member WHERE id = %s FOR NO KEY UPDATE")
+RAW_LOCK = (
+    "SELECT points_balance, points_pending, growth_value, tier_id, purchase_count, last_purchase_at, status"
+    " FROM membership_member WHERE id = %s FOR NO KEY UPDATE"
+)
 RAW_PURCHASE = (
     "INSERT INTO membership_purchase (reference, created_at, amount, points_paid, points_value, coupon_value,"
     " sv_principal_paid, sv_bonus_paid, eligible_amount, points_earned, growth, returned_amount, points_reversed,"
     " points_refunded, growth_reversed, sv_principal_refunded, sv_bonus_refunded, idempotency_key, member_id,"
     " operator_id, store_id, tier_at_sale_id)"
-    " VALUES (%s, %s, %s, 0, 0, 0, 0, 0, %s, %s, %s, 0, 0, 0, 0, 0, 0, %s, %s, NULL, %s, %s) RETURNING id")
+    " VALUES (%s, %s, %s, 0, 0, 0, 0, 0, %s, %s, %s, 0, 0, 0, 0, 0, 0, %s, %s, NULL, %s, %s) RETURNING id"
+)
 RAW_LOT = (
     "INSERT INTO membership_pointsentry (amount, kind, source, source_ref, reason, created_at, balance_after,"
     " remaining, pending, available_at, expires_at, flagged, idempotency_key, member_id, operator_id, store_id,"
-    " purchase_id) VALUES (%s, 'earn', 'sale', %s, '', %s, %s, %s, false, NULL, %s, false, %s, %s, NULL, %s, %s)")
+    " purchase_id) VALUES (%s, 'earn', 'sale', %s, '', %s, %s, %s, false, NULL, %s, false, %s, %s, NULL, %s, %s)"
+)
 RAW_GROWTH = "INSERT INTO membership_growthentry (amount, created_at, member_id, purchase_id) VALUES (%s, %s, %s, %s)"
 RAW_TIER_CHANGE = (
     "INSERT INTO membership_tierchange (reason, note, created_at, idempotency_key, from_tier_id, member_id,"
-    " operator_id, to_tier_id) VALUES ('upgrade', '', %s, NULL, %s, %s, NULL, %s)")
-RAW_MEMBER = ("UPDATE membership_member SET points_balance = %s, points_flagged = %s, growth_value = %s,"
-              " purchase_count = purchase_count + 1, last_purchase_at = greatest(last_purchase_at, %s) WHERE id = %s")
+    " operator_id, to_tier_id) VALUES ('upgrade', '', %s, NULL, %s, %s, NULL, %s)"
+)
+RAW_MEMBER = (
+    "UPDATE membership_member SET points_balance = %s, points_flagged = %s, growth_value = %s,"
+    " purchase_count = purchase_count + 1, last_purchase_at = greatest(last_purchase_at, %s) WHERE id = %s"
+)
 RAW_MEMBER_UPGRADE = (
     "UPDATE membership_member SET points_balance = %s, points_flagged = %s, growth_value = %s, tier_id = %s,"
     " tier_since = %s, purchase_count = purchase_count + 1, last_purchase_at = greatest(last_purchase_at, %s)"
-    " WHERE id = %s")
+    " WHERE id = %s"
+)
 
 
 class RawEarn:
@@ -82,13 +90,27 @@ class RawEarn:
             eligible = amount
             earned = int((eligible * self.program.earn_rate * tier.points_multiplier).to_integral_value(ROUND_FLOOR))
             g = int(eligible)
-            pid = conn.execute(RAW_PURCHASE, [reference, at, amount, eligible, earned, g, key, member_id, store_id,
-                                              tier_id]).fetchone()[0]
+            pid = conn.execute(
+                RAW_PURCHASE, [reference, at, amount, eligible, earned, g, key, member_id, store_id, tier_id]
+            ).fetchone()[0]
             if earned:
                 remaining = earned if balance >= 0 else max(0, earned + balance)  # credits repay a debt first
                 balance += earned
-                conn.execute(RAW_LOT, [earned, reference, at, balance, remaining, self.expiry_for(at, self.program),
-                                       f"{key}:earn", member_id, store_id, pid])
+                conn.execute(
+                    RAW_LOT,
+                    [
+                        earned,
+                        reference,
+                        at,
+                        balance,
+                        remaining,
+                        self.expiry_for(at, self.program),
+                        f"{key}:earn",
+                        member_id,
+                        store_id,
+                        pid,
+                    ],
+                )
             new_tier = tier
             if g:
                 conn.execute(RAW_GROWTH, [g, at, member_id, pid])
@@ -107,8 +129,9 @@ class RawEarn:
 def service_call(member_id: int, store, reference: str, amount: Decimal, key: str) -> int:
     from membership.services.purchases import record_purchase
 
-    return record_purchase(member=member_id, store=store, reference=reference, amount=amount,
-                           idempotency_key=key).points_earned
+    return record_purchase(
+        member=member_id, store=store, reference=reference, amount=amount, idempotency_key=key
+    ).points_earned
 
 
 def _work(rng: random.Random, members: list[int], stores: list, run: str):
@@ -191,8 +214,15 @@ def time_split(members: list[int], stores: list, run: str) -> tuple[float, float
     return t() * 1000 / len(members), in_db[0] * 1000 / len(members)
 
 
-def run(*, calls: int = 3000, threads: int = 2, rounds: int = 3, warmup: int = 100, seed: int = 7,
-        show_queries: bool = False):
+def run(
+    *,
+    calls: int = 3000,
+    threads: int = 2,
+    rounds: int = 3,
+    warmup: int = 100,
+    seed: int = 7,
+    show_queries: bool = False,
+):
     from django.db import connection
 
     from membership.models import Member, Store
@@ -214,8 +244,10 @@ def run(*, calls: int = 3000, threads: int = 2, rounds: int = 3, warmup: int = 1
     run_mode("raw", [pool.pop() for _ in range(warmup)], stores, 1, f"{stamp}w2")
     queries = count_queries(pool.pop(), stores[0])  # after the warm-up: no first-call cache fills
     connection.close()
-    say(f"earn: record_purchase runs {len(queries)} queries per call (CaptureQueriesContext, BEGIN and COMMIT "
-        f"included); the raw SQL runs 5 statements plus BEGIN/COMMIT")
+    say(
+        f"earn: record_purchase runs {len(queries)} queries per call (CaptureQueriesContext, BEGIN and COMMIT "
+        f"included); the raw SQL runs 5 statements plus BEGIN/COMMIT"
+    )
     if show_queries:
         for q in queries:
             say("    " + q[:150])
@@ -227,15 +259,21 @@ def run(*, calls: int = 3000, threads: int = 2, rounds: int = 3, warmup: int = 1
     results = {}
     for (kind, n), secs in elapsed.items():
         results[(kind, n)] = calls / secs
-        say(f"earn: {kind:7s} {n} thread{'s' if n > 1 else ' '}: {calls:,} calls in {secs:.2f} s = "
-            f"{calls / secs:,.0f} calls/s")
+        say(
+            f"earn: {kind:7s} {n} thread{'s' if n > 1 else ' '}: {calls:,} calls in {secs:.2f} s = "
+            f"{calls / secs:,.0f} calls/s"
+        )
     for n in sorted({n for _k, n in modes}):
-        say(f"earn: ratio service/raw ({n} thread{'s' if n > 1 else ''}): "
+        say(
+            f"earn: ratio service/raw ({n} thread{'s' if n > 1 else ''}): "
             f"{ratio(results[('service', n)], results[('raw', n)])} of the raw throughput "
-            f"(a service call takes {ratio(results[('raw', n)], results[('service', n)])}x as long)")
+            f"(a service call takes {ratio(results[('raw', n)], results[('service', n)])}x as long)"
+        )
     total_ms, db_ms = time_split([pool.pop() for _ in range(split_calls)], stores, f"{stamp}split")
-    say(f"earn: a service call takes {total_ms:.1f} ms, of which {db_ms:.1f} ms in its statements (COMMIT "
-        f"excluded) and {total_ms - db_ms:.1f} ms in Python ({split_calls} calls, 1 thread)")
+    say(
+        f"earn: a service call takes {total_ms:.1f} ms, of which {db_ms:.1f} ms in its statements (COMMIT "
+        f"excluded) and {total_ms - db_ms:.1f} ms in Python ({split_calls} calls, 1 thread)"
+    )
     return results
 
 

@@ -46,7 +46,8 @@ WITH due AS (
     UPDATE {MEMBERS} m SET points_balance = m.points_balance - due.total
     FROM due WHERE m.id = due.member_id
     RETURNING m.id, m.points_balance, due.total
-)""" + _INSERT,
+)"""
+    + _INSERT,
     # the due lots picked once and joined back to the ledger to zero them
     "join": f"""
 WITH due AS (
@@ -59,14 +60,16 @@ WITH due AS (
     UPDATE {MEMBERS} m SET points_balance = m.points_balance - p.total
     FROM per_member p WHERE m.id = p.member_id
     RETURNING m.id, m.points_balance, p.total
-)""" + _INSERT,
+)"""
+    + _INSERT,
 }
 
 
 def due_stats(conn, at) -> tuple[int, int, int, int]:
     lots_total = conn.execute(f"SELECT count(*) FROM {LOTS} WHERE amount > 0").fetchone()[0]
-    due = conn.execute(f"SELECT count(*), count(DISTINCT member_id), coalesce(sum(remaining), 0) FROM {LOTS}"
-                       f" WHERE {DUE}", {"at": at}).fetchone()
+    due = conn.execute(
+        f"SELECT count(*), count(DISTINCT member_id), coalesce(sum(remaining), 0) FROM {LOTS} WHERE {DUE}", {"at": at}
+    ).fetchone()
     return (lots_total, *due)
 
 
@@ -76,7 +79,9 @@ def summary(conn, at) -> tuple:
     entries = conn.execute(
         f"SELECT count(*), coalesce(-sum(amount), 0),"
         f" coalesce(sum(hashtext(member_id || ':' || amount || ':' || balance_after)::bigint), 0)"
-        f" FROM {LOTS} WHERE kind = 'expire' AND source = 'expiry' AND created_at = %(at)s", {"at": at}).fetchone()
+        f" FROM {LOTS} WHERE kind = 'expire' AND source = 'expiry' AND created_at = %(at)s",
+        {"at": at},
+    ).fetchone()
     left = conn.execute(f"SELECT count(*) FROM {LOTS} WHERE {DUE}", {"at": at}).fetchone()[0]
     balances = conn.execute(f"SELECT coalesce(sum(points_balance), 0) FROM {MEMBERS}").fetchone()[0]
     return (*entries, left, int(balances))
@@ -85,8 +90,12 @@ def summary(conn, at) -> tuple:
 def prove_sample(conn, at, size=2000, seed=1) -> int:
     from membership.ledger import discrepancies
 
-    ids = [r[0] for r in conn.execute(
-        f"SELECT member_id FROM {LOTS} WHERE kind = 'expire' AND created_at = %(at)s", {"at": at}).fetchall()]
+    ids = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT member_id FROM {LOTS} WHERE kind = 'expire' AND created_at = %(at)s", {"at": at}
+        ).fetchall()
+    ]
     sample = random.Random(seed).sample(ids, min(size, len(ids)))
     return len(discrepancies(member_ids=sample))
 
@@ -134,9 +143,11 @@ def time_service(at, batch_members):
         connection.close()
         with raw_connect(autocommit=True) as conn:
             result = summary(conn, at)
-            say(f"expiry: service expire_due(batch_members={width:,}): {t_service():.1f} s, {expired:,} lots, "
+            say(
+                f"expiry: service expire_due(batch_members={width:,}): {t_service():.1f} s, {expired:,} lots, "
                 f"{expired / t_service():,.0f} lots/s; database CPU {_cpu_text(cpu)}, Python CPU {py:.1f} s; "
-                f"WAL {wal / 2**30:.1f} GiB; load {load_before} -> {load()}   [copy {clone}]")
+                f"WAL {wal / 2**30:.1f} GiB; load {load_before} -> {load()}   [copy {clone}]"
+            )
             with timed() as t_again:
                 again = expire_due_again(at, kwargs)
             say(f"expiry: service re-run: {again} lots in {t_again():.2f} s")
@@ -176,17 +187,21 @@ def time_raw(at, shape):
             wal = _wal_since(wal_before)
             cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
             result = summary(conn, at)
-        say(f"expiry: raw SQL, one statement ({shape}): {t_raw():.1f} s, {members:,} expire entries; "
+        say(
+            f"expiry: raw SQL, one statement ({shape}): {t_raw():.1f} s, {members:,} expire entries; "
             f"database CPU {_cpu_text(cpu)}; WAL {wal / 2**30:.1f} GiB; load {load_before} -> {load()}   "
-            f"[copy {clone}]")
+            f"[copy {clone}]"
+        )
     return t_raw(), cpu, result
 
 
 def run(*, at=EXPIRY_AT, batch_members: int | None = None, shapes=("sum",), repeat: int = 1) -> dict:
     with raw_connect() as conn:
         lots_total, due_lots, due_members, due_points = due_stats(conn, at)
-    say(f"expiry: {due_lots:,} of {lots_total:,} lots due at {at:%Y-%m-%d %H:%M %Z} "
-        f"({due_lots / max(lots_total, 1):.1%}), {due_points:,} points, {due_members:,} members")
+    say(
+        f"expiry: {due_lots:,} of {lots_total:,} lots due at {at:%Y-%m-%d %H:%M %Z} "
+        f"({due_lots / max(lots_total, 1):.1%}), {due_points:,} points, {due_members:,} members"
+    )
     service, raws = [], {shape: [] for shape in shapes}
     for _round in range(repeat):  # alternated, so a busy spell of the machine hits both
         service.append(time_service(at, batch_members))
@@ -203,11 +218,15 @@ def run(*, at=EXPIRY_AT, batch_members: int | None = None, shapes=("sum",), repe
         t_raw = min(r[0] for r in runs)
         cpu_raw = min((r[1] for r in runs if r[1] is not None), default=None)
         figures[shape] = t_raw
-        say(f"expiry: same result as the service ({shape}): {'yes' if same else 'NO'}  "
-            f"(entries, points, checksum, lots left, balances) service={service_result} raw={runs[0][2]}")
+        say(
+            f"expiry: same result as the service ({shape}): {'yes' if same else 'NO'}  "
+            f"(entries, points, checksum, lots left, balances) service={service_result} raw={runs[0][2]}"
+        )
         best = " (best of %d each)" % repeat if repeat > 1 else ""
-        say(f"expiry: ratio service/raw ({shape}){best} = {ratio(t_service, t_raw)} wall clock"
-            + (f", {ratio(cpu_service, cpu_raw)} database CPU" if cpu_service and cpu_raw else ""))
+        say(
+            f"expiry: ratio service/raw ({shape}){best} = {ratio(t_service, t_raw)} wall clock"
+            + (f", {ratio(cpu_service, cpu_raw)} database CPU" if cpu_service and cpu_raw else "")
+        )
     if not ok:
         raise SystemExit("expiry: the service and the raw statement disagree")
     return figures
@@ -216,8 +235,9 @@ def run(*, at=EXPIRY_AT, batch_members: int | None = None, shapes=("sum",), repe
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_expiry", description=__doc__.splitlines()[0])
     parser.add_argument("--batch-members", type=int, default=None, help="member-id range width of expire_due")
-    parser.add_argument("--raw-shape", choices=sorted(RAW_SHAPES), action="append",
-                        help="raw statement shape(s) to time (default: sum)")
+    parser.add_argument(
+        "--raw-shape", choices=sorted(RAW_SHAPES), action="append", help="raw statement shape(s) to time (default: sum)"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each, alternated (best is compared)")
     args = parser.parse_args(argv)
     setup_django()

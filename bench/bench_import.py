@@ -20,9 +20,19 @@ from datetime import date
 
 from .common import say, setup_django
 
-MEMBER_TABLES = ["membership_member_tags", "membership_auditlog", "membership_storedvalueentry",
-                 "membership_pointsentry", "membership_growthentry", "membership_tierchange", "membership_card",
-                 "membership_expirynotice", "membership_purchasereturn", "membership_purchase", "membership_member"]
+MEMBER_TABLES = [
+    "membership_member_tags",
+    "membership_auditlog",
+    "membership_storedvalueentry",
+    "membership_pointsentry",
+    "membership_growthentry",
+    "membership_tierchange",
+    "membership_card",
+    "membership_expirynotice",
+    "membership_purchasereturn",
+    "membership_purchase",
+    "membership_member",
+]
 
 
 def luhn(payload: str) -> str:
@@ -42,12 +52,20 @@ def make_file(rows: int, *, start: int, stores: list[str], tiers: list[str], bad
         phone = f"13{i:09d}"
         card = luhn(f"621{i:012d}")
         cells = {
-            "member_no": f"M{i:09d}", "phone": phone, "name": "王伟", "gender": "FM"[i % 2],
+            "member_no": f"M{i:09d}",
+            "phone": phone,
+            "name": "王伟",
+            "gender": "FM"[i % 2],
             "birthday": f"19{rnd.randint(50, 99)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}",
-            "home_store": stores[i % len(stores)], "marketing_consent": str(i % 2), "joined_at": "2021-05-01 10:00",
-            "card_no": card, "points": str(rnd.randint(1, 20000)),
-            "points_expire_on": f"{year}-{rnd.randint(1, 12):02d}-28", "growth_value": str(rnd.randint(0, 30000)),
-            "tier": tiers[i % len(tiers)] if i % 10 == 0 else "", "sv_principal": f"{rnd.randint(0, 500)}.50",
+            "home_store": stores[i % len(stores)],
+            "marketing_consent": str(i % 2),
+            "joined_at": "2021-05-01 10:00",
+            "card_no": card,
+            "points": str(rnd.randint(1, 20000)),
+            "points_expire_on": f"{year}-{rnd.randint(1, 12):02d}-28",
+            "growth_value": str(rnd.randint(0, 30000)),
+            "tier": tiers[i % len(tiers)] if i % 10 == 0 else "",
+            "sv_principal": f"{rnd.randint(0, 500)}.50",
             "sv_bonus": "20.00" if i % 3 == 0 else "",
         }
         if bad_every and i % bad_every == 7:  # a bad row: negative points, unknown store or a bad card
@@ -100,8 +118,10 @@ def main(argv=None):
     stores = list(Store.objects.values_list("code", flat=True))
     tiers = list(Tier.objects.order_by("rank").values_list("code", flat=True))
     floor = date(date.today().year + 1, 12, 31)
-    say(f"bench_import: {args.rows} rows, batches of {args.batch_rows}, one bad row in {args.bad_every}; "
-        f"{len(stores)} stores; load {os.getloadavg()[0]:.2f}")
+    say(
+        f"bench_import: {args.rows} rows, batches of {args.batch_rows}, one bad row in {args.bad_every}; "
+        f"{len(stores)} stores; load {os.getloadavg()[0]:.2f}"
+    )
 
     if args.anchor_rows:
         import tablib
@@ -114,8 +134,10 @@ def main(argv=None):
         result = MemberResource().import_data(dataset, dry_run=False)
         seconds = time.perf_counter() - started
         assert not result.has_errors() and not result.has_validation_errors()
-        say(f"anchor: django-import-export row by row (admin MemberResource): {args.anchor_rows} rows in "
-            f"{seconds:.1f} s = {args.anchor_rows / seconds:,.0f} rows/s")
+        say(
+            f"anchor: django-import-export row by row (admin MemberResource): {args.anchor_rows} rows in "
+            f"{seconds:.1f} s = {args.anchor_rows / seconds:,.0f} rows/s"
+        )
 
     with_rows = time.perf_counter()
     data = make_file(args.rows, start=0, stores=stores, tiers=tiers, bad_every=args.bad_every, seed=1)
@@ -131,27 +153,40 @@ def main(argv=None):
             say(f"  {done}/{total} rows, {done / (now - started):,.0f} rows/s")
 
     backend = backend_cpu()
-    result = migration.import_file(io.BytesIO(data), "bench.csv", skip_bad_rows=True, tier_floor_until=floor,
-                                   batch_rows=args.batch_rows, progress=progress)
+    result = migration.import_file(
+        io.BytesIO(data),
+        "bench.csv",
+        skip_bad_rows=True,
+        tier_floor_until=floor,
+        batch_rows=args.batch_rows,
+        progress=progress,
+    )
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     backend = backend_cpu() - backend
-    say(f"import: {result.in_file.rows} rows in {seconds:.1f} s = {result.in_file.rows / seconds:,.0f} rows/s "
+    say(
+        f"import: {result.in_file.rows} rows in {seconds:.1f} s = {result.in_file.rows / seconds:,.0f} rows/s "
         f"(CPU: Python {cpu:.1f} s, PostgreSQL backend {backend:.1f} s); {result.bad_rows} bad rows kept with {len(result.errors)} errors; "
-        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; load {os.getloadavg()[0]:.2f}")
+        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; load {os.getloadavg()[0]:.2f}"
+    )
     with translation.override("en"):
         table = result.table()
     for label, in_file, written in table:
         say(f"  {label:28} {in_file:>16} {written:>16}")
     started = time.perf_counter()
     found = discrepancies()
-    say(f"check_ledger: {'OK' if not found else f'{len(found)} DISCREPANCIES'} on {Member.objects.count()} members "
-        f"in {time.perf_counter() - started:.1f} s")
+    say(
+        f"check_ledger: {'OK' if not found else f'{len(found)} DISCREPANCIES'} on {Member.objects.count()} members "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     started = time.perf_counter()
-    again = migration.import_file(io.BytesIO(data[: data.index(b"\n", 2_000_000) + 1]), "bench.csv",
-                                  skip_bad_rows=True, tier_floor_until=floor)
-    say(f"re-run of the first {again.in_file.rows} rows: wrote {again.written.members} members, "
-        f"{again.written.points} points in {time.perf_counter() - started:.1f} s")
+    again = migration.import_file(
+        io.BytesIO(data[: data.index(b"\n", 2_000_000) + 1]), "bench.csv", skip_bad_rows=True, tier_floor_until=floor
+    )
+    say(
+        f"re-run of the first {again.in_file.rows} rows: wrote {again.written.members} members, "
+        f"{again.written.points} points in {time.perf_counter() - started:.1f} s"
+    )
 
 
 if __name__ == "__main__":

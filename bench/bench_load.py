@@ -107,8 +107,7 @@ def prepare(members_file: Path, sample: int) -> dict:
         maxid = cur.fetchone()[0]
         cur.execute("SELECT id FROM membership_tier ORDER BY rank LIMIT 1")
         tier = cur.fetchone()[0]
-    return {"token": token, "store_id": store.pk, "tier_id": tier, "maxid": maxid, "members": len(rows),
-            "clerk": clerk}
+    return {"token": token, "store_id": store.pk, "tier_id": tier, "maxid": maxid, "members": len(rows), "clerk": clerk}
 
 
 def in_process(info: dict, calls: int = 300) -> dict:
@@ -129,13 +128,17 @@ def in_process(info: dict, calls: int = 300) -> dict:
     run = secrets.token_hex(3)
 
     def sale(i):
-        return client.post("/api/v1/sales/", {"receipt_no": f"LOAD-P-{run}-{i}", "member": members[i % len(members)][0],
-                                              "amount": "88.00"}, format="json")
+        return client.post(
+            "/api/v1/sales/",
+            {"receipt_no": f"LOAD-P-{run}-{i}", "member": members[i % len(members)][0], "amount": "88.00"},
+            format="json",
+        )
 
     calls_by_name = {
         "/healthz": lambda i: client.get("/healthz"),
-        "POST /api/v1/sales/ failing validation": lambda i: client.post("/api/v1/sales/", {"amount": "x"},
-                                                                         format="json"),
+        "POST /api/v1/sales/ failing validation": lambda i: client.post(
+            "/api/v1/sales/", {"amount": "x"}, format="json"
+        ),
         "lookup": lambda i: client.get("/api/v1/members/lookup/", {"q": members[i % len(members)][1]}),
         "sale": sale,
     }
@@ -157,9 +160,23 @@ def in_process(info: dict, calls: int = 300) -> dict:
 
 
 def start_gunicorn(port: int, workers: int, env: dict) -> subprocess.Popen:
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "portal.wsgi", "-b", f"127.0.0.1:{port}",
-                             "-w", str(workers), "--worker-class", "sync", "--log-level", "warning"],
-                            cwd=ROOT, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "portal.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
     for _ in range(100):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
@@ -185,9 +202,9 @@ def cpu_seconds() -> dict:
             text = stat.read_text()
         except OSError:
             continue
-        part = PARTS.get(text[text.index("(") + 1:text.rindex(")")])
+        part = PARTS.get(text[text.index("(") + 1 : text.rindex(")")])
         if part:
-            fields = text[text.rindex(")") + 2:].split()
+            fields = text[text.rindex(")") + 2 :].split()
             used[part] += sum(int(f) for f in fields[11:15]) / tick  # utime, stime, cutime, cstime
     times = os.times()
     used["client"] = times.children_user + times.children_system
@@ -201,26 +218,77 @@ def per_call(before: dict, after: dict, calls: int) -> dict:
 def run_wrk(mode: str, port: int, seconds: int, connections: int, env: dict, script: Path) -> dict:
     # each wrk run numbers its receipts afresh: a run id of its own keeps them from meeting earlier ones
     run_env = {**env, "BENCH_MODE": mode, "BENCH_RUN": f"{env['BENCH_RUN']}{secrets.token_hex(2)}"}
-    out = subprocess.run([_need("wrk"), "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "5s",
-                          "-s", str(script), f"http://127.0.0.1:{port}"], env=run_env,
-                         capture_output=True, text=True, timeout=seconds + 60)
-    m = re.search(r"RESULT requests=(\d+) seconds=([\d.]+) p50=([\d.]+) p95=([\d.]+) p99=([\d.]+) errors=(\d+)",
-                  out.stdout)
+    out = subprocess.run(
+        [
+            _need("wrk"),
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
+    m = re.search(
+        r"RESULT requests=(\d+) seconds=([\d.]+) p50=([\d.]+) p95=([\d.]+) p99=([\d.]+) errors=(\d+)", out.stdout
+    )
     if not m:
         sys.exit(f"bench_load: wrk said\n{out.stdout}\n{out.stderr}")
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
     requests, secs = int(m.group(1)), float(m.group(2))
-    return {"requests": requests, "rps": requests / secs, "p50": float(m.group(3)), "p95": float(m.group(4)),
-            "p99": float(m.group(5)), "errors": int(m.group(6)), "non2xx": int(non2xx.group(1)) if non2xx else 0}
+    return {
+        "requests": requests,
+        "rps": requests / secs,
+        "p50": float(m.group(3)),
+        "p95": float(m.group(4)),
+        "p99": float(m.group(5)),
+        "errors": int(m.group(6)),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
 
 
 def run_pgbench(info: dict, seconds: int, clients: int, script: Path, db: dict) -> tuple[float, int]:
     env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or ""}
-    out = subprocess.run([_need("pgbench"), "-n", "-f", str(script), "-c", str(clients), "-j", "2",
-                          "-T", str(seconds), "-D", f"maxid={info['maxid']}", "-D", f"store={info['store_id']}",
-                          "-D", f"tier={info['tier_id']}", "-h", db.get("HOST") or "127.0.0.1",
-                          "-p", str(db.get("PORT") or 5432), "-U", db.get("USER") or "postgres", db["NAME"]],
-                         env=env, capture_output=True, text=True, timeout=seconds + 120)
+    out = subprocess.run(
+        [
+            _need("pgbench"),
+            "-n",
+            "-f",
+            str(script),
+            "-c",
+            str(clients),
+            "-j",
+            "2",
+            "-T",
+            str(seconds),
+            "-D",
+            f"maxid={info['maxid']}",
+            "-D",
+            f"store={info['store_id']}",
+            "-D",
+            f"tier={info['tier_id']}",
+            "-h",
+            db.get("HOST") or "127.0.0.1",
+            "-p",
+            str(db.get("PORT") or 5432),
+            "-U",
+            db.get("USER") or "postgres",
+            db["NAME"],
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
     m = re.search(r"tps = ([\d.]+)", out.stdout)
     done = re.search(r"number of transactions actually processed: (\d+)", out.stdout)
     if not m or not done:
@@ -244,15 +312,27 @@ def main(argv=None) -> None:
     run_id = secrets.token_hex(3)
     (work / "load.lua").write_text(SALES_LUA)
     (work / "earn.sql").write_text(PGBENCH_EARN)
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(48), "ALLOWED_HOSTS": "127.0.0.1",
-           "SECURE_SSL_REDIRECT": "0", "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL",
-                                                                           "redis://127.0.0.1:6379/0"),
-           "THROTTLE_WRITE": "100000000/min", "THROTTLE_LOOKUP": "100000000/min",
-           "THROTTLE_LOOKUP_IP": "100000000/min", "BENCH_TOKEN": info["token"], "BENCH_RUN": run_id,
-           "BENCH_MEMBERS": str(members_file), "PORTAL_VAR_DIR": str(work / "var"), "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        "THROTTLE_WRITE": "100000000/min",
+        "THROTTLE_LOOKUP": "100000000/min",
+        "THROTTLE_LOOKUP_IP": "100000000/min",
+        "BENCH_TOKEN": info["token"],
+        "BENCH_RUN": run_id,
+        "BENCH_MEMBERS": str(members_file),
+        "PORTAL_VAR_DIR": str(work / "var"),
+        "LOG_LEVEL": "WARNING",
+    }
     here = in_process(info)
-    say(f"load: {info['members']} members drawn of {info['maxid']}; gunicorn {args.workers} sync workers, "
-        f"wrk {args.connections} connections, {args.seconds} s each; nproc {os.cpu_count()}")
+    say(
+        f"load: {info['members']} members drawn of {info['maxid']}; gunicorn {args.workers} sync workers, "
+        f"wrk {args.connections} connections, {args.seconds} s each; nproc {os.cpu_count()}"
+    )
     proc = start_gunicorn(args.port, args.workers, env)
     try:
         run_wrk("sale", args.port, 5, args.connections, env, work / "load.lua")  # warm-up
@@ -269,16 +349,24 @@ def main(argv=None) -> None:
     tps, transactions = run_pgbench(info, args.seconds, args.connections, work / "earn.sql", db)
     raw_cpu = per_call(cpu, cpu_seconds(), transactions)
     for name, r in (("POST /api/v1/sales/", sales), ("GET /api/v1/members/lookup/", lookups)):
-        say(f"{name}: {r['requests']} requests, {r['rps']:.1f}/s, p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
+        say(
+            f"{name}: {r['requests']} requests, {r['rps']:.1f}/s, p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
             f"p99 {r['p99']:.1f} ms, errors {r['errors']} (non-2xx {r['non2xx']}); CPU per call: "
-            f"web {r['cpu']['web']:.2f} ms, PostgreSQL {r['cpu']['db']:.2f} ms, wrk {r['cpu']['client']:.2f} ms")
-    say(f"pgbench raw earn transaction: {tps:.1f} tps ({args.connections} clients); CPU per transaction: "
-        f"PostgreSQL {raw_cpu['db']:.2f} ms, pgbench {raw_cpu['client']:.2f} ms")
+            f"web {r['cpu']['web']:.2f} ms, PostgreSQL {r['cpu']['db']:.2f} ms, wrk {r['cpu']['client']:.2f} ms"
+        )
+    say(
+        f"pgbench raw earn transaction: {tps:.1f} tps ({args.connections} clients); CPU per transaction: "
+        f"PostgreSQL {raw_cpu['db']:.2f} ms, pgbench {raw_cpu['client']:.2f} ms"
+    )
     say(f"ratio API sales/s ÷ raw earn tps: {sales['rps'] / tps:.2f}  (goal ≥ 0.35, sale p99 ≤ 50 ms)")
-    say(f"queries: one sale {here['sale_queries']}, one lookup {here['lookup_queries']} (goal ≤ 3; BEGIN and COMMIT "
-        f"counted)")
-    say("Python CPU per call in process (no database CPU): "
-        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in here["cpu"].items()))
+    say(
+        f"queries: one sale {here['sale_queries']}, one lookup {here['lookup_queries']} (goal ≤ 3; BEGIN and COMMIT "
+        f"counted)"
+    )
+    say(
+        "Python CPU per call in process (no database CPU): "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in here["cpu"].items())
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 

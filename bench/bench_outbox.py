@@ -78,16 +78,24 @@ def main(argv=None) -> None:
         for _ in range(n):
             counter["n"] += 1
             i = counter["n"]
-            response = client.post("/api/v1/sales/", {
-                "receipt_no": f"OUTBOX-{run}-{i}", "member": member_nos[i % len(member_nos)],
-                "amount": f"{20 + i % 480}.{i % 100:02d}"}, format="json")
+            response = client.post(
+                "/api/v1/sales/",
+                {
+                    "receipt_no": f"OUTBOX-{run}-{i}",
+                    "member": member_nos[i % len(member_nos)],
+                    "amount": f"{20 + i % 480}.{i % 100:02d}",
+                },
+                format="json",
+            )
             assert response.status_code == 201, response.content
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         db_cpu = (backend_cpu(pid) - db_cpu) if db_cpu is not None else 0.0
         return n / wall, 1000 * (cpu + db_cpu) / n
 
-    say(f"bench_outbox: {connection.settings_dict['NAME']}, broker {os.environ.get('CELERY_BROKER_URL')}, "
-        f"{len(member_nos)} members, {args.sales} sales a round, {args.rounds} rounds of each mode")
+    say(
+        f"bench_outbox: {connection.settings_dict['NAME']}, broker {os.environ.get('CELERY_BROKER_URL')}, "
+        f"{len(member_nos)} members, {args.sales} sales a round, {args.rounds} rounds of each mode"
+    )
     outbox.record = record_before
     sales(50)  # warm both paths: the per-process copies, prepared statements
     outbox.record = real_record
@@ -96,22 +104,29 @@ def main(argv=None) -> None:
     cpu_ms = {"before": [], "after": []}
     events_before = OutboxEvent.objects.count()
     for r in range(args.rounds):
-        for mode in (("before", "after") if r % 2 == 0 else ("after", "before")):
+        for mode in ("before", "after") if r % 2 == 0 else ("after", "before"):
             outbox.record = record_before if mode == "before" else real_record
             rate, cpu = sales(args.sales)
             figures[mode].append(rate)
             cpu_ms[mode].append(cpu)
-            say(f"  round {r + 1} {mode:6}: {rate:6.1f} sales/s ({1000 / rate:.2f} ms a sale), "
-                f"CPU {cpu:.2f} ms a sale (load {load()})")
+            say(
+                f"  round {r + 1} {mode:6}: {rate:6.1f} sales/s ({1000 / rate:.2f} ms a sale), "
+                f"CPU {cpu:.2f} ms a sale (load {load()})"
+            )
     outbox.record = real_record
     written = OutboxEvent.objects.count() - events_before
     pending = outbox.pending_count()  # after this process's batched marks
     before, after = statistics.median(figures["before"]), statistics.median(figures["after"])
-    say(f"bench_outbox: median before {before:.1f} sales/s ({1000 / before:.2f} ms), after {after:.1f} sales/s "
-        f"({1000 / after:.2f} ms): after/before = {after / before:.3f} (goal >= 0.95)")
+    say(
+        f"bench_outbox: median before {before:.1f} sales/s ({1000 / before:.2f} ms), after {after:.1f} sales/s "
+        f"({1000 / after:.2f} ms): after/before = {after / before:.3f} (goal >= 0.95)"
+    )
     before, after = statistics.median(cpu_ms["before"]), statistics.median(cpu_ms["after"])
-    say(f"bench_outbox: median CPU a sale (Python + PostgreSQL backend) before {before:.2f} ms, after {after:.2f} ms: "
-        f"after/before = {after / before:.3f} (goal <= 1.05)")
+    say(
+        f"bench_outbox: median CPU a sale (Python + PostgreSQL backend) before {before:.2f} ms, after {after:.2f} ms: "
+        f"after/before = {after / before:.3f} (goal <= 1.05)"
+    )
+
     # the outbox's own cost, without the rest of the sale around it: a transaction that writes one
     # row and records one purchase event (its after-commit delivery, batched mark), with and
     # without the outbox; the difference is the outbox's
@@ -135,8 +150,10 @@ def main(argv=None) -> None:
             alone[mode].append(isolated())
     outbox.record = real_record
     extra = statistics.median(alone["after"]) - statistics.median(alone["before"])
-    say(f"bench_outbox: the outbox alone (one event, its transaction, delivery and mark; median of 3 x 2000): "
-        f"{extra:.0f} µs of CPU an event = {100 * extra / (1000 * before):.1f} % of a sale's {before:.2f} ms")
+    say(
+        f"bench_outbox: the outbox alone (one event, its transaction, delivery and mark; median of 3 x 2000): "
+        f"{extra:.0f} µs of CPU an event = {100 * extra / (1000 * before):.1f} % of a sale's {before:.2f} ms"
+    )
     say(f"bench_outbox: {written} outbox events written by the 'after' rounds, {pending} pending in all")
 
 

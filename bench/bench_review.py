@@ -50,23 +50,29 @@ def run() -> dict:
         with raw_connect(autocommit=True) as conn:
             total, above = conn.execute(
                 f"SELECT count(*), count(*) FILTER (WHERE tier_id <> (SELECT id FROM membership_tier ORDER BY rank"
-                f" LIMIT 1)) FROM {MEMBERS} WHERE status = 'active'").fetchone()
+                f" LIMIT 1)) FROM {MEMBERS} WHERE status = 'active'"
+            ).fetchone()
             with timed() as t_sql:
-                would, looked = conn.execute(REVIEW_SQL, {"start": start, "at": REVIEW_AT,
-                                                          "today": REVIEW_AT.date()}).fetchone()
+                would, looked = conn.execute(
+                    REVIEW_SQL, {"start": start, "at": REVIEW_AT, "today": REVIEW_AT.date()}
+                ).fetchone()
             conn.execute("CHECKPOINT")
         with timed() as t_review:
             changed = tiers.review(at=REVIEW_AT, force=True)
         connection.close()
-        say(f"review: {total:,} members ({above:,} above the lowest tier) reviewed at {REVIEW_AT:%Y-%m-%d} "
+        say(
+            f"review: {total:,} members ({above:,} above the lowest tier) reviewed at {REVIEW_AT:%Y-%m-%d} "
             f"(window {program.review_window} from {start:%Y-%m-%d}): {changed:,} changes in {t_review():.1f} s = "
-            f"{total / t_review():,.0f} members/s   [copy {clone}]")
+            f"{total / t_review():,.0f} members/s   [copy {clone}]"
+        )
         with timed() as t_again:
             again = tiers.review(at=REVIEW_AT, force=True)
         connection.close()
         say(f"review: re-run of the same period: {again} changes in {t_again():.1f} s")
-        say(f"review: for scale, one read-only SQL statement finds {would:,} changes among {looked:,} members "
-            f"in {t_sql():.1f} s ({'the same' if would == changed else 'DIFFERENT from the service'})")
+        say(
+            f"review: for scale, one read-only SQL statement finds {would:,} changes among {looked:,} members "
+            f"in {t_sql():.1f} s ({'the same' if would == changed else 'DIFFERENT from the service'})"
+        )
     return {"seconds": t_review(), "members": total, "changed": changed}
 
 

@@ -49,10 +49,12 @@ def main(argv=None) -> None:
 
     day = date.fromisoformat(args.day)
     at = datetime(day.year, day.month, day.day, 8, 30, tzinfo=SH)
-    package, _ = BenefitPackage.objects.get_or_create(name="bench birthday points",
-                                                      defaults={"bonus_points": args.points})
-    scene, _ = Scene.objects.get_or_create(name="bench birthday", defaults={
-        "kind": "birthday", "package": package, "days_before": 6})
+    package, _ = BenefitPackage.objects.get_or_create(
+        name="bench birthday points", defaults={"bonus_points": args.points}
+    )
+    scene, _ = Scene.objects.get_or_create(
+        name="bench birthday", defaults={"kind": "birthday", "package": package, "days_before": 6}
+    )
     pairs = cal.anchors_for_window(day, 6, 0)
     occurrence = next(iter(set(pairs.values())))
     members = Member.objects.count()
@@ -60,22 +62,35 @@ def main(argv=None) -> None:
         conn.execute("ANALYZE membership_member")
         pair_sql = ", ".join(f"({m}, {d})" for m, d in pairs)
         with timed() as raw_time:
-            cur = conn.execute(RAW.format(pairs=pair_sql), {
-                "scene": scene.pk, "occ": occurrence, "points": args.points, "at": at,
-                "expires": expiry_for(at, config.program())})
+            cur = conn.execute(
+                RAW.format(pairs=pair_sql),
+                {
+                    "scene": scene.pk,
+                    "occ": occurrence,
+                    "points": args.points,
+                    "at": at,
+                    "expires": expiry_for(at, config.program()),
+                },
+            )
             raw_rows = cur.rowcount
         conn.rollback()
     with timed() as service_time:
         result = scenes.run_scene(scene, at=at)
     say(f"birthday scene on {day} over {members} members: {result.granted} granted")
-    say(f"service run_scene: {service_time():.2f} s; one INSERT … SELECT (CTE, rolled back): {raw_time():.2f} s "
-        f"for {raw_rows} members; ratio {ratio(service_time(), raw_time())} (goal ≤ 2)")
+    say(
+        f"service run_scene: {service_time():.2f} s; one INSERT … SELECT (CTE, rolled back): {raw_time():.2f} s "
+        f"for {raw_rows} members; ratio {ratio(service_time(), raw_time())} (goal ≤ 2)"
+    )
     # leave the bench database as it was
     with raw_connect() as conn:
-        conn.execute("UPDATE membership_member m SET points_balance = m.points_balance - %s FROM campaigns_scenegrant g"
-                     " WHERE g.scene_id = %s AND g.member_id = m.id", [args.points, scene.pk])
-        conn.execute("DELETE FROM membership_pointsentry WHERE source = 'scene' AND source_ref = %s",
-                     [f"scene:{scene.pk}"])
+        conn.execute(
+            "UPDATE membership_member m SET points_balance = m.points_balance - %s FROM campaigns_scenegrant g"
+            " WHERE g.scene_id = %s AND g.member_id = m.id",
+            [args.points, scene.pk],
+        )
+        conn.execute(
+            "DELETE FROM membership_pointsentry WHERE source = 'scene' AND source_ref = %s", [f"scene:{scene.pk}"]
+        )
         conn.execute("DELETE FROM campaigns_scenegrant WHERE scene_id = %s", [scene.pk])
         conn.commit()
     Scene.objects.filter(pk=scene.pk).update(granted=0, points_granted=0)

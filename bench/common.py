@@ -52,8 +52,10 @@ def setup_django():
     if connection.vendor != "postgresql":
         sys.exit("bench: DATABASE_URL must point at PostgreSQL (the benchmarks measure PostgreSQL).")
     if db["NAME"] in FORBIDDEN_DATABASES or db["NAME"].startswith("test_"):
-        sys.exit(f"bench: refusing to work on database {db['NAME']!r}; use a database of its own "
-                 f"(default {DEFAULT_DATABASE_URL}).")
+        sys.exit(
+            f"bench: refusing to work on database {db['NAME']!r}; use a database of its own "
+            f"(default {DEFAULT_DATABASE_URL})."
+        )
     return db
 
 
@@ -63,8 +65,13 @@ def conninfo() -> str:
     from psycopg.conninfo import make_conninfo
 
     db = settings.DATABASES["default"]
-    return make_conninfo(dbname=db["NAME"], user=db.get("USER") or None, password=db.get("PASSWORD") or None,
-                         host=db.get("HOST") or None, port=str(db.get("PORT") or "") or None)
+    return make_conninfo(
+        dbname=db["NAME"],
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or None,
+        port=str(db.get("PORT") or "") or None,
+    )
 
 
 def raw_connect(**kwargs):
@@ -106,8 +113,13 @@ def _admin_execute(sql: str) -> None:
     from psycopg.conninfo import make_conninfo
 
     db = settings.DATABASES["default"]
-    info = make_conninfo(dbname="postgres", user=db.get("USER") or None, password=db.get("PASSWORD") or None,
-                         host=db.get("HOST") or None, port=str(db.get("PORT") or "") or None)
+    info = make_conninfo(
+        dbname="postgres",
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or None,
+        port=str(db.get("PORT") or "") or None,
+    )
     with psycopg.connect(info, autocommit=True) as conn:
         conn.execute(sql)
 

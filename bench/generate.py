@@ -51,11 +51,22 @@ from .common import (
     timed,
 )
 
-BIG_TABLES = ["membership_member", "membership_card", "membership_purchase", "membership_pointsentry",
-              "membership_growthentry", "membership_tierchange"]
+BIG_TABLES = [
+    "membership_member",
+    "membership_card",
+    "membership_purchase",
+    "membership_pointsentry",
+    "membership_growthentry",
+    "membership_tierchange",
+]
 # everything that hangs off members: emptied before a load
-MEMBER_TABLES = BIG_TABLES + ["membership_auditlog", "membership_storedvalueentry", "membership_expirynotice",
-                              "membership_member_tags", "membership_purchasereturn"]
+MEMBER_TABLES = BIG_TABLES + [
+    "membership_auditlog",
+    "membership_storedvalueentry",
+    "membership_expirynotice",
+    "membership_member_tags",
+    "membership_purchasereturn",
+]
 BENCH_TABLES = ["bench_expiry_lots", "bench_expiry_members", "bench_review_members"]
 
 COLUMNS = {
@@ -63,32 +74,36 @@ COLUMNS = {
         "id, member_no, phone, name, gender, birth_year, birth_month, birth_day, channel, joined_at, referral_code,"
         " marketing_consent, consent_at, status, tier_since, tier_floor_until, growth_value, points_balance,"
         " points_pending, points_flagged, sv_principal, sv_bonus, sv_pin, purchase_count, last_purchase_at,"
-        " password, enrolled_by_id, home_store_id, merged_into_id, referrer_id, tier_id, tier_floor_id"),
+        " password, enrolled_by_id, home_store_id, merged_into_id, referrer_id, tier_id, tier_floor_id"
+    ),
     "membership_card": "number, kind, status, batch, bound_at, blocked_at, created_at, replaces_id, member_id",
     "membership_purchase": (
         "id, reference, created_at, amount, points_paid, points_value, coupon_value, sv_principal_paid,"
         " sv_bonus_paid, eligible_amount, points_earned, growth, returned_amount, points_reversed,"
         " points_refunded, growth_reversed, sv_principal_refunded, sv_bonus_refunded, idempotency_key,"
-        " member_id, operator_id, store_id, tier_at_sale_id"),
+        " member_id, operator_id, store_id, tier_at_sale_id"
+    ),
     "membership_pointsentry": (
         "amount, kind, source, source_ref, reason, created_at, balance_after, remaining, pending,"
-        " available_at, expires_at, flagged, idempotency_key, member_id, operator_id, store_id, purchase_id"),
+        " available_at, expires_at, flagged, idempotency_key, member_id, operator_id, store_id, purchase_id"
+    ),
     "membership_growthentry": "amount, created_at, member_id, purchase_id",
     "membership_tierchange": (
-        "reason, note, created_at, idempotency_key, from_tier_id, member_id, operator_id, to_tier_id"),
+        "reason, note, created_at, idempotency_key, from_tier_id, member_id, operator_id, to_tier_id"
+    ),
 }
 
 # share of members, lots drawn from [lo, hi], spend per sale in yuan [lo, hi]
 PROFILES = [
-    (0.10, 0, 0, 0, 0),          # enrolled, never bought
-    (0.40, 1, 6, 20, 120),       # occasional
-    (0.30, 6, 15, 60, 220),      # regular
-    (0.15, 15, 30, 150, 520),    # frequent
-    (0.05, 30, 60, 500, 1300),   # best customers
+    (0.10, 0, 0, 0, 0),  # enrolled, never bought
+    (0.40, 1, 6, 20, 120),  # occasional
+    (0.30, 6, 15, 60, 220),  # regular
+    (0.15, 15, 30, 150, 520),  # frequent
+    (0.05, 30, 60, 500, 1300),  # best customers
 ]
-P_BONUS = 0.10      # a lot is a check-in or campaign bonus rather than a sale
+P_BONUS = 0.10  # a lot is a check-in or campaign bonus rather than a sale
 P_PAY_POINTS = 0.07  # a sale is paid partly with points (when the member has 500 or more)
-P_CHURN = 0.22      # the member stopped buying at some point of the history
+P_CHURN = 0.22  # the member stopped buying at some point of the history
 P_HOME_STORE = 0.85
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉宇浩轩梓涵欣怡子晨佳琪思雨嘉"
@@ -109,9 +124,9 @@ def _sec(dt: datetime) -> int:
 
 
 T_START, T_END, T_PAST_EXPIRY = _sec(HISTORY_START), _sec(HISTORY_END), _sec(PAST_EXPIRY_RUN)
-T_JOIN_FIRST = 0                                        # members joined from 2019-01-01 ...
-T_JOIN_LAST = _sec(HISTORY_END - timedelta(days=30))    # ... to a month before the end
-EXPIRED_YEAR = PAST_EXPIRY_RUN.year - 2                  # the 2026-01-01 run expired the 2024 lots
+T_JOIN_FIRST = 0  # members joined from 2019-01-01 ...
+T_JOIN_LAST = _sec(HISTORY_END - timedelta(days=30))  # ... to a month before the end
+EXPIRED_YEAR = PAST_EXPIRY_RUN.year - 2  # the 2026-01-01 run expired the 2024 lots
 # The monthly tier reviews already run (the 1st of each month, 00:00, rolling 12 months) up to the
 # last one before REVIEW_AT: (time, window start, idempotency key prefix).
 PAST_REVIEWS = []
@@ -122,7 +137,7 @@ while True:
     if _at >= REVIEW_AT or _at > HISTORY_END:
         break
     PAST_REVIEWS.append((_sec(_at), _sec(_at.replace(year=_at.year - 1)), f"review:{_m:%Y-%m}"))
-DUE_YEAR = EXPIRY_AT.year - 2                            # the 2027-01-01 run expires the 2025 lots
+DUE_YEAR = EXPIRY_AT.year - 2  # the 2027-01-01 run expires the 2025 lots
 
 
 def ts(t: int) -> str:
@@ -152,7 +167,7 @@ def _perm(i: int, modulus: int, a: int = 2_654_435_761, b: int = 97_531) -> int:
 
 
 def referral_code(i: int) -> str:
-    v = _perm(i, 32 ** 6, 1_234_567_891, 2_718_281)
+    v = _perm(i, 32**6, 1_234_567_891, 2_718_281)
     return "".join(REFERRAL_ALPHABET[(v >> (5 * k)) & 31] for k in range(6))
 
 
@@ -209,8 +224,19 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
     n_stores = len(stores)
 
     conns, copies, bufs = [], {}, {t: [] for t in BIG_TABLES}
-    stats = dict(members=0, lots=0, entries=0, purchases=0, growth=0, tier_changes=0, review_changes=0,
-                 due_lots=0, due_points=0, due_members=0, tiers=[0] * len(tiers))
+    stats = dict(
+        members=0,
+        lots=0,
+        entries=0,
+        purchases=0,
+        growth=0,
+        tier_changes=0,
+        review_changes=0,
+        due_lots=0,
+        due_points=0,
+        due_members=0,
+        tiers=[0] * len(tiers),
+    )
     try:
         cursors = []
         for table in BIG_TABLES:
@@ -253,13 +279,13 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
                 times = sorted(max(t, t_join + k + 1) for k, t in enumerate(times))
 
             # the member's ledger, replayed in time order
-            entries = []        # [t, amount, kind, source, ref, balance_after, lot, key, store, purchase]
-            lots = []           # the entries that are lots, in FIFO order (same expiry rule: time order)
+            entries = []  # [t, amount, kind, source, ref, balance_after, lot, key, store, purchase]
+            lots = []  # the entries that are lots, in FIFO order (same expiry rule: time order)
             head = 0
             bal = growth = tier = sales = 0
             tier_since, last_sale = t_join, None
             past_expiry_done = False
-            growth_log = []     # (time, growth) of the sales, for the monthly reviews
+            growth_log = []  # (time, growth) of the sales, for the monthly reviews
             review_next = 0
             tc_buf.append(f"enrol\t\t{ts(t_join)}\t\\N\t\\N\t{mid}\t\\N\t{tier_ids[0]}\n")
             stats["tier_changes"] += 1
@@ -288,8 +314,10 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
                     while target and keep[target] > window:
                         target -= 1
                     if target != tier:
-                        tc_buf.append(f"review\twindow growth {window}\t{ts(at)}\t{key}:{mid}\t{tier_ids[tier]}\t"
-                                      f"{mid}\t\\N\t{tier_ids[target]}\n")
+                        tc_buf.append(
+                            f"review\twindow growth {window}\t{ts(at)}\t{key}:{mid}\t{tier_ids[tier]}\t"
+                            f"{mid}\t\\N\t{tier_ids[target]}\n"
+                        )
                         stats["tier_changes"] += 1
                         stats["review_changes"] += 1
                         tier, tier_since = target, at
@@ -336,7 +364,8 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
                 purch_buf.append(
                     f"{pid}\t{ref}\t{ts(t)}\t{money(amount_fen)}\t{pay}\t{money(pay)}\t0.00\t0.00\t0.00\t"
                     f"{money(eligible)}\t{earned}\t{g}\t0.00\t0\t0\t0\t0.00\t0.00\t{key}\t{mid}\t\\N\t{store}\t"
-                    f"{tier_ids[tier]}\n")
+                    f"{tier_ids[tier]}\n"
+                )
                 if earned:
                     bal += earned
                     lot = [t, earned, "earn", "sale", ref, bal, earned, f"{key}:earn", store, pid]
@@ -366,7 +395,8 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
                 entries_buf.append(
                     f"{amount}\t{kind}\t{source}\t{ref}\t\t{ts(t)}\t{bal_after}\t{remaining}\tf\t\\N\t"
                     f"{exp if exp else chr(92) + 'N'}\tf\t{key if key else chr(92) + 'N'}\t{mid}\t\\N\t"
-                    f"{store if store else chr(92) + 'N'}\t{pid if pid else chr(92) + 'N'}\n")
+                    f"{store if store else chr(92) + 'N'}\t{pid if pid else chr(92) + 'N'}\n"
+                )
             due = [lot[6] for lot in lots if lot[6] and YEAR[lot[0] // 86400] == DUE_YEAR]
             if due:
                 stats["due_lots"] += len(due)
@@ -379,8 +409,11 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
             stats["members"] += 1
 
             # the member row and the card
-            name = SURNAMES[int(r() * len(SURNAMES))] + GIVEN[int(r() * len(GIVEN))] + (
-                GIVEN[int(r() * len(GIVEN))] if r() < 0.6 else "")
+            name = (
+                SURNAMES[int(r() * len(SURNAMES))]
+                + GIVEN[int(r() * len(GIVEN))]
+                + (GIVEN[int(r() * len(GIVEN))] if r() < 0.6 else "")
+            )
             gender = "F" if r() < 0.55 else ("M" if r() < 0.85 else "U")
             if r() < 0.75:
                 bm, bd = 1 + int(r() * 12), 1 + int(r() * 28)
@@ -397,10 +430,12 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
                 f"{name}\t{gender}\t{birth}\t{CHANNELS[int(r() * len(CHANNELS))]}\t{joined}\t{referral_code(idx)}\t"
                 f"{'t' if consent else 'f'}\t{joined if consent else chr(92) + 'N'}\tactive\t{ts(tier_since)}\t\\N\t"
                 f"{growth}\t{bal}\t0\tf\t0.00\t0.00\t\t{sales}\t{ts(last_sale) if last_sale else chr(92) + 'N'}\t"
-                f"\t\\N\t{home}\t\\N\t{referrer}\t{tier_ids[tier]}\t\\N\n")
-            payload = "8860" + f"{_perm(idx, 10 ** 11, 1_234_567_891, 3_141_593):011d}"
-            cards_buf.append(f"{payload}{luhn_check_digit(payload)}\tvirtual\tactive\t\t{joined}\t\\N\t{joined}\t"
-                             f"\\N\t{mid}\n")
+                f"\t\\N\t{home}\t\\N\t{referrer}\t{tier_ids[tier]}\t\\N\n"
+            )
+            payload = "8860" + f"{_perm(idx, 10**11, 1_234_567_891, 3_141_593):011d}"
+            cards_buf.append(
+                f"{payload}{luhn_check_digit(payload)}\tvirtual\tactive\t\t{joined}\t\\N\t{joined}\t\\N\t{mid}\n"
+            )
             if len(entries_buf) >= 4000 or len(members_buf) >= 4000:
                 for table in BIG_TABLES:
                     flush(table, force=True)
@@ -428,14 +463,17 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
 
 
 def drop_indexes(conn) -> None:
-    conn.execute("CREATE TABLE IF NOT EXISTS bench_ddl (tbl text, idx text PRIMARY KEY, indexdef text,"
-                 " constraint_name text)")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS bench_ddl (tbl text, idx text PRIMARY KEY, indexdef text, constraint_name text)"
+    )
     if not conn.execute("SELECT count(*) FROM bench_ddl").fetchone()[0]:
         conn.execute(
             "INSERT INTO bench_ddl SELECT c.relname, i.relname, pg_get_indexdef(i.oid), con.conname"
             " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid"
             " LEFT JOIN pg_constraint con ON con.conindid = i.oid AND con.contype = 'u'"
-            " WHERE c.relname = ANY(%s) AND NOT x.indisprimary", [BIG_TABLES])
+            " WHERE c.relname = ANY(%s) AND NOT x.indisprimary",
+            [BIG_TABLES],
+        )
     for tbl, idx, constraint in conn.execute("SELECT tbl, idx, constraint_name FROM bench_ddl").fetchall():
         if constraint:
             conn.execute(f'ALTER TABLE {tbl} DROP CONSTRAINT IF EXISTS "{constraint}"')
@@ -446,7 +484,8 @@ def rebuild_indexes(jobs: int) -> None:
     with raw_connect(autocommit=True) as conn:
         rows = conn.execute(
             "SELECT d.tbl, d.idx, d.indexdef, d.constraint_name FROM bench_ddl d"
-            " JOIN pg_class c ON c.relname = d.tbl ORDER BY c.reltuples DESC, d.idx").fetchall()
+            " JOIN pg_class c ON c.relname = d.tbl ORDER BY c.reltuples DESC, d.idx"
+        ).fetchall()
 
     def build(row):
         tbl, idx, indexdef, constraint = row
@@ -476,16 +515,23 @@ def seed_reference_data(stores_count: int = 200) -> tuple[list, list]:
     seed_program()
     hq = Store.objects.get(code="HQ")
     have = set(Store.objects.values_list("code", flat=True))
-    Store.objects.bulk_create([Store(code=f"S{n:03d}", name=f"门店{n:03d}", parent=hq)
-                               for n in range(1, stores_count + 1) if f"S{n:03d}" not in have])
+    Store.objects.bulk_create(
+        [
+            Store(code=f"S{n:03d}", name=f"门店{n:03d}", parent=hq)
+            for n in range(1, stores_count + 1)
+            if f"S{n:03d}" not in have
+        ]
+    )
     stores = list(Store.objects.filter(code__regex=r"^S\d{3}$").order_by("code").values_list("pk", flat=True))
-    tiers = [(t.pk, t.reach_growth, int(t.points_multiplier * 100), t.keep_growth)
-             for t in Tier.objects.order_by("rank")]
+    tiers = [
+        (t.pk, t.reach_growth, int(t.points_multiplier * 100), t.keep_growth) for t in Tier.objects.order_by("rank")
+    ]
     return tiers, stores
 
 
-def generate(*, members: int = FULL_MEMBERS, lots: int = FULL_LOTS, jobs: int = 2, seed: int = 20261123,
-             check: bool = False) -> dict:
+def generate(
+    *, members: int = FULL_MEMBERS, lots: int = FULL_LOTS, jobs: int = 2, seed: int = 20261123, check: bool = False
+) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
@@ -508,17 +554,22 @@ def generate(*, members: int = FULL_MEMBERS, lots: int = FULL_LOTS, jobs: int = 
         chunks = max(1, jobs) * 4
         bounds = [members * k // chunks for k in range(chunks + 1)]
         prefix = [0, *accumulate(LOTS_OF)]
-        tasks = [(bounds[k], bounds[k + 1], prefix[bounds[k]], seed, conninfo(), tiers, stores)
-                 for k in range(chunks) if bounds[k] < bounds[k + 1]]
+        tasks = [
+            (bounds[k], bounds[k + 1], prefix[bounds[k]], seed, conninfo(), tiers, stores)
+            for k in range(chunks)
+            if bounds[k] < bounds[k + 1]
+        ]
         with timed() as t_load:
             with mp.get_context("fork").Pool(processes=max(1, jobs)) as pool:
                 results = pool.starmap(generate_range, tasks)
         stats = {k: sum(r[k] for r in results) for k in results[0] if k != "tiers"}
         stats["tiers"] = [sum(r["tiers"][i] for r in results) for i in range(len(tiers))]
-        say(f"generate: COPY of {stats['members']:,} members, {stats['entries']:,} points entries "
+        say(
+            f"generate: COPY of {stats['members']:,} members, {stats['entries']:,} points entries "
             f"({stats['lots']:,} lots), {stats['purchases']:,} purchases, {stats['growth']:,} growth entries, "
             f"{stats['tier_changes']:,} tier changes ({stats['review_changes']:,} by the monthly reviews) in "
-            f"{t_load():.1f} s")
+            f"{t_load():.1f} s"
+        )
 
         with timed() as t_idx:
             rebuild_indexes(jobs)
@@ -526,15 +577,19 @@ def generate(*, members: int = FULL_MEMBERS, lots: int = FULL_LOTS, jobs: int = 
         with timed() as t_vac:
             with raw_connect(autocommit=True) as conn:
                 for table in ("membership_member", "membership_purchase"):
-                    conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                                 f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
+                    conn.execute(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                        f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+                    )
                 for table in BIG_TABLES:
                     conn.execute(f"VACUUM (FREEZE, ANALYZE) {table}")
         say(f"generate: VACUUM (FREEZE, ANALYZE) in {t_vac():.1f} s")
     share = stats["due_lots"] / stats["lots"] if stats["lots"] else 0
-    say(f"generate: tiers {', '.join(f'{n:,}' for n in stats['tiers'])} (by rank); lots due at "
+    say(
+        f"generate: tiers {', '.join(f'{n:,}' for n in stats['tiers'])} (by rank); lots due at "
         f"{EXPIRY_AT:%Y-%m-%d %H:%M} {share:.1%} ({stats['due_lots']:,} lots, {stats['due_points']:,} points, "
-        f"{stats['due_members']:,} members)")
+        f"{stats['due_members']:,} members)"
+    )
     say(f"generate: done in {total():.1f} s")
     if check:
         from membership.ledger import discrepancies

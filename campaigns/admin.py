@@ -42,8 +42,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(CouponTemplate)
 class CouponTemplateAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
-    list_display = ("code", "name", "kind", "value", "threshold", "valid_days", "valid_until", "issued",
-                    "total_quantity", "is_active")
+    list_display = (
+        "code",
+        "name",
+        "kind",
+        "value",
+        "threshold",
+        "valid_days",
+        "valid_until",
+        "issued",
+        "total_quantity",
+        "is_active",
+    )
     list_filter = ("kind", "is_active")
     search_fields = ("code", "name")
     filter_horizontal = ("stores",)
@@ -66,8 +76,7 @@ class BenefitPackageAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
 
 @admin.register(Scene)
 class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
-    list_display = ("name", "kind", "is_active", "claim_mode", "granted", "budget_grants", "holdout_percent",
-                    "links")
+    list_display = ("name", "kind", "is_active", "claim_mode", "granted", "budget_grants", "holdout_percent", "links")
     list_filter = ("kind", "is_active", "claim_mode")
     search_fields = ("name",)
     filter_horizontal = ("tiers", "tags", "stores")
@@ -75,9 +84,28 @@ class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     actions = ["run_now"]
     fieldsets = (
         (None, {"fields": ("name", "kind", "is_active", "starts_on", "ends_on")}),
-        (_("When"), {"fields": ("month", "day", "end_month", "end_day", "lunar_leap", "nth", "weekday",
-                                "days_before", "days_after", "whole_month", "step", "milestone_of", "offsets",
-                                "inactive_days", "cooldown_days")}),
+        (
+            _("When"),
+            {
+                "fields": (
+                    "month",
+                    "day",
+                    "end_month",
+                    "end_day",
+                    "lunar_leap",
+                    "nth",
+                    "weekday",
+                    "days_before",
+                    "days_after",
+                    "whole_month",
+                    "step",
+                    "milestone_of",
+                    "offsets",
+                    "inactive_days",
+                    "cooldown_days",
+                )
+            },
+        ),
         (_("Who"), {"fields": ("tiers", "tags", "stores", "consent_required", "audience_segment", "audience_now")}),
         (_("What"), {"fields": ("package", "package_b", "holdout_percent", "claim_mode", "claim_valid_days")}),
         (_("Limits"), {"fields": ("budget_grants", "budget_points", "granted", "points_granted")}),
@@ -90,9 +118,13 @@ class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("today"))
     def links(self, obj):
-        return format_html('<a href="{}">{}</a> · <a href="{}">{}</a>',
-                           reverse("admin:campaigns_scene_dry_run", args=[obj.pk]), _("dry run"),
-                           reverse("admin:campaigns_scene_results", args=[obj.pk]), _("results"))
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("admin:campaigns_scene_dry_run", args=[obj.pk]),
+            _("dry run"),
+            reverse("admin:campaigns_scene_results", args=[obj.pk]),
+            _("results"),
+        )
 
     def get_urls(self):
         return [
@@ -103,27 +135,48 @@ class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     def dry_run_view(self, request, pk):
         scene = get_object_or_404(Scene, pk=pk)
         result = scenes.run_scene(scene, dry_run=True)
-        return TemplateResponse(request, "admin/campaigns/scene/dry_run.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "scene": scene, "result": result,
-            "today": local(now()).date(), "audience": scenes.audience(scene).count(),
-            "title": _("Who would get what today: %(name)s") % {"name": scene.name}})
+        return TemplateResponse(
+            request,
+            "admin/campaigns/scene/dry_run.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "scene": scene,
+                "result": result,
+                "today": local(now()).date(),
+                "audience": scenes.audience(scene).count(),
+                "title": _("Who would get what today: %(name)s") % {"name": scene.name},
+            },
+        )
 
     def results_view(self, request, pk):
         scene = get_object_or_404(Scene, pk=pk)
         days = int(request.GET.get("days", 30)) if request.GET.get("days", "30").isdigit() else 30
-        return TemplateResponse(request, "admin/campaigns/scene/results.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "scene": scene, "days": days,
-            "rows": results.scene_results(scene, days=days), "low_usage": results.LOW_USAGE * 100,
-            "grants": SceneGrant.objects.filter(scene=scene).select_related("member").order_by("-created_at")[:50],
-            "title": _("Results: %(name)s") % {"name": scene.name}})
+        return TemplateResponse(
+            request,
+            "admin/campaigns/scene/results.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "scene": scene,
+                "days": days,
+                "rows": results.scene_results(scene, days=days),
+                "low_usage": results.LOW_USAGE * 100,
+                "grants": SceneGrant.objects.filter(scene=scene).select_related("member").order_by("-created_at")[:50],
+                "title": _("Results: %(name)s") % {"name": scene.name},
+            },
+        )
 
     @admin.action(description=_("Run the selected scenes for today now"))
     def run_now(self, request, queryset):
         for scene in queryset:
             r = scenes.run_scene(scene)
-            self.message_user(request, _("%(scene)s: %(granted)s granted, %(held)s held out, %(over)s over budget.")
-                              % {"scene": scene.name, "granted": r.granted, "held": r.held_out,
-                                 "over": r.over_budget}, messages.SUCCESS)
+            self.message_user(
+                request,
+                _("%(scene)s: %(granted)s granted, %(held)s held out, %(over)s over budget.")
+                % {"scene": scene.name, "granted": r.granted, "held": r.held_out, "over": r.over_budget},
+                messages.SUCCESS,
+            )
 
 
 @admin.register(SceneGrant)

@@ -23,8 +23,12 @@ class CampaignsConfig(AppConfig):
 
         for model in (Scene, BenefitPackage):  # a save here is seen at once; other processes within 30 s
             for signal in (post_save, post_delete):
-                signal.connect(lambda **kw: scenes.clear_cache(), sender=model, weak=False,
-                               dispatch_uid=f"campaigns.scenes.clear.{signal is post_save}.{model.__name__}")
+                signal.connect(
+                    lambda **kw: scenes.clear_cache(),
+                    sender=model,
+                    weak=False,
+                    dispatch_uid=f"campaigns.scenes.clear.{signal is post_save}.{model.__name__}",
+                )
         from membership.views import register_member_page
 
         register_member_page("coupons", _("Coupons"), "campaigns:coupons", icon="🎫", order=10)
@@ -34,16 +38,24 @@ class CampaignsConfig(AppConfig):
         # handle an event once however often it is delivered (membership.outbox.once)
         signals.member_enrolled.connect(
             lambda member_id, event_id=None, **kw: tasks.member_enrolled.delay(member_id, event_id=event_id),
-            weak=False, dispatch_uid="campaigns.member_enrolled")
+            weak=False,
+            dispatch_uid="campaigns.member_enrolled",
+        )
         signals.tier_changed.connect(
             lambda member_id, to_tier_id, reason, event_id=None, **kw: tasks.tier_changed.delay(
-                member_id, _tier_code(to_tier_id), reason, event_id=event_id),
-            weak=False, dispatch_uid="campaigns.tier_changed")
+                member_id, _tier_code(to_tier_id), reason, event_id=event_id
+            ),
+            weak=False,
+            dispatch_uid="campaigns.tier_changed",
+        )
         signals.purchase_recorded.connect(_purchase_recorded, weak=False, dispatch_uid="campaigns.purchase_recorded")
         signals.points_expiring.connect(
             lambda member_id, points, expires_at, event_id=None, **kw: tasks.points_expiring.delay(
-                member_id, points, str(expires_at), event_id=event_id),
-            weak=False, dispatch_uid="campaigns.points_expiring")
+                member_id, points, str(expires_at), event_id=event_id
+            ),
+            weak=False,
+            dispatch_uid="campaigns.points_expiring",
+        )
 
 
 def _tier_code(tier_id: int) -> str:

@@ -49,8 +49,9 @@ def lunar_to_solar(lunar_year: int, month: int, day: int, leap: bool = False) ->
 
 
 def _window(anchor: date, before: int, after: int, key: str, end: date | None = None) -> Occurrence:
-    return Occurrence(key=key, anchor=anchor, starts=anchor - timedelta(days=before),
-                      ends=(end or anchor) + timedelta(days=after))
+    return Occurrence(
+        key=key, anchor=anchor, starts=anchor - timedelta(days=before), ends=(end or anchor) + timedelta(days=after)
+    )
 
 
 def holiday_occurrence(scene, day: date) -> Occurrence | None:
@@ -85,15 +86,17 @@ def holiday_occurrence(scene, day: date) -> Occurrence | None:
     return None
 
 
-def birthday_occurrence(month: int, day: int, on: date, *, before: int, after: int,
-                        whole_month: bool = False) -> Occurrence | None:
+def birthday_occurrence(
+    month: int, day: int, on: date, *, before: int, after: int, whole_month: bool = False
+) -> Occurrence | None:
     """The member's birthday window containing `on`, keyed by the birthday's year."""
     if whole_month:
         if on.month != month:
             return None
         last = cal.monthrange(on.year, month)[1]
-        return Occurrence(str(on.year), yearly_date(on.year, month, day), date(on.year, month, 1),
-                          date(on.year, month, last))
+        return Occurrence(
+            str(on.year), yearly_date(on.year, month, day), date(on.year, month, 1), date(on.year, month, last)
+        )
     for y in (on.year - 1, on.year, on.year + 1):
         occ = _window(yearly_date(y, month, day), before, after, str(y))
         if on in occ:

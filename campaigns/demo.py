@@ -16,8 +16,11 @@ COUPONS = [
     ("TIER5", "会员月券 满30减5", "5", "30", 30, True),
     ("PLUS20", "PLUS 月券 满150减20", "20", "150", 30, True),
 ]
-MALL = [("MUG", "定制马克杯", 1500, 100, 2, None, 1), ("BAG", "环保购物袋", 500, 500, 5, None, 2),
-        ("CPN10", "¥10 优惠券", 900, None, 10, "MALL10", 3)]
+MALL = [
+    ("MUG", "定制马克杯", 1500, 100, 2, None, 1),
+    ("BAG", "环保购物袋", 500, 500, 5, None, 2),
+    ("CPN10", "¥10 优惠券", 900, None, 10, "MALL10", 3),
+]
 
 
 def package(name, **kwargs):
@@ -37,9 +40,17 @@ def scene(name, kind, pkg, tiers=(), **kwargs):
 
 def seed(*, out=None) -> None:
     for code, name, value, threshold, days, stackable in COUPONS:
-        CouponTemplate.objects.get_or_create(code=code, defaults=dict(
-            name=name, kind=CouponTemplate.Kind.CASH_OFF, value=Decimal(value), threshold=Decimal(threshold),
-            valid_days=days, stackable=stackable))
+        CouponTemplate.objects.get_or_create(
+            code=code,
+            defaults=dict(
+                name=name,
+                kind=CouponTemplate.Kind.CASH_OFF,
+                value=Decimal(value),
+                threshold=Decimal(threshold),
+                valid_days=days,
+                stackable=stackable,
+            ),
+        )
     rules = ProgramRules.load()
     if rules.monthly_coupon_template_id is None:
         rules.checkin_points, rules.checkin_streak_every, rules.checkin_streak_bonus = 5, 7, 30
@@ -47,22 +58,65 @@ def seed(*, out=None) -> None:
         rules.monthly_coupon_template = CouponTemplate.objects.get(code="TIER5")
         rules.save()
     for code, name, price, stock, limit, coupon, sort in MALL:
-        MallItem.objects.get_or_create(code=code, defaults=dict(
-            name=name, points_price=price, stock=stock, per_member_limit=limit, sort=sort,
-            coupon_template=CouponTemplate.objects.filter(code=coupon).first() if coupon else None))
-    scene("入会有礼", Scene.Kind.WELCOME, package("WELCOME10 券", coupons=["WELCOME10"], cost_per_grant=Decimal(10)),
-          channel="inbox", message_title="欢迎入会", message_body="{name}，欢迎加入！送您一张满50减10优惠券。")
-    scene("生日礼 200 积分", Scene.Kind.BIRTHDAY, package("200 积分", bonus_points=200, cost_per_grant=Decimal(2)),
-          tiers=("GOLD", "DIAMOND"), days_before=6, channel="inbox", message_title="生日快乐",
-          message_body="{name}，生日快乐！{points} 积分已到账。")
+        MallItem.objects.get_or_create(
+            code=code,
+            defaults=dict(
+                name=name,
+                points_price=price,
+                stock=stock,
+                per_member_limit=limit,
+                sort=sort,
+                coupon_template=CouponTemplate.objects.filter(code=coupon).first() if coupon else None,
+            ),
+        )
+    scene(
+        "入会有礼",
+        Scene.Kind.WELCOME,
+        package("WELCOME10 券", coupons=["WELCOME10"], cost_per_grant=Decimal(10)),
+        channel="inbox",
+        message_title="欢迎入会",
+        message_body="{name}，欢迎加入！送您一张满50减10优惠券。",
+    )
+    scene(
+        "生日礼 200 积分",
+        Scene.Kind.BIRTHDAY,
+        package("200 积分", bonus_points=200, cost_per_grant=Decimal(2)),
+        tiers=("GOLD", "DIAMOND"),
+        days_before=6,
+        channel="inbox",
+        message_title="生日快乐",
+        message_body="{name}，生日快乐！{points} 积分已到账。",
+    )
     scene("生日月双倍积分", Scene.Kind.BIRTHDAY, package("积分 ×2", multiplier=Decimal(2)), whole_month=True)
-    scene("升级礼", Scene.Kind.TIER_UPGRADE, package("UPGRADE20 券", coupons=["UPGRADE20"], cost_per_grant=Decimal(20)),
-          days_after=7, claim_mode=Scene.ClaimMode.CLAIM, claim_valid_days=7, channel="inbox",
-          message_title="恭喜升级", message_body="{name}，恭喜升级为{tier}！7 天内可领取满100减20优惠券。")
-    scene("回归礼", Scene.Kind.WINBACK, package("COMEBACK15 券", coupons=["COMEBACK15"], cost_per_grant=Decimal(15)),
-          inactive_days=90, cooldown_days=180, holdout_percent=10, channel="inbox", message_title="好久不见",
-          message_body="{name}，好久不见！送您一张满80减15优惠券。")
-    scene("中秋 1.5 倍积分", Scene.Kind.LUNAR_HOLIDAY, package("积分 ×1.5", multiplier=Decimal("1.5")),
-          month=8, day=15, days_before=7)
+    scene(
+        "升级礼",
+        Scene.Kind.TIER_UPGRADE,
+        package("UPGRADE20 券", coupons=["UPGRADE20"], cost_per_grant=Decimal(20)),
+        days_after=7,
+        claim_mode=Scene.ClaimMode.CLAIM,
+        claim_valid_days=7,
+        channel="inbox",
+        message_title="恭喜升级",
+        message_body="{name}，恭喜升级为{tier}！7 天内可领取满100减20优惠券。",
+    )
+    scene(
+        "回归礼",
+        Scene.Kind.WINBACK,
+        package("COMEBACK15 券", coupons=["COMEBACK15"], cost_per_grant=Decimal(15)),
+        inactive_days=90,
+        cooldown_days=180,
+        holdout_percent=10,
+        channel="inbox",
+        message_title="好久不见",
+        message_body="{name}，好久不见！送您一张满80减15优惠券。",
+    )
+    scene(
+        "中秋 1.5 倍积分",
+        Scene.Kind.LUNAR_HOLIDAY,
+        package("积分 ×1.5", multiplier=Decimal("1.5")),
+        month=8,
+        day=15,
+        days_before=7,
+    )
     if out:
         out.write(f"scenes: {Scene.objects.count()}, mall items: {MallItem.objects.count()}")

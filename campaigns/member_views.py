@@ -29,9 +29,18 @@ def coupon_list(request):
     tab = request.GET.get("tab", "available")
     status = dict(TABS).get(tab, Coupon.Status.AVAILABLE)
     rows = list(coupons.member_coupons(member, status)[:100])
-    return member_page(request, "campaigns/member/coupons.html", {
-        "tab": tab, "tabs": TABS, "coupons": [(c, qr_svg(c.code, css_class="qr coupon-qr")) for c in rows],
-        "claimable": list(scenes.claimable(member)), "now": timezone.now()}, nav="coupons")
+    return member_page(
+        request,
+        "campaigns/member/coupons.html",
+        {
+            "tab": tab,
+            "tabs": TABS,
+            "coupons": [(c, qr_svg(c.code, css_class="qr coupon-qr")) for c in rows],
+            "claimable": list(scenes.claimable(member)),
+            "now": timezone.now(),
+        },
+        nav="coupons",
+    )
 
 
 @require_POST
@@ -51,8 +60,9 @@ def mall_page(request):
     member = request.member
     items = list(mall.on_sale().order_by("sort", "points_price"))
     orders = list(MallOrder.objects.filter(member=member).select_related("item").order_by("-created_at")[:20])
-    return member_page(request, "campaigns/member/mall.html", {
-        "items": items, "orders": orders, "once": uuid.uuid4().hex}, nav="mall")
+    return member_page(
+        request, "campaigns/member/mall.html", {"items": items, "orders": orders, "once": uuid.uuid4().hex}, nav="mall"
+    )
 
 
 @require_POST
@@ -65,13 +75,17 @@ def redeem(request, code):
         qty = 0
     token = request.POST.get("once") or uuid.uuid4().hex
     try:
-        order = mall.order(member=member, item=mall.item_by_code(code), qty=qty,
-                           idempotency_key=f"web:{member.pk}:{token[:40]}")
+        order = mall.order(
+            member=member, item=mall.item_by_code(code), qty=qty, idempotency_key=f"web:{member.pk}:{token[:40]}"
+        )
         if order.status == MallOrder.Status.FULFILLED:
             messages.success(request, _("Redeemed %(item)s: it is in your coupons.") % {"item": order.item.name})
         else:
-            messages.success(request, _("Redeemed %(item)s. Show pickup code %(code)s at any store.") % {
-                "item": order.item.name, "code": order.pickup_code})
+            messages.success(
+                request,
+                _("Redeemed %(item)s. Show pickup code %(code)s at any store.")
+                % {"item": order.item.name, "code": order.pickup_code},
+            )
     except MembershipError as exc:
         messages.error(request, exc.message)
     return redirect("campaigns:mall")
@@ -86,10 +100,20 @@ def checkin_page(request):
     done_today = bool(recent and recent[0].day == today)
     streak = recent[0].streak if recent and (recent[0].day == today or (today - recent[0].day).days == 1) else 0
     rules = ProgramRules.load()
-    return member_page(request, "campaigns/member/checkin.html", {
-        "done_today": done_today, "streak": streak, "recent": recent, "rules": rules,
-        "to_bonus": (rules.checkin_streak_every - streak % rules.checkin_streak_every)
-        if rules.checkin_streak_every else None}, nav="checkin")
+    return member_page(
+        request,
+        "campaigns/member/checkin.html",
+        {
+            "done_today": done_today,
+            "streak": streak,
+            "recent": recent,
+            "rules": rules,
+            "to_bonus": (rules.checkin_streak_every - streak % rules.checkin_streak_every)
+            if rules.checkin_streak_every
+            else None,
+        },
+        nav="checkin",
+    )
 
 
 @require_POST
@@ -97,8 +121,11 @@ def checkin_page(request):
 def checkin(request):
     try:
         row = engagement.check_in(member=request.member)
-        messages.success(request, _("Checked in: +%(points)s points (day %(streak)s in a row).") % {
-            "points": row.points, "streak": row.streak})
+        messages.success(
+            request,
+            _("Checked in: +%(points)s points (day %(streak)s in a row).")
+            % {"points": row.points, "streak": row.streak},
+        )
     except MembershipError as exc:
         messages.info(request, exc.message)
     return redirect("campaigns:checkin")
@@ -109,9 +136,16 @@ def checkin(request):
 def paid_card_page(request):
     """The paid cards on sale, the one the member holds and until when; bought here with points."""
     member = request.member
-    return member_page(request, "campaigns/member/paid_card.html", {
-        "held": member_paid_cards.active_product(member), "products": list(member_paid_cards.on_sale()),
-        "once": uuid.uuid4().hex}, nav="home")
+    return member_page(
+        request,
+        "campaigns/member/paid_card.html",
+        {
+            "held": member_paid_cards.active_product(member),
+            "products": list(member_paid_cards.on_sale()),
+            "once": uuid.uuid4().hex,
+        },
+        nav="home",
+    )
 
 
 @require_POST
@@ -119,10 +153,17 @@ def paid_card_page(request):
 def paid_card_buy(request, code):
     try:
         product = member_paid_cards.product_by_code(code)
-        card = paid_cards.buy(member=request.member, product=product, pay_with="points",
-                              idempotency_key=f"member:{request.member.pk}:{request.POST.get('once') or uuid.uuid4().hex}")
-        messages.success(request, _("%(name)s is yours until %(until)s.") % {
-            "name": product.name, "until": f"{local(card.ends_at):%Y-%m-%d}"})
+        card = paid_cards.buy(
+            member=request.member,
+            product=product,
+            pay_with="points",
+            idempotency_key=f"member:{request.member.pk}:{request.POST.get('once') or uuid.uuid4().hex}",
+        )
+        messages.success(
+            request,
+            _("%(name)s is yours until %(until)s.")
+            % {"name": product.name, "until": f"{local(card.ends_at):%Y-%m-%d}"},
+        )
     except MembershipError as exc:
         messages.error(request, exc.message)
     return redirect("campaigns:paid-card")
@@ -134,8 +175,11 @@ def mall_cancel(request, order_no):
     """The member cancels their own order before pickup: points and stock go back."""
     try:
         order = mall.cancel_by_member(member=request.member, order_no=order_no)
-        messages.success(request, _("Order %(order)s cancelled: %(points)s points are back.") % {
-            "order": order.order_no, "points": order.points_spent})
+        messages.success(
+            request,
+            _("Order %(order)s cancelled: %(points)s points are back.")
+            % {"order": order.order_no, "points": order.points_spent},
+        )
     except MembershipError as exc:
         messages.error(request, exc.message)
     return redirect("campaigns:mall")

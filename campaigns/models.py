@@ -21,23 +21,37 @@ class CouponTemplate(models.Model):
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=60)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.CASH_OFF)
-    value = models.DecimalField(_("value"), max_digits=10, decimal_places=2, default=0,
-                                help_text=_("¥ off for cash off; percent off (e.g. 10 for 10%) for percentage off."))
+    value = models.DecimalField(
+        _("value"),
+        max_digits=10,
+        decimal_places=2,
+        default=0,
+        help_text=_("¥ off for cash off; percent off (e.g. 10 for 10%) for percentage off."),
+    )
     threshold = models.DecimalField(_("minimum spend (¥)"), max_digits=10, decimal_places=2, default=0)
-    max_discount = models.DecimalField(_("largest discount (¥)"), max_digits=10, decimal_places=2, null=True,
-                                       blank=True, help_text=_("For percentage off; empty for no limit."))
+    max_discount = models.DecimalField(
+        _("largest discount (¥)"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("For percentage off; empty for no limit."),
+    )
     gift_description = models.CharField(_("gift"), max_length=100, blank=True)
     valid_from = models.DateTimeField(_("valid from"), null=True, blank=True)
     valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
-    valid_days = models.PositiveSmallIntegerField(_("valid days after grant"), null=True, blank=True,
-                                                  help_text=_("Used when no fixed dates are given."))
-    stores = models.ManyToManyField(Store, verbose_name=_("stores"), blank=True,
-                                    help_text=_("Empty: every store."))
-    stackable = models.BooleanField(_("stacks with the member discount"), default=True,
-                                    help_text=_("Off: a sale takes either the tier's member discount or this coupon, "
-                                                "not both."))
-    total_quantity = models.PositiveIntegerField(_("total quantity"), null=True, blank=True,
-                                                 help_text=_("Empty: unlimited."))
+    valid_days = models.PositiveSmallIntegerField(
+        _("valid days after grant"), null=True, blank=True, help_text=_("Used when no fixed dates are given.")
+    )
+    stores = models.ManyToManyField(Store, verbose_name=_("stores"), blank=True, help_text=_("Empty: every store."))
+    stackable = models.BooleanField(
+        _("stacks with the member discount"),
+        default=True,
+        help_text=_("Off: a sale takes either the tier's member discount or this coupon, not both."),
+    )
+    total_quantity = models.PositiveIntegerField(
+        _("total quantity"), null=True, blank=True, help_text=_("Empty: unlimited.")
+    )
     issued = models.PositiveIntegerField(_("issued"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -45,9 +59,10 @@ class CouponTemplate(models.Model):
         verbose_name = _("coupon template")
         verbose_name_plural = _("coupon templates")
         constraints = [
-            models.CheckConstraint(condition=models.Q(total_quantity__isnull=True)
-                                   | models.Q(issued__lte=models.F("total_quantity")),
-                                   name="coupon_template_issued_within_quantity"),
+            models.CheckConstraint(
+                condition=models.Q(total_quantity__isnull=True) | models.Q(issued__lte=models.F("total_quantity")),
+                name="coupon_template_issued_within_quantity",
+            ),
             models.CheckConstraint(condition=models.Q(value__gte=0, threshold__gte=0), name="coupon_template_amounts"),
         ]
 
@@ -62,8 +77,9 @@ class Coupon(models.Model):
         EXPIRED = "expired", _("Expired")
         VOID = "void", _("Void")
 
-    template = models.ForeignKey(CouponTemplate, verbose_name=_("template"), on_delete=models.PROTECT,
-                                 related_name="coupons")
+    template = models.ForeignKey(
+        CouponTemplate, verbose_name=_("template"), on_delete=models.PROTECT, related_name="coupons"
+    )
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="coupons")
     code = models.CharField(_("code"), max_length=16, unique=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.AVAILABLE)
@@ -101,12 +117,15 @@ class BenefitPackage(models.Model):
     name = models.CharField(_("name"), max_length=60)
     bonus_points = models.PositiveIntegerField(_("bonus points"), default=0)
     coupons = models.ManyToManyField(CouponTemplate, verbose_name=_("coupons"), blank=True)
-    multiplier = models.DecimalField(_("points multiplier during the window"), max_digits=4, decimal_places=2,
-                                     null=True, blank=True)
-    mall_item = models.ForeignKey("MallItem", verbose_name=_("mall gift"), null=True, blank=True,
-                                  on_delete=models.PROTECT)
-    cost_per_grant = models.DecimalField(_("cost per grant (¥)"), max_digits=10, decimal_places=2, default=0,
-                                         help_text=_("For campaign ROI."))
+    multiplier = models.DecimalField(
+        _("points multiplier during the window"), max_digits=4, decimal_places=2, null=True, blank=True
+    )
+    mall_item = models.ForeignKey(
+        "MallItem", verbose_name=_("mall gift"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    cost_per_grant = models.DecimalField(
+        _("cost per grant (¥)"), max_digits=10, decimal_places=2, default=0, help_text=_("For campaign ROI.")
+    )
 
     class Meta:
         verbose_name = _("benefit package")
@@ -161,26 +180,41 @@ class Scene(models.Model):
     days_after = models.PositiveSmallIntegerField(_("days after"), default=0)
     whole_month = models.BooleanField(_("whole birthday month"), default=False)
     step = models.PositiveIntegerField(_("milestone step"), null=True, blank=True)
-    milestone_of = models.CharField(_("milestone counts"), max_length=10, blank=True,
-                                    choices=[("count", _("purchases")), ("days", _("purchase days"))])
-    offsets = models.CharField(_("offsets (days)"), max_length=100, blank=True,
-                               help_text=_("Post-purchase touches, e.g. 2,7,30,60,120; activation days, e.g. 1,3,7."))
+    milestone_of = models.CharField(
+        _("milestone counts"),
+        max_length=10,
+        blank=True,
+        choices=[("count", _("purchases")), ("days", _("purchase days"))],
+    )
+    offsets = models.CharField(
+        _("offsets (days)"),
+        max_length=100,
+        blank=True,
+        help_text=_("Post-purchase touches, e.g. 2,7,30,60,120; activation days, e.g. 1,3,7."),
+    )
     inactive_days = models.PositiveSmallIntegerField(_("days without a purchase"), null=True, blank=True)
     cooldown_days = models.PositiveSmallIntegerField(_("at most once per (days)"), null=True, blank=True)
     # who
     tiers = models.ManyToManyField(Tier, verbose_name=_("tiers"), blank=True, help_text=_("Empty: all tiers."))
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, help_text=_("Empty: any tags."))
-    stores = models.ManyToManyField(Store, verbose_name=_("home stores"), blank=True,
-                                    help_text=_("Empty: all stores."))
+    stores = models.ManyToManyField(Store, verbose_name=_("home stores"), blank=True, help_text=_("Empty: all stores."))
     consent_required = models.BooleanField(_("only members who agreed to offers"), default=False)
     audience_segment = models.CharField(_("RFM or lifecycle segment"), max_length=40, blank=True)
     # what
-    package = models.ForeignKey(BenefitPackage, verbose_name=_("benefit package"), on_delete=models.PROTECT,
-                                related_name="scenes")
-    package_b = models.ForeignKey(BenefitPackage, verbose_name=_("package B (A/B split)"), null=True, blank=True,
-                                  on_delete=models.PROTECT, related_name="+")
-    holdout_percent = models.PositiveSmallIntegerField(_("holdout (%)"), default=0,
-                                                       help_text=_("Members kept out to measure the effect."))
+    package = models.ForeignKey(
+        BenefitPackage, verbose_name=_("benefit package"), on_delete=models.PROTECT, related_name="scenes"
+    )
+    package_b = models.ForeignKey(
+        BenefitPackage,
+        verbose_name=_("package B (A/B split)"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("holdout (%)"), default=0, help_text=_("Members kept out to measure the effect.")
+    )
     claim_mode = models.CharField(_("claim mode"), max_length=5, choices=ClaimMode.choices, default=ClaimMode.AUTO)
     claim_valid_days = models.PositiveSmallIntegerField(_("valid days after claiming"), default=7)
     # limits
@@ -191,16 +225,16 @@ class Scene(models.Model):
     # tell
     channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices, blank=True, default="")
     message_title = models.CharField(_("message title"), max_length=100, blank=True)
-    message_body = models.TextField(_("message"), blank=True,
-                                    help_text=_("May use {name}, {tier}, {points}, {scene}."))
+    message_body = models.TextField(_("message"), blank=True, help_text=_("May use {name}, {tier}, {points}, {scene}."))
 
     class Meta:
         verbose_name = _("scene")
         verbose_name_plural = _("scenes")
         constraints = [
-            models.CheckConstraint(condition=models.Q(budget_grants__isnull=True)
-                                   | models.Q(granted__lte=models.F("budget_grants")),
-                                   name="scene_within_grant_budget"),
+            models.CheckConstraint(
+                condition=models.Q(budget_grants__isnull=True) | models.Q(granted__lte=models.F("budget_grants")),
+                name="scene_within_grant_budget",
+            ),
             models.CheckConstraint(condition=models.Q(holdout_percent__lte=50), name="scene_holdout_at_most_half"),
         ]
 
@@ -248,8 +282,14 @@ class MallItem(models.Model):
     stock = models.PositiveIntegerField(_("stock"), null=True, blank=True, help_text=_("Empty: unlimited."))
     per_member_limit = models.PositiveIntegerField(_("per member"), null=True, blank=True)
     tiers = models.ManyToManyField(Tier, verbose_name=_("only for tiers"), blank=True)
-    coupon_template = models.ForeignKey(CouponTemplate, verbose_name=_("issues coupon"), null=True, blank=True,
-                                        on_delete=models.PROTECT, help_text=_("For coupon items: issued at once."))
+    coupon_template = models.ForeignKey(
+        CouponTemplate,
+        verbose_name=_("issues coupon"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text=_("For coupon items: issued at once."),
+    )
     valid_from = models.DateTimeField(_("on sale from"), null=True, blank=True)
     valid_until = models.DateTimeField(_("on sale until"), null=True, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
@@ -283,8 +323,13 @@ class MallOrder(models.Model):
     fulfilled_at = models.DateTimeField(_("picked up"), null=True, blank=True)
     fulfilled_store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     fulfilled_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    cash_collected = models.DecimalField(_("cash collected"), max_digits=10, decimal_places=2, default=0,
-                                         help_text=_("The cash part of a points-plus-cash item, taken at pickup."))
+    cash_collected = models.DecimalField(
+        _("cash collected"),
+        max_digits=10,
+        decimal_places=2,
+        default=0,
+        help_text=_("The cash part of a points-plus-cash item, taken at pickup."),
+    )
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
     idempotency_key = models.CharField(max_length=120, unique=True)
 
@@ -326,15 +371,24 @@ class ProgramRules(models.Model):
     checkin_streak_every = models.PositiveSmallIntegerField(_("streak bonus every (days)"), default=7)
     checkin_streak_bonus = models.PositiveIntegerField(_("streak bonus points"), default=30)
     referral_points = models.PositiveIntegerField(_("referral reward points"), default=100)
-    referral_min_purchase = models.DecimalField(_("invited member's first purchase at least (¥)"), max_digits=10,
-                                                decimal_places=2, default=50)
+    referral_min_purchase = models.DecimalField(
+        _("invited member's first purchase at least (¥)"), max_digits=10, decimal_places=2, default=50
+    )
     mall_pickup_days = models.PositiveSmallIntegerField(
-        _("mall orders lapse after (days)"), default=30,
-        help_text=_("An order not picked up within this many days is cancelled, its points and stock given back; "
-                    "0 = never."))
+        _("mall orders lapse after (days)"),
+        default=30,
+        help_text=_(
+            "An order not picked up within this many days is cancelled, its points and stock given back; 0 = never."
+        ),
+    )
     monthly_coupon_template = models.ForeignKey(
-        CouponTemplate, verbose_name=_("monthly tier coupon"), null=True, blank=True, on_delete=models.PROTECT,
-        help_text=_("Each member gets their tier's monthly number of this coupon on the 1st."))
+        CouponTemplate,
+        verbose_name=_("monthly tier coupon"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text=_("Each member gets their tier's monthly number of this coupon on the 1st."),
+    )
 
     class Meta:
         verbose_name = _("check-in and referral rules")

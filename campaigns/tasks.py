@@ -11,18 +11,32 @@ from portal.schedules import register
 from .models import ProgramRules
 from .services import coupons, mall, paid_cards, scenes
 
-register("scenes: daily", "campaigns.tasks.run_scenes", crontab={"minute": "30", "hour": "8"},
-         description="Daily at 08:30: grant every active scene's occurrence of today (birthdays, holidays, "
-                     "activation, post-purchase care, win-back …).")
-register("coupons: expire and lapse", "campaigns.tasks.expire_coupons", crontab={"minute": "10", "hour": "0"},
-         description="Daily: mark expired coupons and unclaimed benefits past their window; cancel mall orders "
-                     "not picked up in time.")
-register("coupons: monthly tier coupons", "campaigns.tasks.monthly_tier_coupons",
-         crontab={"minute": "0", "hour": "6", "day_of_month": "1"},
-         description="Monthly on the 1st: each member gets their tier's number of monthly coupons.")
-register("coupons: monthly paid card coupons", "campaigns.tasks.monthly_paid_card_coupons",
-         crontab={"minute": "10", "hour": "6", "day_of_month": "1"},
-         description="Monthly on the 1st: each member holding a paid card gets its monthly coupon (PLUS20).")
+register(
+    "scenes: daily",
+    "campaigns.tasks.run_scenes",
+    crontab={"minute": "30", "hour": "8"},
+    description="Daily at 08:30: grant every active scene's occurrence of today (birthdays, holidays, "
+    "activation, post-purchase care, win-back …).",
+)
+register(
+    "coupons: expire and lapse",
+    "campaigns.tasks.expire_coupons",
+    crontab={"minute": "10", "hour": "0"},
+    description="Daily: mark expired coupons and unclaimed benefits past their window; cancel mall orders "
+    "not picked up in time.",
+)
+register(
+    "coupons: monthly tier coupons",
+    "campaigns.tasks.monthly_tier_coupons",
+    crontab={"minute": "0", "hour": "6", "day_of_month": "1"},
+    description="Monthly on the 1st: each member gets their tier's number of monthly coupons.",
+)
+register(
+    "coupons: monthly paid card coupons",
+    "campaigns.tasks.monthly_paid_card_coupons",
+    crontab={"minute": "10", "hour": "6", "day_of_month": "1"},
+    description="Monthly on the 1st: each member holding a paid card gets its monthly coupon (PLUS20).",
+)
 
 
 @shared_task(name="campaigns.tasks.run_scenes", acks_late=True)
@@ -46,15 +60,21 @@ def monthly_tier_coupons(month: str | None = None) -> int:
         return 0
     month = month or f"{local(now()):%Y-%m}"
     issued, last = 0, 0
-    members = (Member.objects.filter(status=Member.Status.ACTIVE, tier__monthly_coupons__gt=0)
-               .annotate(quota=F("tier__monthly_coupons")).order_by("pk"))
+    members = (
+        Member.objects.filter(status=Member.Status.ACTIVE, tier__monthly_coupons__gt=0)
+        .annotate(quota=F("tier__monthly_coupons"))
+        .order_by("pk")
+    )
     while True:
         batch = list(members.filter(pk__gt=last).values_list("pk", "quota")[:2000])
         if not batch:
             return issued
         last = batch[-1][0]
-        issued += coupons.grant_bulk(template=template, source=f"tier-monthly:{month}", grants=[
-            (pk, f"tier-monthly:{month}:{pk}:{i}") for pk, quota in batch for i in range(quota)])
+        issued += coupons.grant_bulk(
+            template=template,
+            source=f"tier-monthly:{month}",
+            grants=[(pk, f"tier-monthly:{month}:{pk}:{i}") for pk, quota in batch for i in range(quota)],
+        )
 
 
 @shared_task(name="campaigns.tasks.monthly_paid_card_coupons", acks_late=True)
@@ -105,8 +125,12 @@ def points_expiring(member_id: int, points: int, expires_at: str, event_id: str 
         member = Member.objects.get(pk=member_id)
         day = local(datetime.fromisoformat(expires_at)).date()
         sent = notifications.notify(
-            member=member, channel="inbox", marketing=False, dedupe_key=f"expiring:{member_id}:{day.isoformat()}",
+            member=member,
+            channel="inbox",
+            marketing=False,
+            dedupe_key=f"expiring:{member_id}:{day.isoformat()}",
             title=_("Points expiring soon"),
-            body=_("%(points)s of your points expire on %(day)s. Use them before then.") % {
-                "points": points, "day": day.isoformat()})
+            body=_("%(points)s of your points expire on %(day)s. Use them before then.")
+            % {"points": points, "day": day.isoformat()},
+        )
         return 1 if sent else 0

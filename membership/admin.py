@@ -95,9 +95,7 @@ class UserAdmin(DjangoUserAdmin):
         (_("Store and role"), {"fields": ("store", "role", "is_active", "is_superuser")}),
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("username", "store", "role", "password1", "password2")}),
-    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "store", "role", "password1", "password2")}),)
 
 
 # ---------------------------------------------------------------------------------------
@@ -110,8 +108,19 @@ class ProgramSettingsAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
     """One row (pk 1): the list page opens it; it is never added or deleted."""
 
     fieldsets = (
-        (_("Earning points"), {"fields": ("earn_rate", "per_sale_cap", "per_day_cap", "pending_days",
-                                          "profile_birthday_points", "profile_gender_points")}),
+        (
+            _("Earning points"),
+            {
+                "fields": (
+                    "earn_rate",
+                    "per_sale_cap",
+                    "per_day_cap",
+                    "pending_days",
+                    "profile_birthday_points",
+                    "profile_gender_points",
+                )
+            },
+        ),
         (_("Paying with points"), {"fields": ("redeem_points_per_yuan", "redeem_cap_percent")}),
         (_("Points expiry"), {"fields": ("expiry_policy", "expiry_months", "expiry_notice_days")}),
         (_("Tiers"), {"fields": ("tier_basis", "review_period", "review_window", "reset_growth_on_promotion")}),
@@ -130,22 +139,34 @@ class ProgramSettingsAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         row = ProgramSettings.load()
-        return HttpResponseRedirect(reverse("admin:membership_programsettings_change", args=[row.pk],
-                                            current_app=self.admin_site.name))
+        return HttpResponseRedirect(
+            reverse("admin:membership_programsettings_change", args=[row.pk], current_app=self.admin_site.name)
+        )
 
 
 @admin.register(Tier)
 class TierAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
-    list_display = ("rank", "code", "name", "reach_growth", "keep_growth", "points_multiplier", "discount_rate",
-                    "monthly_coupons", "birthday_gift")
+    list_display = (
+        "rank",
+        "code",
+        "name",
+        "reach_growth",
+        "keep_growth",
+        "points_multiplier",
+        "discount_rate",
+        "monthly_coupons",
+        "birthday_gift",
+    )
     list_display_links = ("code", "name")
     ordering = ("rank",)
     search_fields = ("code", "name")
     fieldsets = (
         (None, {"fields": ("code", "name", "rank")}),
         (_("Growth value"), {"fields": ("reach_growth", "keep_growth", "instant_sale_amount")}),
-        (_("Benefits"), {"fields": ("points_multiplier", "discount_rate", "monthly_coupons", "birthday_gift",
-                                    "benefits")}),
+        (
+            _("Benefits"),
+            {"fields": ("points_multiplier", "discount_rate", "monthly_coupons", "birthday_gift", "benefits")},
+        ),
     )
 
 
@@ -178,8 +199,17 @@ class RecordsOnly:
 
 @admin.register(PaidCardProduct)
 class PaidCardProductAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
-    list_display = ("code", "name", "price", "points_price", "days", "points_multiplier", "discount_rate",
-                    "monthly_coupon_code", "is_active")
+    list_display = (
+        "code",
+        "name",
+        "price",
+        "points_price",
+        "days",
+        "points_multiplier",
+        "discount_rate",
+        "monthly_coupon_code",
+        "is_active",
+    )
     list_filter = ("is_active",)
     search_fields = ("code", "name")
 
@@ -188,8 +218,18 @@ class PaidCardProductAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
 class PaidCardAdmin(RecordsOnly, admin.ModelAdmin):
     """Purchases are made at the counter or on the member pages (and refunded there by a manager)."""
 
-    list_display = ("member", "product", "paid_amount", "paid_points", "starts_at", "ends_at", "refunded_at",
-                    "refund_amount", "refund_points", "store")
+    list_display = (
+        "member",
+        "product",
+        "paid_amount",
+        "paid_points",
+        "starts_at",
+        "ends_at",
+        "refunded_at",
+        "refund_amount",
+        "refund_points",
+        "store",
+    )
     list_filter = ("product", "store")
     search_fields = ("member__member_no", "member__phone")
     list_select_related = ("member", "product", "store")
@@ -273,8 +313,13 @@ class ServiceImportMixin(ImportExportMixin):
         if result is not None:
             context["import_summary"] = import_summary(result)
             form = context.get("form")
-            if (not context.get("confirm_form") and self._skips_invalid_rows(form) and not result.has_errors()
-                    and result.has_validation_errors() and import_summary(result)["valid"]):
+            if (
+                not context.get("confirm_form")
+                and self._skips_invalid_rows(form)
+                and not result.has_errors()
+                and result.has_validation_errors()
+                and import_summary(result)["valid"]
+            ):
                 context["confirm_form"] = self.create_confirm_form(request, import_form=form)
         return response
 
@@ -286,18 +331,25 @@ class ServiceImportMixin(ImportExportMixin):
     def process_result(self, result, request):
         """After the confirmed import: report a rolled-back file as an error and go back to the upload
         page; otherwise the library's summary, plus the rows that were left out."""
-        rolled_back = result.has_errors() or (result.has_validation_errors()
-                                              and not getattr(result, "skipped_invalid_rows", False))
+        rolled_back = result.has_errors() or (
+            result.has_validation_errors() and not getattr(result, "skipped_invalid_rows", False)
+        )
         if rolled_back:
             messages.error(request, _("Nothing was imported. %(errors)s") % {"errors": describe_errors(result)})
-            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import",
-                                                current_app=self.admin_site.name))
+            return HttpResponseRedirect(
+                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import", current_app=self.admin_site.name)
+            )
         response = super().process_result(result, request)
         if result.invalid_rows:
-            messages.warning(request, ngettext(
-                "%(count)d row with errors was left out. %(errors)s",
-                "%(count)d rows with errors were left out. %(errors)s",
-                len(result.invalid_rows)) % {"count": len(result.invalid_rows), "errors": describe_errors(result)})
+            messages.warning(
+                request,
+                ngettext(
+                    "%(count)d row with errors was left out. %(errors)s",
+                    "%(count)d rows with errors were left out. %(errors)s",
+                    len(result.invalid_rows),
+                )
+                % {"count": len(result.invalid_rows), "errors": describe_errors(result)},
+            )
         return response
 
 
@@ -310,12 +362,13 @@ def describe_errors(result, limit: int = 5) -> str:
     """The first few errors of an import, line by line, for a message."""
     lines = [str(error.error) for error in result.base_errors]
     for row in result.invalid_rows:
-        text = "; ".join(f"{field}: {' '.join(msgs)}" if field != NON_FIELD_ERRORS else " ".join(msgs)
-                         for field, msgs in row.error_dict.items())
+        text = "; ".join(
+            f"{field}: {' '.join(msgs)}" if field != NON_FIELD_ERRORS else " ".join(msgs)
+            for field, msgs in row.error_dict.items()
+        )
         lines.append(_("row %(row)s: %(errors)s") % {"row": row.number, "errors": text})
     for number, errors in result.row_errors():
-        lines.append(_("row %(row)s: %(errors)s") % {"row": number,
-                                                      "errors": " ".join(str(e.error) for e in errors)})
+        lines.append(_("row %(row)s: %(errors)s") % {"row": number, "errors": " ".join(str(e.error) for e in errors)})
     more = len(lines) - limit
     text = " · ".join(lines[:limit])
     if more > 0:
@@ -370,8 +423,18 @@ class PointsEntryInline(ReadOnlyInline):
     model = PointsEntry
     formset = LatestEntriesFormSet
     verbose_name_plural = _("Points ledger (newest first, latest 50)")
-    fields = ("amount", "kind", "source", "balance_after", "remaining", "expires_at", "store", "operator",
-              "created_at", "reason")
+    fields = (
+        "amount",
+        "kind",
+        "source",
+        "balance_after",
+        "remaining",
+        "expires_at",
+        "store",
+        "operator",
+        "created_at",
+        "reason",
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("store", "operator")
@@ -382,8 +445,7 @@ class StoredValueEntryInline(ReadOnlyInline):
     formset = LatestEntriesFormSet
     fk_name = "member"
     verbose_name_plural = _("Stored-value ledger (newest first, latest 50)")
-    fields = ("kind", "principal", "bonus", "principal_after", "bonus_after", "plan", "store", "operator",
-              "created_at")
+    fields = ("kind", "principal", "bonus", "principal_after", "bonus_after", "plan", "store", "operator", "created_at")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("plan", "store", "operator")
@@ -411,8 +473,19 @@ class LedgerAdmin(admin.ModelAdmin):
 
 @admin.register(PointsEntry)
 class PointsEntryAdmin(LedgerAdmin):
-    list_display = ("created_at", "member", "amount", "kind", "source", "balance_after", "remaining", "expires_at",
-                    "store", "operator", "flagged")
+    list_display = (
+        "created_at",
+        "member",
+        "amount",
+        "kind",
+        "source",
+        "balance_after",
+        "remaining",
+        "expires_at",
+        "store",
+        "operator",
+        "flagged",
+    )
     list_filter = ("kind", "source", "flagged")
     search_fields = ("=member__member_no",)
     list_select_related = ("member", "store", "operator")
@@ -420,8 +493,18 @@ class PointsEntryAdmin(LedgerAdmin):
 
 @admin.register(StoredValueEntry)
 class StoredValueEntryAdmin(LedgerAdmin):
-    list_display = ("created_at", "member", "kind", "principal", "bonus", "principal_after", "bonus_after", "plan",
-                    "store", "operator")
+    list_display = (
+        "created_at",
+        "member",
+        "kind",
+        "principal",
+        "bonus",
+        "principal_after",
+        "bonus_after",
+        "plan",
+        "store",
+        "operator",
+    )
     list_filter = ("kind",)
     search_fields = ("=member__member_no",)
     list_select_related = ("member", "plan", "store", "operator")
@@ -444,8 +527,18 @@ class TierChangeAdmin(LedgerAdmin):
 
 @admin.register(Purchase)
 class PurchaseAdmin(LedgerAdmin):
-    list_display = ("created_at", "reference", "member", "store", "amount", "points_paid", "eligible_amount",
-                    "points_earned", "growth", "returned_amount")
+    list_display = (
+        "created_at",
+        "reference",
+        "member",
+        "store",
+        "amount",
+        "points_paid",
+        "eligible_amount",
+        "points_earned",
+        "growth",
+        "returned_amount",
+    )
     list_filter = ("store",)
     search_fields = ("=reference", "=member__member_no")
     list_select_related = ("member", "store")
@@ -453,8 +546,17 @@ class PurchaseAdmin(LedgerAdmin):
 
 @admin.register(PurchaseReturn)
 class PurchaseReturnAdmin(LedgerAdmin):
-    list_display = ("created_at", "reference", "purchase__reference", "purchase__member", "store", "amount",
-                    "points_reversed", "points_refunded", "sv_refunded")
+    list_display = (
+        "created_at",
+        "reference",
+        "purchase__reference",
+        "purchase__member",
+        "store",
+        "amount",
+        "points_reversed",
+        "points_refunded",
+        "sv_refunded",
+    )
     list_filter = ("store",)
     search_fields = ("=reference", "=purchase__reference", "=purchase__member__member_no")
     list_select_related = ("purchase__member", "store")
@@ -478,8 +580,10 @@ class CardAdmin(RecordsOnly, ServiceImportMixin, admin.ModelAdmin):
 
     import_resource = CardStockResource
     export_resource = CardExportResource
-    import_help = _("One row per physical card: number (12 to 19 digits ending in a check digit) and batch. "
-                    "The cards go into stock and are bound to members at the counter by scanning.")
+    import_help = _(
+        "One row per physical card: number (12 to 19 digits ending in a check digit) and batch. "
+        "The cards go into stock and are bound to members at the counter by scanning."
+    )
     list_display = ("number", "kind", "status", "member", "batch", "bound_at", "blocked_at")
     list_filter = ("kind", "status")
     search_fields = ("=number", "=member__member_no")
@@ -498,18 +602,58 @@ class ActionFailed(Exception):
 
 
 def _failed(member, exc) -> ActionFailed:
-    return ActionFailed(_("Member %(member_no)s: %(message)s") % {"member_no": member.member_no,
-                                                                  "message": domain_message(exc)})
+    return ActionFailed(
+        _("Member %(member_no)s: %(message)s") % {"member_no": member.member_no, "message": domain_message(exc)}
+    )
 
 
 MEMBER_FIELDSETS = (
-    (None, {"fields": ("member_no", "phone", "name", "gender", "birth_year", "birth_month", "birth_day", "status",
-                       "merged_into")}),
-    (_("Enrolment"), {"fields": ("home_store", "channel", "enrolled_by", "joined_at", "referrer", "referral_code",
-                                 "marketing_consent", "consent_at")}),
+    (
+        None,
+        {
+            "fields": (
+                "member_no",
+                "phone",
+                "name",
+                "gender",
+                "birth_year",
+                "birth_month",
+                "birth_day",
+                "status",
+                "merged_into",
+            )
+        },
+    ),
+    (
+        _("Enrolment"),
+        {
+            "fields": (
+                "home_store",
+                "channel",
+                "enrolled_by",
+                "joined_at",
+                "referrer",
+                "referral_code",
+                "marketing_consent",
+                "consent_at",
+            )
+        },
+    ),
     (_("Tier"), {"fields": ("tier", "tier_since", "tier_floor", "tier_floor_until", "growth_value")}),
-    (_("Balances"), {"fields": ("points_balance", "points_pending", "points_flagged", "sv_principal", "sv_bonus",
-                                "purchase_count", "last_purchase_at")}),
+    (
+        _("Balances"),
+        {
+            "fields": (
+                "points_balance",
+                "points_pending",
+                "points_flagged",
+                "sv_principal",
+                "sv_bonus",
+                "purchase_count",
+                "last_purchase_at",
+            )
+        },
+    ),
     (_("Tags"), {"fields": ("tags",)}),
 )
 
@@ -519,19 +663,31 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
     import_resource = MemberResource
     export_resource = MemberExportResource
     extra_export_resources = (MemberMigrationExportResource,)
-    import_help = _("One row per member from the previous system. Columns: phone and home_store (the store "
-                    "code) are required; name, gender (F, M or U), birthday (YYYY-MM-DD, or --MM-DD without the "
-                    "year), marketing_consent (1 or 0) and joined_at (YYYY-MM-DD HH:MM) are optional; so are "
-                    "member_no, card_no (physical cards, separated by ;), points with points_expire_on "
-                    "(YYYY-MM-DD) and points_pending_until (one lot per row: repeat the phone and member_no for "
-                    "more lots), growth_value, tier, sv_principal, sv_bonus, referrer_phone, tags (separated by "
-                    "semicolons) and consent_at. Imported members get the channel Import, a virtual card when the file "
-                    "gives none, no welcome gift and no notification. For large files, or to keep the file's "
-                    "tiers as a floor, use Member imports (in the background).")
+    import_help = _(
+        "One row per member from the previous system. Columns: phone and home_store (the store "
+        "code) are required; name, gender (F, M or U), birthday (YYYY-MM-DD, or --MM-DD without the "
+        "year), marketing_consent (1 or 0) and joined_at (YYYY-MM-DD HH:MM) are optional; so are "
+        "member_no, card_no (physical cards, separated by ;), points with points_expire_on "
+        "(YYYY-MM-DD) and points_pending_until (one lot per row: repeat the phone and member_no for "
+        "more lots), growth_value, tier, sv_principal, sv_bonus, referrer_phone, tags (separated by "
+        "semicolons) and consent_at. Imported members get the channel Import, a virtual card when the file "
+        "gives none, no welcome gift and no notification. For large files, or to keep the file's "
+        "tiers as a floor, use Member imports (in the background)."
+    )
     skip_admin_log = True  # every imported member has its "member.enrol" audit row
 
-    list_display = ("member_no", "name", "phone_masked", "tier", "home_store", "points_balance", "points_pending",
-                    "stored_value", "status", "joined_at")
+    list_display = (
+        "member_no",
+        "name",
+        "phone_masked",
+        "tier",
+        "home_store",
+        "points_balance",
+        "points_pending",
+        "stored_value",
+        "status",
+        "joined_at",
+    )
     search_fields = ("=member_no", "^phone", "name", "=cards__number")
     search_help_text = _("Member number, mobile (any format), card number or name.")
     list_filter = ("tier", "home_store", "status", "channel", "points_flagged")
@@ -600,8 +756,10 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
             "opts": self.opts,
             "form": form,
             "members": queryset,
-            "columns": [Member._meta.get_field(name).verbose_name
-                        for name in ("member_no", "name", "phone", "tier", "points_balance")],
+            "columns": [
+                Member._meta.get_field(name).verbose_name
+                for name in ("member_no", "name", "phone", "tier", "points_balance")
+            ],
             "action": action,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "submit_label": submit_label,
@@ -611,10 +769,11 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/membership/member/action_form.html", context)
 
     def _selected(self, request, queryset):
-        members = list(queryset.select_related("tier").order_by("member_no")[:MAX_ACTION_MEMBERS + 1])
+        members = list(queryset.select_related("tier").order_by("member_no")[: MAX_ACTION_MEMBERS + 1])
         if len(members) > MAX_ACTION_MEMBERS:
-            messages.error(request, _("Select at most %(count)d members for this action.")
-                           % {"count": MAX_ACTION_MEMBERS})
+            messages.error(
+                request, _("Select at most %(count)d members for this action.") % {"count": MAX_ACTION_MEMBERS}
+            )
             return None
         return members
 
@@ -638,29 +797,56 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
                     replayed += 1
                     continue
                 try:
-                    points.adjust(member=member, points=data["points"], reason=data["reason"],
-                                  acting_user=request.user, idempotency_key=key)
+                    points.adjust(
+                        member=member,
+                        points=data["points"],
+                        reason=data["reason"],
+                        acting_user=request.user,
+                        idempotency_key=key,
+                    )
                 except MembershipError as exc:
                     raise _failed(member, exc) from exc
                 adjusted += 1
             notes = []
             if adjusted:
-                notes.append((messages.SUCCESS, ngettext(
-                    "Adjusted %(points)+d points for %(count)d member.",
-                    "Adjusted %(points)+d points for each of %(count)d members.", adjusted)
-                    % {"points": data["points"], "count": adjusted}))
+                notes.append(
+                    (
+                        messages.SUCCESS,
+                        ngettext(
+                            "Adjusted %(points)+d points for %(count)d member.",
+                            "Adjusted %(points)+d points for each of %(count)d members.",
+                            adjusted,
+                        )
+                        % {"points": data["points"], "count": adjusted},
+                    )
+                )
             if replayed:
-                notes.append((messages.WARNING, ngettext(
-                    "This form was already submitted: %(count)d member was not adjusted again.",
-                    "This form was already submitted: %(count)d members were not adjusted again.", replayed)
-                    % {"count": replayed}))
+                notes.append(
+                    (
+                        messages.WARNING,
+                        ngettext(
+                            "This form was already submitted: %(count)d member was not adjusted again.",
+                            "This form was already submitted: %(count)d members were not adjusted again.",
+                            replayed,
+                        )
+                        % {"count": replayed},
+                    )
+                )
             return notes
 
         return self._action_page(
-            request, members, action="adjust_points", form=form, title=_("Adjust points"),
-            intro=_("Add or take away points for the members below. The adjustment is recorded in each "
-                    "member's points ledger with your name and the reason."),
-            submit_label=_("Adjust points"), apply=apply)
+            request,
+            members,
+            action="adjust_points",
+            form=form,
+            title=_("Adjust points"),
+            intro=_(
+                "Add or take away points for the members below. The adjustment is recorded in each "
+                "member's points ledger with your name and the reason."
+            ),
+            submit_label=_("Adjust points"),
+            apply=apply,
+        )
 
     @admin.action(description=_("Replace card (block and issue a virtual card)"))
     def replace_card(self, request, queryset):
@@ -679,16 +865,28 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
                     new = card_service.replace(card=card, acting_user=request.user)
                 except MembershipError as exc:
                     raise _failed(card.member, exc) from exc
-                notes.append((messages.SUCCESS, _(
-                    "Card %(old)s of member %(member_no)s is blocked; new virtual card %(new)s is issued.")
-                    % {"old": card.number, "member_no": card.member.member_no, "new": new.number}))
+                notes.append(
+                    (
+                        messages.SUCCESS,
+                        _("Card %(old)s of member %(member_no)s is blocked; new virtual card %(new)s is issued.")
+                        % {"old": card.number, "member_no": card.member.member_no, "new": new.number},
+                    )
+                )
             return notes
 
         return self._action_page(
-            request, members, action="replace_card", form=form, title=_("Replace card"),
-            intro=_("A lost card is blocked and the member gets a new virtual card. Points and stored "
-                    "value stay with the member."),
-            submit_label=_("Block and replace"), apply=apply)
+            request,
+            members,
+            action="replace_card",
+            form=form,
+            title=_("Replace card"),
+            intro=_(
+                "A lost card is blocked and the member gets a new virtual card. Points and stored "
+                "value stay with the member."
+            ),
+            submit_label=_("Block and replace"),
+            apply=apply,
+        )
 
     @admin.action(description=_("Merge into…"))
     def merge_into(self, request, queryset):
@@ -705,20 +903,34 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
             try:
                 target = enrolment.get_member(data["target_member_no"])
             except NotFound as exc:
-                raise ActionFailed(_("No member has the number %(member_no)s.")
-                                   % {"member_no": data["target_member_no"]}) from exc
+                raise ActionFailed(
+                    _("No member has the number %(member_no)s.") % {"member_no": data["target_member_no"]}
+                ) from exc
             try:
                 enrolment.merge(source=source, target=target, acting_user=request.user)
             except MembershipError as exc:
                 raise _failed(source, exc) from exc
-            return [(messages.SUCCESS, _("Member %(source)s is merged into %(target)s and closed.")
-                     % {"source": source.member_no, "target": target.member_no})]
+            return [
+                (
+                    messages.SUCCESS,
+                    _("Member %(source)s is merged into %(target)s and closed.")
+                    % {"source": source.member_no, "target": target.member_no},
+                )
+            ]
 
         return self._action_page(
-            request, members, action="merge_into", form=form, title=_("Merge into another member"),
-            intro=_("Two accounts of one person: the member below is merged into the account you name, "
-                    "with all its history, and closed."),
-            submit_label=_("Merge"), apply=apply)
+            request,
+            members,
+            action="merge_into",
+            form=form,
+            title=_("Merge into another member"),
+            intro=_(
+                "Two accounts of one person: the member below is merged into the account you name, "
+                "with all its history, and closed."
+            ),
+            submit_label=_("Merge"),
+            apply=apply,
+        )
 
     @admin.action(description=_("Set tier by hand"))
     def set_tier(self, request, queryset):
@@ -730,19 +942,36 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
         def apply(data):
             for member in members:
                 try:
-                    tiers.set_manual(member=member, tier=data["tier"], reason=data["reason"],
-                                     acting_user=request.user, floor_until=data["floor_until"])
+                    tiers.set_manual(
+                        member=member,
+                        tier=data["tier"],
+                        reason=data["reason"],
+                        acting_user=request.user,
+                        floor_until=data["floor_until"],
+                    )
                 except MembershipError as exc:
                     raise _failed(member, exc) from exc
-            return [(messages.SUCCESS, ngettext(
-                "%(count)d member is now %(tier)s.", "%(count)d members are now %(tier)s.", len(members))
-                % {"count": len(members), "tier": data["tier"]})]
+            return [
+                (
+                    messages.SUCCESS,
+                    ngettext("%(count)d member is now %(tier)s.", "%(count)d members are now %(tier)s.", len(members))
+                    % {"count": len(members), "tier": data["tier"]},
+                )
+            ]
 
         return self._action_page(
-            request, members, action="set_tier", form=form, title=_("Set tier by hand"),
-            intro=_("The tier is set at once and recorded with your name and the reason. Until the floor "
-                    "date, reviews do not drop the member below it."),
-            submit_label=_("Set tier"), apply=apply)
+            request,
+            members,
+            action="set_tier",
+            form=form,
+            title=_("Set tier by hand"),
+            intro=_(
+                "The tier is set at once and recorded with your name and the reason. Until the floor "
+                "date, reviews do not drop the member below it."
+            ),
+            submit_label=_("Set tier"),
+            apply=apply,
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -755,8 +984,17 @@ class MemberImportJobAdmin(admin.ModelAdmin):
     """Upload a member file; a Celery worker imports it while this page shows a progress bar. The
     progress and the reconciliation are stored on the job, so a reload shows them again."""
 
-    list_display = ("__str__", "dry_run", "skip_bad_rows", "status", "rows_done", "rows_total", "created_by",
-                    "created_at", "finished_at")
+    list_display = (
+        "__str__",
+        "dry_run",
+        "skip_bad_rows",
+        "status",
+        "rows_done",
+        "rows_total",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("status", "dry_run")
     fields = ("file", "dry_run", "skip_bad_rows", "tier_floor_until")
     change_form_template = "admin/membership/memberimportjob/change_form.html"
@@ -779,8 +1017,14 @@ class MemberImportJobAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         urls = super().get_urls()
-        return [path("<int:pk>/progress/", self.admin_site.admin_view(self.progress_view),
-                     name="membership_memberimportjob_progress"), *urls]
+        return [
+            path(
+                "<int:pk>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="membership_memberimportjob_progress",
+            ),
+            *urls,
+        ]
 
     def progress_view(self, request, pk):
         if not can_configure(request.user):
@@ -809,12 +1053,18 @@ class MemberImportJobAdmin(admin.ModelAdmin):
     def import_for_real(self, request, queryset):
         started = 0
         for job in queryset.filter(dry_run=True, status=MemberImportJob.Status.DONE):
-            again = MemberImportJob.objects.create(file=job.file.name, dry_run=False, skip_bad_rows=job.skip_bad_rows,
-                                                   tier_floor_until=job.tier_floor_until, created_by=request.user)
+            again = MemberImportJob.objects.create(
+                file=job.file.name,
+                dry_run=False,
+                skip_bad_rows=job.skip_bad_rows,
+                tier_floor_until=job.tier_floor_until,
+                created_by=request.user,
+            )
             start_job(again)
             started += 1
-        messages.info(request, ngettext("%(count)d import started.", "%(count)d imports started.", started)
-                      % {"count": started})
+        messages.info(
+            request, ngettext("%(count)d import started.", "%(count)d imports started.", started) % {"count": started}
+        )
 
 
 def start_job(job) -> None:
@@ -825,6 +1075,12 @@ def start_job(job) -> None:
 
 
 def job_state(job) -> dict:
-    return {"status": job.status, "status_display": str(job.get_status_display()), "rows_done": job.rows_done,
-            "rows_total": job.rows_total, "percent": job.percent, "result": job.result,
-            "finished": job.status in (MemberImportJob.Status.DONE, MemberImportJob.Status.FAILED)}
+    return {
+        "status": job.status,
+        "status_display": str(job.get_status_display()),
+        "rows_done": job.rows_done,
+        "rows_total": job.rows_total,
+        "percent": job.percent,
+        "result": job.result,
+        "finished": job.status in (MemberImportJob.Status.DONE, MemberImportJob.Status.FAILED),
+    }

@@ -43,8 +43,9 @@ def stages() -> list[EarnStage]:
 
 def paid_card_product(product_id: int) -> PaidCardProduct:
     """A paid card product from the kept list (one added within TTL seconds is read from the database)."""
-    found = next((p for p in _get("paid_cards", lambda: list(PaidCardProduct.objects.all())) if p.pk == product_id),
-                 None)
+    found = next(
+        (p for p in _get("paid_cards", lambda: list(PaidCardProduct.objects.all())) if p.pk == product_id), None
+    )
     return found if found is not None else PaidCardProduct.objects.get(pk=product_id)
 
 

@@ -69,8 +69,11 @@ class OutOfStock(MembershipError):
 
 
 class IdempotencyConflict(MembershipError):
-    code, status, default_message = ("idempotency_conflict", 409,
-                                     _("This key or receipt number was already used for a different request."))
+    code, status, default_message = (
+        "idempotency_conflict",
+        409,
+        _("This key or receipt number was already used for a different request."),
+    )
 
 
 class SignInLocked(MembershipError):

@@ -33,26 +33,34 @@ class ActionForm(forms.Form):
 
 class AdjustPointsForm(ActionForm):
     points = forms.IntegerField(
-        label=_("Points"), min_value=-10_000_000, max_value=10_000_000,
-        help_text=_("Positive to add, negative to take away."))
-    reason = forms.CharField(label=_("Reason"), max_length=200,
-                             help_text=_("Shown in the member's points history."))
+        label=_("Points"),
+        min_value=-10_000_000,
+        max_value=10_000_000,
+        help_text=_("Positive to add, negative to take away."),
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200, help_text=_("Shown in the member's points history."))
 
 
 class ReplaceCardForm(ActionForm):
     cards = forms.ModelMultipleChoiceField(
-        label=_("Cards to block and replace"), queryset=Card.objects.none(),
+        label=_("Cards to block and replace"),
+        queryset=Card.objects.none(),
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("Each card chosen is blocked and its member gets a new virtual card."))
+        help_text=_("Each card chosen is blocked and its member gets a new virtual card."),
+    )
 
     def __init__(self, *args, members=(), **kwargs):
         super().__init__(*args, **kwargs)
-        active = (Card.objects.filter(member__in=members, status=Card.Status.ACTIVE)
-                  .select_related("member").order_by("member__member_no", "number"))
+        active = (
+            Card.objects.filter(member__in=members, status=Card.Status.ACTIVE)
+            .select_related("member")
+            .order_by("member__member_no", "number")
+        )
         self.fields["cards"].queryset = active
-        self.fields["cards"].label_from_instance = lambda card: _(
-            "%(number)s (%(kind)s) of member %(member_no)s") % {
-                "number": card.number, "kind": card.get_kind_display(), "member_no": card.member.member_no}
+        self.fields["cards"].label_from_instance = lambda card: (
+            _("%(number)s (%(kind)s) of member %(member_no)s")
+            % {"number": card.number, "kind": card.get_kind_display(), "member_no": card.member.member_no}
+        )
         if not self.is_bound:
             # a member with one active card: that is the lost one
             by_member = {}
@@ -63,9 +71,13 @@ class ReplaceCardForm(ActionForm):
 
 class MergeForm(ActionForm):
     target_member_no = forms.CharField(
-        label=_("Merge into member number"), max_length=12,
-        help_text=_("The account that stays. The selected account's points, stored value, purchases and "
-                    "cards move to it and the selected account is closed."))
+        label=_("Merge into member number"),
+        max_length=12,
+        help_text=_(
+            "The account that stays. The selected account's points, stored value, purchases and "
+            "cards move to it and the selected account is closed."
+        ),
+    )
 
     def clean_target_member_no(self):
         return self.cleaned_data["target_member_no"].strip()
@@ -75,9 +87,14 @@ class SetTierForm(ActionForm):
     tier = forms.ModelChoiceField(label=_("Tier"), queryset=Tier.objects.order_by("rank"))
     reason = forms.CharField(label=_("Reason"), max_length=200)
     floor_until = forms.DateField(
-        label=_("Floor until"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=_("Reviews do not drop the member below this tier before this date. Leave it empty "
-                    "for a floor without an end date."))
+        label=_("Floor until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_(
+            "Reviews do not drop the member below this tier before this date. Leave it empty "
+            "for a floor without an end date."
+        ),
+    )
 
 
 class ServiceImportForm(ImportForm):
@@ -85,9 +102,13 @@ class ServiceImportForm(ImportForm):
     import nothing when any row is bad."""
 
     skip_invalid_rows = forms.BooleanField(
-        label=_("Skip rows with errors"), required=False,
-        help_text=_("Import the valid rows and leave out the rows with errors. Without this, a file "
-                    "with any bad row imports nothing."))
+        label=_("Skip rows with errors"),
+        required=False,
+        help_text=_(
+            "Import the valid rows and leave out the rows with errors. Without this, a file "
+            "with any bad row imports nothing."
+        ),
+    )
     field_order = ["resource", "import_file", "format", "skip_invalid_rows"]
 
 

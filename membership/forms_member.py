@@ -16,20 +16,38 @@ def _phone(**kwargs):
 
 def _new_password():
     return forms.CharField(
-        label=_("Password"), max_length=128, strip=False,
+        label=_("Password"),
+        max_length=128,
+        strip=False,
         help_text=_("At least 8 characters, not only digits."),
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
 
 
 class BirthdayFields(forms.Form):
     """Month and day of the birthday, year optional (product.md, Membership and cards)."""
 
-    birth_month = forms.TypedChoiceField(label=_("Birth month"), coerce=int, required=False, empty_value=None,
-                                         choices=[("", "—")] + [(m, m) for m in range(1, 13)])
-    birth_day = forms.TypedChoiceField(label=_("Birth day"), coerce=int, required=False, empty_value=None,
-                                       choices=[("", "—")] + [(d, d) for d in range(1, 32)])
-    birth_year = forms.IntegerField(label=_("Birth year (optional)"), min_value=1900, max_value=2100, required=False,
-                                    widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    birth_month = forms.TypedChoiceField(
+        label=_("Birth month"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        choices=[("", "—")] + [(m, m) for m in range(1, 13)],
+    )
+    birth_day = forms.TypedChoiceField(
+        label=_("Birth day"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        choices=[("", "—")] + [(d, d) for d in range(1, 32)],
+    )
+    birth_year = forms.IntegerField(
+        label=_("Birth year (optional)"),
+        min_value=1900,
+        max_value=2100,
+        required=False,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
 
     def clean(self):
         data = super().clean()
@@ -49,8 +67,12 @@ class BirthdayFields(forms.Form):
 
 class SignInForm(forms.Form):
     phone = _phone()
-    password = forms.CharField(label=_("Password"), max_length=128, strip=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
 
 class CodeRequestForm(forms.Form):
@@ -58,19 +80,31 @@ class CodeRequestForm(forms.Form):
 
 
 class SignUpForm(BirthdayFields):
-    field_order = ["phone", "code", "name", "birth_month", "birth_day", "birth_year", "password", "referral_code",
-                   "terms", "marketing_consent"]
+    field_order = [
+        "phone",
+        "code",
+        "name",
+        "birth_month",
+        "birth_day",
+        "birth_year",
+        "password",
+        "referral_code",
+        "terms",
+        "marketing_consent",
+    ]
 
     phone = _phone()
     code = forms.CharField(label=_("SMS code"), max_length=6, widget=forms.TextInput(attrs=CODE_ATTRS))
     name = forms.CharField(label=_("Name"), max_length=50, widget=forms.TextInput(attrs={"autocomplete": "name"}))
     password = _new_password()
     referral_code = forms.CharField(label=_("Referral code (optional)"), max_length=8, required=False)
-    terms = forms.BooleanField(label=_("I have read and agree to the member terms and privacy notice"),
-                               error_messages={"required": _("Please agree to the member terms and privacy notice "
-                                                             "to join.")})
-    marketing_consent = forms.BooleanField(label=_("Send me offers and news (you can turn this off any time)"),
-                                           required=False)
+    terms = forms.BooleanField(
+        label=_("I have read and agree to the member terms and privacy notice"),
+        error_messages={"required": _("Please agree to the member terms and privacy notice to join.")},
+    )
+    marketing_consent = forms.BooleanField(
+        label=_("Send me offers and news (you can turn this off any time)"), required=False
+    )
 
 
 class PasswordForm(forms.Form):
@@ -97,8 +131,9 @@ class ProfileForm(BirthdayFields):
 
 
 class PointsFilterForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Kind"), required=False,
-                             choices=[("", _("All kinds"))] + list(PointsEntry.Kind.choices))
+    kind = forms.ChoiceField(
+        label=_("Kind"), required=False, choices=[("", _("All kinds"))] + list(PointsEntry.Kind.choices)
+    )
     month = forms.RegexField(label=_("Month"), regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False)
     page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
 
@@ -106,12 +141,24 @@ class PointsFilterForm(forms.Form):
 class PinForm(forms.Form):
     """The member sets or resets their stored-value PIN with the code sent to their phone."""
 
-    code = forms.CharField(label=_("Code from the SMS"), max_length=6, required=False,
-                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
-    pin = forms.CharField(label=_("New PIN (6 digits)"), max_length=6, required=False,
-                          widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
-    pin_again = forms.CharField(label=_("The PIN again"), max_length=6, required=False,
-                                widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+    code = forms.CharField(
+        label=_("Code from the SMS"),
+        max_length=6,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+    pin = forms.CharField(
+        label=_("New PIN (6 digits)"),
+        max_length=6,
+        required=False,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    pin_again = forms.CharField(
+        label=_("The PIN again"),
+        max_length=6,
+        required=False,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
 
     def clean(self):
         data = super().clean()

@@ -38,18 +38,27 @@ def discrepancies(member_ids=None) -> list[Discrepancy]:
         members = members.filter(pk__in=member_ids)
         entries = entries.filter(member_id__in=member_ids)
         sv_entries = sv_entries.filter(member_id__in=member_ids)
-    points = {row["member_id"]: row for row in entries.values("member_id").annotate(
-        total=Sum("amount"),
-        lots_pending=Sum("remaining", filter=Q(pending=True)),
-        lots_available=Sum("remaining", filter=Q(pending=False)))}
-    sv = {row["member_id"]: row for row in sv_entries.values("member_id").annotate(
-        principal=Sum("principal"), bonus=Sum("bonus"))}
+    points = {
+        row["member_id"]: row
+        for row in entries.values("member_id").annotate(
+            total=Sum("amount"),
+            lots_pending=Sum("remaining", filter=Q(pending=True)),
+            lots_available=Sum("remaining", filter=Q(pending=False)),
+        )
+    }
+    sv = {
+        row["member_id"]: row
+        for row in sv_entries.values("member_id").annotate(principal=Sum("principal"), bonus=Sum("bonus"))
+    }
     found = []
     rows = members.values_list("pk", "member_no", "points_balance", "points_pending", "sv_principal", "sv_bonus")
     for pk, no, balance, pending, principal, bonus in rows.iterator(chunk_size=10_000):
         p = points.get(pk, {})
-        total, lots_pending, lots_available = (p.get("total") or 0, p.get("lots_pending") or 0,
-                                               p.get("lots_available") or 0)
+        total, lots_pending, lots_available = (
+            p.get("total") or 0,
+            p.get("lots_pending") or 0,
+            p.get("lots_available") or 0,
+        )
         if balance + pending != total:
             found.append(Discrepancy(no, "points balance + pending", balance + pending, total))
         if pending != lots_pending:

@@ -51,10 +51,14 @@ def current_member(request) -> Member | None:
     member = None
     member_id = request.session.get(SESSION_MEMBER_ID)
     if member_id is not None:
-        member = (Member.objects.select_related("tier", "home_store")
-                  .filter(pk=member_id, status=Member.Status.ACTIVE).first())
-        if member is None or not constant_time_compare(request.session.get(SESSION_MEMBER_HASH, ""),
-                                                       _password_hash(member)):
+        member = (
+            Member.objects.select_related("tier", "home_store")
+            .filter(pk=member_id, status=Member.Status.ACTIVE)
+            .first()
+        )
+        if member is None or not constant_time_compare(
+            request.session.get(SESSION_MEMBER_HASH, ""), _password_hash(member)
+        ):
             request.session.pop(SESSION_MEMBER_ID, None)
             request.session.pop(SESSION_MEMBER_HASH, None)
             member = None

@@ -11,8 +11,9 @@ class Store(models.Model):
 
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=100)
-    parent = models.ForeignKey("self", verbose_name=_("parent"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -35,8 +36,9 @@ class User(AbstractUser):
 
     Admin access (is_staff) follows the role: only HQ operators and superusers get it."""
 
-    store = models.ForeignKey(Store, verbose_name=_("store"), null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="staff")
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
+    )
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.CLERK)
 
     class Meta(AbstractUser.Meta):
@@ -85,13 +87,25 @@ class Tier(models.Model):
     reach_growth = models.PositiveIntegerField(_("growth to reach"), default=0)
     keep_growth = models.PositiveIntegerField(_("growth to keep"), default=0)
     points_multiplier = models.DecimalField(_("points multiplier"), max_digits=4, decimal_places=2, default=1)
-    discount_rate = models.DecimalField(_("member discount (%)"), max_digits=5, decimal_places=2, default=0,
-                                        validators=[MinValueValidator(0), MaxValueValidator(100)])
+    discount_rate = models.DecimalField(
+        _("member discount (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
     instant_sale_amount = models.DecimalField(
-        _("instant tier on one sale of (¥)"), max_digits=12, decimal_places=2, null=True, blank=True,
+        _("instant tier on one sale of (¥)"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
-        help_text=_("A single sale paying at least this (after discounts and coupons) lifts the member to this "
-                    "tier at once (满999送金卡). Empty: only growth lifts."))
+        help_text=_(
+            "A single sale paying at least this (after discounts and coupons) lifts the member to this "
+            "tier at once (满999送金卡). Empty: only growth lifts."
+        ),
+    )
     monthly_coupons = models.PositiveSmallIntegerField(_("coupons per month"), default=0)
     birthday_gift = models.BooleanField(_("birthday gift"), default=False)
     benefits = models.TextField(_("benefits shown to members"), blank=True, help_text=_("One per line."))
@@ -101,9 +115,11 @@ class Tier(models.Model):
         verbose_name_plural = _("tiers")
         ordering = ["rank"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(keep_growth__lte=models.F("reach_growth")),
-                                   name="tier_keep_not_above_reach",
-                                   violation_error_message=_("Growth to keep cannot exceed growth to reach.")),
+            models.CheckConstraint(
+                condition=models.Q(keep_growth__lte=models.F("reach_growth")),
+                name="tier_keep_not_above_reach",
+                violation_error_message=_("Growth to keep cannot exceed growth to reach."),
+            ),
             models.CheckConstraint(condition=models.Q(points_multiplier__gt=0), name="tier_multiplier_positive"),
         ]
 
@@ -147,53 +163,82 @@ class ProgramSettings(models.Model):
 
     earn_rate = models.DecimalField(_("points per yuan"), max_digits=8, decimal_places=4, default=1)
     redeem_points_per_yuan = models.PositiveIntegerField(_("points worth ¥1 when paying"), default=100)
-    redeem_cap_percent = models.DecimalField(_("points may pay at most this percent of a sale"), max_digits=5,
-                                             decimal_places=2, default=50)
-    expiry_policy = models.CharField(_("points expiry"), max_length=10, choices=ExpiryPolicy.choices,
-                                     default=ExpiryPolicy.YEAR_END)
+    redeem_cap_percent = models.DecimalField(
+        _("points may pay at most this percent of a sale"), max_digits=5, decimal_places=2, default=50
+    )
+    expiry_policy = models.CharField(
+        _("points expiry"), max_length=10, choices=ExpiryPolicy.choices, default=ExpiryPolicy.YEAR_END
+    )
     expiry_months = models.PositiveSmallIntegerField(_("months (rolling expiry)"), default=12)
     expiry_notice_days = models.PositiveSmallIntegerField(_("notice days before expiry"), default=30)
-    pending_days = models.PositiveSmallIntegerField(_("return window before points are available (days)"),
-                                                    default=0)
+    pending_days = models.PositiveSmallIntegerField(_("return window before points are available (days)"), default=0)
     per_sale_cap = models.PositiveIntegerField(_("most points per sale"), null=True, blank=True)
     per_day_cap = models.PositiveIntegerField(_("most points per member per day"), null=True, blank=True)
-    review_period = models.CharField(_("tier review"), max_length=10, choices=ReviewPeriod.choices,
-                                     default=ReviewPeriod.MONTHLY)
-    review_window = models.CharField(_("tier review window"), max_length=15, choices=ReviewWindow.choices,
-                                     default=ReviewWindow.ROLLING_12M)
+    review_period = models.CharField(
+        _("tier review"), max_length=10, choices=ReviewPeriod.choices, default=ReviewPeriod.MONTHLY
+    )
+    review_window = models.CharField(
+        _("tier review window"), max_length=15, choices=ReviewWindow.choices, default=ReviewWindow.ROLLING_12M
+    )
     reset_growth_on_promotion = models.BooleanField(_("reset growth on promotion"), default=False)
     tier_basis = models.CharField(
-        _("tiers qualify by"), max_length=10, choices=TierBasis.choices, default=TierBasis.SPEND,
-        help_text=_("What a sale adds to growth: the tiers' reach and keep thresholds and the review count in it."))
-    adjustment_limit = models.PositiveIntegerField(
-        _("manual adjustments above this need a manager"), default=1000)
-    stored_value_pay_order = models.CharField(_("stored value pays from"), max_length=20,
-                                              choices=StoredValuePayOrder.choices,
-                                              default=StoredValuePayOrder.PRINCIPAL_FIRST)
-    max_sale_amount = models.DecimalField(_("largest sale accepted (¥)"), max_digits=12, decimal_places=2,
-                                          default=1_000_000)
-    max_topup_amount = models.DecimalField(_("largest single top-up (¥)"), max_digits=12, decimal_places=2,
-                                           default=50_000, validators=[MinValueValidator(Decimal("0.01"))])
+        _("tiers qualify by"),
+        max_length=10,
+        choices=TierBasis.choices,
+        default=TierBasis.SPEND,
+        help_text=_("What a sale adds to growth: the tiers' reach and keep thresholds and the review count in it."),
+    )
+    adjustment_limit = models.PositiveIntegerField(_("manual adjustments above this need a manager"), default=1000)
+    stored_value_pay_order = models.CharField(
+        _("stored value pays from"),
+        max_length=20,
+        choices=StoredValuePayOrder.choices,
+        default=StoredValuePayOrder.PRINCIPAL_FIRST,
+    )
+    max_sale_amount = models.DecimalField(
+        _("largest sale accepted (¥)"), max_digits=12, decimal_places=2, default=1_000_000
+    )
+    max_topup_amount = models.DecimalField(
+        _("largest single top-up (¥)"),
+        max_digits=12,
+        decimal_places=2,
+        default=50_000,
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
     profile_birthday_points = models.PositiveIntegerField(
-        _("points for giving a birthday"), default=0,
-        help_text=_("Once per member, when the profile has a birthday; 0 = off."))
+        _("points for giving a birthday"),
+        default=0,
+        help_text=_("Once per member, when the profile has a birthday; 0 = off."),
+    )
     profile_gender_points = models.PositiveIntegerField(
-        _("points for giving a gender"), default=0, help_text=_("Once per member, when the profile says F or M; 0 = off."))
+        _("points for giving a gender"),
+        default=0,
+        help_text=_("Once per member, when the profile says F or M; 0 = off."),
+    )
     birthday_month_discount = models.DecimalField(
-        _("extra member discount in the birthday month (%)"), max_digits=5, decimal_places=2, default=0,
+        _("extra member discount in the birthday month (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=0,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
-        help_text=_("Added to the tier's discount on sales in the member's birthday month; 0 = off."))
+        help_text=_("Added to the tier's discount on sales in the member's birthday month; 0 = off."),
+    )
     api_token_days = models.PositiveSmallIntegerField(
-        _("API tokens expire after (days)"), default=30, validators=[MinValueValidator(1)],
-        help_text=_("A till signs in again for a new token; a password change ends its tokens at once."))
+        _("API tokens expire after (days)"),
+        default=30,
+        validators=[MinValueValidator(1)],
+        help_text=_("A till signs in again for a new token; a password change ends its tokens at once."),
+    )
 
     class Meta:
         verbose_name = _("program settings")
         verbose_name_plural = _("program settings")
         constraints = [
             models.CheckConstraint(condition=models.Q(pk=1), name="program_settings_single_row"),
-            models.CheckConstraint(condition=models.Q(redeem_cap_percent__gte=0, redeem_cap_percent__lte=100),
-                                   name="program_redeem_cap_is_percent"),
+            models.CheckConstraint(
+                condition=models.Q(redeem_cap_percent__gte=0, redeem_cap_percent__lte=100),
+                name="program_redeem_cap_is_percent",
+            ),
         ]
 
     def __str__(self):
@@ -216,8 +261,9 @@ class EarnStage(models.Model):
         verbose_name = _("staged earn rate")
         verbose_name_plural = _("staged earn rates")
         ordering = ["from_amount"]
-        constraints = [models.CheckConstraint(condition=models.Q(from_amount__gte=0, rate__gte=0),
-                                              name="earn_stage_non_negative")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(from_amount__gte=0, rate__gte=0), name="earn_stage_non_negative")
+        ]
 
     def __str__(self):
         return f"≥ ¥{self.from_amount}: {self.rate}"
@@ -252,20 +298,38 @@ class PaidCardProduct(models.Model):
 
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=50)
-    price = models.DecimalField(_("price (¥)"), max_digits=10, decimal_places=2,
-                                validators=[MinValueValidator(Decimal("0.01"))])
-    points_price = models.PositiveIntegerField(_("price in points"), null=True, blank=True,
-                                               help_text=_("Empty: it cannot be bought with points."))
+    price = models.DecimalField(
+        _("price (¥)"), max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    points_price = models.PositiveIntegerField(
+        _("price in points"), null=True, blank=True, help_text=_("Empty: it cannot be bought with points.")
+    )
     days = models.PositiveSmallIntegerField(_("days"), validators=[MinValueValidator(1)])
-    points_multiplier = models.DecimalField(_("points multiplier"), max_digits=4, decimal_places=2, default=1,
-                                            validators=[MinValueValidator(1)],
-                                            help_text=_("On top of the tier's multiplier while the card lasts."))
-    discount_rate = models.DecimalField(_("member discount (%)"), max_digits=5, decimal_places=2, default=0,
-                                        validators=[MinValueValidator(0), MaxValueValidator(100)],
-                                        help_text=_("Added to the tier's discount while the card lasts; 0 = none."))
-    monthly_coupon_code = models.CharField(_("monthly coupon"), max_length=20, blank=True,
-                                           help_text=_("Code of the coupon template given on the 1st of each month "
-                                                       "(and on the day of purchase) while the card lasts."))
+    points_multiplier = models.DecimalField(
+        _("points multiplier"),
+        max_digits=4,
+        decimal_places=2,
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text=_("On top of the tier's multiplier while the card lasts."),
+    )
+    discount_rate = models.DecimalField(
+        _("member discount (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_("Added to the tier's discount while the card lasts; 0 = none."),
+    )
+    monthly_coupon_code = models.CharField(
+        _("monthly coupon"),
+        max_length=20,
+        blank=True,
+        help_text=_(
+            "Code of the coupon template given on the 1st of each month "
+            "(and on the day of purchase) while the card lasts."
+        ),
+    )
     is_active = models.BooleanField(_("on sale"), default=True)
 
     class Meta:
@@ -280,10 +344,10 @@ class PaidCard(models.Model):
     """One purchase (or renewal) of a paid card by a member: the days it added, what was paid, and
     what a pro-rata refund gave back."""
 
-    member = models.ForeignKey("Member", verbose_name=_("member"), on_delete=models.PROTECT,
-                               related_name="paid_cards")
-    product = models.ForeignKey(PaidCardProduct, verbose_name=_("card"), on_delete=models.PROTECT,
-                                related_name="purchases")
+    member = models.ForeignKey("Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="paid_cards")
+    product = models.ForeignKey(
+        PaidCardProduct, verbose_name=_("card"), on_delete=models.PROTECT, related_name="purchases"
+    )
     paid_amount = models.DecimalField(_("paid (¥)"), max_digits=10, decimal_places=2, default=0)
     paid_points = models.PositiveIntegerField(_("paid (points)"), default=0)
     starts_at = models.DateTimeField(_("from"))
@@ -307,16 +371,18 @@ class TopUpPlan(models.Model):
     name = models.CharField(_("name"), max_length=50)
     pay_amount = models.DecimalField(_("pay (¥)"), max_digits=10, decimal_places=2)
     bonus_amount = models.DecimalField(_("bonus (¥)"), max_digits=10, decimal_places=2, default=0)
-    bonus_points = models.PositiveIntegerField(_("bonus points"), default=0,
-                                               help_text=_("Points given with the top-up; taken back if it is refunded."))
+    bonus_points = models.PositiveIntegerField(
+        _("bonus points"), default=0, help_text=_("Points given with the top-up; taken back if it is refunded.")
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         verbose_name = _("top-up plan")
         verbose_name_plural = _("top-up plans")
         ordering = ["pay_amount"]
-        constraints = [models.CheckConstraint(condition=models.Q(pay_amount__gt=0, bonus_amount__gte=0),
-                                              name="topup_plan_amounts")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pay_amount__gt=0, bonus_amount__gte=0), name="topup_plan_amounts")
+        ]
 
     def __str__(self):
         return f"{self.name}: ¥{self.pay_amount} + ¥{self.bonus_amount}"
@@ -372,38 +438,61 @@ class Member(models.Model):
     birth_year = models.PositiveSmallIntegerField(_("birth year"), null=True, blank=True)
     birth_month = models.PositiveSmallIntegerField(_("birth month"), null=True, blank=True)
     birth_day = models.PositiveSmallIntegerField(_("birth day"), null=True, blank=True)
-    home_store = models.ForeignKey(Store, verbose_name=_("home store"), on_delete=models.PROTECT,
-                                   related_name="members")
+    home_store = models.ForeignKey(
+        Store, verbose_name=_("home store"), on_delete=models.PROTECT, related_name="members"
+    )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.COUNTER)
-    enrolled_by = models.ForeignKey(User, verbose_name=_("enrolled by"), null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="enrolled_members")
+    enrolled_by = models.ForeignKey(
+        User,
+        verbose_name=_("enrolled by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="enrolled_members",
+    )
     joined_at = models.DateTimeField(_("joined"), db_index=True)
-    referrer = models.ForeignKey("self", verbose_name=_("referred by"), null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="referrals")
+    referrer = models.ForeignKey(
+        "self",
+        verbose_name=_("referred by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="referrals",
+    )
     referral_code = models.CharField(_("referral code"), max_length=8, unique=True)
     marketing_consent = models.BooleanField(_("marketing consent"), default=False)
     consent_at = models.DateTimeField(_("consent recorded"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True, blank=True,
-                                    on_delete=models.PROTECT, related_name="merged_members")
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_members",
+    )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="members")
 
     tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.PROTECT, related_name="members")
     tier_since = models.DateTimeField(_("tier since"))
-    tier_floor = models.ForeignKey(Tier, verbose_name=_("tier floor"), null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="+")
+    tier_floor = models.ForeignKey(
+        Tier, verbose_name=_("tier floor"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     tier_floor_until = models.DateField(_("floor until"), null=True, blank=True)
     # the paid card the member holds and until when (a copy of their PaidCard rows, for the sale's rules)
-    paid_card_product = models.ForeignKey(PaidCardProduct, verbose_name=_("paid card"), null=True, blank=True,
-                                          on_delete=models.PROTECT, related_name="+")
+    paid_card_product = models.ForeignKey(
+        PaidCardProduct, verbose_name=_("paid card"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     paid_card_until = models.DateTimeField(_("paid card until"), null=True, blank=True)
     growth_value = models.PositiveIntegerField(_("growth value"), default=0)
 
     points_balance = models.IntegerField(_("points available"), default=0)
     points_pending = models.IntegerField(_("points pending"), default=0)
     points_flagged = models.BooleanField(
-        _("negative balance flagged"), default=False,
-        help_text=_("Set when a return reversed more points than the member had."))
+        _("negative balance flagged"),
+        default=False,
+        help_text=_("Set when a return reversed more points than the member had."),
+    )
     sv_principal = models.DecimalField(_("stored value principal"), max_digits=12, decimal_places=2, default=0)
     sv_bonus = models.DecimalField(_("stored value bonus"), max_digits=12, decimal_places=2, default=0)
     sv_pin = models.CharField(_("stored value PIN (hashed)"), max_length=128, blank=True)
@@ -416,15 +505,20 @@ class Member(models.Model):
         verbose_name = _("member")
         verbose_name_plural = _("members")
         constraints = [
-            models.UniqueConstraint(fields=["phone"], condition=models.Q(status="active"),
-                                    name="member_phone_unique_when_active",
-                                    violation_error_message=_("This mobile number already belongs to a member.")),
-            models.CheckConstraint(condition=models.Q(sv_principal__gte=0, sv_bonus__gte=0),
-                                   name="member_stored_value_not_negative"),
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=models.Q(status="active"),
+                name="member_phone_unique_when_active",
+                violation_error_message=_("This mobile number already belongs to a member."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(sv_principal__gte=0, sv_bonus__gte=0), name="member_stored_value_not_negative"
+            ),
             models.CheckConstraint(condition=models.Q(points_pending__gte=0), name="member_pending_not_negative"),
             models.CheckConstraint(
                 condition=models.Q(birth_month__isnull=True) | models.Q(birth_month__gte=1, birth_month__lte=12),
-                name="member_birth_month_valid"),
+                name="member_birth_month_valid",
+            ),
         ]
         indexes = [
             models.Index(fields=["home_store", "joined_at"]),
@@ -463,11 +557,13 @@ class Card(models.Model):
     number = models.CharField(_("card number"), max_length=19, unique=True)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.STOCK)
-    member = models.ForeignKey(Member, verbose_name=_("member"), null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="cards")
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), null=True, blank=True, on_delete=models.PROTECT, related_name="cards"
+    )
     batch = models.CharField(_("stock batch"), max_length=40, blank=True)
-    replaces = models.OneToOneField("self", verbose_name=_("replaces"), null=True, blank=True,
-                                    on_delete=models.PROTECT, related_name="replaced_by")
+    replaces = models.OneToOneField(
+        "self", verbose_name=_("replaces"), null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
     bound_at = models.DateTimeField(_("bound"), null=True, blank=True)
     blocked_at = models.DateTimeField(_("blocked"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -476,8 +572,9 @@ class Card(models.Model):
         verbose_name = _("card")
         verbose_name_plural = _("cards")
         constraints = [
-            models.CheckConstraint(condition=~models.Q(status="active") | models.Q(member__isnull=False),
-                                   name="card_active_has_member"),
+            models.CheckConstraint(
+                condition=~models.Q(status="active") | models.Q(member__isnull=False), name="card_active_has_member"
+            ),
         ]
 
     def __str__(self):
@@ -531,18 +628,27 @@ class PointsEntry(models.Model):
         IMPORT = "import", _("Import")
         TOPUP = "topup", _("Top-up")
 
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT,
-                               related_name="points_entries")
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="points_entries"
+    )
     amount = models.IntegerField(_("points"))
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     source = models.CharField(_("source"), max_length=12, choices=Source.choices)
     source_ref = models.CharField(_("source reference"), max_length=64, blank=True)
-    purchase = models.ForeignKey("Purchase", verbose_name=_("purchase"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="points_entries")
-    store = models.ForeignKey(Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
-    operator = models.ForeignKey(User, verbose_name=_("operator"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="+")
+    purchase = models.ForeignKey(
+        "Purchase",
+        verbose_name=_("purchase"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="points_entries",
+    )
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    operator = models.ForeignKey(
+        User, verbose_name=_("operator"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("time"), db_index=True)
     balance_after = models.IntegerField(_("balance after"))
@@ -560,14 +666,15 @@ class PointsEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=~models.Q(amount=0), name="points_entry_not_zero"),
             models.CheckConstraint(condition=models.Q(remaining__gte=0), name="points_lot_remaining_not_negative"),
-            models.CheckConstraint(condition=models.Q(remaining__lte=models.F("amount")) | models.Q(remaining=0),
-                                   name="points_lot_remaining_within_amount"),
+            models.CheckConstraint(
+                condition=models.Q(remaining__lte=models.F("amount")) | models.Q(remaining=0),
+                name="points_lot_remaining_within_amount",
+            ),
         ]
         indexes = [
             models.Index(fields=["member", "-created_at"], name="points_member_recent"),
             # open lots, FIFO by expiry
-            models.Index(fields=["member", "expires_at"], name="points_open_lots",
-                         condition=models.Q(remaining__gt=0)),
+            models.Index(fields=["member", "expires_at"], name="points_open_lots", condition=models.Q(remaining__gt=0)),
             models.Index(fields=["expires_at"], name="points_expiring_lots", condition=models.Q(remaining__gt=0)),
             models.Index(fields=["available_at"], name="points_pending_lots", condition=models.Q(pending=True)),
         ]
@@ -587,23 +694,36 @@ class StoredValueEntry(models.Model):
         ADJUST = "adjust", _("Adjusted")
         TRANSFER = "transfer", _("Transferred")
 
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT,
-                               related_name="sv_entries")
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="sv_entries")
     kind = models.CharField(_("kind"), max_length=15, choices=Kind.choices)
     principal = models.DecimalField(_("principal"), max_digits=12, decimal_places=2)
     bonus = models.DecimalField(_("bonus"), max_digits=12, decimal_places=2)
     principal_after = models.DecimalField(_("principal after"), max_digits=12, decimal_places=2)
     bonus_after = models.DecimalField(_("bonus after"), max_digits=12, decimal_places=2)
     plan = models.ForeignKey(TopUpPlan, verbose_name=_("plan"), null=True, blank=True, on_delete=models.PROTECT)
-    topup = models.ForeignKey("self", verbose_name=_("top-up refunded"), null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="refunds")
-    purchase = models.ForeignKey("Purchase", verbose_name=_("purchase"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="sv_entries")
+    topup = models.ForeignKey(
+        "self",
+        verbose_name=_("top-up refunded"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refunds",
+    )
+    purchase = models.ForeignKey(
+        "Purchase",
+        verbose_name=_("purchase"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sv_entries",
+    )
     source_ref = models.CharField(_("source reference"), max_length=64, blank=True)
-    store = models.ForeignKey(Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
-    operator = models.ForeignKey(User, verbose_name=_("operator"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    operator = models.ForeignKey(
+        User, verbose_name=_("operator"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(_("time"), db_index=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=100, null=True, blank=True, unique=True)
 
@@ -612,10 +732,12 @@ class StoredValueEntry(models.Model):
         verbose_name_plural = _("stored-value entries")
         constraints = [
             models.CheckConstraint(condition=~models.Q(principal=0, bonus=0), name="sv_entry_not_zero"),
-            models.CheckConstraint(condition=models.Q(principal_after__gte=0, bonus_after__gte=0),
-                                   name="sv_entry_after_not_negative"),
-            models.UniqueConstraint(fields=["topup"], condition=models.Q(kind="topup_refund"),
-                                    name="sv_topup_refunded_once"),
+            models.CheckConstraint(
+                condition=models.Q(principal_after__gte=0, bonus_after__gte=0), name="sv_entry_after_not_negative"
+            ),
+            models.UniqueConstraint(
+                fields=["topup"], condition=models.Q(kind="topup_refund"), name="sv_topup_refunded_once"
+            ),
         ]
         indexes = [models.Index(fields=["member", "-created_at"], name="sv_member_recent")]
 
@@ -625,8 +747,9 @@ class GrowthEntry(models.Model):
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="growth_entries")
     amount = models.IntegerField(_("growth"))
-    purchase = models.ForeignKey("Purchase", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="growth_entries")
+    purchase = models.ForeignKey(
+        "Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="growth_entries"
+    )
     created_at = models.DateTimeField(_("time"))
 
     class Meta:
@@ -646,8 +769,12 @@ class Purchase(models.Model):
     operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     reference = models.CharField(_("receipt"), max_length=64)
     created_at = models.DateTimeField(_("time"))
-    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2,
-                                 help_text=_("After the member discount: returns are against this."))
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=12,
+        decimal_places=2,
+        help_text=_("After the member discount: returns are against this."),
+    )
     member_discount = models.DecimalField(_("member discount"), max_digits=12, decimal_places=2, default=0)
     points_paid = models.IntegerField(_("points paid"), default=0)
     points_value = models.DecimalField(_("points value"), max_digits=12, decimal_places=2, default=0)
@@ -671,8 +798,9 @@ class Purchase(models.Model):
         verbose_name_plural = _("member purchases")
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="purchase_amount_positive"),
-            models.CheckConstraint(condition=models.Q(returned_amount__lte=models.F("amount")),
-                                   name="purchase_returned_within_amount"),
+            models.CheckConstraint(
+                condition=models.Q(returned_amount__lte=models.F("amount")), name="purchase_returned_within_amount"
+            ),
         ]
         indexes = [models.Index(fields=["member", "-created_at"], name="purchase_member_recent")]
 
@@ -818,19 +946,26 @@ class MemberImportJob(models.Model):
         FAILED = "failed", _("Failed")
 
     file = models.FileField(_("file"), upload_to="member-imports/")
-    dry_run = models.BooleanField(_("dry run"), default=True,
-                                  help_text=_("Check the file and show what would be written; write nothing."))
+    dry_run = models.BooleanField(
+        _("dry run"), default=True, help_text=_("Check the file and show what would be written; write nothing.")
+    )
     skip_bad_rows = models.BooleanField(_("skip rows with errors"), default=False)
     tier_floor_until = models.DateField(
-        _("keep the file's tiers until"), null=True, blank=True,
-        help_text=_("Tiers given in the file are kept as a floor until this date; without it, the tier is "
-                    "computed from the growth value."))
+        _("keep the file's tiers until"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Tiers given in the file are kept as a floor until this date; without it, the tier is "
+            "computed from the growth value."
+        ),
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
     rows_total = models.PositiveIntegerField(_("rows in the file"), null=True, blank=True)
     rows_done = models.PositiveIntegerField(_("rows processed"), default=0)
     result = models.JSONField(_("reconciliation"), default=dict, blank=True)
-    created_by = models.ForeignKey(User, verbose_name=_("started by"), null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        User, verbose_name=_("started by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(_("started"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
@@ -848,13 +983,14 @@ class MemberImportJob(models.Model):
             return 100 if self.status == self.Status.DONE else 0
         return min(100, round(100 * self.rows_done / self.rows_total))
 
+
 class OutboxEvent(models.Model):
     """A domain event, written in the transaction of the change it reports (the transactional
     outbox): it exists exactly when the change committed. The relay (membership.outbox) hands it
     to its receivers after commit and marks it sent; a broker outage leaves it pending, never lost."""
 
     id = models.UUIDField(primary_key=True)  # the event id consumers deduplicate on
-    type = models.CharField(max_length=60)    # stable name, e.g. "purchase.recorded"
+    type = models.CharField(max_length=60)  # stable name, e.g. "purchase.recorded"
     occurred_at = models.DateTimeField()
     payload = models.JSONField()
     sent_at = models.DateTimeField(null=True, blank=True)

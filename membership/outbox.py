@@ -73,8 +73,11 @@ def _insert(event) -> None:
     values = [event.id, event.type, event.occurred_at, event.payload, None, 0, ""]
     params = [meta.get_field(c).get_db_prep_save(v, connection) for c, v in zip(columns, values)]
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {connection.ops.quote_name(meta.db_table)} "
-                       f"({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})", params)
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} "
+            f"({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+            params,
+        )
 
 
 def record(event_type: str, payload: dict):
@@ -202,9 +205,12 @@ def relay(*, batch_size: int = 100, settle_seconds: float | None = None) -> int:
     sent, refused = 0, set()
     while True:
         with transaction.atomic():
-            batch = list(OutboxEvent.objects.select_for_update(skip_locked=True)
-                         .filter(sent_at__isnull=True, occurred_at__lte=cutoff).exclude(pk__in=refused)
-                         .order_by("occurred_at")[:batch_size])
+            batch = list(
+                OutboxEvent.objects.select_for_update(skip_locked=True)
+                .filter(sent_at__isnull=True, occurred_at__lte=cutoff)
+                .exclude(pk__in=refused)
+                .order_by("occurred_at")[:batch_size]
+            )
             if not batch:
                 return sent
             done, failed, broker_down = _dispatch(batch)
@@ -250,7 +256,7 @@ def purge(*, at=None) -> int:
 
     at = at or timezone.now()
     events, _ = OutboxEvent.objects.filter(
-        sent_at__isnull=False, occurred_at__lt=at - timedelta(days=settings.OUTBOX_KEEP_DAYS)).delete()
-    receipts, _ = EventReceipt.objects.filter(
-        handled_at__lt=at - timedelta(days=settings.OUTBOX_RECEIPT_DAYS)).delete()
+        sent_at__isnull=False, occurred_at__lt=at - timedelta(days=settings.OUTBOX_KEEP_DAYS)
+    ).delete()
+    receipts, _ = EventReceipt.objects.filter(handled_at__lt=at - timedelta(days=settings.OUTBOX_RECEIPT_DAYS)).delete()
     return events + receipts

@@ -28,7 +28,7 @@ def looks_like_token(value: str) -> bool:
 def read_token(token: str) -> str:
     """The member number inside a token; raises Invalid saying expired or forged."""
     try:
-        return signing.TimestampSigner(salt=SALT).unsign(token[len(PREFIX):], max_age=ttl_seconds())
+        return signing.TimestampSigner(salt=SALT).unsign(token[len(PREFIX) :], max_age=ttl_seconds())
     except signing.SignatureExpired as exc:
         raise Invalid(MSG_EXPIRED, field="q") from exc
     except signing.BadSignature as exc:

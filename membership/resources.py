@@ -51,19 +51,35 @@ class ServiceRowMixin:
     #: service error field → import column
     error_columns: dict = {}
 
-    def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None,
-                    collect_failed_rows=False, rollback_on_validation_errors=True, **kwargs):
+    def import_data(
+        self,
+        dataset,
+        dry_run=False,
+        raise_errors=False,
+        use_transactions=None,
+        collect_failed_rows=False,
+        rollback_on_validation_errors=True,
+        **kwargs,
+    ):
         """As django-import-export's, but a row that fails validation rolls the whole file back unless
         the caller asks otherwise (the library's default keeps the other rows)."""
-        return super().import_data(dataset, dry_run=dry_run, raise_errors=raise_errors,
-                                   use_transactions=use_transactions, collect_failed_rows=collect_failed_rows,
-                                   rollback_on_validation_errors=rollback_on_validation_errors, **kwargs)
+        return super().import_data(
+            dataset,
+            dry_run=dry_run,
+            raise_errors=raise_errors,
+            use_transactions=use_transactions,
+            collect_failed_rows=collect_failed_rows,
+            rollback_on_validation_errors=rollback_on_validation_errors,
+            **kwargs,
+        )
 
     def before_import(self, dataset, **kwargs):
         missing = [column for column in self.required_columns if column not in (dataset.headers or [])]
         if missing:
-            raise ValueError(_("The file has no column %(columns)s. The first line must name the columns.")
-                             % {"columns": ", ".join(missing)})
+            raise ValueError(
+                _("The file has no column %(columns)s. The first line must name the columns.")
+                % {"columns": ", ".join(missing)}
+            )
 
     def import_instance(self, instance, row, **kwargs):
         instance._service_args = self.parse_row(row)
@@ -106,10 +122,12 @@ class MemberResource(ServiceRowMixin, resources.ModelResource):
     gender = fields.Field(attribute="gender", column_name="gender")
     birthday = fields.Field(attribute="birthday_display", column_name="birthday")
     home_store = fields.Field(attribute="home_store__code", column_name="home_store")
-    marketing_consent = fields.Field(attribute="marketing_consent", column_name="marketing_consent",
-                                     widget=widgets.BooleanWidget())
-    joined_at = fields.Field(attribute="joined_at", column_name="joined_at",
-                             widget=widgets.DateTimeWidget(format="%Y-%m-%d %H:%M"))
+    marketing_consent = fields.Field(
+        attribute="marketing_consent", column_name="marketing_consent", widget=widgets.BooleanWidget()
+    )
+    joined_at = fields.Field(
+        attribute="joined_at", column_name="joined_at", widget=widgets.DateTimeWidget(format="%Y-%m-%d %H:%M")
+    )
     member_no = fields.Field(attribute="member_no", column_name="member_no")
     points = fields.Field(attribute="points_balance", column_name="points")
     sv_principal = fields.Field(attribute="sv_principal", column_name="sv_principal")
@@ -165,8 +183,9 @@ class MemberExportResource(resources.ModelResource):
     home_store = fields.Field(attribute="home_store__code", column_name="home_store")
     points = fields.Field(attribute="points_balance", column_name="points", widget=widgets.IntegerWidget())
     sv = fields.Field(column_name="sv")
-    joined_at = fields.Field(attribute="joined_at", column_name="joined_at",
-                             widget=widgets.DateTimeWidget(format="%Y-%m-%d %H:%M:%S"))
+    joined_at = fields.Field(
+        attribute="joined_at", column_name="joined_at", widget=widgets.DateTimeWidget(format="%Y-%m-%d %H:%M:%S")
+    )
 
     class Meta:
         model = Member
@@ -239,8 +258,10 @@ class CardStockResource(ServiceRowMixin, resources.ModelResource):
         if not batch:
             errors["batch"] = [_("Give the stock batch.")]
         elif len(batch) > Card._meta.get_field("batch").max_length:
-            errors["batch"] = [_("A batch name is at most %(length)s characters.")
-                               % {"length": Card._meta.get_field("batch").max_length}]
+            errors["batch"] = [
+                _("A batch name is at most %(length)s characters.")
+                % {"length": Card._meta.get_field("batch").max_length}
+            ]
         args["batch"] = batch
         if errors:
             raise ValidationError(errors)
@@ -257,10 +278,12 @@ class CardExportResource(resources.ModelResource):
     status = fields.Field(attribute="status", column_name="status")
     batch = fields.Field(attribute="batch", column_name="batch")
     member_no = fields.Field(attribute="member__member_no", column_name="member_no")
-    bound_at = fields.Field(attribute="bound_at", column_name="bound_at",
-                            widget=widgets.DateTimeWidget(format="%Y-%m-%d %H:%M:%S"))
-    blocked_at = fields.Field(attribute="blocked_at", column_name="blocked_at",
-                              widget=widgets.DateTimeWidget(format="%Y-%m-%d %H:%M:%S"))
+    bound_at = fields.Field(
+        attribute="bound_at", column_name="bound_at", widget=widgets.DateTimeWidget(format="%Y-%m-%d %H:%M:%S")
+    )
+    blocked_at = fields.Field(
+        attribute="blocked_at", column_name="blocked_at", widget=widgets.DateTimeWidget(format="%Y-%m-%d %H:%M:%S")
+    )
 
     class Meta:
         model = Card

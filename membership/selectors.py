@@ -37,8 +37,11 @@ def find_members(q: str) -> list[Member]:
     digits = digits.lstrip("+")
     if digits.isdigit():
         if is_valid_number(digits):
-            card = Card.objects.filter(number=digits, status=Card.Status.ACTIVE).select_related(
-                "member__tier", "member__home_store").first()
+            card = (
+                Card.objects.filter(number=digits, status=Card.Status.ACTIVE)
+                .select_related("member__tier", "member__home_store")
+                .first()
+            )
             if card and card.member.status == ACTIVE:
                 return [card.member]
         if len(digits) == 10:
@@ -61,7 +64,9 @@ def member_by_no_or_card(value: str, *, ref_only: bool = False) -> Member:
     """An active member by member number or card number. `ref_only`: just the id and member number,
     for a write whose service locks and reads the row itself (a sale)."""
     value = (value or "").strip()
-    members = Member.objects.only("id", "member_no") if ref_only else Member.objects.select_related("tier", "home_store")
+    members = (
+        Member.objects.only("id", "member_no") if ref_only else Member.objects.select_related("tier", "home_store")
+    )
     member = members.filter(member_no=value, status=ACTIVE).first()
     if member is None and value.isdigit():
         card = Card.objects.filter(number=value, status=Card.Status.ACTIVE, member__status=ACTIVE).first()
@@ -75,9 +80,13 @@ def expiring(member: Member, program: ProgramSettings | None = None) -> tuple[in
     """Points that expire within the notice period, and the first date they do."""
     program = program or config.program()
     at = now()
-    row = PointsEntry.objects.filter(member=member, remaining__gt=0, pending=False, expires_at__gt=at,
-                                     expires_at__lte=at + timedelta(days=program.expiry_notice_days)).aggregate(
-        points=Sum("remaining"), first=Min("expires_at"))
+    row = PointsEntry.objects.filter(
+        member=member,
+        remaining__gt=0,
+        pending=False,
+        expires_at__gt=at,
+        expires_at__lte=at + timedelta(days=program.expiry_notice_days),
+    ).aggregate(points=Sum("remaining"), first=Min("expires_at"))
     return row["points"] or 0, row["first"]
 
 
@@ -109,11 +118,18 @@ def member_summary(member: Member, *, reveal_phone: bool = False) -> dict:
         "name": member.name,
         "phone": member.phone if reveal_phone else member.masked_phone,
         "card_no": card_no,
-        "tier": {"code": member.tier.code, "name": member.tier.name,
-                 "discount_rate": discount_fraction(member.tier.discount_rate)},
+        "tier": {
+            "code": member.tier.code,
+            "name": member.tier.name,
+            "discount_rate": discount_fraction(member.tier.discount_rate),
+        },
         "growth_value": member.growth_value,
-        "points": {"balance": member.points_balance, "pending": member.points_pending, "expiring_soon": soon,
-                   "expiring_on": local(first).date().isoformat() if first else None},
+        "points": {
+            "balance": member.points_balance,
+            "pending": member.points_pending,
+            "expiring_soon": soon,
+            "expiring_on": local(first).date().isoformat() if first else None,
+        },
         "stored_value": {"principal": f"{member.sv_principal:.2f}", "bonus": f"{member.sv_bonus:.2f}"},
         "next_tier": {"code": nxt.code, "name": nxt.name, "growth_needed": needed} if nxt else None,
         # the year stays private at the till: "--MM-DD" (pos-api.md)
@@ -124,8 +140,7 @@ def member_summary(member: Member, *, reveal_phone: bool = False) -> dict:
 
 
 def points_history(member: Member):
-    return (PointsEntry.objects.filter(member=member).select_related("store")
-            .order_by("-created_at", "-id"))
+    return PointsEntry.objects.filter(member=member).select_related("store").order_by("-created_at", "-id")
 
 
 def tier_progress(member: Member, next_tier) -> int | None:
@@ -149,8 +164,14 @@ def staff_log(store, since, limit: int = 200):
     `since`, newest first."""
     from .models import AuditLog
 
-    entries = (AuditLog.objects.filter(created_at__gte=since, operator__store=store)
-               .select_related("operator", "member").order_by("-created_at")[:limit])
-    adjustments = (PointsEntry.objects.filter(created_at__gte=since, kind=PointsEntry.Kind.ADJUST, store=store)
-                   .select_related("operator", "member").order_by("-created_at")[:limit])
+    entries = (
+        AuditLog.objects.filter(created_at__gte=since, operator__store=store)
+        .select_related("operator", "member")
+        .order_by("-created_at")[:limit]
+    )
+    adjustments = (
+        PointsEntry.objects.filter(created_at__gte=since, kind=PointsEntry.Kind.ADJUST, store=store)
+        .select_related("operator", "member")
+        .order_by("-created_at")[:limit]
+    )
     return list(entries), list(adjustments)

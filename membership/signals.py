@@ -10,11 +10,11 @@ be idempotent on `event_id`: an event can be delivered more than once, never zer
 
 from django.dispatch import Signal
 
-member_enrolled = Signal()      # event_id, member_id
-tier_changed = Signal()         # event_id, member_id, from_tier_id, to_tier_id, reason
-purchase_recorded = Signal()    # event_id, purchase_id, member_id, referred
-points_expiring = Signal()      # event_id, member_id, points, expires_at (ISO 8601)
-return_recorded = Signal()      # event_id, return_id, purchase_id, member_id, amount (string)
+member_enrolled = Signal()  # event_id, member_id
+tier_changed = Signal()  # event_id, member_id, from_tier_id, to_tier_id, reason
+purchase_recorded = Signal()  # event_id, purchase_id, member_id, referred
+points_expiring = Signal()  # event_id, member_id, points, expires_at (ISO 8601)
+return_recorded = Signal()  # event_id, return_id, purchase_id, member_id, amount (string)
 
 # the stable event types of the outbox (webhooks will publish these names)
 EVENT_TYPES = {

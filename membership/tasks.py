@@ -11,24 +11,50 @@ from .services import accounts, migration, otp, points, tiers
 
 logger = logging.getLogger(__name__)
 
-register("points: expire due lots", "membership.tasks.expire_points", crontab={"minute": "5", "hour": "0"},
-         description="Daily just after midnight Asia/Shanghai: expire lots whose expiry has passed.")
-register("points: expiry notices", "membership.tasks.expiry_notices", crontab={"minute": "0", "hour": "10"},
-         description="Daily: tell members about points expiring within the notice period.")
-register("points: release pending", "membership.tasks.release_pending", crontab={"minute": "*/15", "hour": "*"},
-         description="Every 15 minutes: make points whose return window has passed available.")
-register("tiers: review", "membership.tasks.review_tiers",
-         crontab={"minute": "0", "hour": "3", "day_of_month": "1"},
-         description="Monthly on the 1st at 03:00: downgrade members below their tier's keep threshold.")
-register("housekeeping: codes and sign-in counters", "membership.tasks.purge_codes_and_counters",
-         crontab={"minute": "20", "hour": "4"},
-         description="Daily: delete expired SMS codes older than two days and sign-in counters that count nothing.")
-register("outbox: relay", "membership.tasks.relay_outbox", every_seconds=5,
-         description="Every 5 seconds: deliver domain events still pending in the outbox (a broker outage, "
-                     "a crash after commit); they normally leave right after their commit.")
-register("housekeeping: outbox", "membership.tasks.purge_outbox", crontab={"minute": "50", "hour": "4"},
-         description="Daily: delete events sent more than OUTBOX_KEEP_DAYS ago and consumers' receipts after "
-                     "OUTBOX_RECEIPT_DAYS.")
+register(
+    "points: expire due lots",
+    "membership.tasks.expire_points",
+    crontab={"minute": "5", "hour": "0"},
+    description="Daily just after midnight Asia/Shanghai: expire lots whose expiry has passed.",
+)
+register(
+    "points: expiry notices",
+    "membership.tasks.expiry_notices",
+    crontab={"minute": "0", "hour": "10"},
+    description="Daily: tell members about points expiring within the notice period.",
+)
+register(
+    "points: release pending",
+    "membership.tasks.release_pending",
+    crontab={"minute": "*/15", "hour": "*"},
+    description="Every 15 minutes: make points whose return window has passed available.",
+)
+register(
+    "tiers: review",
+    "membership.tasks.review_tiers",
+    crontab={"minute": "0", "hour": "3", "day_of_month": "1"},
+    description="Monthly on the 1st at 03:00: downgrade members below their tier's keep threshold.",
+)
+register(
+    "housekeeping: codes and sign-in counters",
+    "membership.tasks.purge_codes_and_counters",
+    crontab={"minute": "20", "hour": "4"},
+    description="Daily: delete expired SMS codes older than two days and sign-in counters that count nothing.",
+)
+register(
+    "outbox: relay",
+    "membership.tasks.relay_outbox",
+    every_seconds=5,
+    description="Every 5 seconds: deliver domain events still pending in the outbox (a broker outage, "
+    "a crash after commit); they normally leave right after their commit.",
+)
+register(
+    "housekeeping: outbox",
+    "membership.tasks.purge_outbox",
+    crontab={"minute": "50", "hour": "4"},
+    description="Daily: delete events sent more than OUTBOX_KEEP_DAYS ago and consumers' receipts after "
+    "OUTBOX_RECEIPT_DAYS.",
+)
 
 
 @shared_task(name="membership.tasks.relay_outbox", expires=60)
@@ -44,8 +70,7 @@ def enqueue_import(job_id: int) -> bool:
         import_members.delay(job_id)
         return True
     except Exception:  # any broker failure: the job stays queued
-        logger.warning("member import %s not queued: broker unavailable; the relay will retry", job_id,
-                       exc_info=True)
+        logger.warning("member import %s not queued: broker unavailable; the relay will retry", job_id, exc_info=True)
         return False
 
 
@@ -79,8 +104,13 @@ def purge_codes_and_counters() -> int:
     return otp.purge() + accounts.purge_throttles()
 
 
-@shared_task(name="membership.tasks.import_members", acks_late=False, autoretry_for=(), time_limit=6 * 3600,
-             soft_time_limit=6 * 3600 - 60)
+@shared_task(
+    name="membership.tasks.import_members",
+    acks_late=False,
+    autoretry_for=(),
+    time_limit=6 * 3600,
+    soft_time_limit=6 * 3600 - 60,
+)
 def import_members(job_id: int) -> dict:
     """Import a member file in the background (admin "Member imports"). One transaction, like the
     command; the progress is written to the job on a second connection so that the admin page

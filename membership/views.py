@@ -87,10 +87,13 @@ CORE_NAV = [
 
 def _page(request, template, context=None, *, nav="", status=200):
     context = {
-        "member": getattr(request, "member", None), "nav_active": nav,
-        "core_nav": [{"key": key, "label": label, "url": reverse(name), "icon": icon}
-                     for key, label, name, icon in CORE_NAV],
-        "extra_nav": _extra_nav(), **(context or {}),
+        "member": getattr(request, "member", None),
+        "nav_active": nav,
+        "core_nav": [
+            {"key": key, "label": label, "url": reverse(name), "icon": icon} for key, label, name, icon in CORE_NAV
+        ],
+        "extra_nav": _extra_nav(),
+        **(context or {}),
     }
     return render(request, template, context, status=status)
 
@@ -137,8 +140,9 @@ def _apply_error(form, exc: MembershipError) -> None:
 
 def _safe_next(request, default="member:home") -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target.startswith("/m/") and url_has_allowed_host_and_scheme(target, {request.get_host()},
-                                                                      require_https=request.is_secure()):
+    if target.startswith("/m/") and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return reverse(default)
 
@@ -149,8 +153,9 @@ def _absolute(request, path: str) -> str:
 
 def _qr_svg(data: str, *, css_class: str = "qr") -> str:
     """A QR code as inline SVG: scalable (viewBox only), black on white, quiet zone of 4 modules."""
-    return segno.make(data, error="m", micro=False).svg_inline(scale=1, border=4, omitsize=True, svgclass=css_class,
-                                                               lineclass=None, dark="#000", light="#fff")
+    return segno.make(data, error="m", micro=False).svg_inline(
+        scale=1, border=4, omitsize=True, svgclass=css_class, lineclass=None, dark="#000", light="#fff"
+    )
 
 
 @lru_cache(maxsize=2048)
@@ -167,9 +172,11 @@ def _barcode_svg(number: str) -> str:
             bars.append(f"M{x + i - run} 0h{run}v1h-{run}z")
             run = 0
     width = len(modules) + 2 * quiet
-    return (f'<svg class="barcode" viewBox="0 0 {width} 1" preserveAspectRatio="none" role="img" '
-            f'aria-label="{number}"><rect width="{width}" height="1" fill="#fff"/>'
-            f'<path fill="#000" d="{"".join(bars)}"/></svg>')
+    return (
+        f'<svg class="barcode" viewBox="0 0 {width} 1" preserveAspectRatio="none" role="img" '
+        f'aria-label="{number}"><rect width="{width}" height="1" fill="#fff"/>'
+        f'<path fill="#000" d="{"".join(bars)}"/></svg>'
+    )
 
 
 def _svg_response(svg: str, *, filename: str | None = None) -> HttpResponse:
@@ -203,7 +210,7 @@ def _months_since(member: Member, limit: int = 36) -> list[tuple[str, str]]:
 def _paged(queryset, page: int):
     """One page of rows without a COUNT: fetch one more than a page to know whether more follow."""
     offset = (page - 1) * PAGE_SIZE
-    rows = list(queryset[offset:offset + PAGE_SIZE + 1])
+    rows = list(queryset[offset : offset + PAGE_SIZE + 1])
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
@@ -221,8 +228,9 @@ def login_view(request):
     if request.method == "POST":
         if form.is_valid():
             try:
-                member = accounts.check_login(phone=form.cleaned_data["phone"], password=form.cleaned_data["password"],
-                                              ip=_ip(request))
+                member = accounts.check_login(
+                    phone=form.cleaned_data["phone"], password=form.cleaned_data["password"], ip=_ip(request)
+                )
             except MembershipError as exc:
                 form.add_error(None, str(exc.message))
                 status = 429 if exc.code == "limit_reached" else 400
@@ -249,9 +257,17 @@ def _signup(request, *, store=None, store_code=None):
             d = form.cleaned_data
             try:
                 member = accounts.sign_up(
-                    phone=d["phone"], code=d["code"], password=d["password"], name=d["name"],
-                    birthday=form.birthday(), marketing_consent=d["marketing_consent"], terms_accepted=d["terms"],
-                    store=store, referral_code=d["referral_code"] or None, ip=_ip(request))
+                    phone=d["phone"],
+                    code=d["code"],
+                    password=d["password"],
+                    name=d["name"],
+                    birthday=form.birthday(),
+                    marketing_consent=d["marketing_consent"],
+                    terms_accepted=d["terms"],
+                    store=store,
+                    referral_code=d["referral_code"] or None,
+                    ip=_ip(request),
+                )
             except PhoneTaken as exc:
                 form.add_error("phone", str(exc.message))
                 phone_taken = "password" if exc.context.get("has_password") else "set"
@@ -265,10 +281,17 @@ def _signup(request, *, store=None, store_code=None):
                 return redirect("member:home")
         else:
             status = 400
-    return _page(request, "membership/signup.html", {
-        "form": form, "store": store, "phone_taken": phone_taken,
-        "action": reverse("member:join", args=[store_code]) if store_code else reverse("member:signup"),
-    }, status=status)
+    return _page(
+        request,
+        "membership/signup.html",
+        {
+            "form": form,
+            "store": store,
+            "phone_taken": phone_taken,
+            "action": reverse("member:join", args=[store_code]) if store_code else reverse("member:signup"),
+        },
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -336,18 +359,34 @@ def send_code(request):
             ok, status, resend_in = True, 200, sent.resend_in
             masked = {"phone": f"{sent.phone[:3]}****{sent.phone[-4:]}"}
             if purpose == "signup":
-                message, link = _("If %(phone)s is not a member yet, a code is on its way: it is valid for 10 "
-                                  "minutes. Already a member? Set your password instead.") % masked, "set"
+                message, link = (
+                    _(
+                        "If %(phone)s is not a member yet, a code is on its way: it is valid for 10 "
+                        "minutes. Already a member? Set your password instead."
+                    )
+                    % masked,
+                    "set",
+                )
             else:
-                message = _("If %(phone)s belongs to a member, a code is on its way: it is valid for 10 "
-                            "minutes.") % masked
+                message = (
+                    _("If %(phone)s belongs to a member, a code is on its way: it is valid for 10 minutes.") % masked
+                )
     if not request.htmx:
         messages.add_message(request, messages.SUCCESS if ok else messages.ERROR, message)
         back = reverse("member:signup") if purpose == "signup" else reverse("member:password")
         return redirect(f"{back}?{urlencode({'phone': request.POST.get('phone', '')[:20]})}")
-    return render(request, "membership/_code_status.html",
-                  {"ok": ok, "message": message, "resend_in": resend_in, "link": link,
-                   "phone": request.POST.get("phone", "")[:20]}, status=status)
+    return render(
+        request,
+        "membership/_code_status.html",
+        {
+            "ok": ok,
+            "message": message,
+            "resend_in": resend_in,
+            "link": link,
+            "phone": request.POST.get("phone", "")[:20],
+        },
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -359,8 +398,9 @@ def password(request):
         if form.is_valid():
             d = form.cleaned_data
             try:
-                member = accounts.set_password(phone=d["phone"], code=d["code"], password=d["password"],
-                                               ip=_ip(request))
+                member = accounts.set_password(
+                    phone=d["phone"], code=d["code"], password=d["password"], ip=_ip(request)
+                )
             except MembershipError as exc:
                 _apply_error(form, exc)
                 status = 400
@@ -379,11 +419,20 @@ def program(request):
     each gives and how to reach and keep it, the points rules, the paid card."""
     current_member(request)
     prog = config.program()
-    return _page(request, "membership/program.html", {
-        "tiers": [(t, t.benefit_list()) for t in config.tiers()], "program": prog,
-        "basis": prog.tier_basis, "points_per_yuan": prog.earn_rate, "cap": prog.redeem_cap_percent,
-        "yuan_points": prog.redeem_points_per_yuan, "paid_cards": list(paid_cards.on_sale()),
-    }, nav="home")
+    return _page(
+        request,
+        "membership/program.html",
+        {
+            "tiers": [(t, t.benefit_list()) for t in config.tiers()],
+            "program": prog,
+            "basis": prog.tier_basis,
+            "points_per_yuan": prog.earn_rate,
+            "cap": prog.redeem_cap_percent,
+            "yuan_points": prog.redeem_points_per_yuan,
+            "paid_cards": list(paid_cards.on_sale()),
+        },
+        nav="home",
+    )
 
 
 @require_GET
@@ -406,23 +455,38 @@ def home(request):
     inbox = _inbox(member)
     notices = list(inbox[:3]) if inbox is not None else []
     unread = inbox.filter(read_at__isnull=True).count() if inbox is not None else 0
-    return _page(request, "membership/home.html", {
-        "summary": summary, "next_tier": next_tier, "progress": selectors.tier_progress(member, next_tier),
-        "keep": tiers.keep_status(member), "paid_card": paid_cards.active_product(member),
-        "has_paid_cards": paid_cards.on_sale().exists(),
-        "benefits": member.tier.benefit_list(), "next_benefits": next_tier.benefit_list() if next_tier else [],
-        "coupon_count": _coupon_count(member), "notices": notices, "unread": unread,
-        "has_inbox": inbox is not None,
-        "coupons_url": next((item["url"] for item in _extra_nav() if item["key"] == "coupons"), None),
-    }, nav="home")
+    return _page(
+        request,
+        "membership/home.html",
+        {
+            "summary": summary,
+            "next_tier": next_tier,
+            "progress": selectors.tier_progress(member, next_tier),
+            "keep": tiers.keep_status(member),
+            "paid_card": paid_cards.active_product(member),
+            "has_paid_cards": paid_cards.on_sale().exists(),
+            "benefits": member.tier.benefit_list(),
+            "next_benefits": next_tier.benefit_list() if next_tier else [],
+            "coupon_count": _coupon_count(member),
+            "notices": notices,
+            "unread": unread,
+            "has_inbox": inbox is not None,
+            "coupons_url": next((item["url"] for item in _extra_nav() if item["key"] == "coupons"), None),
+        },
+        nav="home",
+    )
 
 
 def _card_qr_context(member: Member) -> dict:
     ttl = qr.ttl_seconds()
     token = qr.make_token(member.member_no)
-    return {"qr_svg": _qr_svg(token), "token": token, "ttl": ttl,
-            # refresh well before expiry, and at most every 60 s so a phone left open stays fresh
-            "refresh_every": max(5, min(60, ttl - 30)) if ttl > 10 else max(1, ttl // 2)}
+    return {
+        "qr_svg": _qr_svg(token),
+        "token": token,
+        "ttl": ttl,
+        # refresh well before expiry, and at most every 60 s so a phone left open stays fresh
+        "refresh_every": max(5, min(60, ttl - 30)) if ttl > 10 else max(1, ttl // 2),
+    }
 
 
 @require_GET
@@ -430,9 +494,12 @@ def _card_qr_context(member: Member) -> dict:
 def card(request):
     member = request.member
     primary = cards.primary_card(member)
-    return _page(request, "membership/card.html", {
-        "card": primary, "barcode_svg": _barcode_svg(primary.number) if primary else "",
-        **_card_qr_context(member)}, nav="card")
+    return _page(
+        request,
+        "membership/card.html",
+        {"card": primary, "barcode_svg": _barcode_svg(primary.number) if primary else "", **_card_qr_context(member)},
+        nav="card",
+    )
 
 
 @require_GET
@@ -465,9 +532,17 @@ def history(request):
     page = filters.get("page") or 1
     entries, has_next = _paged(rows, page)
     query = {k: v for k, v in (("kind", filters.get("kind")), ("month", filters.get("month"))) if v}
-    context = {"entries": entries, "has_next": has_next, "page": page, "query": query,
-               "next_query": urlencode({**query, "page": page + 1}), "first_query": urlencode(query),
-               "kinds": PointsEntry.Kind.choices, "months": _months_since(member), "tab": "points"}
+    context = {
+        "entries": entries,
+        "has_next": has_next,
+        "page": page,
+        "query": query,
+        "next_query": urlencode({**query, "page": page + 1}),
+        "first_query": urlencode(query),
+        "kinds": PointsEntry.Kind.choices,
+        "months": _months_since(member),
+        "tab": "points",
+    }
     if request.htmx and request.GET.get("page"):
         return render(request, "membership/_points_rows.html", context)
     return _page(request, "membership/history.html", context, nav="history")
@@ -479,13 +554,23 @@ def history_sv(request):
     member = request.member
     page = _page_number(request)
     money = DecimalField(max_digits=14, decimal_places=2)
-    rows = (StoredValueEntry.objects.filter(member=member).select_related("store")
-            .annotate(total=ExpressionWrapper(F("principal") + F("bonus"), output_field=money),
-                      total_after=ExpressionWrapper(F("principal_after") + F("bonus_after"), output_field=money))
-            .order_by("-created_at", "-id"))
+    rows = (
+        StoredValueEntry.objects.filter(member=member)
+        .select_related("store")
+        .annotate(
+            total=ExpressionWrapper(F("principal") + F("bonus"), output_field=money),
+            total_after=ExpressionWrapper(F("principal_after") + F("bonus_after"), output_field=money),
+        )
+        .order_by("-created_at", "-id")
+    )
     entries, has_next = _paged(rows, page)
-    context = {"entries": entries, "has_next": has_next, "page": page, "next_query": urlencode({"page": page + 1}),
-               "tab": "sv"}
+    context = {
+        "entries": entries,
+        "has_next": has_next,
+        "page": page,
+        "next_query": urlencode({"page": page + 1}),
+        "tab": "sv",
+    }
     if request.htmx and request.GET.get("page"):
         return render(request, "membership/_sv_rows.html", context)
     return _page(request, "membership/history_sv.html", context, nav="history")
@@ -498,8 +583,13 @@ def history_purchases(request):
     page = _page_number(request)
     rows = Purchase.objects.filter(member=member).select_related("store").order_by("-created_at", "-id")
     entries, has_next = _paged(rows, page)
-    context = {"entries": entries, "has_next": has_next, "page": page, "next_query": urlencode({"page": page + 1}),
-               "tab": "purchases"}
+    context = {
+        "entries": entries,
+        "has_next": has_next,
+        "page": page,
+        "next_query": urlencode({"page": page + 1}),
+        "tab": "purchases",
+    }
     if request.htmx and request.GET.get("page"):
         return render(request, "membership/_purchase_rows.html", context)
     return _page(request, "membership/history_purchases.html", context, nav="history")
@@ -516,10 +606,17 @@ def _page_number(request) -> int:
 @member_required
 def purchase(request, pk):
     p = get_object_or_404(Purchase.objects.select_related("store"), pk=pk, member=request.member)
-    return _page(request, "membership/purchase.html", {
-        "purchase": p, "points": p.points_entries.filter(member=request.member).order_by("created_at", "id"),
-        "returns": p.returns.select_related("store").order_by("created_at", "id"), "tab": "purchases"},
-        nav="history")
+    return _page(
+        request,
+        "membership/purchase.html",
+        {
+            "purchase": p,
+            "points": p.points_entries.filter(member=request.member).order_by("created_at", "id"),
+            "returns": p.returns.select_related("store").order_by("created_at", "id"),
+            "tab": "purchases",
+        },
+        nav="history",
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -561,13 +658,21 @@ def _invite_url(request, member: Member) -> str:
 def invite(request):
     member = request.member
     # other people's data: masked, as at the counter
-    joined = [{"masked_name": (m.name[:1] + "*" * max(1, len(m.name) - 1)) if m.name else "—",
-               "masked_phone": m.masked_phone, "joined_at": m.joined_at, "purchase_count": m.purchase_count}
-              for m in member.referrals.filter(status=Member.Status.ACTIVE).order_by("-joined_at")
-              .only("name", "phone", "joined_at", "purchase_count")[:100]]
+    joined = [
+        {
+            "masked_name": (m.name[:1] + "*" * max(1, len(m.name) - 1)) if m.name else "—",
+            "masked_phone": m.masked_phone,
+            "joined_at": m.joined_at,
+            "purchase_count": m.purchase_count,
+        }
+        for m in member.referrals.filter(status=Member.Status.ACTIVE)
+        .order_by("-joined_at")
+        .only("name", "phone", "joined_at", "purchase_count")[:100]
+    ]
     link = _invite_url(request, member)
-    return _page(request, "membership/invite.html", {
-        "link": link, "qr_svg": _qr_svg(link), "joined": joined}, nav="invite")
+    return _page(
+        request, "membership/invite.html", {"link": link, "qr_svg": _qr_svg(link), "joined": joined}, nav="invite"
+    )
 
 
 @require_GET
@@ -587,9 +692,13 @@ def profile(request):
     if request.method == "POST":
         if form.is_valid():
             try:
-                result = accounts.update_profile(member=member, name=form.cleaned_data["name"],
-                                                 marketing_consent=form.cleaned_data["marketing_consent"],
-                                                 birthday=form.birthday(), gender=form.cleaned_data["gender"] or None)
+                result = accounts.update_profile(
+                    member=member,
+                    name=form.cleaned_data["name"],
+                    marketing_consent=form.cleaned_data["marketing_consent"],
+                    birthday=form.birthday(),
+                    gender=form.cleaned_data["gender"] or None,
+                )
             except MembershipError as exc:
                 _apply_error(form, exc)
                 status = 400
@@ -598,8 +707,9 @@ def profile(request):
                 return redirect("member:profile")
         else:
             status = 400
-    return _page(request, "membership/profile.html", {"form": form, "birthday_locked": locked}, nav="profile",
-                 status=status)
+    return _page(
+        request, "membership/profile.html", {"form": form, "birthday_locked": locked}, nav="profile", status=status
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -612,8 +722,10 @@ def pin(request):
     if request.method == "POST" and request.POST.get("action") == "send":
         try:
             accounts.send_pin_code(member=member, ip=_ip(request))
-            messages.success(request, _("A code is on its way to %(phone)s: it is valid for 10 minutes.") % {
-                "phone": member.masked_phone})
+            messages.success(
+                request,
+                _("A code is on its way to %(phone)s: it is valid for 10 minutes.") % {"phone": member.masked_phone},
+            )
         except MembershipError as exc:
             messages.error(request, exc.message)
         return redirect("member:pin")
@@ -625,13 +737,15 @@ def pin(request):
                 _apply_error(form, exc)
                 status = 400
             else:
-                messages.success(request, _("Your stored-value PIN is set: the counter asks for it when you pay "
-                                            "with stored value."))
+                messages.success(
+                    request, _("Your stored-value PIN is set: the counter asks for it when you pay with stored value.")
+                )
                 return redirect("member:profile")
         else:
             status = 400
-    return _page(request, "membership/pin.html", {"form": form, "has_pin": bool(member.sv_pin)}, nav="profile",
-                 status=status)
+    return _page(
+        request, "membership/pin.html", {"form": form, "has_pin": bool(member.sv_pin)}, nav="profile", status=status
+    )
 
 
 @require_GET
@@ -643,7 +757,6 @@ def my_data(request):
     stamp = local(timezone.now()).strftime("%Y%m%d")
     response["Content-Disposition"] = f'attachment; filename="my-data-{request.member.member_no}-{stamp}.json"'
     return response
-
 
 
 # Public names for the pages other apps add to the member site (campaigns: coupons, mall, check-in).

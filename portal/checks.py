@@ -56,9 +56,13 @@ def check_embedded_defaults(app_configs=None, **kwargs):
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         errors.append(Error("DEBUG=0 with SQLite: set DATABASE_URL to PostgreSQL.", id="portal.E002"))
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        errors.append(Error("DEBUG=0 with the filesystem broker: set CELERY_BROKER_URL to Redis.",
-                            id="portal.E003"))
+        errors.append(Error("DEBUG=0 with the filesystem broker: set CELERY_BROKER_URL to Redis.", id="portal.E003"))
     if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
-        errors.append(CheckWarning("DEBUG=0 with a per-process cache: the throttles count per gunicorn worker.",
-                                   hint="Set CACHE_URL to Redis, e.g. redis://redis.internal:6379/1.", id="portal.W004"))
+        errors.append(
+            CheckWarning(
+                "DEBUG=0 with a per-process cache: the throttles count per gunicorn worker.",
+                hint="Set CACHE_URL to Redis, e.g. redis://redis.internal:6379/1.",
+                id="portal.W004",
+            )
+        )
     return errors

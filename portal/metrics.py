@@ -29,20 +29,28 @@ from prometheus_client import (
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 
-REQUESTS = Counter("portal_http_requests_total", "HTTP requests answered, by view and status.",
-                   ["method", "view", "status"])
-LATENCY = Histogram("portal_http_request_duration_seconds", "Time to answer an HTTP request, by view.",
-                    ["method", "view"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-TASKS = Counter("portal_celery_tasks_total", "Celery task runs by outcome (success, failure, retry).",
-                ["task", "outcome"])
+REQUESTS = Counter(
+    "portal_http_requests_total", "HTTP requests answered, by view and status.", ["method", "view", "status"]
+)
+LATENCY = Histogram(
+    "portal_http_request_duration_seconds",
+    "Time to answer an HTTP request, by view.",
+    ["method", "view"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+TASKS = Counter(
+    "portal_celery_tasks_total", "Celery task runs by outcome (success, failure, retry).", ["task", "outcome"]
+)
 
 # --- gauges read when /metrics is scraped ---------------------------------------------
-OUTBOX_BACKLOG = Gauge("portal_outbox_backlog", "Outbox events not yet delivered (membership.outbox).",
-                       multiprocess_mode="mostrecent")
-OUTBOX_OLDEST = Gauge("portal_outbox_oldest_pending_seconds",
-                      "Age of the oldest outbox event not yet delivered (0 when none).",
-                      multiprocess_mode="mostrecent")
+OUTBOX_BACKLOG = Gauge(
+    "portal_outbox_backlog", "Outbox events not yet delivered (membership.outbox).", multiprocess_mode="mostrecent"
+)
+OUTBOX_OLDEST = Gauge(
+    "portal_outbox_oldest_pending_seconds",
+    "Age of the oldest outbox event not yet delivered (0 when none).",
+    multiprocess_mode="mostrecent",
+)
 
 
 def update_scrape_time_gauges() -> None:
@@ -54,8 +62,12 @@ def update_scrape_time_gauges() -> None:
     from membership.models import OutboxEvent
 
     OUTBOX_BACKLOG.set(outbox.pending_count())
-    oldest = (OutboxEvent.objects.filter(sent_at__isnull=True).order_by("occurred_at")
-              .values_list("occurred_at", flat=True).first())
+    oldest = (
+        OutboxEvent.objects.filter(sent_at__isnull=True)
+        .order_by("occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
     OUTBOX_OLDEST.set((timezone.now() - oldest).total_seconds() if oldest else 0)
 
 

@@ -19,8 +19,9 @@ class DefaultSchedule:
     description: str = ""
 
 
-def register(name: str, task: str, *, every_seconds: int | None = None, crontab: dict | None = None,
-             description: str = "") -> None:
+def register(
+    name: str, task: str, *, every_seconds: int | None = None, crontab: dict | None = None, description: str = ""
+) -> None:
     if (every_seconds is None) == (crontab is None):
         raise ValueError("give exactly one of every_seconds and crontab")
     _REGISTRY[name] = DefaultSchedule(name, task, every_seconds, crontab or {}, description)
@@ -43,13 +44,17 @@ def install_default_schedules(**kwargs) -> int:
             interval, _ = IntervalSchedule.objects.get_or_create(
                 every=item.every_seconds, period=IntervalSchedule.SECONDS
             )
-            PeriodicTask.objects.create(name=item.name, task=item.task, interval=interval,
-                                        description=item.description)
+            PeriodicTask.objects.create(name=item.name, task=item.task, interval=interval, description=item.description)
         else:
-            spec = {"minute": "0", "hour": "*", "day_of_month": "*", "month_of_year": "*",
-                    "day_of_week": "*", **item.crontab}
+            spec = {
+                "minute": "0",
+                "hour": "*",
+                "day_of_month": "*",
+                "month_of_year": "*",
+                "day_of_week": "*",
+                **item.crontab,
+            }
             crontab, _ = CrontabSchedule.objects.get_or_create(timezone=settings.TIME_ZONE, **spec)
-            PeriodicTask.objects.create(name=item.name, task=item.task, crontab=crontab,
-                                        description=item.description)
+            PeriodicTask.objects.create(name=item.name, task=item.task, crontab=crontab, description=item.description)
         made += 1
     return made

@@ -31,9 +31,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 if not DEBUG:
     if SECRET_KEY == DEFAULT_SECRET_KEY or SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 40:
-        raise ImproperlyConfigured(
-            "DEBUG=0 needs a SECRET_KEY of your own (at least 40 characters, not the demo key)."
-        )
+        raise ImproperlyConfigured("DEBUG=0 needs a SECRET_KEY of your own (at least 40 characters, not the demo key).")
     if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
         raise ImproperlyConfigured("DEBUG=0 needs ALLOWED_HOSTS naming the portal's host names.")
 
@@ -299,8 +297,9 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     "analytics.AnalyticsSettings",
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = env.bool("AUDITLOG_DISABLE_REMOTE_ADDR", default=False)
-MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-                  "portal.history.AuditlogMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1, "portal.history.AuditlogMiddleware"
+)
 
 # Prometheus metrics: requests and latency (web), task outcomes (worker), at /metrics for the
 # operator only: a request from loopback, or one with `Authorization: Bearer $METRICS_TOKEN`.

@@ -8,12 +8,20 @@ from .models import Heartbeat
 from .schedules import register
 
 HEARTBEAT_TASK = "portal.tasks.heartbeat"
-register("heartbeat", HEARTBEAT_TASK, every_seconds=60,
-         description="Proves that beat and a worker are running; see /healthz.")
+register(
+    "heartbeat",
+    HEARTBEAT_TASK,
+    every_seconds=60,
+    description="Proves that beat and a worker are running; see /healthz.",
+)
 
 
-register("housekeeping: sessions", "portal.tasks.clear_sessions", crontab={"minute": "40", "hour": "4"},
-         description="Daily: delete expired staff and member sessions (Django's clearsessions).")
+register(
+    "housekeeping: sessions",
+    "portal.tasks.clear_sessions",
+    crontab={"minute": "40", "hour": "4"},
+    description="Daily: delete expired staff and member sessions (Django's clearsessions).",
+)
 
 
 @shared_task(name="portal.tasks.clear_sessions", ignore_result=True)

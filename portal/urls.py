@@ -12,9 +12,13 @@ admin.site.login_form = AdminSignInForm  # the lockout of membership.services.st
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(template_name="accounts/login.html",
-                                                         authentication_form=StaffSignInForm,
-                                                         redirect_authenticated_user=True), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            template_name="accounts/login.html", authentication_form=StaffSignInForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
@@ -25,11 +29,13 @@ urlpatterns = [
     path("api/v1/", include("pos.urls_api")),
     # the contract is public documentation; every operation in it still needs a token
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]),
-         name="api-docs"),
+    path(
+        "api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]), name="api-docs"
+    ),
     # Swagger UI and Redoc come from drf-spectacular-sidecar's static files: no CDN (settings, issue 16)
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", permission_classes=[AllowAny]),
-         name="api-redoc"),
+    path(
+        "api/redoc/", SpectacularRedocView.as_view(url_name="schema", permission_classes=[AllowAny]), name="api-redoc"
+    ),
     # Prometheus metrics, for the operator only (portal/metrics.py)
     path("metrics", metrics.metrics_view, name="metrics"),
 ]

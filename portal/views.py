@@ -32,8 +32,9 @@ def database_status() -> str:
 
 def broker_status() -> str:
     try:
-        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2,
-                        transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
+        with Connection(
+            settings.CELERY_BROKER_URL, connect_timeout=2, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        ) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         log.warning("healthz: broker down: %s", exc)
@@ -50,8 +51,7 @@ def healthz(request):
     if db == "ok":
         last = Heartbeat.objects.order_by("-last_beat_at").values_list("last_beat_at", flat=True).first()
         if last:
-            beat = {"last_beat_at": last.isoformat(),
-                    "age_seconds": int((timezone.now() - last).total_seconds())}
+            beat = {"last_beat_at": last.isoformat(), "age_seconds": int((timezone.now() - last).total_seconds())}
     ok = db == "ok" and broker == "ok"
     body = {"status": "ok" if ok else "down", "database": db, "broker": broker, "heartbeat": beat}
     return JsonResponse(body, status=200 if ok else 503)

@@ -41,10 +41,12 @@ SALE_DIGEST_DEFAULTS = {"list_amount": None, "best_price": False}
 
 
 def sale_digest(v: dict) -> str:
-    data = {k: v[k] for k in sorted(v) if k != "pin" and not (k in SALE_DIGEST_DEFAULTS
-                                                                and v[k] == SALE_DIGEST_DEFAULTS[k])}
-    data["lines"] = [{k: x for k, x in ln.items() if not (k == "discountable" and x is True)}
-                     for ln in data.get("lines", [])]
+    data = {
+        k: v[k] for k in sorted(v) if k != "pin" and not (k in SALE_DIGEST_DEFAULTS and v[k] == SALE_DIGEST_DEFAULTS[k])
+    }
+    data["lines"] = [
+        {k: x for k, x in ln.items() if not (k == "discountable" and x is True)} for ln in data.get("lines", [])
+    ]
     return sales.request_hash(data)
 
 
@@ -53,34 +55,60 @@ class TokenView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [LookupIPThrottle]
 
-    @extend_schema(request=s.TokenRequest, responses={200: s.TokenResponse, **ERRORS}, auth=[],
-                   summary="Get the API token of a staff user")
+    @extend_schema(
+        request=s.TokenRequest,
+        responses={200: s.TokenResponse, **ERRORS},
+        auth=[],
+        summary="Get the API token of a staff user",
+    )
     def post(self, request):
         data = s.TokenRequest(data=request.data)
         data.is_valid(raise_exception=True)
         # locked out (per account and per address): 429 throttled, see services.staff_signin
-        user = staff_signin.sign_in(request, username=data.validated_data["username"],
-                                    password=data.validated_data["password"])
+        user = staff_signin.sign_in(
+            request, username=data.validated_data["username"], password=data.validated_data["password"]
+        )
         if user is None or not getattr(user, "role", None):
             raise Invalid("Unknown username or wrong password.", field="password")
         return Response(s.TokenResponse({"token": issue_token(user).key}).data)
 
 
 class MembersView(CounterAPIView):
-    @extend_schema(request=s.EnrolRequest, responses={201: s.MemberSummary, **ERRORS}, summary="Enrol a member",
-                   examples=[OpenApiExample("enrol", request_only=True, value={
-                       "phone": "13800138000", "name": "张三", "gender": "F", "birthday": "1990-05-20",
-                       "marketing_consent": True})])
+    @extend_schema(
+        request=s.EnrolRequest,
+        responses={201: s.MemberSummary, **ERRORS},
+        summary="Enrol a member",
+        examples=[
+            OpenApiExample(
+                "enrol",
+                request_only=True,
+                value={
+                    "phone": "13800138000",
+                    "name": "张三",
+                    "gender": "F",
+                    "birthday": "1990-05-20",
+                    "marketing_consent": True,
+                },
+            )
+        ],
+    )
     @idempotent
     def post(self, request):
         data = s.EnrolRequest(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         try:
-            member = enrolment.enrol(phone=v["phone"], name=v["name"], gender=v["gender"], birthday=v["birthday"],
-                                     card_no=v["card_no"] or None, referral_code=v["referral_code"] or None,
-                                     marketing_consent=v["marketing_consent"], store=request.user.store,
-                                     acting_user=request.user)
+            member = enrolment.enrol(
+                phone=v["phone"],
+                name=v["name"],
+                gender=v["gender"],
+                birthday=v["birthday"],
+                card_no=v["card_no"] or None,
+                referral_code=v["referral_code"] or None,
+                marketing_consent=v["marketing_consent"],
+                store=request.user.store,
+                acting_user=request.user,
+            )
         except PhoneTaken as exc:
             exc.context.pop("member", None)
             raise
@@ -93,9 +121,11 @@ class LookupView(CounterAPIView):
     permission_classes = [IsAuthenticated, Reader]
     throttle_classes = [LookupThrottle, LookupIPThrottle]
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, required=True,
-                                                description="phone, card number or member QR token")],
-                   responses={200: s.MemberSummary, **ERRORS}, summary="Find a member")
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, required=True, description="phone, card number or member QR token")],
+        responses={200: s.MemberSummary, **ERRORS},
+        summary="Find a member",
+    )
     def get(self, request):
         q = request.query_params.get("q", "")
         if not q.strip():
@@ -128,29 +158,59 @@ class LedgerView(ListAPIView):
 class AdjustView(CounterAPIView):
     permission_classes = [IsAuthenticated, Adjuster]
 
-    @extend_schema(request=s.AdjustRequest, responses={201: s.LedgerEntry, **ERRORS},
-                   summary="Adjust points by hand (managers)")
+    @extend_schema(
+        request=s.AdjustRequest, responses={201: s.LedgerEntry, **ERRORS}, summary="Adjust points by hand (managers)"
+    )
     @idempotent
     def post(self, request, member_no):
         data = s.AdjustRequest(data=request.data)
         data.is_valid(raise_exception=True)
         member = selectors.member_by_no_or_card(member_no)
-        entry = points.adjust(member=member, points=data.validated_data["points"],
-                              reason=data.validated_data["reason"], acting_user=request.user)
+        entry = points.adjust(
+            member=member,
+            points=data.validated_data["points"],
+            reason=data.validated_data["reason"],
+            acting_user=request.user,
+        )
         return Response(s.LedgerEntry(entry).data, status=status.HTTP_201_CREATED)
 
 
 class SalesView(CounterAPIView):
-    @extend_schema(request=s.SaleRequest, responses={201: s.SaleResponse, 200: s.SaleResponse, **ERRORS},
-                   summary="Record a sale", examples=[OpenApiExample("sale", request_only=True, value={
-                       "receipt_no": "R0001", "member": "6200000000000005", "amount": "300.00",
-                       "lines": [{"sku": "A1", "category": "food", "qty": 2, "amount": "300.00"}],
-                       "pay_points": 100, "pay_stored_value": "0.00", "coupon_code": None}),
-                   OpenApiExample("member price", request_only=True, value={
-                       "receipt_no": "R0002", "member": "6200000000000005", "list_amount": "300.00",
-                       "lines": [{"sku": "A1", "qty": 1, "amount": "250.00"},
-                                 {"sku": "CIG", "category": "tobacco", "amount": "50.00", "discountable": False}],
-                       "coupon_code": "ABCD2345EF", "best_price": True})])
+    @extend_schema(
+        request=s.SaleRequest,
+        responses={201: s.SaleResponse, 200: s.SaleResponse, **ERRORS},
+        summary="Record a sale",
+        examples=[
+            OpenApiExample(
+                "sale",
+                request_only=True,
+                value={
+                    "receipt_no": "R0001",
+                    "member": "6200000000000005",
+                    "amount": "300.00",
+                    "lines": [{"sku": "A1", "category": "food", "qty": 2, "amount": "300.00"}],
+                    "pay_points": 100,
+                    "pay_stored_value": "0.00",
+                    "coupon_code": None,
+                },
+            ),
+            OpenApiExample(
+                "member price",
+                request_only=True,
+                value={
+                    "receipt_no": "R0002",
+                    "member": "6200000000000005",
+                    "list_amount": "300.00",
+                    "lines": [
+                        {"sku": "A1", "qty": 1, "amount": "250.00"},
+                        {"sku": "CIG", "category": "tobacco", "amount": "50.00", "discountable": False},
+                    ],
+                    "coupon_code": "ABCD2345EF",
+                    "best_price": True,
+                },
+            ),
+        ],
+    )
     @idempotent
     def post(self, request):
         data = s.SaleRequest(data=request.data)
@@ -163,44 +223,68 @@ class SalesView(CounterAPIView):
             except NotFound as exc:
                 raise Invalid("Unknown member or card.", field="member") from exc
         outcome = sales.record_sale(
-            store=request.user.store, clerk=request.user, receipt_no=v["receipt_no"], amount=v["amount"],
-            list_amount=v["list_amount"], member=member, lines=v["lines"], pay_points=v["pay_points"],
-            pay_stored_value=v["pay_stored_value"], coupon_code=v["coupon_code"] or None,
-            best_price=v["best_price"], pin=v["pin"] or None, digest=sale_digest(v))
-        return Response(s.SaleResponse(outcome.body).data,
-                        status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
+            store=request.user.store,
+            clerk=request.user,
+            receipt_no=v["receipt_no"],
+            amount=v["amount"],
+            list_amount=v["list_amount"],
+            member=member,
+            lines=v["lines"],
+            pay_points=v["pay_points"],
+            pay_stored_value=v["pay_stored_value"],
+            coupon_code=v["coupon_code"] or None,
+            best_price=v["best_price"],
+            pin=v["pin"] or None,
+            digest=sale_digest(v),
+        )
+        return Response(
+            s.SaleResponse(outcome.body).data,
+            status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED,
+        )
 
 
 class ReturnsView(CounterAPIView):
-    @extend_schema(request=s.ReturnRequest, responses={201: s.ReturnResponse, 200: s.ReturnResponse, **ERRORS},
-                   summary="Record a return against a sale")
+    @extend_schema(
+        request=s.ReturnRequest,
+        responses={201: s.ReturnResponse, 200: s.ReturnResponse, **ERRORS},
+        summary="Record a return against a sale",
+    )
     @idempotent
     def post(self, request, sale_id):
         data = s.ReturnRequest(data=request.data)
         data.is_valid(raise_exception=True)
         sale = sales.get_sale(sale_id)
-        outcome = sales.record_return(sale=sale, store=request.user.store, clerk=request.user,
-                                      receipt_no=data.validated_data["receipt_no"],
-                                      amount=data.validated_data["amount"],
-                                      digest=sales.request_hash({"sale": sale.pk, **data.validated_data}))
-        return Response(s.ReturnResponse(outcome.body).data, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
+        outcome = sales.record_return(
+            sale=sale,
+            store=request.user.store,
+            clerk=request.user,
+            receipt_no=data.validated_data["receipt_no"],
+            amount=data.validated_data["amount"],
+            digest=sales.request_hash({"sale": sale.pk, **data.validated_data}),
+        )
+        return Response(
+            s.ReturnResponse(outcome.body).data,
+            status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED,
+        )
 
 
 class TopUpView(CounterAPIView):
-    @extend_schema(request=s.TopUpRequest, responses={201: s.TopUpResponse, **ERRORS},
-                   summary="Top up stored value")
+    @extend_schema(request=s.TopUpRequest, responses={201: s.TopUpResponse, **ERRORS}, summary="Top up stored value")
     @idempotent
     def post(self, request, member_no):
         data = s.TopUpRequest(data=request.data)
         data.is_valid(raise_exception=True)
         member = selectors.member_by_no_or_card(member_no)
         key = request.headers.get("Idempotency-Key")
-        result = stored_value.top_up(member=member, amount=data.validated_data["amount"],
-                                     plan_code=data.validated_data["plan"] or None, store=request.user.store,
-                                     acting_user=request.user,
-                                     idempotency_key=f"api:{request.user.pk}:{key}" if key else None)
+        result = stored_value.top_up(
+            member=member,
+            amount=data.validated_data["amount"],
+            plan_code=data.validated_data["plan"] or None,
+            store=request.user.store,
+            acting_user=request.user,
+            idempotency_key=f"api:{request.user.pk}:{key}" if key else None,
+        )
         return Response(s.TopUpResponse(result).data, status=status.HTTP_201_CREATED)
-
 
 
 class CouponsView(ListAPIView):
@@ -229,8 +313,9 @@ class MallItemsView(ListAPIView):
 
 
 class MallOrdersView(CounterAPIView):
-    @extend_schema(request=s.MallOrderRequest, responses={201: s.MallOrderOut, **ERRORS},
-                   summary="Redeem points for a mall item")
+    @extend_schema(
+        request=s.MallOrderRequest, responses={201: s.MallOrderOut, **ERRORS}, summary="Redeem points for a mall item"
+    )
     @idempotent
     def post(self, request):
         data = s.MallOrderRequest(data=request.data)
@@ -238,13 +323,24 @@ class MallOrdersView(CounterAPIView):
         v = data.validated_data
         member = selectors.member_by_no_or_card(v["member"])
         key = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
-        order = mall.order(member=member, item=mall.item_by_code(v["item"]), qty=v["qty"],
-                           idempotency_key=f"api:{request.user.pk}:{key}")
+        order = mall.order(
+            member=member,
+            item=mall.item_by_code(v["item"]),
+            qty=v["qty"],
+            idempotency_key=f"api:{request.user.pk}:{key}",
+        )
         member.refresh_from_db(fields=["points_balance"])
-        return Response(s.MallOrderOut({"order_no": order.order_no, "pickup_code": order.pickup_code,
-                                        "points_spent": order.points_spent,
-                                        "points_balance": member.points_balance}).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            s.MallOrderOut(
+                {
+                    "order_no": order.order_no,
+                    "pickup_code": order.pickup_code,
+                    "points_spent": order.points_spent,
+                    "points_balance": member.points_balance,
+                }
+            ).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class FulfilView(CounterAPIView):
@@ -266,8 +362,11 @@ def code_sent(sent):
 
 
 class CardsView(CounterAPIView):
-    @extend_schema(request=s.CardRequest, responses={201: s.CardOut, **ERRORS},
-                   summary="Bind a physical card from stock to a member")
+    @extend_schema(
+        request=s.CardRequest,
+        responses={201: s.CardOut, **ERRORS},
+        summary="Bind a physical card from stock to a member",
+    )
     @idempotent
     def post(self, request, member_no):
         data = s.CardRequest(data=request.data)
@@ -278,22 +377,31 @@ class CardsView(CounterAPIView):
 
 
 class LostCardView(CounterAPIView):
-    @extend_schema(request=s.LostCardRequest, responses={201: s.CardOut, **ERRORS},
-                   summary="Report a card lost: block it and issue a replacement")
+    @extend_schema(
+        request=s.LostCardRequest,
+        responses={201: s.CardOut, **ERRORS},
+        summary="Report a card lost: block it and issue a replacement",
+    )
     @idempotent
     def post(self, request, member_no, card_no):
         data = s.LostCardRequest(data=request.data)
         data.is_valid(raise_exception=True)
         member = selectors.member_by_no_or_card(member_no)
-        card = cards.report_lost(member=member, card_no=card_no,
-                                 replacement_card_no=data.validated_data["replacement_card_no"] or None,
-                                 acting_user=request.user)
+        card = cards.report_lost(
+            member=member,
+            card_no=card_no,
+            replacement_card_no=data.validated_data["replacement_card_no"] or None,
+            acting_user=request.user,
+        )
         return Response(s.CardOut(card).data, status=status.HTTP_201_CREATED)
 
 
 class PhoneCodeView(CounterAPIView):
-    @extend_schema(request=s.PhoneCodeRequest, responses={200: s.CodeSentOut, **ERRORS},
-                   summary="Send a one-time code to the member's new phone")
+    @extend_schema(
+        request=s.PhoneCodeRequest,
+        responses={200: s.CodeSentOut, **ERRORS},
+        summary="Send a one-time code to the member's new phone",
+    )
     @idempotent
     def post(self, request, member_no):
         data = s.PhoneCodeRequest(data=request.data)
@@ -303,21 +411,31 @@ class PhoneCodeView(CounterAPIView):
 
 
 class PhoneView(CounterAPIView):
-    @extend_schema(request=s.PhoneChangeRequest, responses={200: s.MemberSummary, **ERRORS},
-                   summary="Change the member's phone (code to the new phone; a manager may omit it)")
+    @extend_schema(
+        request=s.PhoneChangeRequest,
+        responses={200: s.MemberSummary, **ERRORS},
+        summary="Change the member's phone (code to the new phone; a manager may omit it)",
+    )
     @idempotent
     def post(self, request, member_no):
         data = s.PhoneChangeRequest(data=request.data)
         data.is_valid(raise_exception=True)
         member = selectors.member_by_no_or_card(member_no)
-        accounts.change_phone(member=member, phone=data.validated_data["phone"], code=data.validated_data["code"],
-                              acting_user=request.user)
+        accounts.change_phone(
+            member=member,
+            phone=data.validated_data["phone"],
+            code=data.validated_data["code"],
+            acting_user=request.user,
+        )
         return Response(summary(enrolment.get_member(member.member_no), request.user))
 
 
 class PinCodeView(CounterAPIView):
-    @extend_schema(request=None, responses={200: s.CodeSentOut, **ERRORS},
-                   summary="Send a one-time code to the member's phone for setting the PIN")
+    @extend_schema(
+        request=None,
+        responses={200: s.CodeSentOut, **ERRORS},
+        summary="Send a one-time code to the member's phone for setting the PIN",
+    )
     @idempotent
     def post(self, request, member_no):
         member = selectors.member_by_no_or_card(member_no)
@@ -325,23 +443,30 @@ class PinCodeView(CounterAPIView):
 
 
 class PinView(CounterAPIView):
-    @extend_schema(request=s.PinRequest, responses={204: None, **ERRORS},
-                   summary="Set or reset the stored-value PIN (code to the member's phone; a manager may omit it)")
+    @extend_schema(
+        request=s.PinRequest,
+        responses={204: None, **ERRORS},
+        summary="Set or reset the stored-value PIN (code to the member's phone; a manager may omit it)",
+    )
     @idempotent
     def put(self, request, member_no):
         data = s.PinRequest(data=request.data)
         data.is_valid(raise_exception=True)
         member = selectors.member_by_no_or_card(member_no)
-        accounts.set_pin(member=member, pin=data.validated_data["pin"], code=data.validated_data["code"],
-                         acting_user=request.user)
+        accounts.set_pin(
+            member=member, pin=data.validated_data["pin"], code=data.validated_data["code"], acting_user=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MergeView(CounterAPIView):
     permission_classes = [IsAuthenticated, Manager]
 
-    @extend_schema(request=s.MergeRequest, responses={200: s.MemberSummary, **ERRORS},
-                   summary="Merge another account of the member into this one (managers)")
+    @extend_schema(
+        request=s.MergeRequest,
+        responses={200: s.MemberSummary, **ERRORS},
+        summary="Merge another account of the member into this one (managers)",
+    )
     @idempotent
     def post(self, request, member_no):
         data = s.MergeRequest(data=request.data)
@@ -351,34 +476,43 @@ class MergeView(CounterAPIView):
             source = selectors.member_by_no_or_card(data.validated_data["from"])
         except NotFound as exc:
             raise Invalid("Unknown member or card.", field="from") from exc
-        enrolment.merge(source=source, target=target, acting_user=request.user,
-                        reason=data.validated_data["reason"])
+        enrolment.merge(source=source, target=target, acting_user=request.user, reason=data.validated_data["reason"])
         return Response(summary(enrolment.get_member(target.member_no), request.user))
 
 
 class CloseView(CounterAPIView):
     permission_classes = [IsAuthenticated, Manager]
 
-    @extend_schema(request=s.CloseRequest, responses={200: s.CloseOut, **ERRORS},
-                   summary="Close a membership at the member's request (managers)")
+    @extend_schema(
+        request=s.CloseRequest,
+        responses={200: s.CloseOut, **ERRORS},
+        summary="Close a membership at the member's request (managers)",
+    )
     @idempotent
     def post(self, request, member_no):
         data = s.CloseRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        member = enrolment.close(member=selectors.member_by_no_or_card(member_no),
-                                 reason=data.validated_data["reason"], acting_user=request.user)
+        member = enrolment.close(
+            member=selectors.member_by_no_or_card(member_no),
+            reason=data.validated_data["reason"],
+            acting_user=request.user,
+        )
         return Response(s.CloseOut(member).data)
 
 
 class TopUpRefundView(CounterAPIView):
     permission_classes = [IsAuthenticated, Manager]
 
-    @extend_schema(request=None, responses={201: s.TopUpRefundOut, **ERRORS},
-                   summary="Refund a top-up: principal returned, its bonus removed (managers)")
+    @extend_schema(
+        request=None,
+        responses={201: s.TopUpRefundOut, **ERRORS},
+        summary="Refund a top-up: principal returned, its bonus removed (managers)",
+    )
     @idempotent
     def post(self, request, topup_id):
         if not topup_id.isdigit() or len(topup_id) > 18:
             raise NotFound(field="topup")
-        entry = stored_value.refund_top_up(topup=stored_value.topup_entry(int(topup_id)), acting_user=request.user,
-                                           store=request.user.store)
+        entry = stored_value.refund_top_up(
+            topup=stored_value.topup_entry(int(topup_id)), acting_user=request.user, store=request.user.store
+        )
         return Response(s.TopUpRefundOut(entry).data, status=status.HTTP_201_CREATED)

@@ -19,9 +19,19 @@ from membership.errors import IdempotencyConflict, Invalid, MembershipError
 from .models import IdempotentResponse
 from .services.sales import request_hash
 
-CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         406: "not_acceptable", 409: "conflict", 413: "too_large", 415: "unsupported_media_type", 429: "throttled",
-         500: "server_error"}
+CODES = {
+    400: "invalid",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+    500: "server_error",
+}
 
 
 def _flatten(detail, prefix=""):
@@ -135,8 +145,11 @@ def lookup_throttled(view):
         waits = [t.wait() for t in (LookupThrottle(), LookupIPThrottle()) if not t.allow_request(request, None)]
         if waits:
             wait = max(int(w or 1) for w in waits)
-            response = HttpResponse(_("Too many lookups: try again in %(seconds)s seconds.") % {"seconds": wait},
-                                    status=429, content_type="text/plain; charset=utf-8")
+            response = HttpResponse(
+                _("Too many lookups: try again in %(seconds)s seconds.") % {"seconds": wait},
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
             response["Retry-After"] = str(wait)
             return response
         return view(request, *args, **kwargs)
@@ -157,8 +170,9 @@ def purge_idempotent_responses(at=None) -> int:
     """Delete stored Idempotency-Key responses older than IDEMPOTENCY_KEY_DAYS (a till retries
     within minutes; sales and returns stay idempotent on their receipt number for ever)."""
     at = at or timezone.now()
-    return IdempotentResponse.objects.filter(created_at__lt=at - timedelta(days=settings.IDEMPOTENCY_KEY_DAYS)
-                                             ).delete()[0]
+    return IdempotentResponse.objects.filter(
+        created_at__lt=at - timedelta(days=settings.IDEMPOTENCY_KEY_DAYS)
+    ).delete()[0]
 
 
 def idempotent(method):
@@ -191,10 +205,15 @@ def idempotent(method):
                 except (MembershipError, drf.APIException) as exc:
                     response = exception_handler(exc, {"view": view, "request": request})
                 if response.status_code < 500:
-                    IdempotentResponse.objects.create(user=request.user, key=key, method=request.method,
-                                                      path=request.path[:300], request_hash=digest,
-                                                      status=response.status_code,
-                                                      body=response.data if response.data is not None else {})
+                    IdempotentResponse.objects.create(
+                        user=request.user,
+                        key=key,
+                        method=request.method,
+                        path=request.path[:300],
+                        request_hash=digest,
+                        status=response.status_code,
+                        body=response.data if response.data is not None else {},
+                    )
                 return response
         except IntegrityError:
             if replay := stored():  # a parallel request with this key committed first

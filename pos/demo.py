@@ -21,8 +21,17 @@ WALK_IN_SALES = 600
 def _sell(store, clerk, receipt, amount, at, rng, member=None, pay_points=0):
     cat, prefix = rng.choice(CATEGORIES)
     lines = [{"sku": f"{prefix}{rng.randint(100, 130)}", "category": cat, "qty": 1, "amount": amount}]
-    return sales.record_sale(store=store, clerk=clerk, receipt_no=receipt, amount=amount, member=member, lines=lines,
-                             pay_points=pay_points, digest=sales.request_hash({"demo": receipt}), at=at)
+    return sales.record_sale(
+        store=store,
+        clerk=clerk,
+        receipt_no=receipt,
+        amount=amount,
+        member=member,
+        lines=lines,
+        pay_points=pay_points,
+        digest=sales.request_hash({"demo": receipt}),
+        at=at,
+    )
 
 
 def seed(*, out=None) -> None:
@@ -53,9 +62,15 @@ def seed(*, out=None) -> None:
                 pay = min(member.points_balance, int(amount * 50)) // 100 * 100
             outcome = _sell(stores[code], clerks[code], f"DEMO-{n:06d}", amount, at, rng, member, pay)
             if rng.random() < 0.04:
-                sales.record_return(sale=outcome.record, store=stores[code], clerk=clerks[code],
-                                    receipt_no=f"DEMO-R{n:06d}", amount=(amount / 2).quantize(Decimal("0.01")),
-                                    digest=sales.request_hash({"demo-return": n}), at=at + timedelta(days=2))
+                sales.record_return(
+                    sale=outcome.record,
+                    store=stores[code],
+                    clerk=clerks[code],
+                    receipt_no=f"DEMO-R{n:06d}",
+                    amount=(amount / 2).quantize(Decimal("0.01")),
+                    digest=sales.request_hash({"demo-return": n}),
+                    at=at + timedelta(days=2),
+                )
     for i in range(WALK_IN_SALES):  # sales without a member: they count for the card-opening rate
         code = rng.choice(["S001", "S001", "S002"])
         at = end - timedelta(days=rng.uniform(0, 365))

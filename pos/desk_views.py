@@ -15,32 +15,63 @@ from membership.services import accounts, cards, enrolment, stored_value
 from .views import _member_or_none, _workspace, counter_only
 
 manager_only = permissions.role_required(permissions.can_manage_members)
-FIELDS = ("card_no", "replacement_card_no", "lost_card_no", "phone", "code", "pin", "pin_code", "topup",
-          "from", "merge_reason", "reason")
+FIELDS = (
+    "card_no",
+    "replacement_card_no",
+    "lost_card_no",
+    "phone",
+    "code",
+    "pin",
+    "pin_code",
+    "topup",
+    "from",
+    "merge_reason",
+    "reason",
+)
 
 
 def desk_context(request, member: Member, *, errors: dict | None = None, keep: bool = False) -> dict:
     """What the desk panel shows: the member's active cards, recent top-ups (for a refund), whether
     the user is a manager, and after an error the values typed and the message by field."""
-    topups = (StoredValueEntry.objects.filter(member=member, kind=StoredValueEntry.Kind.TOPUP)
-              .prefetch_related("refunds").order_by("-created_at")[:5])
-    return {"cards": list(member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at")),
-            "topups": [{"entry": t, "refunded": bool(t.refunds.all())} for t in topups],
-            "can_manage": permissions.can_manage_members(request.user),
-            "values": {f: request.POST.get(f, "") for f in FIELDS} if keep else {},
-            "errors": errors or {}}
+    topups = (
+        StoredValueEntry.objects.filter(member=member, kind=StoredValueEntry.Kind.TOPUP)
+        .prefetch_related("refunds")
+        .order_by("-created_at")[:5]
+    )
+    return {
+        "cards": list(member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at")),
+        "topups": [{"entry": t, "refunded": bool(t.refunds.all())} for t in topups],
+        "can_manage": permissions.can_manage_members(request.user),
+        "values": {f: request.POST.get(f, "") for f in FIELDS} if keep else {},
+        "errors": errors or {},
+    }
 
 
 def _desk(request, member, *, message, level="success", status=200, errors=None, keep=False, result=None):
     member = selectors.member_by_no_or_card(member.member_no)  # fresh balances and card
-    return _workspace(request, member, show="desk", message=message, level=level, status=status, result=result,
-                      desk=desk_context(request, member, errors=errors, keep=keep))
+    return _workspace(
+        request,
+        member,
+        show="desk",
+        message=message,
+        level=level,
+        status=status,
+        result=result,
+        desk=desk_context(request, member, errors=errors, keep=keep),
+    )
 
 
 def _failed(request, member, exc: MembershipError, field: str):
     """A refusal: the message beside the form that was sent, every value kept."""
-    return _desk(request, member, message=exc.message, level="error", status=400 if exc.status == 400 else 409,
-                 errors={field: exc.message}, keep=True)
+    return _desk(
+        request,
+        member,
+        message=exc.message,
+        level="error",
+        status=400 if exc.status == 400 else 409,
+        errors={field: exc.message},
+        keep=True,
+    )
 
 
 def _desk_member(request):
@@ -79,9 +110,12 @@ def lost_card(request):
     if refused:
         return refused
     try:
-        new = cards.report_lost(member=member, card_no=request.POST.get("lost_card_no", ""),
-                                replacement_card_no=request.POST.get("replacement_card_no", "").strip() or None,
-                                acting_user=request.user)
+        new = cards.report_lost(
+            member=member,
+            card_no=request.POST.get("lost_card_no", ""),
+            replacement_card_no=request.POST.get("replacement_card_no", "").strip() or None,
+            acting_user=request.user,
+        )
     except MembershipError as exc:
         about_new = exc.code == "card_taken" or exc.message in (cards.MSG_CARD_FORMAT, cards.MSG_CARD_NOT_IN_STOCK)
         return _failed(request, member, exc, "replacement_card_no" if about_new else "lost_card_no")
@@ -89,8 +123,10 @@ def lost_card(request):
     if new.kind == Card.Kind.PHYSICAL:
         message = _("Card %(old)s is blocked; the new card %(new)s is bound.") % {"old": old, "new": new.number}
     else:
-        message = _("Card %(old)s is blocked; the new virtual card %(new)s is issued.") % {"old": old,
-                                                                                          "new": new.number}
+        message = _("Card %(old)s is blocked; the new virtual card %(new)s is issued.") % {
+            "old": old,
+            "new": new.number,
+        }
     return _desk(request, member, message=message)
 
 
@@ -103,11 +139,17 @@ def phone(request):
     try:
         if request.POST.get("action") == "send":
             sent = accounts.send_phone_change_code(member=member, phone=request.POST.get("phone", ""))
-            return _desk(request, member, keep=True, level="info",
-                         message=_("A code was sent to %(phone)s: ask the member to read it out.") % {
-                             "phone": sent.phone[:3] + "****" + sent.phone[-4:]})
-        accounts.change_phone(member=member, phone=request.POST.get("phone", ""), code=request.POST.get("code"),
-                              acting_user=request.user)
+            return _desk(
+                request,
+                member,
+                keep=True,
+                level="info",
+                message=_("A code was sent to %(phone)s: ask the member to read it out.")
+                % {"phone": sent.phone[:3] + "****" + sent.phone[-4:]},
+            )
+        accounts.change_phone(
+            member=member, phone=request.POST.get("phone", ""), code=request.POST.get("code"), acting_user=request.user
+        )
     except MembershipError as exc:
         return _failed(request, member, exc, "code" if exc.field == "code" else "phone")
     return _desk(request, member, message=_("The member's mobile number is changed."))
@@ -122,11 +164,17 @@ def pin(request):
     try:
         if request.POST.get("action") == "send":
             sent = accounts.send_pin_code(member=member)
-            return _desk(request, member, keep=True, level="info",
-                         message=_("A code was sent to %(phone)s: ask the member to read it out.") % {
-                             "phone": sent.phone[:3] + "****" + sent.phone[-4:]})
-        accounts.set_pin(member=member, pin=request.POST.get("pin", ""), code=request.POST.get("pin_code"),
-                         acting_user=request.user)
+            return _desk(
+                request,
+                member,
+                keep=True,
+                level="info",
+                message=_("A code was sent to %(phone)s: ask the member to read it out.")
+                % {"phone": sent.phone[:3] + "****" + sent.phone[-4:]},
+            )
+        accounts.set_pin(
+            member=member, pin=request.POST.get("pin", ""), code=request.POST.get("pin_code"), acting_user=request.user
+        )
     except MembershipError as exc:
         return _failed(request, member, exc, "pin_code" if exc.field == "code" else "pin")
     return _desk(request, member, message=_("The stored-value PIN is set."))
@@ -148,8 +196,12 @@ def refund_topup(request):
         entry = stored_value.refund_top_up(topup=topup, acting_user=request.user, store=request.user.store)
     except MembershipError as exc:
         return _failed(request, member, exc, "topup")
-    return _desk(request, member, message=_("Top-up refunded: hand back ¥%(principal)s; bonus ¥%(bonus)s removed.")
-                 % {"principal": -entry.principal, "bonus": -entry.bonus})
+    return _desk(
+        request,
+        member,
+        message=_("Top-up refunded: hand back ¥%(principal)s; bonus ¥%(bonus)s removed.")
+        % {"principal": -entry.principal, "bonus": -entry.bonus},
+    )
 
 
 @require_POST
@@ -163,12 +215,16 @@ def merge(request):
             source = selectors.member_by_no_or_card(request.POST.get("from", ""))
         except NotFound as exc:
             raise NotFound(_("No member has this number or card."), field="from") from exc
-        enrolment.merge(source=source, target=member, acting_user=request.user,
-                        reason=request.POST.get("merge_reason", "").strip())
+        enrolment.merge(
+            source=source, target=member, acting_user=request.user, reason=request.POST.get("merge_reason", "").strip()
+        )
     except MembershipError as exc:
         return _failed(request, member, exc, "from")
-    return _desk(request, member, message=_("Member %(source)s is merged into this account and closed.") % {
-        "source": source.member_no})
+    return _desk(
+        request,
+        member,
+        message=_("Member %(source)s is merged into this account and closed.") % {"source": source.member_no},
+    )
 
 
 @require_POST
@@ -179,11 +235,14 @@ def close(request):
         return refused
     try:
         if request.POST.get("confirm") != "yes":
-            raise Invalid(_("Tick the box to confirm that the member asked to close the membership."),
-                          field="reason")
+            raise Invalid(_("Tick the box to confirm that the member asked to close the membership."), field="reason")
         enrolment.close(member=member, reason=request.POST.get("reason", ""), acting_user=request.user)
     except MembershipError as exc:
         return _failed(request, member, exc, "reason")
-    return _workspace(request, None, level="success", message=_(
-        "Membership %(member_no)s is closed: the personal data is erased; the phone number can enrol again.")
-        % {"member_no": member.member_no})
+    return _workspace(
+        request,
+        None,
+        level="success",
+        message=_("Membership %(member_no)s is closed: the personal data is erased; the phone number can enrol again.")
+        % {"member_no": member.member_no},
+    )

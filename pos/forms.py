@@ -15,8 +15,17 @@ class EnrolForm(BirthdayFields):
     """The birthday's rules (both month and day or neither, the year only with them) come from
     BirthdayFields; a till types the numbers instead of picking them from lists."""
 
-    field_order = ["phone", "name", "gender", "birth_month", "birth_day", "birth_year", "card_no", "referral_code",
-                   "marketing_consent"]
+    field_order = [
+        "phone",
+        "name",
+        "gender",
+        "birth_month",
+        "birth_day",
+        "birth_year",
+        "card_no",
+        "referral_code",
+        "marketing_consent",
+    ]
     phone = forms.CharField(label=_("Mobile"), max_length=30)
     name = forms.CharField(label=_("Name"), max_length=50, required=False)
     gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices, initial=Gender.UNKNOWN, required=False)
@@ -33,14 +42,24 @@ class SaleForm(forms.Form):
     receipt_no = forms.CharField(label=_("Receipt number"), max_length=64)
     # the shelf price: the counter applies the member price (the tier's discount) on every sale
     amount = forms.DecimalField(label=_("List price (¥)"), max_digits=12, decimal_places=2, min_value=0)
-    not_discountable = forms.DecimalField(label=_("Of which without member discount (¥)"), max_digits=12,
-                                          decimal_places=2, min_value=0, required=False,
-                                          help_text=_("Tobacco, gift cards and other goods the discount excludes."))
+    not_discountable = forms.DecimalField(
+        label=_("Of which without member discount (¥)"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text=_("Tobacco, gift cards and other goods the discount excludes."),
+    )
     pay_points = forms.IntegerField(label=_("Pay with points"), min_value=0, required=False)
-    pay_stored_value = forms.DecimalField(label=_("Pay with stored value (¥)"), max_digits=12, decimal_places=2,
-                                          min_value=0, required=False)
-    pin = forms.CharField(label=_("Stored-value PIN"), max_length=6, required=False,
-                          widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+    pay_stored_value = forms.DecimalField(
+        label=_("Pay with stored value (¥)"), max_digits=12, decimal_places=2, min_value=0, required=False
+    )
+    pin = forms.CharField(
+        label=_("Stored-value PIN"),
+        max_length=6,
+        required=False,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
     coupon_code = forms.CharField(label=_("Coupon code"), max_length=40, required=False)
 
     def clean(self):
@@ -58,8 +77,13 @@ class ReturnForm(forms.Form):
 
 class TopUpForm(forms.Form):
     member_no = forms.CharField(widget=forms.HiddenInput)
-    plan = forms.ModelChoiceField(label=_("Plan"), queryset=TopUpPlan.objects.filter(is_active=True),
-                                  to_field_name="code", required=False, empty_label=_("No plan"))
+    plan = forms.ModelChoiceField(
+        label=_("Plan"),
+        queryset=TopUpPlan.objects.filter(is_active=True),
+        to_field_name="code",
+        required=False,
+        empty_label=_("No plan"),
+    )
     amount = forms.DecimalField(label=_("Amount (¥)"), max_digits=12, decimal_places=2, min_value=0, required=False)
 
     def clean(self):

@@ -10,14 +10,25 @@ from membership.models import Member, Purchase, PurchaseReturn, Store
 
 class Sale(models.Model):
     store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="sales")
-    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("clerk"), null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="sales")
-    member = models.ForeignKey(Member, verbose_name=_("member"), null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="sales")
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("clerk"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sales",
+    )
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), null=True, blank=True, on_delete=models.PROTECT, related_name="sales"
+    )
     purchase = models.OneToOneField(Purchase, null=True, blank=True, on_delete=models.PROTECT, related_name="sale")
     receipt_no = models.CharField(_("receipt number"), max_length=64)
-    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2,
-                                 help_text=_("After the member discount: returns are against this."))
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=12,
+        decimal_places=2,
+        help_text=_("After the member discount: returns are against this."),
+    )
     member_discount = models.DecimalField(_("member discount"), max_digits=12, decimal_places=2, default=0)
     points_redeemed = models.IntegerField(_("points paid"), default=0)
     points_value = models.DecimalField(_("paid with points"), max_digits=12, decimal_places=2, default=0)
@@ -63,10 +74,12 @@ class SaleLine(models.Model):
 class Return(models.Model):
     sale = models.ForeignKey(Sale, on_delete=models.PROTECT, related_name="returns")
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="returns")
-    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
-    purchase_return = models.OneToOneField(PurchaseReturn, null=True, blank=True, on_delete=models.PROTECT,
-                                           related_name="till_return")
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    purchase_return = models.OneToOneField(
+        PurchaseReturn, null=True, blank=True, on_delete=models.PROTECT, related_name="till_return"
+    )
     receipt_no = models.CharField(_("receipt number"), max_length=64)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     request_hash = models.CharField(max_length=64)

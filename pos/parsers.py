@@ -35,7 +35,7 @@ def _check_depth(text: str, limit: int) -> None:
     for token in TOKEN.finditer(text):
         ch = token.group()[0]
         if ch == '"':
-            if depth == 1 and text[token.end():token.end() + 20].lstrip().startswith(":"):
+            if depth == 1 and text[token.end() : token.end() + 20].lstrip().startswith(":"):
                 key = token.group()
         elif ch in "[{":
             depth += 1

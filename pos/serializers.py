@@ -20,11 +20,16 @@ class EnrolRequest(serializers.Serializer):
     phone = serializers.CharField(max_length=30)
     name = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
     gender = serializers.ChoiceField(choices=Gender.values, required=False, default=Gender.UNKNOWN)
-    birthday = serializers.CharField(max_length=10, required=False, allow_blank=True, allow_null=True, default=None,
-                                     help_text='"1990-05-20", or "--05-20" without the year')
+    birthday = serializers.CharField(
+        max_length=10,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default=None,
+        help_text='"1990-05-20", or "--05-20" without the year',
+    )
     card_no = serializers.CharField(max_length=19, required=False, allow_blank=True, allow_null=True, default=None)
-    referral_code = serializers.CharField(max_length=8, required=False, allow_blank=True, allow_null=True,
-                                          default=None)
+    referral_code = serializers.CharField(max_length=8, required=False, allow_blank=True, allow_null=True, default=None)
     marketing_consent = serializers.BooleanField(required=False, default=False)
 
 
@@ -88,33 +93,61 @@ class SaleLineRequest(serializers.Serializer):
     sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     qty = serializers.IntegerField(min_value=1, max_value=100_000, required=False, default=1)
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0,
-                                      help_text="the line's list price when the sale sends list_amount")
-    discountable = serializers.BooleanField(required=False, default=True,
-                                            help_text="false keeps the line out of the member discount")
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, help_text="the line's list price when the sale sends list_amount"
+    )
+    discountable = serializers.BooleanField(
+        required=False, default=True, help_text="false keeps the line out of the member discount"
+    )
 
 
 class SaleRequest(serializers.Serializer):
     receipt_no = serializers.CharField(max_length=64)
-    member = serializers.CharField(max_length=19, required=False, allow_null=True, allow_blank=True, default=None,
-                                   help_text="member number or card number")
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True, default=None,
-                                      help_text="what the member owes before paying with points, stored value "
-                                                "or a coupon, any discount already applied by the till")
-    list_amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True,
-                                           default=None, help_text="instead of amount: the shelf price, for the "
-                                                                   "portal to apply the member's tier discount")
+    member = serializers.CharField(
+        max_length=19,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="member number or card number",
+    )
+    amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="what the member owes before paying with points, stored value "
+        "or a coupon, any discount already applied by the till",
+    )
+    list_amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="instead of amount: the shelf price, for the portal to apply the member's tier discount",
+    )
     lines = SaleLineRequest(many=True, required=False, default=list)
     pay_points = serializers.IntegerField(min_value=0, max_value=100_000_000, required=False, default=0)
-    pay_stored_value = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False,
-                                                default="0.00")
-    coupon_code = serializers.CharField(max_length=40, required=False, allow_null=True, allow_blank=True,
-                                        default=None)
-    pin = serializers.CharField(max_length=6, required=False, allow_null=True, allow_blank=True, default=None,
-                                help_text="stored-value PIN, where the member set one")
-    best_price = serializers.BooleanField(required=False, default=False,
-                                          help_text="with a coupon that does not stack with the member discount: "
-                                                    "use whichever gives the lower price instead of refusing")
+    pay_stored_value = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, default="0.00"
+    )
+    coupon_code = serializers.CharField(max_length=40, required=False, allow_null=True, allow_blank=True, default=None)
+    pin = serializers.CharField(
+        max_length=6,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="stored-value PIN, where the member set one",
+    )
+    best_price = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="with a coupon that does not stack with the member discount: "
+        "use whichever gives the lower price instead of refusing",
+    )
 
 
 class SaleResponse(serializers.Serializer):
@@ -136,8 +169,9 @@ class SaleResponse(serializers.Serializer):
     growth_value = serializers.IntegerField(allow_null=True)
     tier = TierRef(allow_null=True)
     upgraded = serializers.BooleanField()
-    price_basis = serializers.ChoiceField(choices=["none", "member_discount", "coupon", "both"], required=False,
-                                          help_text="which offers priced the sale")
+    price_basis = serializers.ChoiceField(
+        choices=["none", "member_discount", "coupon", "both"], required=False, help_text="which offers priced the sale"
+    )
 
 
 class ReturnRequest(serializers.Serializer):
@@ -148,9 +182,12 @@ class ReturnRequest(serializers.Serializer):
 class ReturnResponse(serializers.Serializer):
     return_id = serializers.CharField()
     amount = serializers.DecimalField(**MONEY)
-    cash_back = serializers.DecimalField(**MONEY, required=False,
-                                         help_text="the cash to hand back (the sale's cash part of it); "
-                                                   "absent on returns recorded before it was answered")
+    cash_back = serializers.DecimalField(
+        **MONEY,
+        required=False,
+        help_text="the cash to hand back (the sale's cash part of it); "
+        "absent on returns recorded before it was answered",
+    )
     points_reversed = serializers.IntegerField()
     growth_reversed = serializers.IntegerField()
     points_refunded = serializers.IntegerField()
@@ -246,9 +283,14 @@ class CardOut(serializers.Serializer):
 
 
 class LostCardRequest(serializers.Serializer):
-    replacement_card_no = serializers.CharField(max_length=30, required=False, allow_null=True, allow_blank=True,
-                                                default=None, help_text="a physical card from stock; "
-                                                                        "without it a virtual card is issued")
+    replacement_card_no = serializers.CharField(
+        max_length=30,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="a physical card from stock; without it a virtual card is issued",
+    )
 
 
 class PhoneCodeRequest(serializers.Serializer):
@@ -262,14 +304,26 @@ class CodeSentOut(serializers.Serializer):
 
 class PhoneChangeRequest(serializers.Serializer):
     phone = serializers.CharField(max_length=30)
-    code = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True, default=None,
-                                 help_text="the code sent to the new phone; a manager may omit it")
+    code = serializers.CharField(
+        max_length=10,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="the code sent to the new phone; a manager may omit it",
+    )
 
 
 class PinRequest(serializers.Serializer):
     pin = serializers.CharField(max_length=6, help_text="6 digits, typed by the member")
-    code = serializers.CharField(max_length=10, required=False, allow_null=True, allow_blank=True, default=None,
-                                 help_text="the code sent to the member's phone; a manager may omit it")
+    code = serializers.CharField(
+        max_length=10,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="the code sent to the member's phone; a manager may omit it",
+    )
 
 
 class MergeRequest(serializers.Serializer):
@@ -278,7 +332,8 @@ class MergeRequest(serializers.Serializer):
 
 # "from" is a Python keyword: declared here so the field keeps the contract's name
 MergeRequest._declared_fields["from"] = serializers.CharField(
-    max_length=19, help_text="member number of the account merged into this one and closed")
+    max_length=19, help_text="member number of the account merged into this one and closed"
+)
 
 
 class CloseRequest(serializers.Serializer):

@@ -4,9 +4,12 @@ from celery import shared_task
 
 from portal.schedules import register
 
-register("housekeeping: idempotency keys", "pos.tasks.purge_idempotent_responses",
-         crontab={"minute": "30", "hour": "4"},
-         description="Daily: delete stored Idempotency-Key responses older than IDEMPOTENCY_KEY_DAYS.")
+register(
+    "housekeeping: idempotency keys",
+    "pos.tasks.purge_idempotent_responses",
+    crontab={"minute": "30", "hour": "4"},
+    description="Daily: delete stored Idempotency-Key responses older than IDEMPOTENCY_KEY_DAYS.",
+)
 
 
 @shared_task(name="pos.tasks.purge_idempotent_responses", acks_late=True)

@@ -43,28 +43,46 @@ def _member_context(member: Member | None) -> dict:
     program = config.program()
     available = list(coupons.member_coupons(member, Coupon.Status.AVAILABLE)[:5])
     today = local(timezone.now())
-    return {"member": member, "summary": summary, "coupons": available, "next_tier": nxt, "growth_needed": needed,
-            "progress": progress, "keep": tiers.keep_status(member),
-            "paid_card": paid_cards.active_product(member), "paid_card_products": list(paid_cards.on_sale()),
-            "mall_items": list(mall.on_sale().order_by("sort", "points_price")[:12]),
-            "returnable": [s for s in Sale.objects.filter(member=member).order_by("-created_at")[:10]
-                           if s.returned_amount < s.amount],
-            "discount_percent": pricing.discount_percent(member, member.tier, program, timezone.now()),
-            "birthday_month": member.birth_month == today.month,
-            "birthday_today": (member.birth_month, member.birth_day) == (today.month, today.day)}
+    return {
+        "member": member,
+        "summary": summary,
+        "coupons": available,
+        "next_tier": nxt,
+        "growth_needed": needed,
+        "progress": progress,
+        "keep": tiers.keep_status(member),
+        "paid_card": paid_cards.active_product(member),
+        "paid_card_products": list(paid_cards.on_sale()),
+        "mall_items": list(mall.on_sale().order_by("sort", "points_price")[:12]),
+        "returnable": [
+            s for s in Sale.objects.filter(member=member).order_by("-created_at")[:10] if s.returned_amount < s.amount
+        ],
+        "discount_percent": pricing.discount_percent(member, member.tier, program, timezone.now()),
+        "birthday_month": member.birth_month == today.month,
+        "birthday_today": (member.birth_month, member.birth_day) == (today.month, today.day),
+    }
 
 
 def _workspace(request, member=None, *, message=None, level="info", result=None, status=200, **extra):
     context = {
         **_member_context(member),
-        "sale_form": extra.pop("sale_form", None) or SaleForm(initial={
-            "member_no": member.member_no if member else "", "receipt_no": _receipt_suggestion(request.user.store)}),
+        "sale_form": extra.pop("sale_form", None)
+        or SaleForm(
+            initial={
+                "member_no": member.member_no if member else "",
+                "receipt_no": _receipt_suggestion(request.user.store),
+            }
+        ),
         "topup_form": TopUpForm(initial={"member_no": member.member_no if member else ""}),
         "plans": TopUpPlan.objects.filter(is_active=True),
         "return_form": extra.pop("return_form", None) or ReturnForm(),
         "enrol_form": extra.pop("enrol_form", None) or EnrolForm(),
-        "message": message, "level": level, "result": result, "once": uuid.uuid4().hex,
-        "can_refund_paid_card": permissions.is_manager(request.user) or permissions.is_hq(request.user), **extra,
+        "message": message,
+        "level": level,
+        "result": result,
+        "once": uuid.uuid4().hex,
+        "can_refund_paid_card": permissions.is_manager(request.user) or permissions.is_hq(request.user),
+        **extra,
     }
     template = "pos/_workspace.html" if request.htmx else "pos/counter.html"
     return render(request, template, context, status=status)
@@ -104,8 +122,9 @@ def counter(request):
 def lookup(request):
     form = LookupForm(request.GET)
     if not form.is_valid():
-        return _workspace(request, None, message=_("Type or scan a phone number, card or member QR code."),
-                          level="warning")
+        return _workspace(
+            request, None, message=_("Type or scan a phone number, card or member QR code."), level="warning"
+        )
     q = form.cleaned_data["q"]
     try:
         found = selectors.find_members(q)
@@ -119,8 +138,14 @@ def lookup(request):
     digits = "".join(ch for ch in q if ch.isdigit())
     if len(digits) >= 11:
         initial["phone"] = q
-    return _workspace(request, None, message=_("No member found. Enrol them below?"), level="warning",
-                      enrol_form=EnrolForm(initial=initial), show="enrol")
+    return _workspace(
+        request,
+        None,
+        message=_("No member found. Enrol them below?"),
+        level="warning",
+        enrol_form=EnrolForm(initial=initial),
+        show="enrol",
+    )
 
 
 @require_POST
@@ -128,17 +153,35 @@ def lookup(request):
 def enrol(request):
     form = EnrolForm(request.POST)
     if not form.is_valid():
-        return _workspace(request, None, enrol_form=form, show="enrol", status=400,
-                          message=_("Please correct the marked fields."), level="error")
+        return _workspace(
+            request,
+            None,
+            enrol_form=form,
+            show="enrol",
+            status=400,
+            message=_("Please correct the marked fields."),
+            level="error",
+        )
     d = form.cleaned_data
     try:
-        member = enrolment.enrol(phone=d["phone"], name=d["name"], gender=d["gender"] or "U",
-                                 birthday=form.birthday(), card_no=d["card_no"] or None,
-                                 referral_code=d["referral_code"] or None, marketing_consent=d["marketing_consent"],
-                                 store=request.user.store, acting_user=request.user)
+        member = enrolment.enrol(
+            phone=d["phone"],
+            name=d["name"],
+            gender=d["gender"] or "U",
+            birthday=form.birthday(),
+            card_no=d["card_no"] or None,
+            referral_code=d["referral_code"] or None,
+            marketing_consent=d["marketing_consent"],
+            store=request.user.store,
+            acting_user=request.user,
+        )
     except PhoneTaken as exc:
-        return _workspace(request, exc.context["member"], level="warning",
-                          message=_("This mobile number is already a member: here they are."))
+        return _workspace(
+            request,
+            exc.context["member"],
+            level="warning",
+            message=_("This mobile number is already a member: here they are."),
+        )
     except MembershipError as exc:
         if exc.field in form.fields:
             form.add_error(exc.field, str(exc.message))
@@ -146,26 +189,35 @@ def enrol(request):
             form.add_error("birth_day", str(exc.message))
         else:
             form.add_error(None, str(exc.message))
-        return _workspace(request, None, enrol_form=form, show="enrol", status=400, message=exc.message,
-                          level="error")
+        return _workspace(request, None, enrol_form=form, show="enrol", status=400, message=exc.message, level="error")
     scenes.on_enrolled(member.pk)  # welcome benefits now, for the result panel (idempotent with the event)
     member = enrolment.get_member(member.member_no)
-    return _workspace(request, member, level="success", result={"kind": "enrolled"},
-                      message=_("Welcome! %(name)s is now a member (%(member_no)s).") % {
-                          "name": member.name or member.masked_phone, "member_no": member.member_no})
+    return _workspace(
+        request,
+        member,
+        level="success",
+        result={"kind": "enrolled"},
+        message=_("Welcome! %(name)s is now a member (%(member_no)s).")
+        % {"name": member.name or member.masked_phone, "member_no": member.member_no},
+    )
 
 
 def _sale_args(request, form):
     """A counter sale: the amount typed is the list price, and the member price applies; with a
     coupon that does not stack with it, the lower price for the member wins (docs/decisions.md)."""
     d = form.cleaned_data
-    args = dict(list_amount=d["amount"], pay_points=d["pay_points"] or 0,
-                pay_stored_value=d["pay_stored_value"] or Decimal("0.00"), coupon_code=d["coupon_code"] or None,
-                best_price=True)
+    args = dict(
+        list_amount=d["amount"],
+        pay_points=d["pay_points"] or 0,
+        pay_stored_value=d["pay_stored_value"] or Decimal("0.00"),
+        coupon_code=d["coupon_code"] or None,
+        best_price=True,
+    )
     if d.get("not_discountable"):  # two lines: the discountable rest and the part the discount excludes
         rest = d["amount"] - d["not_discountable"]
-        args["lines"] = ([{"amount": rest}] if rest else []) + [{"amount": d["not_discountable"],
-                                                                 "discountable": False}]
+        args["lines"] = ([{"amount": rest}] if rest else []) + [
+            {"amount": d["not_discountable"], "discountable": False}
+        ]
     return args
 
 
@@ -201,29 +253,61 @@ def sale(request):
     form = SaleForm(request.POST)
     member = _member_or_none(request.POST.get("member_no"))
     if not form.is_valid():
-        return _workspace(request, member, status=400, message=_("Please correct the sale."), level="error",
-                          sale_errors=_sale_errors(form.errors), sale_form=form)
+        return _workspace(
+            request,
+            member,
+            status=400,
+            message=_("Please correct the sale."),
+            level="error",
+            sale_errors=_sale_errors(form.errors),
+            sale_form=form,
+        )
     d = form.cleaned_data
     args = _sale_args(request, form)
     try:
         outcome = sales.record_sale(
-            store=request.user.store, clerk=request.user, receipt_no=d["receipt_no"], member=member,
-            pin=d["pin"] or None, digest=sales.request_hash({
-                "receipt_no": d["receipt_no"], "member": member.member_no if member else None,
-                **{k: str(v) for k, v in args.items()}}), **args)
+            store=request.user.store,
+            clerk=request.user,
+            receipt_no=d["receipt_no"],
+            member=member,
+            pin=d["pin"] or None,
+            digest=sales.request_hash(
+                {
+                    "receipt_no": d["receipt_no"],
+                    "member": member.member_no if member else None,
+                    **{k: str(v) for k, v in args.items()},
+                }
+            ),
+            **args,
+        )
     except MembershipError as exc:
         message = exc.message
         if exc.code == "idempotency_conflict":
-            message = _("Receipt number %(receipt)s was already used for a different sale: type the receipt "
-                        "number of this sale.") % {"receipt": d["receipt_no"]}
-        return _workspace(request, member, status=400 if exc.status == 400 else 409, message=message,
-                          level="error", sale_errors=_sale_errors({exc.field or "form": [message]}), sale_form=form)
+            message = _(
+                "Receipt number %(receipt)s was already used for a different sale: type the receipt "
+                "number of this sale."
+            ) % {"receipt": d["receipt_no"]}
+        return _workspace(
+            request,
+            member,
+            status=400 if exc.status == 400 else 409,
+            message=message,
+            level="error",
+            sale_errors=_sale_errors({exc.field or "form": [message]}),
+            sale_form=form,
+        )
     if member is not None:
         member = selectors.member_by_no_or_card(member.member_no)
-    message = _("Sale %(receipt)s recorded again: nothing changed.") if outcome.replayed else _(
-        "Sale %(receipt)s recorded.")
-    return _workspace(request, member, level="success", result={"kind": "sale", **outcome.body},
-                      message=message % {"receipt": outcome.body["receipt_no"]})
+    message = (
+        _("Sale %(receipt)s recorded again: nothing changed.") if outcome.replayed else _("Sale %(receipt)s recorded.")
+    )
+    return _workspace(
+        request,
+        member,
+        level="success",
+        result={"kind": "sale", **outcome.body},
+        message=message % {"receipt": outcome.body["receipt_no"]},
+    )
 
 
 @require_POST
@@ -232,26 +316,62 @@ def sale_return(request):
     form = ReturnForm(request.POST)
     member = _member_or_none(request.POST.get("member_no"))
     if not form.is_valid():
-        return _workspace(request, member, status=400, message=_("Please correct the return."), level="error",
-                          show="return", return_errors=form.errors, return_form=form)
+        return _workspace(
+            request,
+            member,
+            status=400,
+            message=_("Please correct the return."),
+            level="error",
+            show="return",
+            return_errors=form.errors,
+            return_form=form,
+        )
     d = form.cleaned_data
     # a return may happen at any store of the chain; the clerk's own store's receipt wins a tie
-    original = (Sale.objects.filter(receipt_no=d["sale_receipt_no"].strip()).select_related("member")
-                .order_by(Case(When(store=request.user.store, then=0), default=1), "-created_at").first())
+    original = (
+        Sale.objects.filter(receipt_no=d["sale_receipt_no"].strip())
+        .select_related("member")
+        .order_by(Case(When(store=request.user.store, then=0), default=1), "-created_at")
+        .first()
+    )
     if original is None:
-        return _workspace(request, member, status=404, show="return", level="error", return_form=form,
-                          message=_("No sale with receipt number %(receipt)s.") % {"receipt": d["sale_receipt_no"]})
+        return _workspace(
+            request,
+            member,
+            status=404,
+            show="return",
+            level="error",
+            return_form=form,
+            message=_("No sale with receipt number %(receipt)s.") % {"receipt": d["sale_receipt_no"]},
+        )
     try:
-        outcome = sales.record_return(sale=original, store=request.user.store, clerk=request.user,
-                                      receipt_no=d["receipt_no"], amount=d["amount"],
-                                      digest=sales.request_hash({"sale": original.pk, "receipt_no": d["receipt_no"],
-                                                                 "amount": str(d["amount"])}))
+        outcome = sales.record_return(
+            sale=original,
+            store=request.user.store,
+            clerk=request.user,
+            receipt_no=d["receipt_no"],
+            amount=d["amount"],
+            digest=sales.request_hash({"sale": original.pk, "receipt_no": d["receipt_no"], "amount": str(d["amount"])}),
+        )
     except MembershipError as exc:
-        return _workspace(request, original.member, status=400 if exc.status == 400 else 409, show="return",
-                          message=exc.message, level="error", return_form=form)
+        return _workspace(
+            request,
+            original.member,
+            status=400 if exc.status == 400 else 409,
+            show="return",
+            message=exc.message,
+            level="error",
+            return_form=form,
+        )
     member = selectors.member_by_no_or_card(original.member.member_no) if original.member_id else None
-    return _workspace(request, member, level="success", show="return", result={"kind": "return", **outcome.body},
-                      message=_("Return %(receipt)s recorded.") % {"receipt": d["receipt_no"]})
+    return _workspace(
+        request,
+        member,
+        level="success",
+        show="return",
+        result={"kind": "return", **outcome.body},
+        message=_("Return %(receipt)s recorded.") % {"receipt": d["receipt_no"]},
+    )
 
 
 @require_POST
@@ -262,23 +382,45 @@ def topup(request):
     if member is None:
         return _workspace(request, None, status=400, message=_("Find the member first."), level="error")
     if not form.is_valid():
-        return _workspace(request, member, status=400, show="topup", level="error",
-                          message=" ".join(str(e) for errors in form.errors.values() for e in errors))
+        return _workspace(
+            request,
+            member,
+            status=400,
+            show="topup",
+            level="error",
+            message=" ".join(str(e) for errors in form.errors.values() for e in errors),
+        )
     d = form.cleaned_data
     try:
-        result = stored_value.top_up(member=member, amount=d["amount"], plan_code=d["plan"].code if d["plan"] else None,
-                                     store=request.user.store, acting_user=request.user,
-                                     idempotency_key=f"counter:{request.user.pk}:{request.POST.get('once', '')}"
-                                     if request.POST.get("once") else None)
+        result = stored_value.top_up(
+            member=member,
+            amount=d["amount"],
+            plan_code=d["plan"].code if d["plan"] else None,
+            store=request.user.store,
+            acting_user=request.user,
+            idempotency_key=f"counter:{request.user.pk}:{request.POST.get('once', '')}"
+            if request.POST.get("once")
+            else None,
+        )
     except MembershipError as exc:
-        return _workspace(request, member, status=400 if exc.status == 400 else 409, show="topup",
-                          message=exc.message, level="error")
+        return _workspace(
+            request, member, status=400 if exc.status == 400 else 409, show="topup", message=exc.message, level="error"
+        )
     member = selectors.member_by_no_or_card(member.member_no)
-    return _workspace(request, member, level="success", show="topup",
-                      result={"kind": "topup", "principal_added": result.principal_added,
-                              "bonus_added": result.bonus_added, "points_added": result.points_added},
-                      message=_("Topped up ¥%(amount)s (bonus ¥%(bonus)s).") % {
-                          "amount": result.principal_added, "bonus": result.bonus_added})
+    return _workspace(
+        request,
+        member,
+        level="success",
+        show="topup",
+        result={
+            "kind": "topup",
+            "principal_added": result.principal_added,
+            "bonus_added": result.bonus_added,
+            "points_added": result.points_added,
+        },
+        message=_("Topped up ¥%(amount)s (bonus ¥%(bonus)s).")
+        % {"amount": result.principal_added, "bonus": result.bonus_added},
+    )
 
 
 @require_POST
@@ -291,18 +433,39 @@ def paid_card(request):
     once = request.POST.get("once") or uuid.uuid4().hex
     try:
         product = paid_cards.product_by_code(request.POST.get("product", ""))
-        card = campaign_paid_cards.buy(member=member, product=product, pay_with=request.POST.get("pay_with", ""),
-                                       idempotency_key=f"counter:{request.user.pk}:{once}", store=request.user.store,
-                                       acting_user=request.user)
+        card = campaign_paid_cards.buy(
+            member=member,
+            product=product,
+            pay_with=request.POST.get("pay_with", ""),
+            idempotency_key=f"counter:{request.user.pk}:{once}",
+            store=request.user.store,
+            acting_user=request.user,
+        )
     except MembershipError as exc:
-        return _workspace(request, member, status=400 if exc.status == 400 else 409, show="paid-card",
-                          message=exc.message, level="error")
+        return _workspace(
+            request,
+            member,
+            status=400 if exc.status == 400 else 409,
+            show="paid-card",
+            message=exc.message,
+            level="error",
+        )
     member = selectors.member_by_no_or_card(member.member_no)
-    return _workspace(request, member, level="success", show="paid-card",
-                      result={"kind": "paid_card", "name": product.name, "paid_amount": card.paid_amount,
-                              "paid_points": card.paid_points, "until": card.ends_at},
-                      message=_("%(name)s valid until %(until)s.") % {
-                          "name": product.name, "until": f"{local(card.ends_at):%Y-%m-%d}"})
+    return _workspace(
+        request,
+        member,
+        level="success",
+        show="paid-card",
+        result={
+            "kind": "paid_card",
+            "name": product.name,
+            "paid_amount": card.paid_amount,
+            "paid_points": card.paid_points,
+            "until": card.ends_at,
+        },
+        message=_("%(name)s valid until %(until)s.")
+        % {"name": product.name, "until": f"{local(card.ends_at):%Y-%m-%d}"},
+    )
 
 
 @require_POST
@@ -316,9 +479,14 @@ def paid_card_refund(request):
     except MembershipError as exc:
         return _workspace(request, member, status=exc.status, show="paid-card", message=exc.message, level="error")
     member = selectors.member_by_no_or_card(member.member_no)
-    return _workspace(request, member, level="success", show="paid-card",
-                      result={"kind": "paid_card_refund", "amount": refund.amount, "points": refund.points},
-                      message=_("Paid card refunded: hand back ¥%(amount)s.") % {"amount": refund.amount})
+    return _workspace(
+        request,
+        member,
+        level="success",
+        show="paid-card",
+        result={"kind": "paid_card_refund", "amount": refund.amount, "points": refund.points},
+        message=_("Paid card refunded: hand back ¥%(amount)s.") % {"amount": refund.amount},
+    )
 
 
 @require_POST
@@ -327,8 +495,9 @@ def pickup(request):
     code = (request.POST.get("pickup_code") or "").strip()
     member = _member_or_none(request.POST.get("member_no"))
     if not code:
-        return _workspace(request, member, status=400, show="pickup", level="error",
-                          message=_("Type or scan the pickup code."))
+        return _workspace(
+            request, member, status=400, show="pickup", level="error", message=_("Type or scan the pickup code.")
+        )
     try:
         order = mall.fulfil(pickup_code=code, clerk=request.user)
     except MembershipError as exc:
@@ -338,14 +507,27 @@ def pickup(request):
 
 def _pickup_done(request, order):
     member = selectors.member_by_no_or_card(order.member.member_no)
-    message = (_("Redeemed %(qty)s × %(item)s: the coupon is in the member's coupons.") if order.item.coupon_template_id
-               else _("Hand over %(qty)s × %(item)s (order %(order)s).")) % {
-        "qty": order.qty, "item": order.item.name, "order": order.order_no}
+    message = (
+        _("Redeemed %(qty)s × %(item)s: the coupon is in the member's coupons.")
+        if order.item.coupon_template_id
+        else _("Hand over %(qty)s × %(item)s (order %(order)s).")
+    ) % {"qty": order.qty, "item": order.item.name, "order": order.order_no}
     if order.cash_collected:
         message += " " + _("Collect ¥%(cash)s.") % {"cash": order.cash_collected}
-    return _workspace(request, member, show="pickup", level="success",
-                      result={"kind": "pickup", "item": order.item.name, "qty": order.qty, "order_no": order.order_no,
-                              "cash_due": order.cash_collected}, message=message)
+    return _workspace(
+        request,
+        member,
+        show="pickup",
+        level="success",
+        result={
+            "kind": "pickup",
+            "item": order.item.name,
+            "qty": order.qty,
+            "order_no": order.order_no,
+            "cash_due": order.cash_collected,
+        },
+        message=message,
+    )
 
 
 @require_POST
@@ -357,8 +539,12 @@ def mall_redeem(request):
         return _workspace(request, None, status=400, show="pickup", level="error", message=_("Find the member first."))
     once = request.POST.get("once") or uuid.uuid4().hex
     try:
-        order = mall.redeem_at_counter(member=member, item=mall.item_by_code(request.POST.get("item", "")),
-                                       clerk=request.user, idempotency_key=f"counter:{request.user.pk}:{once}")
+        order = mall.redeem_at_counter(
+            member=member,
+            item=mall.item_by_code(request.POST.get("item", "")),
+            clerk=request.user,
+            idempotency_key=f"counter:{request.user.pk}:{once}",
+        )
     except MembershipError as exc:
         return _workspace(request, member, status=exc.status, show="pickup", level="error", message=exc.message)
     return _pickup_done(request, order)
@@ -369,21 +555,31 @@ def mall_redeem(request):
 def today(request):
     start = local(timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
     mine = Sale.objects.filter(clerk=request.user, created_at__gte=start)
-    totals = mine.aggregate(count=Count("id"), members=Count("id", filter=Q(member__isnull=False)),
-                            amount=Sum("amount"), points=Sum("points_earned"))
+    totals = mine.aggregate(
+        count=Count("id"),
+        members=Count("id", filter=Q(member__isnull=False)),
+        amount=Sum("amount"),
+        points=Sum("points_earned"),
+    )
     returns = Return.objects.filter(clerk=request.user, created_at__gte=start).aggregate(
-        count=Count("id"), amount=Sum("amount"))
-    topups = StoredValueEntry.objects.filter(operator=request.user, kind=StoredValueEntry.Kind.TOPUP,
-                                             created_at__gte=start).aggregate(count=Count("id"), amount=Sum("principal"))
+        count=Count("id"), amount=Sum("amount")
+    )
+    topups = StoredValueEntry.objects.filter(
+        operator=request.user, kind=StoredValueEntry.Kind.TOPUP, created_at__gte=start
+    ).aggregate(count=Count("id"), amount=Sum("principal"))
     net = (totals["amount"] or Decimal(0)) - (returns["amount"] or Decimal(0))
     enrolled = Member.objects.filter(enrolled_by=request.user, joined_at__gte=start).count()
     recent = mine.select_related("member").order_by("-created_at")[:20]
-    return render(request, "pos/_today.html", {"totals": totals, "returns": returns, "topups": topups, "net": net,
-                                               "enrolled": enrolled, "recent": recent})
+    return render(
+        request,
+        "pos/_today.html",
+        {"totals": totals, "returns": returns, "topups": topups, "net": net, "enrolled": enrolled, "recent": recent},
+    )
 
 
 manager_only = permissions.role_required(
-    lambda user: permissions.can_use_counter(user) and (permissions.is_manager(user) or permissions.is_hq(user)))
+    lambda user: permissions.can_use_counter(user) and (permissions.is_manager(user) or permissions.is_hq(user))
+)
 
 
 @require_GET
@@ -393,5 +589,8 @@ def manager(request):
     manual adjustments by the store's staff."""
     start = local(timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
     entries, adjustments = selectors.staff_log(request.user.store, start)
-    return render(request, "pos/manager.html", {
-        "flagged": selectors.flagged_members(request.user.store), "entries": entries, "adjustments": adjustments})
+    return render(
+        request,
+        "pos/manager.html",
+        {"flagged": selectors.flagged_members(request.user.store), "entries": entries, "adjustments": adjustments},
+    )

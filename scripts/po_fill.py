@@ -1,6 +1,7 @@
 """Fill zh_Hans translations from a JSON file {msgid: msgstr}: `python scripts/po_fill.py t.json`.
 
 Clears the fuzzy flag so Babel compiles the catalogue; prints the msgids still missing."""
+
 import json
 import sys
 

@@ -6,219 +6,503 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0001_initial'),
-        ('membership', '0003_alter_programsettings_redeem_cap_percent'),
+        ("campaigns", "0001_initial"),
+        ("membership", "0003_alter_programsettings_redeem_cap_percent"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AnalyticsSettings',
+            name="AnalyticsSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('active_days', models.PositiveSmallIntegerField(default=90, help_text='A member is active with at least one purchase in this many days, today included.', verbose_name='active: a purchase within (days)')),
-                ('silent_days', models.PositiveSmallIntegerField(default=180, help_text='Silent between the active window and this; churned from this many days without a purchase.', verbose_name='churned: no purchase for (days)')),
-                ('rfm_window_days', models.PositiveSmallIntegerField(default=365, help_text='Frequency and monetary count purchases in this window.', verbose_name='RFM window (days)')),
-                ('low_usage_threshold', models.DecimalField(decimal_places=2, default=30, help_text='A campaign benefit used by fewer of those who got it is flagged.', max_digits=5, verbose_name='low usage below (%)')),
-                ('attribution_days', models.PositiveSmallIntegerField(default=30, help_text='Sales of a member within this many days after a grant count for the campaign.', verbose_name='campaign sales window (days)')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "active_days",
+                    models.PositiveSmallIntegerField(
+                        default=90,
+                        help_text="A member is active with at least one purchase in this many days, today included.",
+                        verbose_name="active: a purchase within (days)",
+                    ),
+                ),
+                (
+                    "silent_days",
+                    models.PositiveSmallIntegerField(
+                        default=180,
+                        help_text="Silent between the active window and this; churned from this many days without a purchase.",
+                        verbose_name="churned: no purchase for (days)",
+                    ),
+                ),
+                (
+                    "rfm_window_days",
+                    models.PositiveSmallIntegerField(
+                        default=365,
+                        help_text="Frequency and monetary count purchases in this window.",
+                        verbose_name="RFM window (days)",
+                    ),
+                ),
+                (
+                    "low_usage_threshold",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=30,
+                        help_text="A campaign benefit used by fewer of those who got it is flagged.",
+                        max_digits=5,
+                        verbose_name="low usage below (%)",
+                    ),
+                ),
+                (
+                    "attribution_days",
+                    models.PositiveSmallIntegerField(
+                        default=30,
+                        help_text="Sales of a member within this many days after a grant count for the campaign.",
+                        verbose_name="campaign sales window (days)",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'analytics settings',
-                'verbose_name_plural': 'analytics settings',
-                'constraints': [models.CheckConstraint(condition=models.Q(('pk', 1)), name='analytics_settings_single_row'), models.CheckConstraint(condition=models.Q(('active_days__gte', 1), ('attribution_days__gte', 1), ('rfm_window_days__gte', 1)), name='analytics_windows_positive'), models.CheckConstraint(condition=models.Q(('silent_days__gt', models.F('active_days'))), name='analytics_silent_after_active', violation_error_message='The churn window must be longer than the active window.'), models.CheckConstraint(condition=models.Q(('low_usage_threshold__gte', 0), ('low_usage_threshold__lte', 100)), name='analytics_low_usage_is_percent')],
+                "verbose_name": "analytics settings",
+                "verbose_name_plural": "analytics settings",
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("pk", 1)), name="analytics_settings_single_row"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("active_days__gte", 1), ("attribution_days__gte", 1), ("rfm_window_days__gte", 1)
+                        ),
+                        name="analytics_windows_positive",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("silent_days__gt", models.F("active_days"))),
+                        name="analytics_silent_after_active",
+                        violation_error_message="The churn window must be longer than the active window.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("low_usage_threshold__gte", 0), ("low_usage_threshold__lte", 100)),
+                        name="analytics_low_usage_is_percent",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RollupRun',
+            name="RollupRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=20, verbose_name='roll-up')),
-                ('day', models.DateField(verbose_name='day')),
-                ('finished_at', models.DateTimeField(verbose_name='finished')),
-                ('seconds', models.FloatField(default=0, verbose_name='seconds')),
-                ('rows', models.IntegerField(default=0, verbose_name='rows')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=20, verbose_name="roll-up")),
+                ("day", models.DateField(verbose_name="day")),
+                ("finished_at", models.DateTimeField(verbose_name="finished")),
+                ("seconds", models.FloatField(default=0, verbose_name="seconds")),
+                ("rows", models.IntegerField(default=0, verbose_name="rows")),
             ],
             options={
-                'verbose_name': 'roll-up run',
-                'verbose_name_plural': 'roll-up runs',
-                'constraints': [models.UniqueConstraint(fields=('kind', 'day'), name='analytics_rollup_run_once')],
+                "verbose_name": "roll-up run",
+                "verbose_name_plural": "roll-up runs",
+                "constraints": [models.UniqueConstraint(fields=("kind", "day"), name="analytics_rollup_run_once")],
             },
         ),
         migrations.CreateModel(
-            name='CampaignDay',
+            name="CampaignDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(verbose_name='day')),
-                ('variant', models.CharField(max_length=7, verbose_name='variant')),
-                ('grants', models.IntegerField(default=0, verbose_name='members')),
-                ('claimed', models.IntegerField(default=0, verbose_name='claimed or granted')),
-                ('points', models.BigIntegerField(default=0, verbose_name='points')),
-                ('sales_after', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='sales after the grant')),
-                ('coupons_issued', models.IntegerField(default=0, verbose_name='coupons issued')),
-                ('coupons_used', models.IntegerField(default=0, verbose_name='coupons used')),
-                ('coupon_discount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='coupon discount')),
-                ('cost', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='cost')),
-                ('scene', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.scene', verbose_name='scene')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='membership.store', verbose_name='store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField(verbose_name="day")),
+                ("variant", models.CharField(max_length=7, verbose_name="variant")),
+                ("grants", models.IntegerField(default=0, verbose_name="members")),
+                ("claimed", models.IntegerField(default=0, verbose_name="claimed or granted")),
+                ("points", models.BigIntegerField(default=0, verbose_name="points")),
+                (
+                    "sales_after",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=14, verbose_name="sales after the grant"
+                    ),
+                ),
+                ("coupons_issued", models.IntegerField(default=0, verbose_name="coupons issued")),
+                ("coupons_used", models.IntegerField(default=0, verbose_name="coupons used")),
+                (
+                    "coupon_discount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="coupon discount"),
+                ),
+                ("cost", models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="cost")),
+                (
+                    "scene",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="campaigns.scene",
+                        verbose_name="scene",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="membership.store",
+                        verbose_name="store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'campaign day',
-                'verbose_name_plural': 'campaign days',
-                'indexes': [models.Index(fields=['day', 'store'], name='analytics_campaignday_day')],
+                "verbose_name": "campaign day",
+                "verbose_name_plural": "campaign days",
+                "indexes": [models.Index(fields=["day", "store"], name="analytics_campaignday_day")],
             },
         ),
         migrations.CreateModel(
-            name='ClerkDay',
+            name="ClerkDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(verbose_name='day')),
-                ('enrolments', models.IntegerField(default=0, verbose_name='enrolments')),
-                ('sales_count', models.IntegerField(default=0, verbose_name='sales')),
-                ('sales_amount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='sales amount')),
-                ('returns_amount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='returns amount')),
-                ('member_sales_count', models.IntegerField(default=0, verbose_name='member sales')),
-                ('member_sales_amount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='member sales amount')),
-                ('member_returns_amount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='member returns amount')),
-                ('clerk', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='clerk')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='membership.store', verbose_name='store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField(verbose_name="day")),
+                ("enrolments", models.IntegerField(default=0, verbose_name="enrolments")),
+                ("sales_count", models.IntegerField(default=0, verbose_name="sales")),
+                (
+                    "sales_amount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="sales amount"),
+                ),
+                (
+                    "returns_amount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="returns amount"),
+                ),
+                ("member_sales_count", models.IntegerField(default=0, verbose_name="member sales")),
+                (
+                    "member_sales_amount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="member sales amount"),
+                ),
+                (
+                    "member_returns_amount",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=14, verbose_name="member returns amount"
+                    ),
+                ),
+                (
+                    "clerk",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="clerk",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="membership.store",
+                        verbose_name="store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'clerk day',
-                'verbose_name_plural': 'clerk days',
-                'indexes': [models.Index(fields=['day', 'store'], name='analytics_clerkday_day'), models.Index(fields=['store', 'day'], name='analytics_clerkday_store')],
+                "verbose_name": "clerk day",
+                "verbose_name_plural": "clerk days",
+                "indexes": [
+                    models.Index(fields=["day", "store"], name="analytics_clerkday_day"),
+                    models.Index(fields=["store", "day"], name="analytics_clerkday_store"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LifecycleDay',
+            name="LifecycleDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(verbose_name='day')),
-                ('members', models.IntegerField(default=0, verbose_name='members')),
-                ('prospects', models.IntegerField(default=0, verbose_name='no purchase yet')),
-                ('active', models.IntegerField(default=0, verbose_name='active')),
-                ('silent', models.IntegerField(default=0, verbose_name='silent')),
-                ('churned', models.IntegerField(default=0, verbose_name='churned')),
-                ('new_active', models.IntegerField(default=0, verbose_name='new active')),
-                ('revived', models.IntegerField(default=0, verbose_name='revived')),
-                ('went_silent', models.IntegerField(default=0, verbose_name='went silent')),
-                ('newly_churned', models.IntegerField(default=0, verbose_name='newly churned')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='membership.store', verbose_name='store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField(verbose_name="day")),
+                ("members", models.IntegerField(default=0, verbose_name="members")),
+                ("prospects", models.IntegerField(default=0, verbose_name="no purchase yet")),
+                ("active", models.IntegerField(default=0, verbose_name="active")),
+                ("silent", models.IntegerField(default=0, verbose_name="silent")),
+                ("churned", models.IntegerField(default=0, verbose_name="churned")),
+                ("new_active", models.IntegerField(default=0, verbose_name="new active")),
+                ("revived", models.IntegerField(default=0, verbose_name="revived")),
+                ("went_silent", models.IntegerField(default=0, verbose_name="went silent")),
+                ("newly_churned", models.IntegerField(default=0, verbose_name="newly churned")),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="membership.store",
+                        verbose_name="store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'lifecycle day',
-                'verbose_name_plural': 'lifecycle days',
-                'constraints': [models.UniqueConstraint(fields=('day', 'store'), name='analytics_lifecycleday_once')],
+                "verbose_name": "lifecycle day",
+                "verbose_name_plural": "lifecycle days",
+                "constraints": [models.UniqueConstraint(fields=("day", "store"), name="analytics_lifecycleday_once")],
             },
         ),
         migrations.CreateModel(
-            name='MemberSnapshot',
+            name="MemberSnapshot",
             fields=[
-                ('member', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='analytics_snapshot', serialize=False, to='membership.member', verbose_name='member')),
-                ('day', models.DateField(verbose_name='as of')),
-                ('last_purchase_at', models.DateTimeField(blank=True, null=True, verbose_name='last purchase')),
-                ('recency_days', models.IntegerField(blank=True, null=True, verbose_name='days since last purchase')),
-                ('frequency', models.IntegerField(default=0, verbose_name='purchases in the window')),
-                ('monetary', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='spend in the window')),
-                ('stage', models.CharField(choices=[('prospect', 'No purchase yet'), ('active', 'Active'), ('silent', 'Silent'), ('churned', 'Churned')], max_length=10, verbose_name='lifecycle stage')),
-                ('r_score', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='R')),
-                ('f_score', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='F')),
-                ('m_score', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='M')),
-                ('rfm_class', models.CharField(blank=True, choices=[('high_value', 'High value'), ('potential_growth', 'Potential growth'), ('potential_mining', 'Potential mining'), ('low_frequency_keep', 'Low-frequency keep'), ('churn_warning', 'Churn warning')], max_length=20, verbose_name='RFM class')),
-                ('home_store', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='membership.store', verbose_name='home store')),
-                ('tier', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='membership.tier', verbose_name='tier')),
+                (
+                    "member",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="analytics_snapshot",
+                        serialize=False,
+                        to="membership.member",
+                        verbose_name="member",
+                    ),
+                ),
+                ("day", models.DateField(verbose_name="as of")),
+                ("last_purchase_at", models.DateTimeField(blank=True, null=True, verbose_name="last purchase")),
+                ("recency_days", models.IntegerField(blank=True, null=True, verbose_name="days since last purchase")),
+                ("frequency", models.IntegerField(default=0, verbose_name="purchases in the window")),
+                (
+                    "monetary",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="spend in the window"),
+                ),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("prospect", "No purchase yet"),
+                            ("active", "Active"),
+                            ("silent", "Silent"),
+                            ("churned", "Churned"),
+                        ],
+                        max_length=10,
+                        verbose_name="lifecycle stage",
+                    ),
+                ),
+                ("r_score", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="R")),
+                ("f_score", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="F")),
+                ("m_score", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="M")),
+                (
+                    "rfm_class",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("high_value", "High value"),
+                            ("potential_growth", "Potential growth"),
+                            ("potential_mining", "Potential mining"),
+                            ("low_frequency_keep", "Low-frequency keep"),
+                            ("churn_warning", "Churn warning"),
+                        ],
+                        max_length=20,
+                        verbose_name="RFM class",
+                    ),
+                ),
+                (
+                    "home_store",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="membership.store",
+                        verbose_name="home store",
+                    ),
+                ),
+                (
+                    "tier",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="membership.tier",
+                        verbose_name="tier",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'member snapshot',
-                'verbose_name_plural': 'member snapshots',
-                'indexes': [models.Index(fields=['rfm_class', 'monetary'], name='analytics_snap_class'), models.Index(fields=['home_store', 'rfm_class', 'monetary'], name='analytics_snap_store_class')],
+                "verbose_name": "member snapshot",
+                "verbose_name_plural": "member snapshots",
+                "indexes": [
+                    models.Index(fields=["rfm_class", "monetary"], name="analytics_snap_class"),
+                    models.Index(fields=["home_store", "rfm_class", "monetary"], name="analytics_snap_store_class"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MonthStats',
+            name="MonthStats",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.DateField(help_text='The first day of the month.', verbose_name='month')),
-                ('buyers', models.IntegerField(default=0, verbose_name='buyers')),
-                ('repeat_buyers', models.IntegerField(default=0, verbose_name='repeat buyers')),
-                ('purchases', models.IntegerField(default=0, verbose_name='purchases')),
-                ('member_amount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='member sales')),
-                ('repeat_amount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="repeat buyers' sales")),
-                ('new_members', models.IntegerField(default=0, verbose_name='new members')),
-                ('converted', models.IntegerField(default=0, verbose_name='new members who bought')),
-                ('store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='membership.store', verbose_name='store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("month", models.DateField(help_text="The first day of the month.", verbose_name="month")),
+                ("buyers", models.IntegerField(default=0, verbose_name="buyers")),
+                ("repeat_buyers", models.IntegerField(default=0, verbose_name="repeat buyers")),
+                ("purchases", models.IntegerField(default=0, verbose_name="purchases")),
+                (
+                    "member_amount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="member sales"),
+                ),
+                (
+                    "repeat_amount",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=14, verbose_name="repeat buyers' sales"
+                    ),
+                ),
+                ("new_members", models.IntegerField(default=0, verbose_name="new members")),
+                ("converted", models.IntegerField(default=0, verbose_name="new members who bought")),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="membership.store",
+                        verbose_name="store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'month figures',
-                'verbose_name_plural': 'month figures',
-                'indexes': [models.Index(fields=['month', 'store'], name='analytics_monthstats_month')],
+                "verbose_name": "month figures",
+                "verbose_name_plural": "month figures",
+                "indexes": [models.Index(fields=["month", "store"], name="analytics_monthstats_month")],
             },
         ),
         migrations.CreateModel(
-            name='RfmDay',
+            name="RfmDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(verbose_name='day')),
-                ('rfm_class', models.CharField(choices=[('high_value', 'High value'), ('potential_growth', 'Potential growth'), ('potential_mining', 'Potential mining'), ('low_frequency_keep', 'Low-frequency keep'), ('churn_warning', 'Churn warning')], max_length=20, verbose_name='RFM class')),
-                ('members', models.IntegerField(default=0, verbose_name='members')),
-                ('monetary', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='spend in the window')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='membership.store', verbose_name='store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField(verbose_name="day")),
+                (
+                    "rfm_class",
+                    models.CharField(
+                        choices=[
+                            ("high_value", "High value"),
+                            ("potential_growth", "Potential growth"),
+                            ("potential_mining", "Potential mining"),
+                            ("low_frequency_keep", "Low-frequency keep"),
+                            ("churn_warning", "Churn warning"),
+                        ],
+                        max_length=20,
+                        verbose_name="RFM class",
+                    ),
+                ),
+                ("members", models.IntegerField(default=0, verbose_name="members")),
+                (
+                    "monetary",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="spend in the window"),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="membership.store",
+                        verbose_name="store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'RFM day',
-                'verbose_name_plural': 'RFM days',
-                'constraints': [models.UniqueConstraint(fields=('day', 'store', 'rfm_class'), name='analytics_rfmday_once')],
+                "verbose_name": "RFM day",
+                "verbose_name_plural": "RFM days",
+                "constraints": [
+                    models.UniqueConstraint(fields=("day", "store", "rfm_class"), name="analytics_rfmday_once")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StoreDay',
+            name="StoreDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(verbose_name='day')),
-                ('sales_count', models.IntegerField(default=0, verbose_name='sales')),
-                ('sales_amount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='sales amount')),
-                ('returns_count', models.IntegerField(default=0, verbose_name='returns')),
-                ('returns_amount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='returns amount')),
-                ('member_sales_count', models.IntegerField(default=0, verbose_name='member sales')),
-                ('member_sales_amount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='member sales amount')),
-                ('member_returns_amount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='member returns amount')),
-                ('new_members', models.IntegerField(default=0, verbose_name='new members')),
-                ('points_issued', models.BigIntegerField(default=0, verbose_name='points issued')),
-                ('points_redeemed', models.BigIntegerField(default=0, verbose_name='points redeemed')),
-                ('points_expired', models.BigIntegerField(default=0, verbose_name='points expired')),
-                ('points_net', models.BigIntegerField(default=0, verbose_name='points balance change')),
-                ('sv_in', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='stored value in')),
-                ('sv_out', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='stored value out')),
-                ('sv_principal_net', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='stored value principal change')),
-                ('sv_bonus_net', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='stored value bonus change')),
-                ('coupons_granted', models.IntegerField(default=0, verbose_name='coupons granted')),
-                ('coupons_used', models.IntegerField(default=0, verbose_name='coupons used')),
-                ('coupon_discount', models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name='coupon discount')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='membership.store', verbose_name='store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField(verbose_name="day")),
+                ("sales_count", models.IntegerField(default=0, verbose_name="sales")),
+                (
+                    "sales_amount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="sales amount"),
+                ),
+                ("returns_count", models.IntegerField(default=0, verbose_name="returns")),
+                (
+                    "returns_amount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="returns amount"),
+                ),
+                ("member_sales_count", models.IntegerField(default=0, verbose_name="member sales")),
+                (
+                    "member_sales_amount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="member sales amount"),
+                ),
+                (
+                    "member_returns_amount",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=14, verbose_name="member returns amount"
+                    ),
+                ),
+                ("new_members", models.IntegerField(default=0, verbose_name="new members")),
+                ("points_issued", models.BigIntegerField(default=0, verbose_name="points issued")),
+                ("points_redeemed", models.BigIntegerField(default=0, verbose_name="points redeemed")),
+                ("points_expired", models.BigIntegerField(default=0, verbose_name="points expired")),
+                ("points_net", models.BigIntegerField(default=0, verbose_name="points balance change")),
+                (
+                    "sv_in",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="stored value in"),
+                ),
+                (
+                    "sv_out",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="stored value out"),
+                ),
+                (
+                    "sv_principal_net",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=14, verbose_name="stored value principal change"
+                    ),
+                ),
+                (
+                    "sv_bonus_net",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=14, verbose_name="stored value bonus change"
+                    ),
+                ),
+                ("coupons_granted", models.IntegerField(default=0, verbose_name="coupons granted")),
+                ("coupons_used", models.IntegerField(default=0, verbose_name="coupons used")),
+                (
+                    "coupon_discount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=14, verbose_name="coupon discount"),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="membership.store",
+                        verbose_name="store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'store day',
-                'verbose_name_plural': 'store days',
-                'indexes': [models.Index(fields=['store', 'day'], name='analytics_storeday_store')],
-                'constraints': [models.UniqueConstraint(fields=('day', 'store'), name='analytics_storeday_once')],
+                "verbose_name": "store day",
+                "verbose_name_plural": "store days",
+                "indexes": [models.Index(fields=["store", "day"], name="analytics_storeday_store")],
+                "constraints": [models.UniqueConstraint(fields=("day", "store"), name="analytics_storeday_once")],
             },
         ),
         migrations.CreateModel(
-            name='TierDay',
+            name="TierDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(verbose_name='day')),
-                ('members', models.IntegerField(default=0, verbose_name='members')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='membership.store', verbose_name='store')),
-                ('tier', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='membership.tier', verbose_name='tier')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField(verbose_name="day")),
+                ("members", models.IntegerField(default=0, verbose_name="members")),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="membership.store",
+                        verbose_name="store",
+                    ),
+                ),
+                (
+                    "tier",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="membership.tier",
+                        verbose_name="tier",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'tier day',
-                'verbose_name_plural': 'tier days',
-                'constraints': [models.UniqueConstraint(fields=('day', 'store', 'tier'), name='analytics_tierday_once')],
+                "verbose_name": "tier day",
+                "verbose_name_plural": "tier days",
+                "constraints": [
+                    models.UniqueConstraint(fields=("day", "store", "tier"), name="analytics_tierday_once")
+                ],
             },
         ),
     ]

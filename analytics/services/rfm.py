@@ -22,8 +22,10 @@ from .rollups import _record, dt, table, work_mem
 
 def _score(column: str) -> str:
     """definitions.quintile_score over a PERCENT_RANK column: 1 + ⌊5 × rank⌋, at most 5."""
-    return (f"CASE WHEN {column} IS NULL THEN NULL WHEN {column} >= 0.8 THEN 5 WHEN {column} >= 0.6 THEN 4 "
-            f"WHEN {column} >= 0.4 THEN 3 WHEN {column} >= 0.2 THEN 2 ELSE 1 END")
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL WHEN {column} >= 0.8 THEN 5 WHEN {column} >= 0.6 THEN 4 "
+        f"WHEN {column} >= 0.4 THEN 3 WHEN {column} >= 0.2 THEN 2 ELSE 1 END"
+    )
 
 
 def _recency_sql(day: date) -> tuple[str, list]:
@@ -31,8 +33,10 @@ def _recency_sql(day: date) -> tuple[str, list]:
     if connection.vendor == "postgresql":
         return "(%s::date - (s.last_at AT TIME ZONE %s)::date)", [day, str(d.tz())]
     offset = int(d.tz().utcoffset(d.day_start(day)).total_seconds())
-    return ("CAST(julianday(%s) - julianday(date(s.last_at, %s)) AS INTEGER)",
-            [day.isoformat(), f"{offset:+d} seconds"])
+    return (
+        "CAST(julianday(%s) - julianday(date(s.last_at, %s)) AS INTEGER)",
+        [day.isoformat(), f"{offset:+d} seconds"],
+    )
 
 
 def snapshot_sql(day: date, settings: AnalyticsSettings) -> tuple[str, list]:
@@ -55,7 +59,7 @@ def snapshot_sql(day: date, settings: AnalyticsSettings) -> tuple[str, list]:
         CASE WHEN scored = 1 THEN PERCENT_RANK() OVER (PARTITION BY scored ORDER BY r + f + m DESC) END AS top_pr,
         CASE WHEN scored = 1 THEN PERCENT_RANK() OVER (PARTITION BY scored ORDER BY r + f + m ASC) END AS bottom_pr
       FROM (
-        SELECT pr.*, {_score('pr_r')} AS r, {_score('pr_f')} AS f, {_score('pr_m')} AS m
+        SELECT pr.*, {_score("pr_r")} AS r, {_score("pr_f")} AS f, {_score("pr_m")} AS m
         FROM (
           SELECT x.*,
             CASE WHEN scored = 1 THEN PERCENT_RANK() OVER (PARTITION BY scored ORDER BY recency DESC) END AS pr_r,
@@ -97,18 +101,24 @@ def measures_sql(day: date, settings: AnalyticsSettings) -> list[tuple[str, list
     return [
         (f"DROP TABLE IF EXISTS {SALES_TMP}", []),
         (f"DROP TABLE IF EXISTS {RETURNS_TMP}", []),
-        (f"""CREATE TEMPORARY TABLE {SALES_TMP} AS
+        (
+            f"""CREATE TEMPORARY TABLE {SALES_TMP} AS
              SELECT member_id, MAX(created_at) AS last_at,
                     SUM(CASE WHEN created_at >= %s THEN 1 ELSE 0 END) AS freq,
                     SUM(CASE WHEN created_at >= %s THEN amount ELSE 0 END) AS spend
              FROM {sale} WHERE member_id IS NOT NULL AND created_at < %s
-             GROUP BY member_id""", [dt(window_start), dt(window_start), dt(end)]),
+             GROUP BY member_id""",
+            [dt(window_start), dt(window_start), dt(end)],
+        ),
         # a return finds its sale's member by the sale's key: returns are few, sales many
-        (f"""CREATE TEMPORARY TABLE {RETURNS_TMP} AS
+        (
+            f"""CREATE TEMPORARY TABLE {RETURNS_TMP} AS
              SELECT member_id, SUM(amount) AS back FROM (
                  SELECT (SELECT sa.member_id FROM {sale} sa WHERE sa.id = r.sale_id) AS member_id, r.amount
                  FROM {ret} r WHERE r.created_at >= %s AND r.created_at < %s) x
-             WHERE member_id IS NOT NULL GROUP BY member_id""", [dt(window_start), dt(end)]),
+             WHERE member_id IS NOT NULL GROUP BY member_id""",
+            [dt(window_start), dt(end)],
+        ),
         (f"CREATE INDEX {SALES_TMP}_m ON {SALES_TMP} (member_id)", []),
     ]
 
@@ -142,12 +152,25 @@ def build_snapshot(day: date, settings: AnalyticsSettings | None = None) -> int:
                         editor.add_index(MemberSnapshot, index)
             cursor.execute(f"DROP TABLE {SALES_TMP}")
             cursor.execute(f"DROP TABLE {RETURNS_TMP}")
-        counts = (MemberSnapshot.objects.exclude(rfm_class="").order_by().values("home_store_id", "rfm_class")
-                  .annotate(n=Count("member_id"), spend=Sum("monetary")))
+        counts = (
+            MemberSnapshot.objects.exclude(rfm_class="")
+            .order_by()
+            .values("home_store_id", "rfm_class")
+            .annotate(n=Count("member_id"), spend=Sum("monetary"))
+        )
         RfmDay.objects.filter(day=day).delete()
-        RfmDay.objects.bulk_create([RfmDay(day=day, store_id=c["home_store_id"], rfm_class=c["rfm_class"],
-                                           members=c["n"], monetary=c["spend"] or 0)
-                                    for c in sorted(counts, key=lambda c: (c["home_store_id"], c["rfm_class"]))])
+        RfmDay.objects.bulk_create(
+            [
+                RfmDay(
+                    day=day,
+                    store_id=c["home_store_id"],
+                    rfm_class=c["rfm_class"],
+                    members=c["n"],
+                    monetary=c["spend"] or 0,
+                )
+                for c in sorted(counts, key=lambda c: (c["home_store_id"], c["rfm_class"]))
+            ]
+        )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {table(MemberSnapshot)}")

@@ -56,8 +56,9 @@ def _in_day(field_name: str, day: date) -> dict:
 def work_mem(cursor) -> None:
     """On PostgreSQL, give the big aggregations of this transaction room to hash in memory."""
     if connection.vendor == "postgresql":
-        cursor.execute("SELECT set_config('work_mem', %s, true)",
-                       [getattr(django_settings, "ANALYTICS_WORK_MEM", "256MB")])
+        cursor.execute(
+            "SELECT set_config('work_mem', %s, true)", [getattr(django_settings, "ANALYTICS_WORK_MEM", "256MB")]
+        )
 
 
 def materialized() -> str:
@@ -74,8 +75,11 @@ def _fetch(sql: str, params) -> list[tuple]:
 
 
 def _record(kind: str, day: date, started: float, rows: int) -> None:
-    RollupRun.objects.update_or_create(kind=kind, day=day, defaults={
-        "finished_at": timezone.now(), "seconds": round(time.perf_counter() - started, 3), "rows": rows})
+    RollupRun.objects.update_or_create(
+        kind=kind,
+        day=day,
+        defaults={"finished_at": timezone.now(), "seconds": round(time.perf_counter() - started, 3), "rows": rows},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,21 +111,41 @@ def store_day_figures(day: date) -> dict[int, dict]:
 
     member = Q(member_id__isnull=False)
     sales = Sale.objects.filter(**_in_day("created_at", day)).order_by()
-    merge([sales.values("store_id")], sales_count=Count("id"), sales_amount=Sum("amount"),
-          member_sales_count=Count("id", filter=member), member_sales_amount=Sum("amount", filter=member))
+    merge(
+        [sales.values("store_id")],
+        sales_count=Count("id"),
+        sales_amount=Sum("amount"),
+        member_sales_count=Count("id", filter=member),
+        member_sales_amount=Sum("amount", filter=member),
+    )
     returns = Return.objects.filter(**_in_day("created_at", day)).order_by()
-    merge([returns.values("store_id")], returns_count=Count("id"), returns_amount=Sum("amount"),
-          member_returns_amount=Sum("amount", filter=Q(sale__member_id__isnull=False)))
+    merge(
+        [returns.values("store_id")],
+        returns_count=Count("id"),
+        returns_amount=Sum("amount"),
+        member_returns_amount=Sum("amount", filter=Q(sale__member_id__isnull=False)),
+    )
     joined = Member.objects.filter(**_in_day("joined_at", day)).order_by()
     merge([joined.values("home_store_id")], new_members=Count("id"))
     entries = PointsEntry.objects.filter(**_in_day("created_at", day))
-    merge(_by_store(entries, "store_id"), negate=("points_redeemed", "points_expired"),
-          points_issued=Sum("amount", filter=ISSUED), points_redeemed=Sum("amount", filter=Q(kind="redeem")),
-          points_expired=Sum("amount", filter=Q(kind="expire")), points_net=Sum("amount"))
+    merge(
+        _by_store(entries, "store_id"),
+        negate=("points_redeemed", "points_expired"),
+        points_issued=Sum("amount", filter=ISSUED),
+        points_redeemed=Sum("amount", filter=Q(kind="redeem")),
+        points_expired=Sum("amount", filter=Q(kind="expire")),
+        points_net=Sum("amount"),
+    )
     total = ExpressionWrapper(F("principal") + F("bonus"), output_field=DecimalField(max_digits=14, decimal_places=2))
     sv = StoredValueEntry.objects.filter(**_in_day("created_at", day)).annotate(total=total)
-    merge(_by_store(sv, "store_id"), negate=("sv_out",), sv_in=Sum("total", filter=Q(total__gt=0)),
-          sv_out=Sum("total", filter=Q(total__lt=0)), sv_principal_net=Sum("principal"), sv_bonus_net=Sum("bonus"))
+    merge(
+        _by_store(sv, "store_id"),
+        negate=("sv_out",),
+        sv_in=Sum("total", filter=Q(total__gt=0)),
+        sv_out=Sum("total", filter=Q(total__lt=0)),
+        sv_principal_net=Sum("principal"),
+        sv_bonus_net=Sum("bonus"),
+    )
     granted = Coupon.objects.filter(**_in_day("granted_at", day)).order_by()
     merge([granted.values("member__home_store_id")], coupons_granted=Count("id"))
     used = Coupon.objects.filter(status=Coupon.Status.USED, **_in_day("used_at", day))
@@ -134,8 +158,9 @@ def roll_store_day(day: date) -> int:
     figures = store_day_figures(day)
     with transaction.atomic():
         StoreDay.objects.filter(day=day).delete()
-        StoreDay.objects.bulk_create([StoreDay(day=day, store_id=store, **values)
-                                      for store, values in sorted(figures.items())])
+        StoreDay.objects.bulk_create(
+            [StoreDay(day=day, store_id=store, **values) for store, values in sorted(figures.items())]
+        )
     _record("store", day, started, len(figures))
     return len(figures)
 
@@ -149,21 +174,42 @@ def roll_clerk_day(day: date) -> int:
     started = time.perf_counter()
     rows: dict[tuple, dict] = defaultdict(dict)
     member = Q(member_id__isnull=False)
-    for row in Sale.objects.filter(**_in_day("created_at", day)).order_by().values("store_id", "clerk_id").annotate(
-            sales_count=Count("id"), sales_amount=Sum("amount"), member_sales_count=Count("id", filter=member),
-            member_sales_amount=Sum("amount", filter=member)):
+    for row in (
+        Sale.objects.filter(**_in_day("created_at", day))
+        .order_by()
+        .values("store_id", "clerk_id")
+        .annotate(
+            sales_count=Count("id"),
+            sales_amount=Sum("amount"),
+            member_sales_count=Count("id", filter=member),
+            member_sales_amount=Sum("amount", filter=member),
+        )
+    ):
         rows[(row.pop("store_id"), row.pop("clerk_id"))].update({k: v for k, v in row.items() if v is not None})
-    for row in Return.objects.filter(**_in_day("created_at", day)).order_by().values("store_id", "clerk_id").annotate(
-            returns_amount=Sum("amount"), member_returns_amount=Sum("amount", filter=Q(sale__member_id__isnull=False))):
+    for row in (
+        Return.objects.filter(**_in_day("created_at", day))
+        .order_by()
+        .values("store_id", "clerk_id")
+        .annotate(
+            returns_amount=Sum("amount"), member_returns_amount=Sum("amount", filter=Q(sale__member_id__isnull=False))
+        )
+    ):
         rows[(row.pop("store_id"), row.pop("clerk_id"))].update({k: v for k, v in row.items() if v is not None})
-    for row in Member.objects.filter(**_in_day("joined_at", day)).order_by().values(
-            "home_store_id", "enrolled_by_id").annotate(enrolments=Count("id")):
+    for row in (
+        Member.objects.filter(**_in_day("joined_at", day))
+        .order_by()
+        .values("home_store_id", "enrolled_by_id")
+        .annotate(enrolments=Count("id"))
+    ):
         rows[(row["home_store_id"], row["enrolled_by_id"])]["enrolments"] = row["enrolments"]
     with transaction.atomic():
         ClerkDay.objects.filter(day=day).delete()
-        ClerkDay.objects.bulk_create([ClerkDay(day=day, store_id=store, clerk_id=clerk, **values)
-                                      for (store, clerk), values in sorted(rows.items(), key=lambda kv: (
-                                          kv[0][0], kv[0][1] or 0))])
+        ClerkDay.objects.bulk_create(
+            [
+                ClerkDay(day=day, store_id=store, clerk_id=clerk, **values)
+                for (store, clerk), values in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))
+            ]
+        )
     _record("clerk", day, started, len(rows))
     return len(rows)
 
@@ -178,7 +224,8 @@ def tier_day_figures(day: date) -> list[tuple[int, int, int]]:
     tier change up to then (the member's current tier where the history has none)."""
     _start, end = d.day_bounds(day)
     member, change = table(Member), table(TierChange)
-    return _fetch(f"""
+    return _fetch(
+        f"""
         WITH t AS {materialized()} (
             SELECT member_id, to_tier_id FROM (
                 SELECT member_id, to_tier_id,
@@ -188,7 +235,9 @@ def tier_day_figures(day: date) -> list[tuple[int, int, int]]:
         SELECT m.home_store_id, COALESCE(t.to_tier_id, m.tier_id) AS tier, COUNT(*)
         FROM {member} m LEFT JOIN t ON t.member_id = m.id
         WHERE m.status = 'active' AND m.joined_at < %s
-        GROUP BY m.home_store_id, COALESCE(t.to_tier_id, m.tier_id)""", [dt(end), dt(end)])
+        GROUP BY m.home_store_id, COALESCE(t.to_tier_id, m.tier_id)""",
+        [dt(end), dt(end)],
+    )
 
 
 def roll_tier_day(day: date) -> int:
@@ -196,8 +245,7 @@ def roll_tier_day(day: date) -> int:
     figures = tier_day_figures(day)
     with transaction.atomic():
         TierDay.objects.filter(day=day).delete()
-        TierDay.objects.bulk_create([TierDay(day=day, store_id=s, tier_id=t, members=n)
-                                     for s, t, n in sorted(figures)])
+        TierDay.objects.bulk_create([TierDay(day=day, store_id=s, tier_id=t, members=n) for s, t, n in sorted(figures)])
     _record("tier", day, started, len(figures))
     return len(figures)
 
@@ -206,8 +254,17 @@ def roll_tier_day(day: date) -> int:
 # lifecycle at the end of the day, and the moves over the seven days that end on it
 # ---------------------------------------------------------------------------------------------
 
-LIFECYCLE_FIELDS = ["members", "prospects", "active", "silent", "churned", "new_active", "revived", "went_silent",
-                    "newly_churned"]
+LIFECYCLE_FIELDS = [
+    "members",
+    "prospects",
+    "active",
+    "silent",
+    "churned",
+    "new_active",
+    "revived",
+    "went_silent",
+    "newly_churned",
+]
 
 
 def lifecycle_figures(day: date, settings: AnalyticsSettings | None = None) -> list[tuple]:
@@ -220,7 +277,8 @@ def lifecycle_figures(day: date, settings: AnalyticsSettings | None = None) -> l
     a1, c1 = dt(d.active_since(day, s.active_days)), dt(d.silent_since(day, s.silent_days))
     a0, c0 = dt(d.active_since(before, s.active_days)), dt(d.silent_since(before, s.silent_days))
     member, sale = table(Member), table(Sale)
-    return _fetch(f"""
+    return _fetch(
+        f"""
         WITH s AS {materialized()} (
             SELECT member_id, MAX(created_at) AS last1,
                    MAX(CASE WHEN created_at < %s THEN created_at END) AS last0
@@ -239,7 +297,8 @@ def lifecycle_figures(day: date, settings: AnalyticsSettings | None = None) -> l
         FROM {member} m LEFT JOIN s ON s.member_id = m.id
         WHERE m.status = 'active' AND m.joined_at < %s
         GROUP BY m.home_store_id""",
-        [dt(end0), dt(end1), a1, a1, c1, c1, a1, a1, a0, a0, a1, c1, c0, c1, dt(end1)])
+        [dt(end0), dt(end1), a1, a1, c1, c1, a1, a1, a0, a0, a1, c1, c0, c1, dt(end1)],
+    )
 
 
 def roll_lifecycle_day(day: date, settings: AnalyticsSettings | None = None) -> int:
@@ -247,8 +306,12 @@ def roll_lifecycle_day(day: date, settings: AnalyticsSettings | None = None) -> 
     figures = lifecycle_figures(day, settings)
     with transaction.atomic():
         LifecycleDay.objects.filter(day=day).delete()
-        LifecycleDay.objects.bulk_create([LifecycleDay(day=day, store_id=row[0], **dict(zip(
-            LIFECYCLE_FIELDS, (int(v or 0) for v in row[1:])))) for row in sorted(figures)])
+        LifecycleDay.objects.bulk_create(
+            [
+                LifecycleDay(day=day, store_id=row[0], **dict(zip(LIFECYCLE_FIELDS, (int(v or 0) for v in row[1:]))))
+                for row in sorted(figures)
+            ]
+        )
     _record("lifecycle", day, started, len(figures))
     return len(figures)
 
@@ -275,24 +338,43 @@ def month_figures(day: date) -> list[dict]:
     totals = """COUNT(CASE WHEN n >= 1 THEN 1 END), COUNT(CASE WHEN n >= 2 THEN 1 END), SUM(n), SUM(amt),
                 SUM(CASE WHEN n >= 2 THEN amt ELSE 0 END)"""
     rows = {}
-    for store, buyers, repeat, purchases, amount, repeat_amount in _fetch(f"""
+    for store, buyers, repeat, purchases, amount, repeat_amount in _fetch(
+        f"""
             SELECT store_id, {totals} FROM (
                 SELECT member_id, store_id, SUM(n) AS n, SUM(amt) AS amt FROM ({flows}) u
                 GROUP BY member_id, store_id) pm
-            GROUP BY store_id""", params) + [(None, *r) for r in _fetch(f"""
+            GROUP BY store_id""",
+        params,
+    ) + [
+        (None, *r)
+        for r in _fetch(
+            f"""
             SELECT {totals} FROM (
-                SELECT member_id, SUM(n) AS n, SUM(amt) AS amt FROM ({flows}) u GROUP BY member_id) pm""", params)]:
-        rows[store] = dict(store_id=store, buyers=buyers or 0, repeat_buyers=repeat or 0, purchases=purchases or 0,
-                           member_amount=money(amount), repeat_amount=money(repeat_amount))
-    new = _fetch(f"""
+                SELECT member_id, SUM(n) AS n, SUM(amt) AS amt FROM ({flows}) u GROUP BY member_id) pm""",
+            params,
+        )
+    ]:
+        rows[store] = dict(
+            store_id=store,
+            buyers=buyers or 0,
+            repeat_buyers=repeat or 0,
+            purchases=purchases or 0,
+            member_amount=money(amount),
+            repeat_amount=money(repeat_amount),
+        )
+    new = _fetch(
+        f"""
         SELECT m.home_store_id, COUNT(*),
                SUM(CASE WHEN EXISTS (SELECT 1 FROM {sale} s WHERE s.member_id = m.id AND s.created_at >= m.joined_at
                                      AND s.created_at < %s) THEN 1 ELSE 0 END)
         FROM {member} m WHERE m.joined_at >= %s AND m.joined_at < %s
-        GROUP BY m.home_store_id""", [dt(me), dt(ms), dt(me)])
+        GROUP BY m.home_store_id""",
+        [dt(me), dt(ms), dt(me)],
+    )
     for store, count, converted in new + [(None, sum(r[1] for r in new), sum(r[2] or 0 for r in new))]:
-        row = rows.setdefault(store, dict(store_id=store, buyers=0, repeat_buyers=0, purchases=0,
-                                          member_amount=ZERO, repeat_amount=ZERO))
+        row = rows.setdefault(
+            store, dict(store_id=store, buyers=0, repeat_buyers=0, purchases=0, member_amount=ZERO, repeat_amount=ZERO)
+        )
         row.update(new_members=count or 0, converted=converted or 0)
     if set(rows) == {None} and not rows[None]["buyers"] and not rows[None].get("new_members"):
         return []
@@ -321,34 +403,71 @@ def campaign_figures(day: date, settings: AnalyticsSettings | None = None) -> li
     each grant, and the scene's coupons issued that day with their use so far."""
     s = settings or AnalyticsSettings.load()
     window = timedelta(days=s.attribution_days)
-    kept = ExpressionWrapper(F("amount") - F("returned_amount"), output_field=DecimalField(max_digits=14,
-                                                                                             decimal_places=2))
-    after = (Sale.objects.filter(member_id=OuterRef("member_id"), created_at__gte=OuterRef("created_at"),
-                                 created_at__lt=OuterRef("created_at") + window)
-             .order_by().values("member_id").annotate(kept=Sum(kept)).values("kept"))
+    kept = ExpressionWrapper(
+        F("amount") - F("returned_amount"), output_field=DecimalField(max_digits=14, decimal_places=2)
+    )
+    after = (
+        Sale.objects.filter(
+            member_id=OuterRef("member_id"),
+            created_at__gte=OuterRef("created_at"),
+            created_at__lt=OuterRef("created_at") + window,
+        )
+        .order_by()
+        .values("member_id")
+        .annotate(kept=Sum(kept))
+        .values("kept")
+    )
     rows: dict[tuple, dict] = {}
 
     def row(scene, variant, store):
-        return rows.setdefault((scene, variant, store), dict(
-            scene_id=scene, variant=variant, store_id=store, grants=0, claimed=0, points=0, sales_after=ZERO,
-            coupons_issued=0, coupons_used=0, coupon_discount=ZERO))
+        return rows.setdefault(
+            (scene, variant, store),
+            dict(
+                scene_id=scene,
+                variant=variant,
+                store_id=store,
+                grants=0,
+                claimed=0,
+                points=0,
+                sales_after=ZERO,
+                coupons_issued=0,
+                coupons_used=0,
+                coupon_discount=ZERO,
+            ),
+        )
 
     given = [SceneGrant.Status.GRANTED, SceneGrant.Status.CLAIMED]
-    for g in (SceneGrant.objects.filter(**_in_day("created_at", day))
-              .annotate(store=F("member__home_store_id"), sales=Coalesce(Subquery(after), ZERO))
-              .order_by().values("scene_id", "variant", "store")
-              .annotate(n=Count("id"), claimed_n=Count("id", filter=Q(status__in=given)), points_n=Sum("points"),
-                        sales_n=Sum("sales"))):
+    for g in (
+        SceneGrant.objects.filter(**_in_day("created_at", day))
+        .annotate(store=F("member__home_store_id"), sales=Coalesce(Subquery(after), ZERO))
+        .order_by()
+        .values("scene_id", "variant", "store")
+        .annotate(
+            n=Count("id"),
+            claimed_n=Count("id", filter=Q(status__in=given)),
+            points_n=Sum("points"),
+            sales_n=Sum("sales"),
+        )
+    ):
         r = row(g["scene_id"], g["variant"], g["store"])
         r.update(grants=g["n"], claimed=g["claimed_n"], points=g["points_n"] or 0, sales_after=g["sales_n"] or ZERO)
-    variant = (SceneGrant.objects.filter(scene_id=OuterRef("scene_ref"), member_id=OuterRef("member_id"))
-               .order_by("created_at").values("variant")[:1])
-    for c in (Coupon.objects.filter(source__startswith="scene:", **_in_day("granted_at", day))
-              .annotate(scene_ref=Cast(Substr("source", 7), IntegerField()))
-              .annotate(variant=Subquery(variant), store=F("member__home_store_id"))
-              .order_by().values("scene_ref", "variant", "store")
-              .annotate(n=Count("id"), used=Count("id", filter=Q(status=Coupon.Status.USED)),
-                        discount=Sum("discount", filter=Q(status=Coupon.Status.USED)))):
+    variant = (
+        SceneGrant.objects.filter(scene_id=OuterRef("scene_ref"), member_id=OuterRef("member_id"))
+        .order_by("created_at")
+        .values("variant")[:1]
+    )
+    for c in (
+        Coupon.objects.filter(source__startswith="scene:", **_in_day("granted_at", day))
+        .annotate(scene_ref=Cast(Substr("source", 7), IntegerField()))
+        .annotate(variant=Subquery(variant), store=F("member__home_store_id"))
+        .order_by()
+        .values("scene_ref", "variant", "store")
+        .annotate(
+            n=Count("id"),
+            used=Count("id", filter=Q(status=Coupon.Status.USED)),
+            discount=Sum("discount", filter=Q(status=Coupon.Status.USED)),
+        )
+    ):
         if c["variant"] not in SceneGrant.Variant.values:
             continue  # a coupon of a scene without a grant row: nothing to compare it with
         r = row(c["scene_ref"], c["variant"], c["store"])
@@ -382,8 +501,13 @@ def roll_campaign_day(day: date, settings: AnalyticsSettings | None = None) -> i
 # running them
 # ---------------------------------------------------------------------------------------------
 
-DAILY = {"store": roll_store_day, "clerk": roll_clerk_day, "tier": roll_tier_day, "lifecycle": roll_lifecycle_day,
-         "campaign": roll_campaign_day}
+DAILY = {
+    "store": roll_store_day,
+    "clerk": roll_clerk_day,
+    "tier": roll_tier_day,
+    "lifecycle": roll_lifecycle_day,
+    "campaign": roll_campaign_day,
+}
 KINDS = [*DAILY, "month", "snapshot"]
 
 
@@ -474,8 +598,10 @@ def nightly(day: date | None = None) -> RunReport:
 
 def first_day() -> date | None:
     """The first local day with anything to roll up (the earliest enrolment or sale)."""
-    candidates = [Member.objects.order_by("joined_at").values_list("joined_at", flat=True).first(),
-                  Sale.objects.order_by("created_at").values_list("created_at", flat=True).first()]
+    candidates = [
+        Member.objects.order_by("joined_at").values_list("joined_at", flat=True).first(),
+        Sale.objects.order_by("created_at").values_list("created_at", flat=True).first(),
+    ]
     found = [c for c in candidates if c is not None]
     return d.local_day(min(found)) if found else None
 

@@ -6,312 +6,714 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('membership', '0003_alter_programsettings_redeem_cap_percent'),
+        ("membership", "0003_alter_programsettings_redeem_cap_percent"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CouponTemplate',
+            name="CouponTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=60, verbose_name='name')),
-                ('kind', models.CharField(choices=[('cash_off', 'Cash off over a threshold (满减)'), ('percent_off', 'Percentage off'), ('gift', 'Gift')], default='cash_off', max_length=12, verbose_name='kind')),
-                ('value', models.DecimalField(decimal_places=2, default=0, help_text='¥ off for cash off; percent off (e.g. 10 for 10%) for percentage off.', max_digits=10, verbose_name='value')),
-                ('threshold', models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name='minimum spend (¥)')),
-                ('max_discount', models.DecimalField(blank=True, decimal_places=2, help_text='For percentage off; empty for no limit.', max_digits=10, null=True, verbose_name='largest discount (¥)')),
-                ('gift_description', models.CharField(blank=True, max_length=100, verbose_name='gift')),
-                ('valid_from', models.DateTimeField(blank=True, null=True, verbose_name='valid from')),
-                ('valid_until', models.DateTimeField(blank=True, null=True, verbose_name='valid until')),
-                ('valid_days', models.PositiveSmallIntegerField(blank=True, help_text='Used when no fixed dates are given.', null=True, verbose_name='valid days after grant')),
-                ('stackable', models.BooleanField(default=False, verbose_name='stacks with other offers')),
-                ('total_quantity', models.PositiveIntegerField(blank=True, help_text='Empty: unlimited.', null=True, verbose_name='total quantity')),
-                ('issued', models.PositiveIntegerField(default=0, verbose_name='issued')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('stores', models.ManyToManyField(blank=True, help_text='Empty: every store.', to='membership.store', verbose_name='stores')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=20, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=60, verbose_name="name")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("cash_off", "Cash off over a threshold (满减)"),
+                            ("percent_off", "Percentage off"),
+                            ("gift", "Gift"),
+                        ],
+                        default="cash_off",
+                        max_length=12,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "value",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=0,
+                        help_text="¥ off for cash off; percent off (e.g. 10 for 10%) for percentage off.",
+                        max_digits=10,
+                        verbose_name="value",
+                    ),
+                ),
+                (
+                    "threshold",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name="minimum spend (¥)"),
+                ),
+                (
+                    "max_discount",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="For percentage off; empty for no limit.",
+                        max_digits=10,
+                        null=True,
+                        verbose_name="largest discount (¥)",
+                    ),
+                ),
+                ("gift_description", models.CharField(blank=True, max_length=100, verbose_name="gift")),
+                ("valid_from", models.DateTimeField(blank=True, null=True, verbose_name="valid from")),
+                ("valid_until", models.DateTimeField(blank=True, null=True, verbose_name="valid until")),
+                (
+                    "valid_days",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Used when no fixed dates are given.",
+                        null=True,
+                        verbose_name="valid days after grant",
+                    ),
+                ),
+                ("stackable", models.BooleanField(default=False, verbose_name="stacks with other offers")),
+                (
+                    "total_quantity",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Empty: unlimited.", null=True, verbose_name="total quantity"
+                    ),
+                ),
+                ("issued", models.PositiveIntegerField(default=0, verbose_name="issued")),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "stores",
+                    models.ManyToManyField(
+                        blank=True, help_text="Empty: every store.", to="membership.store", verbose_name="stores"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'coupon template',
-                'verbose_name_plural': 'coupon templates',
+                "verbose_name": "coupon template",
+                "verbose_name_plural": "coupon templates",
             },
         ),
         migrations.CreateModel(
-            name='Coupon',
+            name="Coupon",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=16, unique=True, verbose_name='code')),
-                ('status', models.CharField(choices=[('available', 'Available'), ('used', 'Used'), ('expired', 'Expired'), ('void', 'Void')], default='available', max_length=10, verbose_name='status')),
-                ('source', models.CharField(blank=True, max_length=20, verbose_name='source')),
-                ('granted_at', models.DateTimeField(verbose_name='granted')),
-                ('valid_from', models.DateTimeField(verbose_name='valid from')),
-                ('valid_until', models.DateTimeField(blank=True, null=True, verbose_name='valid until')),
-                ('used_at', models.DateTimeField(blank=True, null=True, verbose_name='used')),
-                ('used_sale_ref', models.CharField(blank=True, max_length=64, verbose_name='sale')),
-                ('discount', models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name='discount given')),
-                ('idempotency_key', models.CharField(max_length=120, unique=True)),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='coupons', to='membership.member', verbose_name='member')),
-                ('used_store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.store')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='coupons', to='campaigns.coupontemplate', verbose_name='template')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=16, unique=True, verbose_name="code")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("available", "Available"),
+                            ("used", "Used"),
+                            ("expired", "Expired"),
+                            ("void", "Void"),
+                        ],
+                        default="available",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("source", models.CharField(blank=True, max_length=20, verbose_name="source")),
+                ("granted_at", models.DateTimeField(verbose_name="granted")),
+                ("valid_from", models.DateTimeField(verbose_name="valid from")),
+                ("valid_until", models.DateTimeField(blank=True, null=True, verbose_name="valid until")),
+                ("used_at", models.DateTimeField(blank=True, null=True, verbose_name="used")),
+                ("used_sale_ref", models.CharField(blank=True, max_length=64, verbose_name="sale")),
+                (
+                    "discount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name="discount given"),
+                ),
+                ("idempotency_key", models.CharField(max_length=120, unique=True)),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="coupons",
+                        to="membership.member",
+                        verbose_name="member",
+                    ),
+                ),
+                (
+                    "used_store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="membership.store",
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="coupons",
+                        to="campaigns.coupontemplate",
+                        verbose_name="template",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'coupon',
-                'verbose_name_plural': 'coupons',
+                "verbose_name": "coupon",
+                "verbose_name_plural": "coupons",
             },
         ),
         migrations.CreateModel(
-            name='MallItem',
+            name="MallItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=60, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('image', models.ImageField(blank=True, upload_to='mall/', verbose_name='image')),
-                ('points_price', models.PositiveIntegerField(verbose_name='points')),
-                ('cash_price', models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name='cash part (¥)')),
-                ('stock', models.PositiveIntegerField(blank=True, help_text='Empty: unlimited.', null=True, verbose_name='stock')),
-                ('per_member_limit', models.PositiveIntegerField(blank=True, null=True, verbose_name='per member')),
-                ('valid_from', models.DateTimeField(blank=True, null=True, verbose_name='on sale from')),
-                ('valid_until', models.DateTimeField(blank=True, null=True, verbose_name='on sale until')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('sort', models.PositiveSmallIntegerField(default=0, verbose_name='order')),
-                ('coupon_template', models.ForeignKey(blank=True, help_text='For coupon items: issued at once.', null=True, on_delete=django.db.models.deletion.PROTECT, to='campaigns.coupontemplate', verbose_name='issues coupon')),
-                ('tiers', models.ManyToManyField(blank=True, to='membership.tier', verbose_name='only for tiers')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=20, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=60, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("image", models.ImageField(blank=True, upload_to="mall/", verbose_name="image")),
+                ("points_price", models.PositiveIntegerField(verbose_name="points")),
+                (
+                    "cash_price",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name="cash part (¥)"),
+                ),
+                (
+                    "stock",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Empty: unlimited.", null=True, verbose_name="stock"
+                    ),
+                ),
+                ("per_member_limit", models.PositiveIntegerField(blank=True, null=True, verbose_name="per member")),
+                ("valid_from", models.DateTimeField(blank=True, null=True, verbose_name="on sale from")),
+                ("valid_until", models.DateTimeField(blank=True, null=True, verbose_name="on sale until")),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("sort", models.PositiveSmallIntegerField(default=0, verbose_name="order")),
+                (
+                    "coupon_template",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="For coupon items: issued at once.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="campaigns.coupontemplate",
+                        verbose_name="issues coupon",
+                    ),
+                ),
+                ("tiers", models.ManyToManyField(blank=True, to="membership.tier", verbose_name="only for tiers")),
             ],
             options={
-                'verbose_name': 'mall item',
-                'verbose_name_plural': 'mall items',
-                'ordering': ['sort', 'points_price'],
+                "verbose_name": "mall item",
+                "verbose_name_plural": "mall items",
+                "ordering": ["sort", "points_price"],
             },
         ),
         migrations.CreateModel(
-            name='BenefitPackage',
+            name="BenefitPackage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, verbose_name='name')),
-                ('bonus_points', models.PositiveIntegerField(default=0, verbose_name='bonus points')),
-                ('multiplier', models.DecimalField(blank=True, decimal_places=2, max_digits=4, null=True, verbose_name='points multiplier during the window')),
-                ('cost_per_grant', models.DecimalField(decimal_places=2, default=0, help_text='For campaign ROI.', max_digits=10, verbose_name='cost per grant (¥)')),
-                ('coupons', models.ManyToManyField(blank=True, to='campaigns.coupontemplate', verbose_name='coupons')),
-                ('mall_item', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='campaigns.mallitem', verbose_name='mall gift')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=60, verbose_name="name")),
+                ("bonus_points", models.PositiveIntegerField(default=0, verbose_name="bonus points")),
+                (
+                    "multiplier",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=4,
+                        null=True,
+                        verbose_name="points multiplier during the window",
+                    ),
+                ),
+                (
+                    "cost_per_grant",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=0,
+                        help_text="For campaign ROI.",
+                        max_digits=10,
+                        verbose_name="cost per grant (¥)",
+                    ),
+                ),
+                ("coupons", models.ManyToManyField(blank=True, to="campaigns.coupontemplate", verbose_name="coupons")),
+                (
+                    "mall_item",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="campaigns.mallitem",
+                        verbose_name="mall gift",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'benefit package',
-                'verbose_name_plural': 'benefit packages',
+                "verbose_name": "benefit package",
+                "verbose_name_plural": "benefit packages",
             },
         ),
         migrations.CreateModel(
-            name='MallOrder',
+            name="MallOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_no', models.CharField(max_length=20, unique=True, verbose_name='order number')),
-                ('qty', models.PositiveIntegerField(default=1, verbose_name='quantity')),
-                ('points_spent', models.PositiveIntegerField(verbose_name='points')),
-                ('cash_due', models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name='cash due')),
-                ('pickup_code', models.CharField(max_length=12, unique=True, verbose_name='pickup code')),
-                ('status', models.CharField(choices=[('reserved', 'Awaiting pickup'), ('fulfilled', 'Picked up'), ('cancelled', 'Cancelled')], default='reserved', max_length=10, verbose_name='status')),
-                ('created_at', models.DateTimeField(verbose_name='time')),
-                ('fulfilled_at', models.DateTimeField(blank=True, null=True, verbose_name='picked up')),
-                ('idempotency_key', models.CharField(max_length=120, unique=True)),
-                ('fulfilled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('fulfilled_store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.store')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='campaigns.mallitem')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='mall_orders', to='membership.member')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("order_no", models.CharField(max_length=20, unique=True, verbose_name="order number")),
+                ("qty", models.PositiveIntegerField(default=1, verbose_name="quantity")),
+                ("points_spent", models.PositiveIntegerField(verbose_name="points")),
+                ("cash_due", models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name="cash due")),
+                ("pickup_code", models.CharField(max_length=12, unique=True, verbose_name="pickup code")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("reserved", "Awaiting pickup"),
+                            ("fulfilled", "Picked up"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="reserved",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(verbose_name="time")),
+                ("fulfilled_at", models.DateTimeField(blank=True, null=True, verbose_name="picked up")),
+                ("idempotency_key", models.CharField(max_length=120, unique=True)),
+                (
+                    "fulfilled_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "fulfilled_store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="membership.store",
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="campaigns.mallitem"
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="mall_orders", to="membership.member"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'mall order',
-                'verbose_name_plural': 'mall orders',
+                "verbose_name": "mall order",
+                "verbose_name_plural": "mall orders",
             },
         ),
         migrations.CreateModel(
-            name='ProgramRules',
+            name="ProgramRules",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('checkin_points', models.PositiveIntegerField(default=5, verbose_name='check-in points a day')),
-                ('checkin_streak_every', models.PositiveSmallIntegerField(default=7, verbose_name='streak bonus every (days)')),
-                ('checkin_streak_bonus', models.PositiveIntegerField(default=30, verbose_name='streak bonus points')),
-                ('referral_points', models.PositiveIntegerField(default=100, verbose_name='referral reward points')),
-                ('referral_min_purchase', models.DecimalField(decimal_places=2, default=50, max_digits=10, verbose_name="invited member's first purchase at least (¥)")),
-                ('monthly_coupon_template', models.ForeignKey(blank=True, help_text="Each member gets their tier's monthly number of this coupon on the 1st.", null=True, on_delete=django.db.models.deletion.PROTECT, to='campaigns.coupontemplate', verbose_name='monthly tier coupon')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("checkin_points", models.PositiveIntegerField(default=5, verbose_name="check-in points a day")),
+                (
+                    "checkin_streak_every",
+                    models.PositiveSmallIntegerField(default=7, verbose_name="streak bonus every (days)"),
+                ),
+                ("checkin_streak_bonus", models.PositiveIntegerField(default=30, verbose_name="streak bonus points")),
+                ("referral_points", models.PositiveIntegerField(default=100, verbose_name="referral reward points")),
+                (
+                    "referral_min_purchase",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=50,
+                        max_digits=10,
+                        verbose_name="invited member's first purchase at least (¥)",
+                    ),
+                ),
+                (
+                    "monthly_coupon_template",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Each member gets their tier's monthly number of this coupon on the 1st.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="campaigns.coupontemplate",
+                        verbose_name="monthly tier coupon",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'check-in and referral rules',
-                'verbose_name_plural': 'check-in and referral rules',
+                "verbose_name": "check-in and referral rules",
+                "verbose_name_plural": "check-in and referral rules",
             },
         ),
         migrations.CreateModel(
-            name='ReferralReward',
+            name="ReferralReward",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('points', models.PositiveIntegerField(verbose_name='points')),
-                ('purchase_ref', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(verbose_name='time')),
-                ('invited', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.member')),
-                ('inviter', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='referral_rewards', to='membership.member')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("points", models.PositiveIntegerField(verbose_name="points")),
+                ("purchase_ref", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(verbose_name="time")),
+                (
+                    "invited",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="membership.member"
+                    ),
+                ),
+                (
+                    "inviter",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referral_rewards",
+                        to="membership.member",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'referral reward',
-                'verbose_name_plural': 'referral rewards',
+                "verbose_name": "referral reward",
+                "verbose_name_plural": "referral rewards",
             },
         ),
         migrations.CreateModel(
-            name='Scene',
+            name="Scene",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80, verbose_name='name')),
-                ('kind', models.CharField(choices=[('birthday', 'Birthday'), ('anniversary', 'Membership anniversary'), ('fixed_holiday', 'Fixed-date holiday'), ('lunar_holiday', 'Lunar holiday'), ('nth_weekday', 'Nth-weekday holiday'), ('member_day', 'Member day'), ('tier_upgrade', 'Tier upgrade'), ('milestone', 'Milestone'), ('welcome', 'Welcome'), ('activation', 'New-member activation'), ('post_purchase', 'Post-purchase care'), ('winback', 'Win-back')], max_length=15, verbose_name='kind')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('starts_on', models.DateField(blank=True, null=True, verbose_name='runs from')),
-                ('ends_on', models.DateField(blank=True, null=True, verbose_name='runs until')),
-                ('month', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='month')),
-                ('day', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='day')),
-                ('end_month', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='end month')),
-                ('end_day', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='end day')),
-                ('lunar_leap', models.BooleanField(default=False, verbose_name='leap lunar month')),
-                ('nth', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='nth (1–5, or 5 for the last)')),
-                ('weekday', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='weekday (0 = Monday)')),
-                ('days_before', models.PositiveSmallIntegerField(default=0, verbose_name='days before')),
-                ('days_after', models.PositiveSmallIntegerField(default=0, verbose_name='days after')),
-                ('whole_month', models.BooleanField(default=False, verbose_name='whole birthday month')),
-                ('step', models.PositiveIntegerField(blank=True, null=True, verbose_name='milestone step')),
-                ('milestone_of', models.CharField(blank=True, choices=[('count', 'purchases'), ('days', 'purchase days')], max_length=10, verbose_name='milestone counts')),
-                ('offsets', models.CharField(blank=True, help_text='Post-purchase touches, e.g. 2,7,30,60,120; activation days, e.g. 1,3,7.', max_length=100, verbose_name='offsets (days)')),
-                ('inactive_days', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='days without a purchase')),
-                ('cooldown_days', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='at most once per (days)')),
-                ('consent_required', models.BooleanField(default=False, verbose_name='only members who agreed to offers')),
-                ('audience_segment', models.CharField(blank=True, max_length=40, verbose_name='RFM or lifecycle segment')),
-                ('holdout_percent', models.PositiveSmallIntegerField(default=0, help_text='Members kept out to measure the effect.', verbose_name='holdout (%)')),
-                ('claim_mode', models.CharField(choices=[('auto', 'Granted automatically'), ('claim', 'Claimed by the member on the web')], default='auto', max_length=5, verbose_name='claim mode')),
-                ('claim_valid_days', models.PositiveSmallIntegerField(default=7, verbose_name='valid days after claiming')),
-                ('budget_grants', models.PositiveIntegerField(blank=True, null=True, verbose_name='budget: grants')),
-                ('budget_points', models.PositiveIntegerField(blank=True, null=True, verbose_name='budget: points')),
-                ('granted', models.PositiveIntegerField(default=0, verbose_name='granted')),
-                ('points_granted', models.PositiveIntegerField(default=0, verbose_name='points granted')),
-                ('channel', models.CharField(blank=True, choices=[('', 'No message'), ('inbox', 'On-site inbox'), ('email', 'E-mail'), ('sms', 'SMS')], default='', max_length=5, verbose_name='channel')),
-                ('message_title', models.CharField(blank=True, max_length=100, verbose_name='message title')),
-                ('message_body', models.TextField(blank=True, help_text='May use {name}, {tier}, {points}, {scene}.', verbose_name='message')),
-                ('package', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='scenes', to='campaigns.benefitpackage', verbose_name='benefit package')),
-                ('package_b', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='campaigns.benefitpackage', verbose_name='package B (A/B split)')),
-                ('stores', models.ManyToManyField(blank=True, help_text='Empty: all stores.', to='membership.store', verbose_name='home stores')),
-                ('tags', models.ManyToManyField(blank=True, help_text='Empty: any tags.', to='membership.tag', verbose_name='tags')),
-                ('tiers', models.ManyToManyField(blank=True, help_text='Empty: all tiers.', to='membership.tier', verbose_name='tiers')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=80, verbose_name="name")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("birthday", "Birthday"),
+                            ("anniversary", "Membership anniversary"),
+                            ("fixed_holiday", "Fixed-date holiday"),
+                            ("lunar_holiday", "Lunar holiday"),
+                            ("nth_weekday", "Nth-weekday holiday"),
+                            ("member_day", "Member day"),
+                            ("tier_upgrade", "Tier upgrade"),
+                            ("milestone", "Milestone"),
+                            ("welcome", "Welcome"),
+                            ("activation", "New-member activation"),
+                            ("post_purchase", "Post-purchase care"),
+                            ("winback", "Win-back"),
+                        ],
+                        max_length=15,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("starts_on", models.DateField(blank=True, null=True, verbose_name="runs from")),
+                ("ends_on", models.DateField(blank=True, null=True, verbose_name="runs until")),
+                ("month", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="month")),
+                ("day", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="day")),
+                ("end_month", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="end month")),
+                ("end_day", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="end day")),
+                ("lunar_leap", models.BooleanField(default=False, verbose_name="leap lunar month")),
+                (
+                    "nth",
+                    models.PositiveSmallIntegerField(
+                        blank=True, null=True, verbose_name="nth (1–5, or 5 for the last)"
+                    ),
+                ),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="weekday (0 = Monday)"),
+                ),
+                ("days_before", models.PositiveSmallIntegerField(default=0, verbose_name="days before")),
+                ("days_after", models.PositiveSmallIntegerField(default=0, verbose_name="days after")),
+                ("whole_month", models.BooleanField(default=False, verbose_name="whole birthday month")),
+                ("step", models.PositiveIntegerField(blank=True, null=True, verbose_name="milestone step")),
+                (
+                    "milestone_of",
+                    models.CharField(
+                        blank=True,
+                        choices=[("count", "purchases"), ("days", "purchase days")],
+                        max_length=10,
+                        verbose_name="milestone counts",
+                    ),
+                ),
+                (
+                    "offsets",
+                    models.CharField(
+                        blank=True,
+                        help_text="Post-purchase touches, e.g. 2,7,30,60,120; activation days, e.g. 1,3,7.",
+                        max_length=100,
+                        verbose_name="offsets (days)",
+                    ),
+                ),
+                (
+                    "inactive_days",
+                    models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="days without a purchase"),
+                ),
+                (
+                    "cooldown_days",
+                    models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="at most once per (days)"),
+                ),
+                (
+                    "consent_required",
+                    models.BooleanField(default=False, verbose_name="only members who agreed to offers"),
+                ),
+                (
+                    "audience_segment",
+                    models.CharField(blank=True, max_length=40, verbose_name="RFM or lifecycle segment"),
+                ),
+                (
+                    "holdout_percent",
+                    models.PositiveSmallIntegerField(
+                        default=0, help_text="Members kept out to measure the effect.", verbose_name="holdout (%)"
+                    ),
+                ),
+                (
+                    "claim_mode",
+                    models.CharField(
+                        choices=[("auto", "Granted automatically"), ("claim", "Claimed by the member on the web")],
+                        default="auto",
+                        max_length=5,
+                        verbose_name="claim mode",
+                    ),
+                ),
+                (
+                    "claim_valid_days",
+                    models.PositiveSmallIntegerField(default=7, verbose_name="valid days after claiming"),
+                ),
+                ("budget_grants", models.PositiveIntegerField(blank=True, null=True, verbose_name="budget: grants")),
+                ("budget_points", models.PositiveIntegerField(blank=True, null=True, verbose_name="budget: points")),
+                ("granted", models.PositiveIntegerField(default=0, verbose_name="granted")),
+                ("points_granted", models.PositiveIntegerField(default=0, verbose_name="points granted")),
+                (
+                    "channel",
+                    models.CharField(
+                        blank=True,
+                        choices=[("", "No message"), ("inbox", "On-site inbox"), ("email", "E-mail"), ("sms", "SMS")],
+                        default="",
+                        max_length=5,
+                        verbose_name="channel",
+                    ),
+                ),
+                ("message_title", models.CharField(blank=True, max_length=100, verbose_name="message title")),
+                (
+                    "message_body",
+                    models.TextField(
+                        blank=True, help_text="May use {name}, {tier}, {points}, {scene}.", verbose_name="message"
+                    ),
+                ),
+                (
+                    "package",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="scenes",
+                        to="campaigns.benefitpackage",
+                        verbose_name="benefit package",
+                    ),
+                ),
+                (
+                    "package_b",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="campaigns.benefitpackage",
+                        verbose_name="package B (A/B split)",
+                    ),
+                ),
+                (
+                    "stores",
+                    models.ManyToManyField(
+                        blank=True, help_text="Empty: all stores.", to="membership.store", verbose_name="home stores"
+                    ),
+                ),
+                (
+                    "tags",
+                    models.ManyToManyField(
+                        blank=True, help_text="Empty: any tags.", to="membership.tag", verbose_name="tags"
+                    ),
+                ),
+                (
+                    "tiers",
+                    models.ManyToManyField(
+                        blank=True, help_text="Empty: all tiers.", to="membership.tier", verbose_name="tiers"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'scene',
-                'verbose_name_plural': 'scenes',
+                "verbose_name": "scene",
+                "verbose_name_plural": "scenes",
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('', 'No message'), ('inbox', 'On-site inbox'), ('email', 'E-mail'), ('sms', 'SMS')], max_length=5, verbose_name='channel')),
-                ('title', models.CharField(max_length=100, verbose_name='title')),
-                ('body', models.TextField(verbose_name='message')),
-                ('status', models.CharField(default='sent', max_length=10, verbose_name='status')),
-                ('created_at', models.DateTimeField(verbose_name='time')),
-                ('read_at', models.DateTimeField(blank=True, null=True, verbose_name='read')),
-                ('dedupe_key', models.CharField(blank=True, max_length=120, null=True, unique=True)),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='membership.member')),
-                ('scene', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notifications', to='campaigns.scene')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("", "No message"), ("inbox", "On-site inbox"), ("email", "E-mail"), ("sms", "SMS")],
+                        max_length=5,
+                        verbose_name="channel",
+                    ),
+                ),
+                ("title", models.CharField(max_length=100, verbose_name="title")),
+                ("body", models.TextField(verbose_name="message")),
+                ("status", models.CharField(default="sent", max_length=10, verbose_name="status")),
+                ("created_at", models.DateTimeField(verbose_name="time")),
+                ("read_at", models.DateTimeField(blank=True, null=True, verbose_name="read")),
+                ("dedupe_key", models.CharField(blank=True, max_length=120, null=True, unique=True)),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="membership.member",
+                    ),
+                ),
+                (
+                    "scene",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="notifications",
+                        to="campaigns.scene",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'notification',
-                'verbose_name_plural': 'notifications',
+                "verbose_name": "notification",
+                "verbose_name_plural": "notifications",
             },
         ),
         migrations.CreateModel(
-            name='SceneGrant',
+            name="SceneGrant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('occurrence', models.CharField(max_length=40, verbose_name='occurrence')),
-                ('variant', models.CharField(choices=[('A', 'A'), ('B', 'B'), ('holdout', 'Holdout')], default='A', max_length=7, verbose_name='variant')),
-                ('status', models.CharField(choices=[('granted', 'Granted'), ('claimable', 'Claimable'), ('claimed', 'Claimed'), ('lapsed', 'Not claimed in time'), ('holdout', 'Held out')], max_length=10, verbose_name='status')),
-                ('points', models.PositiveIntegerField(default=0, verbose_name='points')),
-                ('window_ends', models.DateTimeField(blank=True, null=True, verbose_name='window ends')),
-                ('created_at', models.DateTimeField(verbose_name='time')),
-                ('claimed_at', models.DateTimeField(blank=True, null=True, verbose_name='claimed')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='scene_grants', to='membership.member')),
-                ('scene', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='grants', to='campaigns.scene')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("occurrence", models.CharField(max_length=40, verbose_name="occurrence")),
+                (
+                    "variant",
+                    models.CharField(
+                        choices=[("A", "A"), ("B", "B"), ("holdout", "Holdout")],
+                        default="A",
+                        max_length=7,
+                        verbose_name="variant",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("granted", "Granted"),
+                            ("claimable", "Claimable"),
+                            ("claimed", "Claimed"),
+                            ("lapsed", "Not claimed in time"),
+                            ("holdout", "Held out"),
+                        ],
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("points", models.PositiveIntegerField(default=0, verbose_name="points")),
+                ("window_ends", models.DateTimeField(blank=True, null=True, verbose_name="window ends")),
+                ("created_at", models.DateTimeField(verbose_name="time")),
+                ("claimed_at", models.DateTimeField(blank=True, null=True, verbose_name="claimed")),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="scene_grants", to="membership.member"
+                    ),
+                ),
+                (
+                    "scene",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="grants", to="campaigns.scene"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'scene grant',
-                'verbose_name_plural': 'scene grants',
+                "verbose_name": "scene grant",
+                "verbose_name_plural": "scene grants",
             },
         ),
         migrations.CreateModel(
-            name='CheckIn',
+            name="CheckIn",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(verbose_name='day')),
-                ('streak', models.PositiveIntegerField(verbose_name='streak')),
-                ('points', models.PositiveIntegerField(verbose_name='points')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checkins', to='membership.member')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField(verbose_name="day")),
+                ("streak", models.PositiveIntegerField(verbose_name="streak")),
+                ("points", models.PositiveIntegerField(verbose_name="points")),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="checkins", to="membership.member"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'check-in',
-                'verbose_name_plural': 'check-ins',
-                'constraints': [models.UniqueConstraint(fields=('member', 'day'), name='checkin_once_a_day')],
+                "verbose_name": "check-in",
+                "verbose_name_plural": "check-ins",
+                "constraints": [models.UniqueConstraint(fields=("member", "day"), name="checkin_once_a_day")],
             },
         ),
         migrations.AddConstraint(
-            model_name='coupontemplate',
-            constraint=models.CheckConstraint(condition=models.Q(('total_quantity__isnull', True), ('issued__lte', models.F('total_quantity')), _connector='OR'), name='coupon_template_issued_within_quantity'),
+            model_name="coupontemplate",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("total_quantity__isnull", True), ("issued__lte", models.F("total_quantity")), _connector="OR"
+                ),
+                name="coupon_template_issued_within_quantity",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='coupontemplate',
-            constraint=models.CheckConstraint(condition=models.Q(('threshold__gte', 0), ('value__gte', 0)), name='coupon_template_amounts'),
+            model_name="coupontemplate",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("threshold__gte", 0), ("value__gte", 0)), name="coupon_template_amounts"
+            ),
         ),
         migrations.AddIndex(
-            model_name='coupon',
-            index=models.Index(fields=['member', 'status'], name='campaigns_c_member__a3caa4_idx'),
+            model_name="coupon",
+            index=models.Index(fields=["member", "status"], name="campaigns_c_member__a3caa4_idx"),
         ),
         migrations.AddIndex(
-            model_name='coupon',
-            index=models.Index(fields=['status', 'valid_until'], name='campaigns_c_status_609b02_idx'),
+            model_name="coupon",
+            index=models.Index(fields=["status", "valid_until"], name="campaigns_c_status_609b02_idx"),
         ),
         migrations.AddConstraint(
-            model_name='mallitem',
-            constraint=models.CheckConstraint(condition=models.Q(('points_price__gt', 0)), name='mall_item_has_price'),
+            model_name="mallitem",
+            constraint=models.CheckConstraint(condition=models.Q(("points_price__gt", 0)), name="mall_item_has_price"),
         ),
         migrations.AddIndex(
-            model_name='mallorder',
-            index=models.Index(fields=['member', 'item', 'status'], name='campaigns_m_member__182b00_idx'),
+            model_name="mallorder",
+            index=models.Index(fields=["member", "item", "status"], name="campaigns_m_member__182b00_idx"),
         ),
         migrations.AddConstraint(
-            model_name='mallorder',
-            constraint=models.CheckConstraint(condition=models.Q(('qty__gte', 1)), name='mall_order_qty_positive'),
+            model_name="mallorder",
+            constraint=models.CheckConstraint(condition=models.Q(("qty__gte", 1)), name="mall_order_qty_positive"),
         ),
         migrations.AddConstraint(
-            model_name='programrules',
-            constraint=models.CheckConstraint(condition=models.Q(('pk', 1)), name='program_rules_single_row'),
+            model_name="programrules",
+            constraint=models.CheckConstraint(condition=models.Q(("pk", 1)), name="program_rules_single_row"),
         ),
         migrations.AddConstraint(
-            model_name='scene',
-            constraint=models.CheckConstraint(condition=models.Q(('budget_grants__isnull', True), ('granted__lte', models.F('budget_grants')), _connector='OR'), name='scene_within_grant_budget'),
+            model_name="scene",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("budget_grants__isnull", True), ("granted__lte", models.F("budget_grants")), _connector="OR"
+                ),
+                name="scene_within_grant_budget",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scene',
-            constraint=models.CheckConstraint(condition=models.Q(('holdout_percent__lte', 50)), name='scene_holdout_at_most_half'),
+            model_name="scene",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("holdout_percent__lte", 50)), name="scene_holdout_at_most_half"
+            ),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['member', '-created_at'], name='campaigns_n_member__c31dde_idx'),
+            model_name="notification",
+            index=models.Index(fields=["member", "-created_at"], name="campaigns_n_member__c31dde_idx"),
         ),
         migrations.AddIndex(
-            model_name='scenegrant',
-            index=models.Index(fields=['member', 'status'], name='campaigns_s_member__f4527a_idx'),
+            model_name="scenegrant",
+            index=models.Index(fields=["member", "status"], name="campaigns_s_member__f4527a_idx"),
         ),
         migrations.AddIndex(
-            model_name='scenegrant',
-            index=models.Index(fields=['scene', 'created_at'], name='campaigns_s_scene_i_817c5d_idx'),
+            model_name="scenegrant",
+            index=models.Index(fields=["scene", "created_at"], name="campaigns_s_scene_i_817c5d_idx"),
         ),
         migrations.AddConstraint(
-            model_name='scenegrant',
-            constraint=models.UniqueConstraint(fields=('scene', 'member', 'occurrence'), name='scene_grant_once'),
+            model_name="scenegrant",
+            constraint=models.UniqueConstraint(fields=("scene", "member", "occurrence"), name="scene_grant_once"),
         ),
     ]

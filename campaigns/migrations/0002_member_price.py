@@ -10,16 +10,19 @@ def stack_existing(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0001_initial'),
+        ("campaigns", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='coupontemplate',
-            name='stackable',
-            field=models.BooleanField(default=True, help_text="Off: a sale takes either the tier's member discount or this coupon, not both.", verbose_name='stacks with the member discount'),
+            model_name="coupontemplate",
+            name="stackable",
+            field=models.BooleanField(
+                default=True,
+                help_text="Off: a sale takes either the tier's member discount or this coupon, not both.",
+                verbose_name="stacks with the member discount",
+            ),
         ),
         migrations.RunPython(stack_existing, migrations.RunPython.noop),
     ]

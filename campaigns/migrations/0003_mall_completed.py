@@ -4,25 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0002_member_price'),
+        ("campaigns", "0002_member_price"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='mallorder',
-            name='cancelled_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='cancelled'),
+            model_name="mallorder",
+            name="cancelled_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="cancelled"),
         ),
         migrations.AddField(
-            model_name='mallorder',
-            name='cash_collected',
-            field=models.DecimalField(decimal_places=2, default=0, help_text='The cash part of a points-plus-cash item, taken at pickup.', max_digits=10, verbose_name='cash collected'),
+            model_name="mallorder",
+            name="cash_collected",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=0,
+                help_text="The cash part of a points-plus-cash item, taken at pickup.",
+                max_digits=10,
+                verbose_name="cash collected",
+            ),
         ),
         migrations.AddField(
-            model_name='programrules',
-            name='mall_pickup_days',
-            field=models.PositiveSmallIntegerField(default=30, help_text='An order not picked up within this many days is cancelled, its points and stock given back; 0 = never.', verbose_name='mall orders lapse after (days)'),
+            model_name="programrules",
+            name="mall_pickup_days",
+            field=models.PositiveSmallIntegerField(
+                default=30,
+                help_text="An order not picked up within this many days is cancelled, its points and stock given back; 0 = never.",
+                verbose_name="mall orders lapse after (days)",
+            ),
         ),
     ]

@@ -42,44 +42,63 @@ def validity(template: CouponTemplate, at: datetime, valid_days: int | None = No
     return start, end
 
 
-def grant(*, template: CouponTemplate, member, source: str, idempotency_key: str, at: datetime | None = None,
-          valid_days: int | None = None) -> Coupon:
+def grant(
+    *,
+    template: CouponTemplate,
+    member,
+    source: str,
+    idempotency_key: str,
+    at: datetime | None = None,
+    valid_days: int | None = None,
+) -> Coupon:
     """Give one coupon of `template` to a member; counts against the template's total quantity.
     The same idempotency key gives back the same coupon."""
     if existing := Coupon.objects.filter(idempotency_key=idempotency_key).first():
         return existing
     at = at or now()
     with transaction.atomic():
-        took = CouponTemplate.objects.filter(pk=template.pk).filter(
-            Q(total_quantity__isnull=True) | Q(issued__lt=F("total_quantity"))).update(issued=F("issued") + 1)
+        took = (
+            CouponTemplate.objects.filter(pk=template.pk)
+            .filter(Q(total_quantity__isnull=True) | Q(issued__lt=F("total_quantity")))
+            .update(issued=F("issued") + 1)
+        )
         if not took:
             raise LimitReached(MSG_SOLD_OUT % {"name": template.name}, field="coupon")
         start, end = validity(template, at, valid_days)
         for _attempt in range(5):
             try:
                 with transaction.atomic():
-                    return Coupon.objects.create(template=template, member_id=getattr(member, "pk", member),
-                                                 code=_code(), source=source, granted_at=at, valid_from=start,
-                                                 valid_until=end, idempotency_key=idempotency_key)
+                    return Coupon.objects.create(
+                        template=template,
+                        member_id=getattr(member, "pk", member),
+                        code=_code(),
+                        source=source,
+                        granted_at=at,
+                        valid_from=start,
+                        valid_until=end,
+                        idempotency_key=idempotency_key,
+                    )
             except IntegrityError:
                 if existing := Coupon.objects.filter(idempotency_key=idempotency_key).first():
                     return existing
         raise RuntimeError("could not draw a free coupon code")
 
 
-def grant_bulk(*, template: CouponTemplate, grants, source: str, at: datetime | None = None,
-               valid_days: int | None = None) -> int:
+def grant_bulk(
+    *, template: CouponTemplate, grants, source: str, at: datetime | None = None, valid_days: int | None = None
+) -> int:
     """Many coupons of one template in one transaction: `grants` is [(member_id, idempotency_key)].
     Keys already used are skipped; the template's total quantity caps how many are issued (the
     first members in the list get them). Returns how many were issued."""
     at = at or now()
     with transaction.atomic():
         locked = CouponTemplate.objects.select_for_update().get(pk=template.pk)
-        used = set(Coupon.objects.filter(idempotency_key__in=[k for _m, k in grants])
-                   .values_list("idempotency_key", flat=True))
+        used = set(
+            Coupon.objects.filter(idempotency_key__in=[k for _m, k in grants]).values_list("idempotency_key", flat=True)
+        )
         todo = [(m, k) for m, k in dict.fromkeys(grants) if k not in used]
         if locked.total_quantity is not None:
-            todo = todo[:max(0, locked.total_quantity - locked.issued)]
+            todo = todo[: max(0, locked.total_quantity - locked.issued)]
         if not todo:
             return 0
         start, end = validity(locked, at, valid_days)
@@ -92,9 +111,21 @@ def grant_bulk(*, template: CouponTemplate, grants, source: str, at: datetime | 
             c = _code()
             if c not in taken and c not in codes and not Coupon.objects.filter(code=c).exists():
                 codes.append(c)
-        Coupon.objects.bulk_create([Coupon(template=locked, member_id=m, code=code, source=source, granted_at=at,
-                                           valid_from=start, valid_until=end, idempotency_key=k)
-                                    for (m, k), code in zip(todo, codes)])
+        Coupon.objects.bulk_create(
+            [
+                Coupon(
+                    template=locked,
+                    member_id=m,
+                    code=code,
+                    source=source,
+                    granted_at=at,
+                    valid_from=start,
+                    valid_until=end,
+                    idempotency_key=k,
+                )
+                for (m, k), code in zip(todo, codes)
+            ]
+        )
         CouponTemplate.objects.filter(pk=locked.pk).update(issued=F("issued") + len(todo))
         return len(todo)
 
@@ -102,8 +133,9 @@ def grant_bulk(*, template: CouponTemplate, grants, source: str, at: datetime | 
 def terms(coupon: Coupon) -> CouponTerms:
     """The coupon's terms as the sale arithmetic (membership.services.pricing) reads them."""
     t = coupon.template
-    return CouponTerms(kind=t.kind, value=t.value, threshold=t.threshold, max_discount=t.max_discount,
-                       stackable=t.stackable)
+    return CouponTerms(
+        kind=t.kind, value=t.value, threshold=t.threshold, max_discount=t.max_discount, stackable=t.stackable
+    )
 
 
 def discount_for(coupon: Coupon, amount: Decimal) -> Decimal:
@@ -111,8 +143,9 @@ def discount_for(coupon: Coupon, amount: Decimal) -> Decimal:
     return pricing.coupon_value(terms(coupon), amount)
 
 
-def check(*, code: str, member, store, amount: Decimal | None = None, at: datetime | None = None,
-          lock: bool = False) -> Coupon:
+def check(
+    *, code: str, member, store, amount: Decimal | None = None, at: datetime | None = None, lock: bool = False
+) -> Coupon:
     """The member's coupon `code` if it can be used now in `store` (and on a sale of `amount`, when
     given); raises CouponInvalid saying why. At a sale, its threshold and whether it stacks with the
     member discount are the sale arithmetic's part (pricing.price_sale)."""
@@ -141,21 +174,30 @@ def check(*, code: str, member, store, amount: Decimal | None = None, at: dateti
 def mark_used(coupon: Coupon, *, discount: Decimal, store, sale_ref: str, at: datetime | None = None) -> None:
     """Record a coupon (locked by check(lock=True) in the sale's transaction) as used on a sale."""
     coupon.status, coupon.used_at, coupon.used_store, coupon.used_sale_ref, coupon.discount = (
-        Coupon.Status.USED, at or now(), store, sale_ref, discount)
+        Coupon.Status.USED,
+        at or now(),
+        store,
+        sale_ref,
+        discount,
+    )
     coupon.save(update_fields=["status", "used_at", "used_store", "used_sale_ref", "discount"])
 
 
 def usable(member, store, at: datetime | None = None) -> list[Coupon]:
     """The member's coupons that can be used now in `store` (for the counter's suggestion)."""
     at = at or now()
-    rows = (member_coupons(member, Coupon.Status.AVAILABLE, at=at).filter(valid_from__lte=at)
-            .prefetch_related("template__stores")[:50])
+    rows = (
+        member_coupons(member, Coupon.Status.AVAILABLE, at=at)
+        .filter(valid_from__lte=at)
+        .prefetch_related("template__stores")[:50]
+    )
     return [c for c in rows if not c.template.stores.all() or any(s.pk == store.pk for s in c.template.stores.all())]
 
 
 def expire_due(*, at: datetime | None = None) -> int:
     return Coupon.objects.filter(status=Coupon.Status.AVAILABLE, valid_until__lt=at or now()).update(
-        status=Coupon.Status.EXPIRED)
+        status=Coupon.Status.EXPIRED
+    )
 
 
 def member_coupons(member, status: str | None = None, at: datetime | None = None):

@@ -32,8 +32,13 @@ def check_in(*, member, at: datetime | None = None) -> CheckIn:
         with transaction.atomic():
             row = CheckIn.objects.create(member_id=member_id, day=day, streak=streak, points=amount)
             if amount:
-                points.grant(member=member_id, points=amount, source=PointsEntry.Source.CHECKIN,
-                             idempotency_key=f"checkin:{member_id}:{day.isoformat()}", at=at)
+                points.grant(
+                    member=member_id,
+                    points=amount,
+                    source=PointsEntry.Source.CHECKIN,
+                    idempotency_key=f"checkin:{member_id}:{day.isoformat()}",
+                    at=at,
+                )
             return row
     except IntegrityError as exc:
         raise Conflict(MSG_CHECKED_IN, field="day") from exc
@@ -57,10 +62,21 @@ def reward_referral(*, purchase_id: int, at: datetime | None = None) -> Referral
     at = at or now()
     try:
         with transaction.atomic():
-            reward = ReferralReward.objects.create(inviter=inviter, invited=invited, points=rules.referral_points,
-                                                   purchase_ref=purchase.reference, created_at=at)
-            points.grant(member=inviter, points=rules.referral_points, source=PointsEntry.Source.REFERRAL,
-                         source_ref=invited.member_no, idempotency_key=f"referral:{invited.pk}", at=at)
+            reward = ReferralReward.objects.create(
+                inviter=inviter,
+                invited=invited,
+                points=rules.referral_points,
+                purchase_ref=purchase.reference,
+                created_at=at,
+            )
+            points.grant(
+                member=inviter,
+                points=rules.referral_points,
+                source=PointsEntry.Source.REFERRAL,
+                source_ref=invited.member_no,
+                idempotency_key=f"referral:{invited.pk}",
+                at=at,
+            )
             return reward
     except IntegrityError:
         return None

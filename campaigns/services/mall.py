@@ -40,8 +40,12 @@ def item_by_code(code: str) -> MallItem:
 
 def on_sale(at: datetime | None = None):
     at = at or now()
-    return (MallItem.objects.filter(is_active=True).filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at))
-            .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=at)).prefetch_related("tiers"))
+    return (
+        MallItem.objects.filter(is_active=True)
+        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at))
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=at))
+        .prefetch_related("tiers")
+    )
 
 
 def _take_stock(item: MallItem, qty: int) -> None:
@@ -64,27 +68,54 @@ def order(*, member, item: MallItem, qty: int = 1, idempotency_key: str, at: dat
         if existing := MallOrder.objects.filter(idempotency_key=idempotency_key).first():
             return existing
         item = MallItem.objects.select_for_update().get(pk=item.pk)
-        if not item.is_active or (item.valid_from and item.valid_from > at) or (item.valid_until and item.valid_until < at):
+        if (
+            not item.is_active
+            or (item.valid_from and item.valid_from > at)
+            or (item.valid_until and item.valid_until < at)
+        ):
             raise Invalid(MSG_NOT_ON_SALE, field="item")
         tiers = list(item.tiers.values_list("pk", flat=True))
         if tiers and member.tier_id not in tiers:
             raise Forbidden(MSG_TIER, field="item")
         if item.per_member_limit is not None:
-            had = (MallOrder.objects.filter(member=member, item=item).exclude(status=MallOrder.Status.CANCELLED)
-                   .aggregate(n=Sum("qty"))["n"] or 0)
+            had = (
+                MallOrder.objects.filter(member=member, item=item)
+                .exclude(status=MallOrder.Status.CANCELLED)
+                .aggregate(n=Sum("qty"))["n"]
+                or 0
+            )
             if had + qty > item.per_member_limit:
                 raise LimitReached(MSG_LIMIT % {"limit": item.per_member_limit}, field="qty")
         _take_stock(item, qty)
         cost = item.points_price * qty
-        order = MallOrder.objects.create(order_no=f"M{at:%y%m%d}{secrets.randbelow(10**8):08d}", member=member,
-                                         item=item, qty=qty, points_spent=cost, cash_due=item.cash_price * qty,
-                                         pickup_code=_pickup_code(), created_at=at, idempotency_key=idempotency_key)
-        points.spend(member=member, points=cost, source=PointsEntry.Source.MALL_ORDER, source_ref=order.order_no,
-                     idempotency_key=f"mall:{order.order_no}", at=at)
+        order = MallOrder.objects.create(
+            order_no=f"M{at:%y%m%d}{secrets.randbelow(10**8):08d}",
+            member=member,
+            item=item,
+            qty=qty,
+            points_spent=cost,
+            cash_due=item.cash_price * qty,
+            pickup_code=_pickup_code(),
+            created_at=at,
+            idempotency_key=idempotency_key,
+        )
+        points.spend(
+            member=member,
+            points=cost,
+            source=PointsEntry.Source.MALL_ORDER,
+            source_ref=order.order_no,
+            idempotency_key=f"mall:{order.order_no}",
+            at=at,
+        )
         if item.coupon_template_id:
             for i in range(qty):
-                coupons.grant(template=item.coupon_template, member=member, source=f"mall:{order.order_no}", at=at,
-                              idempotency_key=f"mall:{order.order_no}:{i}")
+                coupons.grant(
+                    template=item.coupon_template,
+                    member=member,
+                    source=f"mall:{order.order_no}",
+                    at=at,
+                    idempotency_key=f"mall:{order.order_no}:{i}",
+                )
             order.status, order.fulfilled_at = MallOrder.Status.FULFILLED, at
             order.save(update_fields=["status", "fulfilled_at"])
         return order
@@ -101,9 +132,16 @@ def gift(*, item: MallItem, member, idempotency_key: str, at: datetime | None = 
             _take_stock(locked, 1)
         except OutOfStock:
             return None
-        return MallOrder.objects.create(order_no=f"G{at:%y%m%d}{secrets.randbelow(10**8):08d}",
-                                        member_id=getattr(member, "pk", member), item=locked, qty=1, points_spent=0,
-                                        pickup_code=_pickup_code(), created_at=at, idempotency_key=idempotency_key)
+        return MallOrder.objects.create(
+            order_no=f"G{at:%y%m%d}{secrets.randbelow(10**8):08d}",
+            member_id=getattr(member, "pk", member),
+            item=locked,
+            qty=1,
+            points_spent=0,
+            pickup_code=_pickup_code(),
+            created_at=at,
+            idempotency_key=idempotency_key,
+        )
 
 
 def fulfil(*, pickup_code: str, clerk, at: datetime | None = None) -> MallOrder:
@@ -111,7 +149,7 @@ def fulfil(*, pickup_code: str, clerk, at: datetime | None = None) -> MallOrder:
     if not can_use_counter(clerk):
         raise Forbidden(field="store")
     with transaction.atomic():
-        order = (MallOrder.objects.select_for_update().filter(pickup_code=(pickup_code or "").strip()).first())
+        order = MallOrder.objects.select_for_update().filter(pickup_code=(pickup_code or "").strip()).first()
         if order is None:
             raise NotFound(field="pickup_code")
         if order.status == MallOrder.Status.FULFILLED:
@@ -125,8 +163,9 @@ def fulfil(*, pickup_code: str, clerk, at: datetime | None = None) -> MallOrder:
         return order
 
 
-def redeem_at_counter(*, member, item: MallItem, qty: int = 1, clerk, idempotency_key: str,
-                      at: datetime | None = None) -> MallOrder:
+def redeem_at_counter(
+    *, member, item: MallItem, qty: int = 1, clerk, idempotency_key: str, at: datetime | None = None
+) -> MallOrder:
     """A clerk redeems an item for the member on the spot: the order and its hand-over in one go."""
     if not can_use_counter(clerk):
         raise Forbidden(field="store")
@@ -171,14 +210,20 @@ def cancel(*, order: MallOrder, acting_user=None, at: datetime | None = None) ->
         lock_member(order.member_id)
         order = MallOrder.objects.select_for_update().get(pk=order.pk)
         if order.status != MallOrder.Status.RESERVED:
-            raise Conflict(MSG_DONE if order.status == MallOrder.Status.FULFILLED else MSG_CANCELLED,
-                           field="order")
+            raise Conflict(MSG_DONE if order.status == MallOrder.Status.FULFILLED else MSG_CANCELLED, field="order")
         if order.item.stock is not None:
             MallItem.objects.filter(pk=order.item_id).update(stock=F("stock") + order.qty)
         if order.points_spent:
-            points.grant(member=order.member_id, points=order.points_spent, source=PointsEntry.Source.MALL_ORDER,
-                         kind=PointsEntry.Kind.REVERSE, source_ref=order.order_no, acting_user=acting_user,
-                         idempotency_key=f"mall-cancel:{order.order_no}", at=at)
+            points.grant(
+                member=order.member_id,
+                points=order.points_spent,
+                source=PointsEntry.Source.MALL_ORDER,
+                kind=PointsEntry.Kind.REVERSE,
+                source_ref=order.order_no,
+                acting_user=acting_user,
+                idempotency_key=f"mall-cancel:{order.order_no}",
+                at=at,
+            )
         order.status, order.cancelled_at = MallOrder.Status.CANCELLED, at
         order.save(update_fields=["status", "cancelled_at"])
         return order

@@ -24,8 +24,9 @@ def move(source, target) -> None:
     for grant in SceneGrant.objects.filter(member=source).only("id", "scene_id", "occurrence"):
         if not held.filter(scene_id=grant.scene_id, occurrence=grant.occurrence).exists():
             SceneGrant.objects.filter(pk=grant.pk).update(member=target)
-    CheckIn.objects.filter(member=source).exclude(
-        day__in=CheckIn.objects.filter(member=target).values("day")).update(member=target)
+    CheckIn.objects.filter(member=source).exclude(day__in=CheckIn.objects.filter(member=target).values("day")).update(
+        member=target
+    )
 
 
 def erase(member) -> None:

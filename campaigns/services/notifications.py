@@ -41,8 +41,17 @@ def _deliver(member, channel: str, title: str, body: str) -> str:
     return "skipped"
 
 
-def notify(*, member, channel: str, title: str, body: str, scene=None, marketing: bool = True,
-           dedupe_key: str | None = None, at: datetime | None = None) -> Notification | None:
+def notify(
+    *,
+    member,
+    channel: str,
+    title: str,
+    body: str,
+    scene=None,
+    marketing: bool = True,
+    dedupe_key: str | None = None,
+    at: datetime | None = None,
+) -> Notification | None:
     """Send and record one message. Marketing without consent is recorded as not sent; the same
     dedupe key sends once."""
     if not channel:
@@ -58,9 +67,16 @@ def notify(*, member, channel: str, title: str, body: str, scene=None, marketing
             status = "failed"
     try:
         with transaction.atomic():
-            return Notification.objects.create(member=member, channel=channel, title=title[:100], body=body,
-                                               scene=scene, status=status, created_at=at or now(),
-                                               dedupe_key=dedupe_key)
+            return Notification.objects.create(
+                member=member,
+                channel=channel,
+                title=title[:100],
+                body=body,
+                scene=scene,
+                status=status,
+                created_at=at or now(),
+                dedupe_key=dedupe_key,
+            )
     except IntegrityError:
         return None
 

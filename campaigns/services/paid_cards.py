@@ -16,19 +16,35 @@ def _key(month: str, member_id: int) -> str:
     return f"paid-card-monthly:{month}:{member_id}"
 
 
-def buy(*, member, product, pay_with: str, idempotency_key: str, store=None, acting_user=None,
-        at: datetime | None = None):
+def buy(
+    *, member, product, pay_with: str, idempotency_key: str, store=None, acting_user=None, at: datetime | None = None
+):
     """Buy or renew a paid card and give this month's coupon of the card at once (idempotent with the
     monthly run: one coupon per member and month)."""
     at = at or now()
-    card = paid_cards.buy(member=member, product=product, pay_with=pay_with, idempotency_key=idempotency_key,
-                          store=store, acting_user=acting_user, at=at)
-    template = CouponTemplate.objects.filter(code=product.monthly_coupon_code, is_active=True).first() \
-        if product.monthly_coupon_code else None
+    card = paid_cards.buy(
+        member=member,
+        product=product,
+        pay_with=pay_with,
+        idempotency_key=idempotency_key,
+        store=store,
+        acting_user=acting_user,
+        at=at,
+    )
+    template = (
+        CouponTemplate.objects.filter(code=product.monthly_coupon_code, is_active=True).first()
+        if product.monthly_coupon_code
+        else None
+    )
     if template is not None:
         month = f"{local(at):%Y-%m}"
-        coupons.grant(template=template, member=card.member_id, source=f"paid-card:{month}",
-                      idempotency_key=_key(month, card.member_id), at=at)
+        coupons.grant(
+            template=template,
+            member=card.member_id,
+            source=f"paid-card:{month}",
+            idempotency_key=_key(month, card.member_id),
+            at=at,
+        )
     return card
 
 
@@ -41,11 +57,15 @@ def monthly_coupons(month: str | None = None, at: datetime | None = None) -> int
         template = CouponTemplate.objects.filter(code=product.monthly_coupon_code, is_active=True).first()
         if template is None:
             continue
-        holders = (Member.objects.filter(status=Member.Status.ACTIVE, paid_card_product=product,
-                                         paid_card_until__gt=at).order_by("pk").values_list("pk", flat=True))
+        holders = (
+            Member.objects.filter(status=Member.Status.ACTIVE, paid_card_product=product, paid_card_until__gt=at)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         last = 0
         while batch := list(holders.filter(pk__gt=last)[:2000]):
             last = batch[-1]
-            issued += coupons.grant_bulk(template=template, source=f"paid-card:{month}", at=at,
-                                         grants=[(pk, _key(month, pk)) for pk in batch])
+            issued += coupons.grant_bulk(
+                template=template, source=f"paid-card:{month}", at=at, grants=[(pk, _key(month, pk)) for pk in batch]
+            )
     return issued

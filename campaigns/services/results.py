@@ -58,21 +58,31 @@ def scene_results(scene: Scene, *, days: int = 30) -> list[VariantResult]:
         if not members:
             continue
         window = F("member__scene_grants__created_at")
-        sold = Purchase.objects.filter(member__scene_grants__scene=scene, member__scene_grants__variant=variant,
-                                       created_at__gte=window, created_at__lt=window + timedelta(days=days)
-                                       ).aggregate(amount=Sum("amount"), returned=Sum("returned_amount"))
+        sold = Purchase.objects.filter(
+            member__scene_grants__scene=scene,
+            member__scene_grants__variant=variant,
+            created_at__gte=window,
+            created_at__lt=window + timedelta(days=days),
+        ).aggregate(amount=Sum("amount"), returned=Sum("returned_amount"))
         sales = (sold["amount"] or Decimal(0)) - (sold["returned"] or Decimal(0))
         issued = Coupon.objects.filter(source=source, member__scene_grants__in=rows).distinct()
         used = issued.filter(status=Coupon.Status.USED)
         package = scene.package_b if variant == SceneGrant.Variant.B else scene.package
         given = used.aggregate(d=Sum("discount"))["d"] or Decimal(0)
         cost = Decimal(0) if variant == SceneGrant.Variant.HOLDOUT else (package.cost_per_grant * members + given)
-        out.append(VariantResult(
-            variant=variant, members=members,
-            claimed=rows.filter(status__in=[SceneGrant.Status.CLAIMED, SceneGrant.Status.GRANTED]).count(),
-            coupons_issued=issued.count(), coupons_used=used.count(),
-            points=rows.aggregate(p=Sum("points"))["p"] or 0, sales=Decimal(sales).quantize(Decimal("0.01")),
-            sales_per_member=(Decimal(sales) / members).quantize(Decimal("0.01")), cost=cost))
+        out.append(
+            VariantResult(
+                variant=variant,
+                members=members,
+                claimed=rows.filter(status__in=[SceneGrant.Status.CLAIMED, SceneGrant.Status.GRANTED]).count(),
+                coupons_issued=issued.count(),
+                coupons_used=used.count(),
+                points=rows.aggregate(p=Sum("points"))["p"] or 0,
+                sales=Decimal(sales).quantize(Decimal("0.01")),
+                sales_per_member=(Decimal(sales) / members).quantize(Decimal("0.01")),
+                cost=cost,
+            )
+        )
     baseline = next((r for r in out if r.variant == SceneGrant.Variant.HOLDOUT), None)
     for r in out:
         base = baseline

@@ -29,9 +29,19 @@ from ..models import BenefitPackage, Scene, SceneGrant
 from . import coupons, notifications
 
 Kind, Variant, Status = Scene.Kind, SceneGrant.Variant, SceneGrant.Status
-DAILY_KINDS = [Kind.BIRTHDAY, Kind.ANNIVERSARY, Kind.FIXED_HOLIDAY, Kind.LUNAR_HOLIDAY, Kind.NTH_WEEKDAY,
-               Kind.MEMBER_DAY, Kind.WELCOME, Kind.ACTIVATION, Kind.POST_PURCHASE, Kind.WINBACK,
-               Kind.TIER_UPGRADE]
+DAILY_KINDS = [
+    Kind.BIRTHDAY,
+    Kind.ANNIVERSARY,
+    Kind.FIXED_HOLIDAY,
+    Kind.LUNAR_HOLIDAY,
+    Kind.NTH_WEEKDAY,
+    Kind.MEMBER_DAY,
+    Kind.WELCOME,
+    Kind.ACTIVATION,
+    Kind.POST_PURCHASE,
+    Kind.WINBACK,
+    Kind.TIER_UPGRADE,
+]
 MSG_NOT_CLAIMABLE = _("This benefit cannot be claimed any more.")
 
 # segment name → callable(queryset of Member) → queryset; analytics registers its RFM and lifecycle
@@ -88,13 +98,16 @@ def audience(scene: Scene):
 
 
 def is_running(scene: Scene, on: date) -> bool:
-    return (scene.is_active and (scene.starts_on is None or scene.starts_on <= on)
-            and (scene.ends_on is None or scene.ends_on >= on))
+    return (
+        scene.is_active
+        and (scene.starts_on is None or scene.starts_on <= on)
+        and (scene.ends_on is None or scene.ends_on >= on)
+    )
 
 
 def _pairs_q(pairs, month_field: str, day_field: str) -> Q:
     q = Q(pk__in=[])
-    for (m, d) in pairs:
+    for m, d in pairs:
         q |= Q(**{month_field: m, day_field: d})
     return q
 
@@ -113,36 +126,60 @@ def eligible(scene: Scene, on: date, at: datetime) -> list[tuple[str, object, da
         groups: dict[str, list] = {}
         for pair, key in cal.anchors_for_window(on, scene.days_before, scene.days_after).items():
             groups.setdefault(key, []).append(pair)
-        return [(key, base.filter(_pairs_q(pairs, "birth_month", "birth_day")),
-                 _day_end(on + timedelta(days=scene.days_before + scene.days_after))) for key, pairs in groups.items()]
+        return [
+            (
+                key,
+                base.filter(_pairs_q(pairs, "birth_month", "birth_day")),
+                _day_end(on + timedelta(days=scene.days_before + scene.days_after)),
+            )
+            for key, pairs in groups.items()
+        ]
     if kind == Kind.ANNIVERSARY:
         groups = {}
         for pair, key in cal.anchors_for_window(on, scene.days_before, scene.days_after).items():
             groups.setdefault(key, []).append(pair)
-        return [(key, base.filter(_pairs_q(pairs, "joined_at__month", "joined_at__day"))
-                 .filter(joined_at__lt=_day_start(date(int(key), 1, 1))),
-                 _day_end(on + timedelta(days=scene.days_before + scene.days_after))) for key, pairs in groups.items()]
+        return [
+            (
+                key,
+                base.filter(_pairs_q(pairs, "joined_at__month", "joined_at__day")).filter(
+                    joined_at__lt=_day_start(date(int(key), 1, 1))
+                ),
+                _day_end(on + timedelta(days=scene.days_before + scene.days_after)),
+            )
+            for key, pairs in groups.items()
+        ]
     if kind == Kind.WELCOME:
         return [("welcome", base.filter(joined_at__gte=at - timedelta(days=max(1, scene.days_after or 7))), None)]
     if kind == Kind.ACTIVATION:
         out = []
         for n in _offsets(scene):
             day = on - timedelta(days=n)
-            out.append((f"day{n}", base.filter(purchase_count=0, joined_at__gte=_day_start(day),
-                                               joined_at__lte=_day_end(day)), None))
+            out.append(
+                (
+                    f"day{n}",
+                    base.filter(purchase_count=0, joined_at__gte=_day_start(day), joined_at__lte=_day_end(day)),
+                    None,
+                )
+            )
         return out
     if kind == Kind.POST_PURCHASE:
         out = []
         for n in _offsets(scene):
             day = on - timedelta(days=n)
-            out.append((f"{day.isoformat()}+{n}", base.filter(last_purchase_at__gte=_day_start(day),
-                                                              last_purchase_at__lte=_day_end(day)), None))
+            out.append(
+                (
+                    f"{day.isoformat()}+{n}",
+                    base.filter(last_purchase_at__gte=_day_start(day), last_purchase_at__lte=_day_end(day)),
+                    None,
+                )
+            )
         return out
     if kind == Kind.WINBACK:
         quiet = base.filter(last_purchase_at__lt=_day_start(on - timedelta(days=scene.inactive_days or 90)))
         if scene.cooldown_days:
-            recent = SceneGrant.objects.filter(scene=scene, member=OuterRef("pk"),
-                                               created_at__gte=at - timedelta(days=scene.cooldown_days))
+            recent = SceneGrant.objects.filter(
+                scene=scene, member=OuterRef("pk"), created_at__gte=at - timedelta(days=scene.cooldown_days)
+            )
             quiet = quiet.filter(~Exists(recent))
         return [(on.isoformat(), quiet, None)]
     if kind == Kind.TIER_UPGRADE:
@@ -154,8 +191,10 @@ def eligible(scene: Scene, on: date, at: datetime) -> list[tuple[str, object, da
         for change in ups.values("member_id", "to_tier__code", "created_at"):
             key = f"{change['to_tier__code']}:{local(change['created_at']).date().isoformat()}"
             out.setdefault(key, (change["created_at"], []))[1].append(change["member_id"])
-        return [(key, Member.objects.filter(status=Member.Status.ACTIVE, pk__in=ids),
-                 created + timedelta(days=window)) for key, (created, ids) in out.items()]
+        return [
+            (key, Member.objects.filter(status=Member.Status.ACTIVE, pk__in=ids), created + timedelta(days=window))
+            for key, (created, ids) in out.items()
+        ]
     return []  # milestones are granted from purchase events
 
 
@@ -176,29 +215,44 @@ def _reserve_budget(scene: Scene, n: int, points_each: int) -> int:
     if locked.budget_points is not None and points_each:
         fit = min(fit, max(0, (locked.budget_points - locked.points_granted) // points_each))
     if fit:
-        Scene.objects.filter(pk=scene.pk).update(granted=F("granted") + fit,
-                                                 points_granted=F("points_granted") + fit * points_each)
+        Scene.objects.filter(pk=scene.pk).update(
+            granted=F("granted") + fit, points_granted=F("points_granted") + fit * points_each
+        )
     return fit
 
 
-def _apply(scene: Scene, package: BenefitPackage, grants: list[SceneGrant], at: datetime,
-           valid_days: int | None = None) -> None:
+def _apply(
+    scene: Scene, package: BenefitPackage, grants: list[SceneGrant], at: datetime, valid_days: int | None = None
+) -> None:
     """Give a package to the members of these grants (inside the caller's transaction)."""
     if package.bonus_points:
-        points.grant_bulk(grants=[(g.member_id, package.bonus_points, f"scene:{scene.pk}:{g.occurrence}:{g.member_id}")
-                                  for g in grants], source=PointsEntry.Source.SCENE, source_ref=f"scene:{scene.pk}",
-                          at=at)
+        points.grant_bulk(
+            grants=[
+                (g.member_id, package.bonus_points, f"scene:{scene.pk}:{g.occurrence}:{g.member_id}") for g in grants
+            ],
+            source=PointsEntry.Source.SCENE,
+            source_ref=f"scene:{scene.pk}",
+            at=at,
+        )
     for template in package.coupons.all():
         # a template that runs out leaves the rest of the batch without it; the grants stand
-        coupons.grant_bulk(template=template, source=f"scene:{scene.pk}", at=at, valid_days=valid_days,
-                           grants=[(g.member_id, f"scene:{scene.pk}:{g.occurrence}:{g.member_id}:{template.pk}")
-                                   for g in grants])
+        coupons.grant_bulk(
+            template=template,
+            source=f"scene:{scene.pk}",
+            at=at,
+            valid_days=valid_days,
+            grants=[(g.member_id, f"scene:{scene.pk}:{g.occurrence}:{g.member_id}:{template.pk}") for g in grants],
+        )
     if package.mall_item_id:
         from .mall import gift
 
         for g in grants:
-            gift(item=package.mall_item, member=g.member_id, at=at,
-                 idempotency_key=f"scene:{scene.pk}:{g.occurrence}:{g.member_id}:gift")
+            gift(
+                item=package.mall_item,
+                member=g.member_id,
+                at=at,
+                idempotency_key=f"scene:{scene.pk}:{g.occurrence}:{g.member_id}:gift",
+            )
 
 
 def _tell(scene: Scene, grants: list[SceneGrant], at: datetime) -> None:
@@ -208,13 +262,20 @@ def _tell(scene: Scene, grants: list[SceneGrant], at: datetime) -> None:
     for g in grants:
         m = members[g.member_id]
         fields = {"name": m.name or m.masked_phone, "tier": m.tier.name, "points": g.points, "scene": scene.name}
-        notifications.notify(member=m, channel=scene.channel, title=notifications.render(scene.message_title, **fields),
-                             body=notifications.render(scene.message_body, **fields), scene=scene, at=at,
-                             dedupe_key=f"scene:{scene.pk}:{g.occurrence}:{g.member_id}")
+        notifications.notify(
+            member=m,
+            channel=scene.channel,
+            title=notifications.render(scene.message_title, **fields),
+            body=notifications.render(scene.message_body, **fields),
+            scene=scene,
+            at=at,
+            dedupe_key=f"scene:{scene.pk}:{g.occurrence}:{g.member_id}",
+        )
 
 
-def grant_batch(scene: Scene, occurrence: str, member_ids: list[int], *, at: datetime,
-                window_ends: datetime | None = None) -> RunResult:
+def grant_batch(
+    scene: Scene, occurrence: str, member_ids: list[int], *, at: datetime, window_ends: datetime | None = None
+) -> RunResult:
     """Grant one batch: one transaction; members already granted for the occurrence are skipped.
     The scene's row is locked first, so an overlapping run (or an event) granting the same scene
     waits for this batch and then skips the members it granted, instead of failing on the
@@ -222,8 +283,11 @@ def grant_batch(scene: Scene, occurrence: str, member_ids: list[int], *, at: dat
     result = RunResult(scene=scene.pk, occurrence=occurrence)
     with transaction.atomic():
         Scene.objects.select_for_update().filter(pk=scene.pk).values_list("pk", flat=True).first()
-        done = set(SceneGrant.objects.filter(scene=scene, occurrence=occurrence, member_id__in=member_ids)
-                   .values_list("member_id", flat=True))
+        done = set(
+            SceneGrant.objects.filter(scene=scene, occurrence=occurrence, member_id__in=member_ids).values_list(
+                "member_id", flat=True
+            )
+        )
         todo = [pk for pk in dict.fromkeys(member_ids) if pk not in done]
         by_variant: dict[str, list[int]] = {}
         for pk in todo:
@@ -231,18 +295,36 @@ def grant_batch(scene: Scene, occurrence: str, member_ids: list[int], *, at: dat
         claim = scene.claim_mode == Scene.ClaimMode.CLAIM
         new_grants = []
         held = by_variant.pop(Variant.HOLDOUT, [])
-        new_grants += [SceneGrant(scene=scene, member_id=pk, occurrence=occurrence, variant=Variant.HOLDOUT,
-                                  status=Status.HOLDOUT, created_at=at) for pk in held]
+        new_grants += [
+            SceneGrant(
+                scene=scene,
+                member_id=pk,
+                occurrence=occurrence,
+                variant=Variant.HOLDOUT,
+                status=Status.HOLDOUT,
+                created_at=at,
+            )
+            for pk in held
+        ]
         result.held_out = len(held)
         to_apply = []
         for variant, ids in sorted(by_variant.items()):
             package = scene.package_b if variant == Variant.B else scene.package
             fit = _reserve_budget(scene, len(ids), package.bonus_points)
             result.over_budget += len(ids) - fit
-            rows = [SceneGrant(scene=scene, member_id=pk, occurrence=occurrence, variant=variant,
-                               status=Status.CLAIMABLE if claim else Status.GRANTED,
-                               points=0 if claim else package.bonus_points, window_ends=window_ends, created_at=at)
-                    for pk in ids[:fit]]
+            rows = [
+                SceneGrant(
+                    scene=scene,
+                    member_id=pk,
+                    occurrence=occurrence,
+                    variant=variant,
+                    status=Status.CLAIMABLE if claim else Status.GRANTED,
+                    points=0 if claim else package.bonus_points,
+                    window_ends=window_ends,
+                    created_at=at,
+                )
+                for pk in ids[:fit]
+            ]
             new_grants += rows
             if not claim:
                 to_apply.append((package, rows))
@@ -254,8 +336,15 @@ def grant_batch(scene: Scene, occurrence: str, member_ids: list[int], *, at: dat
     return result
 
 
-def run_scene(scene: Scene, *, on: date | None = None, at: datetime | None = None, batch_size: int = 1000,
-              dry_run: bool = False, limit_preview: int = 200) -> RunResult:
+def run_scene(
+    scene: Scene,
+    *,
+    on: date | None = None,
+    at: datetime | None = None,
+    batch_size: int = 1000,
+    dry_run: bool = False,
+    limit_preview: int = 200,
+) -> RunResult:
     """Grant today's occurrence of one scene to every eligible member not granted yet."""
     at = at or now()
     on = on or local(at).date()
@@ -266,8 +355,9 @@ def run_scene(scene: Scene, *, on: date | None = None, at: datetime | None = Non
         return total  # a multiplier-only scene acts through the earn rule, not through grants
     for occurrence, members, window_ends in eligible(scene, on, at):
         total.occurrence = occurrence
-        fresh = members.filter(~Exists(SceneGrant.objects.filter(scene=scene, occurrence=occurrence,
-                                                                 member=OuterRef("pk"))))
+        fresh = members.filter(
+            ~Exists(SceneGrant.objects.filter(scene=scene, occurrence=occurrence, member=OuterRef("pk")))
+        )
         if dry_run:
             for m in fresh.select_related("tier").order_by("pk")[:limit_preview]:
                 total.preview.append({"member": m, "variant": variant_for(scene, m.pk), "occurrence": occurrence})
@@ -288,8 +378,11 @@ def run_scene(scene: Scene, *, on: date | None = None, at: datetime | None = Non
 
 def run_daily(*, kinds=None, on: date | None = None, at: datetime | None = None) -> list[RunResult]:
     """Every active scene of the given kinds (all daily kinds by default), for today."""
-    scenes = Scene.objects.filter(is_active=True, kind__in=kinds or DAILY_KINDS).select_related(
-        "package", "package_b").order_by("pk")
+    scenes = (
+        Scene.objects.filter(is_active=True, kind__in=kinds or DAILY_KINDS)
+        .select_related("package", "package_b")
+        .order_by("pk")
+    )
     return [run_scene(scene, on=on, at=at) for scene in scenes]
 
 
@@ -361,9 +454,12 @@ def claim(*, grant_id: int, member, at: datetime | None = None) -> SceneGrant:
     """The member claims a claimable benefit within its window; coupons are valid N days from now."""
     at = at or now()
     with transaction.atomic():
-        grant = SceneGrant.objects.select_for_update(of=("self",)).select_related(
-            "scene__package", "scene__package_b").filter(
-            pk=grant_id, member=member).first()
+        grant = (
+            SceneGrant.objects.select_for_update(of=("self",))
+            .select_related("scene__package", "scene__package_b")
+            .filter(pk=grant_id, member=member)
+            .first()
+        )
         if grant is None:
             raise NotFound(field="grant")
         if grant.status != Status.CLAIMABLE or (grant.window_ends and grant.window_ends < at):
@@ -381,9 +477,12 @@ def lapse_unclaimed(*, at: datetime | None = None) -> int:
 
 
 def claimable(member, at: datetime | None = None):
-    return (SceneGrant.objects.filter(member=member, status=Status.CLAIMABLE)
-            .filter(Q(window_ends__isnull=True) | Q(window_ends__gte=at or now()))
-            .select_related("scene", "scene__package").order_by("window_ends"))
+    return (
+        SceneGrant.objects.filter(member=member, status=Status.CLAIMABLE)
+        .filter(Q(window_ends__isnull=True) | Q(window_ends__gte=at or now()))
+        .select_related("scene", "scene__package")
+        .order_by("window_ends")
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,8 +498,11 @@ def _refresh() -> None:
     admin is seen by every till within that time)."""
     if time.monotonic() - _cache["at"] > CACHE_SECONDS:
         active = Scene.objects.filter(is_active=True)
-        scenes = list(active.filter(Q(package__multiplier__isnull=False) | Q(package_b__multiplier__isnull=False))
-                      .select_related("package", "package_b").prefetch_related("tiers", "stores", "tags"))
+        scenes = list(
+            active.filter(Q(package__multiplier__isnull=False) | Q(package_b__multiplier__isnull=False))
+            .select_related("package", "package_b")
+            .prefetch_related("tiers", "stores", "tags")
+        )
         _cache.update(at=time.monotonic(), scenes=scenes, milestones=active.filter(kind=Kind.MILESTONE).exists())
 
 
@@ -443,8 +545,17 @@ def _active_for(scene: Scene, member: Member, on: date) -> bool:
     if scene.kind == Kind.BIRTHDAY:
         if not member.birth_month or not member.birth_day:
             return False
-        return cal.birthday_occurrence(member.birth_month, member.birth_day, on, before=scene.days_before,
-                                       after=scene.days_after, whole_month=scene.whole_month) is not None
+        return (
+            cal.birthday_occurrence(
+                member.birth_month,
+                member.birth_day,
+                on,
+                before=scene.days_before,
+                after=scene.days_after,
+                whole_month=scene.whole_month,
+            )
+            is not None
+        )
     if scene.kind == Kind.ANNIVERSARY:
         joined = local(member.joined_at).date()
         occ = cal.birthday_occurrence(joined.month, joined.day, on, before=scene.days_before, after=scene.days_after)
@@ -466,4 +577,3 @@ def campaign_multiplier(member: Member, at: datetime) -> Decimal:
         if package and package.multiplier:
             best = max(best, package.multiplier)
     return best
-

@@ -6,422 +6,1038 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0001_initial'),
+        ("membership", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50, unique=True, verbose_name='name')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=50, unique=True, verbose_name="name")),
             ],
             options={
-                'verbose_name': 'tag',
-                'verbose_name_plural': 'tags',
-                'ordering': ['name'],
+                "verbose_name": "tag",
+                "verbose_name_plural": "tags",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='EarnMultiplier',
+            name="EarnMultiplier",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('category', 'Category'), ('sku', 'SKU')], max_length=10, verbose_name='applies to')),
-                ('key', models.CharField(max_length=64, verbose_name='category or SKU')),
-                ('multiplier', models.DecimalField(decimal_places=2, max_digits=4, verbose_name='multiplier')),
-                ('starts_on', models.DateField(blank=True, null=True, verbose_name='from')),
-                ('ends_on', models.DateField(blank=True, null=True, verbose_name='until')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("category", "Category"), ("sku", "SKU")], max_length=10, verbose_name="applies to"
+                    ),
+                ),
+                ("key", models.CharField(max_length=64, verbose_name="category or SKU")),
+                ("multiplier", models.DecimalField(decimal_places=2, max_digits=4, verbose_name="multiplier")),
+                ("starts_on", models.DateField(blank=True, null=True, verbose_name="from")),
+                ("ends_on", models.DateField(blank=True, null=True, verbose_name="until")),
             ],
             options={
-                'verbose_name': 'category/SKU multiplier',
-                'verbose_name_plural': 'category/SKU multipliers',
-                'indexes': [models.Index(fields=['kind', 'key'], name='membership__kind_8ed808_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('multiplier__gte', 0)), name='earn_mult_non_negative')],
+                "verbose_name": "category/SKU multiplier",
+                "verbose_name_plural": "category/SKU multipliers",
+                "indexes": [models.Index(fields=["kind", "key"], name="membership__kind_8ed808_idx")],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("multiplier__gte", 0)), name="earn_mult_non_negative")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='EarnStage',
+            name="EarnStage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_amount', models.DecimalField(decimal_places=2, max_digits=12, unique=True, verbose_name='from amount (¥)')),
-                ('rate', models.DecimalField(decimal_places=4, max_digits=8, verbose_name='points per yuan')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "from_amount",
+                    models.DecimalField(decimal_places=2, max_digits=12, unique=True, verbose_name="from amount (¥)"),
+                ),
+                ("rate", models.DecimalField(decimal_places=4, max_digits=8, verbose_name="points per yuan")),
             ],
             options={
-                'verbose_name': 'staged earn rate',
-                'verbose_name_plural': 'staged earn rates',
-                'ordering': ['from_amount'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('from_amount__gte', 0), ('rate__gte', 0)), name='earn_stage_non_negative')],
+                "verbose_name": "staged earn rate",
+                "verbose_name_plural": "staged earn rates",
+                "ordering": ["from_amount"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("from_amount__gte", 0), ("rate__gte", 0)), name="earn_stage_non_negative"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Member',
+            name="Member",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('member_no', models.CharField(max_length=12, unique=True, verbose_name='member number')),
-                ('phone', models.CharField(db_index=True, max_length=11, verbose_name='mobile')),
-                ('name', models.CharField(blank=True, max_length=50, verbose_name='name')),
-                ('gender', models.CharField(choices=[('F', 'Female'), ('M', 'Male'), ('U', 'Not given')], default='U', max_length=1, verbose_name='gender')),
-                ('birth_year', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='birth year')),
-                ('birth_month', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='birth month')),
-                ('birth_day', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='birth day')),
-                ('channel', models.CharField(choices=[('counter', 'Counter'), ('web', 'Web sign-up'), ('poster', 'Store QR poster'), ('import', 'Import')], default='counter', max_length=10, verbose_name='channel')),
-                ('joined_at', models.DateTimeField(db_index=True, verbose_name='joined')),
-                ('referral_code', models.CharField(max_length=8, unique=True, verbose_name='referral code')),
-                ('marketing_consent', models.BooleanField(default=False, verbose_name='marketing consent')),
-                ('consent_at', models.DateTimeField(blank=True, null=True, verbose_name='consent recorded')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('merged', 'Merged into another'), ('closed', 'Closed')], default='active', max_length=10, verbose_name='status')),
-                ('tier_since', models.DateTimeField(verbose_name='tier since')),
-                ('tier_floor_until', models.DateField(blank=True, null=True, verbose_name='floor until')),
-                ('growth_value', models.PositiveIntegerField(default=0, verbose_name='growth value')),
-                ('points_balance', models.IntegerField(default=0, verbose_name='points available')),
-                ('points_pending', models.IntegerField(default=0, verbose_name='points pending')),
-                ('points_flagged', models.BooleanField(default=False, help_text='Set when a return reversed more points than the member had.', verbose_name='negative balance flagged')),
-                ('sv_principal', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='stored value principal')),
-                ('sv_bonus', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='stored value bonus')),
-                ('sv_pin', models.CharField(blank=True, max_length=128, verbose_name='stored value PIN (hashed)')),
-                ('purchase_count', models.PositiveIntegerField(default=0, verbose_name='purchases')),
-                ('last_purchase_at', models.DateTimeField(blank=True, null=True, verbose_name='last purchase')),
-                ('password', models.CharField(blank=True, max_length=128, verbose_name='member password (hashed)')),
-                ('enrolled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='enrolled_members', to=settings.AUTH_USER_MODEL, verbose_name='enrolled by')),
-                ('home_store', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='members', to='membership.store', verbose_name='home store')),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged_members', to='membership.member', verbose_name='merged into')),
-                ('referrer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='referrals', to='membership.member', verbose_name='referred by')),
-                ('tags', models.ManyToManyField(blank=True, related_name='members', to='membership.tag', verbose_name='tags')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("member_no", models.CharField(max_length=12, unique=True, verbose_name="member number")),
+                ("phone", models.CharField(db_index=True, max_length=11, verbose_name="mobile")),
+                ("name", models.CharField(blank=True, max_length=50, verbose_name="name")),
+                (
+                    "gender",
+                    models.CharField(
+                        choices=[("F", "Female"), ("M", "Male"), ("U", "Not given")],
+                        default="U",
+                        max_length=1,
+                        verbose_name="gender",
+                    ),
+                ),
+                ("birth_year", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="birth year")),
+                ("birth_month", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="birth month")),
+                ("birth_day", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="birth day")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("counter", "Counter"),
+                            ("web", "Web sign-up"),
+                            ("poster", "Store QR poster"),
+                            ("import", "Import"),
+                        ],
+                        default="counter",
+                        max_length=10,
+                        verbose_name="channel",
+                    ),
+                ),
+                ("joined_at", models.DateTimeField(db_index=True, verbose_name="joined")),
+                ("referral_code", models.CharField(max_length=8, unique=True, verbose_name="referral code")),
+                ("marketing_consent", models.BooleanField(default=False, verbose_name="marketing consent")),
+                ("consent_at", models.DateTimeField(blank=True, null=True, verbose_name="consent recorded")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("merged", "Merged into another"), ("closed", "Closed")],
+                        default="active",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("tier_since", models.DateTimeField(verbose_name="tier since")),
+                ("tier_floor_until", models.DateField(blank=True, null=True, verbose_name="floor until")),
+                ("growth_value", models.PositiveIntegerField(default=0, verbose_name="growth value")),
+                ("points_balance", models.IntegerField(default=0, verbose_name="points available")),
+                ("points_pending", models.IntegerField(default=0, verbose_name="points pending")),
+                (
+                    "points_flagged",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Set when a return reversed more points than the member had.",
+                        verbose_name="negative balance flagged",
+                    ),
+                ),
+                (
+                    "sv_principal",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=12, verbose_name="stored value principal"
+                    ),
+                ),
+                (
+                    "sv_bonus",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name="stored value bonus"),
+                ),
+                ("sv_pin", models.CharField(blank=True, max_length=128, verbose_name="stored value PIN (hashed)")),
+                ("purchase_count", models.PositiveIntegerField(default=0, verbose_name="purchases")),
+                ("last_purchase_at", models.DateTimeField(blank=True, null=True, verbose_name="last purchase")),
+                ("password", models.CharField(blank=True, max_length=128, verbose_name="member password (hashed)")),
+                (
+                    "enrolled_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="enrolled_members",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="enrolled by",
+                    ),
+                ),
+                (
+                    "home_store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="members",
+                        to="membership.store",
+                        verbose_name="home store",
+                    ),
+                ),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="merged_members",
+                        to="membership.member",
+                        verbose_name="merged into",
+                    ),
+                ),
+                (
+                    "referrer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="referrals",
+                        to="membership.member",
+                        verbose_name="referred by",
+                    ),
+                ),
+                (
+                    "tags",
+                    models.ManyToManyField(
+                        blank=True, related_name="members", to="membership.tag", verbose_name="tags"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'member',
-                'verbose_name_plural': 'members',
+                "verbose_name": "member",
+                "verbose_name_plural": "members",
             },
         ),
         migrations.CreateModel(
-            name='ProgramSettings',
+            name="ProgramSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('earn_rate', models.DecimalField(decimal_places=4, default=1, max_digits=8, verbose_name='points per yuan')),
-                ('redeem_points_per_yuan', models.PositiveIntegerField(default=100, verbose_name='points worth ¥1 when paying')),
-                ('redeem_cap_percent', models.DecimalField(decimal_places=2, default=50, max_digits=5, verbose_name='points may pay at most (% of a sale)')),
-                ('expiry_policy', models.CharField(choices=[('never', 'Never'), ('rolling', 'Rolling N months after earning'), ('year_end', 'End of the calendar year after the year earned')], default='year_end', max_length=10, verbose_name='points expiry')),
-                ('expiry_months', models.PositiveSmallIntegerField(default=12, verbose_name='months (rolling expiry)')),
-                ('expiry_notice_days', models.PositiveSmallIntegerField(default=30, verbose_name='notice days before expiry')),
-                ('pending_days', models.PositiveSmallIntegerField(default=0, verbose_name='return window before points are available (days)')),
-                ('per_sale_cap', models.PositiveIntegerField(blank=True, null=True, verbose_name='most points per sale')),
-                ('per_day_cap', models.PositiveIntegerField(blank=True, null=True, verbose_name='most points per member per day')),
-                ('review_period', models.CharField(choices=[('monthly', 'Monthly'), ('yearly', 'Yearly')], default='monthly', max_length=10, verbose_name='tier review')),
-                ('review_window', models.CharField(choices=[('all_time', 'All time'), ('calendar_year', 'Calendar year'), ('rolling_12m', 'Rolling 12 months')], default='rolling_12m', max_length=15, verbose_name='tier review window')),
-                ('reset_growth_on_promotion', models.BooleanField(default=False, verbose_name='reset growth on promotion')),
-                ('adjustment_limit', models.PositiveIntegerField(default=1000, verbose_name='manual adjustments above this need a manager')),
-                ('stored_value_pay_order', models.CharField(choices=[('principal_first', 'Principal first, then bonus'), ('proportional', 'Principal and bonus in proportion')], default='principal_first', max_length=20, verbose_name='stored value pays from')),
-                ('max_sale_amount', models.DecimalField(decimal_places=2, default=1000000, max_digits=12, verbose_name='largest sale accepted (¥)')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "earn_rate",
+                    models.DecimalField(decimal_places=4, default=1, max_digits=8, verbose_name="points per yuan"),
+                ),
+                (
+                    "redeem_points_per_yuan",
+                    models.PositiveIntegerField(default=100, verbose_name="points worth ¥1 when paying"),
+                ),
+                (
+                    "redeem_cap_percent",
+                    models.DecimalField(
+                        decimal_places=2, default=50, max_digits=5, verbose_name="points may pay at most (% of a sale)"
+                    ),
+                ),
+                (
+                    "expiry_policy",
+                    models.CharField(
+                        choices=[
+                            ("never", "Never"),
+                            ("rolling", "Rolling N months after earning"),
+                            ("year_end", "End of the calendar year after the year earned"),
+                        ],
+                        default="year_end",
+                        max_length=10,
+                        verbose_name="points expiry",
+                    ),
+                ),
+                ("expiry_months", models.PositiveSmallIntegerField(default=12, verbose_name="months (rolling expiry)")),
+                (
+                    "expiry_notice_days",
+                    models.PositiveSmallIntegerField(default=30, verbose_name="notice days before expiry"),
+                ),
+                (
+                    "pending_days",
+                    models.PositiveSmallIntegerField(
+                        default=0, verbose_name="return window before points are available (days)"
+                    ),
+                ),
+                (
+                    "per_sale_cap",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="most points per sale"),
+                ),
+                (
+                    "per_day_cap",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="most points per member per day"),
+                ),
+                (
+                    "review_period",
+                    models.CharField(
+                        choices=[("monthly", "Monthly"), ("yearly", "Yearly")],
+                        default="monthly",
+                        max_length=10,
+                        verbose_name="tier review",
+                    ),
+                ),
+                (
+                    "review_window",
+                    models.CharField(
+                        choices=[
+                            ("all_time", "All time"),
+                            ("calendar_year", "Calendar year"),
+                            ("rolling_12m", "Rolling 12 months"),
+                        ],
+                        default="rolling_12m",
+                        max_length=15,
+                        verbose_name="tier review window",
+                    ),
+                ),
+                (
+                    "reset_growth_on_promotion",
+                    models.BooleanField(default=False, verbose_name="reset growth on promotion"),
+                ),
+                (
+                    "adjustment_limit",
+                    models.PositiveIntegerField(
+                        default=1000, verbose_name="manual adjustments above this need a manager"
+                    ),
+                ),
+                (
+                    "stored_value_pay_order",
+                    models.CharField(
+                        choices=[
+                            ("principal_first", "Principal first, then bonus"),
+                            ("proportional", "Principal and bonus in proportion"),
+                        ],
+                        default="principal_first",
+                        max_length=20,
+                        verbose_name="stored value pays from",
+                    ),
+                ),
+                (
+                    "max_sale_amount",
+                    models.DecimalField(
+                        decimal_places=2, default=1000000, max_digits=12, verbose_name="largest sale accepted (¥)"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'program settings',
-                'verbose_name_plural': 'program settings',
-                'constraints': [models.CheckConstraint(condition=models.Q(('pk', 1)), name='program_settings_single_row'), models.CheckConstraint(condition=models.Q(('redeem_cap_percent__gte', 0), ('redeem_cap_percent__lte', 100)), name='program_redeem_cap_is_percent')],
+                "verbose_name": "program settings",
+                "verbose_name_plural": "program settings",
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("pk", 1)), name="program_settings_single_row"),
+                    models.CheckConstraint(
+                        condition=models.Q(("redeem_cap_percent__gte", 0), ("redeem_cap_percent__lte", 100)),
+                        name="program_redeem_cap_is_percent",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Tier',
+            name="Tier",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=50, verbose_name='name')),
-                ('rank', models.PositiveSmallIntegerField(help_text='Higher is better.', unique=True, verbose_name='rank')),
-                ('reach_growth', models.PositiveIntegerField(default=0, verbose_name='growth to reach')),
-                ('keep_growth', models.PositiveIntegerField(default=0, verbose_name='growth to keep')),
-                ('points_multiplier', models.DecimalField(decimal_places=2, default=1, max_digits=4, verbose_name='points multiplier')),
-                ('discount_rate', models.DecimalField(decimal_places=2, default=0, max_digits=5, verbose_name='member discount (%)')),
-                ('monthly_coupons', models.PositiveSmallIntegerField(default=0, verbose_name='coupons per month')),
-                ('birthday_gift', models.BooleanField(default=False, verbose_name='birthday gift')),
-                ('benefits', models.TextField(blank=True, help_text='One per line.', verbose_name='benefits shown to members')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=20, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=50, verbose_name="name")),
+                (
+                    "rank",
+                    models.PositiveSmallIntegerField(help_text="Higher is better.", unique=True, verbose_name="rank"),
+                ),
+                ("reach_growth", models.PositiveIntegerField(default=0, verbose_name="growth to reach")),
+                ("keep_growth", models.PositiveIntegerField(default=0, verbose_name="growth to keep")),
+                (
+                    "points_multiplier",
+                    models.DecimalField(decimal_places=2, default=1, max_digits=4, verbose_name="points multiplier"),
+                ),
+                (
+                    "discount_rate",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=5, verbose_name="member discount (%)"),
+                ),
+                ("monthly_coupons", models.PositiveSmallIntegerField(default=0, verbose_name="coupons per month")),
+                ("birthday_gift", models.BooleanField(default=False, verbose_name="birthday gift")),
+                (
+                    "benefits",
+                    models.TextField(blank=True, help_text="One per line.", verbose_name="benefits shown to members"),
+                ),
             ],
             options={
-                'verbose_name': 'tier',
-                'verbose_name_plural': 'tiers',
-                'ordering': ['rank'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('keep_growth__lte', models.F('reach_growth'))), name='tier_keep_not_above_reach', violation_error_message='Growth to keep cannot exceed growth to reach.'), models.CheckConstraint(condition=models.Q(('points_multiplier__gt', 0)), name='tier_multiplier_positive')],
+                "verbose_name": "tier",
+                "verbose_name_plural": "tiers",
+                "ordering": ["rank"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("keep_growth__lte", models.F("reach_growth"))),
+                        name="tier_keep_not_above_reach",
+                        violation_error_message="Growth to keep cannot exceed growth to reach.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("points_multiplier__gt", 0)), name="tier_multiplier_positive"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Purchase',
+            name="Purchase",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(max_length=64, verbose_name='receipt')),
-                ('created_at', models.DateTimeField(verbose_name='time')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='amount')),
-                ('points_paid', models.IntegerField(default=0, verbose_name='points paid')),
-                ('points_value', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='points value')),
-                ('coupon_value', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='coupon value')),
-                ('sv_principal_paid', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('sv_bonus_paid', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('eligible_amount', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='eligible amount')),
-                ('points_earned', models.IntegerField(default=0, verbose_name='points earned')),
-                ('growth', models.IntegerField(default=0, verbose_name='growth')),
-                ('returned_amount', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('points_reversed', models.IntegerField(default=0)),
-                ('points_refunded', models.IntegerField(default=0)),
-                ('growth_reversed', models.IntegerField(default=0)),
-                ('sv_principal_refunded', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('sv_bonus_refunded', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('idempotency_key', models.CharField(max_length=100, unique=True)),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='purchases', to='membership.member')),
-                ('operator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.store')),
-                ('tier_at_sale', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.tier')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reference", models.CharField(max_length=64, verbose_name="receipt")),
+                ("created_at", models.DateTimeField(verbose_name="time")),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="amount")),
+                ("points_paid", models.IntegerField(default=0, verbose_name="points paid")),
+                (
+                    "points_value",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name="points value"),
+                ),
+                (
+                    "coupon_value",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name="coupon value"),
+                ),
+                ("sv_principal_paid", models.DecimalField(decimal_places=2, default=0, max_digits=12)),
+                ("sv_bonus_paid", models.DecimalField(decimal_places=2, default=0, max_digits=12)),
+                (
+                    "eligible_amount",
+                    models.DecimalField(decimal_places=2, max_digits=12, verbose_name="eligible amount"),
+                ),
+                ("points_earned", models.IntegerField(default=0, verbose_name="points earned")),
+                ("growth", models.IntegerField(default=0, verbose_name="growth")),
+                ("returned_amount", models.DecimalField(decimal_places=2, default=0, max_digits=12)),
+                ("points_reversed", models.IntegerField(default=0)),
+                ("points_refunded", models.IntegerField(default=0)),
+                ("growth_reversed", models.IntegerField(default=0)),
+                ("sv_principal_refunded", models.DecimalField(decimal_places=2, default=0, max_digits=12)),
+                ("sv_bonus_refunded", models.DecimalField(decimal_places=2, default=0, max_digits=12)),
+                ("idempotency_key", models.CharField(max_length=100, unique=True)),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="purchases", to="membership.member"
+                    ),
+                ),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="membership.store"
+                    ),
+                ),
+                (
+                    "tier_at_sale",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="membership.tier"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'member purchase',
-                'verbose_name_plural': 'member purchases',
+                "verbose_name": "member purchase",
+                "verbose_name_plural": "member purchases",
             },
         ),
         migrations.AddField(
-            model_name='member',
-            name='tier',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='members', to='membership.tier', verbose_name='tier'),
+            model_name="member",
+            name="tier",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="members",
+                to="membership.tier",
+                verbose_name="tier",
+            ),
         ),
         migrations.AddField(
-            model_name='member',
-            name='tier_floor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.tier', verbose_name='tier floor'),
+            model_name="member",
+            name="tier_floor",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="membership.tier",
+                verbose_name="tier floor",
+            ),
         ),
         migrations.CreateModel(
-            name='TierChange',
+            name="TierChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(choices=[('enrol', 'Enrolment'), ('upgrade', 'Upgrade'), ('review', 'Review'), ('manual', 'Set by HQ'), ('merge', 'Account merge')], max_length=10, verbose_name='reason')),
-                ('note', models.CharField(blank=True, max_length=200, verbose_name='note')),
-                ('created_at', models.DateTimeField(verbose_name='time')),
-                ('idempotency_key', models.CharField(blank=True, max_length=100, null=True, unique=True)),
-                ('from_tier', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.tier')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tier_changes', to='membership.member')),
-                ('operator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('to_tier', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.tier')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("enrol", "Enrolment"),
+                            ("upgrade", "Upgrade"),
+                            ("review", "Review"),
+                            ("manual", "Set by HQ"),
+                            ("merge", "Account merge"),
+                        ],
+                        max_length=10,
+                        verbose_name="reason",
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=200, verbose_name="note")),
+                ("created_at", models.DateTimeField(verbose_name="time")),
+                ("idempotency_key", models.CharField(blank=True, max_length=100, null=True, unique=True)),
+                (
+                    "from_tier",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="membership.tier",
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="tier_changes", to="membership.member"
+                    ),
+                ),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "to_tier",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="membership.tier"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'tier change',
-                'verbose_name_plural': 'tier changes',
+                "verbose_name": "tier change",
+                "verbose_name_plural": "tier changes",
             },
         ),
         migrations.CreateModel(
-            name='TopUpPlan',
+            name="TopUpPlan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=50, verbose_name='name')),
-                ('pay_amount', models.DecimalField(decimal_places=2, max_digits=10, verbose_name='pay (¥)')),
-                ('bonus_amount', models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name='bonus (¥)')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=20, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=50, verbose_name="name")),
+                ("pay_amount", models.DecimalField(decimal_places=2, max_digits=10, verbose_name="pay (¥)")),
+                (
+                    "bonus_amount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name="bonus (¥)"),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
             ],
             options={
-                'verbose_name': 'top-up plan',
-                'verbose_name_plural': 'top-up plans',
-                'ordering': ['pay_amount'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('bonus_amount__gte', 0), ('pay_amount__gt', 0)), name='topup_plan_amounts')],
+                "verbose_name": "top-up plan",
+                "verbose_name_plural": "top-up plans",
+                "ordering": ["pay_amount"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("bonus_amount__gte", 0), ("pay_amount__gt", 0)), name="topup_plan_amounts"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StoredValueEntry',
+            name="StoredValueEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('topup', 'Top-up'), ('pay', 'Payment'), ('refund', 'Refund to member'), ('topup_refund', 'Top-up refunded'), ('adjust', 'Adjusted'), ('transfer', 'Transferred')], max_length=15, verbose_name='kind')),
-                ('principal', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='principal')),
-                ('bonus', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='bonus')),
-                ('principal_after', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='principal after')),
-                ('bonus_after', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='bonus after')),
-                ('source_ref', models.CharField(blank=True, max_length=64, verbose_name='source reference')),
-                ('created_at', models.DateTimeField(db_index=True, verbose_name='time')),
-                ('idempotency_key', models.CharField(blank=True, max_length=100, null=True, unique=True, verbose_name='idempotency key')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sv_entries', to='membership.member', verbose_name='member')),
-                ('operator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='operator')),
-                ('purchase', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='sv_entries', to='membership.purchase', verbose_name='purchase')),
-                ('store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.store', verbose_name='store')),
-                ('topup', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='membership.storedvalueentry', verbose_name='top-up refunded')),
-                ('plan', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='membership.topupplan', verbose_name='plan')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("topup", "Top-up"),
+                            ("pay", "Payment"),
+                            ("refund", "Refund to member"),
+                            ("topup_refund", "Top-up refunded"),
+                            ("adjust", "Adjusted"),
+                            ("transfer", "Transferred"),
+                        ],
+                        max_length=15,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("principal", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="principal")),
+                ("bonus", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="bonus")),
+                (
+                    "principal_after",
+                    models.DecimalField(decimal_places=2, max_digits=12, verbose_name="principal after"),
+                ),
+                ("bonus_after", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="bonus after")),
+                ("source_ref", models.CharField(blank=True, max_length=64, verbose_name="source reference")),
+                ("created_at", models.DateTimeField(db_index=True, verbose_name="time")),
+                (
+                    "idempotency_key",
+                    models.CharField(
+                        blank=True, max_length=100, null=True, unique=True, verbose_name="idempotency key"
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sv_entries",
+                        to="membership.member",
+                        verbose_name="member",
+                    ),
+                ),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="operator",
+                    ),
+                ),
+                (
+                    "purchase",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sv_entries",
+                        to="membership.purchase",
+                        verbose_name="purchase",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="membership.store",
+                        verbose_name="store",
+                    ),
+                ),
+                (
+                    "topup",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="membership.storedvalueentry",
+                        verbose_name="top-up refunded",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="membership.topupplan",
+                        verbose_name="plan",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'stored-value entry',
-                'verbose_name_plural': 'stored-value entries',
+                "verbose_name": "stored-value entry",
+                "verbose_name_plural": "stored-value entries",
             },
         ),
         migrations.CreateModel(
-            name='ExpiryNotice',
+            name="ExpiryNotice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('expires_at', models.DateTimeField()),
-                ('points', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='expiry_notices', to='membership.member')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("expires_at", models.DateTimeField()),
+                ("points", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="expiry_notices",
+                        to="membership.member",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('member', 'expires_at'), name='expiry_notice_once')],
+                "constraints": [models.UniqueConstraint(fields=("member", "expires_at"), name="expiry_notice_once")],
             },
         ),
         migrations.CreateModel(
-            name='Card',
+            name="Card",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=19, unique=True, verbose_name='card number')),
-                ('kind', models.CharField(choices=[('virtual', 'Virtual'), ('physical', 'Physical')], max_length=10, verbose_name='kind')),
-                ('status', models.CharField(choices=[('stock', 'In stock (not bound)'), ('active', 'Active'), ('blocked', 'Blocked (lost)')], default='stock', max_length=10, verbose_name='status')),
-                ('batch', models.CharField(blank=True, max_length=40, verbose_name='stock batch')),
-                ('bound_at', models.DateTimeField(blank=True, null=True, verbose_name='bound')),
-                ('blocked_at', models.DateTimeField(blank=True, null=True, verbose_name='blocked')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('replaces', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='replaced_by', to='membership.card', verbose_name='replaces')),
-                ('member', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='cards', to='membership.member', verbose_name='member')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.CharField(max_length=19, unique=True, verbose_name="card number")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("virtual", "Virtual"), ("physical", "Physical")], max_length=10, verbose_name="kind"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("stock", "In stock (not bound)"),
+                            ("active", "Active"),
+                            ("blocked", "Blocked (lost)"),
+                        ],
+                        default="stock",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("batch", models.CharField(blank=True, max_length=40, verbose_name="stock batch")),
+                ("bound_at", models.DateTimeField(blank=True, null=True, verbose_name="bound")),
+                ("blocked_at", models.DateTimeField(blank=True, null=True, verbose_name="blocked")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                (
+                    "replaces",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="replaced_by",
+                        to="membership.card",
+                        verbose_name="replaces",
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cards",
+                        to="membership.member",
+                        verbose_name="member",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'card',
-                'verbose_name_plural': 'cards',
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('status', 'active'), _negated=True), ('member__isnull', False), _connector='OR'), name='card_active_has_member')],
+                "verbose_name": "card",
+                "verbose_name_plural": "cards",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "active"), _negated=True), ("member__isnull", False), _connector="OR"
+                        ),
+                        name="card_active_has_member",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditLog',
+            name="AuditLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=40, verbose_name='action')),
-                ('data', models.JSONField(blank=True, default=dict, verbose_name='details')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='time')),
-                ('operator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('member', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='membership.member')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("action", models.CharField(max_length=40, verbose_name="action")),
+                ("data", models.JSONField(blank=True, default=dict, verbose_name="details")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="time")),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="membership.member",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audit entry',
-                'verbose_name_plural': 'audit log',
-                'indexes': [models.Index(fields=['member', '-created_at'], name='audit_member_recent')],
+                "verbose_name": "audit entry",
+                "verbose_name_plural": "audit log",
+                "indexes": [models.Index(fields=["member", "-created_at"], name="audit_member_recent")],
             },
         ),
         migrations.CreateModel(
-            name='PointsEntry',
+            name="PointsEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.IntegerField(verbose_name='points')),
-                ('kind', models.CharField(choices=[('earn', 'Earned'), ('redeem', 'Redeemed'), ('expire', 'Expired'), ('reverse', 'Reversed'), ('adjust', 'Adjusted'), ('bonus', 'Bonus'), ('transfer', 'Transferred')], max_length=10, verbose_name='kind')),
-                ('source', models.CharField(choices=[('sale', 'Sale'), ('return', 'Return'), ('mall_order', 'Mall order'), ('scene', 'Campaign'), ('checkin', 'Check-in'), ('referral', 'Referral'), ('manual', 'Manual'), ('expiry', 'Expiry'), ('merge', 'Account merge'), ('import', 'Import')], max_length=12, verbose_name='source')),
-                ('source_ref', models.CharField(blank=True, max_length=64, verbose_name='source reference')),
-                ('reason', models.CharField(blank=True, max_length=200, verbose_name='reason')),
-                ('created_at', models.DateTimeField(db_index=True, verbose_name='time')),
-                ('balance_after', models.IntegerField(verbose_name='balance after')),
-                ('remaining', models.IntegerField(default=0, verbose_name='remaining')),
-                ('pending', models.BooleanField(default=False, verbose_name='pending')),
-                ('available_at', models.DateTimeField(blank=True, null=True, verbose_name='available from')),
-                ('expires_at', models.DateTimeField(blank=True, null=True, verbose_name='expires')),
-                ('flagged', models.BooleanField(default=False, verbose_name='flagged')),
-                ('idempotency_key', models.CharField(blank=True, max_length=100, null=True, unique=True, verbose_name='idempotency key')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='points_entries', to='membership.member', verbose_name='member')),
-                ('operator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='operator')),
-                ('store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.store', verbose_name='store')),
-                ('purchase', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='points_entries', to='membership.purchase', verbose_name='purchase')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("amount", models.IntegerField(verbose_name="points")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("earn", "Earned"),
+                            ("redeem", "Redeemed"),
+                            ("expire", "Expired"),
+                            ("reverse", "Reversed"),
+                            ("adjust", "Adjusted"),
+                            ("bonus", "Bonus"),
+                            ("transfer", "Transferred"),
+                        ],
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("sale", "Sale"),
+                            ("return", "Return"),
+                            ("mall_order", "Mall order"),
+                            ("scene", "Campaign"),
+                            ("checkin", "Check-in"),
+                            ("referral", "Referral"),
+                            ("manual", "Manual"),
+                            ("expiry", "Expiry"),
+                            ("merge", "Account merge"),
+                            ("import", "Import"),
+                        ],
+                        max_length=12,
+                        verbose_name="source",
+                    ),
+                ),
+                ("source_ref", models.CharField(blank=True, max_length=64, verbose_name="source reference")),
+                ("reason", models.CharField(blank=True, max_length=200, verbose_name="reason")),
+                ("created_at", models.DateTimeField(db_index=True, verbose_name="time")),
+                ("balance_after", models.IntegerField(verbose_name="balance after")),
+                ("remaining", models.IntegerField(default=0, verbose_name="remaining")),
+                ("pending", models.BooleanField(default=False, verbose_name="pending")),
+                ("available_at", models.DateTimeField(blank=True, null=True, verbose_name="available from")),
+                ("expires_at", models.DateTimeField(blank=True, null=True, verbose_name="expires")),
+                ("flagged", models.BooleanField(default=False, verbose_name="flagged")),
+                (
+                    "idempotency_key",
+                    models.CharField(
+                        blank=True, max_length=100, null=True, unique=True, verbose_name="idempotency key"
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="points_entries",
+                        to="membership.member",
+                        verbose_name="member",
+                    ),
+                ),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="operator",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="membership.store",
+                        verbose_name="store",
+                    ),
+                ),
+                (
+                    "purchase",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="points_entries",
+                        to="membership.purchase",
+                        verbose_name="purchase",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'points entry',
-                'verbose_name_plural': 'points entries',
-                'indexes': [models.Index(fields=['member', '-created_at'], name='points_member_recent'), models.Index(condition=models.Q(('remaining__gt', 0)), fields=['member', 'expires_at'], name='points_open_lots'), models.Index(condition=models.Q(('remaining__gt', 0)), fields=['expires_at'], name='points_expiring_lots'), models.Index(condition=models.Q(('pending', True)), fields=['available_at'], name='points_pending_lots')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='points_entry_not_zero'), models.CheckConstraint(condition=models.Q(('remaining__gte', 0)), name='points_lot_remaining_not_negative'), models.CheckConstraint(condition=models.Q(('remaining__lte', models.F('amount')), ('remaining', 0), _connector='OR'), name='points_lot_remaining_within_amount')],
+                "verbose_name": "points entry",
+                "verbose_name_plural": "points entries",
+                "indexes": [
+                    models.Index(fields=["member", "-created_at"], name="points_member_recent"),
+                    models.Index(
+                        condition=models.Q(("remaining__gt", 0)),
+                        fields=["member", "expires_at"],
+                        name="points_open_lots",
+                    ),
+                    models.Index(
+                        condition=models.Q(("remaining__gt", 0)), fields=["expires_at"], name="points_expiring_lots"
+                    ),
+                    models.Index(
+                        condition=models.Q(("pending", True)), fields=["available_at"], name="points_pending_lots"
+                    ),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount", 0), _negated=True), name="points_entry_not_zero"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("remaining__gte", 0)), name="points_lot_remaining_not_negative"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("remaining__lte", models.F("amount")), ("remaining", 0), _connector="OR"),
+                        name="points_lot_remaining_within_amount",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='GrowthEntry',
+            name="GrowthEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.IntegerField(verbose_name='growth')),
-                ('created_at', models.DateTimeField(verbose_name='time')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='growth_entries', to='membership.member')),
-                ('purchase', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='growth_entries', to='membership.purchase')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("amount", models.IntegerField(verbose_name="growth")),
+                ("created_at", models.DateTimeField(verbose_name="time")),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="growth_entries",
+                        to="membership.member",
+                    ),
+                ),
+                (
+                    "purchase",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="growth_entries",
+                        to="membership.purchase",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'growth entry',
-                'verbose_name_plural': 'growth entries',
-                'indexes': [models.Index(fields=['member', 'created_at'], name='growth_member_time')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='growth_entry_not_zero')],
+                "verbose_name": "growth entry",
+                "verbose_name_plural": "growth entries",
+                "indexes": [models.Index(fields=["member", "created_at"], name="growth_member_time")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount", 0), _negated=True), name="growth_entry_not_zero"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PurchaseReturn',
+            name="PurchaseReturn",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(max_length=64, verbose_name='receipt')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='amount')),
-                ('points_reversed', models.IntegerField(default=0)),
-                ('points_refunded', models.IntegerField(default=0)),
-                ('growth_reversed', models.IntegerField(default=0)),
-                ('sv_refunded', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('created_at', models.DateTimeField(verbose_name='time')),
-                ('idempotency_key', models.CharField(max_length=100, unique=True)),
-                ('operator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('purchase', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='returns', to='membership.purchase')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reference", models.CharField(max_length=64, verbose_name="receipt")),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="amount")),
+                ("points_reversed", models.IntegerField(default=0)),
+                ("points_refunded", models.IntegerField(default=0)),
+                ("growth_reversed", models.IntegerField(default=0)),
+                ("sv_refunded", models.DecimalField(decimal_places=2, default=0, max_digits=12)),
+                ("created_at", models.DateTimeField(verbose_name="time")),
+                ("idempotency_key", models.CharField(max_length=100, unique=True)),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "purchase",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="returns", to="membership.purchase"
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="membership.store"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'member return',
-                'verbose_name_plural': 'member returns',
-                'constraints': [models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='return_amount_positive')],
+                "verbose_name": "member return",
+                "verbose_name_plural": "member returns",
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="return_amount_positive")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='purchase',
-            index=models.Index(fields=['member', '-created_at'], name='purchase_member_recent'),
+            model_name="purchase",
+            index=models.Index(fields=["member", "-created_at"], name="purchase_member_recent"),
         ),
         migrations.AddConstraint(
-            model_name='purchase',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='purchase_amount_positive'),
+            model_name="purchase",
+            constraint=models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="purchase_amount_positive"),
         ),
         migrations.AddConstraint(
-            model_name='purchase',
-            constraint=models.CheckConstraint(condition=models.Q(('returned_amount__lte', models.F('amount'))), name='purchase_returned_within_amount'),
+            model_name="purchase",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("returned_amount__lte", models.F("amount"))), name="purchase_returned_within_amount"
+            ),
         ),
         migrations.AddIndex(
-            model_name='member',
-            index=models.Index(fields=['home_store', 'joined_at'], name='membership__home_st_e37127_idx'),
+            model_name="member",
+            index=models.Index(fields=["home_store", "joined_at"], name="membership__home_st_e37127_idx"),
         ),
         migrations.AddIndex(
-            model_name='member',
-            index=models.Index(fields=['tier'], name='membership__tier_id_7a12c2_idx'),
+            model_name="member",
+            index=models.Index(fields=["tier"], name="membership__tier_id_7a12c2_idx"),
         ),
         migrations.AddIndex(
-            model_name='member',
-            index=models.Index(fields=['birth_month', 'birth_day'], name='membership__birth_m_497c26_idx'),
+            model_name="member",
+            index=models.Index(fields=["birth_month", "birth_day"], name="membership__birth_m_497c26_idx"),
         ),
         migrations.AddIndex(
-            model_name='member',
-            index=models.Index(fields=['last_purchase_at'], name='membership__last_pu_c09632_idx'),
+            model_name="member",
+            index=models.Index(fields=["last_purchase_at"], name="membership__last_pu_c09632_idx"),
         ),
         migrations.AddConstraint(
-            model_name='member',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('phone',), name='member_phone_unique_when_active', violation_error_message='This mobile number already belongs to a member.'),
+            model_name="member",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "active")),
+                fields=("phone",),
+                name="member_phone_unique_when_active",
+                violation_error_message="This mobile number already belongs to a member.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='member',
-            constraint=models.CheckConstraint(condition=models.Q(('sv_bonus__gte', 0), ('sv_principal__gte', 0)), name='member_stored_value_not_negative'),
+            model_name="member",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sv_bonus__gte", 0), ("sv_principal__gte", 0)),
+                name="member_stored_value_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='member',
-            constraint=models.CheckConstraint(condition=models.Q(('points_pending__gte', 0)), name='member_pending_not_negative'),
+            model_name="member",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("points_pending__gte", 0)), name="member_pending_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='member',
-            constraint=models.CheckConstraint(condition=models.Q(('birth_month__isnull', True), models.Q(('birth_month__gte', 1), ('birth_month__lte', 12)), _connector='OR'), name='member_birth_month_valid'),
+            model_name="member",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("birth_month__isnull", True),
+                    models.Q(("birth_month__gte", 1), ("birth_month__lte", 12)),
+                    _connector="OR",
+                ),
+                name="member_birth_month_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='tierchange',
-            index=models.Index(fields=['member', '-created_at'], name='tierchange_member_recent'),
+            model_name="tierchange",
+            index=models.Index(fields=["member", "-created_at"], name="tierchange_member_recent"),
         ),
         migrations.AddIndex(
-            model_name='storedvalueentry',
-            index=models.Index(fields=['member', '-created_at'], name='sv_member_recent'),
+            model_name="storedvalueentry",
+            index=models.Index(fields=["member", "-created_at"], name="sv_member_recent"),
         ),
         migrations.AddConstraint(
-            model_name='storedvalueentry',
-            constraint=models.CheckConstraint(condition=models.Q(('bonus', 0), ('principal', 0), _negated=True), name='sv_entry_not_zero'),
+            model_name="storedvalueentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("bonus", 0), ("principal", 0), _negated=True), name="sv_entry_not_zero"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='storedvalueentry',
-            constraint=models.CheckConstraint(condition=models.Q(('bonus_after__gte', 0), ('principal_after__gte', 0)), name='sv_entry_after_not_negative'),
+            model_name="storedvalueentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("bonus_after__gte", 0), ("principal_after__gte", 0)),
+                name="sv_entry_after_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='storedvalueentry',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'topup_refund')), fields=('topup',), name='sv_topup_refunded_once'),
+            model_name="storedvalueentry",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "topup_refund")), fields=("topup",), name="sv_topup_refunded_once"
+            ),
         ),
     ]

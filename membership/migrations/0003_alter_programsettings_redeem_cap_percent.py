@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0002_tag_earnmultiplier_earnstage_member_programsettings_and_more'),
+        ("membership", "0002_tag_earnmultiplier_earnstage_member_programsettings_and_more"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='programsettings',
-            name='redeem_cap_percent',
-            field=models.DecimalField(decimal_places=2, default=50, max_digits=5, verbose_name='points may pay at most this percent of a sale'),
+            model_name="programsettings",
+            name="redeem_cap_percent",
+            field=models.DecimalField(
+                decimal_places=2, default=50, max_digits=5, verbose_name="points may pay at most this percent of a sale"
+            ),
         ),
     ]

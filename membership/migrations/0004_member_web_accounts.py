@@ -4,43 +4,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0003_alter_programsettings_redeem_cap_percent'),
+        ("membership", "0003_alter_programsettings_redeem_cap_percent"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LoginThrottle',
+            name="LoginThrottle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=60, unique=True)),
-                ('failures', models.PositiveSmallIntegerField(default=0)),
-                ('window_started_at', models.DateTimeField(blank=True, null=True)),
-                ('locked_until', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=60, unique=True)),
+                ("failures", models.PositiveSmallIntegerField(default=0)),
+                ("window_started_at", models.DateTimeField(blank=True, null=True)),
+                ("locked_until", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'sign-in throttle',
-                'verbose_name_plural': 'sign-in throttles',
+                "verbose_name": "sign-in throttle",
+                "verbose_name_plural": "sign-in throttles",
             },
         ),
         migrations.CreateModel(
-            name='OneTimeCode',
+            name="OneTimeCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone', models.CharField(max_length=11, verbose_name='mobile')),
-                ('purpose', models.CharField(choices=[('signup', 'Sign-up'), ('reset', 'Password reset'), ('set_password', 'First password')], max_length=12, verbose_name='purpose')),
-                ('code_hash', models.CharField(max_length=64)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(verbose_name='sent')),
-                ('expires_at', models.DateTimeField(verbose_name='expires')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='attempts')),
-                ('used_at', models.DateTimeField(blank=True, null=True, verbose_name='used')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("phone", models.CharField(max_length=11, verbose_name="mobile")),
+                (
+                    "purpose",
+                    models.CharField(
+                        choices=[
+                            ("signup", "Sign-up"),
+                            ("reset", "Password reset"),
+                            ("set_password", "First password"),
+                        ],
+                        max_length=12,
+                        verbose_name="purpose",
+                    ),
+                ),
+                ("code_hash", models.CharField(max_length=64)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(verbose_name="sent")),
+                ("expires_at", models.DateTimeField(verbose_name="expires")),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="attempts")),
+                ("used_at", models.DateTimeField(blank=True, null=True, verbose_name="used")),
             ],
             options={
-                'verbose_name': 'one-time code',
-                'verbose_name_plural': 'one-time codes',
-                'indexes': [models.Index(fields=['phone', '-created_at'], name='otp_phone_recent'), models.Index(fields=['ip', '-created_at'], name='otp_ip_recent')],
+                "verbose_name": "one-time code",
+                "verbose_name_plural": "one-time codes",
+                "indexes": [
+                    models.Index(fields=["phone", "-created_at"], name="otp_phone_recent"),
+                    models.Index(fields=["ip", "-created_at"], name="otp_ip_recent"),
+                ],
             },
         ),
     ]

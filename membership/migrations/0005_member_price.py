@@ -5,25 +5,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0004_member_web_accounts'),
+        ("membership", "0004_member_web_accounts"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='programsettings',
-            name='birthday_month_discount',
-            field=models.DecimalField(decimal_places=2, default=0, help_text="Added to the tier's discount on sales in the member's birthday month; 0 = off.", max_digits=5, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)], verbose_name='extra member discount in the birthday month (%)'),
+            model_name="programsettings",
+            name="birthday_month_discount",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=0,
+                help_text="Added to the tier's discount on sales in the member's birthday month; 0 = off.",
+                max_digits=5,
+                validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)],
+                verbose_name="extra member discount in the birthday month (%)",
+            ),
         ),
         migrations.AddField(
-            model_name='purchase',
-            name='member_discount',
-            field=models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='member discount'),
+            model_name="purchase",
+            name="member_discount",
+            field=models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name="member discount"),
         ),
         migrations.AlterField(
-            model_name='purchase',
-            name='amount',
-            field=models.DecimalField(decimal_places=2, help_text='After the member discount: returns are against this.', max_digits=12, verbose_name='amount'),
+            model_name="purchase",
+            name="amount",
+            field=models.DecimalField(
+                decimal_places=2,
+                help_text="After the member discount: returns are against this.",
+                max_digits=12,
+                verbose_name="amount",
+            ),
         ),
     ]

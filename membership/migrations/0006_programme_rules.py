@@ -7,40 +7,89 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0005_member_price'),
+        ("membership", "0005_member_price"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='programsettings',
-            name='max_topup_amount',
-            field=models.DecimalField(decimal_places=2, default=50000, max_digits=12, validators=[django.core.validators.MinValueValidator(Decimal('0.01'))], verbose_name='largest single top-up (¥)'),
+            model_name="programsettings",
+            name="max_topup_amount",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=50000,
+                max_digits=12,
+                validators=[django.core.validators.MinValueValidator(Decimal("0.01"))],
+                verbose_name="largest single top-up (¥)",
+            ),
         ),
         migrations.AddField(
-            model_name='programsettings',
-            name='tier_basis',
-            field=models.CharField(choices=[('spend', 'Spend (1 per whole yuan paid)'), ('purchases', 'Number of purchases'), ('points', 'Points earned on purchases')], default='spend', help_text="What a sale adds to growth: the tiers' reach and keep thresholds and the review count in it.", max_length=10, verbose_name='tiers qualify by'),
+            model_name="programsettings",
+            name="tier_basis",
+            field=models.CharField(
+                choices=[
+                    ("spend", "Spend (1 per whole yuan paid)"),
+                    ("purchases", "Number of purchases"),
+                    ("points", "Points earned on purchases"),
+                ],
+                default="spend",
+                help_text="What a sale adds to growth: the tiers' reach and keep thresholds and the review count in it.",
+                max_length=10,
+                verbose_name="tiers qualify by",
+            ),
         ),
         migrations.AddField(
-            model_name='tier',
-            name='instant_sale_amount',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text='A single sale paying at least this (after discounts and coupons) lifts the member to this tier at once (满999送金卡). Empty: only growth lifts.', max_digits=12, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.01'))], verbose_name='instant tier on one sale of (¥)'),
+            model_name="tier",
+            name="instant_sale_amount",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=2,
+                help_text="A single sale paying at least this (after discounts and coupons) lifts the member to this tier at once (满999送金卡). Empty: only growth lifts.",
+                max_digits=12,
+                null=True,
+                validators=[django.core.validators.MinValueValidator(Decimal("0.01"))],
+                verbose_name="instant tier on one sale of (¥)",
+            ),
         ),
         migrations.AddField(
-            model_name='topupplan',
-            name='bonus_points',
-            field=models.PositiveIntegerField(default=0, help_text='Points given with the top-up; taken back if it is refunded.', verbose_name='bonus points'),
+            model_name="topupplan",
+            name="bonus_points",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="Points given with the top-up; taken back if it is refunded.",
+                verbose_name="bonus points",
+            ),
         ),
         migrations.AlterField(
-            model_name='pointsentry',
-            name='source',
-            field=models.CharField(choices=[('sale', 'Sale'), ('return', 'Return'), ('mall_order', 'Mall order'), ('scene', 'Campaign'), ('checkin', 'Check-in'), ('referral', 'Referral'), ('manual', 'Manual'), ('expiry', 'Expiry'), ('merge', 'Account merge'), ('import', 'Import'), ('topup', 'Top-up')], max_length=12, verbose_name='source'),
+            model_name="pointsentry",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("sale", "Sale"),
+                    ("return", "Return"),
+                    ("mall_order", "Mall order"),
+                    ("scene", "Campaign"),
+                    ("checkin", "Check-in"),
+                    ("referral", "Referral"),
+                    ("manual", "Manual"),
+                    ("expiry", "Expiry"),
+                    ("merge", "Account merge"),
+                    ("import", "Import"),
+                    ("topup", "Top-up"),
+                ],
+                max_length=12,
+                verbose_name="source",
+            ),
         ),
         migrations.AlterField(
-            model_name='tier',
-            name='discount_rate',
-            field=models.DecimalField(decimal_places=2, default=0, max_digits=5, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)], verbose_name='member discount (%)'),
+            model_name="tier",
+            name="discount_rate",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=0,
+                max_digits=5,
+                validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)],
+                verbose_name="member discount (%)",
+            ),
         ),
     ]

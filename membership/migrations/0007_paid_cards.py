@@ -9,68 +9,183 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0006_programme_rules'),
+        ("membership", "0006_programme_rules"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PaidCardProduct',
+            name="PaidCardProduct",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=50, verbose_name='name')),
-                ('price', models.DecimalField(decimal_places=2, max_digits=10, validators=[django.core.validators.MinValueValidator(Decimal('0.01'))], verbose_name='price (¥)')),
-                ('points_price', models.PositiveIntegerField(blank=True, help_text='Empty: it cannot be bought with points.', null=True, verbose_name='price in points')),
-                ('days', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1)], verbose_name='days')),
-                ('points_multiplier', models.DecimalField(decimal_places=2, default=1, help_text="On top of the tier's multiplier while the card lasts.", max_digits=4, validators=[django.core.validators.MinValueValidator(1)], verbose_name='points multiplier')),
-                ('discount_rate', models.DecimalField(decimal_places=2, default=0, help_text="Added to the tier's discount while the card lasts; 0 = none.", max_digits=5, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)], verbose_name='member discount (%)')),
-                ('monthly_coupon_code', models.CharField(blank=True, help_text='Code of the coupon template given on the 1st of each month (and on the day of purchase) while the card lasts.', max_length=20, verbose_name='monthly coupon')),
-                ('is_active', models.BooleanField(default=True, verbose_name='on sale')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=20, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=50, verbose_name="name")),
+                (
+                    "price",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=10,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0.01"))],
+                        verbose_name="price (¥)",
+                    ),
+                ),
+                (
+                    "points_price",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Empty: it cannot be bought with points.",
+                        null=True,
+                        verbose_name="price in points",
+                    ),
+                ),
+                (
+                    "days",
+                    models.PositiveSmallIntegerField(
+                        validators=[django.core.validators.MinValueValidator(1)], verbose_name="days"
+                    ),
+                ),
+                (
+                    "points_multiplier",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=1,
+                        help_text="On top of the tier's multiplier while the card lasts.",
+                        max_digits=4,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                        verbose_name="points multiplier",
+                    ),
+                ),
+                (
+                    "discount_rate",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=0,
+                        help_text="Added to the tier's discount while the card lasts; 0 = none.",
+                        max_digits=5,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(100),
+                        ],
+                        verbose_name="member discount (%)",
+                    ),
+                ),
+                (
+                    "monthly_coupon_code",
+                    models.CharField(
+                        blank=True,
+                        help_text="Code of the coupon template given on the 1st of each month (and on the day of purchase) while the card lasts.",
+                        max_length=20,
+                        verbose_name="monthly coupon",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="on sale")),
             ],
             options={
-                'verbose_name': 'paid membership card',
-                'verbose_name_plural': 'paid membership cards',
+                "verbose_name": "paid membership card",
+                "verbose_name_plural": "paid membership cards",
             },
         ),
         migrations.AddField(
-            model_name='member',
-            name='paid_card_until',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='paid card until'),
+            model_name="member",
+            name="paid_card_until",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="paid card until"),
         ),
         migrations.AlterField(
-            model_name='pointsentry',
-            name='source',
-            field=models.CharField(choices=[('sale', 'Sale'), ('return', 'Return'), ('mall_order', 'Mall order'), ('scene', 'Campaign'), ('checkin', 'Check-in'), ('referral', 'Referral'), ('manual', 'Manual'), ('expiry', 'Expiry'), ('paid_card', 'Paid card'), ('merge', 'Account merge'), ('import', 'Import'), ('topup', 'Top-up')], max_length=12, verbose_name='source'),
+            model_name="pointsentry",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("sale", "Sale"),
+                    ("return", "Return"),
+                    ("mall_order", "Mall order"),
+                    ("scene", "Campaign"),
+                    ("checkin", "Check-in"),
+                    ("referral", "Referral"),
+                    ("manual", "Manual"),
+                    ("expiry", "Expiry"),
+                    ("paid_card", "Paid card"),
+                    ("merge", "Account merge"),
+                    ("import", "Import"),
+                    ("topup", "Top-up"),
+                ],
+                max_length=12,
+                verbose_name="source",
+            ),
         ),
         migrations.AddField(
-            model_name='member',
-            name='paid_card_product',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.paidcardproduct', verbose_name='paid card'),
+            model_name="member",
+            name="paid_card_product",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="membership.paidcardproduct",
+                verbose_name="paid card",
+            ),
         ),
         migrations.CreateModel(
-            name='PaidCard',
+            name="PaidCard",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('paid_amount', models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name='paid (¥)')),
-                ('paid_points', models.PositiveIntegerField(default=0, verbose_name='paid (points)')),
-                ('starts_at', models.DateTimeField(verbose_name='from')),
-                ('ends_at', models.DateTimeField(verbose_name='until')),
-                ('created_at', models.DateTimeField(verbose_name='time')),
-                ('refunded_at', models.DateTimeField(blank=True, null=True, verbose_name='refunded')),
-                ('refund_amount', models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name='refunded (¥)')),
-                ('refund_points', models.PositiveIntegerField(default=0, verbose_name='refunded (points)')),
-                ('idempotency_key', models.CharField(max_length=100, unique=True)),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='paid_cards', to='membership.member', verbose_name='member')),
-                ('operator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='membership.store')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='purchases', to='membership.paidcardproduct', verbose_name='card')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "paid_amount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name="paid (¥)"),
+                ),
+                ("paid_points", models.PositiveIntegerField(default=0, verbose_name="paid (points)")),
+                ("starts_at", models.DateTimeField(verbose_name="from")),
+                ("ends_at", models.DateTimeField(verbose_name="until")),
+                ("created_at", models.DateTimeField(verbose_name="time")),
+                ("refunded_at", models.DateTimeField(blank=True, null=True, verbose_name="refunded")),
+                (
+                    "refund_amount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=10, verbose_name="refunded (¥)"),
+                ),
+                ("refund_points", models.PositiveIntegerField(default=0, verbose_name="refunded (points)")),
+                ("idempotency_key", models.CharField(max_length=100, unique=True)),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="paid_cards",
+                        to="membership.member",
+                        verbose_name="member",
+                    ),
+                ),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="membership.store",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="purchases",
+                        to="membership.paidcardproduct",
+                        verbose_name="card",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'paid card purchase',
-                'verbose_name_plural': 'paid card purchases',
-                'indexes': [models.Index(fields=['member', '-ends_at'], name='membership__member__fb54db_idx')],
+                "verbose_name": "paid card purchase",
+                "verbose_name_plural": "paid card purchases",
+                "indexes": [models.Index(fields=["member", "-ends_at"], name="membership__member__fb54db_idx")],
             },
         ),
     ]

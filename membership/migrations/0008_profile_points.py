@@ -4,25 +4,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0007_paid_cards'),
+        ("membership", "0007_paid_cards"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='programsettings',
-            name='profile_birthday_points',
-            field=models.PositiveIntegerField(default=0, help_text='Once per member, when the profile has a birthday; 0 = off.', verbose_name='points for giving a birthday'),
+            model_name="programsettings",
+            name="profile_birthday_points",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="Once per member, when the profile has a birthday; 0 = off.",
+                verbose_name="points for giving a birthday",
+            ),
         ),
         migrations.AddField(
-            model_name='programsettings',
-            name='profile_gender_points',
-            field=models.PositiveIntegerField(default=0, help_text='Once per member, when the profile says F or M; 0 = off.', verbose_name='points for giving a gender'),
+            model_name="programsettings",
+            name="profile_gender_points",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="Once per member, when the profile says F or M; 0 = off.",
+                verbose_name="points for giving a gender",
+            ),
         ),
         migrations.AlterField(
-            model_name='pointsentry',
-            name='source',
-            field=models.CharField(choices=[('sale', 'Sale'), ('return', 'Return'), ('mall_order', 'Mall order'), ('scene', 'Campaign'), ('checkin', 'Check-in'), ('referral', 'Referral'), ('manual', 'Manual'), ('expiry', 'Expiry'), ('paid_card', 'Paid card'), ('profile', 'Profile completed'), ('merge', 'Account merge'), ('import', 'Import'), ('topup', 'Top-up')], max_length=12, verbose_name='source'),
+            model_name="pointsentry",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("sale", "Sale"),
+                    ("return", "Return"),
+                    ("mall_order", "Mall order"),
+                    ("scene", "Campaign"),
+                    ("checkin", "Check-in"),
+                    ("referral", "Referral"),
+                    ("manual", "Manual"),
+                    ("expiry", "Expiry"),
+                    ("paid_card", "Paid card"),
+                    ("profile", "Profile completed"),
+                    ("merge", "Account merge"),
+                    ("import", "Import"),
+                    ("topup", "Top-up"),
+                ],
+                max_length=12,
+                verbose_name="source",
+            ),
         ),
     ]

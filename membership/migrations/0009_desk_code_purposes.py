@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0008_profile_points'),
+        ("membership", "0008_profile_points"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='onetimecode',
-            name='purpose',
-            field=models.CharField(choices=[('signup', 'Sign-up'), ('reset', 'Password reset'), ('set_password', 'First password'), ('change_phone', 'Phone change'), ('set_pin', 'Stored-value PIN')], max_length=12, verbose_name='purpose'),
+            model_name="onetimecode",
+            name="purpose",
+            field=models.CharField(
+                choices=[
+                    ("signup", "Sign-up"),
+                    ("reset", "Password reset"),
+                    ("set_password", "First password"),
+                    ("change_phone", "Phone change"),
+                    ("set_pin", "Stored-value PIN"),
+                ],
+                max_length=12,
+                verbose_name="purpose",
+            ),
         ),
     ]

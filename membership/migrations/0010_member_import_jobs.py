@@ -6,37 +6,80 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0009_desk_code_purposes'),
+        ("membership", "0009_desk_code_purposes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='tierchange',
-            name='reason',
-            field=models.CharField(choices=[('enrol', 'Enrolment'), ('upgrade', 'Upgrade'), ('review', 'Review'), ('manual', 'Set by HQ'), ('merge', 'Account merge'), ('migration', 'Migration')], max_length=10, verbose_name='reason'),
+            model_name="tierchange",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("enrol", "Enrolment"),
+                    ("upgrade", "Upgrade"),
+                    ("review", "Review"),
+                    ("manual", "Set by HQ"),
+                    ("merge", "Account merge"),
+                    ("migration", "Migration"),
+                ],
+                max_length=10,
+                verbose_name="reason",
+            ),
         ),
         migrations.CreateModel(
-            name='MemberImportJob',
+            name="MemberImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to='member-imports/', verbose_name='file')),
-                ('dry_run', models.BooleanField(default=True, help_text='Check the file and show what would be written; write nothing.', verbose_name='dry run')),
-                ('skip_bad_rows', models.BooleanField(default=False, verbose_name='skip rows with errors')),
-                ('tier_floor_until', models.DateField(blank=True, help_text='Tiers given in the file are kept as a floor until this date; without it, the tier is computed from the growth value.', null=True, verbose_name="keep the file's tiers until")),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=10, verbose_name='status')),
-                ('rows_total', models.PositiveIntegerField(blank=True, null=True, verbose_name='rows in the file')),
-                ('rows_done', models.PositiveIntegerField(default=0, verbose_name='rows processed')),
-                ('result', models.JSONField(blank=True, default=dict, verbose_name='reconciliation')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='started')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='started by')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("file", models.FileField(upload_to="member-imports/", verbose_name="file")),
+                (
+                    "dry_run",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Check the file and show what would be written; write nothing.",
+                        verbose_name="dry run",
+                    ),
+                ),
+                ("skip_bad_rows", models.BooleanField(default=False, verbose_name="skip rows with errors")),
+                (
+                    "tier_floor_until",
+                    models.DateField(
+                        blank=True,
+                        help_text="Tiers given in the file are kept as a floor until this date; without it, the tier is computed from the growth value.",
+                        null=True,
+                        verbose_name="keep the file's tiers until",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+                        default="queued",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("rows_total", models.PositiveIntegerField(blank=True, null=True, verbose_name="rows in the file")),
+                ("rows_done", models.PositiveIntegerField(default=0, verbose_name="rows processed")),
+                ("result", models.JSONField(blank=True, default=dict, verbose_name="reconciliation")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="started")),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="finished")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="started by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'member import',
-                'verbose_name_plural': 'member imports',
-                'ordering': ['-created_at'],
+                "verbose_name": "member import",
+                "verbose_name_plural": "member imports",
+                "ordering": ["-created_at"],
             },
         ),
     ]

@@ -5,15 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0010_member_import_jobs'),
+        ("membership", "0010_member_import_jobs"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='programsettings',
-            name='api_token_days',
-            field=models.PositiveSmallIntegerField(default=30, help_text='A till signs in again for a new token; a password change ends its tokens at once.', validators=[django.core.validators.MinValueValidator(1)], verbose_name='API tokens expire after (days)'),
+            model_name="programsettings",
+            name="api_token_days",
+            field=models.PositiveSmallIntegerField(
+                default=30,
+                help_text="A till signs in again for a new token; a password change ends its tokens at once.",
+                validators=[django.core.validators.MinValueValidator(1)],
+                verbose_name="API tokens expire after (days)",
+            ),
         ),
     ]

@@ -4,37 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0011_programsettings_api_token_days'),
+        ("membership", "0011_programsettings_api_token_days"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EventReceipt',
+            name="EventReceipt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('consumer', models.CharField(max_length=60)),
-                ('event_id', models.UUIDField()),
-                ('handled_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("consumer", models.CharField(max_length=60)),
+                ("event_id", models.UUIDField()),
+                ("handled_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('consumer', 'event_id'), name='event_receipt_once')],
+                "constraints": [models.UniqueConstraint(fields=("consumer", "event_id"), name="event_receipt_once")],
             },
         ),
         migrations.CreateModel(
-            name='OutboxEvent',
+            name="OutboxEvent",
             fields=[
-                ('id', models.UUIDField(primary_key=True, serialize=False)),
-                ('type', models.CharField(max_length=60)),
-                ('occurred_at', models.DateTimeField()),
-                ('payload', models.JSONField()),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True, default='')),
+                ("id", models.UUIDField(primary_key=True, serialize=False)),
+                ("type", models.CharField(max_length=60)),
+                ("occurred_at", models.DateTimeField()),
+                ("payload", models.JSONField()),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True, default="")),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('sent_at__isnull', True)), fields=['occurred_at'], name='outbox_pending')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("sent_at__isnull", True)), fields=["occurred_at"], name="outbox_pending"
+                    )
+                ],
             },
         ),
     ]

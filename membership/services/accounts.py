@@ -26,14 +26,15 @@ from .enrolment import Birthday, active_member_by_phone, normalise_phone
 
 Purpose = OneTimeCode.Purpose
 
-MAX_FAILURES = 5           # wrong passwords for one phone ...
-WINDOW_MINUTES = 15        # ... within this many minutes ...
-LOCK_MINUTES = 15          # ... lock that phone's sign-in this long
-MAX_IP_FAILURES = 30       # and this many from one IP address (password spraying across phones)
+MAX_FAILURES = 5  # wrong passwords for one phone ...
+WINDOW_MINUTES = 15  # ... within this many minutes ...
+LOCK_MINUTES = 15  # ... lock that phone's sign-in this long
+MAX_IP_FAILURES = 30  # and this many from one IP address (password spraying across phones)
 
 MSG_BAD_LOGIN = _("The mobile number or the password is wrong.")
-MSG_LOCKED = _("Too many wrong passwords: sign-in is locked for %(minutes)s minutes. "
-               "You can reset your password with an SMS code.")
+MSG_LOCKED = _(
+    "Too many wrong passwords: sign-in is locked for %(minutes)s minutes. You can reset your password with an SMS code."
+)
 MSG_ALREADY_MEMBER = _("This mobile number is already a member: sign in instead.")
 MSG_ENROLLED_NO_PASSWORD = _("You are already a member (enrolled at a store): set your password with an SMS code.")
 MSG_NOT_MEMBER = _("No member has this mobile number: sign up first.")
@@ -51,7 +52,7 @@ MSG_NO_STORE = _("Web sign-up is not open: no store is configured.")
 def web_signup_store() -> Store:
     """The store a sign-up without a poster is attributed to: the first active shop (a store with
     no children, so not HQ or a region) by code. docs/decisions.md records this choice."""
-    store = (Store.objects.filter(is_active=True, children__isnull=True).order_by("code").first())
+    store = Store.objects.filter(is_active=True, children__isnull=True).order_by("code").first()
     if store is None:
         raise Invalid(MSG_NO_STORE, field="store")
     return store
@@ -95,8 +96,9 @@ def send_password_code(*, phone, ip: str | None = None) -> otp.SentCode:
     """A code to set or reset the password; the same answer for a phone that is no member's (no SMS)."""
     phone = normalise_phone(phone)
     member = active_member_by_phone(phone)
-    return otp.request_code(phone=phone, purpose=password_purpose(member) if member else Purpose.RESET, ip=ip,
-                            send=member is not None)
+    return otp.request_code(
+        phone=phone, purpose=password_purpose(member) if member else Purpose.RESET, ip=ip, send=member is not None
+    )
 
 
 def _refuse_existing(phone: str) -> None:
@@ -105,9 +107,19 @@ def _refuse_existing(phone: str) -> None:
         raise PhoneTaken(message, field="phone", member=member, has_password=bool(member.password))
 
 
-def sign_up(*, phone, code, password: str, name: str = "", birthday=None, marketing_consent: bool = False,
-            terms_accepted: bool = True, store: Store | None = None, referral_code: str | None = None,
-            ip: str | None = None) -> Member:
+def sign_up(
+    *,
+    phone,
+    code,
+    password: str,
+    name: str = "",
+    birthday=None,
+    marketing_consent: bool = False,
+    terms_accepted: bool = True,
+    store: Store | None = None,
+    referral_code: str | None = None,
+    ip: str | None = None,
+) -> Member:
     """A member signs themselves up: on the web (attributed to `web_signup_store`) or from a
     store's QR poster (channel poster, attributed to that store). Checks everything that can be
     checked first, then the code (a wrong code uses an attempt), then enrols through
@@ -118,8 +130,10 @@ def sign_up(*, phone, code, password: str, name: str = "", birthday=None, market
     if birthday is not None and not isinstance(birthday, Birthday):
         birthday = Birthday.parse(birthday)
     _valid_password(password)
-    if referral_code and not Member.objects.filter(referral_code=referral_code.strip().upper(),
-                                                   status=Member.Status.ACTIVE).exists():
+    if (
+        referral_code
+        and not Member.objects.filter(referral_code=referral_code.strip().upper(), status=Member.Status.ACTIVE).exists()
+    ):
         raise Invalid(MSG_NO_REFERRER, field="referral_code")  # before the code, so no attempt is wasted
     channel = Channel.POSTER if store is not None else Channel.WEB
     store = store or web_signup_store()
@@ -127,9 +141,15 @@ def sign_up(*, phone, code, password: str, name: str = "", birthday=None, market
     _refuse_existing(phone)  # after the code (a member's phone is sent none): the form tells nobody who is a member
     with transaction.atomic():
         otp.consume(code_id)
-        member = enrolment.enrol(phone=phone, store=store, name=name, birthday=birthday,
-                                 referral_code=referral_code or None, marketing_consent=marketing_consent,
-                                 channel=channel)
+        member = enrolment.enrol(
+            phone=phone,
+            store=store,
+            name=name,
+            birthday=birthday,
+            referral_code=referral_code or None,
+            marketing_consent=marketing_consent,
+            channel=channel,
+        )
         member.password = make_password(password)
         member.save(update_fields=["password"])
         audit("member.sign_up", member=member, channel=channel, store=store.code, ip=ip)
@@ -153,8 +173,9 @@ def set_password(*, phone, code, password: str, ip: str | None = None) -> Member
         member.password = make_password(password)
         member.save(update_fields=["password"])
         LoginThrottle.objects.filter(key=_phone_key(phone)).delete()
-        audit("member.password_set" if purpose == Purpose.SET_PASSWORD else "member.password_reset",
-              member=member, ip=ip)
+        audit(
+            "member.password_set" if purpose == Purpose.SET_PASSWORD else "member.password_reset", member=member, ip=ip
+        )
     return member
 
 
@@ -210,8 +231,14 @@ def change_phone(*, member: Member, phone, code=None, acting_user=None) -> Membe
             member.phone = phone
             member.save(update_fields=["phone"])
             LoginThrottle.objects.filter(key=_phone_key(old)).delete()
-            audit("member.phone_change", member=member, operator=acting_user, old=_mask(old), new=_mask(phone),
-                  with_code=code_id is not None)
+            audit(
+                "member.phone_change",
+                member=member,
+                operator=acting_user,
+                old=_mask(old),
+                new=_mask(phone),
+                with_code=code_id is not None,
+            )
     except IntegrityError as exc:  # a parallel enrolment or change took the number first
         raise PhoneTaken(field="phone") from exc
     return member
@@ -252,9 +279,13 @@ def _locked_minutes(row: LoginThrottle | None, at: datetime) -> int | None:
 
 def _record_failure(key: str, at: datetime, *, max_failures: int) -> bool:
     """Count one failure for `key` (services.lockout); returns True when it locks."""
-    return lockout.record_failure(key, at, max_failures=max_failures,
-                                  window=_limit("MEMBER_LOGIN_WINDOW_MINUTES", WINDOW_MINUTES),
-                                  lock=_limit("MEMBER_LOCK_MINUTES", LOCK_MINUTES))
+    return lockout.record_failure(
+        key,
+        at,
+        max_failures=max_failures,
+        window=_limit("MEMBER_LOGIN_WINDOW_MINUTES", WINDOW_MINUTES),
+        lock=_limit("MEMBER_LOCK_MINUTES", LOCK_MINUTES),
+    )
 
 
 def purge_throttles(at: datetime | None = None) -> int:
@@ -262,9 +293,10 @@ def purge_throttles(at: datetime | None = None) -> int:
     nothing at the next failure anyway. Returns how many; safe to re-run."""
     at = at or now()
     window = timedelta(minutes=_limit("MEMBER_LOGIN_WINDOW_MINUTES", WINDOW_MINUTES))
-    return LoginThrottle.objects.filter(Q(locked_until__isnull=True) | Q(locked_until__lte=at),
-                                        Q(window_started_at__isnull=True) | Q(window_started_at__lt=at - window)
-                                        ).delete()[0]
+    return LoginThrottle.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=at),
+        Q(window_started_at__isnull=True) | Q(window_started_at__lt=at - window),
+    ).delete()[0]
 
 
 def check_login(*, phone, password: str, ip: str | None = None) -> Member:
@@ -284,9 +316,11 @@ def check_login(*, phone, password: str, ip: str | None = None) -> Member:
         raise LimitReached(MSG_LOCKED % {"minutes": _locked_minutes(row, at)}, field="password")
     member = active_member_by_phone(phone)
     if member is not None and member.password:
+
         def upgrade(raw):  # rehash with the current hasher, as Django's auth does (the session
             member.password = make_password(raw)  # hash is taken from this new value)
             Member.objects.filter(pk=member.pk).update(password=member.password)
+
         ok = check_password(password or "", member.password, setter=upgrade)
     else:
         make_password(password or "")  # same work as a real check: timing tells nothing
@@ -297,8 +331,10 @@ def check_login(*, phone, password: str, ip: str | None = None) -> Member:
     with transaction.atomic():
         locked = _record_failure(_phone_key(phone), at, max_failures=_limit("MEMBER_LOGIN_MAX_FAILURES", MAX_FAILURES))
         if ip:
-            locked = _record_failure(f"ip:{ip}", at, max_failures=_limit("MEMBER_LOGIN_MAX_IP_FAILURES",
-                                                                         MAX_IP_FAILURES)) or locked
+            locked = (
+                _record_failure(f"ip:{ip}", at, max_failures=_limit("MEMBER_LOGIN_MAX_IP_FAILURES", MAX_IP_FAILURES))
+                or locked
+            )
         if locked:
             audit("member.sign_in_locked", member=member, phone=phone[:3] + "****" + phone[-4:], ip=ip)
     if locked:
@@ -318,8 +354,9 @@ class ProfileChange:
     changed: tuple[str, ...]
 
 
-def update_profile(*, member, name: str, marketing_consent: bool, birthday=None,
-                   gender: str | None = None) -> ProfileChange:
+def update_profile(
+    *, member, name: str, marketing_consent: bool, birthday=None, gender: str | None = None
+) -> ProfileChange:
     """What a member may change themselves: name, marketing consent (recorded with its time), and
     the birthday only while none is set; after that only the counter changes it (it drives
     birthday benefits)."""
@@ -368,50 +405,114 @@ def personal_data(member: Member) -> dict:
     data = {
         "exported_at": now().isoformat(),
         "member": {
-            "member_no": member.member_no, "phone": member.phone, "name": member.name,
-            "gender": member.gender, "birthday": member.birthday_display,
-            "home_store": member.home_store.code, "channel": member.channel,
-            "joined_at": member.joined_at.isoformat(), "status": member.status,
+            "member_no": member.member_no,
+            "phone": member.phone,
+            "name": member.name,
+            "gender": member.gender,
+            "birthday": member.birthday_display,
+            "home_store": member.home_store.code,
+            "channel": member.channel,
+            "joined_at": member.joined_at.isoformat(),
+            "status": member.status,
             "referral_code": member.referral_code,
             "referred_by": member.referrer.member_no if member.referrer else None,
             "marketing_consent": member.marketing_consent,
             "consent_at": member.consent_at.isoformat() if member.consent_at else None,
-            "tier": member.tier.code, "tier_since": member.tier_since.isoformat(),
+            "tier": member.tier.code,
+            "tier_since": member.tier_since.isoformat(),
             "growth_value": member.growth_value,
-            "points_available": member.points_balance, "points_pending": member.points_pending,
-            "stored_value_principal": f"{member.sv_principal:.2f}", "stored_value_bonus": f"{member.sv_bonus:.2f}",
-            "purchase_count": member.purchase_count, "has_password": bool(member.password),
+            "points_available": member.points_balance,
+            "points_pending": member.points_pending,
+            "stored_value_principal": f"{member.sv_principal:.2f}",
+            "stored_value_bonus": f"{member.sv_bonus:.2f}",
+            "purchase_count": member.purchase_count,
+            "has_password": bool(member.password),
             "members_invited": member.referrals.count(),
         },
-        "cards": [{"number": c.number, "kind": c.kind, "status": c.status,
-                   "bound_at": c.bound_at.isoformat() if c.bound_at else None} for c in cards],
-        "tier_changes": [{"from": t.from_tier.code if t.from_tier else None, "to": t.to_tier.code,
-                          "reason": t.reason, "at": t.created_at.isoformat()} for t in tier_changes],
-        "points": [{"at": e.created_at.isoformat(), "amount": e.amount, "kind": e.kind, "source": e.source,
-                    "reference": e.source_ref, "store": e.store.code if e.store else None, "reason": e.reason,
-                    "balance_after": e.balance_after,
-                    "expires_at": e.expires_at.isoformat() if e.expires_at and e.amount > 0 else None}
-                   for e in points],
-        "stored_value": [{"at": e.created_at.isoformat(), "kind": e.kind, "principal": f"{e.principal:.2f}",
-                          "bonus": f"{e.bonus:.2f}", "principal_after": f"{e.principal_after:.2f}",
-                          "bonus_after": f"{e.bonus_after:.2f}", "store": e.store.code if e.store else None}
-                         for e in sv],
-        "purchases": [{"at": p.created_at.isoformat(), "store": p.store.code, "receipt": p.reference,
-                       "amount": f"{p.amount:.2f}", "points_paid": p.points_paid, "points_earned": p.points_earned,
-                       "stored_value_paid": f"{p.sv_paid:.2f}", "returned_amount": f"{p.returned_amount:.2f}",
-                       "returns": [{"at": r.created_at.isoformat(), "amount": f"{r.amount:.2f}",
-                                    "receipt": r.reference} for r in p.returns.all()]}
-                      for p in purchases],
+        "cards": [
+            {
+                "number": c.number,
+                "kind": c.kind,
+                "status": c.status,
+                "bound_at": c.bound_at.isoformat() if c.bound_at else None,
+            }
+            for c in cards
+        ],
+        "tier_changes": [
+            {
+                "from": t.from_tier.code if t.from_tier else None,
+                "to": t.to_tier.code,
+                "reason": t.reason,
+                "at": t.created_at.isoformat(),
+            }
+            for t in tier_changes
+        ],
+        "points": [
+            {
+                "at": e.created_at.isoformat(),
+                "amount": e.amount,
+                "kind": e.kind,
+                "source": e.source,
+                "reference": e.source_ref,
+                "store": e.store.code if e.store else None,
+                "reason": e.reason,
+                "balance_after": e.balance_after,
+                "expires_at": e.expires_at.isoformat() if e.expires_at and e.amount > 0 else None,
+            }
+            for e in points
+        ],
+        "stored_value": [
+            {
+                "at": e.created_at.isoformat(),
+                "kind": e.kind,
+                "principal": f"{e.principal:.2f}",
+                "bonus": f"{e.bonus:.2f}",
+                "principal_after": f"{e.principal_after:.2f}",
+                "bonus_after": f"{e.bonus_after:.2f}",
+                "store": e.store.code if e.store else None,
+            }
+            for e in sv
+        ],
+        "purchases": [
+            {
+                "at": p.created_at.isoformat(),
+                "store": p.store.code,
+                "receipt": p.reference,
+                "amount": f"{p.amount:.2f}",
+                "points_paid": p.points_paid,
+                "points_earned": p.points_earned,
+                "stored_value_paid": f"{p.sv_paid:.2f}",
+                "returned_amount": f"{p.returned_amount:.2f}",
+                "returns": [
+                    {"at": r.created_at.isoformat(), "amount": f"{r.amount:.2f}", "receipt": r.reference}
+                    for r in p.returns.all()
+                ],
+            }
+            for p in purchases
+        ],
     }
     # what campaigns keeps about the member (coupons, inbox), read through the reverse relations its
     # models declare on Member: membership never imports campaigns (docs/architecture.md)
     if (coupons := getattr(member, "coupons", None)) is not None:
-        data["coupons"] = [{"code": c.code, "status": c.status, "granted_at": c.granted_at.isoformat(),
-                            "valid_until": c.valid_until.isoformat() if c.valid_until else None}
-                           for c in coupons.order_by("granted_at", "id")]
+        data["coupons"] = [
+            {
+                "code": c.code,
+                "status": c.status,
+                "granted_at": c.granted_at.isoformat(),
+                "valid_until": c.valid_until.isoformat() if c.valid_until else None,
+            }
+            for c in coupons.order_by("granted_at", "id")
+        ]
     if (notifications := getattr(member, "notifications", None)) is not None:
-        data["notifications"] = [{"at": n.created_at.isoformat(), "channel": n.channel, "title": n.title,
-                                  "body": n.body, "read_at": n.read_at.isoformat() if n.read_at else None}
-                                 for n in notifications.order_by("created_at", "id")]
+        data["notifications"] = [
+            {
+                "at": n.created_at.isoformat(),
+                "channel": n.channel,
+                "title": n.title,
+                "body": n.body,
+                "read_at": n.read_at.isoformat() if n.read_at else None,
+            }
+            for n in notifications.order_by("created_at", "id")
+        ]
     audit("member.data_export", member=member)
     return data

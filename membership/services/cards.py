@@ -28,8 +28,13 @@ def luhn_check_digit(payload: str) -> str:
 
 
 def is_valid_number(number: str) -> bool:
-    return (isinstance(number, str) and number.isascii() and number.isdigit() and 12 <= len(number) <= 19
-            and luhn_check_digit(number[:-1]) == number[-1])
+    return (
+        isinstance(number, str)
+        and number.isascii()
+        and number.isdigit()
+        and 12 <= len(number) <= 19
+        and luhn_check_digit(number[:-1]) == number[-1]
+    )
 
 
 def normalise_number(number) -> str:
@@ -49,8 +54,13 @@ def issue_virtual(member: Member) -> Card:
     for _attempt in range(5):
         try:
             with transaction.atomic():
-                return Card.objects.create(number=new_virtual_number(), kind=Card.Kind.VIRTUAL,
-                                           status=Card.Status.ACTIVE, member=member, bound_at=now())
+                return Card.objects.create(
+                    number=new_virtual_number(),
+                    kind=Card.Kind.VIRTUAL,
+                    status=Card.Status.ACTIVE,
+                    member=member,
+                    bound_at=now(),
+                )
         except IntegrityError:
             continue
     raise RuntimeError("could not draw a free virtual card number")
@@ -86,8 +96,9 @@ def add_stock(numbers, *, batch: str) -> int:
     if taken:
         raise CardTaken(_("These cards exist already: %s") % ", ".join(sorted(taken)[:5]), field="card_no")
     with transaction.atomic():
-        Card.objects.bulk_create([Card(number=n, kind=Card.Kind.PHYSICAL, status=Card.Status.STOCK, batch=batch)
-                                  for n in cleaned])
+        Card.objects.bulk_create(
+            [Card(number=n, kind=Card.Kind.PHYSICAL, status=Card.Status.STOCK, batch=batch) for n in cleaned]
+        )
     return len(cleaned)
 
 
@@ -122,9 +133,8 @@ def member_card(member: Member, number) -> Card:
 def report_lost(*, member: Member, card_no, replacement_card_no: str | None = None, acting_user=None) -> Card:
     """The desk's "lost card": the member's card is blocked and replaced (by `replace`), with a
     scanned physical card from stock when one is given, else a new virtual card."""
-    return replace(card=member_card(member, card_no), new_number=replacement_card_no or None,
-                   acting_user=acting_user)
+    return replace(card=member_card(member, card_no), new_number=replacement_card_no or None, acting_user=acting_user)
 
 
 def primary_card(member: Member) -> Card | None:
-    return (member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at").first())
+    return member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at").first()

@@ -96,9 +96,20 @@ def active_member_by_phone(phone: str) -> Member | None:
     return Member.objects.filter(phone=phone, status=Member.Status.ACTIVE).first()
 
 
-def enrol(*, phone, store: Store, name: str = "", gender: str = Gender.UNKNOWN, birthday=None,
-          card_no: str | None = None, referral_code: str | None = None, marketing_consent: bool = False,
-          channel: str = Channel.COUNTER, acting_user=None, joined_at: datetime | None = None) -> Member:
+def enrol(
+    *,
+    phone,
+    store: Store,
+    name: str = "",
+    gender: str = Gender.UNKNOWN,
+    birthday=None,
+    card_no: str | None = None,
+    referral_code: str | None = None,
+    marketing_consent: bool = False,
+    channel: str = Channel.COUNTER,
+    acting_user=None,
+    joined_at: datetime | None = None,
+) -> Member:
     """Enrol a member: one transaction that creates the member at the entry tier with a card (the
     scanned physical one, or a new virtual one). A phone that belongs to an active member raises
     PhoneTaken carrying that member, so the counter can open them instead."""
@@ -115,22 +126,38 @@ def enrol(*, phone, store: Store, name: str = "", gender: str = Gender.UNKNOWN, 
         raise PhoneTaken(field="phone", member=existing)
     referrer = None
     if referral_code:
-        referrer = Member.objects.filter(referral_code=referral_code.strip().upper(),
-                                         status=Member.Status.ACTIVE).first()
+        referrer = Member.objects.filter(
+            referral_code=referral_code.strip().upper(), status=Member.Status.ACTIVE
+        ).first()
         if referrer is None:
             raise Invalid(_("No member has this referral code."), field="referral_code")
     at = joined_at or now()
     try:
         with transaction.atomic():
-            member = _create(phone=phone, store=store, name=name, gender=gender, birthday=birthday,
-                             referrer=referrer, consent=marketing_consent, channel=channel,
-                             acting_user=acting_user, at=at)
+            member = _create(
+                phone=phone,
+                store=store,
+                name=name,
+                gender=gender,
+                birthday=birthday,
+                referrer=referrer,
+                consent=marketing_consent,
+                channel=channel,
+                acting_user=acting_user,
+                at=at,
+            )
             if card_no:
                 cards.bind_physical(member, card_no)
             else:
                 cards.issue_virtual(member)
-            tiers.TierChange.objects.create(member=member, from_tier=None, to_tier=member.tier,
-                                            reason=tiers.TierChange.Reason.ENROL, created_at=at, operator=acting_user)
+            tiers.TierChange.objects.create(
+                member=member,
+                from_tier=None,
+                to_tier=member.tier,
+                reason=tiers.TierChange.Reason.ENROL,
+                created_at=at,
+                operator=acting_user,
+            )
             if channel != Channel.IMPORT and points.reward_profile_locked(member, at=at, program=config.program()):
                 member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
             audit("member.enrol", member=member, operator=acting_user, channel=channel, store=store.code)
@@ -148,12 +175,24 @@ def _create(*, phone, store, name, gender, birthday, referrer, consent, channel,
         try:
             with transaction.atomic():
                 return Member.objects.create(
-                    member_no=_new_member_no(), phone=phone, name=name, gender=gender,
-                    birth_year=birthday.year if birthday else None, birth_month=birthday.month if birthday else None,
-                    birth_day=birthday.day if birthday else None, home_store=store, channel=channel,
-                    enrolled_by=acting_user if getattr(acting_user, "pk", None) else None, joined_at=at,
-                    referrer=referrer, referral_code=_new_referral_code(), marketing_consent=bool(consent),
-                    consent_at=at if consent else None, tier=entry, tier_since=at)
+                    member_no=_new_member_no(),
+                    phone=phone,
+                    name=name,
+                    gender=gender,
+                    birth_year=birthday.year if birthday else None,
+                    birth_month=birthday.month if birthday else None,
+                    birth_day=birthday.day if birthday else None,
+                    home_store=store,
+                    channel=channel,
+                    enrolled_by=acting_user if getattr(acting_user, "pk", None) else None,
+                    joined_at=at,
+                    referrer=referrer,
+                    referral_code=_new_referral_code(),
+                    marketing_consent=bool(consent),
+                    consent_at=at if consent else None,
+                    tier=entry,
+                    tier_since=at,
+                )
         except IntegrityError:
             if attempt == 5 or active_member_by_phone(phone):
                 raise
@@ -197,30 +236,46 @@ def merge(*, source, target, acting_user, reason: str = "") -> Member:
         target.sv_bonus += source.sv_bonus
         target.growth_value += source.growth_value
         target.purchase_count += source.purchase_count
-        if source.last_purchase_at and (not target.last_purchase_at or source.last_purchase_at > target.last_purchase_at):
+        if source.last_purchase_at and (
+            not target.last_purchase_at or source.last_purchase_at > target.last_purchase_at
+        ):
             target.last_purchase_at = source.last_purchase_at
         _settle_lots_after_merge(target)
         if source.tier.rank > target.tier.rank:
-            tiers._change(target, source.tier, reason=tiers.TierChange.Reason.MERGE, at=now(), operator=acting_user,
-                          note=f"merged {source.member_no}")
+            tiers._change(
+                target,
+                source.tier,
+                reason=tiers.TierChange.Reason.MERGE,
+                at=now(),
+                operator=acting_user,
+                note=f"merged {source.member_no}",
+            )
         target.points_flagged = target.points_balance < 0
         target.save()
         Member.objects.filter(pk=source.pk).update(
-            status=Member.Status.MERGED, merged_into=target, points_balance=0, points_pending=0, sv_principal=0,
-            sv_bonus=0, growth_value=0, purchase_count=0, points_flagged=False)
+            status=Member.Status.MERGED,
+            merged_into=target,
+            points_balance=0,
+            points_pending=0,
+            sv_principal=0,
+            sv_bonus=0,
+            growth_value=0,
+            purchase_count=0,
+            points_flagged=False,
+        )
         Member.objects.filter(referrer=source).update(referrer=target)
         target.tags.add(*source.tags.all())
         source.tags.clear()
         ExpiryNotice.objects.filter(member=source).exclude(
-            expires_at__in=ExpiryNotice.objects.filter(member=target).values("expires_at")).update(member=target)
+            expires_at__in=ExpiryNotice.objects.filter(member=target).values("expires_at")
+        ).update(member=target)
         for mover in hooks.member_merge_movers:
             mover(source, target)
         audit("member.merge", member=target, operator=acting_user, merged=source.member_no, reason=reason)
         return target
 
 
-MSG_CLOSE_STORED_VALUE = _("The member still has ¥%(amount)s of stored value: refund it before closing "
-                           "the membership.")
+MSG_CLOSE_STORED_VALUE = _("The member still has ¥%(amount)s of stored value: refund it before closing the membership.")
 
 
 def closed_phone(member: Member) -> str:
@@ -253,10 +308,22 @@ def close(*, member, reason: str, acting_user) -> Member:
         member.birth_year = member.birth_month = member.birth_day = None
         member.marketing_consent, member.consent_at = False, at
         member.password, member.sv_pin = "", ""
-        member.save(update_fields=["status", "phone", "name", "gender", "birth_year", "birth_month", "birth_day",
-                                   "marketing_consent", "consent_at", "password", "sv_pin"])
-        Card.objects.filter(member=member, status=Card.Status.ACTIVE).update(status=Card.Status.BLOCKED,
-                                                                             blocked_at=at)
+        member.save(
+            update_fields=[
+                "status",
+                "phone",
+                "name",
+                "gender",
+                "birth_year",
+                "birth_month",
+                "birth_day",
+                "marketing_consent",
+                "consent_at",
+                "password",
+                "sv_pin",
+            ]
+        )
+        Card.objects.filter(member=member, status=Card.Status.ACTIVE).update(status=Card.Status.BLOCKED, blocked_at=at)
         member.tags.clear()
         OneTimeCode.objects.filter(phone=phone).delete()
         LoginThrottle.objects.filter(key=f"phone:{phone}").delete()
@@ -269,8 +336,11 @@ def close(*, member, reason: str, acting_user) -> Member:
 def _settle_lots_after_merge(member: Member) -> None:
     """If one side was in debt, the other's lots pay it, oldest expiry first, so that the available
     balance equals what is left in the lots again."""
-    available = list(PointsEntry.objects.select_for_update().filter(member=member, remaining__gt=0, pending=False)
-                     .order_by(F("expires_at").asc(nulls_last=True), "id"))
+    available = list(
+        PointsEntry.objects.select_for_update()
+        .filter(member=member, remaining__gt=0, pending=False)
+        .order_by(F("expires_at").asc(nulls_last=True), "id")
+    )
     excess = sum(lot.remaining for lot in available) - max(0, member.points_balance)
     for lot in available:
         if excess <= 0:

@@ -59,9 +59,27 @@ from . import cards, enrolment
 from .common import CENT, local, now, tz
 from .points import _add_to_balances
 
-COLUMNS = ("member_no", "phone", "name", "gender", "birthday", "home_store", "marketing_consent", "consent_at",
-           "joined_at", "card_no", "points", "points_expire_on", "points_pending_until", "growth_value", "tier",
-           "sv_principal", "sv_bonus", "referrer_phone", "tags")
+COLUMNS = (
+    "member_no",
+    "phone",
+    "name",
+    "gender",
+    "birthday",
+    "home_store",
+    "marketing_consent",
+    "consent_at",
+    "joined_at",
+    "card_no",
+    "points",
+    "points_expire_on",
+    "points_pending_until",
+    "growth_value",
+    "tier",
+    "sv_principal",
+    "sv_bonus",
+    "referrer_phone",
+    "tags",
+)
 REQUIRED = ("phone", "home_store")
 BATCH_ROWS = 5000
 SOURCE = "import"
@@ -69,11 +87,31 @@ OPENING_REASON = "opening balance (import)"
 
 TRUE_WORDS = {"1", "true", "yes", "y", "是", "同意"}
 FALSE_WORDS = {"", "0", "false", "no", "n", "否", "不同意"}
-GENDER_WORDS = {"": Gender.UNKNOWN, "u": Gender.UNKNOWN, "f": Gender.FEMALE, "female": Gender.FEMALE,
-                "女": Gender.FEMALE, "m": Gender.MALE, "male": Gender.MALE, "男": Gender.MALE}
-NUMERIC_COLUMNS = ("member_no", "phone", "card_no", "points", "points_expire_on", "points_pending_until",
-                   "growth_value", "sv_principal", "sv_bonus", "referrer_phone", "consent_at", "joined_at",
-                   "birthday")
+GENDER_WORDS = {
+    "": Gender.UNKNOWN,
+    "u": Gender.UNKNOWN,
+    "f": Gender.FEMALE,
+    "female": Gender.FEMALE,
+    "女": Gender.FEMALE,
+    "m": Gender.MALE,
+    "male": Gender.MALE,
+    "男": Gender.MALE,
+}
+NUMERIC_COLUMNS = (
+    "member_no",
+    "phone",
+    "card_no",
+    "points",
+    "points_expire_on",
+    "points_pending_until",
+    "growth_value",
+    "sv_principal",
+    "sv_bonus",
+    "referrer_phone",
+    "consent_at",
+    "joined_at",
+    "birthday",
+)
 MEMBER_NO_RE = re.compile(r"^[0-9A-Za-z]{1,12}$")
 
 MSG_FULL_WIDTH = gettext_lazy("Use ordinary (half-width) digits 0-9 and letters, not full-width ones.")
@@ -135,6 +173,7 @@ class Figures:
 @dataclass
 class Result:
     """The reconciliation: what the file holds and what was (or, in a dry run, would be) written."""
+
     dry_run: bool = False
     skip_bad_rows: bool = False
     in_file: Figures = field(default_factory=Figures)
@@ -164,10 +203,16 @@ class Result:
         ]
 
     def as_dict(self) -> dict:
-        return {"dry_run": self.dry_run, "skip_bad_rows": self.skip_bad_rows, "rolled_back": self.rolled_back,
-                "table": self.table(), "errors": [list(e) for e in self.errors[:1000]],
-                "error_count": len(self.errors), "bad_rows": self.bad_rows,
-                "base_errors": [str(e) for e in self.base_errors]}
+        return {
+            "dry_run": self.dry_run,
+            "skip_bad_rows": self.skip_bad_rows,
+            "rolled_back": self.rolled_back,
+            "table": self.table(),
+            "errors": [list(e) for e in self.errors[:1000]],
+            "error_count": len(self.errors),
+            "bad_rows": self.bad_rows,
+            "base_errors": [str(e) for e in self.base_errors],
+        }
 
 
 def _text(value) -> str:
@@ -250,8 +295,16 @@ class Importer:
     `tier_floor_until`: the date until which a tier given in the file is kept as a floor (reason
     "migration"); without it the tier is computed from the growth value."""
 
-    def __init__(self, *, acting_user=None, dry_run: bool = False, skip_bad_rows: bool = False,
-                 tier_floor_until: date | None = None, batch_rows: int = BATCH_ROWS, progress=None):
+    def __init__(
+        self,
+        *,
+        acting_user=None,
+        dry_run: bool = False,
+        skip_bad_rows: bool = False,
+        tier_floor_until: date | None = None,
+        batch_rows: int = BATCH_ROWS,
+        progress=None,
+    ):
         self.user = acting_user if getattr(acting_user, "pk", None) else None
         self.result = Result(dry_run=dry_run, skip_bad_rows=skip_bad_rows)
         self.tier_floor_until = tier_floor_until
@@ -324,8 +377,12 @@ class Importer:
                 bad(column, exc)
                 continue
             if at is not None and at > self.at:
-                bad(column, _("The joining time cannot be in the future.") if column == "joined_at"
-                    else _("The consent time cannot be in the future."))
+                bad(
+                    column,
+                    _("The joining time cannot be in the future.")
+                    if column == "joined_at"
+                    else _("The consent time cannot be in the future."),
+                )
             setattr(row, column, at)
         member_no = text["member_no"]
         if member_no and "member_no" not in errors and not MEMBER_NO_RE.match(member_no):
@@ -373,8 +430,11 @@ class Importer:
         if tier_code:
             row.tier = self.tiers.get(tier_code)
             if row.tier is None:
-                bad("tier", _("No tier has the code %(code)s. Tiers: %(codes)s.")
-                    % {"code": tier_code, "codes": ", ".join(self.tiers)})
+                bad(
+                    "tier",
+                    _("No tier has the code %(code)s. Tiers: %(codes)s.")
+                    % {"code": tier_code, "codes": ", ".join(self.tiers)},
+                )
         for column in ("sv_principal", "sv_bonus"):
             if column in errors:
                 continue
@@ -407,16 +467,22 @@ class Importer:
             errors.setdefault(row.number, {}).setdefault(column, []).append(str(message))
 
         phones = {r.phone for r in rows} | {r.referrer_phone for r in rows if r.referrer_phone}
-        existing = {phone: SimpleNamespace(pk=pk, phone=phone, member_no=no, channel=channel)
-                    for pk, phone, no, channel, status in _lookup(Member, "phone", phones,
-                                                                  ("id", "phone", "member_no", "channel", "status"))
-                    if status == Member.Status.ACTIVE}
+        existing = {
+            phone: SimpleNamespace(pk=pk, phone=phone, member_no=no, channel=channel)
+            for pk, phone, no, channel, status in _lookup(
+                Member, "phone", phones, ("id", "phone", "member_no", "channel", "status")
+            )
+            if status == Member.Status.ACTIVE
+        }
         numbers = {r.member_no for r in rows if r.member_no}
         nos_taken = dict(_lookup(Member, "member_no", numbers, ("member_no", "phone")))
         all_cards = {n for r in rows for n in r.cards}
-        known_cards = {number: SimpleNamespace(pk=pk, number=number, status=status, member_id=member_id)
-                       for pk, number, status, member_id in _lookup(Card, "number", all_cards,
-                                                                    ("id", "number", "status", "member_id"))}
+        known_cards = {
+            number: SimpleNamespace(pk=pk, number=number, status=status, member_id=member_id)
+            for pk, number, status, member_id in _lookup(
+                Card, "number", all_cards, ("id", "number", "status", "member_id")
+            )
+        }
         valid = []
         for row in rows:
             row.new, row.member_id = False, None
@@ -431,8 +497,7 @@ class Importer:
                 if member.channel != Channel.IMPORT or (row.member_no and row.member_no != member.member_no):
                     bad(row, "phone", MSG_PHONE_TAKEN)
             elif row.member_no and (row.member_no in nos_taken or row.member_no in self.member_nos_in_file):
-                bad(row, "member_no", _("The member number %(no)s belongs to another member.")
-                    % {"no": row.member_no})
+                bad(row, "member_no", _("The member number %(no)s belongs to another member.") % {"no": row.member_no})
             member_id = self.member_ids.get(row.phone) or (member.pk if member is not None else None)
             for number in row.cards:
                 holder = self.cards_in_file.get(number)
@@ -443,9 +508,17 @@ class Importer:
                     bad(row, "card_no", _("Card %(card)s belongs to another member.") % {"card": number})
                 elif card is not None and not card.member_id and card.status != Card.Status.STOCK:
                     bad(row, "card_no", _("Card %(card)s is blocked.") % {"card": number})
-            if (row.referrer_phone and row.referrer_phone not in existing and row.referrer_phone not in self.phones_in_file
-                    and row.referrer_phone not in self.all_phones):
-                bad(row, "referrer_phone", _("No member has the mobile number %(phone)s.") % {"phone": row.referrer_phone})
+            if (
+                row.referrer_phone
+                and row.referrer_phone not in existing
+                and row.referrer_phone not in self.phones_in_file
+                and row.referrer_phone not in self.all_phones
+            ):
+                bad(
+                    row,
+                    "referrer_phone",
+                    _("No member has the mobile number %(phone)s.") % {"phone": row.referrer_phone},
+                )
             if row.referrer_phone == row.phone:
                 bad(row, "referrer_phone", _("A member cannot refer themselves."))
             if row.number in errors:
@@ -558,15 +631,30 @@ class Importer:
             joined = row.joined_at or at
             consent_at = (row.consent_at or joined) if row.marketing_consent else None
             member_no = row.member_no or enrolment._new_member_no()
-            members.append(dict(
-                id=pk, member_no=member_no, phone=row.phone, name=row.name[:50], gender=row.gender,
-                birth_year=row.birthday.year if row.birthday else None,
-                birth_month=row.birthday.month if row.birthday else None,
-                birth_day=row.birthday.day if row.birthday else None, home_store_id=row.store.pk,
-                channel=Channel.IMPORT, enrolled_by_id=self.user.pk if self.user else None, joined_at=joined,
-                referral_code=enrolment._new_referral_code(), marketing_consent=row.marketing_consent,
-                consent_at=consent_at, tier_id=tier.pk, tier_since=at, tier_floor_id=floor.pk if floor else None,
-                tier_floor_until=self.tier_floor_until if floor else None, growth_value=growth))
+            members.append(
+                dict(
+                    id=pk,
+                    member_no=member_no,
+                    phone=row.phone,
+                    name=row.name[:50],
+                    gender=row.gender,
+                    birth_year=row.birthday.year if row.birthday else None,
+                    birth_month=row.birthday.month if row.birthday else None,
+                    birth_day=row.birthday.day if row.birthday else None,
+                    home_store_id=row.store.pk,
+                    channel=Channel.IMPORT,
+                    enrolled_by_id=self.user.pk if self.user else None,
+                    joined_at=joined,
+                    referral_code=enrolment._new_referral_code(),
+                    marketing_consent=row.marketing_consent,
+                    consent_at=consent_at,
+                    tier_id=tier.pk,
+                    tier_since=at,
+                    tier_floor_id=floor.pk if floor else None,
+                    tier_floor_until=self.tier_floor_until if floor else None,
+                    growth_value=growth,
+                )
+            )
             row.member_id = pk
             self.member_ids[row.phone] = pk
             if floor is not None:
@@ -577,75 +665,157 @@ class Importer:
             if row.referrer_phone:
                 self.pending_referrers.append((pk, row.referrer_phone, row.number))
         self._unique_member_numbers(members)
-        balances = {m["id"]: SimpleNamespace(points_balance=0, points_pending=0, points_flagged=False,
-                                             sv_principal=Decimal("0.00"), sv_bonus=Decimal("0.00"))
-                    for m in members}
+        balances = {
+            m["id"]: SimpleNamespace(
+                points_balance=0,
+                points_pending=0,
+                points_flagged=False,
+                sv_principal=Decimal("0.00"),
+                sv_bonus=Decimal("0.00"),
+            )
+            for m in members
+        }
         for row in rows:  # later rows of a member: its id is known once its first row is written
             if row.member_id is None:
                 row.member_id = self.member_ids[row.phone]
         missing = sorted({r.member_id for r in rows} - set(balances))
-        for m in (Member.objects.select_for_update(no_key=True).filter(pk__in=missing).order_by("pk")
-                  .only("pk", "points_balance", "points_pending", "points_flagged", "sv_principal", "sv_bonus")):
+        for m in (
+            Member.objects.select_for_update(no_key=True)
+            .filter(pk__in=missing)
+            .order_by("pk")
+            .only("pk", "points_balance", "points_pending", "points_flagged", "sv_principal", "sv_bonus")
+        ):
             balances[m.pk] = m
-        keys = [f"import:p:{r.key}" for r in rows if r.points] + [f"import:sv:{r.key}" for r in rows
-                                                                   if r.sv_principal or r.sv_bonus]
-        used = {k for (k,) in _lookup(PointsEntry, "idempotency_key", [k for k in keys if k.startswith("import:p:")],
-                                      ("idempotency_key",))}
-        used |= {k for (k,) in _lookup(StoredValueEntry, "idempotency_key",
-                                       [k for k in keys if k.startswith("import:sv:")], ("idempotency_key",))}
+        keys = [f"import:p:{r.key}" for r in rows if r.points] + [
+            f"import:sv:{r.key}" for r in rows if r.sv_principal or r.sv_bonus
+        ]
+        used = {
+            k
+            for (k,) in _lookup(
+                PointsEntry, "idempotency_key", [k for k in keys if k.startswith("import:p:")], ("idempotency_key",)
+            )
+        }
+        used |= {
+            k
+            for (k,) in _lookup(
+                StoredValueEntry,
+                "idempotency_key",
+                [k for k in keys if k.startswith("import:sv:")],
+                ("idempotency_key",),
+            )
+        }
         lots, sv_entries = [], []
         touched = set()
         for row in rows:
             b = balances[row.member_id]
-            if isinstance(b, Member) and ((row.points and f"import:p:{row.key}" not in used)
-                                          or ((row.sv_principal or row.sv_bonus) and f"import:sv:{row.key}" not in used)):
+            if isinstance(b, Member) and (
+                (row.points and f"import:p:{row.key}" not in used)
+                or ((row.sv_principal or row.sv_bonus) and f"import:sv:{row.key}" not in used)
+            ):
                 touched.add(b.pk)
             key = f"import:p:{row.key}"
             if row.points and key not in used:
                 pending = row.pending_until is not None and row.pending_until > at
                 remaining = _add_to_balances(b, row.points, pending=pending)
-                lots.append(dict(member_id=row.member_id, amount=row.points, kind=PointsEntry.Kind.ADJUST,
-                                 source=PointsEntry.Source.IMPORT, source_ref=SOURCE, reason=OPENING_REASON,
-                                 created_at=at, balance_after=b.points_balance, remaining=remaining, pending=pending,
-                                 available_at=row.pending_until if pending else None, expires_at=row.expires_at,
-                                 operator_id=self.user.pk if self.user else None, store_id=row.store.pk,
-                                 idempotency_key=key))
+                lots.append(
+                    dict(
+                        member_id=row.member_id,
+                        amount=row.points,
+                        kind=PointsEntry.Kind.ADJUST,
+                        source=PointsEntry.Source.IMPORT,
+                        source_ref=SOURCE,
+                        reason=OPENING_REASON,
+                        created_at=at,
+                        balance_after=b.points_balance,
+                        remaining=remaining,
+                        pending=pending,
+                        available_at=row.pending_until if pending else None,
+                        expires_at=row.expires_at,
+                        operator_id=self.user.pk if self.user else None,
+                        store_id=row.store.pk,
+                        idempotency_key=key,
+                    )
+                )
                 w.points += row.points
             key = f"import:sv:{row.key}"
             if (row.sv_principal or row.sv_bonus) and key not in used:
                 b.sv_principal += row.sv_principal
                 b.sv_bonus += row.sv_bonus
-                sv_entries.append(dict(member_id=row.member_id, kind=StoredValueEntry.Kind.ADJUST,
-                                       principal=row.sv_principal, bonus=row.sv_bonus,
-                                       principal_after=b.sv_principal, bonus_after=b.sv_bonus, source_ref=SOURCE,
-                                       store_id=row.store.pk, operator_id=self.user.pk if self.user else None,
-                                       created_at=at, idempotency_key=key))
+                sv_entries.append(
+                    dict(
+                        member_id=row.member_id,
+                        kind=StoredValueEntry.Kind.ADJUST,
+                        principal=row.sv_principal,
+                        bonus=row.sv_bonus,
+                        principal_after=b.sv_principal,
+                        bonus_after=b.sv_bonus,
+                        source_ref=SOURCE,
+                        store_id=row.store.pk,
+                        operator_id=self.user.pk if self.user else None,
+                        created_at=at,
+                        idempotency_key=key,
+                    )
+                )
                 w.sv_principal += row.sv_principal
                 w.sv_bonus += row.sv_bonus
             w.rows += 1
         for m in members:
             b = balances[m["id"]]
-            m.update(points_balance=b.points_balance, points_pending=b.points_pending,
-                     points_flagged=b.points_flagged, sv_principal=b.sv_principal, sv_bonus=b.sv_bonus)
+            m.update(
+                points_balance=b.points_balance,
+                points_pending=b.points_pending,
+                points_flagged=b.points_flagged,
+                sv_principal=b.sv_principal,
+                sv_bonus=b.sv_bonus,
+            )
         writer.insert(Member, members)
         w.members += len(members)
         self._write_cards(writer, rows, members)
         operator_id = self.user.pk if self.user else None
-        writer.insert(TierChange, [dict(member_id=r.member_id, from_tier_id=None, to_tier_id=r.tier_change[0],
-                                        reason=r.tier_change[1], note=r.tier_change[2], operator_id=operator_id,
-                                        created_at=at, idempotency_key=None) for r in new_rows])
-        writer.insert(GrowthEntry, [dict(member_id=r.member_id, amount=r.growth, purchase_id=None, created_at=at)
-                                    for r in new_rows if r.growth])
-        writer.insert(AuditLog, [dict(action="member.enrol", member_id=r.member_id,
-                                      operator_id=self.user.pk if self.user else None,
-                                      data={"channel": Channel.IMPORT, "store": r.store.code, "row": r.number},
-                                      created_at=at) for r in new_rows])
+        writer.insert(
+            TierChange,
+            [
+                dict(
+                    member_id=r.member_id,
+                    from_tier_id=None,
+                    to_tier_id=r.tier_change[0],
+                    reason=r.tier_change[1],
+                    note=r.tier_change[2],
+                    operator_id=operator_id,
+                    created_at=at,
+                    idempotency_key=None,
+                )
+                for r in new_rows
+            ],
+        )
+        writer.insert(
+            GrowthEntry,
+            [
+                dict(member_id=r.member_id, amount=r.growth, purchase_id=None, created_at=at)
+                for r in new_rows
+                if r.growth
+            ],
+        )
+        writer.insert(
+            AuditLog,
+            [
+                dict(
+                    action="member.enrol",
+                    member_id=r.member_id,
+                    operator_id=self.user.pk if self.user else None,
+                    data={"channel": Channel.IMPORT, "store": r.store.code, "row": r.number},
+                    created_at=at,
+                )
+                for r in new_rows
+            ],
+        )
         writer.insert(PointsEntry, lots)
         writer.insert(StoredValueEntry, sv_entries)
         changed = [balances[pk] for pk in sorted(touched)]  # members of earlier imports given a new lot
         if changed:
-            Member.objects.bulk_update(changed, ["points_balance", "points_pending", "points_flagged", "sv_principal",
-                                                 "sv_bonus"])
+            Member.objects.bulk_update(
+                changed, ["points_balance", "points_pending", "points_flagged", "sv_principal", "sv_bonus"]
+            )
         self._write_tags(writer, rows)
 
     def _unique_member_numbers(self, members) -> None:
@@ -668,13 +838,28 @@ class Importer:
     def _write_cards(self, writer, rows, members) -> None:
         at, w = self.at, self.result.written
         wanted = {n: r.member_id for r in rows for n in r.cards}
-        known = {number: Card(pk=pk, number=number, status=status, member_id=member_id)
-                 for pk, number, status, member_id in _lookup(Card, "number", wanted,
-                                                              ("id", "number", "status", "member_id"), lock=True)}
+        known = {
+            number: Card(pk=pk, number=number, status=status, member_id=member_id)
+            for pk, number, status, member_id in _lookup(
+                Card, "number", wanted, ("id", "number", "status", "member_id"), lock=True
+            )
+        }
         bind_stock = [c for n, c in known.items() if c.member_id is None]
-        new_cards = [dict(number=n, kind=Card.Kind.PHYSICAL, status=Card.Status.ACTIVE, member_id=pk, batch=SOURCE,
-                          replaces_id=None, bound_at=at, blocked_at=None, created_at=at)
-                     for n, pk in wanted.items() if n not in known]
+        new_cards = [
+            dict(
+                number=n,
+                kind=Card.Kind.PHYSICAL,
+                status=Card.Status.ACTIVE,
+                member_id=pk,
+                batch=SOURCE,
+                replaces_id=None,
+                bound_at=at,
+                blocked_at=None,
+                created_at=at,
+            )
+            for n, pk in wanted.items()
+            if n not in known
+        ]
         with_card = {r.member_id for r in rows if r.cards} | {c.member_id for c in known.values() if c.member_id}
         virtual = []
         drawn = set()
@@ -685,8 +870,19 @@ class Importer:
             while number in drawn:
                 number = cards.new_virtual_number()
             drawn.add(number)
-            virtual.append(dict(number=number, kind=Card.Kind.VIRTUAL, status=Card.Status.ACTIVE, member_id=m["id"],
-                                batch="", replaces_id=None, bound_at=at, blocked_at=None, created_at=at))
+            virtual.append(
+                dict(
+                    number=number,
+                    kind=Card.Kind.VIRTUAL,
+                    status=Card.Status.ACTIVE,
+                    member_id=m["id"],
+                    batch="",
+                    replaces_id=None,
+                    bound_at=at,
+                    blocked_at=None,
+                    created_at=at,
+                )
+            )
         taken = {n for (n,) in _lookup(Card, "number", drawn, ("number",))}
         for card in virtual:
             while card["number"] in taken or card["number"] in wanted:
@@ -728,8 +924,11 @@ def _lookup(model, column: str, values, columns, *, lock: bool = False) -> list[
         return list(queryset.filter(**{f"{column}__in": values}).values_list(*columns))
     q = connection.ops.quote_name
     with connection.cursor() as cur:
-        cur.execute(f"SELECT {', '.join(q(c) for c in columns)} FROM {q(model._meta.db_table)}"
-                    f" WHERE {q(column)} = ANY(%s){' FOR UPDATE' if lock else ''}", [values])
+        cur.execute(
+            f"SELECT {', '.join(q(c) for c in columns)} FROM {q(model._meta.db_table)}"
+            f" WHERE {q(column)} = ANY(%s){' FOR UPDATE' if lock else ''}",
+            [values],
+        )
         return cur.fetchall()
 
 
@@ -746,8 +945,9 @@ class BulkWriter:
         table = model._meta.db_table
         with connection.cursor() as cur:
             if self.postgres:
-                cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                            [table, count])
+                cur.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
+                )
                 return [r[0] for r in cur.fetchall()]
             cur.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')  # SQLite: the write lock is ours
             start = cur.fetchone()[0] + 1
@@ -760,8 +960,9 @@ class BulkWriter:
             model.objects.bulk_create([model(**row) for row in rows], batch_size=500)
             return
         columns = list(rows[0])
-        names = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column if not c.endswith("_id")
-                                                    else c) for c in columns)
+        names = ", ".join(
+            connection.ops.quote_name(model._meta.get_field(c).column if not c.endswith("_id") else c) for c in columns
+        )
         json_columns = {c for c in columns if c == "data"}
         full = _defaults(model)
         extra = [c for c in full if c not in columns]
@@ -772,8 +973,9 @@ class BulkWriter:
             raw = cur.cursor
             with raw.copy(f"COPY {table} ({names_all}) FROM STDIN") as copy:
                 for row in rows:
-                    values = tuple(json.dumps(row[c], ensure_ascii=False) if c in json_columns else row[c]
-                                   for c in columns)
+                    values = tuple(
+                        json.dumps(row[c], ensure_ascii=False) if c in json_columns else row[c] for c in columns
+                    )
                     copy.write_row(values + tail)
 
 
@@ -823,7 +1025,8 @@ def import_file(fileobj, name: str = "members.csv", **options) -> Result:
     if missing:
         importer.result.base_errors.append(
             _("The file has no column %(columns)s. The first line must name the columns.")
-            % {"columns": ", ".join(missing)})
+            % {"columns": ", ".join(missing)}
+        )
         importer.result.rolled_back = not importer.result.dry_run
         return importer.result
     rows = list(rows)
@@ -850,7 +1053,8 @@ def run_job(job_id: int) -> dict:
     job = MemberImportJob.objects.get(pk=job_id)
     # claim the job: of two deliveries (a redelivered or re-queued message) only one starts it
     if not MemberImportJob.objects.filter(pk=job_id, status=MemberImportJob.Status.QUEUED).update(
-            status=MemberImportJob.Status.RUNNING):
+        status=MemberImportJob.Status.RUNNING
+    ):
         return job.result  # it ran (or runs) already
     side = _side_connection()
 
@@ -859,21 +1063,33 @@ def run_job(job_id: int) -> dict:
 
     try:
         with job.file.open("rb") as f:
-            result = import_file(f, job.file.name, acting_user=job.created_by, dry_run=job.dry_run,
-                                 skip_bad_rows=job.skip_bad_rows, tier_floor_until=job.tier_floor_until,
-                                 progress=progress)
+            result = import_file(
+                f,
+                job.file.name,
+                acting_user=job.created_by,
+                dry_run=job.dry_run,
+                skip_bad_rows=job.skip_bad_rows,
+                tier_floor_until=job.tier_floor_until,
+                progress=progress,
+            )
     except Exception as exc:
         MemberImportJob.objects.filter(pk=job_id).update(
-            status=MemberImportJob.Status.FAILED, finished_at=now(),
-            result={"base_errors": [str(exc)], "table": [], "errors": [], "error_count": 0})
+            status=MemberImportJob.Status.FAILED,
+            finished_at=now(),
+            result={"base_errors": [str(exc)], "table": [], "errors": [], "error_count": 0},
+        )
         raise
     finally:
         if side is not connection:
             side.close()
     state = result.as_dict()
     MemberImportJob.objects.filter(pk=job_id).update(
-        status=MemberImportJob.Status.DONE, finished_at=now(), result=state,
-        rows_done=result.in_file.rows, rows_total=result.in_file.rows)
+        status=MemberImportJob.Status.DONE,
+        finished_at=now(),
+        result=state,
+        rows_done=result.in_file.rows,
+        rows_total=result.in_file.rows,
+    )
     return state
 
 
@@ -892,8 +1108,9 @@ def _update_job(conn, job_id: int, *, rows_done: int, rows_total: int | None) ->
 
     table = conn.ops.quote_name(MemberImportJob._meta.db_table)
     with conn.cursor() as cur:
-        cur.execute(f"UPDATE {table} SET rows_done = %s, rows_total = %s WHERE id = %s",
-                    [rows_done, rows_total, job_id])
+        cur.execute(
+            f"UPDATE {table} SET rows_done = %s, rows_total = %s WHERE id = %s", [rows_done, rows_total, job_id]
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -906,7 +1123,7 @@ def export_rows(queryset=None):
     member, its cards, its growth, tier and stored value and its first open lot; each further open lot
     is one more row of the same phone and member number. Importing them into an empty database
     reproduces every balance (with the tier floor date chosen at import)."""
-    queryset = (queryset if queryset is not None else Member.objects.filter(status=Member.Status.ACTIVE))
+    queryset = queryset if queryset is not None else Member.objects.filter(status=Member.Status.ACTIVE)
     queryset = queryset.select_related("home_store", "tier", "referrer").prefetch_related("tags").order_by("pk")
     chunk = []
     for member in queryset.iterator(chunk_size=2000):
@@ -922,14 +1139,18 @@ def _export_chunk(members):
     """Rows of a chunk of members: their open lots and physical cards in one query each."""
     ids = [m.pk for m in members]
     lots: dict[int, list] = {}
-    for lot in (PointsEntry.objects.filter(member_id__in=ids, remaining__gt=0)
-                .order_by("member_id", "expires_at", "id")
-                .values("member_id", "remaining", "pending", "available_at", "expires_at")):
+    for lot in (
+        PointsEntry.objects.filter(member_id__in=ids, remaining__gt=0)
+        .order_by("member_id", "expires_at", "id")
+        .values("member_id", "remaining", "pending", "available_at", "expires_at")
+    ):
         lots.setdefault(lot["member_id"], []).append(lot)
     physical: dict[int, list] = {}
-    for member_id, number in (Card.objects.filter(member_id__in=ids, status=Card.Status.ACTIVE,
-                                                  kind=Card.Kind.PHYSICAL)
-                              .order_by("pk").values_list("member_id", "number")):
+    for member_id, number in (
+        Card.objects.filter(member_id__in=ids, status=Card.Status.ACTIVE, kind=Card.Kind.PHYSICAL)
+        .order_by("pk")
+        .values_list("member_id", "number")
+    ):
         physical.setdefault(member_id, []).append(number)
     for member in members:
         yield from _export_member(member, lots.get(member.pk, []), physical.get(member.pk, []))
@@ -939,23 +1160,37 @@ def _export_member(member, lots, numbers):
     """The rows of one member: the first holds the member and its first open lot, one more per lot."""
     birthday = ""
     if member.birth_month:
-        birthday = (f"{member.birth_year:04d}-{member.birth_month:02d}-{member.birth_day:02d}" if member.birth_year
-                    else f"--{member.birth_month:02d}-{member.birth_day:02d}")
+        birthday = (
+            f"{member.birth_year:04d}-{member.birth_month:02d}-{member.birth_day:02d}"
+            if member.birth_year
+            else f"--{member.birth_month:02d}-{member.birth_day:02d}"
+        )
     base = {"member_no": member.member_no, "phone": member.phone}
-    first = dict(base, name=member.name, gender=member.gender, birthday=birthday,
-                 home_store=member.home_store.code, marketing_consent="1" if member.marketing_consent else "0",
-                 consent_at=_fmt(member.consent_at), joined_at=_fmt(member.joined_at), card_no=";".join(numbers),
-                 growth_value=str(member.growth_value), tier=member.tier.code,
-                 sv_principal=f"{member.sv_principal:.2f}" if member.sv_principal else "",
-                 sv_bonus=f"{member.sv_bonus:.2f}" if member.sv_bonus else "",
-                 referrer_phone=member.referrer.phone if member.referrer else "",
-                 tags=";".join(sorted(t.name for t in member.tags.all())))
+    first = dict(
+        base,
+        name=member.name,
+        gender=member.gender,
+        birthday=birthday,
+        home_store=member.home_store.code,
+        marketing_consent="1" if member.marketing_consent else "0",
+        consent_at=_fmt(member.consent_at),
+        joined_at=_fmt(member.joined_at),
+        card_no=";".join(numbers),
+        growth_value=str(member.growth_value),
+        tier=member.tier.code,
+        sv_principal=f"{member.sv_principal:.2f}" if member.sv_principal else "",
+        sv_bonus=f"{member.sv_bonus:.2f}" if member.sv_bonus else "",
+        referrer_phone=member.referrer.phone if member.referrer else "",
+        tags=";".join(sorted(t.name for t in member.tags.all())),
+    )
     rows = [first] if not lots else []
     for i, lot in enumerate(lots):
         row = dict(first) if i == 0 else dict(base, home_store=member.home_store.code)
-        row.update(points=str(lot["remaining"]),
-                   points_expire_on=local(lot["expires_at"]).date().isoformat() if lot["expires_at"] else "",
-                   points_pending_until=_fmt(lot["available_at"]) if lot["pending"] else "")
+        row.update(
+            points=str(lot["remaining"]),
+            points_expire_on=local(lot["expires_at"]).date().isoformat() if lot["expires_at"] else "",
+            points_pending_until=_fmt(lot["available_at"]) if lot["pending"] else "",
+        )
         rows.append(row)
     for row in rows:
         yield [row.get(c, "") for c in COLUMNS]
@@ -973,6 +1208,7 @@ def requeue_stale_jobs(*, older_than_seconds: int = 60) -> int:
     from ..models import MemberImportJob
     from ..tasks import enqueue_import
 
-    stale = MemberImportJob.objects.filter(status=MemberImportJob.Status.QUEUED,
-                                           created_at__lt=now() - timedelta(seconds=older_than_seconds))
+    stale = MemberImportJob.objects.filter(
+        status=MemberImportJob.Status.QUEUED, created_at__lt=now() - timedelta(seconds=older_than_seconds)
+    )
     return sum(enqueue_import(pk) for pk in stale.values_list("pk", flat=True)[:20])

@@ -39,8 +39,9 @@ MSG_CODE_WRONG = _("The code is wrong: check the SMS and try again.")
 MSG_CODE_EXPIRED = _("This code has expired or was already used: ask for a new one.")
 MSG_CODE_ATTEMPTS = _("Too many wrong codes: ask for a new one.")
 MSG_CODE_FORMAT = _("Enter the 6-digit code from the SMS.")
-SMS_TEXT = _("Your membership verification code is %(code)s. It is valid for %(minutes)s minutes; "
-             "do not tell it to anyone.")
+SMS_TEXT = _(
+    "Your membership verification code is %(code)s. It is valid for %(minutes)s minutes; do not tell it to anyone."
+)
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,18 @@ def request_code(*, phone, purpose: str, ip: str | None = None, send: bool = Tru
         if recent.count() >= _setting("MEMBER_OTP_PER_PHONE_PER_DAY", PER_PHONE_PER_DAY):
             raise LimitReached(MSG_TOO_MANY, field="phone")
         if ip and OneTimeCode.objects.filter(ip=ip, created_at__gt=at - timedelta(hours=1)).count() >= _setting(
-                "MEMBER_OTP_PER_IP_PER_HOUR", PER_IP_PER_HOUR):
+            "MEMBER_OTP_PER_IP_PER_HOUR", PER_IP_PER_HOUR
+        ):
             raise LimitReached(MSG_TOO_MANY, field="phone")
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-        OneTimeCode.objects.create(phone=phone, purpose=purpose, code_hash=_hash(code, phone=phone, purpose=purpose),
-                                   ip=ip or None, created_at=at, expires_at=at + timedelta(minutes=VALID_MINUTES))
+        OneTimeCode.objects.create(
+            phone=phone,
+            purpose=purpose,
+            code_hash=_hash(code, phone=phone, purpose=purpose),
+            ip=ip or None,
+            created_at=at,
+            expires_at=at + timedelta(minutes=VALID_MINUTES),
+        )
     # sent once the row is written: a failed SMS leaves a row that the resend limit counts (the safe side)
     if send:
         send_sms(phone, str(SMS_TEXT % {"code": code, "minutes": VALID_MINUTES}))
@@ -99,8 +107,7 @@ def check_code(*, phone: str, purpose: str, code) -> int:
     if not (code.isdigit() and len(code) == CODE_DIGITS):
         raise Invalid(MSG_CODE_FORMAT, field="code")
     at = now()
-    row = (OneTimeCode.objects.filter(phone=phone, purpose=purpose, used_at__isnull=True)
-           .order_by("-created_at").first())
+    row = OneTimeCode.objects.filter(phone=phone, purpose=purpose, used_at__isnull=True).order_by("-created_at").first()
     if row is None or row.expires_at <= at:
         raise Invalid(MSG_CODE_EXPIRED, field="code")
     # count the attempt before comparing, in one conditional statement: parallel guesses each use

@@ -54,8 +54,16 @@ def on_sale():
     return PaidCardProduct.objects.filter(is_active=True).order_by("price")
 
 
-def buy(*, member, product: PaidCardProduct, pay_with: str, idempotency_key: str, store=None, acting_user=None,
-        at: datetime | None = None) -> PaidCard:
+def buy(
+    *,
+    member,
+    product: PaidCardProduct,
+    pay_with: str,
+    idempotency_key: str,
+    store=None,
+    acting_user=None,
+    at: datetime | None = None,
+) -> PaidCard:
     """Buy or renew a paid card, with money (taken at the till) or with points (from the ledger), in
     one transaction. Renewing adds the days to the end of the current card. Idempotent on the key."""
     if pay_with not in ("money", "points"):
@@ -71,23 +79,46 @@ def buy(*, member, product: PaidCardProduct, pay_with: str, idempotency_key: str
         at = at or now()
         current = active_product(member, at)
         if current is not None and current.pk != product.pk:
-            raise Invalid(MSG_OTHER_CARD % {"name": current.name, "until": f"{member.paid_card_until:%Y-%m-%d}"},
-                          field="product")
+            raise Invalid(
+                MSG_OTHER_CARD % {"name": current.name, "until": f"{member.paid_card_until:%Y-%m-%d}"}, field="product"
+            )
         starts = member.paid_card_until if current is not None else at
         card = PaidCard.objects.create(
-            member=member, product=product, paid_amount=product.price if pay_with == "money" else Decimal("0.00"),
-            paid_points=product.points_price if pay_with == "points" else 0, starts_at=starts,
-            ends_at=starts + timedelta(days=product.days), store=store, operator=acting_user, created_at=at,
-            idempotency_key=idempotency_key)
+            member=member,
+            product=product,
+            paid_amount=product.price if pay_with == "money" else Decimal("0.00"),
+            paid_points=product.points_price if pay_with == "points" else 0,
+            starts_at=starts,
+            ends_at=starts + timedelta(days=product.days),
+            store=store,
+            operator=acting_user,
+            created_at=at,
+            idempotency_key=idempotency_key,
+        )
         if pay_with == "points":
-            points.debit_locked(member, amount=product.points_price, kind=PointsEntry.Kind.REDEEM,
-                                source=PointsEntry.Source.PAID_CARD, at=at, store=store, operator=acting_user,
-                                source_ref=product.code, idempotency_key=f"paid-card:{card.pk}:points")
+            points.debit_locked(
+                member,
+                amount=product.points_price,
+                kind=PointsEntry.Kind.REDEEM,
+                source=PointsEntry.Source.PAID_CARD,
+                at=at,
+                store=store,
+                operator=acting_user,
+                source_ref=product.code,
+                idempotency_key=f"paid-card:{card.pk}:points",
+            )
         member.paid_card_product, member.paid_card_until = product, card.ends_at
-        member.save(update_fields=["paid_card_product", "paid_card_until", "points_balance", "points_pending",
-                                   "points_flagged"])
-        audit("paid_card.buy", member=member, operator=acting_user, product=product.code, pay_with=pay_with,
-              until=card.ends_at.isoformat())
+        member.save(
+            update_fields=["paid_card_product", "paid_card_until", "points_balance", "points_pending", "points_flagged"]
+        )
+        audit(
+            "paid_card.buy",
+            member=member,
+            operator=acting_user,
+            product=product.code,
+            pay_with=pay_with,
+            until=card.ends_at.isoformat(),
+        )
         return card
 
 
@@ -104,8 +135,11 @@ def refund(*, member, acting_user, store=None, at: datetime | None = None) -> Re
             raise Invalid(MSG_NOTHING_TO_REFUND, field="member")
         total, total_points, count = Decimal("0.00"), 0, 0
         program = config.program()
-        for card in PaidCard.objects.select_for_update().filter(member=member, refunded_at__isnull=True,
-                                                                ends_at__gt=at).order_by("starts_at"):
+        for card in (
+            PaidCard.objects.select_for_update()
+            .filter(member=member, refunded_at__isnull=True, ends_at__gt=at)
+            .order_by("starts_at")
+        ):
             span = (card.ends_at - card.starts_at).total_seconds()
             unused = (card.ends_at - max(card.starts_at, at)).total_seconds()
             share = Decimal(unused) / Decimal(span)
@@ -114,10 +148,18 @@ def refund(*, member, acting_user, store=None, at: datetime | None = None) -> Re
             card.refunded_at = at
             card.save(update_fields=["refund_amount", "refund_points", "refunded_at"])
             if card.refund_points:
-                points.credit_locked(member, amount=card.refund_points, kind=PointsEntry.Kind.REVERSE,
-                                     source=PointsEntry.Source.PAID_CARD, at=at, program=program, store=store,
-                                     operator=acting_user, source_ref=card.product.code,
-                                     idempotency_key=f"paid-card:{card.pk}:refund")
+                points.credit_locked(
+                    member,
+                    amount=card.refund_points,
+                    kind=PointsEntry.Kind.REVERSE,
+                    source=PointsEntry.Source.PAID_CARD,
+                    at=at,
+                    program=program,
+                    store=store,
+                    operator=acting_user,
+                    source_ref=card.product.code,
+                    idempotency_key=f"paid-card:{card.pk}:refund",
+                )
             total += card.refund_amount
             total_points += card.refund_points
             count += 1

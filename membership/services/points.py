@@ -52,8 +52,18 @@ def available_from(earned_at: datetime, program: ProgramSettings) -> datetime | 
 # ---------------------------------------------------------------------------------------
 
 
-def credit_locked(member: Member, *, amount: int, kind: str, source: str, at: datetime, program: ProgramSettings,
-            pending_until: datetime | None = None, expires_at: datetime | None = None, **fields) -> PointsEntry:
+def credit_locked(
+    member: Member,
+    *,
+    amount: int,
+    kind: str,
+    source: str,
+    at: datetime,
+    program: ProgramSettings,
+    pending_until: datetime | None = None,
+    expires_at: datetime | None = None,
+    **fields,
+) -> PointsEntry:
     """Add a lot to a member locked by the caller's transaction. Available points first pay any debt
     left by a reversal. Saving the member's balances is the caller's job."""
     if amount <= 0:
@@ -63,9 +73,18 @@ def credit_locked(member: Member, *, amount: int, kind: str, source: str, at: da
     if expires_at is None:
         expires_at = expiry_for(at, program)
     return PointsEntry.objects.create(
-        member=member, amount=amount, kind=kind, source=source, created_at=at,
-        balance_after=member.points_balance, remaining=remaining, pending=pending,
-        available_at=pending_until if pending else None, expires_at=expires_at, **fields)
+        member=member,
+        amount=amount,
+        kind=kind,
+        source=source,
+        created_at=at,
+        balance_after=member.points_balance,
+        remaining=remaining,
+        pending=pending,
+        available_at=pending_until if pending else None,
+        expires_at=expires_at,
+        **fields,
+    )
 
 
 def _add_to_balances(member: Member, amount: int, *, pending: bool = False) -> int:
@@ -94,8 +113,17 @@ def _take_from_lots(lots, amount: int) -> tuple[int, list[PointsEntry]]:
     return taken, changed
 
 
-def debit_locked(member: Member, *, amount: int, kind: str, source: str, at: datetime,
-                 allow_negative: bool = False, prefer_purchase=None, **fields) -> PointsEntry:
+def debit_locked(
+    member: Member,
+    *,
+    amount: int,
+    kind: str,
+    source: str,
+    at: datetime,
+    allow_negative: bool = False,
+    prefer_purchase=None,
+    **fields,
+) -> PointsEntry:
     """Take `amount` points from a member locked by the caller's transaction: what is due expires
     first (so a debit never counts expired points), then `prefer_purchase`'s own lots (pending ones
     included) when given, then available lots that expire first. Without allow_negative, never
@@ -110,8 +138,13 @@ def debit_locked(member: Member, *, amount: int, kind: str, source: str, at: dat
     if prefer_purchase is not None:
         ordered += list(open_lots.filter(purchase=prefer_purchase, kind=Kind.EARN).order_by("id"))
     seen = {lot.pk for lot in ordered}
-    ordered += [lot for lot in open_lots.filter(pending=False).exclude(expires_at__lte=at)
-                .order_by(F("expires_at").asc(nulls_last=True), "id") if lot.pk not in seen]
+    ordered += [
+        lot
+        for lot in open_lots.filter(pending=False)
+        .exclude(expires_at__lte=at)
+        .order_by(F("expires_at").asc(nulls_last=True), "id")
+        if lot.pk not in seen
+    ]
     taken, changed = _take_from_lots(ordered, amount)
     from_pending = sum(use for lot, use in changed if lot.pending)
     for lot, _use in changed:
@@ -122,21 +155,39 @@ def debit_locked(member: Member, *, amount: int, kind: str, source: str, at: dat
     if flagged:
         member.points_flagged = True
     return PointsEntry.objects.create(
-        member=member, amount=-amount, kind=kind, source=source, created_at=at,
-        balance_after=member.points_balance, remaining=0, flagged=flagged, **fields)
+        member=member,
+        amount=-amount,
+        kind=kind,
+        source=source,
+        created_at=at,
+        balance_after=member.points_balance,
+        remaining=0,
+        flagged=flagged,
+        **fields,
+    )
 
 
 def _expire_member_due(member: Member, at: datetime) -> int:
     """Expire what is due on one locked member, so a spend never counts expired points."""
-    due = list(PointsEntry.objects.select_for_update().filter(
-        member=member, remaining__gt=0, pending=False, expires_at__lte=at))
+    due = list(
+        PointsEntry.objects.select_for_update().filter(
+            member=member, remaining__gt=0, pending=False, expires_at__lte=at
+        )
+    )
     total = sum(lot.remaining for lot in due)
     if not total:
         return 0
     PointsEntry.objects.filter(pk__in=[lot.pk for lot in due]).update(remaining=0)
     member.points_balance -= total
-    PointsEntry.objects.create(member=member, amount=-total, kind=Kind.EXPIRE, source=Source.EXPIRY,
-                               created_at=at, balance_after=member.points_balance, remaining=0)
+    PointsEntry.objects.create(
+        member=member,
+        amount=-total,
+        kind=Kind.EXPIRE,
+        source=Source.EXPIRY,
+        created_at=at,
+        balance_after=member.points_balance,
+        remaining=0,
+    )
     return total
 
 
@@ -145,12 +196,22 @@ def reward_profile_locked(member: Member, *, at: datetime, program: ProgramSetti
     ever (keyed), on a member locked by the caller; 0 in the settings turns a reward off. Returns the
     points given; saving the balances is the caller's job."""
     given = 0
-    for has, points, what in ((member.birth_month is not None, program.profile_birthday_points, "birthday"),
-                              (member.gender in ("F", "M"), program.profile_gender_points, "gender")):
+    for has, points, what in (
+        (member.birth_month is not None, program.profile_birthday_points, "birthday"),
+        (member.gender in ("F", "M"), program.profile_gender_points, "gender"),
+    ):
         key = f"profile:{what}:{member.pk}"
         if has and points and not PointsEntry.objects.filter(idempotency_key=key).exists():
-            credit_locked(member, amount=points, kind=Kind.BONUS, source=Source.PROFILE, at=at, program=program,
-                          source_ref=what, idempotency_key=key)
+            credit_locked(
+                member,
+                amount=points,
+                kind=Kind.BONUS,
+                source=Source.PROFILE,
+                at=at,
+                program=program,
+                source_ref=what,
+                idempotency_key=key,
+            )
             given += points
     return given
 
@@ -170,8 +231,19 @@ def _replayed(idempotency_key: str | None) -> PointsEntry | None:
 # ---------------------------------------------------------------------------------------
 
 
-def grant(*, member, points: int, source: str, idempotency_key: str, source_ref: str = "", store=None,
-          acting_user=None, reason: str = "", kind: str = Kind.BONUS, at: datetime | None = None) -> PointsEntry:
+def grant(
+    *,
+    member,
+    points: int,
+    source: str,
+    idempotency_key: str,
+    source_ref: str = "",
+    store=None,
+    acting_user=None,
+    reason: str = "",
+    kind: str = Kind.BONUS,
+    at: datetime | None = None,
+) -> PointsEntry:
     """Give bonus points (campaign scenes, check-in, referral, mall cancellation). Idempotent."""
     with transaction.atomic():
         member = lock_member(member)
@@ -179,15 +251,24 @@ def grant(*, member, points: int, source: str, idempotency_key: str, source_ref:
             return entry
         at = at or now()
         program = config.program()
-        entry = credit_locked(member, amount=points, kind=kind, source=source, at=at, program=program,
-                              source_ref=source_ref, store=store, operator=acting_user, reason=reason,
-                              idempotency_key=idempotency_key)
+        entry = credit_locked(
+            member,
+            amount=points,
+            kind=kind,
+            source=source,
+            at=at,
+            program=program,
+            source_ref=source_ref,
+            store=store,
+            operator=acting_user,
+            reason=reason,
+            idempotency_key=idempotency_key,
+        )
         _save_balances(member)
         return entry
 
 
-def grant_bulk(*, grants, source: str, source_ref: str = "", kind: str = Kind.BONUS,
-               at: datetime | None = None) -> int:
+def grant_bulk(*, grants, source: str, source_ref: str = "", kind: str = Kind.BONUS, at: datetime | None = None) -> int:
     """Bonus points to many members in one transaction, for campaign batches: `grants` is a list of
     (member_id, points, idempotency_key). Members are locked in id order; keys already used are
     skipped, so a re-run grants nothing twice. Returns how many entries were written."""
@@ -195,41 +276,85 @@ def grant_bulk(*, grants, source: str, source_ref: str = "", kind: str = Kind.BO
     program = config.program()
     expires = expiry_for(at, program)
     with transaction.atomic():
-        used = set(PointsEntry.objects.filter(idempotency_key__in=[key for _m, _p, key in grants])
-                   .values_list("idempotency_key", flat=True))
+        used = set(
+            PointsEntry.objects.filter(idempotency_key__in=[key for _m, _p, key in grants]).values_list(
+                "idempotency_key", flat=True
+            )
+        )
         todo = [g for g in grants if g[2] not in used and g[1] > 0]
         if not todo:
             return 0
-        members = {m.pk: m for m in Member.objects.select_for_update(no_key=True)
-                   .filter(pk__in={g[0] for g in todo}).order_by("pk")}
+        members = {
+            m.pk: m
+            for m in Member.objects.select_for_update(no_key=True).filter(pk__in={g[0] for g in todo}).order_by("pk")
+        }
         entries = []
         for member_id, amount, key in todo:
             member = members[member_id]
             remaining = _add_to_balances(member, amount)
-            entries.append(PointsEntry(member_id=member_id, amount=amount, kind=kind, source=source,
-                                       source_ref=source_ref, created_at=at, balance_after=member.points_balance,
-                                       remaining=remaining, expires_at=expires, idempotency_key=key))
+            entries.append(
+                PointsEntry(
+                    member_id=member_id,
+                    amount=amount,
+                    kind=kind,
+                    source=source,
+                    source_ref=source_ref,
+                    created_at=at,
+                    balance_after=member.points_balance,
+                    remaining=remaining,
+                    expires_at=expires,
+                    idempotency_key=key,
+                )
+            )
         PointsEntry.objects.bulk_create(entries)
         Member.objects.bulk_update(list(members.values()), ["points_balance", "points_flagged"])
         return len(entries)
 
 
-def spend(*, member, points: int, source: str, idempotency_key: str, source_ref: str = "", store=None,
-          acting_user=None, reason: str = "", at: datetime | None = None) -> PointsEntry:
+def spend(
+    *,
+    member,
+    points: int,
+    source: str,
+    idempotency_key: str,
+    source_ref: str = "",
+    store=None,
+    acting_user=None,
+    reason: str = "",
+    at: datetime | None = None,
+) -> PointsEntry:
     """Spend points outside a sale (a mall order). FIFO by expiry; never below zero. Idempotent."""
     with transaction.atomic():
         member = lock_member(member)
         if entry := _replayed(idempotency_key):
             return entry
         at = at or now()
-        entry = debit_locked(member, amount=points, kind=Kind.REDEEM, source=source, at=at, source_ref=source_ref,
-                             store=store, operator=acting_user, reason=reason, idempotency_key=idempotency_key)
+        entry = debit_locked(
+            member,
+            amount=points,
+            kind=Kind.REDEEM,
+            source=source,
+            at=at,
+            source_ref=source_ref,
+            store=store,
+            operator=acting_user,
+            reason=reason,
+            idempotency_key=idempotency_key,
+        )
         _save_balances(member)
         return entry
 
 
-def adjust(*, member, points: int, reason: str, acting_user, idempotency_key: str | None = None,
-           store=None, at: datetime | None = None) -> PointsEntry:
+def adjust(
+    *,
+    member,
+    points: int,
+    reason: str,
+    acting_user,
+    idempotency_key: str | None = None,
+    store=None,
+    at: datetime | None = None,
+) -> PointsEntry:
     """Manual adjustment with a reason; above the program's limit only a manager or HQ may do it.
     A negative adjustment never takes the balance below zero."""
     if not reason or not reason.strip():
@@ -244,11 +369,17 @@ def adjust(*, member, points: int, reason: str, acting_user, idempotency_key: st
         if entry := _replayed(idempotency_key):
             return entry
         at = at or now()
-        fields = dict(source_ref="", store=store or getattr(acting_user, "store", None), operator=acting_user,
-                      reason=reason.strip(), idempotency_key=idempotency_key)
+        fields = dict(
+            source_ref="",
+            store=store or getattr(acting_user, "store", None),
+            operator=acting_user,
+            reason=reason.strip(),
+            idempotency_key=idempotency_key,
+        )
         if points > 0:
-            entry = credit_locked(member, amount=points, kind=Kind.ADJUST, source=Source.MANUAL, at=at,
-                                  program=program, **fields)
+            entry = credit_locked(
+                member, amount=points, kind=Kind.ADJUST, source=Source.MANUAL, at=at, program=program, **fields
+            )
         else:
             entry = debit_locked(member, amount=-points, kind=Kind.ADJUST, source=Source.MANUAL, at=at, **fields)
         _save_balances(member)
@@ -289,9 +420,14 @@ def expire_due(*, at: datetime | None = None, batch_members: int = BATCH_MEMBERS
     for lo, hi in list(_member_ranges(due, batch_members)):
         with transaction.atomic():
             # lock the members of this range that have something to expire (member rows first)
-            locked = list(Member.objects.select_for_update(no_key=True)
-                          .filter(pk__gte=lo, pk__lte=hi, pk__in=due.filter(member_id__gte=lo, member_id__lte=hi)
-                                  .values("member_id")).order_by("pk").values_list("pk", flat=True))
+            locked = list(
+                Member.objects.select_for_update(no_key=True)
+                .filter(
+                    pk__gte=lo, pk__lte=hi, pk__in=due.filter(member_id__gte=lo, member_id__lte=hi).values("member_id")
+                )
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
             if not locked:
                 continue
             if connection.vendor == "postgresql":
@@ -308,8 +444,10 @@ def _expire_range_postgresql(lo: int, hi: int, locked: list[int], at: datetime) 
     member that became due since the lock is left for the next run). Each part finds its rows
     through the member-id range, never by scanning the whole ledger."""
     entries, members = _table(PointsEntry), _table(Member)
-    lot_due = ("member_id BETWEEN %(lo)s AND %(hi)s AND member_id = ANY(%(locked)s)"
-               " AND remaining > 0 AND NOT pending AND expires_at <= %(at)s")
+    lot_due = (
+        "member_id BETWEEN %(lo)s AND %(hi)s AND member_id = ANY(%(locked)s)"
+        " AND remaining > 0 AND NOT pending AND expires_at <= %(at)s"
+    )
     with connection.cursor() as cur:
         cur.execute(
             f"WITH due AS (SELECT member_id, SUM(remaining) AS total FROM {entries} WHERE {lot_due}"
@@ -322,7 +460,8 @@ def _expire_range_postgresql(lo: int, hi: int, locked: list[int], at: datetime) 
             f" balance_after, remaining, pending, flagged)"
             f" SELECT id, -total, %(kind)s, %(source)s, '', '', %(at)s, points_balance, 0, false, false FROM lowered)"
             f" SELECT count(*) FROM zeroed",
-            {"lo": lo, "hi": hi, "locked": locked, "at": at, "kind": Kind.EXPIRE, "source": Source.EXPIRY})
+            {"lo": lo, "hi": hi, "locked": locked, "at": at, "kind": Kind.EXPIRE, "source": Source.EXPIRY},
+        )
         return cur.fetchone()[0]
 
 
@@ -339,17 +478,20 @@ def _expire_range_portable(lo: int, hi: int, at: datetime) -> int:
             f" SELECT l.member_id, -SUM(l.remaining), %s, %s, '', '', %s, m.points_balance - SUM(l.remaining),"
             f" 0, %s, %s FROM {entries} l JOIN {members} m ON m.id = l.member_id"
             f" WHERE l.member_id BETWEEN %s AND %s AND {lot_due} GROUP BY l.member_id, m.points_balance",
-            [Kind.EXPIRE, Source.EXPIRY, at_db, False, False, lo, hi, *due_params])
+            [Kind.EXPIRE, Source.EXPIRY, at_db, False, False, lo, hi, *due_params],
+        )
         cur.execute(
             f"UPDATE {members} SET points_balance = points_balance - (SELECT SUM(l.remaining)"
             f" FROM {entries} l WHERE l.member_id = {members}.id AND {lot_due})"
             f" WHERE id BETWEEN %s AND %s AND EXISTS (SELECT 1 FROM {entries} l"
             f" WHERE l.member_id = {members}.id AND {lot_due})",
-            [*due_params, lo, hi, *due_params])
+            [*due_params, lo, hi, *due_params],
+        )
         cur.execute(
             f"UPDATE {entries} SET remaining = 0 WHERE id IN (SELECT l.id FROM {entries} l"
             f" WHERE l.member_id BETWEEN %s AND %s AND {lot_due})",
-            [lo, hi, *due_params])
+            [lo, hi, *due_params],
+        )
         return cur.rowcount
 
 
@@ -362,14 +504,17 @@ def release_pending(*, at: datetime | None = None, batch_members: int = BATCH_ME
     for lo, hi in list(_member_ranges(due, batch_members)):
         with transaction.atomic():
             in_range = due.filter(member_id__gte=lo, member_id__lte=hi)
-            locked = list(Member.objects.select_for_update(no_key=True)
-                          .filter(pk__in=in_range.values("member_id")).order_by("pk"))
+            locked = list(
+                Member.objects.select_for_update(no_key=True).filter(pk__in=in_range.values("member_id")).order_by("pk")
+            )
             in_debt = [m for m in locked if m.points_balance < 0]
             healthy = in_range.exclude(member_id__in=[m.pk for m in in_debt])
-            total = Subquery(healthy.filter(member_id=OuterRef("pk")).values("member_id")
-                             .annotate(s=Sum("remaining")).values("s"))
+            total = Subquery(
+                healthy.filter(member_id=OuterRef("pk")).values("member_id").annotate(s=Sum("remaining")).values("s")
+            )
             Member.objects.filter(pk__in=healthy.values("member_id")).update(
-                points_balance=F("points_balance") + total, points_pending=F("points_pending") - total)
+                points_balance=F("points_balance") + total, points_pending=F("points_pending") - total
+            )
             released += healthy.update(pending=False)
             for member in in_debt:
                 for lot in in_range.filter(member=member).order_by("id"):
@@ -393,9 +538,14 @@ def send_expiry_notices(*, at: datetime | None = None) -> int:
         return 0
     horizon = at + timedelta(days=program.expiry_notice_days)
     notified = ExpiryNotice.objects.filter(member_id=OuterRef("member_id"), expires_at=OuterRef("expires_at"))
-    rows = (PointsEntry.objects.filter(~Exists(notified), remaining__gt=0, pending=False, expires_at__gt=at,
-                                       expires_at__lte=horizon)
-            .values("member_id", "expires_at").annotate(points=Sum("remaining")).order_by("member_id"))
+    rows = (
+        PointsEntry.objects.filter(
+            ~Exists(notified), remaining__gt=0, pending=False, expires_at__gt=at, expires_at__lte=horizon
+        )
+        .values("member_id", "expires_at")
+        .annotate(points=Sum("remaining"))
+        .order_by("member_id")
+    )
     sent = 0
     batch = []
     for row in rows.iterator(chunk_size=5000):
@@ -411,6 +561,8 @@ def send_expiry_notices(*, at: datetime | None = None) -> int:
 def _store_notices(batch) -> int:
     with transaction.atomic():
         created = ExpiryNotice.objects.bulk_create(batch, ignore_conflicts=True)
-        send_all_after_commit(points_expiring, [
-            dict(member_id=notice.member_id, points=notice.points, expires_at=notice.expires_at) for notice in batch])
+        send_all_after_commit(
+            points_expiring,
+            [dict(member_id=notice.member_id, points=notice.points, expires_at=notice.expires_at) for notice in batch],
+        )
     return len(created)

@@ -41,8 +41,10 @@ MSG_LINES = _("The lines add up to ¥%(lines)s, not the amount ¥%(amount)s.")
 MSG_LINE_NEGATIVE = _("A line's amount cannot be below zero.")
 MSG_RETURN_TOO_MUCH = _("Only ¥%(left)s of this sale is left to return.")
 MSG_THRESHOLD = _("This coupon needs a sale of at least ¥%(threshold)s.")
-MSG_NO_STACK = _("This coupon does not stack with the member discount of ¥%(discount)s: use one or the other "
-                 "(or ask for the best price).")
+MSG_NO_STACK = _(
+    "This coupon does not stack with the member discount of ¥%(discount)s: use one or the other "
+    "(or ask for the best price)."
+)
 
 
 class Basis:
@@ -200,8 +202,10 @@ def line_factor(lines, table: dict) -> Decimal:
     total = sum((ln.amount for ln in lines or ()), Decimal(0))
     if not lines or total <= 0 or not table:
         return Decimal(1)
-    weighted = sum((ln.amount * table.get(("sku", ln.sku), table.get(("category", ln.category), Decimal(1)))
-                    for ln in lines), Decimal(0))
+    weighted = sum(
+        (ln.amount * table.get(("sku", ln.sku), table.get(("category", ln.category), Decimal(1))) for ln in lines),
+        Decimal(0),
+    )
     return weighted / total
 
 
@@ -211,8 +215,15 @@ def earn(eligible: Decimal, ctx: SaleContext, lines=()) -> int:
     if eligible <= 0:
         return 0
     base = staged_points(eligible, ctx.program.earn_rate, ctx.stages)
-    points = max(0, _floor(base * line_factor(lines, ctx.line_multipliers) * Decimal(ctx.points_multiplier)
-                           * Decimal(ctx.campaign_multiplier)))
+    points = max(
+        0,
+        _floor(
+            base
+            * line_factor(lines, ctx.line_multipliers)
+            * Decimal(ctx.points_multiplier)
+            * Decimal(ctx.campaign_multiplier)
+        ),
+    )
     if ctx.program.per_sale_cap is not None:
         points = min(points, ctx.program.per_sale_cap)
     if ctx.program.per_day_cap is not None:
@@ -242,8 +253,9 @@ def share(total, done, returned, amount, complete, *, as_money=False):
     if complete:
         return total - done
     target = Decimal(total) * returned / amount
-    target = target.quantize(CENT, rounding=ROUND_DOWN) if as_money else int(
-        target.to_integral_value(rounding=ROUND_DOWN))
+    target = (
+        target.quantize(CENT, rounding=ROUND_DOWN) if as_money else int(target.to_integral_value(rounding=ROUND_DOWN))
+    )
     return max(target - done, ZERO if as_money else 0)
 
 
@@ -265,8 +277,11 @@ def _spread(lines: tuple, discount: Decimal, discountable_total: Decimal) -> tup
         if not ln.discountable:
             out.append(ln)
             continue
-        share = discount - given if i == last else (discount * ln.amount / discountable_total).quantize(
-            CENT, rounding=ROUND_DOWN)
+        share = (
+            discount - given
+            if i == last
+            else (discount * ln.amount / discountable_total).quantize(CENT, rounding=ROUND_DOWN)
+        )
         given += share
         out.append(replace(ln, amount=ln.amount - share))
     return tuple(out)
@@ -277,8 +292,17 @@ def _spread(lines: tuple, discount: Decimal, discountable_total: Decimal) -> tup
 # ---------------------------------------------------------------------------------------
 
 
-def price_sale(ctx: SaleContext, *, amount=None, list_amount=None, lines=(), pay_points: int = 0,
-               pay_stored_value=ZERO, coupon: CouponTerms | None = None, best_price: bool = False) -> Pricing:
+def price_sale(
+    ctx: SaleContext,
+    *,
+    amount=None,
+    list_amount=None,
+    lines=(),
+    pay_points: int = 0,
+    pay_stored_value=ZERO,
+    coupon: CouponTerms | None = None,
+    best_price: bool = False,
+) -> Pricing:
     """Price a sale. With `list_amount` (the shelf price) the member's discount applies to the
     discountable lines (all of it without lines); with `amount` the till already priced it and no
     discount is added (member_discount 0.00). A coupon that does not stack with a member discount is
@@ -325,8 +349,12 @@ def price_sale(ctx: SaleContext, *, amount=None, list_amount=None, lines=(), pay
             off, applied = coupon_value(coupon, gross - discount), True
     net = gross - discount
     net_lines = _spread(lines, discount, discountable)
-    basis = {(False, False): Basis.NONE, (True, False): Basis.MEMBER_DISCOUNT, (False, True): Basis.COUPON,
-             (True, True): Basis.BOTH}[(discount > 0, applied and off > 0)]
+    basis = {
+        (False, False): Basis.NONE,
+        (True, False): Basis.MEMBER_DISCOUNT,
+        (False, True): Basis.COUPON,
+        (True, True): Basis.BOTH,
+    }[(discount > 0, applied and off > 0)]
 
     # points paid: whole fen, within the cap and the balance
     value = points_value(pay_points, program) if pay_points else ZERO
@@ -340,20 +368,32 @@ def price_sale(ctx: SaleContext, *, amount=None, list_amount=None, lines=(), pay
     if ctx.tier is not None and sv > ctx.stored_value:
         raise InsufficientStoredValue(field="pay_stored_value", available=str(ctx.stored_value))
     most = max_points_for(net, ctx.points_balance, program) if ctx.tier is not None else 0
-    most = min(most, int((net - off) * program.redeem_points_per_yuan) // _points_step(program)
-               * _points_step(program))
+    most = min(most, int((net - off) * program.redeem_points_per_yuan) // _points_step(program) * _points_step(program))
 
     eligible = net - value - off  # paid with money or stored value
     points = earn(eligible, ctx, net_lines) if ctx.tier is not None else 0
     growth = growth_for(eligible, points, ctx.program) if ctx.tier is not None else 0
     return Pricing(
-        list_amount=gross, member_discount=discount, discount_percent=rate if discount else Decimal(0),
-        amount=net, paid_amount=net - off, coupon_value=off, coupon_applied=applied, price_basis=basis, points_paid=pay_points,
-        points_value=value, max_points=most, max_points_value=Decimal(most * 100 // program.redeem_points_per_yuan) / 100,
-        stored_value_paid=sv, cash_due=cash_due(eligible, sv), eligible=eligible, points_to_earn=points,
+        list_amount=gross,
+        member_discount=discount,
+        discount_percent=rate if discount else Decimal(0),
+        amount=net,
+        paid_amount=net - off,
+        coupon_value=off,
+        coupon_applied=applied,
+        price_basis=basis,
+        points_paid=pay_points,
+        points_value=value,
+        max_points=most,
+        max_points_value=Decimal(most * 100 // program.redeem_points_per_yuan) / 100,
+        stored_value_paid=sv,
+        cash_due=cash_due(eligible, sv),
+        eligible=eligible,
+        points_to_earn=points,
         growth_to_earn=growth,
         growth_needed_after=None if ctx.growth_needed is None else max(0, ctx.growth_needed - growth),
-        lines=net_lines)
+        lines=net_lines,
+    )
 
 
 def best_coupon(ctx: SaleContext, candidates, **sale):
@@ -383,8 +423,8 @@ def multipliers_for(lines, on: date) -> dict:
     if not keys:
         return {}
     active = EarnMultiplier.objects.filter(
-        Q(starts_on__isnull=True) | Q(starts_on__lte=on), Q(ends_on__isnull=True) | Q(ends_on__gte=on),
-        key__in=keys)
+        Q(starts_on__isnull=True) | Q(starts_on__lte=on), Q(ends_on__isnull=True) | Q(ends_on__gte=on), key__in=keys
+    )
     return {(m.kind, m.key): m.multiplier for m in active}
 
 
@@ -409,7 +449,8 @@ def earned_today(member: Member, at: datetime) -> int:
     """Points the member earned on sales since local midnight (the per-day cap)."""
     start = datetime.combine(local(at).date(), time.min, tzinfo=tz())
     total = PointsEntry.objects.filter(member=member, kind=PointsEntry.Kind.EARN, created_at__gte=start).aggregate(
-        s=Sum("amount"))["s"]
+        s=Sum("amount")
+    )["s"]
     return total or 0
 
 
@@ -422,10 +463,15 @@ def sale_context(member: Member | None, *, lines=(), at: datetime | None = None)
     tier = config.tier(member.tier_id)
     nxt, needed = tiers.growth_to_next(member)
     return SaleContext(
-        program=program, stages=tuple(config.stages()), tier=tier,
-        discount_percent=discount_percent(member, tier, program, at), points_multiplier=points_multiplier(member, tier, at),
+        program=program,
+        stages=tuple(config.stages()),
+        tier=tier,
+        discount_percent=discount_percent(member, tier, program, at),
+        points_multiplier=points_multiplier(member, tier, at),
         campaign_multiplier=hooks.largest_campaign_multiplier(member, at),
         line_multipliers=multipliers_for(lines, local(at).date()),
         earned_today=earned_today(member, at) if program.per_day_cap is not None else 0,
-        points_balance=member.points_balance, stored_value=member.sv_principal + member.sv_bonus,
-        growth_needed=needed if nxt else None)
+        points_balance=member.points_balance,
+        stored_value=member.sv_principal + member.sv_bonus,
+        growth_needed=needed if nxt else None,
+    )

@@ -49,38 +49,95 @@ class ReturnResult:
     replayed: bool = False
 
 
-def quote(*, member: Member | None, amount=None, list_amount=None, lines=None, pay_points: int = 0,
-          pay_stored_value=Decimal("0.00"), coupon: CouponTerms | None = None, best_price: bool = False,
-          at: datetime | None = None) -> Pricing:
+def quote(
+    *,
+    member: Member | None,
+    amount=None,
+    list_amount=None,
+    lines=None,
+    pay_points: int = 0,
+    pay_stored_value=Decimal("0.00"),
+    coupon: CouponTerms | None = None,
+    best_price: bool = False,
+    at: datetime | None = None,
+) -> Pricing:
     """Price a sale without writing anything: what record_purchase would record (the till's preview)."""
-    return pricing.price_sale(pricing.sale_context(member, lines=lines, at=at or now()), amount=amount,
-                              list_amount=list_amount, lines=lines or (), pay_points=pay_points,
-                              pay_stored_value=pay_stored_value, coupon=coupon, best_price=best_price)
+    return pricing.price_sale(
+        pricing.sale_context(member, lines=lines, at=at or now()),
+        amount=amount,
+        list_amount=list_amount,
+        lines=lines or (),
+        pay_points=pay_points,
+        pay_stored_value=pay_stored_value,
+        coupon=coupon,
+        best_price=best_price,
+    )
 
 
-def _result(purchase: Purchase, member: Member, *, replayed: bool, upgraded: bool, priced: Pricing | None = None,
-            pending: int | None = None) -> PurchaseResult:
+def _result(
+    purchase: Purchase,
+    member: Member,
+    *,
+    replayed: bool,
+    upgraded: bool,
+    priced: Pricing | None = None,
+    pending: int | None = None,
+) -> PurchaseResult:
     if pending is None:  # a replay: read it from the sale's earn lot
         earn_entry = purchase.points_entries.filter(kind=Kind.EARN).first()
         pending = earn_entry.amount if earn_entry is not None and earn_entry.pending else 0
     return PurchaseResult(
-        purchase=purchase, points_earned=purchase.points_earned, points_pending=pending,
-        points_redeemed=purchase.points_paid, points_value=purchase.points_value,
-        stored_value_paid=purchase.sv_paid, coupon_value=purchase.coupon_value,
-        member_discount=purchase.member_discount, cash_due=pricing.cash_due(purchase.eligible_amount, purchase.sv_paid),
-        points_balance=member.points_balance, growth_value=member.growth_value, tier=member.tier,
-        upgraded=upgraded, replayed=replayed, pricing=priced)
+        purchase=purchase,
+        points_earned=purchase.points_earned,
+        points_pending=pending,
+        points_redeemed=purchase.points_paid,
+        points_value=purchase.points_value,
+        stored_value_paid=purchase.sv_paid,
+        coupon_value=purchase.coupon_value,
+        member_discount=purchase.member_discount,
+        cash_due=pricing.cash_due(purchase.eligible_amount, purchase.sv_paid),
+        points_balance=member.points_balance,
+        growth_value=member.growth_value,
+        tier=member.tier,
+        upgraded=upgraded,
+        replayed=replayed,
+        pricing=priced,
+    )
 
 
 # the member columns a purchase may change (saving only these keeps the UPDATE small)
-PURCHASE_FIELDS = ["points_balance", "points_pending", "points_flagged", "growth_value", "tier", "tier_since",
-                   "sv_principal", "sv_bonus", "purchase_count", "last_purchase_at"]
+PURCHASE_FIELDS = [
+    "points_balance",
+    "points_pending",
+    "points_flagged",
+    "growth_value",
+    "tier",
+    "tier_since",
+    "sv_principal",
+    "sv_bonus",
+    "purchase_count",
+    "last_purchase_at",
+]
 
 
-def record_purchase(*, member, store, reference: str, idempotency_key: str, amount=None, list_amount=None,
-                    lines=None, pay_points: int = 0, pay_stored_value=Decimal("0.00"),
-                    coupon: CouponTerms | None = None, best_price: bool = False, pin: str | None = None,
-                    acting_user=None, at: datetime | None = None, savepoint: bool = True) -> PurchaseResult:
+def record_purchase(
+    *,
+    member,
+    store,
+    reference: str,
+    idempotency_key: str,
+    amount=None,
+    list_amount=None,
+    lines=None,
+    pay_points: int = 0,
+    pay_stored_value=Decimal("0.00"),
+    coupon: CouponTerms | None = None,
+    best_price: bool = False,
+    pin: str | None = None,
+    acting_user=None,
+    at: datetime | None = None,
+    savepoint: bool = True,
+) -> PurchaseResult:
     """Record a member's sale in one transaction, as `pricing.price_sale` prices it.
 
     Order: points paid (FIFO by expiry, within the cap, whole fen) → stored value paid (principal
@@ -96,44 +153,92 @@ def record_purchase(*, member, store, reference: str, idempotency_key: str, amou
             raise Invalid(_("This member account is closed."), field="member")
         at = at or now()
         ctx = pricing.sale_context(member, lines=lines, at=at)
-        priced = pricing.price_sale(ctx, amount=amount, list_amount=list_amount, lines=lines or (),
-                                    pay_points=pay_points, pay_stored_value=pay_stored_value, coupon=coupon,
-                                    best_price=best_price)
+        priced = pricing.price_sale(
+            ctx,
+            amount=amount,
+            list_amount=list_amount,
+            lines=lines or (),
+            pay_points=pay_points,
+            pay_stored_value=pay_stored_value,
+            coupon=coupon,
+            best_price=best_price,
+        )
         old_tier = member.tier
         purchase = Purchase.objects.create(
-            member=member, store=store, operator=acting_user, reference=reference, created_at=at,
-            amount=priced.amount, member_discount=priced.member_discount, points_paid=priced.points_paid,
-            points_value=priced.points_value, coupon_value=priced.coupon_value, eligible_amount=priced.eligible,
-            points_earned=priced.points_to_earn, growth=priced.growth_to_earn, tier_at_sale=old_tier,
-            idempotency_key=idempotency_key)
+            member=member,
+            store=store,
+            operator=acting_user,
+            reference=reference,
+            created_at=at,
+            amount=priced.amount,
+            member_discount=priced.member_discount,
+            points_paid=priced.points_paid,
+            points_value=priced.points_value,
+            coupon_value=priced.coupon_value,
+            eligible_amount=priced.eligible,
+            points_earned=priced.points_to_earn,
+            growth=priced.growth_to_earn,
+            tier_at_sale=old_tier,
+            idempotency_key=idempotency_key,
+        )
         common = dict(store=store, operator=acting_user, source_ref=reference, purchase=purchase)
         if priced.points_paid:
-            points_service.debit_locked(member, amount=priced.points_paid, kind=Kind.REDEEM, source=Source.SALE,
-                                        at=at, idempotency_key=f"{idempotency_key}:redeem", **common)
+            points_service.debit_locked(
+                member,
+                amount=priced.points_paid,
+                kind=Kind.REDEEM,
+                source=Source.SALE,
+                at=at,
+                idempotency_key=f"{idempotency_key}:redeem",
+                **common,
+            )
         if priced.stored_value_paid:
-            entry = stored_value.pay(member, amount=priced.stored_value_paid, at=at, program=ctx.program, pin=pin,
-                                     idempotency_key=f"{idempotency_key}:sv", **common)
+            entry = stored_value.pay(
+                member,
+                amount=priced.stored_value_paid,
+                at=at,
+                program=ctx.program,
+                pin=pin,
+                idempotency_key=f"{idempotency_key}:sv",
+                **common,
+            )
             purchase.sv_principal_paid, purchase.sv_bonus_paid = -entry.principal, -entry.bonus
             purchase.save(update_fields=["sv_principal_paid", "sv_bonus_paid"])
         pending = 0
         if priced.points_to_earn:
             entry = points_service.credit_locked(
-                member, amount=priced.points_to_earn, kind=Kind.EARN, source=Source.SALE, at=at, program=ctx.program,
+                member,
+                amount=priced.points_to_earn,
+                kind=Kind.EARN,
+                source=Source.SALE,
+                at=at,
+                program=ctx.program,
                 pending_until=points_service.available_from(at, ctx.program),
-                idempotency_key=f"{idempotency_key}:earn", **common)
+                idempotency_key=f"{idempotency_key}:earn",
+                **common,
+            )
             pending = priced.points_to_earn if entry.pending else 0
         upgraded = tiers.add_growth(member, priced.growth_to_earn, at=at, purchase=purchase, program=ctx.program)
         upgraded = tiers.instant_upgrade(member, priced.paid_amount, at=at) or upgraded
         member.purchase_count += 1
         member.last_purchase_at = max(filter(None, [member.last_purchase_at, at]))
         member.save(update_fields=PURCHASE_FIELDS)
-        send_after_commit(purchase_recorded, purchase_id=purchase.pk, member_id=member.pk,
-                          referred=member.referrer_id is not None)
+        send_after_commit(
+            purchase_recorded, purchase_id=purchase.pk, member_id=member.pk, referred=member.referrer_id is not None
+        )
         return _result(purchase, member, replayed=False, upgraded=upgraded, priced=priced, pending=pending)
 
 
-def record_return(*, purchase: Purchase, amount, reference: str, idempotency_key: str, store=None,
-                  acting_user=None, at: datetime | None = None) -> ReturnResult:
+def record_return(
+    *,
+    purchase: Purchase,
+    amount,
+    reference: str,
+    idempotency_key: str,
+    store=None,
+    acting_user=None,
+    at: datetime | None = None,
+) -> ReturnResult:
     """Return part or all of a purchase: reverse points and growth earned on it and refund points
     and stored value paid on it, each in proportion, rounded down; the completing return reverses
     the rest. Reversed points come from the sale's own lot first; a balance may go below zero only
@@ -154,8 +259,9 @@ def record_return(*, purchase: Purchase, amount, reference: str, idempotency_key
         reverse_points = pricing.share(p.points_earned, p.points_reversed, returned, p.amount, complete)
         refund_points = pricing.share(p.points_paid, p.points_refunded, returned, p.amount, complete)
         reverse_growth = pricing.share(p.growth, p.growth_reversed, returned, p.amount, complete)
-        refund_principal = pricing.share(p.sv_principal_paid, p.sv_principal_refunded, returned, p.amount, complete,
-                                  as_money=True)
+        refund_principal = pricing.share(
+            p.sv_principal_paid, p.sv_principal_refunded, returned, p.amount, complete, as_money=True
+        )
         refund_bonus = pricing.share(p.sv_bonus_paid, p.sv_bonus_refunded, returned, p.amount, complete, as_money=True)
         store = store or purchase.store
         common = dict(store=store, operator=acting_user, source_ref=reference, purchase=purchase)
@@ -163,16 +269,38 @@ def record_return(*, purchase: Purchase, amount, reference: str, idempotency_key
         if reverse_points:
             # what is due expires first, as on every debit: the reversal takes only from lots that are
             # still valid, so the available balance keeps equalling what is left in the lots
-            points_service.debit_locked(member, amount=reverse_points, kind=Kind.REVERSE, source=Source.RETURN, at=at,
-                                        allow_negative=True, prefer_purchase=purchase,
-                                        idempotency_key=f"{idempotency_key}:reverse", **common)
+            points_service.debit_locked(
+                member,
+                amount=reverse_points,
+                kind=Kind.REVERSE,
+                source=Source.RETURN,
+                at=at,
+                allow_negative=True,
+                prefer_purchase=purchase,
+                idempotency_key=f"{idempotency_key}:reverse",
+                **common,
+            )
         if refund_points:
-            points_service.credit_locked(member, amount=refund_points, kind=Kind.REVERSE, source=Source.RETURN, at=at,
-                                         program=program, idempotency_key=f"{idempotency_key}:refund", **common)
+            points_service.credit_locked(
+                member,
+                amount=refund_points,
+                kind=Kind.REVERSE,
+                source=Source.RETURN,
+                at=at,
+                program=program,
+                idempotency_key=f"{idempotency_key}:refund",
+                **common,
+            )
         if reverse_growth:
             tiers.add_growth(member, -reverse_growth, at=at, purchase=purchase, program=program)
-        stored_value.refund_to_member(member, principal=refund_principal, bonus=refund_bonus, at=at,
-                                      idempotency_key=f"{idempotency_key}:sv", **common)
+        stored_value.refund_to_member(
+            member,
+            principal=refund_principal,
+            bonus=refund_bonus,
+            at=at,
+            idempotency_key=f"{idempotency_key}:sv",
+            **common,
+        )
         member.save()
         purchase.returned_amount = returned
         purchase.points_reversed += reverse_points
@@ -180,13 +308,30 @@ def record_return(*, purchase: Purchase, amount, reference: str, idempotency_key
         purchase.growth_reversed += reverse_growth
         purchase.sv_principal_refunded += refund_principal
         purchase.sv_bonus_refunded += refund_bonus
-        purchase.save(update_fields=["returned_amount", "points_reversed", "points_refunded", "growth_reversed",
-                                     "sv_principal_refunded", "sv_bonus_refunded"])
+        purchase.save(
+            update_fields=[
+                "returned_amount",
+                "points_reversed",
+                "points_refunded",
+                "growth_reversed",
+                "sv_principal_refunded",
+                "sv_bonus_refunded",
+            ]
+        )
         ret = PurchaseReturn.objects.create(
-            purchase=purchase, reference=reference, amount=amount, points_reversed=reverse_points,
-            points_refunded=refund_points, growth_reversed=reverse_growth,
-            sv_refunded=refund_principal + refund_bonus, store=store, operator=acting_user, created_at=at,
-            idempotency_key=idempotency_key)
-        send_after_commit(return_recorded, return_id=ret.pk, purchase_id=purchase.pk, member_id=member.pk,
-                          amount=amount)
+            purchase=purchase,
+            reference=reference,
+            amount=amount,
+            points_reversed=reverse_points,
+            points_refunded=refund_points,
+            growth_reversed=reverse_growth,
+            sv_refunded=refund_principal + refund_bonus,
+            store=store,
+            operator=acting_user,
+            created_at=at,
+            idempotency_key=idempotency_key,
+        )
+        send_after_commit(
+            return_recorded, return_id=ret.pk, purchase_id=purchase.pk, member_id=member.pk, amount=amount
+        )
         return ReturnResult(ret, member.points_balance)

@@ -13,9 +13,9 @@ from ..errors import SignInLocked
 from . import lockout
 from .common import audit, now
 
-MAX_FAILURES = 5      # wrong passwords for one username ...
-WINDOW_MINUTES = 15   # ... within this many minutes ...
-LOCK_MINUTES = 15     # ... lock that username this long
+MAX_FAILURES = 5  # wrong passwords for one username ...
+WINDOW_MINUTES = 15  # ... within this many minutes ...
+LOCK_MINUTES = 15  # ... lock that username this long
 MAX_IP_FAILURES = 30  # and this many from one address (spraying across accounts)
 
 MSG_LOCKED = _("Too many wrong passwords: sign-in is locked for %(minutes)s minutes.")
@@ -37,20 +37,31 @@ def sign_in(request, *, username: str, password: str):
     ip = client_ip(request)
     account_key, ip_key = _keys(username or "", ip)
     if row := lockout.locked_row([k for k in (account_key, ip_key) if k], at):
-        raise SignInLocked(MSG_LOCKED % {"minutes": lockout.minutes_left(row, at)}, field="password",
-                           retry_after=lockout.seconds_left(row, at))
+        raise SignInLocked(
+            MSG_LOCKED % {"minutes": lockout.minutes_left(row, at)},
+            field="password",
+            retry_after=lockout.seconds_left(row, at),
+        )
     user = authenticate(request, username=username, password=password)
     if user is not None:
         lockout.clear(account_key)
         return user
     window = _limit("STAFF_LOGIN_WINDOW_MINUTES", WINDOW_MINUTES)
     lock = _limit("STAFF_LOCK_MINUTES", LOCK_MINUTES)
-    locked = lockout.record_failure(account_key, at, max_failures=_limit("STAFF_LOGIN_MAX_FAILURES", MAX_FAILURES),
-                                    window=window, lock=lock)
+    locked = lockout.record_failure(
+        account_key, at, max_failures=_limit("STAFF_LOGIN_MAX_FAILURES", MAX_FAILURES), window=window, lock=lock
+    )
     if ip_key:
-        locked = lockout.record_failure(ip_key, at, max_failures=_limit("STAFF_LOGIN_MAX_IP_FAILURES",
-                                                                          MAX_IP_FAILURES),
-                                        window=window, lock=lock) or locked
+        locked = (
+            lockout.record_failure(
+                ip_key,
+                at,
+                max_failures=_limit("STAFF_LOGIN_MAX_IP_FAILURES", MAX_IP_FAILURES),
+                window=window,
+                lock=lock,
+            )
+            or locked
+        )
     if locked:
         audit("staff.sign_in_locked", username=(username or "")[:150], ip=ip)
         raise SignInLocked(MSG_LOCKED % {"minutes": lock}, field="password", retry_after=lock * 60)

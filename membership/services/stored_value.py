@@ -23,9 +23,9 @@ MSG_PLAN_AMOUNT = _("Plan %(plan)s is a top-up of ¥%(amount)s.")
 MSG_PIN = _("The stored-value PIN is wrong.")
 MSG_PIN_FORMAT = _("The PIN is 6 digits.")
 MSG_PIN_LOCKED = _("Too many wrong PINs: this member's stored value is locked for %(minutes)s minutes.")
-PIN_MAX_FAILURES = 5    # wrong PINs at sales within ...
+PIN_MAX_FAILURES = 5  # wrong PINs at sales within ...
 PIN_WINDOW_MINUTES = 15  # ... this many minutes lock the member's stored value ...
-PIN_LOCK_MINUTES = 15    # ... this long, even for the right PIN (pos-api.md, "The store desk")
+PIN_LOCK_MINUTES = 15  # ... this long, even for the right PIN (pos-api.md, "The store desk")
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,16 @@ def _entry(member: Member, *, kind: str, principal: Decimal, bonus: Decimal, at:
     if member.sv_principal < 0 or member.sv_bonus < 0:
         raise InsufficientStoredValue(field="pay_stored_value")
     member.save(update_fields=["sv_principal", "sv_bonus"])
-    return StoredValueEntry.objects.create(member=member, kind=kind, principal=principal, bonus=bonus,
-                                           principal_after=member.sv_principal, bonus_after=member.sv_bonus,
-                                           created_at=at, **fields)
+    return StoredValueEntry.objects.create(
+        member=member,
+        kind=kind,
+        principal=principal,
+        bonus=bonus,
+        principal_after=member.sv_principal,
+        bonus_after=member.sv_bonus,
+        created_at=at,
+        **fields,
+    )
 
 
 def _replayed(key):
@@ -75,8 +82,16 @@ def plan_for(amount: Decimal, code: str | None) -> TopUpPlan | None:
     return TopUpPlan.objects.filter(pay_amount=amount, is_active=True).first()
 
 
-def top_up(*, member, amount, plan_code: str | None = None, store=None, acting_user=None,
-           idempotency_key: str | None = None, at: datetime | None = None) -> TopUpResult:
+def top_up(
+    *,
+    member,
+    amount,
+    plan_code: str | None = None,
+    store=None,
+    acting_user=None,
+    idempotency_key: str | None = None,
+    at: datetime | None = None,
+) -> TopUpResult:
     """Top up stored value, with the plan's bonus money and bonus points (demo: TOPUP300 +¥40 and 100
     points), in one transaction; the largest single top-up is a program setting."""
     amount = _amount(amount)
@@ -88,17 +103,35 @@ def top_up(*, member, amount, plan_code: str | None = None, store=None, acting_u
     with transaction.atomic():
         member = lock_member(member)
         if entry := _replayed(idempotency_key):
-            return TopUpResult(entry, entry.principal, entry.bonus, member.sv_principal, member.sv_bonus,
-                               _bonus_points(entry))
+            return TopUpResult(
+                entry, entry.principal, entry.bonus, member.sv_principal, member.sv_bonus, _bonus_points(entry)
+            )
         at = at or now()
-        entry = _entry(member, kind=Kind.TOPUP, principal=amount, bonus=bonus, at=at, plan=plan,
-                       store=store, operator=acting_user, idempotency_key=idempotency_key)
+        entry = _entry(
+            member,
+            kind=Kind.TOPUP,
+            principal=amount,
+            bonus=bonus,
+            at=at,
+            plan=plan,
+            store=store,
+            operator=acting_user,
+            idempotency_key=idempotency_key,
+        )
         points_added = plan.bonus_points if plan else 0
         if points_added:
-            points.credit_locked(member, amount=points_added, kind=PointsEntry.Kind.BONUS,
-                                 source=PointsEntry.Source.TOPUP, at=at, program=program, store=store,
-                                 operator=acting_user, source_ref=plan.code,
-                                 idempotency_key=f"topup:{entry.pk}:points")
+            points.credit_locked(
+                member,
+                amount=points_added,
+                kind=PointsEntry.Kind.BONUS,
+                source=PointsEntry.Source.TOPUP,
+                at=at,
+                program=program,
+                store=store,
+                operator=acting_user,
+                source_ref=plan.code,
+                idempotency_key=f"topup:{entry.pk}:points",
+            )
             member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
         return TopUpResult(entry, amount, bonus, member.sv_principal, member.sv_bonus, points_added)
 
@@ -139,8 +172,11 @@ def _pin_key(member_id) -> str:
 
 def _refuse_while_locked(member_id, at) -> None:
     if row := lockout.locked_row([_pin_key(member_id)], at):
-        raise PinLocked(MSG_PIN_LOCKED % {"minutes": lockout.minutes_left(row, at)}, field="pin",
-                        retry_after=lockout.seconds_left(row, at))
+        raise PinLocked(
+            MSG_PIN_LOCKED % {"minutes": lockout.minutes_left(row, at)},
+            field="pin",
+            retry_after=lockout.seconds_left(row, at),
+        )
 
 
 def verify_pin(member: Member, pin: str | None) -> CheckedPin | str | None:
@@ -157,8 +193,9 @@ def verify_pin(member: Member, pin: str | None) -> CheckedPin | str | None:
     if pin and check_password(pin, pin_hash):
         lockout.clear(_pin_key(member.pk))
         return CheckedPin(member.pk, pin_hash)
-    if lockout.record_failure(_pin_key(member.pk), at, max_failures=PIN_MAX_FAILURES, window=PIN_WINDOW_MINUTES,
-                              lock=PIN_LOCK_MINUTES):
+    if lockout.record_failure(
+        _pin_key(member.pk), at, max_failures=PIN_MAX_FAILURES, window=PIN_WINDOW_MINUTES, lock=PIN_LOCK_MINUTES
+    ):
         audit("sv.pin_locked", member=member)
     raise Forbidden(MSG_PIN, field="pin")
 
@@ -176,8 +213,9 @@ def check_pin(member: Member, pin) -> None:
         raise Forbidden(MSG_PIN, field="pin")
 
 
-def pay(member: Member, *, amount: Decimal, at: datetime, program: ProgramSettings, pin: str | None = None,
-        **fields) -> StoredValueEntry:
+def pay(
+    member: Member, *, amount: Decimal, at: datetime, program: ProgramSettings, pin: str | None = None, **fields
+) -> StoredValueEntry:
     """Pay from a locked member's stored value (called by the purchase service)."""
     check_pin(member, pin)
     principal, bonus = split_payment(member, amount, program)
@@ -205,17 +243,41 @@ def refund_top_up(*, topup: StoredValueEntry, acting_user=None, store=None) -> S
         if principal <= 0 and bonus <= 0:
             raise InsufficientStoredValue(_("Nothing of this top-up is left to refund."), field="topup")
         at = now()
-        entry = _entry(member, kind=Kind.TOPUP_REFUND, principal=-principal, bonus=-bonus, at=at, topup=topup,
-                       store=store, operator=acting_user, idempotency_key=f"topup-refund:{topup.pk}")
+        entry = _entry(
+            member,
+            kind=Kind.TOPUP_REFUND,
+            principal=-principal,
+            bonus=-bonus,
+            at=at,
+            topup=topup,
+            store=store,
+            operator=acting_user,
+            idempotency_key=f"topup-refund:{topup.pk}",
+        )
         if given := _bonus_points(topup):
             # the plan's points go back with the top-up; already spent, the balance goes below zero and is
             # flagged for the manager, as a return's reversal does
-            points.debit_locked(member, amount=given, kind=PointsEntry.Kind.REVERSE, source=PointsEntry.Source.TOPUP,
-                                at=at, allow_negative=True, store=store, operator=acting_user,
-                                source_ref=f"refund {topup.pk}", idempotency_key=f"topup-refund:{topup.pk}:points")
+            points.debit_locked(
+                member,
+                amount=given,
+                kind=PointsEntry.Kind.REVERSE,
+                source=PointsEntry.Source.TOPUP,
+                at=at,
+                allow_negative=True,
+                store=store,
+                operator=acting_user,
+                source_ref=f"refund {topup.pk}",
+                idempotency_key=f"topup-refund:{topup.pk}:points",
+            )
             member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
-        audit("sv.topup_refund", member=member, operator=acting_user, topup=topup.pk, principal=str(principal),
-              bonus=str(bonus))
+        audit(
+            "sv.topup_refund",
+            member=member,
+            operator=acting_user,
+            topup=topup.pk,
+            principal=str(principal),
+            bonus=str(bonus),
+        )
         return entry
 
 

@@ -37,14 +37,31 @@ def next_tier(tier: Tier) -> Tier | None:
     return config.next_tier(tier)
 
 
-def _change(member: Member, to_tier: Tier, *, reason: str, at: datetime, operator=None, note: str = "",
-            idempotency_key: str | None = None) -> TierChange:
-    change = TierChange.objects.create(member=member, from_tier=member.tier, to_tier=to_tier, reason=reason,
-                                       note=note, operator=operator, created_at=at, idempotency_key=idempotency_key)
+def _change(
+    member: Member,
+    to_tier: Tier,
+    *,
+    reason: str,
+    at: datetime,
+    operator=None,
+    note: str = "",
+    idempotency_key: str | None = None,
+) -> TierChange:
+    change = TierChange.objects.create(
+        member=member,
+        from_tier=member.tier,
+        to_tier=to_tier,
+        reason=reason,
+        note=note,
+        operator=operator,
+        created_at=at,
+        idempotency_key=idempotency_key,
+    )
     from_tier = member.tier
     member.tier, member.tier_since = to_tier, at
-    send_after_commit(tier_changed, member_id=member.pk, from_tier_id=from_tier.pk, to_tier_id=to_tier.pk,
-                      reason=reason)
+    send_after_commit(
+        tier_changed, member_id=member.pk, from_tier_id=from_tier.pk, to_tier_id=to_tier.pk, reason=reason
+    )
     return change
 
 
@@ -57,8 +74,10 @@ def add_growth(member: Member, amount: int, *, at: datetime, purchase=None, prog
     member.growth_value = max(0, member.growth_value + amount)
     if amount < 0:
         return False  # downgrades happen only at the review
-    target = next((t for t in reversed(config.tiers())
-                   if t.rank > member.tier.rank and t.reach_growth <= member.growth_value), None)
+    target = next(
+        (t for t in reversed(config.tiers()) if t.rank > member.tier.rank and t.reach_growth <= member.growth_value),
+        None,
+    )
     if target is None:
         return False
     _change(member, target, reason=TierChange.Reason.UPGRADE, at=at)
@@ -70,12 +89,23 @@ def add_growth(member: Member, amount: int, *, at: datetime, purchase=None, prog
 def instant_upgrade(member: Member, paid: Decimal, *, at: datetime) -> bool:
     """One ticket lifts a locked member at once (满999送金卡): to the highest tier above theirs whose
     instant amount the sale's paid amount reaches. Returns True when it did. Saving is the caller's job."""
-    target = next((t for t in reversed(config.tiers()) if t.rank > member.tier.rank
-                   and t.instant_sale_amount is not None and paid >= t.instant_sale_amount), None)
+    target = next(
+        (
+            t
+            for t in reversed(config.tiers())
+            if t.rank > member.tier.rank and t.instant_sale_amount is not None and paid >= t.instant_sale_amount
+        ),
+        None,
+    )
     if target is None:
         return False
-    _change(member, target, reason=TierChange.Reason.UPGRADE, at=at,
-            note=f"one sale of ¥{paid} (instant tier from ¥{target.instant_sale_amount})")
+    _change(
+        member,
+        target,
+        reason=TierChange.Reason.UPGRADE,
+        at=at,
+        note=f"one sale of ¥{paid} (instant tier from ¥{target.instant_sale_amount})",
+    )
     return True
 
 
@@ -122,8 +152,12 @@ def keep_status(member: Member, at: datetime | None = None) -> KeepStatus | None
     if start is not None:
         entries = entries.filter(created_at__gte=start)
     growth = entries.aggregate(s=Sum("amount"))["s"] or 0
-    return KeepStatus(keep=tier.keep_growth, window_growth=growth, missing=max(0, tier.keep_growth - growth),
-                      next_review=next_review_on(at, program))
+    return KeepStatus(
+        keep=tier.keep_growth,
+        window_growth=growth,
+        missing=max(0, tier.keep_growth - growth),
+        next_review=next_review_on(at, program),
+    )
 
 
 def review_key(at: datetime, program: ProgramSettings) -> str:
@@ -166,33 +200,52 @@ def review(*, at: datetime | None = None, batch_size: int = 5000, force: bool = 
     lowest = tiers[0]
     while True:
         with transaction.atomic():
-            batch = list(Member.objects.select_for_update(no_key=True)
-                         .filter(pk__gt=last_id, status=Member.Status.ACTIVE).exclude(tier=lowest)
-                         .order_by("pk")
-                         .annotate(window_growth=Coalesce(Subquery(growth), 0))
-                         .only("pk", "tier_id", "tier_floor_id", "tier_floor_until")[:batch_size])
+            batch = list(
+                Member.objects.select_for_update(no_key=True)
+                .filter(pk__gt=last_id, status=Member.Status.ACTIVE)
+                .exclude(tier=lowest)
+                .order_by("pk")
+                .annotate(window_growth=Coalesce(Subquery(growth), 0))
+                .only("pk", "tier_id", "tier_floor_id", "tier_floor_until")[:batch_size]
+            )
             if not batch:
                 break
             last_id = batch[-1].pk
             changes, updated = [], []
             for m in batch:
-                floor = (tier_by_id.get(m.tier_floor_id)
-                         if m.tier_floor_id and (m.tier_floor_until is None or m.tier_floor_until >= today) else None)
+                floor = (
+                    tier_by_id.get(m.tier_floor_id)
+                    if m.tier_floor_id and (m.tier_floor_until is None or m.tier_floor_until >= today)
+                    else None
+                )
                 current = tier_by_id[m.tier_id]
                 target = reviewed_tier(current, m.window_growth, tiers, floor)
                 if target.pk != current.pk:
-                    changes.append(TierChange(member_id=m.pk, from_tier=current, to_tier=target,
-                                              reason=TierChange.Reason.REVIEW, created_at=at,
-                                              note=f"window growth {m.window_growth}",
-                                              idempotency_key=f"{key}:{m.pk}"))
+                    changes.append(
+                        TierChange(
+                            member_id=m.pk,
+                            from_tier=current,
+                            to_tier=target,
+                            reason=TierChange.Reason.REVIEW,
+                            created_at=at,
+                            note=f"window growth {m.window_growth}",
+                            idempotency_key=f"{key}:{m.pk}",
+                        )
+                    )
                     m.tier_id, m.tier_since = target.pk, at
                     updated.append(m)
             if updated:
                 Member.objects.bulk_update(updated, ["tier", "tier_since"])
                 TierChange.objects.bulk_create(changes)
-                send_all_after_commit(tier_changed, [
-                    dict(member_id=c.member_id, from_tier_id=c.from_tier_id, to_tier_id=c.to_tier_id, reason=c.reason)
-                    for c in changes])
+                send_all_after_commit(
+                    tier_changed,
+                    [
+                        dict(
+                            member_id=c.member_id, from_tier_id=c.from_tier_id, to_tier_id=c.to_tier_id, reason=c.reason
+                        )
+                        for c in changes
+                    ],
+                )
                 changed += len(updated)
     return changed
 
@@ -206,12 +259,19 @@ def set_manual(*, member, tier: Tier, reason: str, acting_user, floor_until: dat
     with transaction.atomic():
         member = lock_member(member)
         at = now()
-        change = _change(member, tier, reason=TierChange.Reason.MANUAL, at=at, operator=acting_user,
-                         note=reason.strip())
+        change = _change(
+            member, tier, reason=TierChange.Reason.MANUAL, at=at, operator=acting_user, note=reason.strip()
+        )
         member.tier_floor, member.tier_floor_until = tier, floor_until
         member.save(update_fields=["tier", "tier_since", "tier_floor", "tier_floor_until"])
-        audit("tier.manual", member=member, operator=acting_user, tier=tier.code, reason=reason.strip(),
-              floor_until=floor_until.isoformat() if floor_until else None)
+        audit(
+            "tier.manual",
+            member=member,
+            operator=acting_user,
+            tier=tier.code,
+            reason=reason.strip(),
+            floor_until=floor_until.isoformat() if floor_until else None,
+        )
         return change
 
 
@@ -222,5 +282,3 @@ def growth_to_next(member: Member) -> tuple[Tier | None, int]:
     if nxt is None:
         return None, 0
     return nxt, max(0, nxt.reach_growth - member.growth_value)
-
-

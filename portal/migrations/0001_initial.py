@@ -4,24 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Heartbeat',
+            name="Heartbeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('worker', models.CharField(max_length=200, unique=True, verbose_name='worker')),
-                ('beats', models.PositiveBigIntegerField(default=0, verbose_name='beats')),
-                ('last_beat_at', models.DateTimeField(verbose_name='last beat at')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("worker", models.CharField(max_length=200, unique=True, verbose_name="worker")),
+                ("beats", models.PositiveBigIntegerField(default=0, verbose_name="beats")),
+                ("last_beat_at", models.DateTimeField(verbose_name="last beat at")),
             ],
             options={
-                'verbose_name': 'heartbeat',
-                'verbose_name_plural': 'heartbeats',
+                "verbose_name": "heartbeat",
+                "verbose_name_plural": "heartbeats",
             },
         ),
     ]

@@ -5,10 +5,17 @@ from django.utils.translation import pgettext_lazy
 
 register = template.Library()
 
-ACTIONS = {0: pgettext_lazy("history", "created"), 1: pgettext_lazy("history", "changed"),
-           2: pgettext_lazy("history", "deleted"), 3: pgettext_lazy("history", "viewed")}
-M2M_OPERATIONS = {"add": pgettext_lazy("history", "added"), "delete": pgettext_lazy("history", "removed"),
-                  "clear": pgettext_lazy("history", "cleared")}
+ACTIONS = {
+    0: pgettext_lazy("history", "created"),
+    1: pgettext_lazy("history", "changed"),
+    2: pgettext_lazy("history", "deleted"),
+    3: pgettext_lazy("history", "viewed"),
+}
+M2M_OPERATIONS = {
+    "add": pgettext_lazy("history", "added"),
+    "delete": pgettext_lazy("history", "removed"),
+    "clear": pgettext_lazy("history", "cleared"),
+}
 
 
 @register.filter

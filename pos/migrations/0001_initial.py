@@ -6,115 +6,203 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('membership', '0002_tag_earnmultiplier_earnstage_member_programsettings_and_more'),
+        ("membership", "0002_tag_earnmultiplier_earnstage_member_programsettings_and_more"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Sale',
+            name="Sale",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('receipt_no', models.CharField(max_length=64, verbose_name='receipt number')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='amount')),
-                ('points_redeemed', models.IntegerField(default=0, verbose_name='points paid')),
-                ('points_value', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='paid with points')),
-                ('coupon_code', models.CharField(blank=True, max_length=40, verbose_name='coupon')),
-                ('coupon_value', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='coupon value')),
-                ('stored_value_paid', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='paid with stored value')),
-                ('cash_due', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='cash due')),
-                ('points_earned', models.IntegerField(default=0, verbose_name='points earned')),
-                ('returned_amount', models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='returned')),
-                ('request_hash', models.CharField(max_length=64)),
-                ('response', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(db_index=True, verbose_name='time')),
-                ('clerk', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='sales', to=settings.AUTH_USER_MODEL, verbose_name='clerk')),
-                ('member', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='sales', to='membership.member', verbose_name='member')),
-                ('purchase', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='sale', to='membership.purchase')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sales', to='membership.store', verbose_name='store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("receipt_no", models.CharField(max_length=64, verbose_name="receipt number")),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="amount")),
+                ("points_redeemed", models.IntegerField(default=0, verbose_name="points paid")),
+                (
+                    "points_value",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name="paid with points"),
+                ),
+                ("coupon_code", models.CharField(blank=True, max_length=40, verbose_name="coupon")),
+                (
+                    "coupon_value",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name="coupon value"),
+                ),
+                (
+                    "stored_value_paid",
+                    models.DecimalField(
+                        decimal_places=2, default=0, max_digits=12, verbose_name="paid with stored value"
+                    ),
+                ),
+                ("cash_due", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="cash due")),
+                ("points_earned", models.IntegerField(default=0, verbose_name="points earned")),
+                (
+                    "returned_amount",
+                    models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name="returned"),
+                ),
+                ("request_hash", models.CharField(max_length=64)),
+                ("response", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(db_index=True, verbose_name="time")),
+                (
+                    "clerk",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sales",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="clerk",
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sales",
+                        to="membership.member",
+                        verbose_name="member",
+                    ),
+                ),
+                (
+                    "purchase",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sale",
+                        to="membership.purchase",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sales",
+                        to="membership.store",
+                        verbose_name="store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'sale',
-                'verbose_name_plural': 'sales',
+                "verbose_name": "sale",
+                "verbose_name_plural": "sales",
             },
         ),
         migrations.CreateModel(
-            name='Return',
+            name="Return",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('receipt_no', models.CharField(max_length=64, verbose_name='receipt number')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='amount')),
-                ('request_hash', models.CharField(max_length=64)),
-                ('response', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(db_index=True, verbose_name='time')),
-                ('clerk', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('purchase_return', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='till_return', to='membership.purchasereturn')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='returns', to='membership.store')),
-                ('sale', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='returns', to='pos.sale')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("receipt_no", models.CharField(max_length=64, verbose_name="receipt number")),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="amount")),
+                ("request_hash", models.CharField(max_length=64)),
+                ("response", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(db_index=True, verbose_name="time")),
+                (
+                    "clerk",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "purchase_return",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="till_return",
+                        to="membership.purchasereturn",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="returns", to="membership.store"
+                    ),
+                ),
+                (
+                    "sale",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="returns", to="pos.sale"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'return',
-                'verbose_name_plural': 'returns',
+                "verbose_name": "return",
+                "verbose_name_plural": "returns",
             },
         ),
         migrations.CreateModel(
-            name='SaleLine',
+            name="SaleLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sku', models.CharField(blank=True, max_length=64, verbose_name='SKU')),
-                ('category', models.CharField(blank=True, max_length=64, verbose_name='category')),
-                ('qty', models.PositiveIntegerField(default=1, verbose_name='quantity')),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='amount')),
-                ('sale', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='pos.sale')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sku", models.CharField(blank=True, max_length=64, verbose_name="SKU")),
+                ("category", models.CharField(blank=True, max_length=64, verbose_name="category")),
+                ("qty", models.PositiveIntegerField(default=1, verbose_name="quantity")),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12, verbose_name="amount")),
+                (
+                    "sale",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="lines", to="pos.sale"),
+                ),
             ],
             options={
-                'verbose_name': 'sale line',
-                'verbose_name_plural': 'sale lines',
+                "verbose_name": "sale line",
+                "verbose_name_plural": "sale lines",
             },
         ),
         migrations.CreateModel(
-            name='IdempotentResponse',
+            name="IdempotentResponse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=100)),
-                ('method', models.CharField(max_length=8)),
-                ('path', models.CharField(max_length=300)),
-                ('request_hash', models.CharField(max_length=64)),
-                ('status', models.PositiveSmallIntegerField()),
-                ('body', models.JSONField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=100)),
+                ("method", models.CharField(max_length=8)),
+                ("path", models.CharField(max_length=300)),
+                ("request_hash", models.CharField(max_length=64)),
+                ("status", models.PositiveSmallIntegerField()),
+                ("body", models.JSONField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'key'), name='idempotency_key_once_per_user')],
+                "constraints": [models.UniqueConstraint(fields=("user", "key"), name="idempotency_key_once_per_user")],
             },
         ),
         migrations.AddIndex(
-            model_name='sale',
-            index=models.Index(fields=['store', 'created_at'], name='pos_sale_store_i_f12c28_idx'),
+            model_name="sale",
+            index=models.Index(fields=["store", "created_at"], name="pos_sale_store_i_f12c28_idx"),
         ),
         migrations.AddIndex(
-            model_name='sale',
-            index=models.Index(fields=['clerk', 'created_at'], name='pos_sale_clerk_i_949747_idx'),
+            model_name="sale",
+            index=models.Index(fields=["clerk", "created_at"], name="pos_sale_clerk_i_949747_idx"),
         ),
         migrations.AddConstraint(
-            model_name='sale',
-            constraint=models.UniqueConstraint(fields=('store', 'receipt_no'), name='sale_receipt_unique_per_store'),
+            model_name="sale",
+            constraint=models.UniqueConstraint(fields=("store", "receipt_no"), name="sale_receipt_unique_per_store"),
         ),
         migrations.AddConstraint(
-            model_name='sale',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='sale_amount_positive'),
+            model_name="sale",
+            constraint=models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="sale_amount_positive"),
         ),
         migrations.AddConstraint(
-            model_name='return',
-            constraint=models.UniqueConstraint(fields=('store', 'receipt_no'), name='return_receipt_unique_per_store'),
+            model_name="return",
+            constraint=models.UniqueConstraint(fields=("store", "receipt_no"), name="return_receipt_unique_per_store"),
         ),
         migrations.AddConstraint(
-            model_name='return',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='till_return_amount_positive'),
+            model_name="return",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="till_return_amount_positive"
+            ),
         ),
     ]

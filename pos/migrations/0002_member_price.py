@@ -4,20 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('pos', '0001_initial'),
+        ("pos", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='sale',
-            name='member_discount',
-            field=models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name='member discount'),
+            model_name="sale",
+            name="member_discount",
+            field=models.DecimalField(decimal_places=2, default=0, max_digits=12, verbose_name="member discount"),
         ),
         migrations.AlterField(
-            model_name='sale',
-            name='amount',
-            field=models.DecimalField(decimal_places=2, help_text='After the member discount: returns are against this.', max_digits=12, verbose_name='amount'),
+            model_name="sale",
+            name="amount",
+            field=models.DecimalField(
+                decimal_places=2,
+                help_text="After the member discount: returns are against this.",
+                max_digits=12,
+                verbose_name="amount",
+            ),
         ),
     ]

@@ -66,14 +66,35 @@ def _body(record) -> dict:
 
 def parse_lines(lines) -> list[Line]:
     """Sale lines as the API and the counter send them ({amount, sku, category, qty, discountable})."""
-    return [Line(amount=pricing.parse_amount(ln["amount"], field="lines"), sku=ln.get("sku") or "",
-                 category=ln.get("category") or "", qty=ln.get("qty") or 1,
-                 discountable=ln.get("discountable", True) is not False) for ln in (lines or [])]
+    return [
+        Line(
+            amount=pricing.parse_amount(ln["amount"], field="lines"),
+            sku=ln.get("sku") or "",
+            category=ln.get("category") or "",
+            qty=ln.get("qty") or 1,
+            discountable=ln.get("discountable", True) is not False,
+        )
+        for ln in (lines or [])
+    ]
 
 
-def record_sale(*, store, clerk, receipt_no: str, amount=None, list_amount=None, member=None, lines=None,
-                pay_points: int = 0, pay_stored_value=Decimal("0.00"), coupon_code: str | None = None,
-                best_price: bool = False, pin: str | None = None, digest: str, at=None) -> Outcome:
+def record_sale(
+    *,
+    store,
+    clerk,
+    receipt_no: str,
+    amount=None,
+    list_amount=None,
+    member=None,
+    lines=None,
+    pay_points: int = 0,
+    pay_stored_value=Decimal("0.00"),
+    coupon_code: str | None = None,
+    best_price: bool = False,
+    pin: str | None = None,
+    digest: str,
+    at=None,
+) -> Outcome:
     """A sale at the till, priced by membership's one sale arithmetic (pricing.price_sale): `amount`
     as the till priced it, or `list_amount` for the portal to apply the member price. `at` backdates
     the sale (imports from a previous system, the demo history); tills omit it."""
@@ -98,32 +119,64 @@ def record_sale(*, store, clerk, receipt_no: str, amount=None, list_amount=None,
                 coupon = coupons.check(code=coupon_code, member=member, store=store, at=at, lock=True)
             if member is not None:
                 result = purchases.record_purchase(
-                    member=member, store=store, reference=receipt_no, amount=amount, list_amount=list_amount,
-                    lines=lines or None, pay_points=pay_points, pay_stored_value=pay_stored_value,
-                    coupon=coupons.terms(coupon) if coupon else None, best_price=best_price, pin=pin,
-                    acting_user=clerk, idempotency_key=f"sale:{store.pk}:{receipt_no}", at=at, savepoint=False)
+                    member=member,
+                    store=store,
+                    reference=receipt_no,
+                    amount=amount,
+                    list_amount=list_amount,
+                    lines=lines or None,
+                    pay_points=pay_points,
+                    pay_stored_value=pay_stored_value,
+                    coupon=coupons.terms(coupon) if coupon else None,
+                    best_price=best_price,
+                    pin=pin,
+                    acting_user=clerk,
+                    idempotency_key=f"sale:{store.pk}:{receipt_no}",
+                    at=at,
+                    savepoint=False,
+                )
                 if result.replayed:
                     if replay := _replay(Sale, store, receipt_no, digest):
                         return replay
                     raise IdempotencyConflict(field="receipt_no")
                 priced = result.pricing
                 if coupon is not None and priced.coupon_applied:
-                    coupons.mark_used(coupon, discount=priced.coupon_value, store=store, sale_ref=receipt_no,
-                                      at=result.purchase.created_at)
+                    coupons.mark_used(
+                        coupon,
+                        discount=priced.coupon_value,
+                        store=store,
+                        sale_ref=receipt_no,
+                        at=result.purchase.created_at,
+                    )
             else:
                 priced = purchases.quote(member=None, amount=amount, list_amount=list_amount, lines=lines)
-            sale = Sale(store=store, clerk=clerk, member=member, purchase=result.purchase if result else None,
-                        receipt_no=receipt_no, amount=priced.amount, member_discount=priced.member_discount,
-                        points_redeemed=priced.points_paid, points_value=priced.points_value,
-                        coupon_code=coupon.code if coupon is not None and priced.coupon_applied else "",
-                        coupon_value=priced.coupon_value, stored_value_paid=priced.stored_value_paid,
-                        cash_due=priced.cash_due, points_earned=result.points_earned if result else 0,
-                        request_hash=digest, created_at=result.purchase.created_at if result else (at or now()))
+            sale = Sale(
+                store=store,
+                clerk=clerk,
+                member=member,
+                purchase=result.purchase if result else None,
+                receipt_no=receipt_no,
+                amount=priced.amount,
+                member_discount=priced.member_discount,
+                points_redeemed=priced.points_paid,
+                points_value=priced.points_value,
+                coupon_code=coupon.code if coupon is not None and priced.coupon_applied else "",
+                coupon_value=priced.coupon_value,
+                stored_value_paid=priced.stored_value_paid,
+                cash_due=priced.cash_due,
+                points_earned=result.points_earned if result else 0,
+                request_hash=digest,
+                created_at=result.purchase.created_at if result else (at or now()),
+            )
             sale.response = sale_body(sale, result, priced)
             sale.save()
             if lines:
-                SaleLine.objects.bulk_create([SaleLine(sale=sale, sku=ln.sku, category=ln.category, qty=ln.qty,
-                                                       amount=ln.amount) for ln in lines])
+                SaleLine.objects.bulk_create(
+                    [
+                        SaleLine(sale=sale, sku=ln.sku, category=ln.category, qty=ln.qty, amount=ln.amount)
+                        for ln in lines
+                    ]
+                )
             return Outcome(sale, _body(sale), replayed=False)
     except IntegrityError:
         # the same receipt was recorded by a parallel request that committed first
@@ -137,11 +190,16 @@ def sale_body(sale: Sale, result, priced) -> dict:
     return {
         "receipt_no": sale.receipt_no,
         "member_no": sale.member.member_no if sale.member_id else None,
-        "list_amount": _money(priced.list_amount), "member_discount": _money(priced.member_discount),
-        "amount": _money(sale.amount), "points_value": _money(sale.points_value),
-        "coupon_value": _money(sale.coupon_value), "stored_value_paid": _money(sale.stored_value_paid),
-        "cash_due": _money(sale.cash_due), "points_earned": sale.points_earned,
-        "points_pending": result.points_pending if result else 0, "points_redeemed": sale.points_redeemed,
+        "list_amount": _money(priced.list_amount),
+        "member_discount": _money(priced.member_discount),
+        "amount": _money(sale.amount),
+        "points_value": _money(sale.points_value),
+        "coupon_value": _money(sale.coupon_value),
+        "stored_value_paid": _money(sale.stored_value_paid),
+        "cash_due": _money(sale.cash_due),
+        "points_earned": sale.points_earned,
+        "points_pending": result.points_pending if result else 0,
+        "points_redeemed": sale.points_redeemed,
         "points_balance": result.points_balance if result else None,
         "growth_value": result.growth_value if result else None,
         "tier": {"code": result.tier.code, "name": result.tier.name} if result else None,
@@ -173,17 +231,24 @@ def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: 
             pricing.check_return(amount, total=sale.amount, returned=sale.returned_amount)
             member_return, balance = None, None
             if sale.purchase_id:
-                outcome = purchases.record_return(purchase=sale.purchase, amount=amount, reference=receipt_no,
-                                                  store=store, acting_user=clerk,
-                                                  idempotency_key=f"return:{store.pk}:{receipt_no}", at=at)
+                outcome = purchases.record_return(
+                    purchase=sale.purchase,
+                    amount=amount,
+                    reference=receipt_no,
+                    store=store,
+                    acting_user=clerk,
+                    idempotency_key=f"return:{store.pk}:{receipt_no}",
+                    at=at,
+                )
                 member_return, balance = outcome.purchase_return, outcome.points_balance
             Sale.objects.filter(pk=sale.pk).update(returned_amount=F("returned_amount") + amount)
             # the cash to hand back: this return's share of what the sale took in cash (coupons, points and
             # stored value go back their own way), in the same cumulative proportion as points and growth
             returned = sale.returned_amount + amount
             cash_done = sum((Decimal(r.response.get("cash_back", "0")) for r in sale.returns.all()), Decimal("0.00"))
-            cash_back = pricing.share(sale.cash_due, cash_done, returned, sale.amount, returned == sale.amount,
-                                      as_money=True)
+            cash_back = pricing.share(
+                sale.cash_due, cash_done, returned, sale.amount, returned == sale.amount, as_money=True
+            )
             response = {
                 "amount": _money(amount),
                 "cash_back": _money(cash_back),
@@ -193,9 +258,17 @@ def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: 
                 "stored_value_refunded": _money(member_return.sv_refunded if member_return else Decimal(0)),
                 "points_balance": balance,
             }
-            ret = Return.objects.create(sale=sale, store=store, clerk=clerk, purchase_return=member_return,
-                                        receipt_no=receipt_no, amount=amount, request_hash=digest, response=response,
-                                        created_at=member_return.created_at if member_return else (at or now()))
+            ret = Return.objects.create(
+                sale=sale,
+                store=store,
+                clerk=clerk,
+                purchase_return=member_return,
+                receipt_no=receipt_no,
+                amount=amount,
+                request_hash=digest,
+                response=response,
+                created_at=member_return.created_at if member_return else (at or now()),
+            )
             return Outcome(ret, _body(ret), replayed=False)
     except IntegrityError:
         if replay := _replay(Return, store, receipt_no, digest):

@@ -31,28 +31,52 @@ def shop(program, demo_staff):
         def join(self, at, store="S001", clerk=None, **kwargs):
             n = next(numbers)
             clerk = staff[clerk or default_clerk[store]]
-            return enrolment.enrol(phone=kwargs.pop("phone", f"1371{n:07d}"), store=stores[store],
-                                   acting_user=clerk, joined_at=at, **kwargs)
+            return enrolment.enrol(
+                phone=kwargs.pop("phone", f"1371{n:07d}"),
+                store=stores[store],
+                acting_user=clerk,
+                joined_at=at,
+                **kwargs,
+            )
 
         def sell(self, amount, at, store="S001", member=None, clerk=None, **kwargs):
             n = next(numbers)
             receipt = f"T{n:05d}"
-            outcome = sales.record_sale(store=stores[store], clerk=staff[clerk or default_clerk[store]],
-                                        receipt_no=receipt, amount=Decimal(str(amount)), member=member,
-                                        digest=sales.request_hash({"t": receipt}), at=at, **kwargs)
+            outcome = sales.record_sale(
+                store=stores[store],
+                clerk=staff[clerk or default_clerk[store]],
+                receipt_no=receipt,
+                amount=Decimal(str(amount)),
+                member=member,
+                digest=sales.request_hash({"t": receipt}),
+                at=at,
+                **kwargs,
+            )
             return outcome.record
 
         def refund(self, sale, amount, at, store=None, clerk=None):
             n = next(numbers)
             store = store or sale.store.code
-            outcome = sales.record_return(sale=sale, store=stores[store], clerk=staff[clerk or default_clerk[store]],
-                                          receipt_no=f"RT{n:05d}", amount=Decimal(str(amount)),
-                                          digest=sales.request_hash({"r": n}), at=at)
+            outcome = sales.record_return(
+                sale=sale,
+                store=stores[store],
+                clerk=staff[clerk or default_clerk[store]],
+                receipt_no=f"RT{n:05d}",
+                amount=Decimal(str(amount)),
+                digest=sales.request_hash({"r": n}),
+                at=at,
+            )
             return outcome.record
 
         def top_up(self, member, amount, at, store="S001", plan=None):
-            return stored_value.top_up(member=member, amount=Decimal(str(amount)), plan_code=plan,
-                                       store=stores[store], acting_user=staff[default_clerk[store]], at=at)
+            return stored_value.top_up(
+                member=member,
+                amount=Decimal(str(amount)),
+                plan_code=plan,
+                store=stores[store],
+                acting_user=staff[default_clerk[store]],
+                at=at,
+            )
 
         def store(self, code):
             return stores[code]

@@ -13,15 +13,16 @@ from analytics.services import rollups
 from .conftest import sh
 
 pytestmark = pytest.mark.django_db
-T = sh(2026, 5, 10, 23, 59, 59)   # the grants: the last second of 05-10
+T = sh(2026, 5, 10, 23, 59, 59)  # the grants: the last second of 05-10
 
 
 @pytest.fixture
 def scene(program):
     from campaigns.models import BenefitPackage, CouponTemplate, Scene
 
-    template = CouponTemplate.objects.create(code="T10", name="¥10 off ¥50", value=Decimal(10),
-                                             threshold=Decimal(50), valid_days=30)
+    template = CouponTemplate.objects.create(
+        code="T10", name="¥10 off ¥50", value=Decimal(10), threshold=Decimal(50), valid_days=30
+    )
     package = BenefitPackage.objects.create(name="T10 coupon", cost_per_grant=Decimal("5.00"))
     package.coupons.add(template)
     return Scene.objects.create(name="Win-back test", kind=Scene.Kind.WINBACK, package=package, holdout_percent=50)
@@ -41,12 +42,13 @@ def granted(shop, scene):
     coupon = {c.member_id: c.code for c in Coupon.objects.filter(source=f"scene:{scene.pk}")}
     # A: two come back with the coupon, one without; one buys after the 30-day window
     shop.sell(100, T + timedelta(days=2), a[0].home_store.code, member=a[0], coupon_code=coupon[a[0].pk])
-    sale = shop.sell(60, T + timedelta(days=29, seconds=3599), a[1].home_store.code, member=a[1],
-                     coupon_code=coupon[a[1].pk])
-    shop.refund(sale, 20, T + timedelta(days=40))                 # returned later: what was kept counts
+    sale = shop.sell(
+        60, T + timedelta(days=29, seconds=3599), a[1].home_store.code, member=a[1], coupon_code=coupon[a[1].pk]
+    )
+    shop.refund(sale, 20, T + timedelta(days=40))  # returned later: what was kept counts
     shop.sell(40, T + timedelta(days=5), a[2].home_store.code, member=a[2])
     shop.sell(500, T + timedelta(days=30, seconds=1), a[2].home_store.code, member=a[2])  # outside the window
-    shop.sell(30, T - timedelta(seconds=1), a[0].home_store.code, member=a[0])           # before the grant
+    shop.sell(30, T - timedelta(seconds=1), a[0].home_store.code, member=a[0])  # before the grant
     # holdout: one comes back on their own
     shop.sell(45, T + timedelta(days=3), held[0].home_store.code, member=held[0])
     return {"a": a, "held": held}
@@ -80,7 +82,11 @@ def test_campaign_figures_agree_with_the_campaigns_results_page(granted, scene):
     for variant, r in theirs.items():
         mine = ours[variant]
         assert (mine["members"], mine["claimed"], mine["coupons_issued"], mine["coupons_used"]) == (
-            r.members, r.claimed, r.coupons_issued, r.coupons_used)
+            r.members,
+            r.claimed,
+            r.coupons_issued,
+            r.coupons_used,
+        )
         assert mine["sales_after"] == r.sales and mine["cost"] == r.cost
         if r.incremental is not None:
             # the results page rounds sales per member to the fen before multiplying; we do not
@@ -105,11 +111,13 @@ def test_low_usage_threshold_is_a_setting(granted, scene):
     s = AnalyticsSettings.load()
     s.low_usage_threshold = Decimal("1")
     s.save()
-    a = next(r for r in selectors.campaigns(selectors.Scope(date(2026, 5, 1), date(2026, 5, 31))).rows
-             if r["variant"] == "A")
+    a = next(
+        r for r in selectors.campaigns(selectors.Scope(date(2026, 5, 1), date(2026, 5, 31))).rows if r["variant"] == "A"
+    )
     assert a["low_usage"] is False and a["flag"] == ""
     s.low_usage_threshold = Decimal("99")
     s.save()
-    a = next(r for r in selectors.campaigns(selectors.Scope(date(2026, 5, 1), date(2026, 5, 31))).rows
-             if r["variant"] == "A")
+    a = next(
+        r for r in selectors.campaigns(selectors.Scope(date(2026, 5, 1), date(2026, 5, 31))).rows if r["variant"] == "A"
+    )
     assert a["low_usage"] is True

@@ -15,8 +15,17 @@ from analytics.services import rollups
 from .conftest import sh
 
 pytestmark = pytest.mark.django_db
-PAGES = ["/analytics/", "/analytics/members/", "/analytics/sales/", "/analytics/points/", "/analytics/rfm/",
-         "/analytics/rfm/high_value/", "/analytics/campaigns/", "/analytics/clerks/", "/analytics/table/daily/"]
+PAGES = [
+    "/analytics/",
+    "/analytics/members/",
+    "/analytics/sales/",
+    "/analytics/points/",
+    "/analytics/rfm/",
+    "/analytics/rfm/high_value/",
+    "/analytics/campaigns/",
+    "/analytics/clerks/",
+    "/analytics/table/daily/",
+]
 PERIOD = {"start": "2026-03-01", "end": "2026-03-31"}
 
 
@@ -60,7 +69,7 @@ def test_manager_figures_are_their_store_only(signed_in, month):
 
     page = signed_in("manager1").get("/analytics/", PERIOD)
     assert page.context["scope"].store.code == "S001"
-    assert kpi(page, "net_sales").value == Decimal("550.00")          # 200 + 300 − 50 + 100, not S002's 700
+    assert kpi(page, "net_sales").value == Decimal("550.00")  # 200 + 300 − 50 + 100, not S002's 700
     assert kpi(page, "card_opening_rate").value == Decimal(2) / 3
     html = page.content.decode()
     assert "S002" not in html and "社区店" not in html
@@ -91,14 +100,16 @@ def test_every_table_exports_as_csv_and_xlsx(signed_in, month):
             response = admin.get(f"/analytics/table/{name}/", {**PERIOD, "format": fmt})
             assert response.status_code == 200, (name, fmt)
             assert response["Content-Disposition"].startswith("attachment; filename=")
-    body = admin.get("/analytics/table/daily/", {**PERIOD, "format": "csv"},
-                     HTTP_ACCEPT_LANGUAGE="en").content.decode("utf-8-sig")
+    body = admin.get("/analytics/table/daily/", {**PERIOD, "format": "csv"}, HTTP_ACCEPT_LANGUAGE="en").content.decode(
+        "utf-8-sig"
+    )
     rows = list(csv.reader(io.StringIO(body)))
     assert rows[0][:4] == ["Day", "Sales", "Net sales", "Returns"] and rows[0][6] == "Member share (%)"
     march9 = next(r for r in rows if r[0] == "2026-03-09")
     assert march9[1:3] == ["1", "700.00"]
-    book = openpyxl.load_workbook(io.BytesIO(admin.get("/analytics/table/stores/", {
-        **PERIOD, "format": "xlsx"}).content))
+    book = openpyxl.load_workbook(
+        io.BytesIO(admin.get("/analytics/table/stores/", {**PERIOD, "format": "xlsx"}).content)
+    )
     sheet = book.active
     values = [[c.value for c in row] for row in sheet.iter_rows()]
     assert len(values) == 3 and values[1][0].startswith("S001")
@@ -114,9 +125,16 @@ def test_table_endpoint_renders_a_fragment(signed_in, month):
 
 def test_query_counts(signed_in, month, django_assert_max_num_queries):
     admin = signed_in("admin")
-    for path, most in [("/analytics/", 26), ("/analytics/members/", 14), ("/analytics/sales/", 16),
-                       ("/analytics/points/", 14), ("/analytics/rfm/", 13), ("/analytics/rfm/high_value/", 12),
-                       ("/analytics/campaigns/", 11), ("/analytics/clerks/", 11)]:
+    for path, most in [
+        ("/analytics/", 26),
+        ("/analytics/members/", 14),
+        ("/analytics/sales/", 16),
+        ("/analytics/points/", 14),
+        ("/analytics/rfm/", 13),
+        ("/analytics/rfm/high_value/", 12),
+        ("/analytics/campaigns/", 11),
+        ("/analytics/clerks/", 11),
+    ]:
         with django_assert_max_num_queries(most):
             assert admin.get(path, PERIOD).status_code == 200
 
@@ -133,7 +151,11 @@ def test_the_clerk_ledger(signed_in, month, shop):
     by = {(r["store_name"][:4], r["username"]): r for r in rows}
     c1 = by[("S001", "clerk1")]
     assert (c1["enrolments"], c1["sales_count"], c1["member_sales_count"], c1["member_net_sales"]) == (
-        1, 3, 2, Decimal("450.00"))
+        1,
+        3,
+        2,
+        Decimal("450.00"),
+    )
     assert c1["card_opening_rate"] == Decimal(2) / 3
     c2 = by[("S002", "clerk2")]
     assert (c2["enrolments"], c2["member_sales_count"], c2["member_net_sales"]) == (1, 1, Decimal("700.00"))

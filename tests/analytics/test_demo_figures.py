@@ -34,10 +34,22 @@ def raw_totals(start, end, store):
     joined = Member.objects.filter(joined_at__gte=a, joined_at__lt=b)
     if store:
         joined = joined.filter(home_store=store)
-    amount, back, member_amount, member_back = (Decimal(x).quantize(d.CENT) for x in (  # SQLite sums floats
-        amount, back, member_amount, member_back))
-    return {"sales_count": sales.count(), "net_sales": amount - back, "member_sales_count": sales.filter(
-        member__isnull=False).count(), "member_net_sales": member_amount - member_back, "new_members": joined.count()}
+    amount, back, member_amount, member_back = (
+        Decimal(x).quantize(d.CENT)
+        for x in (  # SQLite sums floats
+            amount,
+            back,
+            member_amount,
+            member_back,
+        )
+    )
+    return {
+        "sales_count": sales.count(),
+        "net_sales": amount - back,
+        "member_sales_count": sales.filter(member__isnull=False).count(),
+        "member_net_sales": member_amount - member_back,
+        "new_members": joined.count(),
+    }
 
 
 def raw_points(end, store):
@@ -58,8 +70,9 @@ def raw_lifecycle(day, store):
 
     _, b = d.day_bounds(day)
     last = defaultdict(lambda: None)
-    for member_id, at in Sale.objects.filter(member__isnull=False, created_at__lt=b).values_list("member_id",
-                                                                                               "created_at"):
+    for member_id, at in Sale.objects.filter(member__isnull=False, created_at__lt=b).values_list(
+        "member_id", "created_at"
+    ):
         local = d.local_day(at)
         last[member_id] = max(local, last[member_id] or local)
     members = Member.objects.filter(status="active", joined_at__lt=b)
@@ -73,8 +86,11 @@ def raw_tiers(day, store):
 
     _, b = d.day_bounds(day)
     tier = {}
-    for member_id, to_tier in TierChange.objects.filter(created_at__lt=b).order_by("created_at", "id").values_list(
-            "member_id", "to_tier__code"):
+    for member_id, to_tier in (
+        TierChange.objects.filter(created_at__lt=b)
+        .order_by("created_at", "id")
+        .values_list("member_id", "to_tier__code")
+    ):
         tier[member_id] = to_tier
     members = Member.objects.filter(status="active", joined_at__lt=b)
     if store:
@@ -125,11 +141,17 @@ def test_dashboard_figures_equal_direct_queries_on_the_demo_data(signed_in):
         life = selectors.lifecycle_at(selectors.Scope(end, end, store), end)
         stages = raw_lifecycle(end, store)
         assert (life["active"], life["silent"], life["churned"], life["prospects"]) == (
-            stages["active"], stages["silent"], stages["churned"], stages["prospect"]), store
+            stages["active"],
+            stages["silent"],
+            stages["churned"],
+            stages["prospect"],
+        ), store
         tiers = selectors.tiers(selectors.Scope(end, end, store)).rows[-1]
         from membership.models import Tier
+
         assert {t.code: tiers[f"t{t.pk}"] for t in Tier.objects.all() if tiers[f"t{t.pk}"]} == dict(
-            raw_tiers(end, store)), store
+            raw_tiers(end, store)
+        ), store
         month = d.month_start(end)
         row = selectors.month_row(selectors.Scope(end, end, store), month)
         assert (row.buyers, row.repeat_buyers, row.member_amount, row.repeat_amount) == raw_month(month, end, store)
@@ -148,8 +170,13 @@ def test_dashboard_figures_equal_direct_queries_on_the_demo_data(signed_in):
     for scene in Scene.objects.filter(grants__isnull=False).distinct():
         for r in results.scene_results(scene, days=30):
             mine = ours[(scene.pk, r.variant)]
-            assert (mine["members"], mine["coupons_issued"], mine["coupons_used"], mine["sales_after"],
-                    mine["cost"]) == (r.members, r.coupons_issued, r.coupons_used, r.sales, r.cost), scene
+            assert (
+                mine["members"],
+                mine["coupons_issued"],
+                mine["coupons_used"],
+                mine["sales_after"],
+                mine["cost"],
+            ) == (r.members, r.coupons_issued, r.coupons_used, r.sales, r.cost), scene
     assert any(r["low_usage"] for r in ours.values()) and any(r["incremental"] for r in ours.values())
 
     # RFM: every active member has a snapshot row, and the class counts add up
@@ -157,5 +184,6 @@ def test_dashboard_figures_equal_direct_queries_on_the_demo_data(signed_in):
 
     assert MemberSnapshot.objects.count() == Member.objects.filter(status="active").count()
     assert sum(RfmDay.objects.filter(day=end).values_list("members", flat=True)) == (
-        MemberSnapshot.objects.exclude(rfm_class="").count())
+        MemberSnapshot.objects.exclude(rfm_class="").count()
+    )
     assert set(MemberSnapshot.objects.exclude(rfm_class="").values_list("rfm_class", flat=True)) == set(d.RFM_CLASSES)

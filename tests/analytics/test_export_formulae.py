@@ -51,10 +51,16 @@ def test_the_rfm_drill_down_escapes_a_name_set_on_m(shop, signed_in, fmt):
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_every_table_escapes_formula_text(fmt):
-    table = selectors.Table("t", "T", [selectors.Column("name", "=Name", selectors.TEXT),
-                                       selectors.Column("n", "N"), selectors.Column("amount", "Amount", selectors.MONEY)],
-                            [{"name": "+cmd|' /C calc'!A0", "n": -3, "amount": "-12.5"},
-                             {"name": "@SUM(A1)", "n": "=1+1", "amount": "0"}])
+    table = selectors.Table(
+        "t",
+        "T",
+        [
+            selectors.Column("name", "=Name", selectors.TEXT),
+            selectors.Column("n", "N"),
+            selectors.Column("amount", "Amount", selectors.MONEY),
+        ],
+        [{"name": "+cmd|' /C calc'!A0", "n": -3, "amount": "-12.5"}, {"name": "@SUM(A1)", "n": "=1+1", "amount": "0"}],
+    )
     rows = rows_of(exports.response(table, fmt, "t"), fmt)
     assert rows[0][0] == "'=Name"
     assert rows[1][0] == "'+cmd|' /C calc'!A0" and rows[2][0] == "'@SUM(A1)" and rows[2][1] == "'=1+1"

@@ -12,7 +12,7 @@ from analytics.services import rollups
 from .conftest import sh
 
 pytestmark = pytest.mark.django_db
-SUNDAY = date(2026, 6, 14)          # D1: the week is Mon 06-08 … Sun 06-14
+SUNDAY = date(2026, 6, 14)  # D1: the week is Mon 06-08 … Sun 06-14
 BEFORE = SUNDAY - timedelta(days=7)  # D0
 
 
@@ -23,18 +23,29 @@ def at(day, hh=12, mm=0, ss=0):
 @pytest.fixture
 def people(shop):
     joined = sh(2025, 1, 1)
-    m = {name: shop.join(joined) for name in ["prospect", "new", "silent_back", "churned_back", "goes_silent",
-                                              "goes_churned", "still_silent", "last_second"]}
+    m = {
+        name: shop.join(joined)
+        for name in [
+            "prospect",
+            "new",
+            "silent_back",
+            "churned_back",
+            "goes_silent",
+            "goes_churned",
+            "still_silent",
+            "last_second",
+        ]
+    }
     m["tomorrow"] = shop.join(joined, "S002")
     shop.sell(10, at(SUNDAY - timedelta(days=3)), member=m["new"])
     shop.sell(10, at(BEFORE - timedelta(days=95)), member=m["silent_back"])
     shop.sell(10, at(SUNDAY - timedelta(days=1)), member=m["silent_back"])
     shop.sell(10, at(BEFORE - timedelta(days=200)), member=m["churned_back"])
     shop.sell(10, at(SUNDAY), member=m["churned_back"])
-    shop.sell(10, at(SUNDAY - timedelta(days=90)), member=m["goes_silent"])     # 90 days ago: silent now
-    shop.sell(10, at(SUNDAY - timedelta(days=180)), member=m["goes_churned"])   # 180 days ago: churned now
+    shop.sell(10, at(SUNDAY - timedelta(days=90)), member=m["goes_silent"])  # 90 days ago: silent now
+    shop.sell(10, at(SUNDAY - timedelta(days=180)), member=m["goes_churned"])  # 180 days ago: churned now
     shop.sell(10, at(SUNDAY - timedelta(days=179), 23, 59, 59), member=m["still_silent"])
-    shop.sell(10, at(SUNDAY, 23, 59, 59), member=m["last_second"])             # counts for Sunday
+    shop.sell(10, at(SUNDAY, 23, 59, 59), member=m["last_second"])  # counts for Sunday
     shop.sell(10, at(SUNDAY + timedelta(days=1), 0, 0, 0), member=m["tomorrow"])  # counts for Monday
     return m
 

@@ -13,7 +13,7 @@ from .conftest import sh
 
 pytestmark = pytest.mark.django_db
 D = date(2026, 6, 30)
-FIRST = D - timedelta(days=364)   # first day of the 365-day window
+FIRST = D - timedelta(days=364)  # first day of the 365-day window
 
 
 def at(day, hh=12, mm=0, ss=0):
@@ -46,10 +46,10 @@ def members(shop):
     out["old"] = shop.join(sh(2025, 1, 1))
     shop.sell(100, at(FIRST - timedelta(days=1), 23, 59, 59), member=out["old"])  # just outside the window
     edge = out["edge"] = shop.join(sh(2025, 1, 1))
-    sale = shop.sell(80, at(FIRST, 0, 0, 0), member=edge)                     # first second of the window
-    shop.refund(sale, 30, at(D, 23, 59, 59))                                    # returned on D: lowers M
+    sale = shop.sell(80, at(FIRST, 0, 0, 0), member=edge)  # first second of the window
+    shop.refund(sale, 30, at(D, 23, 59, 59))  # returned on D: lowers M
     out["later"] = shop.join(sh(2025, 1, 1))
-    shop.sell(100, at(D + timedelta(days=1), 0, 0, 0), member=out["later"])      # after D: not counted
+    shop.sell(100, at(D + timedelta(days=1), 0, 0, 0), member=out["later"])  # after D: not counted
     return out
 
 
@@ -117,8 +117,7 @@ def test_class_counts_per_store_and_rebuild_is_idempotent(members):
     first = sorted(RfmDay.objects.filter(day=D).values_list("store__code", "rfm_class", "members", "monetary"))
     rows = list(MemberSnapshot.objects.order_by("member_id").values_list())
     rfm.build_snapshot(D)
-    assert sorted(RfmDay.objects.filter(day=D).values_list("store__code", "rfm_class", "members",
-                                                            "monetary")) == first
+    assert sorted(RfmDay.objects.filter(day=D).values_list("store__code", "rfm_class", "members", "monetary")) == first
     assert list(MemberSnapshot.objects.order_by("member_id").values_list()) == rows
     assert sum(r[2] for r in first) == 11 and {r[0] for r in first} == {"S001", "S002"}
 
@@ -140,14 +139,13 @@ def test_segments_filter_members_for_campaign_scenes(members):
     assert {"rfm:high_value", "rfm:churn_warning", "lifecycle:active"} <= set(segment_filters)
     top = segment_filters["rfm:high_value"](Member.objects.all())
     assert set(top) == {members["best"], members["p1"]}
-    assert set(segment_filters["lifecycle:prospect"](Member.objects.all())) == {members["prospect"],
-                                                                                members["later"]}
+    assert set(segment_filters["lifecycle:prospect"](Member.objects.all())) == {members["prospect"], members["later"]}
 
 
 def test_quintile_scores_keep_ties_together():
     assert [d.quintile_score(r, 10) for r in range(1, 11)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     assert d.quintile_score(1, 1) == 1
-    assert d.rfm_class(3, 3, 3, top_rank=1, bottom_rank=1, n=5) == d.HIGH_VALUE      # all tied
+    assert d.rfm_class(3, 3, 3, top_rank=1, bottom_rank=1, n=5) == d.HIGH_VALUE  # all tied
     assert d.rfm_class(5, 2, 2, top_rank=3, bottom_rank=3, n=5) == d.POTENTIAL_GROWTH
     assert d.rfm_class(3, 3, 1, top_rank=3, bottom_rank=3, n=5) == d.POTENTIAL_MINING
     assert d.rfm_class(2, 3, 3, top_rank=3, bottom_rank=3, n=5) == d.LOW_FREQUENCY_KEEP

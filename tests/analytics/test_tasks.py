@@ -46,7 +46,8 @@ def test_nightly_catches_up_the_days_it_missed(shop):
     report = rollups.nightly(date(2026, 7, 4))
     assert report.days == 3
     assert set(RollupRun.objects.filter(kind="lifecycle").values_list("day", flat=True)) == {
-        date(2026, 7, d) for d in (1, 2, 3, 4)}
+        date(2026, 7, d) for d in (1, 2, 3, 4)
+    }
     assert StoreDay.objects.get(day=date(2026, 7, 3)).sales_count == 1
 
 
@@ -61,8 +62,9 @@ def test_rebuild_command_for_a_range(shop):
     again = list(StoreDay.objects.order_by("day", "store").values_list())
     assert [r[1:] for r in again] == [r[1:] for r in first]  # the same rows (new ids)
     assert LifecycleDay.objects.filter(day=date(2026, 7, 3)).get().active == 1
-    call_command("rebuild_rollups", "--from", "2026-07-01", "--to", "2026-07-01", "--only", "store",
-                 stdout=io.StringIO())
+    call_command(
+        "rebuild_rollups", "--from", "2026-07-01", "--to", "2026-07-01", "--only", "store", stdout=io.StringIO()
+    )
 
 
 def test_rebuild_command_refuses_a_backwards_range(db):

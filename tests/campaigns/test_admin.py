@@ -17,8 +17,9 @@ SH = ZoneInfo("Asia/Shanghai")
 def ab_scene(program):
     a = BenefitPackage.objects.create(name="A", bonus_points=10, cost_per_grant=Decimal("1.00"))
     b = BenefitPackage.objects.create(name="B", bonus_points=20, cost_per_grant=Decimal("2.00"))
-    return Scene.objects.create(name="AB test", kind="member_day", day=1, end_day=28, package=a, package_b=b,
-                                holdout_percent=20)
+    return Scene.objects.create(
+        name="AB test", kind="member_day", day=1, end_day=28, package=a, package_b=b, holdout_percent=20
+    )
 
 
 def test_results_compare_the_two_halves_and_the_holdout(ab_scene, enrol, buy):
@@ -46,8 +47,9 @@ def test_scene_pages_in_admin(ab_scene, enrol, signed_in):
     assert change.status_code == 200 and "audience" in change.content.decode().lower()
     dry = client.get(f"/admin/campaigns/scene/{ab_scene.pk}/dry-run/")
     assert dry.status_code == 200 and dry.context["result"].granted == 3 and SceneGrant.objects.count() == 0
-    response = client.post("/admin/campaigns/scene/", {"action": "run_now", "_selected_action": [ab_scene.pk]},
-                           follow=True)
+    response = client.post(
+        "/admin/campaigns/scene/", {"action": "run_now", "_selected_action": [ab_scene.pk]}, follow=True
+    )
     assert response.status_code == 200 and SceneGrant.objects.count() == 3
     page = client.get(f"/admin/campaigns/scene/{ab_scene.pk}/results/")
     assert page.status_code == 200 and 'id="results"' in page.content.decode()
@@ -56,7 +58,11 @@ def test_scene_pages_in_admin(ab_scene, enrol, signed_in):
 
 def test_grants_and_issued_coupons_are_read_only(signed_in, program):
     client = signed_in("admin")
-    for url in ["/admin/campaigns/scenegrant/add/", "/admin/campaigns/coupon/add/", "/admin/campaigns/mallorder/add/",
-                "/admin/campaigns/notification/add/"]:
+    for url in [
+        "/admin/campaigns/scenegrant/add/",
+        "/admin/campaigns/coupon/add/",
+        "/admin/campaigns/mallorder/add/",
+        "/admin/campaigns/notification/add/",
+    ]:
         assert client.get(url).status_code == 403, url
     assert client.get("/admin/campaigns/programrules/").status_code == 302

@@ -36,21 +36,31 @@ def api(demo_staff, campaigns_demo):
 
 
 def welcome(member):
-    return coupons.grant(template=CouponTemplate.objects.get(code="WELCOME10"), member=member, source="test",
-                         idempotency_key=f"w:{member.pk}")
+    return coupons.grant(
+        template=CouponTemplate.objects.get(code="WELCOME10"),
+        member=member,
+        source="test",
+        idempotency_key=f"w:{member.pk}",
+    )
 
 
 def test_a_coupon_pays_part_of_a_sale_once(api, enrol):
     member = enrol()
     coupon = welcome(member)
     clerk = api("clerk1")
-    body = clerk.post("/api/v1/sales/", {"receipt_no": "C1", "member": member.member_no, "amount": "80.00",
-                                         "coupon_code": coupon.code.lower()}, format="json").json()
+    body = clerk.post(
+        "/api/v1/sales/",
+        {"receipt_no": "C1", "member": member.member_no, "amount": "80.00", "coupon_code": coupon.code.lower()},
+        format="json",
+    ).json()
     assert (body["coupon_value"], body["cash_due"], body["points_earned"]) == ("10.00", "70.00", 70)
     coupon.refresh_from_db()
     assert coupon.status == "used" and coupon.used_sale_ref == "C1" and coupon.discount == Decimal("10.00")
-    again = clerk.post("/api/v1/sales/", {"receipt_no": "C2", "member": member.member_no, "amount": "80.00",
-                                          "coupon_code": coupon.code}, format="json")
+    again = clerk.post(
+        "/api/v1/sales/",
+        {"receipt_no": "C2", "member": member.member_no, "amount": "80.00", "coupon_code": coupon.code},
+        format="json",
+    )
     assert again.status_code == 409 and again.json()["error"]["code"] == "coupon_invalid"
 
 
@@ -66,15 +76,21 @@ def test_coupon_rules(campaigns_demo, enrol):
     with pytest.raises(CouponInvalid):
         coupons.check(code=coupon.code, member=other, amount=Decimal("100"), store=store)
     with pytest.raises(CouponInvalid):
-        coupons.check(code=coupon.code, member=member, amount=Decimal("100"), store=store,
-                      at=coupon.valid_until + timedelta(seconds=1))
+        coupons.check(
+            code=coupon.code,
+            member=member,
+            amount=Decimal("100"),
+            store=store,
+            at=coupon.valid_until + timedelta(seconds=1),
+        )
     only_s002 = CouponTemplate.objects.create(code="S2", name="S002 only", value=Decimal(5), valid_days=5)
     only_s002.stores.add(Store.objects.get(code="S002"))
     c2 = coupons.grant(template=only_s002, member=member, source="t", idempotency_key="s2")
     with pytest.raises(CouponInvalid):
         coupons.check(code=c2.code, member=member, amount=Decimal("100"), store=store)
-    pct = CouponTemplate.objects.create(code="P", name="12% off", kind="percent_off", value=Decimal(12),
-                                        max_discount=Decimal("20.00"), valid_days=5)
+    pct = CouponTemplate.objects.create(
+        code="P", name="12% off", kind="percent_off", value=Decimal(12), max_discount=Decimal("20.00"), valid_days=5
+    )
     c3 = coupons.grant(template=pct, member=member, source="t", idempotency_key="p")
     assert coupons.discount_for(c3, Decimal("99.99")) == Decimal("11.99")
     assert coupons.discount_for(c3, Decimal("500.00")) == Decimal("20.00")
@@ -88,14 +104,22 @@ def test_mall_order_reserves_stock_and_spends_points_then_pickup(api, enrol):
     clerk = api("clerk1")
     items = clerk.get("/api/v1/mall/items/").json()["results"]
     assert [i["code"] for i in items] == ["MUG", "BAG", "CPN10"]
-    response = clerk.post("/api/v1/mall/orders/", {"member": member.member_no, "item": "MUG", "qty": 2},
-                          format="json", HTTP_IDEMPOTENCY_KEY="o-1")
+    response = clerk.post(
+        "/api/v1/mall/orders/",
+        {"member": member.member_no, "item": "MUG", "qty": 2},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="o-1",
+    )
     assert response.status_code == 201
     body = response.json()
     assert (body["points_spent"], body["points_balance"]) == (3000, 200) and len(body["pickup_code"]) == 8
     assert MallItem.objects.get(code="MUG").stock == 98
-    replay = clerk.post("/api/v1/mall/orders/", {"member": member.member_no, "item": "MUG", "qty": 2},
-                        format="json", HTTP_IDEMPOTENCY_KEY="o-1")
+    replay = clerk.post(
+        "/api/v1/mall/orders/",
+        {"member": member.member_no, "item": "MUG", "qty": 2},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="o-1",
+    )
     assert replay.json() == body and MallOrder.objects.count() == 1
     limit = clerk.post("/api/v1/mall/orders/", {"member": member.member_no, "item": "MUG"}, format="json")
     assert limit.status_code == 409 and limit.json()["error"]["code"] == "limit_reached"
@@ -158,8 +182,9 @@ def test_check_in_streak_bonus_every_seventh_day(campaigns_demo, enrol):
     assert Member.objects.get(pk=member.pk).points_balance == 5 * 8 + 30 + 5
 
 
-def test_referral_reward_on_the_first_purchase_over_the_threshold(campaigns_demo, enrol, buy,
-                                                                   django_capture_on_commit_callbacks):
+def test_referral_reward_on_the_first_purchase_over_the_threshold(
+    campaigns_demo, enrol, buy, django_capture_on_commit_callbacks
+):
     inviter = enrol()
     invited = enrol(referral_code=inviter.referral_code)
     with django_capture_on_commit_callbacks(execute=True):

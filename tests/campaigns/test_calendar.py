@@ -7,17 +7,47 @@ import pytest
 
 from campaigns import calendar as cal
 
-MID_AUTUMN = {2024: date(2024, 9, 17), 2025: date(2025, 10, 6), 2026: date(2026, 9, 25), 2027: date(2027, 9, 15),
-              2028: date(2028, 10, 3), 2029: date(2029, 9, 22), 2030: date(2030, 9, 12)}
-DOUBLE_NINTH = {2024: date(2024, 10, 11), 2025: date(2025, 10, 29), 2026: date(2026, 10, 18),
-                2027: date(2027, 10, 8), 2028: date(2028, 10, 26), 2029: date(2029, 10, 16), 2030: date(2030, 10, 5)}
-THANKSGIVING = {2024: date(2024, 11, 28), 2025: date(2025, 11, 27), 2026: date(2026, 11, 26),
-                2027: date(2027, 11, 25), 2028: date(2028, 11, 23), 2029: date(2029, 11, 22), 2030: date(2030, 11, 28)}
+MID_AUTUMN = {
+    2024: date(2024, 9, 17),
+    2025: date(2025, 10, 6),
+    2026: date(2026, 9, 25),
+    2027: date(2027, 9, 15),
+    2028: date(2028, 10, 3),
+    2029: date(2029, 9, 22),
+    2030: date(2030, 9, 12),
+}
+DOUBLE_NINTH = {
+    2024: date(2024, 10, 11),
+    2025: date(2025, 10, 29),
+    2026: date(2026, 10, 18),
+    2027: date(2027, 10, 8),
+    2028: date(2028, 10, 26),
+    2029: date(2029, 10, 16),
+    2030: date(2030, 10, 5),
+}
+THANKSGIVING = {
+    2024: date(2024, 11, 28),
+    2025: date(2025, 11, 27),
+    2026: date(2026, 11, 26),
+    2027: date(2027, 11, 25),
+    2028: date(2028, 11, 23),
+    2029: date(2029, 11, 22),
+    2030: date(2030, 11, 28),
+}
 
 
 def scene(kind, **kw):
-    defaults = dict(month=None, day=None, end_month=None, end_day=None, lunar_leap=False, nth=None, weekday=None,
-                    days_before=0, days_after=0)
+    defaults = dict(
+        month=None,
+        day=None,
+        end_month=None,
+        end_day=None,
+        lunar_leap=False,
+        nth=None,
+        weekday=None,
+        days_before=0,
+        days_after=0,
+    )
     return SimpleNamespace(kind=kind, **{**defaults, **kw})
 
 
@@ -34,15 +64,16 @@ def test_mid_autumn_and_double_ninth(year):
 @pytest.mark.parametrize("year", range(2024, 2031))
 def test_thanksgiving_is_the_fourth_thursday_with_six_days_before(year):
     assert cal.nth_weekday(year, 11, 4, 3) == THANKSGIVING[year]
-    occ = cal.holiday_occurrence(scene("nth_weekday", month=11, nth=4, weekday=3, days_before=6),
-                                 THANKSGIVING[year] - timedelta(days=6))
+    occ = cal.holiday_occurrence(
+        scene("nth_weekday", month=11, nth=4, weekday=3, days_before=6), THANKSGIVING[year] - timedelta(days=6)
+    )
     assert occ is not None and occ.anchor == THANKSGIVING[year]
 
 
 def test_spring_festival_and_a_leap_month():
     assert cal.lunar_to_solar(2026, 1, 1) == date(2026, 2, 17)
     assert cal.lunar_to_solar(2025, 6, 1, leap=True) == date(2025, 7, 25)  # 2025 has a leap 6th month
-    assert cal.lunar_to_solar(2026, 6, 1, leap=True) is None              # 2026 has none
+    assert cal.lunar_to_solar(2026, 6, 1, leap=True) is None  # 2026 has none
     # a lunar new year window crossing the Gregorian year: key is the lunar year
     occ = cal.holiday_occurrence(scene("lunar_holiday", month=1, day=1, days_before=3, days_after=3), date(2028, 1, 24))
     assert occ.key == "2028" and occ.anchor == date(2028, 1, 26)

@@ -35,14 +35,19 @@ def rich(campaigns_demo, enrol):
 
 @pytest.fixture
 def kettle(campaigns_demo):
-    return MallItem.objects.create(code="KETTLE", name="电水壶", points_price=2000, cash_price=Decimal("29.90"), stock=5)
+    return MallItem.objects.create(
+        code="KETTLE", name="电水壶", points_price=2000, cash_price=Decimal("29.90"), stock=5
+    )
 
 
 def test_the_cash_part_is_shown_and_recorded_at_pickup(rich, kettle, signed_in):
     order = mall.order(member=rich, item=kettle, idempotency_key="o1")
     assert (order.points_spent, order.cash_due, order.cash_collected) == (2000, Decimal("29.90"), Decimal("0"))
-    page = text(signed_in("clerk1").post("/counter/pickup/", {"pickup_code": order.pickup_code,
-                                                               "member_no": rich.member_no}, **HX))
+    page = text(
+        signed_in("clerk1").post(
+            "/counter/pickup/", {"pickup_code": order.pickup_code, "member_no": rich.member_no}, **HX
+        )
+    )
     assert 'data-testid="result-pickup-cash">¥29.90<' in page
     order.refresh_from_db()
     assert order.status == MallOrder.Status.FULFILLED and order.cash_collected == Decimal("29.90")
@@ -88,8 +93,7 @@ def test_a_clerk_redeems_an_item_on_the_spot(rich, kettle, signed_in, enrol):
     clerk = signed_in("clerk1")
     page = text(clerk.get(f"/counter/?m={rich.member_no}"))
     assert 'data-testid="mall-redeem-KETTLE"' in page
-    done = text(clerk.post("/counter/mall/redeem/", {"member_no": rich.member_no, "item": "KETTLE", "once": "a"},
-                           **HX))
+    done = text(clerk.post("/counter/mall/redeem/", {"member_no": rich.member_no, "item": "KETTLE", "once": "a"}, **HX))
     assert 'data-testid="result-pickup-cash">¥29.90<' in done
     order = MallOrder.objects.get(member=rich)
     assert order.status == MallOrder.Status.FULFILLED and order.fulfilled_by.username == "clerk1"

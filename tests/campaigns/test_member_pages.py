@@ -28,10 +28,12 @@ def text(response):
 
 def test_coupons_by_status_with_a_qr_of_the_code(campaigns_demo, enrol):
     member = enrol()
-    welcome = coupons.grant(template=CouponTemplate.objects.get(code="WELCOME10"), member=member, source="t",
-                            idempotency_key="w")
-    used = coupons.grant(template=CouponTemplate.objects.get(code="COMEBACK15"), member=member, source="t",
-                         idempotency_key="c")
+    welcome = coupons.grant(
+        template=CouponTemplate.objects.get(code="WELCOME10"), member=member, source="t", idempotency_key="w"
+    )
+    used = coupons.grant(
+        template=CouponTemplate.objects.get(code="COMEBACK15"), member=member, source="t", idempotency_key="c"
+    )
     Coupon.objects.filter(pk=used.pk).update(status="used")
     client = signed_in(member)
     html = text(client.get("/m/coupons/"))
@@ -53,8 +55,7 @@ def test_claiming_an_upgrade_benefit(campaigns_demo, enrol, buy, django_capture_
     assert Coupon.objects.filter(member=member, template__code="UPGRADE20").count() == 1
 
 
-def test_a_member_cannot_claim_another_members_benefit(campaigns_demo, enrol, buy,
-                                                        django_capture_on_commit_callbacks):
+def test_a_member_cannot_claim_another_members_benefit(campaigns_demo, enrol, buy, django_capture_on_commit_callbacks):
     owner, other = enrol(), enrol()
     with django_capture_on_commit_callbacks(execute=True):
         buy(owner, "1200.00")

@@ -98,8 +98,11 @@ def test_every_domain_event_has_its_stable_type_and_a_json_payload(enrol, buy, p
     lot = PointsEntry.objects.filter(member=member, expires_at__isnull=False).first()
     assert points.send_expiry_notices(at=lot.expires_at - timedelta(days=1)) == 1
     types = set(OutboxEvent.objects.values_list("type", flat=True))
-    assert types == {"member.enrolled", "purchase.recorded", "member.tier_changed", "return.recorded",
-                     "points.expiring"} == set(signals.EVENT_TYPES)
+    assert (
+        types
+        == {"member.enrolled", "purchase.recorded", "member.tier_changed", "return.recorded", "points.expiring"}
+        == set(signals.EVENT_TYPES)
+    )
     ret = OutboxEvent.objects.get(type="return.recorded").payload
     assert ret["purchase_id"] == result.purchase.pk and Decimal(ret["amount"]) == Decimal("100.00")
     expiring = OutboxEvent.objects.get(type="points.expiring").payload
@@ -117,8 +120,9 @@ def test_delivered_after_commit_and_marked_sent(enrol, program, monkeypatch, dja
     finally:
         signals.member_enrolled.disconnect(dispatch_uid="t-outbox")
     event = OutboxEvent.objects.get(type="member.enrolled")
-    assert received == [{"signal": signals.member_enrolled, "sender": None, "event_id": str(event.id),
-                         "member_id": member.pk}]
+    assert received == [
+        {"signal": signals.member_enrolled, "sender": None, "event_id": str(event.id), "member_id": member.pk}
+    ]
     assert event.sent_at is None and outbox.flush_marks() == 1  # marks are written in batches
     event.refresh_from_db()
     assert event.sent_at is not None and outbox.pending_count() == 0
@@ -127,7 +131,8 @@ def test_delivered_after_commit_and_marked_sent(enrol, program, monkeypatch, dja
 
 @pytest.mark.django_db
 def test_marks_are_written_in_batches_and_a_lost_mark_only_means_a_second_delivery(
-        enrol, program, monkeypatch, django_capture_on_commit_callbacks):
+    enrol, program, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr(outbox, "MARK_AFTER_SECONDS", 3600)
     monkeypatch.setattr(outbox, "MARK_BATCH", 2)
     with django_capture_on_commit_callbacks(execute=True):
@@ -151,7 +156,8 @@ def test_marks_are_written_in_batches_and_a_lost_mark_only_means_a_second_delive
 
 @pytest.mark.django_db
 def test_a_receiver_error_leaves_the_event_pending_without_failing_the_caller(
-        enrol, program, django_capture_on_commit_callbacks):
+    enrol, program, django_capture_on_commit_callbacks
+):
     def broken(**kw):
         raise ValueError("receiver bug")
 
@@ -210,7 +216,8 @@ def test_once_runs_the_body_once_per_consumer_and_event_and_not_at_all_after_a_f
 
 @pytest.mark.django_db(transaction=True)
 def test_a_broker_outage_fails_no_till_operation_and_every_benefit_comes_once_when_it_is_back(
-        campaigns_demo, demo_staff, broker):
+    campaigns_demo, demo_staff, broker
+):
     """With the broker unreachable, 20 sales and 5 enrolments through the API answer 201 and
     commit; once it is back, the relay grants every welcome coupon, referral reward and upgrade
     benefit of the outage exactly once; delivering every event again changes nothing."""
@@ -220,15 +227,19 @@ def test_a_broker_outage_fails_no_till_operation_and_every_benefit_comes_once_wh
     broker.down()
     enrolled = []
     for i in range(5):
-        response = clerk.post("/api/v1/members/", {"phone": f"1380013800{i}", "name": f"M{i}",
-                                                   "referral_code": inviter["referral_code"]}, format="json")
+        response = clerk.post(
+            "/api/v1/members/",
+            {"phone": f"1380013800{i}", "name": f"M{i}", "referral_code": inviter["referral_code"]},
+            format="json",
+        )
         assert response.status_code == 201, response.content
         enrolled.append(response.json()["member_no"])
     for i in range(20):
         member_no = enrolled[i % 5]
         amount = "1200.00" if i < 5 else "60.00"  # the first sale of each member upgrades it
-        response = clerk.post("/api/v1/sales/", {"receipt_no": f"OUT-{i}", "member": member_no, "amount": amount},
-                              format="json")
+        response = clerk.post(
+            "/api/v1/sales/", {"receipt_no": f"OUT-{i}", "member": member_no, "amount": amount}, format="json"
+        )
         assert response.status_code == 201, response.content
     assert Sale.objects.count() == 20 and Member.objects.count() == 6  # committed
     pending = outbox.pending_count()
@@ -249,18 +260,27 @@ def test_a_broker_outage_fails_no_till_operation_and_every_benefit_comes_once_wh
     ledger_ok()
 
     # redelivery of every event (a relay that died before marking them sent): nothing doubles
-    before = (Coupon.objects.count(), SceneGrant.objects.count(), ReferralReward.objects.count(),
-              EventReceipt.objects.count())
+    before = (
+        Coupon.objects.count(),
+        SceneGrant.objects.count(),
+        ReferralReward.objects.count(),
+        EventReceipt.objects.count(),
+    )
     OutboxEvent.objects.update(sent_at=None)
     assert outbox.relay(settle_seconds=0) == pending + 1  # the inviter's enrolment too
-    assert (Coupon.objects.count(), SceneGrant.objects.count(), ReferralReward.objects.count(),
-            EventReceipt.objects.count()) == before
+    assert (
+        Coupon.objects.count(),
+        SceneGrant.objects.count(),
+        ReferralReward.objects.count(),
+        EventReceipt.objects.count(),
+    ) == before
     ledger_ok()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_after_a_broker_error_a_process_stops_trying_until_the_relay_gets_through(
-        campaigns_demo, demo_staff, broker, monkeypatch):
+    campaigns_demo, demo_staff, broker, monkeypatch
+):
     from campaigns import tasks
 
     calls = []
@@ -284,7 +304,8 @@ def test_after_a_broker_error_a_process_stops_trying_until_the_relay_gets_throug
 
 @pytest.mark.django_db
 def test_a_task_that_dies_half_way_leaves_nothing_and_its_redelivery_does_everything_once(
-        program, campaigns_demo, enrol, buy, monkeypatch):
+    program, campaigns_demo, enrol, buy, monkeypatch
+):
     from campaigns import tasks
     from campaigns.models import BenefitPackage, Scene
     from campaigns.services import engagement
@@ -431,13 +452,21 @@ def test_redis_visibility_timeout_outlasts_the_longest_task_and_its_retry_countd
 
     env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL", "DATABASE_URL")}
     env.update(DJANGO_SETTINGS_MODULE="portal.settings", CELERY_BROKER_URL="redis://cache.internal:6379/2")
-    code = ("import django; django.setup(); from django.conf import settings as s; from portal.celery import app;"
-            "app.loader.import_default_modules();"
-            "longest = max((t.time_limit or s.CELERY_TASK_TIME_LIMIT) for t in app.tasks.values() if t.acks_late);"
-            "print(s.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'], longest,"
-            " app.Task.retry_backoff_max, app.conf.task_reject_on_worker_lost, app.conf.task_acks_late)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env,
-                            capture_output=True, text=True, timeout=60)
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; from portal.celery import app;"
+        "app.loader.import_default_modules();"
+        "longest = max((t.time_limit or s.CELERY_TASK_TIME_LIMIT) for t in app.tasks.values() if t.acks_late);"
+        "print(s.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'], longest,"
+        " app.Task.retry_backoff_max, app.conf.task_reject_on_worker_lost, app.conf.task_acks_late)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     visibility, time_limit, backoff_max, reject, acks_late = result.stdout.split()
     assert int(visibility) >= int(time_limit) + int(backoff_max) and reject == acks_late == "True"

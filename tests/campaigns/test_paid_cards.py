@@ -37,21 +37,35 @@ def store(demo_staff):
 
 
 def buy(member, store, clerk, amount, at, key):
-    return purchases.record_purchase(member=Member.objects.get(pk=member.pk), store=store, reference=key,
-                                     idempotency_key=key, amount=D(amount), acting_user=clerk, at=at)
+    return purchases.record_purchase(
+        member=Member.objects.get(pk=member.pk),
+        store=store,
+        reference=key,
+        idempotency_key=key,
+        amount=D(amount),
+        acting_user=clerk,
+        at=at,
+    )
 
 
 def test_the_demo_plus_card(plus):
-    assert (plus.price, plus.points_price, plus.days, plus.points_multiplier, plus.monthly_coupon_code,
-            plus.discount_rate) == (D("99.00"), 9900, 365, D("1.50"), "PLUS20", D("0.00"))
+    assert (
+        plus.price,
+        plus.points_price,
+        plus.days,
+        plus.points_multiplier,
+        plus.monthly_coupon_code,
+        plus.discount_rate,
+    ) == (D("99.00"), 9900, 365, D("1.50"), "PLUS20", D("0.00"))
 
 
 def test_plus_earns_on_top_of_the_tier_and_gives_the_monthly_coupon(plus, enrol, store, demo_staff):
     clerk = demo_staff["clerk1"]
     member = enrol()
     assert buy(member, store, clerk, "100.00", T0, "s0").points_earned == 100
-    card = paid_cards.buy(member=member, product=plus, pay_with="money", idempotency_key="k1", store=store,
-                          acting_user=clerk, at=T0)
+    card = paid_cards.buy(
+        member=member, product=plus, pay_with="money", idempotency_key="k1", store=store, acting_user=clerk, at=T0
+    )
     assert (card.paid_amount, card.paid_points, card.ends_at) == (D("99.00"), 0, T0 + timedelta(days=365))
     # this month's PLUS20 at once; the run on the 1st of next month gives the next, a re-run nothing more
     assert Coupon.objects.filter(member=member, template__code="PLUS20").count() == 1
@@ -78,14 +92,16 @@ def test_renewing_adds_days_and_points_pay_for_it(plus, enrol, store, demo_staff
     assert (first.paid_amount, first.paid_points) == (D("0.00"), 9900)
     again = paid_cards.buy(member=member, product=plus, pay_with="points", idempotency_key="p1", at=T0)
     assert again.pk == first.pk  # a retried purchase is the same purchase
-    second = paid_cards.buy(member=member, product=plus, pay_with="money", idempotency_key="p2",
-                            at=T0 + timedelta(days=100))
+    second = paid_cards.buy(
+        member=member, product=plus, pay_with="money", idempotency_key="p2", at=T0 + timedelta(days=100)
+    )
     assert second.starts_at == first.ends_at and second.ends_at == T0 + timedelta(days=730)
     member.refresh_from_db()
     assert member.points_balance == 15_000 - 9900 and member.paid_card_until == T0 + timedelta(days=730)
     with pytest.raises(InsufficientPoints):  # 5,100 points left: not enough for another year with points
-        paid_cards.buy(member=member, product=plus, pay_with="points", idempotency_key="p3",
-                       at=T0 + timedelta(days=101))
+        paid_cards.buy(
+            member=member, product=plus, pay_with="points", idempotency_key="p3", at=T0 + timedelta(days=101)
+        )
     assert discrepancies() == []
 
 
@@ -96,15 +112,16 @@ def test_a_manager_refunds_pro_rata(plus, enrol, store, demo_staff):
     paid_cards.buy(member=member, product=plus, pay_with="money", idempotency_key="b", at=T0)  # renewed
     with pytest.raises(Forbidden):
         member_paid_cards.refund(member=member, acting_user=demo_staff["clerk1"], at=T0 + timedelta(days=73))
-    refund = member_paid_cards.refund(member=member, acting_user=demo_staff["manager1"], store=store,
-                                      at=T0 + timedelta(days=73))
+    refund = member_paid_cards.refund(
+        member=member, acting_user=demo_staff["manager1"], store=store, at=T0 + timedelta(days=73)
+    )
     # the first year is 292/365 unused: 7,920 points back; the renewal year is unused: ¥99.00 back
     assert (refund.amount, refund.points, refund.purchases) == (D("99.00"), 7920, 2)
     member.refresh_from_db()
     assert member.points_balance == 7920 and member_paid_cards.active_product(member, T0 + timedelta(days=74)) is None
-    assert list(PaidCard.objects.filter(member=member).order_by("starts_at")
-                .values_list("refund_amount", "refund_points")) == [
-        (D("0.00"), 7920), (D("99.00"), 0)]
+    assert list(
+        PaidCard.objects.filter(member=member).order_by("starts_at").values_list("refund_amount", "refund_points")
+    ) == [(D("0.00"), 7920), (D("99.00"), 0)]
     with pytest.raises(Invalid):
         member_paid_cards.refund(member=member, acting_user=demo_staff["manager1"], at=T0 + timedelta(days=74))
     assert discrepancies() == []
@@ -116,8 +133,11 @@ def test_the_counter_sells_plus_and_a_manager_refunds_it(plus, enrol, signed_in)
     page = clerk.get(f"/counter/?m={member.member_no}").content.decode()
     assert 'data-testid="paid-card-panel"' in page and "PLUS" in page
     assert 'data-testid="paid-card-buy-points"' in page and "disabled" in page  # no points yet: says why
-    response = clerk.post("/counter/paid-card/", {"member_no": member.member_no, "product": "PLUS",
-                                                  "pay_with": "money", "once": "x1"}, **HX)
+    response = clerk.post(
+        "/counter/paid-card/",
+        {"member_no": member.member_no, "product": "PLUS", "pay_with": "money", "once": "x1"},
+        **HX,
+    )
     html = re.sub(r"\s+", " ", response.content.decode())
     assert response.status_code == 200 and 'data-testid="result-paid-card-cash">¥99.00<' in html
     assert 'data-testid="member-paid-card"' in html

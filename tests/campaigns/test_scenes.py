@@ -65,16 +65,21 @@ def test_running_every_scene_twice_on_a_day_grants_nothing_the_second_time(campa
     g = gold(enrol(birthday="--11-25"))
     quiet = enrol()
     buy(quiet, "100.00", at=at(2026, 6, 1, 10))
-    with mock.patch("membership.services.common.now", return_value=at(2026, 11, 23, 8, 30)), \
-            mock.patch("campaigns.services.scenes.now", return_value=at(2026, 11, 23, 8, 30)):
+    with (
+        mock.patch("membership.services.common.now", return_value=at(2026, 11, 23, 8, 30)),
+        mock.patch("campaigns.services.scenes.now", return_value=at(2026, 11, 23, 8, 30)),
+    ):
         first = run_scenes()
         before = (SceneGrant.objects.count(), Coupon.objects.count(), PointsEntry.objects.count())
         second = run_scenes()
     assert first >= 2 and second == 0
     assert (SceneGrant.objects.count(), Coupon.objects.count(), PointsEntry.objects.count()) == before
     assert SceneGrant.objects.filter(member=g, scene=birthday_scene()).exists()
-    assert Coupon.objects.filter(member=quiet, template__code="COMEBACK15").count() + SceneGrant.objects.filter(
-        member=quiet, status="holdout").count() == 1
+    assert (
+        Coupon.objects.filter(member=quiet, template__code="COMEBACK15").count()
+        + SceneGrant.objects.filter(member=quiet, status="holdout").count()
+        == 1
+    )
 
 
 def test_a_crash_in_the_middle_and_a_rerun_grant_each_member_once(campaigns_demo, enrol):
@@ -114,8 +119,9 @@ def test_the_largest_multiplier_wins(campaigns_demo, enrol, buy):
     assert buy(other, "100.00", at=at(2026, 9, 26, 12)).points_earned == 100
 
 
-def test_welcome_coupon_for_a_member_enrolled_through_the_api(campaigns_demo, demo_staff,
-                                                               django_capture_on_commit_callbacks):
+def test_welcome_coupon_for_a_member_enrolled_through_the_api(
+    campaigns_demo, demo_staff, django_capture_on_commit_callbacks
+):
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
@@ -132,8 +138,9 @@ def test_welcome_coupon_for_a_member_enrolled_through_the_api(campaigns_demo, de
     assert Notification.objects.get(member=coupon.member).title == "欢迎入会"
 
 
-def test_an_upgrade_makes_a_claimable_coupon_valid_7_days_after_claiming(campaigns_demo, enrol, buy,
-                                                                          django_capture_on_commit_callbacks):
+def test_an_upgrade_makes_a_claimable_coupon_valid_7_days_after_claiming(
+    campaigns_demo, enrol, buy, django_capture_on_commit_callbacks
+):
     member = enrol()
     with django_capture_on_commit_callbacks(execute=True):
         buy(member, "1200.00")
@@ -152,9 +159,9 @@ def test_win_back_once_per_180_days(campaigns_demo, enrol, buy):
     scene.save()
     member = enrol()
     buy(member, "100.00", at=at(2026, 1, 1, 10))
-    assert scenes.run_scene(scene, at=at(2026, 3, 1, 9)).granted == 0   # 59 days
-    assert scenes.run_scene(scene, at=at(2026, 4, 2, 9)).granted == 1   # 91 days
-    assert scenes.run_scene(scene, at=at(2026, 4, 3, 9)).granted == 0   # cooldown
+    assert scenes.run_scene(scene, at=at(2026, 3, 1, 9)).granted == 0  # 59 days
+    assert scenes.run_scene(scene, at=at(2026, 4, 2, 9)).granted == 1  # 91 days
+    assert scenes.run_scene(scene, at=at(2026, 4, 3, 9)).granted == 0  # cooldown
     assert scenes.run_scene(scene, at=at(2026, 9, 30, 9)).granted == 1  # 181 days later
     assert Coupon.objects.filter(member=member, template__code="COMEBACK15").count() == 2
 
@@ -167,14 +174,15 @@ def test_milestone_every_third_purchase(program, enrol, buy, django_capture_on_c
         for _ in range(7):
             buy(member, "10.00")
     assert list(SceneGrant.objects.filter(member=member).values_list("occurrence", flat=True).order_by("id")) == [
-        "count:3", "count:6"]
+        "count:3",
+        "count:6",
+    ]
     assert Member.objects.get(pk=member.pk).points_balance == 70 + 100
 
 
 def test_budget_caps_the_grants(program, enrol):
     pkg = BenefitPackage.objects.create(name="10", bonus_points=10)
-    scene = Scene.objects.create(name="member day", kind="member_day", day=12, end_day=14, package=pkg,
-                                 budget_grants=2)
+    scene = Scene.objects.create(name="member day", kind="member_day", day=12, end_day=14, package=pkg, budget_grants=2)
     for _ in range(4):
         enrol()
     result = scenes.run_scene(scene, at=at(2026, 6, 12, 9))
@@ -193,15 +201,16 @@ def test_activation_and_post_purchase_offsets(program, enrol, buy):
     assert scenes.run_scene(activation, at=at(2026, 6, 2, 9)).granted == 1  # day 1, no purchase yet
     assert scenes.run_scene(activation, at=at(2026, 6, 4, 9)).granted == 1  # day 3
     assert SceneGrant.objects.filter(scene=activation, member=idle).count() == 2
-    assert scenes.run_scene(care, at=at(2026, 6, 3, 9)).granted == 1         # 48 h after
+    assert scenes.run_scene(care, at=at(2026, 6, 3, 9)).granted == 1  # 48 h after
     assert SceneGrant.objects.get(scene=care).occurrence == "2026-06-01+2"
 
 
 def test_ab_split_is_stable_and_the_holdout_gets_nothing(program, enrol):
     a = BenefitPackage.objects.create(name="A", bonus_points=10)
     b = BenefitPackage.objects.create(name="B", bonus_points=20)
-    scene = Scene.objects.create(name="ab", kind="member_day", day=1, end_day=28, package=a, package_b=b,
-                                 holdout_percent=20)
+    scene = Scene.objects.create(
+        name="ab", kind="member_day", day=1, end_day=28, package=a, package_b=b, holdout_percent=20
+    )
     members = [enrol() for _ in range(40)]
     variants = {m.pk: scenes.variant_for(scene, m.pk) for m in members}
     assert variants == {m.pk: scenes.variant_for(scene, m.pk) for m in members}  # stable
@@ -225,8 +234,7 @@ def test_audience_by_store_consent_and_tag(program, enrol):
     from membership.models import Store, Tag
 
     pkg = BenefitPackage.objects.create(name="p", bonus_points=1)
-    scene = Scene.objects.create(name="vip", kind="member_day", day=1, end_day=28, package=pkg,
-                                 consent_required=True)
+    scene = Scene.objects.create(name="vip", kind="member_day", day=1, end_day=28, package=pkg, consent_required=True)
     vip = Tag.objects.create(name="VIP")
     scene.tags.add(vip)
     scene.stores.add(Store.objects.get(code="S001"))
@@ -246,8 +254,16 @@ def test_sms_needs_consent_and_every_send_is_recorded(program, enrol, settings):
     settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     pkg = BenefitPackage.objects.create(name="p", bonus_points=1)
-    scene = Scene.objects.create(name="sms", kind="member_day", day=1, end_day=28, package=pkg, channel="sms",
-                                 message_title="会员日", message_body="{name} 您好")
+    scene = Scene.objects.create(
+        name="sms",
+        kind="member_day",
+        day=1,
+        end_day=28,
+        package=pkg,
+        channel="sms",
+        message_title="会员日",
+        message_body="{name} 您好",
+    )
     agreed = enrol(name="甲", marketing_consent=True)
     enrol(name="乙")
     scenes.run_scene(scene, at=at(2026, 6, 5, 9))
@@ -256,8 +272,7 @@ def test_sms_needs_consent_and_every_send_is_recorded(program, enrol, settings):
 
 
 def test_coupon_template_quantity_is_never_exceeded(program, enrol):
-    template = CouponTemplate.objects.create(code="FEW", name="few", value=Decimal(5), total_quantity=2,
-                                             valid_days=10)
+    template = CouponTemplate.objects.create(code="FEW", name="few", value=Decimal(5), total_quantity=2, valid_days=10)
     pkg = BenefitPackage.objects.create(name="few")
     pkg.coupons.add(template)
     scene = Scene.objects.create(name="few", kind="member_day", day=1, end_day=28, package=pkg)
@@ -270,7 +285,8 @@ def test_coupon_template_quantity_is_never_exceeded(program, enrol):
 
 
 def test_a_purchase_queues_campaign_work_only_when_a_milestone_scene_or_a_referral_needs_it(
-        program, enrol, buy, monkeypatch, django_capture_on_commit_callbacks):
+    program, enrol, buy, monkeypatch, django_capture_on_commit_callbacks
+):
     from campaigns import tasks
 
     queued = []

@@ -58,11 +58,14 @@ def test_clerk_enrols_sells_with_points_and_takes_a_return(live_server, demo_sta
     page.fill('[data-testid="sale-points"]', "200")
     page.wait_for_function(
         "document.querySelector('[data-testid=preview-cash]') && "
-        "document.querySelector('[data-testid=preview-cash]').innerText.includes('298.00')")
+        "document.querySelector('[data-testid=preview-cash]').innerText.includes('298.00')"
+    )
     screenshot(page, "counter-sale-preview-1024x768")
     page.click('[data-testid="sale-submit"]')
-    page.wait_for_function("document.querySelector('[data-testid=result-cash]')"
-                           " && document.querySelector('[data-testid=result-cash]').innerText.includes('298.00')")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=result-cash]')"
+        " && document.querySelector('[data-testid=result-cash]').innerText.includes('298.00')"
+    )
     assert page.get_by_test_id("result-earned").inner_text() == "298"
     assert page.get_by_test_id("points-balance").inner_text() == str(500 - 200 + 298)
     screenshot(page, "counter-sale-result-1024x768")
@@ -104,8 +107,7 @@ def test_an_error_is_shown_in_the_page_and_nothing_changes(live_server, demo_sta
     assert member.points_balance == 0
 
 
-def test_the_silver_member_pays_the_member_price_at_the_counter(live_server, demo_staff, program, page_at,
-                                                                 screenshot):
+def test_the_silver_member_pays_the_member_price_at_the_counter(live_server, demo_staff, program, page_at, screenshot):
     """demo-program.md: SILVER 2% off on every counter sale; the card shows it and the birthday."""
     from decimal import Decimal
 
@@ -114,11 +116,20 @@ def test_the_silver_member_pays_the_member_price_at_the_counter(live_server, dem
     from membership.services import enrolment, purchases
     from pos.models import Sale
 
-    member = enrolment.enrol(phone=KNOWN_MEMBER["phone"], name=KNOWN_MEMBER["name"],
-                             birthday=KNOWN_MEMBER["birthday"], store=Store.objects.get(code="S001"),
-                             acting_user=demo_staff["clerk1"])
-    purchases.record_purchase(member=member, store=member.home_store, reference="HIST-1", amount=Decimal("1000.00"),
-                              idempotency_key="e2e-hist-1")  # growth 1000: SILVER
+    member = enrolment.enrol(
+        phone=KNOWN_MEMBER["phone"],
+        name=KNOWN_MEMBER["name"],
+        birthday=KNOWN_MEMBER["birthday"],
+        store=Store.objects.get(code="S001"),
+        acting_user=demo_staff["clerk1"],
+    )
+    purchases.record_purchase(
+        member=member,
+        store=member.home_store,
+        reference="HIST-1",
+        amount=Decimal("1000.00"),
+        idempotency_key="e2e-hist-1",
+    )  # growth 1000: SILVER
 
     page = page_at(1024, 768)
     sign_in(page, live_server.url)
@@ -135,7 +146,8 @@ def test_the_silver_member_pays_the_member_price_at_the_counter(live_server, dem
     page.fill('[data-testid="sale-points"]', "100")
     page.wait_for_function(
         "document.querySelector('[data-testid=preview-cash]') && "
-        "document.querySelector('[data-testid=preview-cash]').innerText.includes('294.00')")
+        "document.querySelector('[data-testid=preview-cash]').innerText.includes('294.00')"
+    )
     assert page.get_by_test_id("preview-discount").inner_text() == "−¥5.00"
     screenshot(page, "counter-member-price-preview-1024x768")
     page.click('[data-testid="sale-submit"]')
@@ -146,22 +158,29 @@ def test_the_silver_member_pays_the_member_price_at_the_counter(live_server, dem
     assert page.get_by_test_id("result-earned").inner_text() == "352"  # floor(294 × 1.2)
     screenshot(page, "counter-member-price-result-1024x768")
     sale = Sale.objects.get(receipt_no="T-2001")
-    assert (sale.amount, sale.member_discount, sale.cash_due) == (Decimal("295.00"), Decimal("5.00"),
-                                                                  Decimal("294.00"))
+    assert (sale.amount, sale.member_discount, sale.cash_due) == (Decimal("295.00"), Decimal("5.00"), Decimal("294.00"))
 
 
-def test_a_failed_sale_keeps_its_values_and_a_return_is_picked_from_the_list(live_server, demo_staff, program,
-                                                                              page_at, screenshot):
+def test_a_failed_sale_keeps_its_values_and_a_return_is_picked_from_the_list(
+    live_server, demo_staff, program, page_at, screenshot
+):
     from decimal import Decimal
 
     from membership.models import Store
     from membership.services import enrolment
     from pos.services import sales
 
-    member = enrolment.enrol(phone="13922220000", name="孙八", store=Store.objects.get(code="S001"),
-                             acting_user=demo_staff["clerk1"])
-    sales.record_sale(store=member.home_store, clerk=demo_staff["clerk1"], receipt_no="T-3001", member=member,
-                      amount=Decimal("120.00"), digest="e2e")
+    member = enrolment.enrol(
+        phone="13922220000", name="孙八", store=Store.objects.get(code="S001"), acting_user=demo_staff["clerk1"]
+    )
+    sales.record_sale(
+        store=member.home_store,
+        clerk=demo_staff["clerk1"],
+        receipt_no="T-3001",
+        member=member,
+        amount=Decimal("120.00"),
+        digest="e2e",
+    )
     page = page_at(1024, 768)
     sign_in(page, live_server.url)
     page.fill("#q", "13922220000")

@@ -26,8 +26,10 @@ def test_hq_dashboard_on_the_demo_data(live_server, page_at, screenshot):
     assert page.locator("[data-kpi]").count() == 10
     assert page.locator("canvas[data-chart]").count() == 3
     # every chart drew something: Chart.js attached to each canvas
-    assert page.evaluate("Array.from(document.querySelectorAll('canvas[data-chart]')).every(c => c.chart && "
-                         "c.chart.data.datasets.some(d => d.data.some(v => v)))")
+    assert page.evaluate(
+        "Array.from(document.querySelectorAll('canvas[data-chart]')).every(c => c.chart && "
+        "c.chart.data.datasets.some(d => d.data.some(v => v)))"
+    )
     assert page.locator("#table-stores tbody tr").count() == 2  # S001 and S002
     screenshot(page, "dashboard-1280x800")
 

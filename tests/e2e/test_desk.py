@@ -66,10 +66,12 @@ def test_manager_closes_a_membership(live_server, demo_staff, program, page_at, 
     from membership.models import Member, Store
     from membership.services import enrolment, purchases
 
-    member = enrolment.enrol(phone="13700000002", name="钱七", birthday="1988-03-04",
-                             store=Store.objects.get(code="S001"))
-    purchases.record_purchase(member=member, store=member.home_store, reference="HIST-9", amount=100,
-                              idempotency_key="e2e-close-1")
+    member = enrolment.enrol(
+        phone="13700000002", name="钱七", birthday="1988-03-04", store=Store.objects.get(code="S001")
+    )
+    purchases.record_purchase(
+        member=member, store=member.home_store, reference="HIST-9", amount=100, idempotency_key="e2e-close-1"
+    )
     page = page_at(1024, 768)
     sign_in(page, live_server.url, "manager1", "manager1-demo")
     open_desk(page, "13700000002")

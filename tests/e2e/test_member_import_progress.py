@@ -15,8 +15,7 @@ def sign_in(page, url, username, password):
     page.wait_for_load_state()
 
 
-def test_the_progress_bar_follows_the_worker_and_survives_a_reload(live_server, page_at, program, settings,
-                                                                  tmp_path):
+def test_the_progress_bar_follows_the_worker_and_survives_a_reload(live_server, page_at, program, settings, tmp_path):
     from membership.models import MemberImportJob
 
     settings.MEDIA_ROOT = tmp_path
@@ -34,7 +33,9 @@ def test_the_progress_bar_follows_the_worker_and_survives_a_reload(live_server, 
     page.wait_for_function("document.getElementById('job-bar').value == 80")
     assert "160 / 200" in page.locator("#job-note").inner_text()
     MemberImportJob.objects.filter(pk=job.pk).update(
-        rows_done=200, status=MemberImportJob.Status.DONE,
-        result={"table": [["rows read", "200", "200"]], "errors": [], "base_errors": [], "rolled_back": False})
+        rows_done=200,
+        status=MemberImportJob.Status.DONE,
+        result={"table": [["rows read", "200", "200"]], "errors": [], "base_errors": [], "rolled_back": False},
+    )
     page.wait_for_selector("#reconciliation")  # the page reloads itself when the worker is done
     assert page.locator("#reconciliation tbody tr").first.inner_text().split() == ["rows", "read", "200", "200"]

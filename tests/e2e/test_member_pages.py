@@ -49,8 +49,7 @@ def shoot(screenshot):
     return take
 
 
-def test_a_member_signs_up_signs_in_and_opens_home_card_and_history(live_server, program, demo_staff, page_at,
-                                                                      shoot):
+def test_a_member_signs_up_signs_in_and_opens_home_card_and_history(live_server, program, demo_staff, page_at, shoot):
     from membership.models import Member, Store
     from membership.services import purchases, stored_value
 
@@ -80,11 +79,22 @@ def test_a_member_signs_up_signs_in_and_opens_home_card_and_history(live_server,
     # the member shops a little, so the pages have figures
     store = Store.objects.get(code="S001")
     for n, amount in enumerate(["680.00", "256.50", "120.00"]):
-        purchases.record_purchase(member=member, store=store, reference=f"E2E-{n}", amount=Decimal(amount),
-                                  idempotency_key=f"e2e-{n}", acting_user=demo_staff["clerk1"],
-                                  pay_points=100 if n == 2 else 0)
-    stored_value.top_up(member=member, amount=Decimal("300"), plan_code="TOPUP300", acting_user=demo_staff["clerk1"],
-                        idempotency_key="e2e-topup")
+        purchases.record_purchase(
+            member=member,
+            store=store,
+            reference=f"E2E-{n}",
+            amount=Decimal(amount),
+            idempotency_key=f"e2e-{n}",
+            acting_user=demo_staff["clerk1"],
+            pay_points=100 if n == 2 else 0,
+        )
+    stored_value.top_up(
+        member=member,
+        amount=Decimal("300"),
+        plan_code="TOPUP300",
+        acting_user=demo_staff["clerk1"],
+        idempotency_key="e2e-topup",
+    )
     member.refresh_from_db()
 
     # sign out, then sign in with phone and password
@@ -156,10 +166,15 @@ def test_the_member_pages_in_english(live_server, program, demo_staff, page_at, 
     member = enrolment.enrol(phone=PHONE, name="Li Lei", store=store, birthday="--06-01")
     Member.objects.filter(pk=member.pk).update(password=make_password(PASSWORD))
     for n, amount in enumerate(["1280.00", "368.00"]):
-        purchases.record_purchase(member=member, store=store, reference=f"EN-{n}", amount=Decimal(amount),
-                                  idempotency_key=f"en-{n}", acting_user=demo_staff["clerk2"])
-    notify(member=member, channel="inbox", title="Member day: double points this Wednesday", body="…",
-           marketing=False)
+        purchases.record_purchase(
+            member=member,
+            store=store,
+            reference=f"EN-{n}",
+            amount=Decimal(amount),
+            idempotency_key=f"en-{n}",
+            acting_user=demo_staff["clerk2"],
+        )
+    notify(member=member, channel="inbox", title="Member day: double points this Wednesday", body="…", marketing=False)
     page = page_at(390, 844, locale="en-US")
     page.goto(f"{live_server.url}/m/login/")
     page.fill("#id_phone", PHONE)

@@ -19,8 +19,9 @@ def test_a_clerk_sells_the_plus_card_at_the_counter(live_server, demo, demo_staf
     from membership.models import Member, PaidCard, Store
     from membership.services import enrolment
 
-    enrolment.enrol(phone="13912340000", name="钱七", store=Store.objects.get(code="S001"),
-                    acting_user=demo_staff["clerk1"])
+    enrolment.enrol(
+        phone="13912340000", name="钱七", store=Store.objects.get(code="S001"), acting_user=demo_staff["clerk1"]
+    )
     page = page_at(1024, 768)
     sign_in(page, live_server.url)
     page.fill("#q", "13912340000")

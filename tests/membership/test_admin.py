@@ -60,8 +60,7 @@ def submit_action(client, action, members, *, form_response=None, follow=True, *
     """Step 2: submit the intermediate form as the page would (token from step 1)."""
     form_response = form_response or action_form(client, action, members)
     token = form_response.context["form"]["token"].value()
-    payload = {"action": action, "_selected_action": [m.pk for m in members], "apply": "1", "token": token,
-               **data}
+    payload = {"action": action, "_selected_action": [m.pk for m in members], "apply": "1", "token": token, **data}
     return client.post(MEMBERS, payload, follow=follow)
 
 
@@ -100,16 +99,22 @@ def test_member_list_shows_masked_phone_tier_store_and_balances(hq, enrol, demo_
 
 def test_member_list_filters_by_tier_store_status_channel_and_flag(hq, enrol):
     member = enrol(phone="13800002222")
-    for query in ({"tier__id__exact": member.tier_id}, {"home_store__id__exact": member.home_store_id},
-                  {"status__exact": "active"}, {"channel__exact": "counter"}, {"points_flagged__exact": "0"}):
+    for query in (
+        {"tier__id__exact": member.tier_id},
+        {"home_store__id__exact": member.home_store_id},
+        {"status__exact": "active"},
+        {"channel__exact": "counter"},
+        {"points_flagged__exact": "0"},
+    ):
         response = hq.get(MEMBERS, query)
         assert response.status_code == 200
         assert member in response.context["cl"].result_list
     assert member not in hq.get(MEMBERS, {"channel__exact": "import"}).context["cl"].result_list
 
 
-def test_member_page_shows_the_latest_50_ledger_entries_newest_first(hq, enrol, demo_staff,
-                                                                    django_assert_max_num_queries):
+def test_member_page_shows_the_latest_50_ledger_entries_newest_first(
+    hq, enrol, demo_staff, django_assert_max_num_queries
+):
     member = enrol(phone="13800003333")
     for n in range(1, 56):
         points.adjust(member=member, points=n, reason=f"goodwill {n}", acting_user=demo_staff["admin"])
@@ -185,8 +190,15 @@ def test_tiers_are_listed_in_rank_order_with_their_benefits(hq):
     assert response.status_code == 200
     assert [t.code for t in response.context["cl"].result_list] == ["NORMAL", "SILVER", "GOLD", "DIAMOND"]
     body = response.content.decode()
-    for column in ("column-rank", "column-reach_growth", "column-keep_growth", "column-points_multiplier",
-                   "column-discount_rate", "column-monthly_coupons", "column-birthday_gift"):
+    for column in (
+        "column-rank",
+        "column-reach_growth",
+        "column-keep_growth",
+        "column-points_multiplier",
+        "column-discount_rate",
+        "column-monthly_coupons",
+        "column-birthday_gift",
+    ):
         assert column in body
 
 
@@ -214,12 +226,26 @@ def test_clerk_and_manager_get_no_admin(signed_in, program, enrol):
     member = enrol(phone="13800006666")
     for username in ("clerk1", "manager1"):
         client = signed_in(username)
-        for url in (MEMBERS, f"{MEMBERS}{member.pk}/change/", f"{MEMBERS}import/",
-                    "/admin/membership/programsettings/", "/admin/membership/pointsentry/"):
+        for url in (
+            MEMBERS,
+            f"{MEMBERS}{member.pk}/change/",
+            f"{MEMBERS}import/",
+            "/admin/membership/programsettings/",
+            "/admin/membership/pointsentry/",
+        ):
             response = client.get(url)
             assert response.status_code == 302 and "/admin/login/" in response["Location"], (username, url)
-        response = client.post(MEMBERS, {"action": "adjust_points", "_selected_action": [member.pk], "apply": "1",
-                                         "token": "t", "points": "100", "reason": "x"})
+        response = client.post(
+            MEMBERS,
+            {
+                "action": "adjust_points",
+                "_selected_action": [member.pk],
+                "apply": "1",
+                "token": "t",
+                "points": "100",
+                "reason": "x",
+            },
+        )
         assert response.status_code == 302 and "/admin/login/" in response["Location"]
     member.refresh_from_db()
     assert member.points_balance == 0 and not PointsEntry.objects.filter(member=member).exists()
@@ -234,8 +260,9 @@ def test_adjust_points_calls_the_service_once_per_submission(hq, enrol, demo_sta
     a, b = enrol(phone="13800007771"), enrol(phone="13800007772")
     form_page = action_form(hq, "adjust_points", [a, b])
     assert "token" in form_page.context["form"].fields
-    response = submit_action(hq, "adjust_points", [a, b], form_response=form_page, points="250",
-                             reason="store opening gift")
+    response = submit_action(
+        hq, "adjust_points", [a, b], form_response=form_page, points="250", reason="store opening gift"
+    )
     assert response.status_code == 200
     assert any("250" in m for m in messages_of(response))
     for member in (a, b):
@@ -243,11 +270,17 @@ def test_adjust_points_calls_the_service_once_per_submission(hq, enrol, demo_sta
         assert member.points_balance == 250
         entry = PointsEntry.objects.get(member=member)
         assert (entry.amount, entry.kind, entry.source, entry.reason, entry.operator) == (
-            250, "adjust", "manual", "store opening gift", demo_staff["admin"])
+            250,
+            "adjust",
+            "manual",
+            "store opening gift",
+            demo_staff["admin"],
+        )
         assert AuditLog.objects.filter(action="points.adjust", member=member, operator=demo_staff["admin"]).count() == 1
     # the same form submitted again (double click, back button): nothing is adjusted twice
-    again = submit_action(hq, "adjust_points", [a, b], form_response=form_page, points="250",
-                          reason="store opening gift")
+    again = submit_action(
+        hq, "adjust_points", [a, b], form_response=form_page, points="250", reason="store opening gift"
+    )
     assert any("already submitted" in m for m in messages_of(again))
     assert PointsEntry.objects.filter(member__in=[a, b]).count() == 2
     assert Member.objects.get(pk=a.pk).points_balance == 250
@@ -285,8 +318,9 @@ def test_replace_card_blocks_the_active_card_and_issues_a_virtual_one(hq, enrol,
     new = Card.objects.get(replaces=old)
     assert old.status == Card.Status.BLOCKED and old.blocked_at is not None
     assert (new.member, new.status, new.kind) == (member, Card.Status.ACTIVE, Card.Kind.VIRTUAL)
-    assert AuditLog.objects.filter(action="card.replace", member=member, data__old=old.number,
-                                   data__new=new.number).exists()
+    assert AuditLog.objects.filter(
+        action="card.replace", member=member, data__old=old.number, data__new=new.number
+    ).exists()
     assert any(old.number in m and new.number in m for m in messages_of(response))
     # submitting the same form again does not block the new card nor issue a third one
     again = submit_action(hq, "replace_card", [member], form_response=form_page, cards=[old.pk])
@@ -340,8 +374,9 @@ def test_set_tier_by_hand_records_the_floor_the_change_and_the_audit(hq, enrol, 
     member = enrol(phone="13800001021")
     gold = Tier.objects.get(code="GOLD")
     until = date.today() + timedelta(days=90)
-    response = submit_action(hq, "set_tier", [member], tier=gold.pk, reason="VIP from the old system",
-                             floor_until=until.isoformat())
+    response = submit_action(
+        hq, "set_tier", [member], tier=gold.pk, reason="VIP from the old system", floor_until=until.isoformat()
+    )
     assert response.status_code == 200
     member.refresh_from_db()
     assert (member.tier, member.tier_floor, member.tier_floor_until) == (gold, gold, until)
@@ -364,8 +399,9 @@ def test_the_services_refuse_what_the_admin_would_let_through(enrol, demo_staff)
     """The admin relies on the services for rules: set_manual and merge check the acting user."""
     member = enrol(phone="13800001041")
     with pytest.raises(Forbidden):
-        tiers.set_manual(member=member, tier=Tier.objects.get(code="GOLD"), reason="x",
-                         acting_user=demo_staff["manager1"])
+        tiers.set_manual(
+            member=member, tier=Tier.objects.get(code="GOLD"), reason="x", acting_user=demo_staff["manager1"]
+        )
     with pytest.raises(Forbidden):
         enrolment.merge(source=member, target=enrol(phone="13800001042"), acting_user=demo_staff["clerk1"])
 
@@ -380,8 +416,13 @@ def ledgers(enrol, demo_staff, buy):
     """One row of every ledger, made by the services."""
     member = enrol(phone="13800001051")
     sale = buy(member, "300.00")
-    purchases.record_return(purchase=sale.purchase, amount=Decimal("100.00"), reference="RET1",
-                            idempotency_key="ret-1", acting_user=demo_staff["clerk1"])
+    purchases.record_return(
+        purchase=sale.purchase,
+        amount=Decimal("100.00"),
+        reference="RET1",
+        idempotency_key="ret-1",
+        acting_user=demo_staff["clerk1"],
+    )
     stored_value.top_up(member=member, amount=Decimal("100"), acting_user=demo_staff["clerk1"])
     return {
         PointsEntry: PointsEntry.objects.filter(member=member).first(),

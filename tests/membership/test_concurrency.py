@@ -93,8 +93,14 @@ def test_parallel_point_payments_on_one_member_never_overspend(on_postgres, enro
 
     def pay(i):
         return lambda: purchases.record_purchase(
-            member=member.pk, store=s001, reference=f"A{i:02d}", amount=Decimal("100.00"), pay_points=1_000,
-            idempotency_key=f"conc-a:{i}", acting_user=demo_staff["clerk1"])
+            member=member.pk,
+            store=s001,
+            reference=f"A{i:02d}",
+            amount=Decimal("100.00"),
+            pay_points=1_000,
+            idempotency_key=f"conc-a:{i}",
+            acting_user=demo_staff["clerk1"],
+        )
 
     results = run_together([pay(i) for i in range(THREADS)])
 
@@ -123,8 +129,14 @@ def test_parallel_replays_of_one_idempotency_key_charge_once(on_postgres, enrol,
 
     def replay():
         return purchases.record_purchase(
-            member=member.pk, store=s001, reference="B01", amount=Decimal("100.00"), pay_points=2_000,
-            idempotency_key="conc-b:sale", acting_user=demo_staff["clerk1"])
+            member=member.pk,
+            store=s001,
+            reference="B01",
+            amount=Decimal("100.00"),
+            pay_points=2_000,
+            idempotency_key="conc-b:sale",
+            acting_user=demo_staff["clerk1"],
+        )
 
     results = run_together([replay] * THREADS)
 
@@ -154,13 +166,19 @@ def test_expiry_runs_and_point_payments_at_once_keep_the_ledger(on_postgres, enr
     members = [enrol() for _ in range(6)]
     for m in members:
         points.grant(member=m, points=3_000, source=Source.SCENE, idempotency_key=f"conc-c:{m.pk}:old", at=old)
-        points.grant(member=m, points=5_000, source=Source.SCENE, idempotency_key=f"conc-c:{m.pk}:new",
-                     at=recent)
+        points.grant(member=m, points=5_000, source=Source.SCENE, idempotency_key=f"conc-c:{m.pk}:new", at=recent)
 
     def pay(m):
         return lambda: purchases.record_purchase(
-            member=m.pk, store=s001, reference=f"C{m.pk}", amount=Decimal("100.00"), pay_points=2_000,
-            idempotency_key=f"conc-c:{m.pk}:sale", acting_user=demo_staff["clerk1"], at=when)
+            member=m.pk,
+            store=s001,
+            reference=f"C{m.pk}",
+            amount=Decimal("100.00"),
+            pay_points=2_000,
+            idempotency_key=f"conc-c:{m.pk}:sale",
+            acting_user=demo_staff["clerk1"],
+            at=when,
+        )
 
     calls = [lambda: points.expire_due(at=when), lambda: points.expire_due(at=when, batch_members=2)]
     calls += [pay(m) for m in members]
@@ -190,20 +208,37 @@ def test_expiry_release_returns_and_payments_all_at_once(on_postgres, enrol, s00
     members, sales = [enrol() for _ in range(5)], {}
     for m in members:
         points.grant(member=m, points=3_000, source=Source.SCENE, idempotency_key=f"conc-e:{m.pk}:old", at=old)
-        points.grant(member=m, points=5_000, source=Source.SCENE, idempotency_key=f"conc-e:{m.pk}:new",
-                     at=recent)
+        points.grant(member=m, points=5_000, source=Source.SCENE, idempotency_key=f"conc-e:{m.pk}:new", at=recent)
         sales[m.pk] = purchases.record_purchase(
-            member=m, store=s001, reference=f"E{m.pk}", amount=Decimal("200.00"),
-            idempotency_key=f"conc-e:{m.pk}:first", acting_user=demo_staff["clerk1"], at=bought).purchase
+            member=m,
+            store=s001,
+            reference=f"E{m.pk}",
+            amount=Decimal("200.00"),
+            idempotency_key=f"conc-e:{m.pk}:first",
+            acting_user=demo_staff["clerk1"],
+            at=bought,
+        ).purchase
 
     def pay(m):
         return lambda: purchases.record_purchase(
-            member=m.pk, store=s001, reference=f"E{m.pk}b", amount=Decimal("100.00"), pay_points=2_000,
-            idempotency_key=f"conc-e:{m.pk}:second", acting_user=demo_staff["clerk1"], at=when)
+            member=m.pk,
+            store=s001,
+            reference=f"E{m.pk}b",
+            amount=Decimal("100.00"),
+            pay_points=2_000,
+            idempotency_key=f"conc-e:{m.pk}:second",
+            acting_user=demo_staff["clerk1"],
+            at=when,
+        )
 
     def give_back(m):
-        return lambda: purchases.record_return(purchase=sales[m.pk], amount=Decimal("100.00"), reference=f"ER{m.pk}",
-                                               idempotency_key=f"conc-e:{m.pk}:return", at=when)
+        return lambda: purchases.record_return(
+            purchase=sales[m.pk],
+            amount=Decimal("100.00"),
+            reference=f"ER{m.pk}",
+            idempotency_key=f"conc-e:{m.pk}:return",
+            at=when,
+        )
 
     calls = [lambda: points.expire_due(at=when), lambda: points.release_pending(at=when)]
     calls += [pay(m) for m in members] + [give_back(m) for m in members]
@@ -230,8 +265,11 @@ def test_expiry_release_returns_and_payments_all_at_once(on_postgres, enrol, s00
 def _counts():
     return {
         "points": list(PointsEntry.objects.order_by("pk").values_list("pk", "remaining", "pending")),
-        "members": list(Member.objects.order_by("pk").values_list(
-            "pk", "points_balance", "points_pending", "points_flagged", "tier_id", "growth_value")),
+        "members": list(
+            Member.objects.order_by("pk").values_list(
+                "pk", "points_balance", "points_pending", "points_flagged", "tier_id", "growth_value"
+            )
+        ),
         "sv": StoredValueEntry.objects.count(),
         "tier_changes": TierChange.objects.count(),
         "notices": ExpiryNotice.objects.count(),
@@ -253,11 +291,14 @@ def test_rerunning_the_periodic_tasks_changes_nothing(enrol, buy, program):
     buy(pending, "120.00", at=t - timedelta(days=5))
     assert fresh(pending).points_pending == 120
     # points that expire in about 10 days: a notice is due
-    points.grant(member=noticed, points=250, source=Source.SCENE, idempotency_key="d:soon",
-                 at=t - timedelta(days=355))
+    points.grant(member=noticed, points=250, source=Source.SCENE, idempotency_key="d:soon", at=t - timedelta(days=355))
 
-    firsts = {"expire_points": tasks.expire_points(), "release_pending": tasks.release_pending(),
-              "review_tiers": tasks.review_tiers(), "expiry_notices": tasks.expiry_notices()}
+    firsts = {
+        "expire_points": tasks.expire_points(),
+        "release_pending": tasks.release_pending(),
+        "review_tiers": tasks.review_tiers(),
+        "expiry_notices": tasks.expiry_notices(),
+    }
     assert all(n > 0 for n in firsts.values()), firsts
     assert ledger.discrepancies() == []
     assert fresh(downgraded).tier.code == "NORMAL"
@@ -266,8 +307,12 @@ def test_rerunning_the_periodic_tasks_changes_nothing(enrol, buy, program):
     assert ExpiryNotice.objects.filter(member=noticed, points=250).count() == 1
 
     before = _counts()
-    seconds = {"expire_points": tasks.expire_points(), "release_pending": tasks.release_pending(),
-               "review_tiers": tasks.review_tiers(), "expiry_notices": tasks.expiry_notices()}
+    seconds = {
+        "expire_points": tasks.expire_points(),
+        "release_pending": tasks.release_pending(),
+        "review_tiers": tasks.review_tiers(),
+        "expiry_notices": tasks.expiry_notices(),
+    }
     assert seconds == dict.fromkeys(seconds, 0)
     assert _counts() == before
     assert ledger.discrepancies() == []

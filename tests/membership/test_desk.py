@@ -59,8 +59,9 @@ def test_a_lost_card_is_blocked_and_replaced_from_stock_or_virtual(enrol, demo_s
     cards.add_stock(STOCK, batch="B1")
     member = enrol(card_no=STOCK[0])
     stored_value.top_up(member=member, amount="100.00", idempotency_key="t")
-    new = cards.report_lost(member=member, card_no=STOCK[0], replacement_card_no=STOCK[1],
-                            acting_user=demo_staff["clerk1"])
+    new = cards.report_lost(
+        member=member, card_no=STOCK[0], replacement_card_no=STOCK[1], acting_user=demo_staff["clerk1"]
+    )
     assert (new.number, new.kind, new.status, new.replaces.number) == (STOCK[1], "physical", "active", STOCK[0])
     assert Card.objects.get(number=STOCK[0]).status == "blocked"
     with pytest.raises(NotFound):
@@ -88,8 +89,11 @@ def test_phone_change_needs_the_code_sent_to_the_new_phone(enrol, demo_staff):
         accounts.change_phone(member=member, phone="13900000009", code=wrong, acting_user=clerk)
     accounts.change_phone(member=member, phone="13900000009", code=last_code("13900000009"), acting_user=clerk)
     assert fresh(member).phone == "13900000009"
-    assert audited("member.phone_change", member).data == {"old": "138****0001", "new": "139****0009",
-                                                            "with_code": True}
+    assert audited("member.phone_change", member).data == {
+        "old": "138****0001",
+        "new": "139****0009",
+        "with_code": True,
+    }
     with pytest.raises(PhoneTaken):
         accounts.change_phone(member=other, phone="13900000009", acting_user=demo_staff["manager1"])
     # a manager may do without the code; the old number is free again
@@ -133,8 +137,7 @@ def test_merge_moves_tags_and_the_other_apps_rows(enrol, demo_staff, buy):
 
 def test_closing_a_membership_erases_personal_data_and_keeps_ledgers(enrol, demo_staff, buy):
     cards.add_stock(STOCK, batch="B1")
-    member = enrol(phone="13800000001", name="张三", birthday="1990-05-20", card_no=STOCK[0],
-                   marketing_consent=True)
+    member = enrol(phone="13800000001", name="张三", birthday="1990-05-20", card_no=STOCK[0], marketing_consent=True)
     member.tags.add(Tag.objects.create(name="VIP"))
     buy(member, "100.00")
     stored_value.top_up(member=member, amount="50.00", idempotency_key="t")
@@ -150,7 +153,12 @@ def test_closing_a_membership_erases_personal_data_and_keeps_ledgers(enrol, demo
     enrolment.close(member=member, reason="asked at the counter", acting_user=demo_staff["manager1"])
     closed = fresh(member)
     assert (closed.status, closed.name, closed.birth_month, closed.birth_year, closed.gender) == (
-        "closed", "", None, None, "U")
+        "closed",
+        "",
+        None,
+        None,
+        "U",
+    )
     assert closed.phone == "0" + member.member_no and "13800000001" not in closed.phone
     assert not closed.tags.exists() and not closed.marketing_consent and not closed.sv_pin
     assert closed.points_balance == 100 and closed.points_entries.count() == 1  # ledgers kept

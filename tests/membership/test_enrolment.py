@@ -14,8 +14,10 @@ from membership.services.enrolment import Birthday, normalise_phone
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("raw", ["13800138000", "+86 138 0013 8000", "0086-138-0013-8000", "138-0013-8000",
-                                 "8613800138000", " (138) 0013 8000 "])
+@pytest.mark.parametrize(
+    "raw",
+    ["13800138000", "+86 138 0013 8000", "0086-138-0013-8000", "138-0013-8000", "8613800138000", " (138) 0013 8000 "],
+)
 def test_phone_numbers_are_normalised(raw):
     assert normalise_phone(raw) == "13800138000"
 

@@ -35,10 +35,22 @@ def export(client, model: str, fmt: str) -> list[list]:
     return [[c.value for c in row] for row in sheet.iter_rows()]
 
 
-@pytest.mark.parametrize("value,expected", [
-    (FORMULA, "'" + FORMULA), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3", "'-2+3"),
-    ("@SUM(A1:A9)", "'@SUM(A1:A9)"), ("\t=1", "'\t=1"), ("张三", "张三"), ("-50", "-50"), ("-12.30", "-12.30"),
-    (-5, -5), (None, None), ("", "")])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (FORMULA, "'" + FORMULA),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("\t=1", "'\t=1"),
+        ("张三", "张三"),
+        ("-50", "-50"),
+        ("-12.30", "-12.30"),
+        (-5, -5),
+        (None, None),
+        ("", ""),
+    ],
+)
 def test_escape_formula(value, expected):
     assert escape_formula(value) == expected
 

@@ -28,8 +28,7 @@ XLSX_FORMAT = "1"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 HEADER = "phone,name,gender,birthday,home_store,marketing_consent,joined_at\n"
-GOOD_ROWS = ("13811110001,甲,F,1990-05-20,S001,1,2024-03-01\n"
-             "+86 138-1111-0002,乙,M,--07-08,S002,0,\n")
+GOOD_ROWS = "13811110001,甲,F,1990-05-20,S001,1,2024-03-01\n+86 138-1111-0002,乙,M,--07-08,S002,0,\n"
 BAD_ROW = "12345,丙,,,S001,,\n"
 FIXED_ROW = "13811110003,丙,,,S001,,\n"
 FILE_PHONES = ["13811110001", "13811110002", "13811110003"]
@@ -122,8 +121,9 @@ def test_the_same_file_with_the_bad_row_fixed_imports_every_row_through_enrolmen
 
 def test_phones_already_taken_or_repeated_in_the_file_are_the_services_error(hq, enrol):
     enrol(phone="13811110001")
-    preview = upload(hq, MEMBER_IMPORT, HEADER + "13811110001,甲,F,,S001,1,\n13811110009,乙,,,S001,,\n"
-                                              "138 1111 0009,丙,,,S002,,\n")
+    preview = upload(
+        hq, MEMBER_IMPORT, HEADER + "13811110001,甲,F,,S001,1,\n13811110009,乙,,,S001,,\n138 1111 0009,丙,,,S002,,\n"
+    )
     taken = {"phone": [en("This mobile number already belongs to a member.")]}
     assert row_errors(preview.context["result"]) == {1: taken, 3: taken}
     assert not Member.objects.filter(phone="13811110009").exists()
@@ -174,8 +174,9 @@ def test_a_row_that_fails_between_preview_and_confirm_rolls_back_the_whole_file(
 
 
 def test_member_import_reads_excel_files(hq):
-    book = tablib.Dataset(headers=["phone", "name", "gender", "birthday", "home_store", "marketing_consent",
-                                   "joined_at"])
+    book = tablib.Dataset(
+        headers=["phone", "name", "gender", "birthday", "home_store", "marketing_consent", "joined_at"]
+    )
     book.append([13811110001, "甲", "F", date(1991, 1, 2), "S001", 1, datetime(2023, 6, 1, 9, 30)])
     preview = upload(hq, MEMBER_IMPORT, book.export("xlsx"), name="members.xlsx", fmt=XLSX_FORMAT)
     assert not preview.context["result"].has_validation_errors(), row_errors(preview.context["result"])
@@ -220,7 +221,13 @@ def test_member_export_has_number_phone_tier_store_points_stored_value_and_joine
     assert list(rows[0]) == ["member_no", "phone", "name", "tier", "home_store", "points", "sv", "joined_at"]
     row = next(r for r in rows if r["member_no"] == member.member_no)
     assert (row["phone"], row["name"], row["tier"], row["home_store"], row["points"], row["sv"]) == (
-        "13811110001", "甲", "NORMAL", "S001", "220", "340.00")  # TOPUP300: ¥300 + ¥40 and 100 points
+        "13811110001",
+        "甲",
+        "NORMAL",
+        "S001",
+        "220",
+        "340.00",
+    )  # TOPUP300: ¥300 + ¥40 and 100 points
 
 
 def test_clerks_and_managers_cannot_import_or_export(signed_in, program):

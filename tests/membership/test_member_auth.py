@@ -39,8 +39,18 @@ def ask_code(client, phone=PHONE, purpose="signup"):
 
 
 def sign_up(client, url="/m/signup/", phone=PHONE, **extra):
-    data = {"phone": phone, "code": last_code(phone), "name": "王小明", "birth_month": "8", "birth_day": "15",
-            "birth_year": "", "password": PASSWORD, "terms": "on", "marketing_consent": "on", **extra}
+    data = {
+        "phone": phone,
+        "code": last_code(phone),
+        "name": "王小明",
+        "birth_month": "8",
+        "birth_day": "15",
+        "birth_year": "",
+        "password": PASSWORD,
+        "terms": "on",
+        "marketing_consent": "on",
+        **extra,
+    }
     return client.post(url, data)
 
 
@@ -155,8 +165,9 @@ def test_sign_up_refuses_a_phone_that_is_already_a_member(client, enrol, program
     assert response.content.decode().replace("5678", "0000") == stranger.content.decode()
     assert 'href="/m/password/?phone=' in response.content.decode()
     assert [to for to, _text in sms_outbox] == ["13912340000"]  # the member got no sign-up code
-    guess = client.post("/m/signup/", {"phone": PHONE, "code": "123456", "name": "王小明", "password": PASSWORD,
-                                       "terms": "on"})
+    guess = client.post(
+        "/m/signup/", {"phone": PHONE, "code": "123456", "name": "王小明", "password": PASSWORD, "terms": "on"}
+    )
     assert guess.status_code == 400  # no code signs them up again, and the answer is about the code
     assert str(otp.MSG_CODE_WRONG) in guess.content.decode()
     assert Member.objects.filter(phone=PHONE).count() == 1
@@ -332,11 +343,14 @@ def test_a_closed_member_is_signed_out(client, web_member):
 def test_a_password_rehashed_at_sign_in_keeps_the_member_signed_in(client, enrol, settings):
     from django.contrib.auth.hashers import make_password
 
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher",
-                                 "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
     member = enrol(phone=PHONE)
     Member.objects.filter(pk=member.pk).update(
-        password=make_password(PASSWORD, hasher="pbkdf2_sha256"))  # an older hasher than the preferred one
+        password=make_password(PASSWORD, hasher="pbkdf2_sha256")
+    )  # an older hasher than the preferred one
     assert sign_in(client).status_code == 302
     member.refresh_from_db()
     assert member.password.startswith("md5$")  # upgraded
@@ -350,11 +364,14 @@ def test_behind_a_proxy_the_address_limit_counts_each_forwarded_address(client, 
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
 
     def attempt(phone, forwarded_for):
-        return client.post("/m/login/", {"phone": phone, "password": "guess-123456"},
-                           HTTP_X_FORWARDED_FOR=forwarded_for).status_code
+        return client.post(
+            "/m/login/", {"phone": phone, "password": "guess-123456"}, HTTP_X_FORWARDED_FOR=forwarded_for
+        ).status_code
 
     assert [attempt(f"1390000{n:04d}", f"198.51.100.{n}, 10.1.1.1") for n in range(3)] == [400, 400, 429]
     assert attempt("13900000098", "198.51.100.77, 10.1.1.1") == 429  # what came before the proxy's entry is not trusted
     assert attempt("13900000099", "10.2.2.2") == 400  # another member behind the same proxy
     assert set(LoginThrottle.objects.filter(key__startswith="ip:").values_list("key", flat=True)) == {
-        "ip:10.1.1.1", "ip:10.2.2.2"}
+        "ip:10.1.1.1",
+        "ip:10.2.2.2",
+    }

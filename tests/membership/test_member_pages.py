@@ -57,10 +57,20 @@ def zhang(enrol, buy, demo_staff):
     first = buy(member, "300.00").purchase
     buy(member, "250.00")
     buy(member, "300.00", pay_points=200)
-    purchases.record_return(purchase=first, amount=Decimal("100.00"), reference="RET-1",
-                            idempotency_key="test-return-1", acting_user=demo_staff["clerk1"])
-    stored_value.top_up(member=member, amount=Decimal("300"), plan_code="TOPUP300",
-                        acting_user=demo_staff["clerk1"], idempotency_key="test-topup-1")
+    purchases.record_return(
+        purchase=first,
+        amount=Decimal("100.00"),
+        reference="RET-1",
+        idempotency_key="test-return-1",
+        acting_user=demo_staff["clerk1"],
+    )
+    stored_value.top_up(
+        member=member,
+        amount=Decimal("300"),
+        plan_code="TOPUP300",
+        acting_user=demo_staff["clerk1"],
+        idempotency_key="test-topup-1",
+    )
     buy(member, "120.00", pay_stored_value=Decimal("50.00"))
     points.grant(member=member, points=88, source=PointsEntry.Source.SCENE, idempotency_key="test-bonus-1")
     member.refresh_from_db()
@@ -95,7 +105,7 @@ def test_history_balance_after_ends_at_the_balance_shown(zhang):
 def test_expiring_points_show_amount_and_date(enrol, buy, program):
     member = with_password(enrol(phone="13800138001"))
     buy(member, "100.00", at=datetime(2025, 3, 1, 12, tzinfo=SHANGHAI))  # expires 2026-12-31 23:59:59
-    buy(member, "40.00", at=datetime(2026, 2, 1, 12, tzinfo=SHANGHAI))   # expires 2027-12-31
+    buy(member, "40.00", at=datetime(2026, 2, 1, 12, tzinfo=SHANGHAI))  # expires 2027-12-31
     with time_machine.travel(datetime(2026, 12, 10, 9, tzinfo=SHANGHAI), tick=False):
         html = member_client(member).get("/m/").content.decode()
     assert by_testid(html, "points-expiring").startswith("100")
@@ -252,8 +262,9 @@ def test_invite_shows_the_link_qr_and_who_joined(zhang, enrol):
 def test_profile_changes_name_and_consent_and_sets_the_birthday_only_once(enrol, program):
     member = with_password(enrol(phone="13800138005", name="旧名"))
     client = member_client(member)
-    response = client.post("/m/profile/", {"name": "新名", "birth_month": "3", "birth_day": "8",
-                                           "marketing_consent": "on"})
+    response = client.post(
+        "/m/profile/", {"name": "新名", "birth_month": "3", "birth_day": "8", "marketing_consent": "on"}
+    )
     assert response.status_code == 302
     member.refresh_from_db()
     assert (member.name, member.birth_month, member.birth_day, member.marketing_consent) == ("新名", 3, 8, True)
@@ -295,8 +306,18 @@ def member_urls() -> list[str]:
     return [p.name for p in urls.urlpatterns if isinstance(p, URLPattern)]
 
 
-PUBLIC = {"login", "logout", "signup", "join", "join-qr", "poster", "send-code", "password", "privacy",
-          "program"}  # the programme page is for anyone (seed 000: 首页展示会员制度和会员权益)
+PUBLIC = {
+    "login",
+    "logout",
+    "signup",
+    "join",
+    "join-qr",
+    "poster",
+    "send-code",
+    "password",
+    "privacy",
+    "program",
+}  # the programme page is for anyone (seed 000: 首页展示会员制度和会员权益)
 
 
 def test_every_member_page_needs_a_signed_in_member(client, zhang):
@@ -321,8 +342,15 @@ def test_a_member_gets_nothing_of_another_members_on_any_url(zhang, enrol, buy):
     other_card = other.cards.get().number
     ids = {"purchase": {"pk": sale.pk}, "notice": {"pk": note.pk}}
     client = member_client(zhang)
-    secrets_of_other = ["欧阳", other.phone, other.masked_phone, other.member_no, other_card, other.referral_code,
-                        "只给她看"]
+    secrets_of_other = [
+        "欧阳",
+        other.phone,
+        other.masked_phone,
+        other.member_no,
+        other_card,
+        other.referral_code,
+        "只给她看",
+    ]
     checked = []
     for name in member_urls():
         if name in PUBLIC:
@@ -354,7 +382,7 @@ def test_a_member_gets_nothing_of_another_members_on_any_url(zhang, enrol, buy):
 PAGES = {
     # page: most queries. Every page: the session and the member; then the page's own reads.
     "/m/": 10,  # + program settings, expiring lots, next tier, card (member_summary), next tier's
-                #   benefits, latest notices, unread count, coupon count
+    #   benefits, latest notices, unread count, coupon count
     "/m/card/": 3,  # + the active card
     "/m/card/qr/": 2,
     "/m/history/": 3,  # + one page of the ledger (no COUNT: one row more tells whether more follow)
@@ -379,8 +407,10 @@ def test_every_page_is_fast_and_takes_few_queries_with_the_demo_data(django_asse
     client = Client()
     assert client.post("/m/login/", {"phone": member.phone, "password": KNOWN_MEMBER["password"]}).status_code == 302
     anonymous = Client()
-    fill = {"month": f"{member.purchases.latest('created_at').created_at.astimezone(SHANGHAI):%Y-%m}",
-            "purchase": member.purchases.latest("created_at").pk}
+    fill = {
+        "month": f"{member.purchases.latest('created_at').created_at.astimezone(SHANGHAI):%Y-%m}",
+        "purchase": member.purchases.latest("created_at").pk,
+    }
     timings = {}
     for pages, browser in ((PAGES, client), (PUBLIC_PAGES, anonymous)):
         for page, most in pages.items():

@@ -50,17 +50,39 @@ def line(**cells) -> str:
 
 
 def good_file() -> str:
-    return HEADER + "".join([
-        line(member_no="M0001", phone="13911110001", name="甲", gender="F", birthday="1990-05-20", home_store="S001",
-             marketing_consent="1", joined_at="2020-03-01", card_no=f"{CARD_A};{CARD_B}", points=500,
-             points_expire_on=EXPIRE_1, growth_value=1200, tier="GOLD", sv_principal="300.00", sv_bonus="40.50",
-             tags="VIP;老客"),
-        line(member_no="M0001", phone="13911110001", home_store="S001", points=200, points_expire_on=EXPIRE_2),
-        line(phone="13911110002", name="乙", home_store="S002", points=80,
-             points_pending_until=(local(now()) + timedelta(days=5)).strftime("%Y-%m-%d %H:%M"),
-             referrer_phone="13911110001", sv_principal="10"),
-        line(phone="13911110003", home_store="S001"),
-    ])
+    return HEADER + "".join(
+        [
+            line(
+                member_no="M0001",
+                phone="13911110001",
+                name="甲",
+                gender="F",
+                birthday="1990-05-20",
+                home_store="S001",
+                marketing_consent="1",
+                joined_at="2020-03-01",
+                card_no=f"{CARD_A};{CARD_B}",
+                points=500,
+                points_expire_on=EXPIRE_1,
+                growth_value=1200,
+                tier="GOLD",
+                sv_principal="300.00",
+                sv_bonus="40.50",
+                tags="VIP;老客",
+            ),
+            line(member_no="M0001", phone="13911110001", home_store="S001", points=200, points_expire_on=EXPIRE_2),
+            line(
+                phone="13911110002",
+                name="乙",
+                home_store="S002",
+                points=80,
+                points_pending_until=(local(now()) + timedelta(days=5)).strftime("%Y-%m-%d %H:%M"),
+                referrer_phone="13911110001",
+                sv_principal="10",
+            ),
+            line(phone="13911110003", home_store="S001"),
+        ]
+    )
 
 
 def run(content: str, **options) -> migration.Result:
@@ -70,11 +92,20 @@ def run(content: str, **options) -> migration.Result:
 
 def state() -> tuple:
     """Everything an import writes, to prove a second run writes nothing."""
-    return (Member.objects.count(), Card.objects.count(), PointsEntry.objects.count(),
-            StoredValueEntry.objects.count(), GrowthEntry.objects.count(), TierChange.objects.count(),
-            AuditLog.objects.count(),
-            sorted(Member.objects.values_list("phone", "points_balance", "points_pending", "sv_principal",
-                                              "sv_bonus", "growth_value", "tier__code")))
+    return (
+        Member.objects.count(),
+        Card.objects.count(),
+        PointsEntry.objects.count(),
+        StoredValueEntry.objects.count(),
+        GrowthEntry.objects.count(),
+        TierChange.objects.count(),
+        AuditLog.objects.count(),
+        sorted(
+            Member.objects.values_list(
+                "phone", "points_balance", "points_pending", "sv_principal", "sv_bonus", "growth_value", "tier__code"
+            )
+        ),
+    )
 
 
 def test_members_arrive_with_lots_stored_value_growth_tier_cards_and_tags(program, demo_staff):
@@ -89,15 +120,20 @@ def test_members_arrive_with_lots_stored_value_growth_tier_cards_and_tags(progra
     assert (change.reason, change.to_tier.code) == ("migration", "GOLD")
     lots = list(PointsEntry.objects.filter(member=first).order_by("expires_at"))
     assert [(lot.amount, lot.remaining, lot.source, lot.kind) for lot in lots] == [
-        (500, 500, "import", "adjust"), (200, 200, "import", "adjust")]
+        (500, 500, "import", "adjust"),
+        (200, 200, "import", "adjust"),
+    ]
     assert [local(lot.expires_at) for lot in lots] == [
-        datetime.combine(date.fromisoformat(d), time(23, 59, 59), tzinfo=tz()) for d in (EXPIRE_1, EXPIRE_2)]
+        datetime.combine(date.fromisoformat(d), time(23, 59, 59), tzinfo=tz()) for d in (EXPIRE_1, EXPIRE_2)
+    ]
     assert all(lot.idempotency_key.startswith("import:p:") for lot in lots)
     sv = StoredValueEntry.objects.get(member=first)
     assert (sv.principal, sv.bonus, sv.source_ref) == (Decimal("300.00"), Decimal("40.50"), "import")
     assert sv.idempotency_key.startswith("import:sv:")
     assert set(first.cards.values_list("number", "kind", "status")) == {
-        (CARD_A, "physical", "active"), (CARD_B, "physical", "active")}
+        (CARD_A, "physical", "active"),
+        (CARD_B, "physical", "active"),
+    }
     assert set(first.tags.values_list("name", flat=True)) == {"VIP", "老客"}
     assert first.marketing_consent and first.consent_at == first.joined_at
     assert first.enrolled_by == demo_staff["admin"]
@@ -107,13 +143,19 @@ def test_members_arrive_with_lots_stored_value_growth_tier_cards_and_tags(progra
     assert second.cards.get().kind == "virtual" and len(second.member_no) == 10
     assert GrowthEntry.objects.get(member=first).amount == 1200
     assert [row[1:] for row in result.table()] == [
-        ("4", "4"), ("0", ""), ("3", "3"), ("2", "2"), ("780", "780"), ("310.00", "310.00"), ("40.50", "40.50")]
+        ("4", "4"),
+        ("0", ""),
+        ("3", "3"),
+        ("2", "2"),
+        ("780", "780"),
+        ("310.00", "310.00"),
+        ("40.50", "40.50"),
+    ]
     assert discrepancies() == []
 
 
 def test_a_tier_without_a_floor_date_is_computed_from_growth(program):
-    run(HEADER + line(phone="13911110001", home_store="S001", growth_value=1200, tier="DIAMOND"),
-        tier_floor_until=None)
+    run(HEADER + line(phone="13911110001", home_store="S001", growth_value=1200, tier="DIAMOND"), tier_floor_until=None)
     member = Member.objects.get(phone="13911110001")
     assert member.tier.code != "DIAMOND" and member.tier_floor is None
     assert member.tier.reach_growth <= 1200
@@ -132,8 +174,7 @@ def test_running_the_same_file_twice_changes_nothing(program):
 
 def test_a_second_file_adds_another_lot_to_a_member_imported_before(program):
     run(good_file())
-    run(HEADER + line(member_no="M0001", phone="13911110001", home_store="S001", points=50,
-                      points_expire_on=EXPIRE_2))
+    run(HEADER + line(member_no="M0001", phone="13911110001", home_store="S001", points=50, points_expire_on=EXPIRE_2))
     assert Member.objects.get(phone="13911110001").points_balance == 750
     assert discrepancies() == []
 
@@ -157,8 +198,9 @@ def test_the_command_prints_the_table_and_imports(program, tmp_path):
     assert "4/4 rows 100%" in err.getvalue()  # the progress display
     assert not Member.objects.filter(phone="13911110001").exists()
     out = io.StringIO()
-    call_command("import_members", str(path), "--tier-floor-until", f"{NEXT_YEAR}-12-31", stdout=out,
-                 stderr=io.StringIO())
+    call_command(
+        "import_members", str(path), "--tier-floor-until", f"{NEXT_YEAR}-12-31", stdout=out, stderr=io.StringIO()
+    )
     assert "Imported." in out.getvalue()
     assert Member.objects.get(phone="13911110001").points_balance == 700
     out = io.StringIO()
@@ -166,15 +208,20 @@ def test_the_command_prints_the_table_and_imports(program, tmp_path):
     assert "Ledger OK" in out.getvalue()
 
 
-BAD_FILE = HEADER + "".join([
-    line(phone="13911110001", home_store="S001", points=10),                 # 1 good
-    line(phone="13911110002", home_store="S999"),                            # 2 unknown store
-    line(phone="13911110001", home_store="S001"),                            # 3 duplicate phone
-    line(phone="13911110004", home_store="S001", points=-5),                 # 4 negative points
-    line(phone="13911110005", home_store="S001", card_no=CARD_A[:-1] + str((int(CARD_A[-1]) + 1) % 10)),  # 5
-    line(phone="１３９１１１１０００６", home_store="S001", points="１００"),   # 6 full-width digits
-    line(phone="13911110007", home_store="S002", sv_principal="5"),          # 7 good
-])
+BAD_FILE = (
+    HEADER
+    + "".join(
+        [
+            line(phone="13911110001", home_store="S001", points=10),  # 1 good
+            line(phone="13911110002", home_store="S999"),  # 2 unknown store
+            line(phone="13911110001", home_store="S001"),  # 3 duplicate phone
+            line(phone="13911110004", home_store="S001", points=-5),  # 4 negative points
+            line(phone="13911110005", home_store="S001", card_no=CARD_A[:-1] + str((int(CARD_A[-1]) + 1) % 10)),  # 5
+            line(phone="１３９１１１１０００６", home_store="S001", points="１００"),  # 6 full-width digits
+            line(phone="13911110007", home_store="S002", sv_principal="5"),  # 7 good
+        ]
+    )
+)
 
 
 def test_a_file_with_bad_rows_is_refused_whole_with_every_error_named(program, tmp_path):
@@ -235,16 +282,17 @@ def test_a_card_bound_to_someone_else_is_refused_and_stock_cards_are_bound(progr
     assert (card.member.phone, card.status, card.batch) == ("13911110001", "active", "B1")
 
 
-def test_imported_members_get_no_welcome_coupon_and_queue_no_task(program, enrol,
-                                                                   django_capture_on_commit_callbacks):
+def test_imported_members_get_no_welcome_coupon_and_queue_no_task(program, enrol, django_capture_on_commit_callbacks):
     from campaigns import tasks
     from campaigns.demo import seed as seed_campaigns
     from campaigns.models import Coupon
 
     seed_campaigns()
     content = HEADER + "".join(line(phone=f"1391111{n:04d}", home_store="S001", points=n + 1) for n in range(300))
-    with mock.patch.object(tasks.member_enrolled, "delay", wraps=tasks.member_enrolled.delay) as queued, \
-            mock.patch.object(tasks.tier_changed, "delay") as tier_tasks:
+    with (
+        mock.patch.object(tasks.member_enrolled, "delay", wraps=tasks.member_enrolled.delay) as queued,
+        mock.patch.object(tasks.tier_changed, "delay") as tier_tasks,
+    ):
         result = migration.import_file(io.BytesIO(content.encode()), "m.csv", batch_rows=100)
         assert result.written.members == 300
         assert queued.call_count == 0 and tier_tasks.call_count == 0
@@ -276,20 +324,45 @@ def test_export_and_import_into_an_empty_database_reproduce_every_balance(progra
     buy(a, Decimal("1500.00"))  # a pending lot and growth
     b = enrol(phone="13911110002", birthday="--07-08")
     points.adjust(member=b, points=50, reason="seed", acting_user=demo_staff["admin"])
-    tiers.set_manual(member=b, tier=tiers.tiers_by_rank()[-1], reason="VIP", acting_user=demo_staff["admin"],
-                     floor_until=date(NEXT_YEAR, 12, 31))
+    tiers.set_manual(
+        member=b,
+        tier=tiers.tiers_by_rank()[-1],
+        reason="VIP",
+        acting_user=demo_staff["admin"],
+        floor_until=date(NEXT_YEAR, 12, 31),
+    )
 
     def snapshot():
         members = {}
         for m in Member.objects.order_by("phone"):
-            lots = sorted((lot.remaining, lot.pending, lot.expires_at,
-                           lot.available_at.replace(microsecond=0) if lot.pending else None)
-                          for lot in PointsEntry.objects.filter(member=m, remaining__gt=0))
+            lots = sorted(
+                (
+                    lot.remaining,
+                    lot.pending,
+                    lot.expires_at,
+                    lot.available_at.replace(microsecond=0) if lot.pending else None,
+                )
+                for lot in PointsEntry.objects.filter(member=m, remaining__gt=0)
+            )
             physical = sorted(m.cards.filter(kind="physical").values_list("number", "status"))
-            members[m.phone] = (m.member_no, m.name, m.birth_year, m.birth_month, m.birth_day, m.home_store_id,
-                                m.points_balance, m.points_pending, m.sv_principal, m.sv_bonus, m.growth_value,
-                                m.tier.code, m.marketing_consent, m.joined_at.replace(microsecond=0), lots,
-                                physical)  # the file keeps times to the second
+            members[m.phone] = (
+                m.member_no,
+                m.name,
+                m.birth_year,
+                m.birth_month,
+                m.birth_day,
+                m.home_store_id,
+                m.points_balance,
+                m.points_pending,
+                m.sv_principal,
+                m.sv_bonus,
+                m.growth_value,
+                m.tier.code,
+                m.marketing_consent,
+                m.joined_at.replace(microsecond=0),
+                lots,
+                physical,
+            )  # the file keeps times to the second
         return members
 
     before = snapshot()
@@ -305,8 +378,17 @@ def test_export_and_import_into_an_empty_database_reproduce_every_balance(progra
     from campaigns.models import Coupon
     from membership.models import ExpiryNotice, Purchase, PurchaseReturn
 
-    for model in (Coupon, ExpiryNotice, PurchaseReturn, AuditLog, TierChange, GrowthEntry, StoredValueEntry,
-                  PointsEntry, Purchase):
+    for model in (
+        Coupon,
+        ExpiryNotice,
+        PurchaseReturn,
+        AuditLog,
+        TierChange,
+        GrowthEntry,
+        StoredValueEntry,
+        PointsEntry,
+        Purchase,
+    ):
         model.objects.all().delete()
     Card.objects.all().delete()
     Member.objects.all().delete()
@@ -320,7 +402,8 @@ def test_export_and_import_into_an_empty_database_reproduce_every_balance(progra
 
 
 def test_a_large_file_runs_in_the_background_with_progress_that_survives_a_reload(
-        program, signed_in, settings, tmp_path, django_capture_on_commit_callbacks):
+    program, signed_in, settings, tmp_path, django_capture_on_commit_callbacks
+):
     from membership.models import MemberImportJob
 
     settings.MEDIA_ROOT = tmp_path
@@ -329,8 +412,10 @@ def test_a_large_file_runs_in_the_background_with_progress_that_survives_a_reloa
     upload = io.BytesIO(good_file().encode())
     upload.name = "members.csv"
     with django_capture_on_commit_callbacks(execute=True):
-        response = hq.post("/admin/membership/memberimportjob/add/",
-                           {"file": upload, "dry_run": "on", "tier_floor_until": f"{NEXT_YEAR}-12-31"})
+        response = hq.post(
+            "/admin/membership/memberimportjob/add/",
+            {"file": upload, "dry_run": "on", "tier_floor_until": f"{NEXT_YEAR}-12-31"},
+        )
     job = MemberImportJob.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(f"/{job.pk}/change/")
     assert (job.status, job.rows_done, job.rows_total, job.percent) == ("done", 4, 4, 100)
@@ -348,8 +433,9 @@ def test_a_large_file_runs_in_the_background_with_progress_that_survives_a_reloa
     assert member.points_balance == 700 and member.tier_floor.code == "GOLD"
 
 
-def test_a_job_with_bad_rows_shows_every_error_and_writes_nothing(program, signed_in, settings, tmp_path,
-                                                                  django_capture_on_commit_callbacks):
+def test_a_job_with_bad_rows_shows_every_error_and_writes_nothing(
+    program, signed_in, settings, tmp_path, django_capture_on_commit_callbacks
+):
     from membership.models import MemberImportJob
 
     settings.MEDIA_ROOT = tmp_path
@@ -405,8 +491,9 @@ def test_a_counter_enrolment_during_a_large_import_gets_its_welcome_coupon_at_on
 
     def importing():
         try:
-            seen["result"] = migration.import_file(io.BytesIO(content.encode()), "big.csv", batch_rows=200,
-                                                   progress=progress)
+            seen["result"] = migration.import_file(
+                io.BytesIO(content.encode()), "big.csv", batch_rows=200, progress=progress
+            )
         finally:
             connection.close()
 
@@ -426,14 +513,18 @@ def test_a_counter_enrolment_during_a_large_import_gets_its_welcome_coupon_at_on
 def test_clerks_and_managers_cannot_start_or_watch_member_imports(signed_in, program):
     for username in ("clerk1", "manager1"):
         client = signed_in(username)
-        for url in ("/admin/membership/memberimportjob/add/", "/admin/membership/memberimportjob/",
-                    "/admin/membership/memberimportjob/1/progress/"):
+        for url in (
+            "/admin/membership/memberimportjob/add/",
+            "/admin/membership/memberimportjob/",
+            "/admin/membership/memberimportjob/1/progress/",
+        ):
             response = client.get(url)
             assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
 def test_an_import_started_while_the_broker_is_down_waits_and_the_relay_queues_it(
-        program, signed_in, settings, tmp_path, django_capture_on_commit_callbacks, monkeypatch):
+    program, signed_in, settings, tmp_path, django_capture_on_commit_callbacks, monkeypatch
+):
     from datetime import timedelta
 
     from membership import tasks

@@ -19,8 +19,7 @@ def test_predicates_per_role(demo_staff):
 
 
 def test_report_stores_are_own_store_for_a_manager_and_all_for_hq(demo_staff):
-    assert set(permissions.report_stores(demo_staff["admin"]).values_list("code", flat=True)) == {
-        "HQ", "S001", "S002"}
+    assert set(permissions.report_stores(demo_staff["admin"]).values_list("code", flat=True)) == {"HQ", "S001", "S002"}
     assert list(permissions.report_stores(demo_staff["manager1"]).values_list("code", flat=True)) == ["S001"]
     assert not permissions.report_stores(demo_staff["clerk1"]).exists()
 

@@ -24,8 +24,11 @@ def at(*args):
 @pytest.fixture
 def birthday_month_doubles(monkeypatch):
     """The demo's birthday-month campaign (×2), registered as campaigns will register it."""
-    monkeypatch.setattr(hooks, "earn_multiplier_providers", [
-        lambda member, when: Decimal(2) if member.birth_month == when.astimezone(SH).month else Decimal(1)])
+    monkeypatch.setattr(
+        hooks,
+        "earn_multiplier_providers",
+        [lambda member, when: Decimal(2) if member.birth_month == when.astimezone(SH).month else Decimal(1)],
+    )
 
 
 def fresh(member):
@@ -108,7 +111,7 @@ def test_replayed_sale_changes_nothing(enrol, buy):
 def test_year_end_expiry_at_shanghai_midnight(enrol, buy):
     member = enrol()
     late_2025 = buy(member, "10.00", at=at(2025, 12, 31, 23, 30)).purchase  # 15:30 UTC, still 2025 locally
-    early_2026 = buy(member, "20.00", at=at(2026, 1, 1, 0, 10)).purchase    # 2025-12-31 16:10 UTC
+    early_2026 = buy(member, "20.00", at=at(2026, 1, 1, 0, 10)).purchase  # 2025-12-31 16:10 UTC
     assert late_2025.points_entries.get(kind="earn").expires_at == at(2026, 12, 31, 23, 59, 59)
     assert early_2026.points_entries.get(kind="earn").expires_at == at(2027, 12, 31, 23, 59, 59)
 
@@ -164,8 +167,9 @@ def test_a_return_in_the_window_takes_back_pending_points(enrol, buy, program):
     program.save()
     member = enrol()
     sale = buy(member, "100.00", at=at(2026, 6, 1, 10)).purchase
-    purchases.record_return(purchase=sale, amount=Decimal("40.00"), reference="RR1", idempotency_key="ret-1",
-                            at=at(2026, 6, 3, 10))
+    purchases.record_return(
+        purchase=sale, amount=Decimal("40.00"), reference="RR1", idempotency_key="ret-1", at=at(2026, 6, 3, 10)
+    )
     member = fresh(member)
     assert (member.points_balance, member.points_pending, member.points_flagged) == (0, 60, False)
     assert discrepancies() == []
@@ -192,12 +196,15 @@ def test_per_sale_and_per_day_caps(enrol, buy, program):
 def test_category_and_sku_multipliers_weight_the_lines(enrol, buy):
     EarnMultiplier.objects.create(kind="category", key="food", multiplier=Decimal(2))
     EarnMultiplier.objects.create(kind="sku", key="F100", multiplier=Decimal(3))
-    EarnMultiplier.objects.create(kind="category", key="drink", multiplier=Decimal(5),
-                                  ends_on=datetime(2020, 1, 1).date())  # over: not applied
+    EarnMultiplier.objects.create(
+        kind="category", key="drink", multiplier=Decimal(5), ends_on=datetime(2020, 1, 1).date()
+    )  # over: not applied
     member = enrol()
-    lines = [Line(amount=Decimal("100.00"), sku="F200", category="food"),
-             Line(amount=Decimal("100.00"), sku="F100", category="food"),
-             Line(amount=Decimal("100.00"), sku="D1", category="drink")]
+    lines = [
+        Line(amount=Decimal("100.00"), sku="F200", category="food"),
+        Line(amount=Decimal("100.00"), sku="F100", category="food"),
+        Line(amount=Decimal("100.00"), sku="D1", category="drink"),
+    ]
     assert buy(member, "300.00", lines=lines).points_earned == 200 + 300 + 100
     with pytest.raises(Invalid) as err:
         buy(member, "301.00", lines=lines)
@@ -211,8 +218,9 @@ def test_returns_in_parts_reverse_in_proportion_and_the_last_takes_the_rest(enro
     assert (sale.points_earned, sale.growth) == (358, 299)  # floor(299 × 1.2)
     parts = []
     for n, amount in enumerate(["100.00", "100.00", "100.00"]):
-        r = purchases.record_return(purchase=sale, amount=Decimal(amount), reference=f"RR{n}",
-                                    idempotency_key=f"ret-{n}").purchase_return
+        r = purchases.record_return(
+            purchase=sale, amount=Decimal(amount), reference=f"RR{n}", idempotency_key=f"ret-{n}"
+        ).purchase_return
         parts.append((r.points_reversed, r.points_refunded, r.growth_reversed))
     assert parts == [(119, 33, 99), (119, 33, 100), (120, 34, 100)]
     sale.refresh_from_db()
@@ -296,16 +304,25 @@ def test_quote_previews_without_writing(enrol, buy):
     before = PointsEntry.objects.count()
     q = purchases.quote(member=member, amount="300.00", pay_points=100)
     assert (q.points_value, q.eligible, q.points_to_earn, q.cash_due) == (
-        Decimal("1.00"), Decimal("299.00"), 358, Decimal("299.00"))
+        Decimal("1.00"),
+        Decimal("299.00"),
+        358,
+        Decimal("299.00"),
+    )
     assert q.max_points == 1000  # the balance, below the ¥150 cap
     assert PointsEntry.objects.count() == before
 
 
 def test_sale_validation_names_the_field(enrol, buy):
     member = enrol()
-    for kwargs, field in [({"amount": "0"}, "amount"), ({"amount": "-5"}, "amount"), ({"amount": "1.001"}, "amount"),
-                          ({"amount": "2000000"}, "amount"), ({"amount": "10", "pay_points": -1}, "pay_points"),
-                          ({"amount": "10", "pay_stored_value": "20"}, "amount")]:
+    for kwargs, field in [
+        ({"amount": "0"}, "amount"),
+        ({"amount": "-5"}, "amount"),
+        ({"amount": "1.001"}, "amount"),
+        ({"amount": "2000000"}, "amount"),
+        ({"amount": "10", "pay_points": -1}, "pay_points"),
+        ({"amount": "10", "pay_stored_value": "20"}, "amount"),
+    ]:
         amount = kwargs.pop("amount")
         with pytest.raises(Invalid) as err:
             buy(member, amount, **kwargs)

@@ -31,12 +31,23 @@ def shop(demo_program, demo_staff):
 
     def buy(member, at=None, **sale):
         n["i"] += 1
-        return purchases.record_purchase(member=Member.objects.get(pk=member.pk), store=store,
-                                         reference=f"R{n['i']}", idempotency_key=f"rule-{n['i']}",
-                                         acting_user=demo_staff["clerk1"], at=at, **sale)
+        return purchases.record_purchase(
+            member=Member.objects.get(pk=member.pk),
+            store=store,
+            reference=f"R{n['i']}",
+            idempotency_key=f"rule-{n['i']}",
+            acting_user=demo_staff["clerk1"],
+            at=at,
+            **sale,
+        )
 
-    return {"enrol": enrol, "buy": buy, "store": store, "clerk": demo_staff["clerk1"],
-            "manager": demo_staff["manager1"]}
+    return {
+        "enrol": enrol,
+        "buy": buy,
+        "store": store,
+        "clerk": demo_staff["clerk1"],
+        "manager": demo_staff["manager1"],
+    }
 
 
 def test_the_demo_program_has_the_instant_gold_tier_and_plan_points(demo_program):
@@ -44,8 +55,11 @@ def test_the_demo_program_has_the_instant_gold_tier_and_plan_points(demo_program
     assert {t.code for t in Tier.objects.filter(instant_sale_amount__isnull=False)} == {"GOLD"}
     from membership.models import TopUpPlan
 
-    assert dict(TopUpPlan.objects.values_list("code", "bonus_points")) == {"TOPUP100": 0, "TOPUP300": 100,
-                                                                            "TOPUP500": 200}
+    assert dict(TopUpPlan.objects.values_list("code", "bonus_points")) == {
+        "TOPUP100": 0,
+        "TOPUP300": 100,
+        "TOPUP500": 200,
+    }
 
 
 def test_one_sale_of_999_lifts_to_gold_at_once_and_earns_at_the_old_tier(shop):
@@ -81,15 +95,17 @@ def test_the_instant_tier_measures_the_paid_amount_after_discounts(shop):
 
 def test_top_up_plans_give_points_and_a_refund_takes_them_back(shop):
     member = shop["enrol"]()
-    result = stored_value.top_up(member=member, amount=D("300.00"), store=shop["store"], acting_user=shop["clerk"],
-                                 idempotency_key="tp1")
+    result = stored_value.top_up(
+        member=member, amount=D("300.00"), store=shop["store"], acting_user=shop["clerk"], idempotency_key="tp1"
+    )
     assert (result.principal_added, result.bonus_added, result.points_added) == (D("300.00"), D("40.00"), 100)
     member.refresh_from_db()
     assert member.points_balance == 100
     entry = PointsEntry.objects.get(member=member, source=PointsEntry.Source.TOPUP)
     assert (entry.kind, entry.amount, entry.source_ref) == (PointsEntry.Kind.BONUS, 100, "TOPUP300")
-    again = stored_value.top_up(member=member, amount=D("300.00"), store=shop["store"], acting_user=shop["clerk"],
-                                idempotency_key="tp1")
+    again = stored_value.top_up(
+        member=member, amount=D("300.00"), store=shop["store"], acting_user=shop["clerk"], idempotency_key="tp1"
+    )
     assert again.points_added == 100 and PointsEntry.objects.filter(source=PointsEntry.Source.TOPUP).count() == 1
     # no plan of ¥250: no points
     assert stored_value.top_up(member=member, amount=D("250.00"), idempotency_key="tp2").points_added == 0
@@ -132,8 +148,9 @@ def test_tiers_by_number_of_purchases_with_a_review(shop):
         assert result.purchase.growth == 1
     assert result.upgraded is True and result.tier.code == "SILVER"
     # a return of a whole purchase takes its 1 back; a part return takes nothing (rounded down)
-    purchases.record_return(purchase=result.purchase, amount=D("2.00"), reference="RR1", idempotency_key="rr1",
-                            at=start + timedelta(days=3))
+    purchases.record_return(
+        purchase=result.purchase, amount=D("2.00"), reference="RR1", idempotency_key="rr1", at=start + timedelta(days=3)
+    )
     member.refresh_from_db()
     assert member.growth_value == 3
     # a year later, with one purchase in the rolling window: below SILVER's keep of 2 → NORMAL at the review
@@ -191,7 +208,8 @@ def test_behaviour_points_for_completing_the_profile_once(shop):
     assert member.points_balance == 70 and member.gender == "M"
     assert PointsEntry.objects.filter(member=member, source=PointsEntry.Source.PROFILE).count() == 2
     # enrolled with both at the counter: both at once
-    full = enrolment.enrol(phone="13677770000", store=shop["store"], gender="F", birthday="1990-01-02",
-                           acting_user=shop["clerk"])
+    full = enrolment.enrol(
+        phone="13677770000", store=shop["store"], gender="F", birthday="1990-01-02", acting_user=shop["clerk"]
+    )
     assert Member.objects.get(pk=full.pk).points_balance == 70
     assert discrepancies() == []

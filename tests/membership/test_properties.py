@@ -90,15 +90,34 @@ def money_between(lo: Decimal, hi: Decimal):
 def state_snapshot():
     """Everything a failed call must leave untouched."""
     return {
-        "members": list(Member.objects.order_by("pk").values_list(
-            "pk", "points_balance", "points_pending", "points_flagged", "sv_principal", "sv_bonus",
-            "growth_value", "tier_id", "purchase_count", "last_purchase_at")),
+        "members": list(
+            Member.objects.order_by("pk").values_list(
+                "pk",
+                "points_balance",
+                "points_pending",
+                "points_flagged",
+                "sv_principal",
+                "sv_bonus",
+                "growth_value",
+                "tier_id",
+                "purchase_count",
+                "last_purchase_at",
+            )
+        ),
         "lots": list(PointsEntry.objects.order_by("pk").values_list("pk", "amount", "remaining", "pending")),
         "sv": StoredValueEntry.objects.count(),
         "growth": GrowthEntry.objects.count(),
-        "purchases": list(Purchase.objects.order_by("pk").values_list(
-            "pk", "returned_amount", "points_reversed", "points_refunded", "growth_reversed",
-            "sv_principal_refunded", "sv_bonus_refunded")),
+        "purchases": list(
+            Purchase.objects.order_by("pk").values_list(
+                "pk",
+                "returned_amount",
+                "points_reversed",
+                "points_refunded",
+                "growth_reversed",
+                "sv_principal_refunded",
+                "sv_bonus_refunded",
+            )
+        ),
         "returns": PurchaseReturn.objects.count(),
         "tier_changes": TierChange.objects.count(),
     }
@@ -137,19 +156,39 @@ def assert_ledger_invariants():
 
 
 def assert_purchase_totals():
-    returns = {row["purchase"]: row for row in PurchaseReturn.objects.values("purchase").annotate(
-        amount=Sum("amount"), reversed=Sum("points_reversed"), refunded=Sum("points_refunded"),
-        growth=Sum("growth_reversed"), sv=Sum("sv_refunded"))}
-    ledger_points = {row["purchase"]: row for row in PointsEntry.objects.filter(purchase__isnull=False)
-                     .values("purchase").annotate(
-                         redeemed=Sum("amount", filter=Q(kind=Kind.REDEEM)),
-                         earned=Sum("amount", filter=Q(kind=Kind.EARN)),
-                         reversed=Sum("amount", filter=Q(kind=Kind.REVERSE, amount__lt=0)),
-                         refunded=Sum("amount", filter=Q(kind=Kind.REVERSE, amount__gt=0)))}
-    growth = dict(GrowthEntry.objects.filter(purchase__isnull=False).values("purchase")
-                  .annotate(s=Sum("amount")).values_list("purchase", "s"))
-    sv = {row["purchase"]: row for row in StoredValueEntry.objects.filter(purchase__isnull=False)
-          .values("purchase").annotate(pr=Sum("principal"), bo=Sum("bonus"))}
+    returns = {
+        row["purchase"]: row
+        for row in PurchaseReturn.objects.values("purchase").annotate(
+            amount=Sum("amount"),
+            reversed=Sum("points_reversed"),
+            refunded=Sum("points_refunded"),
+            growth=Sum("growth_reversed"),
+            sv=Sum("sv_refunded"),
+        )
+    }
+    ledger_points = {
+        row["purchase"]: row
+        for row in PointsEntry.objects.filter(purchase__isnull=False)
+        .values("purchase")
+        .annotate(
+            redeemed=Sum("amount", filter=Q(kind=Kind.REDEEM)),
+            earned=Sum("amount", filter=Q(kind=Kind.EARN)),
+            reversed=Sum("amount", filter=Q(kind=Kind.REVERSE, amount__lt=0)),
+            refunded=Sum("amount", filter=Q(kind=Kind.REVERSE, amount__gt=0)),
+        )
+    }
+    growth = dict(
+        GrowthEntry.objects.filter(purchase__isnull=False)
+        .values("purchase")
+        .annotate(s=Sum("amount"))
+        .values_list("purchase", "s")
+    )
+    sv = {
+        row["purchase"]: row
+        for row in StoredValueEntry.objects.filter(purchase__isnull=False)
+        .values("purchase")
+        .annotate(pr=Sum("principal"), bo=Sum("bonus"))
+    }
     for p in Purchase.objects.all():
         r = returns.get(p.pk, {})
         assert fen(r.get("amount")) == p.returned_amount <= p.amount
@@ -196,7 +235,7 @@ class MembershipMachine(RuleBasedStateMachine):
         self.clock = START
         self.n = 0
         self.members: list[int] = []
-        self.sales: list[dict] = []      # kwargs of successful record_purchase calls (for replays)
+        self.sales: list[dict] = []  # kwargs of successful record_purchase calls (for replays)
         self.return_calls: list[dict] = []
 
     def teardown(self):
@@ -213,8 +252,12 @@ class MembershipMachine(RuleBasedStateMachine):
     def tick(self, data, scales=("minutes", "hours", "days")):
         """Move the clock forward (never back): a few minutes, hours, days or months."""
         scale = data.draw(st.sampled_from(scales), label="clock scale")
-        step = {"minutes": timedelta(minutes=1), "hours": timedelta(hours=1), "days": timedelta(days=1),
-                "months": timedelta(days=30)}[scale]
+        step = {
+            "minutes": timedelta(minutes=1),
+            "hours": timedelta(hours=1),
+            "days": timedelta(days=1),
+            "months": timedelta(days=30),
+        }[scale]
         self.clock += step * data.draw(st.integers(1, 15), label=f"clock {scale}")
         return self.clock
 
@@ -233,22 +276,37 @@ class MembershipMachine(RuleBasedStateMachine):
 
     # -- set-up -----------------------------------------------------------------------
 
-    @initialize(pending_days=st.integers(0, 3),
-                expiry=st.sampled_from([("year_end", 12), ("rolling", 1), ("rolling", 4), ("never", 12)]),
-                pay_order=st.sampled_from(["principal_first", "proportional"]),
-                first_sales=st.lists(st.integers(100, 300_000), min_size=2, max_size=2))
+    @initialize(
+        pending_days=st.integers(0, 3),
+        expiry=st.sampled_from([("year_end", 12), ("rolling", 1), ("rolling", 4), ("never", 12)]),
+        pay_order=st.sampled_from(["principal_first", "proportional"]),
+        first_sales=st.lists(st.integers(100, 300_000), min_size=2, max_size=2),
+    )
     def setup(self, pending_days, expiry, pay_order, first_sales):
         configure(
-            pending_days=pending_days, expiry_policy=expiry[0], expiry_months=expiry[1],
-            stored_value_pay_order=pay_order)
+            pending_days=pending_days,
+            expiry_policy=expiry[0],
+            expiry_months=expiry[1],
+            stored_value_pay_order=pay_order,
+        )
         for i in range(2):
-            member = enrolment.enrol(phone=f"1390000{i:04d}", store=self.world["store"],
-                                     acting_user=self.world["clerk"], joined_at=self.clock)
+            member = enrolment.enrol(
+                phone=f"1390000{i:04d}",
+                store=self.world["store"],
+                acting_user=self.world["clerk"],
+                joined_at=self.clock,
+            )
             self.members.append(member.pk)
         for pk, fen in zip(self.members, first_sales):  # something to return from the first step on
-            kwargs = dict(member=Member.objects.get(pk=pk), store=self.world["store"], reference=f"R{self.n}",
-                          amount=Decimal(fen) / 100, idempotency_key=self.key("sale"),
-                          acting_user=self.world["clerk"], at=self.clock)
+            kwargs = dict(
+                member=Member.objects.get(pk=pk),
+                store=self.world["store"],
+                reference=f"R{self.n}",
+                amount=Decimal(fen) / 100,
+                idempotency_key=self.key("sale"),
+                acting_user=self.world["clerk"],
+                at=self.clock,
+            )
             purchases.record_purchase(**kwargs)
             self.sales.append(kwargs)
 
@@ -257,8 +315,10 @@ class MembershipMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def purchase(self, data):
         member = self.member(data)
-        amount = data.draw(st.one_of(money_between(Decimal("0.01"), Decimal("50")),
-                                     money_between(Decimal("0.01"), Decimal("3000"))), label="amount")
+        amount = data.draw(
+            st.one_of(money_between(Decimal("0.01"), Decimal("50")), money_between(Decimal("0.01"), Decimal("3000"))),
+            label="amount",
+        )
         cap_points = int((amount / 2).quantize(CENT, rounding="ROUND_DOWN") * 100)
         mode = data.draw(st.sampled_from(["none", "valid", "most", "any"]), label="points mode")
         pay_points = 0
@@ -292,8 +352,15 @@ class MembershipMachine(RuleBasedStateMachine):
             quoted = purchases.quote(member=member, at=at, **sale)
         except EXPECTED as exc:
             quoted = exc
-        kwargs = dict(member=member, store=self.world["store"], reference=f"R{self.n}",
-                      idempotency_key=self.key("sale"), acting_user=self.world["clerk"], at=at, **sale)
+        kwargs = dict(
+            member=member,
+            store=self.world["store"],
+            reference=f"R{self.n}",
+            idempotency_key=self.key("sale"),
+            acting_user=self.world["clerk"],
+            at=at,
+            **sale,
+        )
         result = self.attempt(lambda: purchases.record_purchase(**kwargs))
         if result is not None:
             assert not result.replayed
@@ -312,10 +379,27 @@ class MembershipMachine(RuleBasedStateMachine):
             assert p.growth == int(eligible)
             # the preview priced it exactly as it was recorded
             assert not isinstance(quoted, Exception), quoted
-            assert (quoted.amount, quoted.member_discount, quoted.points_value, quoted.coupon_value,
-                    quoted.stored_value_paid, quoted.eligible, quoted.points_to_earn, quoted.growth_to_earn,
-                    quoted.cash_due) == (p.amount, p.member_discount, p.points_value, p.coupon_value, p.sv_paid,
-                                         p.eligible_amount, p.points_earned, p.growth, result.cash_due)
+            assert (
+                quoted.amount,
+                quoted.member_discount,
+                quoted.points_value,
+                quoted.coupon_value,
+                quoted.stored_value_paid,
+                quoted.eligible,
+                quoted.points_to_earn,
+                quoted.growth_to_earn,
+                quoted.cash_due,
+            ) == (
+                p.amount,
+                p.member_discount,
+                p.points_value,
+                p.coupon_value,
+                p.sv_paid,
+                p.eligible_amount,
+                p.points_earned,
+                p.growth,
+                result.cash_due,
+            )
             self.sales.append(kwargs)
         elif isinstance(quoted, Exception):
             pass  # refused by both
@@ -335,8 +419,14 @@ class MembershipMachine(RuleBasedStateMachine):
         else:
             amount = left + CENT
         at = self.tick(data, scales=("minutes", "hours", "days", "months"))
-        kwargs = dict(purchase=purchase, amount=amount, reference=f"RR{self.n}",
-                      idempotency_key=self.key("return"), acting_user=self.world["clerk"], at=at)
+        kwargs = dict(
+            purchase=purchase,
+            amount=amount,
+            reference=f"RR{self.n}",
+            idempotency_key=self.key("return"),
+            acting_user=self.world["clerk"],
+            at=at,
+        )
         result = self.attempt(lambda: purchases.record_return(**kwargs))
         if result is not None:
             assert not result.replayed
@@ -361,37 +451,60 @@ class MembershipMachine(RuleBasedStateMachine):
         modes = ["add", "take", "take all", "take all", "take too much", "zero", "no reason"]
         mode = data.draw(st.sampled_from(modes), label="adjust mode")
         balance = member.points_balance
-        pts = {"add": lambda: data.draw(st.integers(1, 3000), label="points"),
-               "take": lambda: -data.draw(st.integers(1, max(1, balance)), label="points"),
-               "take all": lambda: -max(1, balance),
-               "take too much": lambda: -(max(0, balance) + data.draw(st.integers(1, 500), label="points")),
-               "zero": lambda: 0,
-               "no reason": lambda: data.draw(st.integers(-100, 100), label="points")}[mode]()
+        pts = {
+            "add": lambda: data.draw(st.integers(1, 3000), label="points"),
+            "take": lambda: -data.draw(st.integers(1, max(1, balance)), label="points"),
+            "take all": lambda: -max(1, balance),
+            "take too much": lambda: -(max(0, balance) + data.draw(st.integers(1, 500), label="points")),
+            "zero": lambda: 0,
+            "no reason": lambda: data.draw(st.integers(-100, 100), label="points"),
+        }[mode]()
         reason = " " if mode == "no reason" else "goodwill"
         at = self.tick(data)
-        self.attempt(lambda: points.adjust(member=member, points=pts, reason=reason,
-                                           acting_user=self.world["manager"], idempotency_key=self.key("adjust"),
-                                           at=at))
+        self.attempt(
+            lambda: points.adjust(
+                member=member,
+                points=pts,
+                reason=reason,
+                acting_user=self.world["manager"],
+                idempotency_key=self.key("adjust"),
+                at=at,
+            )
+        )
 
     @rule(data=st.data())
     def grant_bonus(self, data):
         member = self.member(data)
         pts = data.draw(st.integers(0, 2000), label="bonus points")
         at = self.tick(data)
-        self.attempt(lambda: points.grant(member=member, points=pts, source=Source.SCENE,
-                                          idempotency_key=self.key("grant"), at=at))
+        self.attempt(
+            lambda: points.grant(
+                member=member, points=pts, source=Source.SCENE, idempotency_key=self.key("grant"), at=at
+            )
+        )
 
     @rule(data=st.data())
     def top_up(self, data):
         member = self.member(data)
-        amount = data.draw(st.one_of(st.sampled_from([Decimal("100"), Decimal("300"), Decimal("500")]),
-                                     money_between(Decimal("0.01"), Decimal("800")),
-                                     st.sampled_from([Decimal("0"), Decimal("-5"), Decimal("60000")])),
-                           label="top-up")
+        amount = data.draw(
+            st.one_of(
+                st.sampled_from([Decimal("100"), Decimal("300"), Decimal("500")]),
+                money_between(Decimal("0.01"), Decimal("800")),
+                st.sampled_from([Decimal("0"), Decimal("-5"), Decimal("60000")]),
+            ),
+            label="top-up",
+        )
         at = self.tick(data)
-        self.attempt(lambda: stored_value.top_up(member=member, amount=amount, store=self.world["store"],
-                                                 acting_user=self.world["clerk"],
-                                                 idempotency_key=self.key("topup"), at=at))
+        self.attempt(
+            lambda: stored_value.top_up(
+                member=member,
+                amount=amount,
+                store=self.world["store"],
+                acting_user=self.world["clerk"],
+                idempotency_key=self.key("topup"),
+                at=at,
+            )
+        )
 
     @rule(data=st.data())
     def expire(self, data):
@@ -442,9 +555,17 @@ class MembershipMachine(RuleBasedStateMachine):
 
 def test_random_operation_sequences_keep_the_ledger_consistent(world):
     MembershipMachine.world = world
-    run_state_machine_as_test(MembershipMachine, settings=settings(
-        max_examples=40, stateful_step_count=30, deadline=None, database=None, print_blob=True,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]))
+    run_state_machine_as_test(
+        MembershipMachine,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=30,
+            deadline=None,
+            database=None,
+            print_blob=True,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -456,15 +577,33 @@ def _history(member, world, *, amount, pay_points, pay_sv, spend_after):
     """One identical history: bonus points, a top-up, the sale, then points spent elsewhere."""
     at = START
     points.grant(member=member, points=20_000, source=Source.SCENE, idempotency_key=f"h:{member.pk}:grant", at=at)
-    stored_value.top_up(member=member, amount=Decimal("500"), store=world["store"], acting_user=world["clerk"],
-                        idempotency_key=f"h:{member.pk}:topup", at=at + timedelta(minutes=1))
+    stored_value.top_up(
+        member=member,
+        amount=Decimal("500"),
+        store=world["store"],
+        acting_user=world["clerk"],
+        idempotency_key=f"h:{member.pk}:topup",
+        at=at + timedelta(minutes=1),
+    )
     sale = purchases.record_purchase(
-        member=member, store=world["store"], reference="SALE", amount=amount, pay_points=pay_points,
-        pay_stored_value=pay_sv, idempotency_key=f"h:{member.pk}:sale", acting_user=world["clerk"],
-        at=at + timedelta(minutes=2)).purchase
+        member=member,
+        store=world["store"],
+        reference="SALE",
+        amount=amount,
+        pay_points=pay_points,
+        pay_stored_value=pay_sv,
+        idempotency_key=f"h:{member.pk}:sale",
+        acting_user=world["clerk"],
+        at=at + timedelta(minutes=2),
+    ).purchase
     if spend_after:
-        points.spend(member=member, points=spend_after, source=Source.MALL_ORDER,
-                     idempotency_key=f"h:{member.pk}:spend", at=at + timedelta(minutes=3))
+        points.spend(
+            member=member,
+            points=spend_after,
+            source=Source.MALL_ORDER,
+            idempotency_key=f"h:{member.pk}:spend",
+            at=at + timedelta(minutes=3),
+        )
     return sale
 
 
@@ -485,37 +624,64 @@ def test_returning_in_three_parts_equals_returning_whole(world, seed, pending_da
     pay_sv = min(Decimal("580.00"), amount - Decimal(pay_points) / 100) * Decimal(rng.random())
     pay_sv = pay_sv.quantize(CENT, rounding="ROUND_DOWN")
     spend_after = rng.choice([0, 20_000 - pay_points])  # sometimes the earned lot is all that is left
-    members = [enrolment.enrol(phone=f"1391111{i:04d}", store=world["store"], acting_user=world["clerk"],
-                               joined_at=START) for i in range(2)]
-    sales = [_history(m, world, amount=amount, pay_points=pay_points, pay_sv=pay_sv, spend_after=spend_after)
-             for m in members]
+    members = [
+        enrolment.enrol(phone=f"1391111{i:04d}", store=world["store"], acting_user=world["clerk"], joined_at=START)
+        for i in range(2)
+    ]
+    sales = [
+        _history(m, world, amount=amount, pay_points=pay_points, pay_sv=pay_sv, spend_after=spend_after)
+        for m in members
+    ]
     later = START + timedelta(days=1)
     for i, part in enumerate(_split(amount, 3, rng)):
-        purchases.record_return(purchase=sales[0], amount=part, reference=f"P{i}", idempotency_key=f"parts:{i}",
-                                at=later + timedelta(minutes=i))
+        purchases.record_return(
+            purchase=sales[0],
+            amount=part,
+            reference=f"P{i}",
+            idempotency_key=f"parts:{i}",
+            at=later + timedelta(minutes=i),
+        )
     purchases.record_return(purchase=sales[1], amount=amount, reference="W", idempotency_key="whole", at=later)
 
     def totals(purchase):
         purchase.refresh_from_db()
         rets = PurchaseReturn.objects.filter(purchase=purchase).aggregate(
-            reversed=Sum("points_reversed"), refunded=Sum("points_refunded"), growth=Sum("growth_reversed"),
-            sv=Sum("sv_refunded"))
+            reversed=Sum("points_reversed"),
+            refunded=Sum("points_refunded"),
+            growth=Sum("growth_reversed"),
+            sv=Sum("sv_refunded"),
+        )
         rets["sv"] = fen(rets["sv"])
         return {
             "returns": rets,
-            "purchase": (purchase.returned_amount, purchase.points_reversed, purchase.points_refunded,
-                         purchase.growth_reversed, purchase.sv_principal_refunded, purchase.sv_bonus_refunded),
+            "purchase": (
+                purchase.returned_amount,
+                purchase.points_reversed,
+                purchase.points_refunded,
+                purchase.growth_reversed,
+                purchase.sv_principal_refunded,
+                purchase.sv_bonus_refunded,
+            ),
         }
 
     parts, whole = totals(sales[0]), totals(sales[1])
     assert PurchaseReturn.objects.filter(purchase=sales[0]).count() == 3
     assert parts == whole
     p = sales[1]
-    assert whole["purchase"] == (p.amount, p.points_earned, p.points_paid, p.growth, p.sv_principal_paid,
-                                 p.sv_bonus_paid)
-    balances = [Member.objects.filter(pk=m.pk).values_list(
-        "points_balance", "points_pending", "points_flagged", "sv_principal", "sv_bonus", "growth_value").get()
-        for m in members]
+    assert whole["purchase"] == (
+        p.amount,
+        p.points_earned,
+        p.points_paid,
+        p.growth,
+        p.sv_principal_paid,
+        p.sv_bonus_paid,
+    )
+    balances = [
+        Member.objects.filter(pk=m.pk)
+        .values_list("points_balance", "points_pending", "points_flagged", "sv_principal", "sv_bonus", "growth_value")
+        .get()
+        for m in members
+    ]
     assert balances[0] == balances[1]
     assert ledger.discrepancies() == []
 
@@ -530,17 +696,26 @@ def test_return_after_lots_fell_due_but_before_the_expiry_run(world):
     its expiry but the nightly expiry has not run yet. The reversal used to skip the due lot without
     expiring it, so the cached balance no longer equalled the points left in the lots."""
     configure(expiry_policy="rolling", expiry_months=1)
-    member = enrolment.enrol(phone="13922220001", store=world["store"], acting_user=world["clerk"],
-                             joined_at=START)
-    sale = purchases.record_purchase(member=member, store=world["store"], reference="S", amount=Decimal("100.00"),
-                                     idempotency_key="due:sale", acting_user=world["clerk"], at=START).purchase
-    points.adjust(member=member, points=-100, reason="spent", acting_user=world["manager"],
-                  at=START + timedelta(minutes=1))  # the sale's own lot is used up
-    points.grant(member=member, points=300, source=Source.SCENE, idempotency_key="due:grant",
-                 at=START + timedelta(minutes=2))  # expires a month later
+    member = enrolment.enrol(phone="13922220001", store=world["store"], acting_user=world["clerk"], joined_at=START)
+    sale = purchases.record_purchase(
+        member=member,
+        store=world["store"],
+        reference="S",
+        amount=Decimal("100.00"),
+        idempotency_key="due:sale",
+        acting_user=world["clerk"],
+        at=START,
+    ).purchase
+    points.adjust(
+        member=member, points=-100, reason="spent", acting_user=world["manager"], at=START + timedelta(minutes=1)
+    )  # the sale's own lot is used up
+    points.grant(
+        member=member, points=300, source=Source.SCENE, idempotency_key="due:grant", at=START + timedelta(minutes=2)
+    )  # expires a month later
     when = START + timedelta(days=45)
-    purchases.record_return(purchase=sale, amount=Decimal("100.00"), reference="RT", idempotency_key="due:return",
-                            at=when)
+    purchases.record_return(
+        purchase=sale, amount=Decimal("100.00"), reference="RT", idempotency_key="due:return", at=when
+    )
     assert ledger.discrepancies() == []
     member.refresh_from_db()
     # the 300 expired at the return (as the nightly run would have done), then the 100 earned on the
@@ -554,13 +729,25 @@ def test_return_after_lots_fell_due_but_before_the_expiry_run(world):
 def test_check_ledger_sums_money_exactly_on_every_database(world):
     """SQLite adds DECIMAL columns as floats: ¥500.00 − ¥499.80 came back as 0.199999999999989 and
     check_ledger reported a stored-value discrepancy that was not there."""
-    member = enrolment.enrol(phone="13922220002", store=world["store"], acting_user=world["clerk"],
-                             joined_at=START)
-    stored_value.top_up(member=member, amount=Decimal("500.00"), store=world["store"], acting_user=world["clerk"],
-                        idempotency_key="fen:topup", at=START)
-    purchases.record_purchase(member=member, store=world["store"], reference="S", amount=Decimal("499.80"),
-                              pay_stored_value=Decimal("499.80"), idempotency_key="fen:sale",
-                              acting_user=world["clerk"], at=START + timedelta(minutes=1))
+    member = enrolment.enrol(phone="13922220002", store=world["store"], acting_user=world["clerk"], joined_at=START)
+    stored_value.top_up(
+        member=member,
+        amount=Decimal("500.00"),
+        store=world["store"],
+        acting_user=world["clerk"],
+        idempotency_key="fen:topup",
+        at=START,
+    )
+    purchases.record_purchase(
+        member=member,
+        store=world["store"],
+        reference="S",
+        amount=Decimal("499.80"),
+        pay_stored_value=Decimal("499.80"),
+        idempotency_key="fen:sale",
+        acting_user=world["clerk"],
+        at=START + timedelta(minutes=1),
+    )
     member.refresh_from_db()
     assert (member.sv_principal, member.sv_bonus) == (Decimal("0.20"), Decimal("80.00"))
     assert ledger.discrepancies() == []

@@ -21,7 +21,11 @@ def test_top_up_by_plan_keeps_principal_and_bonus_apart(enrol):
     member = enrol()
     result = stored_value.top_up(member=member, amount="300.00", plan_code="TOPUP300", idempotency_key="t1")
     assert (result.principal_added, result.bonus_added, result.principal, result.bonus) == (
-        D("300.00"), D("40.00"), D("300.00"), D("40.00"))
+        D("300.00"),
+        D("40.00"),
+        D("300.00"),
+        D("40.00"),
+    )
     # a top-up of a plan's exact amount gets its bonus without naming it
     assert stored_value.top_up(member=member, amount="100.00", idempotency_key="t2").bonus_added == D("10.00")
     assert stored_value.top_up(member=member, amount="150.00", idempotency_key="t3").bonus_added == D("0.00")

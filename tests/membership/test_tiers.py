@@ -47,12 +47,12 @@ def test_redeeming_points_never_lowers_the_tier(enrol, buy):
 
 def test_review_drops_to_the_highest_tier_the_window_growth_keeps(enrol, buy):
     old_gold = enrol()
-    buy(old_gold, "6000.00", at=at(2025, 3, 1, 10))      # GOLD, outside the rolling 12 months by 2026-06
-    buy(old_gold, "900.00", at=at(2025, 12, 1, 10))      # inside the window: keeps SILVER (800)
+    buy(old_gold, "6000.00", at=at(2025, 3, 1, 10))  # GOLD, outside the rolling 12 months by 2026-06
+    buy(old_gold, "900.00", at=at(2025, 12, 1, 10))  # inside the window: keeps SILVER (800)
     kept_gold = enrol()
-    buy(kept_gold, "6000.00", at=at(2025, 9, 1, 10))     # GOLD, inside the window
+    buy(kept_gold, "6000.00", at=at(2025, 9, 1, 10))  # GOLD, inside the window
     idle = enrol()
-    buy(idle, "1000.00", at=at(2025, 1, 1, 10))          # SILVER, nothing in the window
+    buy(idle, "1000.00", at=at(2025, 1, 1, 10))  # SILVER, nothing in the window
 
     assert tiers.review(at=at(2026, 6, 1, 3)) == 2
     assert fresh(old_gold).tier.code == "SILVER"
@@ -76,8 +76,9 @@ def test_a_manual_tier_is_a_floor_until_its_date(enrol, buy, demo_staff):
         tiers.set_manual(member=member, tier=gold, reason="VIP", acting_user=demo_staff["manager1"])
     with pytest.raises(Invalid):
         tiers.set_manual(member=member, tier=gold, reason="", acting_user=demo_staff["admin"])
-    tiers.set_manual(member=member, tier=gold, reason="VIP guest", acting_user=demo_staff["admin"],
-                     floor_until=date(2026, 12, 31))
+    tiers.set_manual(
+        member=member, tier=gold, reason="VIP guest", acting_user=demo_staff["admin"], floor_until=date(2026, 12, 31)
+    )
     assert tiers.review(at=at(2026, 7, 1, 3)) == 0
     assert fresh(member).tier.code == "GOLD"
     assert tiers.review(at=at(2027, 1, 1, 3)) == 1

@@ -41,17 +41,32 @@ def get(url: str, headers: dict | None = None, timeout: float = 20) -> tuple[int
 def gunicorn(tmp_path, *, workers: int, env: dict | None = None):
     """Yield the base URL of a running gunicorn with `workers` workers (production settings: DEBUG=0)."""
     port = free_port()
-    environment = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "0",
-                   "SECRET_KEY": "test-only-gunicorn-secret-key-0123456789-abcdefghij",
-                   "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "PORTAL_VAR_DIR": str(tmp_path),
-                   "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers),
-                   "CONN_MAX_AGE": "60", "DJANGO_SETTINGS_MODULE": "portal.settings", **(env or {})}
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DEBUG": "0",
+        "SECRET_KEY": "test-only-gunicorn-secret-key-0123456789-abcdefghij",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "PORTAL_VAR_DIR": str(tmp_path),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        "CONN_MAX_AGE": "60",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        **(env or {}),
+    }
     environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests; the deploy check refuses it
     if not environment.get("CELERY_BROKER_URL", "").startswith("redis://"):
         environment["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/15"  # only read by the deploy check
     log = open(tmp_path / "gunicorn.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "portal/gunicorn_conf.py", "portal.wsgi"],
-                            cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "portal/gunicorn_conf.py", "portal.wsgi"],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -63,8 +78,9 @@ def gunicorn(tmp_path, *, workers: int, env: dict | None = None):
                     break
             except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise AssertionError("gunicorn did not start: "
-                                         + (tmp_path / "gunicorn.log").read_text()[-3000:]) from exc
+                    raise AssertionError(
+                        "gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text()[-3000:]
+                    ) from exc
                 time.sleep(0.3)
         yield base
     finally:

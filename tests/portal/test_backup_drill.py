@@ -56,8 +56,14 @@ def make_some_history(enrol, demo_staff):
     store = Store.objects.get(code="S001")
     for n in range(3):
         member = enrol()
-        purchases.record_purchase(member=member, store=store, reference=f"R{n}", amount=Decimal("300.00"),
-                                  idempotency_key=f"sale-{n}", acting_user=demo_staff["clerk1"])
+        purchases.record_purchase(
+            member=member,
+            store=store,
+            reference=f"R{n}",
+            amount=Decimal("300.00"),
+            idempotency_key=f"sale-{n}",
+            acting_user=demo_staff["clerk1"],
+        )
         stored_value.top_up(member=member, amount="300.00", plan_code="TOPUP300", idempotency_key=f"top-{n}")
     points.adjust(member=member, points=-50, reason="drill", acting_user=demo_staff["manager1"])
 

@@ -16,23 +16,44 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_heartbeat_runs_from_beat_through_the_worker(tmp_path):
     db = tmp_path / "portal.sqlite3"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "PORTAL_VAR_DIR": str(tmp_path),
-           "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "PORTAL_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+    }
     env.pop("CELERY_TASK_ALWAYS_EAGER", None)
     run = dict(cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], check=True, **run)
     # the default schedule says every 60 s; make it every second so the test is short
-    subprocess.run([sys.executable, "-c", "import django; django.setup();"
-                    "from django_celery_beat.models import PeriodicTask as P;"
-                    "t = P.objects.get(name='heartbeat'); s = t.interval; s.every = 1; s.save()"],
-                   check=True, **run)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup();"
+            "from django_celery_beat.models import PeriodicTask as P;"
+            "t = P.objects.get(name='heartbeat'); s = t.interval; s.every = 1; s.save()",
+        ],
+        check=True,
+        **run,
+    )
     celery = [sys.executable, "-m", "celery", "-A", "portal"]
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("worker", "beat")}
     procs = [
-        subprocess.Popen(celery + ["worker", "--pool=solo", "--loglevel=INFO"], cwd=ROOT, env=env,
-                         stdout=logs["worker"], stderr=subprocess.STDOUT),
-        subprocess.Popen(celery + ["beat", "--loglevel=INFO", "-s", str(tmp_path / "beat-schedule")],
-                         cwd=ROOT, env=env, stdout=logs["beat"], stderr=subprocess.STDOUT),
+        subprocess.Popen(
+            celery + ["worker", "--pool=solo", "--loglevel=INFO"],
+            cwd=ROOT,
+            env=env,
+            stdout=logs["worker"],
+            stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            celery + ["beat", "--loglevel=INFO", "-s", str(tmp_path / "beat-schedule")],
+            cwd=ROOT,
+            env=env,
+            stdout=logs["beat"],
+            stderr=subprocess.STDOUT,
+        ),
     ]
     beats = 0
     try:

@@ -35,8 +35,10 @@ def form_data(client, url) -> dict:
 
 def history_rows(html: str) -> list[list[str]]:
     rows = re.findall(r'<tr class="history-change">(.*?)</tr>', html, re.S)
-    return [[" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-            for row in rows]
+    return [
+        [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in rows
+    ]
 
 
 def test_an_admin_change_of_a_tier_threshold_shows_operator_and_both_values(hq, demo_staff):

@@ -21,13 +21,20 @@ def test_seed_demo_loads_the_demo_program_once(capsys):
     assert set(User.objects.values_list("username", flat=True)) == {"admin", "manager1", "clerk1", "clerk2"}
     assert set(Store.objects.values_list("code", flat=True)) == {"HQ", "S001", "S002"}
     assert list(Tier.objects.values_list("code", "reach_growth", "keep_growth")) == [
-        ("NORMAL", 0, 0), ("SILVER", 1000, 800), ("GOLD", 5000, 4000), ("DIAMOND", 20000, 16000)]
+        ("NORMAL", 0, 0),
+        ("SILVER", 1000, 800),
+        ("GOLD", 5000, 4000),
+        ("DIAMOND", 20000, 16000),
+    ]
     program = ProgramSettings.load()
     assert (program.redeem_points_per_yuan, program.redeem_cap_percent, program.adjustment_limit) == (100, 50, 1000)
     assert set(TopUpPlan.objects.values_list("code", flat=True)) == {"TOPUP100", "TOPUP300", "TOPUP500"}
     assert {"WELCOME10", "UPGRADE20", "COMEBACK15"} <= set(CouponTemplate.objects.values_list("code", flat=True))
     assert list(MallItem.objects.values_list("code", "points_price", "stock", "per_member_limit")) == [
-        ("MUG", 1500, 100, 2), ("BAG", 500, 500, 5), ("CPN10", 900, None, 10)]
+        ("MUG", 1500, 100, 2),
+        ("BAG", 500, 500, 5),
+        ("CPN10", 900, None, 10),
+    ]
     assert Scene.objects.filter(kind="lunar_holiday", month=8, day=15, days_before=7).exists()
 
     known = Member.objects.get(phone="13800138000")

@@ -116,18 +116,39 @@ def test_health_check_passes_allowed_hosts_and_the_https_redirect():
 
 
 def test_dockerignore_keeps_the_developers_files_out():
-    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
     def ignored(path):
-        return any(fnmatch.fnmatch(path, p) or path.startswith(p.rstrip("/") + "/")
-                   or fnmatch.fnmatch(path, p.replace("**/", "")) for p in patterns)
+        return any(
+            fnmatch.fnmatch(path, p)
+            or path.startswith(p.rstrip("/") + "/")
+            or fnmatch.fnmatch(path, p.replace("**/", ""))
+            for p in patterns
+        )
 
-    for path in (".venv/bin/python", "var/portal.sqlite3", ".env", ".env.production", ".git/HEAD",
-                 "portal/__pycache__/x.pyc", "locale/zh_Hans/LC_MESSAGES/django.mo", "db.sqlite3"):
+    for path in (
+        ".venv/bin/python",
+        "var/portal.sqlite3",
+        ".env",
+        ".env.production",
+        ".git/HEAD",
+        "portal/__pycache__/x.pyc",
+        "locale/zh_Hans/LC_MESSAGES/django.mo",
+        "db.sqlite3",
+    ):
         assert ignored(path), path
-    for path in ("manage.py", "portal/settings.py", "locale/zh_Hans/LC_MESSAGES/django.po", "static/css/site.css",
-                 "requirements.txt", "scripts/build_assets.sh"):
+    for path in (
+        "manage.py",
+        "portal/settings.py",
+        "locale/zh_Hans/LC_MESSAGES/django.po",
+        "static/css/site.css",
+        "requirements.txt",
+        "scripts/build_assets.sh",
+    ):
         assert not ignored(path), path
 
 

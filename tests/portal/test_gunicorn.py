@@ -24,8 +24,12 @@ def test_a_parallel_burst_of_lookups_gets_no_server_error(on_postgres, enrol, de
     token = _staff_without_demo_passwords(demo_staff)
     members = [enrol(phone=f"1390000{i:04d}") for i in range(5)]
     with gunicorn(tmp_path, workers=3) as base:
-        urls = [f"{base}/api/v1/members/lookup/?q={members[i % 5].phone}" if i % 4 else
-                f"{base}/api/v1/members/{members[i % 5].member_no}/" for i in range(40)]
+        urls = [
+            f"{base}/api/v1/members/lookup/?q={members[i % 5].phone}"
+            if i % 4
+            else f"{base}/api/v1/members/{members[i % 5].member_no}/"
+            for i in range(40)
+        ]
         with ThreadPoolExecutor(max_workers=40) as pool:
             results = list(pool.map(lambda u: get(u, {"Authorization": f"Token {token}"}), urls))
     statuses = [status for status, _body in results]
@@ -55,8 +59,14 @@ def test_a_throttle_holds_across_two_gunicorn_workers(on_postgres, enrol, demo_s
     env = {"CACHE_URL": url, "THROTTLE_LOOKUP": "10/min", "THROTTLE_LOOKUP_IP": "1000/min"}
     with gunicorn(tmp_path, workers=2, env=env) as base:
         with ThreadPoolExecutor(max_workers=30) as pool:
-            results = list(pool.map(lambda _i: get(f"{base}/api/v1/members/lookup/?q={member.phone}",
-                                                   {"Authorization": f"Token {token}"}), range(30)))
+            results = list(
+                pool.map(
+                    lambda _i: get(
+                        f"{base}/api/v1/members/lookup/?q={member.phone}", {"Authorization": f"Token {token}"}
+                    ),
+                    range(30),
+                )
+            )
     statuses = sorted(status for status, _body in results)
     assert statuses == [200] * 10 + [429] * 20, (statuses, log_text(tmp_path))
     for key in client.scan_iter("*throttle_*"):

@@ -22,18 +22,21 @@ def test_the_housekeeping_schedules_are_installed():
 
     install_default_schedules()
     tasks = dict(PeriodicTask.objects.filter(name__startswith="housekeeping:").values_list("name", "task"))
-    assert tasks == {"housekeeping: codes and sign-in counters": "membership.tasks.purge_codes_and_counters",
-                     "housekeeping: idempotency keys": "pos.tasks.purge_idempotent_responses",
-                     "housekeeping: outbox": "membership.tasks.purge_outbox",
-                     "housekeeping: sessions": "portal.tasks.clear_sessions"}
+    assert tasks == {
+        "housekeeping: codes and sign-in counters": "membership.tasks.purge_codes_and_counters",
+        "housekeeping: idempotency keys": "pos.tasks.purge_idempotent_responses",
+        "housekeeping: outbox": "membership.tasks.purge_outbox",
+        "housekeeping: sessions": "portal.tasks.clear_sessions",
+    }
 
 
 def test_idempotency_responses_older_than_the_setting_go(demo_staff, settings):
     settings.IDEMPOTENCY_KEY_DAYS = 30
     now = timezone.now()
     for key, age in (("old", 31), ("recent", 29)):
-        row = IdempotentResponse.objects.create(user=demo_staff["clerk1"], key=key, method="POST", path="/x",
-                                                request_hash="h", status=201, body={})
+        row = IdempotentResponse.objects.create(
+            user=demo_staff["clerk1"], key=key, method="POST", path="/x", request_hash="h", status=201, body={}
+        )
         IdempotentResponse.objects.filter(pk=row.pk).update(created_at=now - timedelta(days=age))
     assert purge_idempotent_responses(now) == 1
     assert list(IdempotentResponse.objects.values_list("key", flat=True)) == ["recent"]
@@ -43,8 +46,13 @@ def test_idempotency_responses_older_than_the_setting_go(demo_staff, settings):
 def test_codes_go_only_after_the_daily_limit_stops_counting_them():
     now = timezone.now()
     for phone, age in (("13800000001", timedelta(days=3)), ("13800000002", timedelta(hours=20))):
-        OneTimeCode.objects.create(phone=phone, purpose="signup", code_hash="x", created_at=now - age,
-                                   expires_at=now - age + timedelta(minutes=5))
+        OneTimeCode.objects.create(
+            phone=phone,
+            purpose="signup",
+            code_hash="x",
+            created_at=now - age,
+            expires_at=now - age + timedelta(minutes=5),
+        )
     assert otp.purge(now) == 1
     assert list(OneTimeCode.objects.values_list("phone", flat=True)) == ["13800000002"]
 

@@ -40,15 +40,17 @@ def web_login(client, username, password, url="/accounts/login/"):
 
 
 def token_call(username, password, ip="10.0.0.1"):
-    return APIClient(REMOTE_ADDR=ip).post("/api/v1/auth/token/", {"username": username, "password": password},
-                                          format="json")
+    return APIClient(REMOTE_ADDR=ip).post(
+        "/api/v1/auth/token/", {"username": username, "password": password}, format="json"
+    )
 
 
 # --- staff sign-in ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url,username,password", [("/accounts/login/", "clerk1", "clerk1-demo"),
-                                                   ("/admin/login/", "admin", "admin-demo")])
+@pytest.mark.parametrize(
+    "url,username,password", [("/accounts/login/", "clerk1", "clerk1-demo"), ("/admin/login/", "admin", "admin-demo")]
+)
 def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(demo_staff, url, username, password):
     client = Client()
     for _ in range(4):
@@ -157,8 +159,12 @@ def member_with_pin(enrol, demo_staff):
 def api_sale(receipt, member, pin, **extra):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(member.enrolled_by).key}")  # clerk1's token
-    return api.post("/api/v1/sales/", {"receipt_no": receipt, "member": member.member_no, "amount": "10.00",
-                                       "pay_stored_value": "10.00", "pin": pin}, format="json", **extra)
+    return api.post(
+        "/api/v1/sales/",
+        {"receipt_no": receipt, "member": member.member_no, "amount": "10.00", "pay_stored_value": "10.00", "pin": pin},
+        format="json",
+        **extra,
+    )
 
 
 def balance(member):
@@ -182,8 +188,9 @@ def test_wrong_pins_lock_the_stored_value_for_15_minutes(member_with_pin, progra
     # a sale that does not use stored value is not held up
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(member.enrolled_by).key}")
-    cash = api.post("/api/v1/sales/", {"receipt_no": "C1", "member": member.member_no, "amount": "10.00"},
-                    format="json")
+    cash = api.post(
+        "/api/v1/sales/", {"receipt_no": "C1", "member": member.member_no, "amount": "10.00"}, format="json"
+    )
     assert cash.status_code == 201
     with time_machine.travel(timezone.now() + timedelta(minutes=15, seconds=5)):
         paid = api_sale("R11", member, "135790")
@@ -211,8 +218,17 @@ def test_the_counter_counts_wrong_pins_and_locks(member_with_pin, signed_in):
     before = balance(member)
 
     def sell(receipt, pin):
-        return clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": receipt, "amount": "10.00",
-                                             "pay_stored_value": "10.00", "pin": pin}, **HX)
+        return clerk.post(
+            "/counter/sale/",
+            {
+                "member_no": member.member_no,
+                "receipt_no": receipt,
+                "amount": "10.00",
+                "pay_stored_value": "10.00",
+                "pin": pin,
+            },
+            **HX,
+        )
 
     for i in range(5):
         wrong = sell(f"R{i}", "000000")

@@ -53,8 +53,7 @@ def test_metrics_are_for_the_operator_only(client):
     # loopback through a proxy on the same machine is not the operator
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 404
     with override_settings(METRICS_TOKEN="s3cret-token-for-the-scraper"):
-        assert client.get("/metrics", REMOTE_ADDR="203.0.113.9",
-                          HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
+        assert client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
         ok = client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer s3cret-token-for-the-scraper")
         assert ok.status_code == 200 and b"portal_http_requests_total" in ok.content
     with override_settings(METRICS_TOKEN=""):  # no token configured: no bearer gets in
@@ -84,8 +83,9 @@ def test_task_outcomes_are_counted():
 
 
 # --- logs -----------------------------------------------------------------------------------
-LOG_ONE_LINE = ("import django, logging; django.setup(); "
-                "logging.getLogger('portal.test').warning('stock low %s', 'S001')")
+LOG_ONE_LINE = (
+    "import django, logging; django.setup(); logging.getLogger('portal.test').warning('stock low %s', 'S001')"
+)
 
 
 def test_json_logs_as_an_option(tmp_path):
@@ -109,7 +109,8 @@ def test_celery_logs_through_djangos_configuration(tmp_path):
         "from portal.celery import app; from celery import signals;"
         "signals.setup_logging.send(sender=None, loglevel='INFO', logfile=None, format='', colorize=False);"
         "import logging; logging.getLogger('celery.worker').warning('worker says hi')",
-        LOG_FORMAT="json", PORTAL_VAR_DIR=str(tmp_path),
+        LOG_FORMAT="json",
+        PORTAL_VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stderr.strip().splitlines()[-1])
@@ -118,8 +119,9 @@ def test_celery_logs_through_djangos_configuration(tmp_path):
 
 
 def app_hijacks_no_root_logger(tmp_path) -> bool:
-    result = run_python("from portal.celery import app; print(app.conf.worker_hijack_root_logger)",
-                        PORTAL_VAR_DIR=str(tmp_path))
+    result = run_python(
+        "from portal.celery import app; print(app.conf.worker_hijack_root_logger)", PORTAL_VAR_DIR=str(tmp_path)
+    )
     return result.stdout.strip() == "False"
 
 
@@ -128,7 +130,10 @@ def test_healthz_is_not_redirected_to_https_in_production(tmp_path):
     result = run_python(
         "import django; django.setup(); from django.test import Client;"
         "c = Client(raise_request_exception=False); print(c.get('/healthz').status_code, c.get('/accounts/login/').status_code)",
-        DEBUG="0", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="testserver", PORTAL_VAR_DIR=str(tmp_path),
+        DEBUG="0",
+        SECRET_KEY=STRONG_SECRET,
+        ALLOWED_HOSTS="testserver",
+        PORTAL_VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr
     healthz, login = result.stdout.split()
@@ -149,8 +154,12 @@ def test_metrics_show_the_outbox_backlog_and_its_age(client, db):
     OutboxEvent.objects.all().delete()
     body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
     assert re.search(r"^portal_outbox_backlog(\{[^}]*\})? 0\.0$", body, re.M)
-    OutboxEvent.objects.create(id=uuid.uuid4(), type="member.enrolled", payload={"member_id": 1},
-                               occurred_at=timezone.now() - timedelta(minutes=5))
+    OutboxEvent.objects.create(
+        id=uuid.uuid4(),
+        type="member.enrolled",
+        payload={"member_id": 1},
+        occurred_at=timezone.now() - timedelta(minutes=5),
+    )
     body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
     assert re.search(r"^portal_outbox_backlog(\{[^}]*\})? 1\.0$", body, re.M)
     age = float(re.search(r"^portal_outbox_oldest_pending_seconds(?:\{[^}]*\})? (\S+)$", body, re.M).group(1))

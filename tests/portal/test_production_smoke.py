@@ -29,10 +29,22 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 HOST = "portal.test"
-SETTINGS_VARIABLES = {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "NUM_PROXIES",
-                      "DJANGO_ALLOW_ASYNC_UNSAFE", "CELERY_TASK_ALWAYS_EAGER", "PORTAL_VAR_DIR",
-                      "PORTAL_LOCALE_DIR", "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN", "GUNICORN_BIND",
-                      "WORKER_METRICS_PORT"}
+SETTINGS_VARIABLES = {
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "NUM_PROXIES",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "CELERY_TASK_ALWAYS_EAGER",
+    "PORTAL_VAR_DIR",
+    "PORTAL_LOCALE_DIR",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "METRICS_TOKEN",
+    "GUNICORN_BIND",
+    "WORKER_METRICS_PORT",
+}
 
 pytestmark = pytest.mark.postgres
 
@@ -79,8 +91,14 @@ class Browser:
         headers = {"Host": HOST, "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7", **(headers or {})}
         if form is not None:
             body = urllib.parse.urlencode(form)
-            headers.update({"Content-Type": "application/x-www-form-urlencoded", "Origin": f"https://{HOST}",
-                            "Referer": f"https://{HOST}{path}", "X-CSRFToken": self.cookies.get("csrftoken", "")})
+            headers.update(
+                {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Origin": f"https://{HOST}",
+                    "Referer": f"https://{HOST}{path}",
+                    "X-CSRFToken": self.cookies.get("csrftoken", ""),
+                }
+            )
         elif body is not None and not isinstance(body, (str, bytes)):
             body = json.dumps(body)
             headers["Content-Type"] = "application/json"
@@ -107,8 +125,7 @@ class Browser:
     def sign_in(self, login_path, fields, next_path):
         _, page = self.get(login_path)
         token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
-        response, _ = self.request("POST", login_path, form={"csrfmiddlewaretoken": token, **fields,
-                                                               "next": next_path})
+        response, _ = self.request("POST", login_path, form={"csrfmiddlewaretoken": token, **fields, "next": next_path})
         assert response.status == 302, response.status
         return response
 
@@ -124,8 +141,14 @@ def smoke_database():
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
         pytest.skip("needs Redis: set CELERY_BROKER_URL (CI does)")
     name = f"portal_smoke_{os.getpid()}"
-    admin = psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"],
-                            dbname="postgres", autocommit=True)
+    admin = psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname="postgres",
+        autocommit=True,
+    )
     admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
     admin.execute(f'CREATE DATABASE "{name}"')
     netloc = f"{urllib.parse.quote(db['USER'])}:{urllib.parse.quote(db['PASSWORD'])}@{db['HOST']}:{db['PORT'] or 5432}"
@@ -154,12 +177,21 @@ def test_production_stack_serves_sales_members_admin_and_docs(smoke_database, tm
     metrics_token = secrets.token_urlsafe(24)
     env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
     env.update(
-        DJANGO_SETTINGS_MODULE="portal.settings", DEBUG="0", SECRET_KEY=secrets.token_urlsafe(64)[:50],
-        ALLOWED_HOSTS=HOST, CSRF_TRUSTED_ORIGINS=f"https://{HOST}", DATABASE_URL=smoke_database,
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL, PORTAL_VAR_DIR=str(tmp_path / "var"),
+        DJANGO_SETTINGS_MODULE="portal.settings",
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(64)[:50],
+        ALLOWED_HOSTS=HOST,
+        CSRF_TRUSTED_ORIGINS=f"https://{HOST}",
+        DATABASE_URL=smoke_database,
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        PORTAL_VAR_DIR=str(tmp_path / "var"),
         PORTAL_LOCALE_DIR=str(tmp_path / "locale"),
-        GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2", METRICS_TOKEN=metrics_token, LOG_FORMAT="json",
-        PYTHON=sys.executable, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY="2",
+        METRICS_TOKEN=metrics_token,
+        LOG_FORMAT="json",
+        PYTHON=sys.executable,
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     assert len(env["SECRET_KEY"]) == 50
     run = dict(cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -181,14 +213,19 @@ def test_production_stack_serves_sales_members_admin_and_docs(smoke_database, tm
     logs = {name: open(tmp_path / f"{name}.log", "w+") for name in ("web", "worker", "beat")}
     procs = []
     try:
-        for name, argv in [("web", [str(BIN / "gunicorn"), "-c", "portal/gunicorn_conf.py", "portal.wsgi"]),
-                           ("worker", celery + ["worker", "--loglevel=INFO", "--concurrency=1"]),
-                           ("beat", celery + ["beat", "--loglevel=INFO", "-s", str(tmp_path / "beat-schedule")])]:
-            own = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"prometheus-{name}"),
-                   "WORKER_METRICS_PORT": str(worker_metrics_port)}
+        for name, argv in [
+            ("web", [str(BIN / "gunicorn"), "-c", "portal/gunicorn_conf.py", "portal.wsgi"]),
+            ("worker", celery + ["worker", "--loglevel=INFO", "--concurrency=1"]),
+            ("beat", celery + ["beat", "--loglevel=INFO", "-s", str(tmp_path / "beat-schedule")]),
+        ]:
+            own = {
+                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"prometheus-{name}"),
+                "WORKER_METRICS_PORT": str(worker_metrics_port),
+            }
             Path(own["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
-            procs.append(subprocess.Popen(argv, cwd=ROOT, env={**env, **own}, stdout=logs[name],
-                                          stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(argv, cwd=ROOT, env={**env, **own}, stdout=logs[name], stderr=subprocess.STDOUT)
+            )
         run_smoke(env, port, member_no, admin_password, metrics_token, procs, logs, worker_metrics_port)
     finally:
         stop(procs)
@@ -219,8 +256,12 @@ def run_smoke(env, port, member_no, admin_password, metrics_token, procs, logs, 
     api = {"Authorization": f"Token {json.loads(body)['token']}"}
     response, body = web.get("/api/v1/members/lookup/?q=13800138000", headers=api)
     assert response.status == 200 and json.loads(body)["member_no"] == member_no
-    response, body = web.request("POST", "/api/v1/sales/", headers={**api, "Idempotency-Key": "smoke-1"},
-                                 body={"receipt_no": "SMOKE-1", "member": member_no, "amount": "300.00"})
+    response, body = web.request(
+        "POST",
+        "/api/v1/sales/",
+        headers={**api, "Idempotency-Key": "smoke-1"},
+        body={"receipt_no": "SMOKE-1", "member": member_no, "amount": "300.00"},
+    )
     assert response.status == 201, body
     sale = json.loads(body)
     assert sale["points_earned"] > 0 and sale["member_no"] == member_no

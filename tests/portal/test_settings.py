@@ -15,9 +15,17 @@ ROOT = Path(__file__).resolve().parents[2]
 STRONG_SECRET = "x9-" + "k" * 30 + "-production-secret-for-tests"
 
 
-SETTINGS_VARIABLES = {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "NUM_PROXIES",
-                      "DB_SERVER_SIDE_BINDING", "CACHE_URL",
-                      "DJANGO_ALLOW_ASYNC_UNSAFE"}
+SETTINGS_VARIABLES = {
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "NUM_PROXIES",
+    "DB_SERVER_SIDE_BINDING",
+    "CACHE_URL",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+}
 
 
 def clean_environ() -> dict:
@@ -29,8 +37,7 @@ def run_python(code: str, **env) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter with only the given settings variables set."""
     base = clean_environ()
     base.update(DJANGO_SETTINGS_MODULE="portal.settings", **env)
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60)
 
 
 def test_database_and_broker_come_from_environment(tmp_path):
@@ -40,13 +47,20 @@ def test_database_and_broker_come_from_environment(tmp_path):
         "print(d['ENGINE'], d['NAME'], d['HOST'], d['PORT'], s.CELERY_BROKER_URL, s.DEBUG, s.ALLOWED_HOSTS)",
         DATABASE_URL="postgres://portal:pw@db.internal:5433/portal_prod",
         CELERY_BROKER_URL="redis://cache.internal:6379/2",
-        DEBUG="0", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="member.example.com",
+        DEBUG="0",
+        SECRET_KEY=STRONG_SECRET,
+        ALLOWED_HOSTS="member.example.com",
         PORTAL_VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.postgresql", "portal_prod", "db.internal", "5433",
-        "redis://cache.internal:6379/2", "False", "['member.example.com']",
+        "django.db.backends.postgresql",
+        "portal_prod",
+        "db.internal",
+        "5433",
+        "redis://cache.internal:6379/2",
+        "False",
+        "['member.example.com']",
     ]
 
 
@@ -65,15 +79,21 @@ def test_embedded_default_is_sqlite_in_wal_mode_and_filesystem_broker(tmp_path):
 
 
 def test_production_refuses_the_default_secret(tmp_path):
-    result = run_python("import django; django.setup()", DEBUG="0", ALLOWED_HOSTS="member.example.com",
-                        PORTAL_VAR_DIR=str(tmp_path))
+    result = run_python(
+        "import django; django.setup()", DEBUG="0", ALLOWED_HOSTS="member.example.com", PORTAL_VAR_DIR=str(tmp_path)
+    )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr and "ImproperlyConfigured" in result.stderr
 
 
 def test_production_refuses_a_wildcard_host(tmp_path):
-    result = run_python("import django; django.setup()", DEBUG="0", SECRET_KEY=STRONG_SECRET,
-                        ALLOWED_HOSTS="*", PORTAL_VAR_DIR=str(tmp_path))
+    result = run_python(
+        "import django; django.setup()",
+        DEBUG="0",
+        SECRET_KEY=STRONG_SECRET,
+        ALLOWED_HOSTS="*",
+        PORTAL_VAR_DIR=str(tmp_path),
+    )
     assert result.returncode != 0
     assert "ALLOWED_HOSTS" in result.stderr
 
@@ -81,11 +101,20 @@ def test_production_refuses_a_wildcard_host(tmp_path):
 def test_check_deploy_passes_with_production_settings(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**clean_environ(), "DEBUG": "0", "SECRET_KEY": STRONG_SECRET, "ALLOWED_HOSTS": "member.example.com",
-             "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
-             "CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "CACHE_URL": "redis://127.0.0.1:1/1",
-             "PORTAL_VAR_DIR": str(tmp_path)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **clean_environ(),
+            "DEBUG": "0",
+            "SECRET_KEY": STRONG_SECRET,
+            "ALLOWED_HOSTS": "member.example.com",
+            "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
+            "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+            "CACHE_URL": "redis://127.0.0.1:1/1",
+            "PORTAL_VAR_DIR": str(tmp_path),
+        },
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -95,10 +124,19 @@ def test_check_deploy_warns_about_a_per_process_cache(tmp_path):
     """Issue 12: throttles count in the cache; a per-process one lets each gunicorn worker allow the rate."""
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**clean_environ(), "DEBUG": "0", "SECRET_KEY": STRONG_SECRET, "ALLOWED_HOSTS": "member.example.com",
-             "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
-             "CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "PORTAL_VAR_DIR": str(tmp_path)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **clean_environ(),
+            "DEBUG": "0",
+            "SECRET_KEY": STRONG_SECRET,
+            "ALLOWED_HOSTS": "member.example.com",
+            "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
+            "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+            "PORTAL_VAR_DIR": str(tmp_path),
+        },
     )
     assert result.returncode == 0, result.stdout + result.stderr  # a warning: gunicorn still starts
     assert "portal.W004" in result.stderr + result.stdout
@@ -106,9 +144,19 @@ def test_check_deploy_warns_about_a_per_process_cache(tmp_path):
 
 def test_seed_demo_is_refused_in_production(tmp_path):
     result = subprocess.run(
-        [sys.executable, "manage.py", "seed_demo"], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**clean_environ(), "DEBUG": "0", "SECRET_KEY": STRONG_SECRET, "ALLOWED_HOSTS": "member.example.com",
-             "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "PORTAL_VAR_DIR": str(tmp_path)},
+        [sys.executable, "manage.py", "seed_demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **clean_environ(),
+            "DEBUG": "0",
+            "SECRET_KEY": STRONG_SECRET,
+            "ALLOWED_HOSTS": "member.example.com",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+            "PORTAL_VAR_DIR": str(tmp_path),
+        },
     )
     assert result.returncode != 0
     assert "refused with DEBUG=0" in result.stderr
@@ -143,13 +191,14 @@ def test_postgresql_prepares_repeated_statements_unless_turned_off(binding, expe
     result = run_python(
         "import django; django.setup(); from django.conf import settings as s;"
         "o = s.DATABASES['default'].get('OPTIONS', {});"
-        "print(o.get('server_side_binding'), o.get('prepare_threshold'))", **env)
+        "print(o.get('server_side_binding'), o.get('prepare_threshold'))",
+        **env,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[-2] == expected
 
 
 def test_the_trusted_proxy_count_comes_from_the_environment():
-    code = ("import django; django.setup(); from rest_framework.settings import api_settings as a;"
-            "print(a.NUM_PROXIES)")
+    code = "import django; django.setup(); from rest_framework.settings import api_settings as a;print(a.NUM_PROXIES)"
     assert run_python(code).stdout.split("\n")[-2] == "0"
     assert run_python(code, NUM_PROXIES="1").stdout.split("\n")[-2] == "1"

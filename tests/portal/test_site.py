@@ -64,8 +64,11 @@ def test_sign_out_needs_post_and_ends_the_session(signed_in):
 def test_every_message_is_translated_to_chinese():
     with open(ROOT / "locale/zh_Hans/LC_MESSAGES/django.po", "rb") as fh:
         catalog = read_po(fh)
-    untranslated = [m.id for m in catalog if m.id and (not m.string or m.fuzzy
-                    or (isinstance(m.string, tuple) and not all(m.string)))]
+    untranslated = [
+        m.id
+        for m in catalog
+        if m.id and (not m.string or m.fuzzy or (isinstance(m.string, tuple) and not all(m.string)))
+    ]
     assert untranslated == []
     assert len(catalog) > 20
     assert (ROOT / "locale/zh_Hans/LC_MESSAGES/django.mo").exists(), "run `make messages`"

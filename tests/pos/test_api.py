@@ -104,15 +104,40 @@ def test_sale_earns_and_pays_with_points(api):
     first = sale(clerk, receipt_no="R1", member=member_no, amount="1000.00")
     assert first.status_code == 201
     assert first.json()["points_earned"] == 1000 and first.json()["upgraded"] is True
-    second = sale(clerk, receipt_no="R2", member=member_no, amount="300.00", pay_points=100,
-                  lines=[{"sku": "A1", "category": "food", "qty": 2, "amount": "300.00"}])
+    second = sale(
+        clerk,
+        receipt_no="R2",
+        member=member_no,
+        amount="300.00",
+        pay_points=100,
+        lines=[{"sku": "A1", "category": "food", "qty": 2, "amount": "300.00"}],
+    )
     body = second.json()
     assert second.status_code == 201
-    assert {k: body[k] for k in ("amount", "points_value", "coupon_value", "stored_value_paid", "cash_due",
-                                 "points_earned", "points_redeemed", "points_balance", "growth_value")} == {
-        "amount": "300.00", "points_value": "1.00", "coupon_value": "0.00", "stored_value_paid": "0.00",
-        "cash_due": "299.00", "points_earned": 358, "points_redeemed": 100, "points_balance": 1258,
-        "growth_value": 1299}
+    assert {
+        k: body[k]
+        for k in (
+            "amount",
+            "points_value",
+            "coupon_value",
+            "stored_value_paid",
+            "cash_due",
+            "points_earned",
+            "points_redeemed",
+            "points_balance",
+            "growth_value",
+        )
+    } == {
+        "amount": "300.00",
+        "points_value": "1.00",
+        "coupon_value": "0.00",
+        "stored_value_paid": "0.00",
+        "cash_due": "299.00",
+        "points_earned": 358,
+        "points_redeemed": 100,
+        "points_balance": 1258,
+        "growth_value": 1299,
+    }
     assert body["tier"] == {"code": "SILVER", "name": "银卡会员"} and body["upgraded"] is False
     assert Sale.objects.get(pk=body["sale_id"]).lines.count() == 1
 
@@ -143,8 +168,14 @@ def test_idempotency_key_replays_the_first_response(api):
     first = clerk.post(url, {"amount": "300.00", "plan": "TOPUP300"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     again = clerk.post(url, {"amount": "300.00", "plan": "TOPUP300"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
-    assert first.json() == {"principal_added": "300.00", "bonus_added": "40.00", "points_added": 100,
-                            "principal": "300.00", "bonus": "40.00", "topup_id": first.json()["topup_id"]}
+    assert first.json() == {
+        "principal_added": "300.00",
+        "bonus_added": "40.00",
+        "points_added": 100,
+        "principal": "300.00",
+        "bonus": "40.00",
+        "topup_id": first.json()["topup_id"],
+    }
     assert StoredValueEntry.objects.get(pk=first.json()["topup_id"]).kind == "topup"
     other = clerk.post(url, {"amount": "100.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert other.status_code == 409 and error(other)["code"] == "idempotency_conflict"
@@ -170,9 +201,13 @@ def test_payment_errors(api):
     assert sv.status_code == 409 and error(sv)["code"] == "insufficient_stored_value"
     coupon = sale(clerk, receipt_no="R3", member=member_no, coupon_code="NOPE")
     assert coupon.status_code == 409 and error(coupon)["code"] == "coupon_invalid"
-    for data, field in [({"amount": "-1.00"}, "amount"), ({"amount": "0.00"}, "amount"),
-                        ({"member": "999"}, "member"),
-                        ({"lines": [{"amount": "100.00"}]}, "lines"), ({"pay_points": 10}, "member")]:
+    for data, field in [
+        ({"amount": "-1.00"}, "amount"),
+        ({"amount": "0.00"}, "amount"),
+        ({"member": "999"}, "member"),
+        ({"lines": [{"amount": "100.00"}]}, "lines"),
+        ({"pay_points": 10}, "member"),
+    ]:
         response = sale(clerk, receipt_no="R4", **data)
         assert response.status_code == 400 and field in error(response)["fields"], (data, response.json())
     assert Sale.objects.count() == 1
@@ -196,14 +231,22 @@ def test_returns(api):
     assert response.status_code == 201
     body = response.json()
     assert {k: body[k] for k in body if k != "return_id"} == {
-        "amount": "150.00", "cash_back": "149.50", "points_reversed": 179, "growth_reversed": 149,
-        "points_refunded": 50, "stored_value_refunded": "0.00", "points_balance": 1258 - 179 + 50}
+        "amount": "150.00",
+        "cash_back": "149.50",
+        "points_reversed": 179,
+        "growth_reversed": 149,
+        "points_refunded": 50,
+        "stored_value_refunded": "0.00",
+        "points_balance": 1258 - 179 + 50,
+    }
     # ¥149.50 in cash and 50 points (¥0.50) make the ¥150.00 returned
     assert clerk.post(url, {"receipt_no": "RR1", "amount": "150.00"}, format="json").status_code == 200
     too_much = clerk.post(url, {"receipt_no": "RR2", "amount": "150.01"}, format="json")
     assert too_much.status_code == 400 and "amount" in error(too_much)["fields"]
-    assert clerk.post("/api/v1/sales/999999/returns/", {"receipt_no": "RR3", "amount": "1.00"},
-                      format="json").status_code == 404
+    assert (
+        clerk.post("/api/v1/sales/999999/returns/", {"receipt_no": "RR3", "amount": "1.00"}, format="json").status_code
+        == 404
+    )
     assert discrepancies() == []
 
 
@@ -229,8 +272,16 @@ def test_ledger_is_paginated_newest_first(api):
     body = clerk.get(f"/api/v1/members/{member_no}/points/").json()
     assert set(body) == {"count", "next", "previous", "results"} and body["count"] == 3
     assert [e["points"] for e in body["results"]] == [12, 11, 10]
-    assert set(body["results"][0]) == {"id", "kind", "points", "balance_after", "source", "store", "created_at",
-                                       "expires_at"}
+    assert set(body["results"][0]) == {
+        "id",
+        "kind",
+        "points",
+        "balance_after",
+        "source",
+        "store",
+        "created_at",
+        "expires_at",
+    }
     assert body["results"][0]["store"] == "S001"
 
 
@@ -241,8 +292,10 @@ def test_top_up_without_plan_and_errors(api):
     assert clerk.post(url, {"amount": "50.00"}, format="json").json()["bonus_added"] == "0.00"
     bad = clerk.post(url, {"amount": "50.00", "plan": "TOPUP300"}, format="json")
     assert bad.status_code == 400 and "amount" in error(bad)["fields"]
-    assert clerk.post("/api/v1/members/0000000000/stored-value/topups/", {"amount": "5.00"},
-                      format="json").status_code == 404
+    assert (
+        clerk.post("/api/v1/members/0000000000/stored-value/topups/", {"amount": "5.00"}, format="json").status_code
+        == 404
+    )
 
 
 def test_stored_value_pays_at_the_till(api):
@@ -253,9 +306,12 @@ def test_stored_value_pays_at_the_till(api):
     assert (body["stored_value_paid"], body["cash_due"], body["points_earned"]) == ("80.00", "0.00", 80)
 
 
-@override_settings(REST_FRAMEWORK={**__import__("django.conf").conf.settings.REST_FRAMEWORK,
-                                   "DEFAULT_THROTTLE_RATES": {"lookup": "3/min", "lookup_ip": "100/min",
-                                                              "write": "100/min"}})
+@override_settings(
+    REST_FRAMEWORK={
+        **__import__("django.conf").conf.settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"lookup": "3/min", "lookup_ip": "100/min", "write": "100/min"},
+    }
+)
 def test_lookups_are_throttled(api):
     from rest_framework.settings import api_settings
     from rest_framework.throttling import SimpleRateThrottle
@@ -348,15 +404,17 @@ def test_the_per_address_limit_is_not_escaped_by_a_forged_forwarded_for(api, pro
     assert settings.REST_FRAMEWORK["NUM_PROXIES"] == 0  # the default trusts no header
     rates = {"lookup": "1000/min", "lookup_ip": "3/min", "write": "1000/min"}
     restore = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]  # read outside the override, or 3/min leaks
-    with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies,
-                                           "DEFAULT_THROTTLE_RATES": rates}):
+    with override_settings(
+        REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies, "DEFAULT_THROTTLE_RATES": rates}
+    ):
         SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
         try:
             clerk = api("clerk1")
 
             def look(n, proxy_saw="10.0.0.7"):
-                return clerk.get("/api/v1/members/lookup/", {"q": "13900000001"},
-                                 HTTP_X_FORWARDED_FOR=f"203.0.113.{n}, {proxy_saw}").status_code
+                return clerk.get(
+                    "/api/v1/members/lookup/", {"q": "13900000001"}, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}, {proxy_saw}"
+                ).status_code
 
             assert [look(n) for n in range(4)] == [404, 404, 404, 429]  # the forged part varies: one address
             if proxies:

@@ -62,8 +62,10 @@ def test_malformed_json_is_400_in_the_envelope(api):
     assert not Sale.objects.exists()
 
 
-@pytest.mark.parametrize("field,value", [("name", "张\x00三"), ("name", "bad\x1bname"), ("phone", "138\x0000138000"),
-                                         ("referral_code", "AB\x07CD")])
+@pytest.mark.parametrize(
+    "field,value",
+    [("name", "张\x00三"), ("name", "bad\x1bname"), ("phone", "138\x0000138000"), ("referral_code", "AB\x07CD")],
+)
 def test_control_characters_in_a_field_are_400_naming_it(api, field, value):
     body = {"phone": "13800138000", "name": "张三", field: value}
     err = error(api("clerk1").post("/api/v1/members/", body, format="json"), 400)

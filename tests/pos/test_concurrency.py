@@ -43,8 +43,11 @@ def test_parallel_sales_paying_points_never_overspend(on_postgres, demo_staff, p
     def sell(i):
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {tokens['clerk1' if i % 2 else 'clerk2']}")
-        response = client.post("/api/v1/sales/", {"receipt_no": f"P{i}", "member": member.member_no,
-                                                  "amount": "100.00", "pay_points": 300}, format="json")
+        response = client.post(
+            "/api/v1/sales/",
+            {"receipt_no": f"P{i}", "member": member.member_no, "amount": "100.00", "pay_points": 300},
+            format="json",
+        )
         return response.status_code, response.json()
 
     results = run_parallel(20, sell)

@@ -87,29 +87,43 @@ def test_sale_preview_and_sale_with_points(clerk):
     enrol(clerk)
     member = Member.objects.get()
     clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R1", "amount": "1000.00"}, **HX)
-    preview = clerk.post("/counter/sale/preview/", {"member_no": member.member_no, "receipt_no": "R2",
-                                                    "amount": "300.00", "pay_points": "100"}, **HX)
+    preview = clerk.post(
+        "/counter/sale/preview/",
+        {"member_no": member.member_no, "receipt_no": "R2", "amount": "300.00", "pay_points": "100"},
+        **HX,
+    )
     html = text(preview)
     # SILVER now: the counter applies the member price, 2% off the ¥300.00 list price = ¥294.00
     assert 'data-testid="preview-discount">−¥6.00<' in html
-    assert 'data-testid="preview-earn">351<' in html and "¥293.00" in html and ">1000 <" in html  # the balance, under the ¥147 cap
-    response = clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R2", "amount": "300.00",
-                                             "pay_points": "100"}, **HX)
+    assert (
+        'data-testid="preview-earn">351<' in html and "¥293.00" in html and ">1000 <" in html
+    )  # the balance, under the ¥147 cap
+    response = clerk.post(
+        "/counter/sale/",
+        {"member_no": member.member_no, "receipt_no": "R2", "amount": "300.00", "pay_points": "100"},
+        **HX,
+    )
     html = text(response)
     assert response.status_code == 200
     assert 'data-testid="result-discount">−¥6.00<' in html and 'data-testid="result-amount">¥294.00<' in html
     assert 'data-testid="result-cash">¥293.00<' in html and 'data-testid="result-earned">351<' in html
     assert 'data-testid="points-balance">1251<' in html
-    again = clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R2", "amount": "300.00",
-                                          "pay_points": "100"}, **HX)
+    again = clerk.post(
+        "/counter/sale/",
+        {"member_no": member.member_no, "receipt_no": "R2", "amount": "300.00", "pay_points": "100"},
+        **HX,
+    )
     assert "没有任何改动" in text(again) and Sale.objects.count() == 2
 
 
 def test_sale_errors_change_nothing(clerk):
     enrol(clerk)
     member = Member.objects.get()
-    response = clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R1", "amount": "100.00",
-                                             "pay_points": "10"}, **HX)
+    response = clerk.post(
+        "/counter/sale/",
+        {"member_no": member.member_no, "receipt_no": "R1", "amount": "100.00", "pay_points": "10"},
+        **HX,
+    )
     assert response.status_code == 409 and "积分不足" in text(response)
     bad = clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R1", "amount": "abc"}, **HX)
     assert bad.status_code == 400
@@ -122,14 +136,12 @@ def test_sale_without_member_and_return(clerk):
     enrol(clerk)
     member = Member.objects.get()
     clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R8", "amount": "300.00"}, **HX)
-    response = clerk.post("/counter/return/", {"sale_receipt_no": "R8", "receipt_no": "RR8", "amount": "100.00"},
-                          **HX)
+    response = clerk.post("/counter/return/", {"sale_receipt_no": "R8", "receipt_no": "RR8", "amount": "100.00"}, **HX)
     assert response.status_code == 200 and 'data-testid="result-reversed">100<' in text(response)
     assert Member.objects.get().points_balance == 200
     missing = clerk.post("/counter/return/", {"sale_receipt_no": "NOPE", "receipt_no": "RR9", "amount": "1"}, **HX)
     assert missing.status_code == 404
-    too_much = clerk.post("/counter/return/", {"sale_receipt_no": "R8", "receipt_no": "RR10", "amount": "250.00"},
-                          **HX)
+    too_much = clerk.post("/counter/return/", {"sale_receipt_no": "R8", "receipt_no": "RR10", "amount": "250.00"}, **HX)
     assert too_much.status_code == 400 and "200.00" in text(too_much)
     assert discrepancies() == []
 
@@ -172,8 +184,11 @@ def test_welcome_coupon_shows_on_the_result_and_a_gift_is_handed_over(clerk, dem
     assert 'data-testid="member-coupons"' in html and "入会礼 满50减10" in html
     member = Member.objects.get()
     coupon = member.coupons.get()
-    preview = clerk.post("/counter/sale/preview/", {"member_no": member.member_no, "receipt_no": "R1",
-                                                    "amount": "60.00", "coupon_code": coupon.code}, **HX)
+    preview = clerk.post(
+        "/counter/sale/preview/",
+        {"member_no": member.member_no, "receipt_no": "R1", "amount": "60.00", "coupon_code": coupon.code},
+        **HX,
+    )
     assert 'data-testid="preview-coupon">−¥10.00<' in text(preview) and "¥50.00" in text(preview)
     points.grant(member=member, points=500, source="manual", idempotency_key="seed")
     order = mall.order(member=member, item=MallItem.objects.get(code="BAG"), idempotency_key="o")
@@ -191,8 +206,10 @@ def test_counter_lookups_are_throttled_like_the_api(clerk, settings):
     from rest_framework.throttling import SimpleRateThrottle
 
     restore = SimpleRateThrottle.THROTTLE_RATES
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-        "lookup": "3/min", "lookup_ip": "100/min", "write": "100/min"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"lookup": "3/min", "lookup_ip": "100/min", "write": "100/min"},
+    }
     SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
     cache.clear()
     try:
@@ -208,12 +225,18 @@ def test_counter_lookups_are_throttled_like_the_api(clerk, settings):
 def test_a_failed_sale_keeps_what_was_typed_and_a_reused_receipt_is_said_plainly(clerk):
     enrol(clerk)
     member = Member.objects.get()
-    bad = text(clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "KEEP-1", "amount": "88.00",
-                                             "pay_points": "10"}, **HX))  # no points: refused
+    bad = text(
+        clerk.post(
+            "/counter/sale/",
+            {"member_no": member.member_no, "receipt_no": "KEEP-1", "amount": "88.00", "pay_points": "10"},
+            **HX,
+        )
+    )  # no points: refused
     assert 'value="KEEP-1"' in bad and 'value="88.00"' in bad and 'value="10"' in bad
     clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R-1", "amount": "10.00"}, **HX)
-    again = text(clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R-1", "amount": "20.00"},
-                            **HX))
+    again = text(
+        clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "R-1", "amount": "20.00"}, **HX)
+    )
     assert "R-1" in again and "幂等键" not in again and Sale.objects.count() == 1
 
 
@@ -224,12 +247,22 @@ def test_returns_pick_from_the_members_sales_and_say_the_cash_to_hand_back(clerk
     page = text(clerk.get(f"/counter/?m={member.member_no}"))
     assert 'data-testid="pick-return-S-1"' in page and 'data-return-left="100.00"' in page
     # ¥30 of a ¥100 cash sale: ¥30 back in cash; the rest later: ¥70
-    first = text(clerk.post("/counter/return/", {"member_no": member.member_no, "sale_receipt_no": "S-1",
-                                                 "receipt_no": "RT-1", "amount": "30.00"}, **HX))
+    first = text(
+        clerk.post(
+            "/counter/return/",
+            {"member_no": member.member_no, "sale_receipt_no": "S-1", "receipt_no": "RT-1", "amount": "30.00"},
+            **HX,
+        )
+    )
     assert 'data-testid="result-cash-back">¥30.00<' in first
     assert 'data-return-left="70.00"' in first
-    rest = text(clerk.post("/counter/return/", {"member_no": member.member_no, "sale_receipt_no": "S-1",
-                                                "receipt_no": "RT-2", "amount": "70.00"}, **HX))
+    rest = text(
+        clerk.post(
+            "/counter/return/",
+            {"member_no": member.member_no, "sale_receipt_no": "S-1", "receipt_no": "RT-2", "amount": "70.00"},
+            **HX,
+        )
+    )
     assert 'data-testid="result-cash-back">¥70.00<' in rest and 'data-testid="pick-return-S-1"' not in rest
     day = text(clerk.get("/counter/today/", **HX))
     assert 'data-testid="today-returns">2 · ¥100.00<' in day and 'data-testid="today-net">¥0.00<' in day
@@ -249,11 +282,13 @@ def test_the_managers_screen_shows_flagged_balances_adjustments_and_the_desk_log
     enrol(clerk)
     member = Member.objects.get()
     assert clerk.get("/counter/manager/").status_code == 403  # clerks do not see it
-    sale = purchases.record_purchase(member=member, store=demo_staff["clerk1"].store, reference="F1",
-                                     idempotency_key="f1", amount=Decimal("100.00"))
+    sale = purchases.record_purchase(
+        member=member, store=demo_staff["clerk1"].store, reference="F1", idempotency_key="f1", amount=Decimal("100.00")
+    )
     points.spend(member=member, points=100, source="mall_order", idempotency_key="spent")
-    purchases.record_return(purchase=sale.purchase, amount=sale.purchase.amount, reference="FR1",
-                            idempotency_key="fr1")  # takes back 100 points already spent: flagged
+    purchases.record_return(
+        purchase=sale.purchase, amount=sale.purchase.amount, reference="FR1", idempotency_key="fr1"
+    )  # takes back 100 points already spent: flagged
     points.adjust(member=member, points=20, reason="goodwill", acting_user=demo_staff["manager1"])
     page = text(signed_in("manager1").get("/counter/manager/"))
     assert member.member_no in page and "goodwill" in page and "member.enrol" in page

@@ -87,8 +87,7 @@ def test_lost_card_is_blocked_and_replaced(api, demo_staff):
     member = enrol(clerk, card_no=STOCK[0])
     no = member["member_no"]
     clerk.post(f"/api/v1/members/{no}/stored-value/topups/", {"amount": "100.00"}, format="json")
-    new = clerk.post(f"/api/v1/members/{no}/cards/{STOCK[0]}/lost/", {"replacement_card_no": STOCK[1]},
-                     format="json")
+    new = clerk.post(f"/api/v1/members/{no}/cards/{STOCK[0]}/lost/", {"replacement_card_no": STOCK[1]}, format="json")
     assert new.status_code == 201 and new.json() == {"card_no": STOCK[1], "kind": "physical", "status": "active"}
     gone = lookup(clerk, STOCK[0])
     assert gone.status_code == 404 and error(gone)["code"] == "not_found"
@@ -101,8 +100,11 @@ def test_lost_card_is_blocked_and_replaced(api, demo_staff):
     assert again.status_code == 400 and error(again)["code"] == "invalid"  # already blocked
     not_theirs = clerk.post(f"/api/v1/members/{no}/cards/{STOCK[2]}/lost/", {}, format="json")
     assert not_theirs.status_code == 404 and error(not_theirs)["code"] == "not_found"
-    taken = clerk.post(f"/api/v1/members/{no}/cards/{virtual.json()['card_no']}/lost/",
-                       {"replacement_card_no": STOCK[1]}, format="json")
+    taken = clerk.post(
+        f"/api/v1/members/{no}/cards/{virtual.json()['card_no']}/lost/",
+        {"replacement_card_no": STOCK[1]},
+        format="json",
+    )
     assert taken.status_code == 409 and error(taken)["code"] == "card_taken"
     assert Card.objects.get(number=virtual.json()["card_no"]).status == "active"  # nothing changed
     assert audited("card.replace").operator == demo_staff["clerk1"]
@@ -116,8 +118,9 @@ def test_change_phone_with_a_code_to_the_new_phone(api, demo_staff):
     assert sent.status_code == 200 and sent.json() == {"phone": "137****0007", "resend_in": 60}
     no_code = clerk.post(f"/api/v1/members/{no}/phone/", {"phone": "13700000007"}, format="json")
     assert no_code.status_code == 400 and "code" in error(no_code)["fields"]
-    changed = clerk.post(f"/api/v1/members/{no}/phone/", {"phone": "13700000007", "code": last_code("13700000007")},
-                         format="json")
+    changed = clerk.post(
+        f"/api/v1/members/{no}/phone/", {"phone": "13700000007", "code": last_code("13700000007")}, format="json"
+    )
     assert changed.status_code == 200 and changed.json()["phone"] == "137****0007"
     assert changed.json()["member_no"] == no
     assert lookup(clerk, "13700000007").json()["member_no"] == no
@@ -126,8 +129,9 @@ def test_change_phone_with_a_code_to_the_new_phone(api, demo_staff):
     assert taken.status_code == 409 and error(taken)["code"] == "phone_taken"
     taken = manager.post(f"/api/v1/members/{other['member_no']}/phone/", {"phone": "13700000007"}, format="json")
     assert taken.status_code == 409 and error(taken)["code"] == "phone_taken"
-    by_manager = manager.post(f"/api/v1/members/{other['member_no']}/phone/", {"phone": "13800138000"},
-                              format="json")  # without a code, and the old number of the first member
+    by_manager = manager.post(
+        f"/api/v1/members/{other['member_no']}/phone/", {"phone": "13800138000"}, format="json"
+    )  # without a code, and the old number of the first member
     assert by_manager.status_code == 200 and by_manager.json()["phone"] == "138****8000"
     bad = clerk.post(f"/api/v1/members/{no}/phone/", {"phone": "12345", "code": "123456"}, format="json")
     assert bad.status_code == 400 and "phone" in error(bad)["fields"]
@@ -156,8 +160,7 @@ def test_set_and_reset_the_pin(api, demo_staff):
     assert reset.status_code == 204
     replay = manager.put(url, {"pin": "246802"}, format="json", HTTP_IDEMPOTENCY_KEY="pin-1")
     assert replay.status_code == 204 and not replay.content
-    assert clerk.post("/api/v1/sales/", {**sale, "receipt_no": "R2", "pin": "246802"},
-                      format="json").status_code == 201
+    assert clerk.post("/api/v1/sales/", {**sale, "receipt_no": "R2", "pin": "246802"}, format="json").status_code == 201
     assert audited("sv.set_pin").operator == demo_staff["manager1"]
 
 
@@ -171,14 +174,25 @@ def test_refund_a_top_up_manager_only(api, demo_staff):
     assert denied.status_code == 403 and error(denied)["code"] == "forbidden"
     refunded = manager.post(url, format="json")
     assert refunded.status_code == 201
-    assert refunded.json() == {"topup_id": topup["topup_id"], "principal_refunded": "300.00",
-                               "bonus_removed": "40.00", "principal": "0.00", "bonus": "0.00"}
+    assert refunded.json() == {
+        "topup_id": topup["topup_id"],
+        "principal_refunded": "300.00",
+        "bonus_removed": "40.00",
+        "principal": "0.00",
+        "bonus": "0.00",
+    }
     twice = manager.post(url, format="json")
     assert twice.status_code == 400 and error(twice)["code"] == "invalid"
     spent = clerk.post(f"/api/v1/members/{no}/stored-value/topups/", {"amount": "100.00"}, format="json").json()
     everything = str(Decimal(spent["principal"]) + Decimal(spent["bonus"]))
-    assert clerk.post("/api/v1/sales/", {"receipt_no": "R1", "member": no, "amount": everything,
-                                         "pay_stored_value": everything}, format="json").status_code == 201
+    assert (
+        clerk.post(
+            "/api/v1/sales/",
+            {"receipt_no": "R1", "member": no, "amount": everything, "pay_stored_value": everything},
+            format="json",
+        ).status_code
+        == 201
+    )
     nothing_left = manager.post(f"/api/v1/stored-value/topups/{spent['topup_id']}/refund/", format="json")
     assert nothing_left.status_code == 409 and error(nothing_left)["code"] == "insufficient_stored_value"
     for missing in ["999999", "abc"]:
@@ -202,16 +216,26 @@ def test_merge_moves_everything_and_the_merged_coupons_work(api, demo_staff, cam
     source, target = (Member.objects.get(member_no=m["member_no"]) for m in (dup, keep))
     invited = enrol(clerk, phone="13900000002", referral_code=source.referral_code)
     dup_coupon = Coupon.objects.get(member=source)
-    assert clerk.post("/api/v1/sales/", {"receipt_no": "R1", "member": dup["member_no"], "amount": "200.00"},
-                      format="json").status_code == 201
+    assert (
+        clerk.post(
+            "/api/v1/sales/", {"receipt_no": "R1", "member": dup["member_no"], "amount": "200.00"}, format="json"
+        ).status_code
+        == 201
+    )
     points.adjust(member=source, points=5000, reason="test", acting_user=demo_staff["manager1"])
     order = mall.order(member=source, item=MallItem.objects.order_by("points_price").first(), idempotency_key="o1")
     other_scene = Scene.objects.exclude(pk=SceneGrant.objects.get(member=source).scene_id).first()
-    SceneGrant.objects.create(scene=other_scene, member=source, occurrence="2026", status="granted",
-                              created_at=order.created_at)
+    SceneGrant.objects.create(
+        scene=other_scene, member=source, occurrence="2026", status="granted", created_at=order.created_at
+    )
     CheckIn.objects.create(member=source, day="2026-01-02", streak=1, points=0)
-    ReferralReward.objects.create(inviter=source, invited=Member.objects.get(member_no=invited["member_no"]),
-                                  points=100, purchase_ref="X", created_at=order.created_at)
+    ReferralReward.objects.create(
+        inviter=source,
+        invited=Member.objects.get(member_no=invited["member_no"]),
+        points=100,
+        purchase_ref="X",
+        created_at=order.created_at,
+    )
     source.tags.add(Tag.objects.create(name="VIP"))
     stored_value.top_up(member=source, amount="50.00", idempotency_key="sv")
     notes = Notification.objects.filter(member=source).count()
@@ -238,15 +262,20 @@ def test_merge_moves_everything_and_the_merged_coupons_work(api, demo_staff, cam
     assert CheckIn.objects.filter(member=target, day="2026-01-02").exists()
     assert ReferralReward.objects.get().inviter_id == target.pk
     assert Member.objects.get(member_no=invited["member_no"]).referrer_id == target.pk
-    assert Notification.objects.filter(member=target).count() >= notes and not Notification.objects.filter(
-        member=source).exists()
+    assert (
+        Notification.objects.filter(member=target).count() >= notes
+        and not Notification.objects.filter(member=source).exists()
+    )
     assert list(Member.objects.get(pk=target.pk).tags.values_list("name", flat=True)) == ["VIP"]
     assert lookup(clerk, dup["card_no"]).json()["member_no"] == keep["member_no"]  # cards moved too
     assert audited("member.merge").operator == demo_staff["manager1"]
     assert discrepancies() == []
     # the merged account's coupon works on the kept account
-    sale = clerk.post("/api/v1/sales/", {"receipt_no": "R2", "member": keep["member_no"], "amount": "100.00",
-                                         "coupon_code": dup_coupon.code}, format="json")
+    sale = clerk.post(
+        "/api/v1/sales/",
+        {"receipt_no": "R2", "member": keep["member_no"], "amount": "100.00", "coupon_code": dup_coupon.code},
+        format="json",
+    )
     assert sale.status_code == 201, sale.json()
     assert Decimal(sale.json()["coupon_value"]) > 0
     assert Coupon.objects.get(pk=dup_coupon.pk).status == "used"
@@ -263,8 +292,10 @@ def test_close_a_membership(api, demo_staff, campaigns_demo):
     clerk, manager = api("clerk1"), api("manager1")
     member = enrol(clerk, name="张三", birthday="1990-05-20", marketing_consent=True)
     no = member["member_no"]
-    assert clerk.post("/api/v1/sales/", {"receipt_no": "R1", "member": no, "amount": "120.00"},
-                      format="json").status_code == 201
+    assert (
+        clerk.post("/api/v1/sales/", {"receipt_no": "R1", "member": no, "amount": "120.00"}, format="json").status_code
+        == 201
+    )
     points.adjust(member=Member.objects.get(member_no=no), points=5, reason="t", acting_user=demo_staff["manager1"])
     url = f"/api/v1/members/{no}/close/"
     denied = clerk.post(url, {"reason": "asked"}, format="json")

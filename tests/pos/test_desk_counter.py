@@ -30,6 +30,7 @@ def staff(demo_staff, program):
         client = Client()
         client.force_login(demo_staff[username])
         return client
+
     return sign_in
 
 
@@ -70,12 +71,18 @@ def test_clerk_binds_a_card_and_replaces_a_lost_one(staff, member, demo_staff):
     assert bound.status_code == 200 and STOCK[0] in text(bound)
     assert Card.objects.get(number=STOCK[0]).member_id == member.pk
     virtual = member.cards.get(kind="virtual").number
-    lost = clerk.post("/counter/desk/lost/", {"member_no": member.member_no, "lost_card_no": STOCK[0],
-                                              "replacement_card_no": STOCK[1]}, **HX)
+    lost = clerk.post(
+        "/counter/desk/lost/",
+        {"member_no": member.member_no, "lost_card_no": STOCK[0], "replacement_card_no": STOCK[1]},
+        **HX,
+    )
     assert lost.status_code == 200 and Card.objects.get(number=STOCK[0]).status == "blocked"
     assert Card.objects.get(number=STOCK[1]).replaces.number == STOCK[0]
-    again = clerk.post("/counter/desk/lost/", {"member_no": member.member_no, "lost_card_no": virtual,
-                                               "replacement_card_no": STOCK[1]}, **HX)
+    again = clerk.post(
+        "/counter/desk/lost/",
+        {"member_no": member.member_no, "lost_card_no": virtual, "replacement_card_no": STOCK[1]},
+        **HX,
+    )
     assert again.status_code == 409 and Card.objects.get(number=virtual).status == "active"
     assert AuditLog.objects.filter(action="card.replace", operator=demo_staff["clerk1"]).count() == 1
 
@@ -87,23 +94,32 @@ def test_phone_and_pin_with_the_members_code(staff, member):
     assert sent.status_code == 200 and "139****0009" in text(sent) and 'value="13900000009"' in text(sent)
     no_code = clerk.post("/counter/desk/phone/", {**base, "phone": "13900000009", "action": "change"}, **HX)
     assert no_code.status_code == 400 and "短信验证码" in text(no_code)
-    done = clerk.post("/counter/desk/phone/", {**base, "phone": "13900000009", "code": last_code("13900000009"),
-                                               "action": "change"}, **HX)
+    done = clerk.post(
+        "/counter/desk/phone/",
+        {**base, "phone": "13900000009", "code": last_code("13900000009"), "action": "change"},
+        **HX,
+    )
     assert done.status_code == 200 and Member.objects.get(pk=member.pk).phone == "13900000009"
     assert clerk.post("/counter/desk/pin/", {**base, "action": "send"}, **HX).status_code == 200
-    pin = clerk.post("/counter/desk/pin/", {**base, "pin": "135790", "pin_code": last_code("13900000009"),
-                                            "action": "set"}, **HX)
+    pin = clerk.post(
+        "/counter/desk/pin/", {**base, "pin": "135790", "pin_code": last_code("13900000009"), "action": "set"}, **HX
+    )
     assert pin.status_code == 200
     stored_value.top_up(member=member, amount="50.00", idempotency_key="t")
-    sale = clerk.post("/counter/sale/", {**base, "receipt_no": "R1", "amount": "10.00", "pay_stored_value": "10.00",
-                                         "pin": "135790"}, **HX)
+    sale = clerk.post(
+        "/counter/sale/",
+        {**base, "receipt_no": "R1", "amount": "10.00", "pay_stored_value": "10.00", "pin": "135790"},
+        **HX,
+    )
     assert sale.status_code == 200
 
 
 def test_clerks_cannot_merge_close_or_refund(staff, member):
     clerk = staff("clerk1")
     for url in ["/counter/desk/merge/", "/counter/desk/close/", "/counter/desk/refund/"]:
-        assert clerk.post(url, {"member_no": member.member_no, "reason": "x", "confirm": "yes"}, **HX).status_code == 403
+        assert (
+            clerk.post(url, {"member_no": member.member_no, "reason": "x", "confirm": "yes"}, **HX).status_code == 403
+        )
     assert Member.objects.get(pk=member.pk).status == "active"
 
 

@@ -8,8 +8,12 @@ from schemathesis import checks
 
 from portal.wsgi import application
 
-CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-          checks.response_schema_conformance]
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+]
 
 
 @pytest.fixture
@@ -19,8 +23,10 @@ def token(demo_staff, program, settings):
     from membership.models import Store
     from membership.services import enrolment
 
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-        "lookup": "10000/min", "lookup_ip": "10000/min", "write": "10000/min"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"lookup": "10000/min", "lookup_ip": "10000/min", "write": "10000/min"},
+    }
     enrolment.enrol(phone="13800138000", name="张三", store=Store.objects.get(code="S001"))
     return Token.objects.get_or_create(user=demo_staff["manager1"])[0].key
 
@@ -49,6 +55,7 @@ def test_api_conforms_to_its_schema(token, keep_test_connection):
     assert len(operations) >= 9
     headers = {"Authorization": f"Token {token}"}
     for operation in operations:
+
         @given(case=operation.as_strategy())
         @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def call(case):

@@ -15,14 +15,20 @@ def _day(value: str) -> date:
 
 
 class Command(BaseCommand):
-    help = ("Rebuild the analytics roll-ups from --from to --to (local days, inclusive; default: from the first "
-            "enrolment or sale to yesterday) and the member snapshot as of --to.")
+    help = (
+        "Rebuild the analytics roll-ups from --from to --to (local days, inclusive; default: from the first "
+        "enrolment or sale to yesterday) and the member snapshot as of --to."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--from", dest="start", type=_day, help="first day (YYYY-MM-DD)")
         parser.add_argument("--to", dest="end", type=_day, help="last day (YYYY-MM-DD), default yesterday")
-        parser.add_argument("--only", action="append", choices=rollups.KINDS,
-                            help="only this roll-up (repeatable): " + ", ".join(rollups.KINDS))
+        parser.add_argument(
+            "--only",
+            action="append",
+            choices=rollups.KINDS,
+            help="only this roll-up (repeatable): " + ", ".join(rollups.KINDS),
+        )
         parser.add_argument("--no-snapshot", action="store_true", help="leave the member snapshot as it is")
 
     def handle(self, *args, start=None, end=None, only=None, no_snapshot=False, verbosity=1, **options):

@@ -5,8 +5,10 @@ from membership.models import Member
 
 
 class Command(BaseCommand):
-    help = ("Prove that every member's cached points and stored-value balances equal the sums of their "
-            "ledgers and lots. Exits non-zero on any discrepancy.")
+    help = (
+        "Prove that every member's cached points and stored-value balances equal the sums of their "
+        "ledgers and lots. Exits non-zero on any discrepancy."
+    )
 
     def handle(self, *args, **options):
         found = discrepancies()

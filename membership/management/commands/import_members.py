@@ -11,17 +11,22 @@ from membership.services import migration
 
 
 class Command(BaseCommand):
-    help = ("Import members with their points lots, stored value, growth, tier and cards from a CSV or XLSX "
-            "file. The whole file is one transaction: a file with a bad row writes nothing unless "
-            "--skip-bad-rows. Re-running a file changes nothing.")
+    help = (
+        "Import members with their points lots, stored value, growth, tier and cards from a CSV or XLSX "
+        "file. The whole file is one transaction: a file with a bad row writes nothing unless "
+        "--skip-bad-rows. Re-running a file changes nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file")
         parser.add_argument("--dry-run", action="store_true", help="Check and reconcile; write nothing.")
         parser.add_argument("--skip-bad-rows", action="store_true", help="Import the valid rows, list the bad ones.")
-        parser.add_argument("--tier-floor-until", default=None,
-                            help="YYYY-MM-DD: keep the file's tiers as a floor until this date "
-                                 "(else the tier is computed from the growth value).")
+        parser.add_argument(
+            "--tier-floor-until",
+            default=None,
+            help="YYYY-MM-DD: keep the file's tiers as a floor until this date "
+            "(else the tier is computed from the growth value).",
+        )
         parser.add_argument("--user", default=None, help="Username recorded as the operator.")
         parser.add_argument("--batch-rows", type=int, default=migration.BATCH_ROWS)
         parser.add_argument("--no-progress", action="store_true")
@@ -52,9 +57,15 @@ class Command(BaseCommand):
         try:
             with open(options["file"], "rb") as f:
                 result = migration.import_file(
-                    f, options["file"], acting_user=user, dry_run=options["dry_run"],
-                    skip_bad_rows=options["skip_bad_rows"], tier_floor_until=floor,
-                    batch_rows=options["batch_rows"], progress=progress)
+                    f,
+                    options["file"],
+                    acting_user=user,
+                    dry_run=options["dry_run"],
+                    skip_bad_rows=options["skip_bad_rows"],
+                    tier_floor_until=floor,
+                    batch_rows=options["batch_rows"],
+                    progress=progress,
+                )
         except OSError as exc:
             raise CommandError(str(exc)) from exc
         seconds = time.monotonic() - started

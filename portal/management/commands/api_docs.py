@@ -47,8 +47,10 @@ def endpoint_table() -> str:
                 continue
             success = ", ".join(code for code in operation.get("responses", {}) if code.startswith("2"))
             summary = (operation.get("summary") or operation.get("description") or "").strip().splitlines()
-            rows.append(f"| {method.upper()} | `{path}` | {summary[0] if summary else ''} | "
-                        f"{fields_of(schema, operation)} | {success} |")
+            rows.append(
+                f"| {method.upper()} | `{path}` | {summary[0] if summary else ''} | "
+                f"{fields_of(schema, operation)} | {success} |"
+            )
     return "\n".join(rows)
 
 
