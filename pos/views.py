@@ -252,6 +252,14 @@ def sale_preview(request):
 def sale(request):
     form = SaleForm(request.POST)
     member = _member_or_none(request.POST.get("member_no"))
+    if member is None and (request.POST.get("member_no") or "").strip():
+        # a member number the counter cannot find is an error, never a sale without a member
+        message = _(
+            "No member has number %(number)s: find the member again, or clear it for a sale without a member."
+        ) % {"number": request.POST["member_no"].strip()[:30]}
+        return _workspace(
+            request, None, status=400, message=message, level="error", sale_errors={"form": [message]}, sale_form=form
+        )
     if not form.is_valid():
         return _workspace(
             request,

@@ -293,3 +293,11 @@ def test_the_managers_screen_shows_flagged_balances_adjustments_and_the_desk_log
     page = text(signed_in("manager1").get("/counter/manager/"))
     assert member.member_no in page and "goodwill" in page and "member.enrol" in page
     assert 'data-testid="manager-link"' in text(signed_in("manager1").get("/counter/"))
+
+
+def test_an_unknown_member_number_is_an_error_never_a_sale_without_a_member(clerk):
+    response = clerk.post("/counter/sale/", {"member_no": "9999999999", "receipt_no": "U-1", "amount": "50.00"}, **HX)
+    assert response.status_code == 400 and "9999999999" in text(response)
+    assert not Sale.objects.exists()
+    anonymous = clerk.post("/counter/sale/", {"member_no": "", "receipt_no": "U-2", "amount": "50.00"}, **HX)
+    assert anonymous.status_code == 200 and Sale.objects.get().member is None
