@@ -984,6 +984,35 @@ class MemberImportJob(models.Model):
         return min(100, round(100 * self.rows_done / self.rows_total))
 
 
+class AdjustmentRequest(models.Model):
+    """A clerk's manual point adjustment above the program's limit, waiting for a store manager."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for a manager")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="+")
+    points = models.IntegerField(_("points"))
+    reason = models.CharField(_("reason"), max_length=200)
+    requested_by = models.ForeignKey(User, verbose_name=_("asked by"), on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("time"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        User, verbose_name=_("decided by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    entry = models.ForeignKey(PointsEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("adjustment waiting for approval")
+        verbose_name_plural = _("adjustments waiting for approval")
+        indexes = [models.Index(fields=["store", "status"])]
+
+
 class OutboxEvent(models.Model):
     """A domain event, written in the transaction of the change it reports (the transactional
     outbox): it exists exactly when the change committed. The relay (membership.outbox) hands it

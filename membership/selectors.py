@@ -175,3 +175,14 @@ def staff_log(store, since, limit: int = 200):
         .order_by("-created_at")[:limit]
     )
     return list(entries), list(adjustments)
+
+
+def waiting_adjustments(store):
+    """Adjustments the store's clerks asked for above the limit, oldest first."""
+    from .models import AdjustmentRequest
+
+    return list(
+        AdjustmentRequest.objects.filter(store=store, status=AdjustmentRequest.Status.PENDING)
+        .select_related("member", "requested_by")
+        .order_by("created_at")
+    )

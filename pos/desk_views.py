@@ -7,10 +7,10 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from membership import permissions, selectors
+from membership import config, permissions, selectors
 from membership.errors import Invalid, MembershipError, NotFound
-from membership.models import Card, Member, StoredValueEntry
-from membership.services import accounts, cards, enrolment, stored_value
+from membership.models import AdjustmentRequest, Card, Member, StoredValueEntry
+from membership.services import accounts, cards, enrolment, points, stored_value
 
 from .views import _member_or_none, _workspace, counter_only
 
@@ -27,6 +27,8 @@ FIELDS = (
     "from",
     "merge_reason",
     "reason",
+    "adjust_points",
+    "adjust_reason",
 )
 
 
@@ -42,6 +44,7 @@ def desk_context(request, member: Member, *, errors: dict | None = None, keep: b
         "cards": list(member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at")),
         "topups": [{"entry": t, "refunded": bool(t.refunds.all())} for t in topups],
         "can_manage": permissions.can_manage_members(request.user),
+        "adjust_limit": config.program().adjustment_limit,
         "values": {f: request.POST.get(f, "") for f in FIELDS} if keep else {},
         "errors": errors or {},
     }
@@ -246,3 +249,31 @@ def close(request):
         message=_("Membership %(member_no)s is closed: the personal data is erased; the phone number can enrol again.")
         % {"member_no": member.member_no},
     )
+
+
+@require_POST
+@counter_only
+def adjust(request):
+    """A manual points adjustment with a reason: applied within the user's limit, else sent to a manager."""
+    member, refused = _desk_member(request)
+    if refused:
+        return refused
+    try:
+        amount = int((request.POST.get("adjust_points") or "").strip())
+    except ValueError:
+        amount = 0
+    try:
+        done = points.request_adjustment(
+            member=member, points=amount, reason=request.POST.get("adjust_reason", ""), acting_user=request.user
+        )
+    except MembershipError as exc:
+        return _failed(request, member, exc, "adjust_reason" if exc.field == "reason" else "adjust_points")
+    if isinstance(done, AdjustmentRequest):
+        return _desk(
+            request,
+            member,
+            level="info",
+            message=_("%(points)s points is above the limit: the adjustment waits for a store manager's approval.")
+            % {"points": amount},
+        )
+    return _desk(request, member, message=_("Adjusted by %(points)s points.") % {"points": amount})

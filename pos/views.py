@@ -18,7 +18,7 @@ from campaigns.services import paid_cards as campaign_paid_cards
 from membership import config, permissions, selectors
 from membership.errors import CouponInvalid, MembershipError, NotFound, PhoneTaken
 from membership.models import Member, StoredValueEntry, TopUpPlan
-from membership.services import enrolment, paid_cards, pricing, stored_value, tiers
+from membership.services import enrolment, paid_cards, points, pricing, stored_value, tiers
 from membership.services.common import local
 
 from .api_support import lookup_throttled
@@ -595,10 +595,39 @@ manager_only = permissions.role_required(
 def manager(request):
     """The store manager's screen: balances returns took below zero, and today's desk operations and
     manual adjustments by the store's staff."""
+    return _manager_page(request)
+
+
+def _manager_page(request, *, message=None, level="success", status=200):
     start = local(timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
     entries, adjustments = selectors.staff_log(request.user.store, start)
     return render(
         request,
         "pos/manager.html",
-        {"flagged": selectors.flagged_members(request.user.store), "entries": entries, "adjustments": adjustments},
+        {
+            "flagged": selectors.flagged_members(request.user.store),
+            "waiting": selectors.waiting_adjustments(request.user.store),
+            "entries": entries,
+            "adjustments": adjustments,
+            "message": message,
+            "level": level,
+        },
+        status=status,
     )
+
+
+@require_POST
+@manager_only
+def manager_decide(request, request_id):
+    """Approve or reject an adjustment a clerk asked for above the limit."""
+    approve = request.POST.get("decision") == "approve"
+    try:
+        asked = points.decide_adjustment(request_id=request_id, approve=approve, acting_user=request.user)
+    except MembershipError as exc:
+        return _manager_page(request, message=exc.message, level="error", status=exc.status)
+    message = (
+        _("Approved: %(points)s points for member %(member)s.")
+        if approve
+        else _("Rejected: %(points)s points for member %(member)s.")
+    )
+    return _manager_page(request, message=message % {"points": asked.points, "member": asked.member.member_no})

@@ -566,3 +566,72 @@ def _store_notices(batch) -> int:
             [dict(member_id=notice.member_id, points=notice.points, expires_at=notice.expires_at) for notice in batch],
         )
     return len(created)
+
+
+MSG_ASKED = _("Adjustments above %(limit)s points wait for a store manager's approval.")
+MSG_DECIDED = _("This adjustment was decided already.")
+
+
+def request_adjustment(*, member, points: int, reason: str, acting_user, idempotency_key: str | None = None):
+    """A manual adjustment from the counter: applied at once within what the user may do (a clerk up to
+    the program's limit, a manager any size), else queued for a store manager of the same store.
+    Returns the ledger entry, or the AdjustmentRequest waiting for approval."""
+    from ..models import AdjustmentRequest
+    from ..permissions import can_use_counter
+
+    if not reason or not reason.strip():
+        raise Invalid(MSG_REASON_REQUIRED, field="reason")
+    if not points:
+        raise Invalid(MSG_ZERO, field="points")
+    program = config.program()
+    if can_adjust_points(acting_user, points, program.adjustment_limit):
+        return adjust(
+            member=member, points=points, reason=reason, acting_user=acting_user, idempotency_key=idempotency_key
+        )
+    if not can_use_counter(acting_user):
+        raise Forbidden(MSG_ADJUST_NEEDS_MANAGER % {"limit": program.adjustment_limit}, field="points")
+    asked = AdjustmentRequest.objects.create(
+        member_id=getattr(member, "pk", member),
+        points=points,
+        reason=reason.strip(),
+        requested_by=acting_user,
+        store=acting_user.store,
+        created_at=now(),
+    )
+    audit("points.adjust_requested", member=asked.member, operator=acting_user, points=points, request=asked.pk)
+    return asked
+
+
+def decide_adjustment(*, request_id: int, approve: bool, acting_user):
+    """A store manager (of the request's store) or HQ approves or rejects a waiting adjustment; an
+    approval applies it once (keyed by the request)."""
+    from ..models import AdjustmentRequest
+    from ..permissions import is_hq, is_manager
+
+    with transaction.atomic():
+        asked = AdjustmentRequest.objects.select_for_update().filter(pk=request_id).first()
+        if asked is None:
+            raise Invalid(_("No such adjustment request."), field="request")
+        if not (is_hq(acting_user) or (is_manager(acting_user) and acting_user.store_id == asked.store_id)):
+            raise Forbidden(MSG_ADJUST_NEEDS_MANAGER % {"limit": config.program().adjustment_limit}, field="points")
+        if asked.status != AdjustmentRequest.Status.PENDING:
+            raise Invalid(MSG_DECIDED, field="request")
+        if approve:
+            asked.entry = adjust(
+                member=asked.member_id,
+                points=asked.points,
+                reason=f"{asked.reason} ({asked.requested_by.username})",
+                acting_user=acting_user,
+                idempotency_key=f"adjust-request:{asked.pk}",
+                store=asked.store,
+            )
+        asked.status = AdjustmentRequest.Status.APPROVED if approve else AdjustmentRequest.Status.REJECTED
+        asked.decided_by, asked.decided_at = acting_user, now()
+        asked.save(update_fields=["status", "decided_by", "decided_at", "entry"])
+        audit(
+            "points.adjust_approved" if approve else "points.adjust_rejected",
+            member=asked.member,
+            operator=acting_user,
+            request=asked.pk,
+        )
+        return asked

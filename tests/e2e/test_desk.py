@@ -94,3 +94,70 @@ def test_manager_closes_a_membership(live_server, demo_staff, program, page_at, 
     page.press("#q", "Enter")
     page.wait_for_selector('[data-testid="enrol-form"]:visible')  # the phone can enrol again
     assert not page.locator('[data-testid="member-card"]').count()
+
+
+def test_a_pin_protects_a_stored_value_sale_and_a_manager_approves_an_adjustment(
+    live_server, demo_staff, program, page_at, screenshot, settings
+):
+    import re
+    from decimal import Decimal
+
+    from membership.models import Member, Store
+    from membership.services import enrolment, stored_value
+    from portal.sms import LocmemSmsBackend
+
+    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    LocmemSmsBackend.outbox.clear()
+    member = enrolment.enrol(phone="13700000009", name="周九", store=Store.objects.get(code="S001"))
+    stored_value.top_up(member=member, amount=Decimal("100.00"), idempotency_key="e2e-pin-topup")
+    page = page_at(1024, 768)
+    sign_in(page, live_server.url, "clerk1", "clerk1-demo")
+    open_desk(page, "13700000009")
+
+    # the member's phone gets a code; they read it out and type their PIN
+    page.click('[data-testid="desk-pin"] button[value="send"]')
+    page.wait_for_selector('[data-testid="message"]')
+    code = re.search(r"\b(\d{6})\b", [t for to, t in LocmemSmsBackend.outbox if to == "13700000009"][-1]).group(1)
+    page.click('[data-testid="desk-tab"]')
+    page.fill("#id_desk_pin_code", code)
+    page.fill("#id_desk_pin", "135790")
+    page.click('[data-testid="desk-pin"] button[value="set"]')
+    page.wait_for_function(
+        "document.querySelector('[data-testid=message]').innerText.includes('PIN')"
+        " || document.querySelector('[data-testid=message]').innerText.includes('密码')"
+    )
+    assert Member.objects.get(pk=member.pk).sv_pin
+
+    # a stored-value sale asks for the PIN: wrong first, then right
+    page.click('[data-tab="sale"]')
+    page.fill('[name="receipt_no"]', "PIN-1")
+    page.fill('[data-testid="sale-amount"]', "30.00")
+    page.fill("#id_pay_stored_value", "30.00")
+    page.fill("#id_pin", "000000")
+    page.click('[data-testid="sale-submit"]')
+    page.wait_for_selector('[data-testid="message"].msg-error')
+    page.fill("#id_pin", "135790")
+    page.click('[data-testid="sale-submit"]')
+    page.wait_for_selector('[data-testid="result-cash"]')
+    assert page.get_by_test_id("result-cash").inner_text() == "¥0.00"
+    assert Member.objects.get(pk=member.pk).sv_principal == Decimal("70.00")
+    screenshot(page, "counter-stored-value-sale-with-pin-1024x768")
+
+    # a clerk asks for 5,000 points (above the 1,000 limit): it waits for the manager
+    page.click('[data-testid="desk-tab"]')
+    page.wait_for_selector('[data-testid="desk-adjust"]:visible')
+    page.fill('[data-testid="adjust-points"]', "5000")
+    page.fill('[data-testid="adjust-reason"]', "旧系统余额")
+    page.click('[data-testid="adjust-submit"]')
+    page.wait_for_selector('[data-testid="message"].msg-info')
+    assert Member.objects.get(pk=member.pk).points_balance == 30  # only what the ¥30 sale earned
+
+    manager = page_at(1024, 768)
+    sign_in(manager, live_server.url, "manager1", "manager1-demo")
+    manager.goto(f"{live_server.url}/counter/manager/")
+    manager.wait_for_selector('[data-testid="waiting"] button[value="approve"]')
+    screenshot(manager, "counter-manager-approvals-1024x768")
+    manager.click('[data-testid="waiting"] button[value="approve"]')
+    manager.wait_for_selector('[data-testid="message"]')
+    assert Member.objects.get(pk=member.pk).points_balance == 5030
+    LocmemSmsBackend.outbox.clear()

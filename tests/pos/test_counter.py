@@ -301,3 +301,50 @@ def test_an_unknown_member_number_is_an_error_never_a_sale_without_a_member(cler
     assert not Sale.objects.exists()
     anonymous = clerk.post("/counter/sale/", {"member_no": "", "receipt_no": "U-2", "amount": "50.00"}, **HX)
     assert anonymous.status_code == 200 and Sale.objects.get().member is None
+
+
+def test_clerks_adjust_up_to_the_limit_and_a_manager_approves_the_rest(signed_in, program, demo_staff):
+    from membership.models import AdjustmentRequest
+    from membership.services import points
+
+    clerk = signed_in("clerk1")
+    enrol(clerk)
+    member = Member.objects.get()
+    small = text(
+        clerk.post(
+            "/counter/desk/adjust/",
+            {"member_no": member.member_no, "adjust_points": "50", "adjust_reason": "receipt lost"},
+            **HX,
+        )
+    )
+    assert "50" in small and Member.objects.get().points_balance == 50
+    no_reason = clerk.post(
+        "/counter/desk/adjust/", {"member_no": member.member_no, "adjust_points": "5", "adjust_reason": ""}, **HX
+    )
+    assert no_reason.status_code == 400 and Member.objects.get().points_balance == 50
+    big = text(
+        clerk.post(
+            "/counter/desk/adjust/",
+            {"member_no": member.member_no, "adjust_points": "2000", "adjust_reason": "old card balance"},
+            **HX,
+        )
+    )
+    asked = AdjustmentRequest.objects.get()
+    assert asked.status == "pending" and Member.objects.get().points_balance == 50 and "2000" in big
+
+    manager = signed_in("manager1")
+    page = text(manager.get("/counter/manager/"))
+    assert f'data-testid="approve-{asked.pk}"' in page and "old card balance" in page
+    done = text(manager.post(f"/counter/manager/adjustments/{asked.pk}/", {"decision": "approve"}))
+    assert "2000" in done and f'data-testid="approve-{asked.pk}"' not in done
+    assert Member.objects.get().points_balance == 2050
+    again = manager.post(f"/counter/manager/adjustments/{asked.pk}/", {"decision": "approve"})
+    assert again.status_code == 400 and Member.objects.get().points_balance == 2050  # applied once
+    rejected = points.request_adjustment(member=member, points=-1500, reason="typo", acting_user=demo_staff["clerk1"])
+    manager.post(f"/counter/manager/adjustments/{rejected.pk}/", {"decision": "reject"})
+    assert AdjustmentRequest.objects.get(pk=rejected.pk).status == "rejected"
+    assert Member.objects.get().points_balance == 2050
+    assert (
+        signed_in("clerk1").post(f"/counter/manager/adjustments/{rejected.pk}/", {"decision": "approve"}).status_code
+        == 403
+    )
