@@ -94,3 +94,13 @@ def test_campaign_pages_need_a_member(client, campaigns_demo):
     for url in ["/m/coupons/", "/m/mall/", "/m/checkin/"]:
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/m/login/"), url
+
+
+def test_mall_buttons_say_why_they_are_disabled(campaigns_demo, enrol):
+    member = enrol()
+    points.grant(member=member, points=600, source="manual", idempotency_key="seed")
+    page = text(signed_in(member).get("/m/mall/"))
+    # 600 points: the bag (500) can be redeemed, the mug (1,500) says what it needs
+    assert re.search(r'<button class="primary block" type="submit" data-testid="redeem-BAG"', page)
+    mug = re.search(r'<button class="block" type="button" disabled data-testid="redeem-MUG">([^<]+)</button>', page)
+    assert mug and "1500" in mug.group(1).replace(",", "") and "600" in mug.group(1)
