@@ -313,3 +313,25 @@ def test_card_export_lists_numbers_status_and_members(hq, enrol):
     assert rows[virtual.number]["member_no"] == member.member_no and rows[virtual.number]["status"] == "active"
     assert rows[card_number("620000000013")]["batch"] == "B9"
     assert rows[card_number("620000000013")]["member_no"] == ""
+
+
+def test_a_closed_membership_leaves_no_personal_data_in_the_export_or_on_the_member_pages(hq, enrol, demo_staff):
+    from django.contrib.auth.hashers import make_password
+    from django.test import Client
+
+    from membership.ledger import discrepancies
+    from membership.models import Member
+    from membership.services import enrolment, points
+
+    member = enrol(phone="13811119999", name="待注销", birthday="1990-05-20")
+    points.adjust(member=member, points=50, reason="seed", acting_user=demo_staff["admin"])
+    Member.objects.filter(pk=member.pk).update(password=make_password("pw-123456"))
+    enrolment.close(member=member, reason="asked", acting_user=demo_staff["manager1"])
+    form = hq.get("/admin/membership/member/export/").context["form"]
+    data = {"format": CSV_FORMAT, "resource": "0"}
+    data.update({name: "on" for name, field in form.fields.items() if getattr(field, "is_selectable_field", False)})
+    exported = hq.post("/admin/membership/member/export/", data).content.decode("utf-8-sig")
+    assert "13811119999" not in exported and "待注销" not in exported
+    mobile = Client()
+    assert mobile.post("/m/login/", {"phone": "13811119999", "password": "pw-123456"}).status_code != 302
+    assert Member.objects.get(pk=member.pk).points_balance == 50 and discrepancies() == []
