@@ -193,7 +193,9 @@ class Scene(models.Model):
         help_text=_("Post-purchase touches, e.g. 2,7,30,60,120; activation days, e.g. 1,3,7."),
     )
     inactive_days = models.PositiveSmallIntegerField(_("days without a purchase"), null=True, blank=True)
-    cooldown_days = models.PositiveSmallIntegerField(_("at most once per (days)"), null=True, blank=True)
+    cooldown_days = models.PositiveSmallIntegerField(
+        _("at most once per (days)"), null=True, blank=True, help_text=_("Empty: no limit; for a win-back, 180 days.")
+    )
     # who
     tiers = models.ManyToManyField(Tier, verbose_name=_("tiers"), blank=True, help_text=_("Empty: all tiers."))
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, help_text=_("Empty: any tags."))

@@ -59,6 +59,9 @@ class RunResult:
     preview: list = field(default_factory=list)
 
 
+WINBACK_COOLDOWN_DAYS = 180  # a win-back scene without its own cooldown recalls a member at most this often
+
+
 def variant_for(scene: Scene, member_id: int) -> str:
     """Stable per member and scene: the holdout first, then A or B by a hash of the two ids."""
     h = int(hashlib.sha256(f"scene:{scene.pk}:member:{member_id}".encode()).hexdigest()[:12], 16)
@@ -176,12 +179,12 @@ def eligible(scene: Scene, on: date, at: datetime) -> list[tuple[str, object, da
         return out
     if kind == Kind.WINBACK:
         quiet = base.filter(last_purchase_at__lt=_day_start(on - timedelta(days=scene.inactive_days or 90)))
-        if scene.cooldown_days:
-            recent = SceneGrant.objects.filter(
-                scene=scene, member=OuterRef("pk"), created_at__gte=at - timedelta(days=scene.cooldown_days)
-            )
-            quiet = quiet.filter(~Exists(recent))
-        return [(on.isoformat(), quiet, None)]
+        # a win-back always has a cooldown: without one the same quiet member was recalled every day
+        cooldown = scene.cooldown_days or WINBACK_COOLDOWN_DAYS
+        recent = SceneGrant.objects.filter(
+            scene=scene, member=OuterRef("pk"), created_at__gte=at - timedelta(days=cooldown)
+        )
+        return [(on.isoformat(), quiet.filter(~Exists(recent)), None)]
     if kind == Kind.TIER_UPGRADE:
         window = scene.days_after or 7
         ups = TierChange.objects.filter(reason=TierChange.Reason.UPGRADE, created_at__gte=at - timedelta(days=window))
@@ -191,8 +194,9 @@ def eligible(scene: Scene, on: date, at: datetime) -> list[tuple[str, object, da
         for change in ups.values("member_id", "to_tier__code", "created_at"):
             key = f"{change['to_tier__code']}:{local(change['created_at']).date().isoformat()}"
             out.setdefault(key, (change["created_at"], []))[1].append(change["member_id"])
+        # the catch-up honours the scene's audience (stores, tags, consent, segment) as the event does
         return [
-            (key, Member.objects.filter(status=Member.Status.ACTIVE, pk__in=ids), created + timedelta(days=window))
+            (key, audience(scene).filter(pk__in=ids), created + timedelta(days=window))
             for key, (created, ids) in out.items()
         ]
     return []  # milestones are granted from purchase events
@@ -414,11 +418,22 @@ def on_tier_changed(member_id: int, to_tier_code: str, reason: str, at: datetime
     if reason != TierChange.Reason.UPGRADE:
         return []
     at = at or now()
+    # the occurrence is the upgrade's own day (as the daily catch-up keys it), not the day the event is
+    # handled: an upgrade at 23:59 handled after midnight, or a backdated sale, is one occurrence
+    change = (
+        TierChange.objects.filter(member_id=member_id, reason=TierChange.Reason.UPGRADE, to_tier__code=to_tier_code)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    upgraded_at = change or at
 
     def occurrence(scene):
         if scene.tiers.exists() and not scene.tiers.filter(code=to_tier_code).exists():
             return None, None
-        return f"{to_tier_code}:{local(at).date().isoformat()}", at + timedelta(days=scene.days_after or 7)
+        return f"{to_tier_code}:{local(upgraded_at).date().isoformat()}", upgraded_at + timedelta(
+            days=scene.days_after or 7
+        )
 
     return _for_member(Kind.TIER_UPGRADE, member_id, occurrence, at)
 
