@@ -55,3 +55,24 @@ def test_a_win_back_scene_without_a_cooldown_recalls_a_member_once_in_180_days(c
     assert scenes.run_scene(scene, at=at(2026, 4, 3, 9)).granted == 0  # not again the next day
     assert scenes.run_scene(scene, at=at(2026, 9, 28, 9)).granted == 0  # 179 days later
     assert scenes.run_scene(scene, at=at(2026, 9, 30, 9)).granted == 1  # 181 days later
+
+
+def test_run_scenes_re_runs_a_missed_day_once(upgrade_scene, enrol, buy):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    member = enrol()
+    buy(member, "1000.00", at=at(2026, 6, 1, 12))
+    out = io.StringIO()
+    call_command("run_scenes", "--date", "2026-06-02", "--scene", "upgrade", "--dry-run", stdout=out)
+    assert "would grant 1" in out.getvalue() and not SceneGrant.objects.exists()
+    out = io.StringIO()
+    call_command("run_scenes", "--date", "2026-06-02", stdout=out)
+    assert SceneGrant.objects.filter(member=member, scene=upgrade_scene).count() == 1
+    call_command("run_scenes", "--date", "2026-06-02", stdout=io.StringIO())  # again: nothing twice
+    assert SceneGrant.objects.filter(member=member, scene=upgrade_scene).count() == 1
+    with pytest.raises(CommandError):
+        call_command("run_scenes", "--date", "2026-13-01")
+    with pytest.raises(CommandError):
+        call_command("run_scenes", "--scene", "no such scene")
