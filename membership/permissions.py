@@ -47,8 +47,9 @@ def can_adjust_points(user, points: int | None = None, limit: int | None = None)
 
 
 def can_manage_members(user) -> bool:
-    """The store desk's manager operations: merge two accounts, close a membership, refund a
-    top-up, and change a phone or a PIN without the member's SMS code (pos-api.md, "The store desk")."""
+    """The store's manager operations: merge two accounts, close a membership, refund a top-up or a
+    paid card, change a phone or a PIN without the member's SMS code (pos-api.md, "The store desk"),
+    and the manager's screen (approvals)."""
     return is_manager(user) or is_hq(user)
 
 

@@ -12,7 +12,7 @@ from membership.errors import Invalid, MembershipError, NotFound
 from membership.models import AdjustmentRequest, Card, Member, StoredValueEntry
 from membership.services import accounts, cards, enrolment, points, stored_value
 
-from .views import _member_or_none, _workspace, counter_only
+from .views import _member_or_none, _posted_member, _workspace, counter_only
 
 manager_only = permissions.role_required(permissions.can_manage_members)
 FIELDS = (
@@ -77,13 +77,6 @@ def _failed(request, member, exc: MembershipError, field: str):
     )
 
 
-def _desk_member(request):
-    member = _member_or_none(request.POST.get("member_no"))
-    if member is None:
-        return None, _workspace(request, None, status=400, message=_("Find the member first."), level="error")
-    return member, None
-
-
 @require_GET
 @counter_only
 def desk(request):
@@ -96,7 +89,7 @@ def desk(request):
 @require_POST
 @counter_only
 def bind_card(request):
-    member, refused = _desk_member(request)
+    member, refused = _posted_member(request)
     if refused:
         return refused
     try:
@@ -109,7 +102,7 @@ def bind_card(request):
 @require_POST
 @counter_only
 def lost_card(request):
-    member, refused = _desk_member(request)
+    member, refused = _posted_member(request)
     if refused:
         return refused
     try:
@@ -136,7 +129,7 @@ def lost_card(request):
 @require_POST
 @counter_only
 def phone(request):
-    member, refused = _desk_member(request)
+    member, refused = _posted_member(request)
     if refused:
         return refused
     try:
@@ -161,7 +154,7 @@ def phone(request):
 @require_POST
 @counter_only
 def pin(request):
-    member, refused = _desk_member(request)
+    member, refused = _posted_member(request)
     if refused:
         return refused
     try:
@@ -186,7 +179,7 @@ def pin(request):
 @require_POST
 @manager_only
 def refund_topup(request):
-    member, refused = _desk_member(request)
+    member, refused = _posted_member(request)
     if refused:
         return refused
     try:
@@ -210,7 +203,7 @@ def refund_topup(request):
 @require_POST
 @manager_only
 def merge(request):
-    member, refused = _desk_member(request)
+    member, refused = _posted_member(request)
     if refused:
         return refused
     try:
@@ -233,7 +226,7 @@ def merge(request):
 @require_POST
 @manager_only
 def close(request):
-    member, refused = _desk_member(request)
+    member, refused = _posted_member(request)
     if refused:
         return refused
     try:
@@ -255,7 +248,7 @@ def close(request):
 @counter_only
 def adjust(request):
     """A manual points adjustment with a reason: applied within the user's limit, else sent to a manager."""
-    member, refused = _desk_member(request)
+    member, refused = _posted_member(request)
     if refused:
         return refused
     try:

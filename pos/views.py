@@ -81,7 +81,7 @@ def _workspace(request, member=None, *, message=None, level="info", result=None,
         "level": level,
         "result": result,
         "once": uuid.uuid4().hex,
-        "can_refund_paid_card": permissions.is_manager(request.user) or permissions.is_hq(request.user),
+        "can_refund_paid_card": permissions.can_manage_members(request.user),
         **extra,
     }
     template = "pos/_workspace.html" if request.htmx else "pos/counter.html"
@@ -107,6 +107,14 @@ def _member_or_none(member_no: str | None) -> Member | None:
         return selectors.member_by_no_or_card(member_no)
     except NotFound:
         return None
+
+
+def _posted_member(request, **shown):
+    """The member the form names, or (None, the refusal to answer) when the counter has none."""
+    member = _member_or_none(request.POST.get("member_no"))
+    if member is None:
+        return None, _workspace(request, None, status=400, message=_("Find the member first."), level="error", **shown)
+    return member, None
 
 
 @require_GET
@@ -233,7 +241,7 @@ def sale_preview(request):
         code = sale.pop("coupon_code")
         sale["lines"] = sales.parse_lines(sale.get("lines"))
         try:
-            ctx = pricing.sale_context(member)
+            ctx = pricing.sale_context(member, lines=sale["lines"])
             coupon = coupons.check(code=code, member=member, store=request.user.store) if code and member else None
             if code and member is None:
                 raise CouponInvalid(sales.MSG_NEEDS_MEMBER, field="member")
@@ -241,7 +249,7 @@ def sale_preview(request):
             context["next_tier"] = tiers.growth_to_next(member)[0] if member else None
             if member is not None and coupon is None:
                 candidates = [(c, coupons.terms(c)) for c in coupons.usable(member, request.user.store)]
-                context["suggestion"] = pricing.best_coupon(ctx, candidates, **sale)
+                context["suggestion"] = pricing.best_coupon(ctx, candidates, without=context["quote"], **sale)
         except MembershipError as exc:
             context["error"] = exc.message
     return render(request, "pos/_preview.html", context)
@@ -386,9 +394,9 @@ def sale_return(request):
 @counter_only
 def topup(request):
     form = TopUpForm(request.POST)
-    member = _member_or_none(request.POST.get("member_no"))
-    if member is None:
-        return _workspace(request, None, status=400, message=_("Find the member first."), level="error")
+    member, refused = _posted_member(request)
+    if refused:
+        return refused
     if not form.is_valid():
         return _workspace(
             request,
@@ -435,9 +443,9 @@ def topup(request):
 @counter_only
 def paid_card(request):
     """Sell (or renew) a paid card: money taken at the till, or the member's points."""
-    member = _member_or_none(request.POST.get("member_no"))
-    if member is None:
-        return _workspace(request, None, status=400, message=_("Find the member first."), level="error")
+    member, refused = _posted_member(request)
+    if refused:
+        return refused
     once = request.POST.get("once") or uuid.uuid4().hex
     try:
         product = paid_cards.product_by_code(request.POST.get("product", ""))
@@ -479,9 +487,9 @@ def paid_card(request):
 @require_POST
 @counter_only
 def paid_card_refund(request):
-    member = _member_or_none(request.POST.get("member_no"))
-    if member is None:
-        return _workspace(request, None, status=400, message=_("Find the member first."), level="error")
+    member, refused = _posted_member(request)
+    if refused:
+        return refused
     try:
         refund = paid_cards.refund(member=member, acting_user=request.user, store=request.user.store)
     except MembershipError as exc:
@@ -542,9 +550,9 @@ def _pickup_done(request, order):
 @counter_only
 def mall_redeem(request):
     """Redeem a points-mall item for the member on the spot (order and hand-over in one go)."""
-    member = _member_or_none(request.POST.get("member_no"))
-    if member is None:
-        return _workspace(request, None, status=400, show="pickup", level="error", message=_("Find the member first."))
+    member, refused = _posted_member(request, show="pickup")
+    if refused:
+        return refused
     once = request.POST.get("once") or uuid.uuid4().hex
     try:
         order = mall.redeem_at_counter(
@@ -586,7 +594,7 @@ def today(request):
 
 
 manager_only = permissions.role_required(
-    lambda user: permissions.can_use_counter(user) and (permissions.is_manager(user) or permissions.is_hq(user))
+    lambda user: permissions.can_use_counter(user) and permissions.can_manage_members(user)
 )
 
 

@@ -12,6 +12,13 @@ from ..models import CouponTemplate
 from . import coupons
 
 
+def _monthly_template(product) -> CouponTemplate | None:
+    """The active coupon template the card gives each month (None when it gives none)."""
+    if not product.monthly_coupon_code:
+        return None
+    return CouponTemplate.objects.filter(code=product.monthly_coupon_code, is_active=True).first()
+
+
 def _key(month: str, member_id: int) -> str:
     return f"paid-card-monthly:{month}:{member_id}"
 
@@ -31,11 +38,7 @@ def buy(
         acting_user=acting_user,
         at=at,
     )
-    template = (
-        CouponTemplate.objects.filter(code=product.monthly_coupon_code, is_active=True).first()
-        if product.monthly_coupon_code
-        else None
-    )
+    template = _monthly_template(product)
     if template is not None:
         month = f"{local(at):%Y-%m}"
         coupons.grant(
@@ -54,7 +57,7 @@ def monthly_coupons(month: str | None = None, at: datetime | None = None) -> int
     month = month or f"{local(at):%Y-%m}"
     issued = 0
     for product in paid_cards.on_sale().exclude(monthly_coupon_code=""):
-        template = CouponTemplate.objects.filter(code=product.monthly_coupon_code, is_active=True).first()
+        template = _monthly_template(product)
         if template is None:
             continue
         holders = (

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import config
 from ..errors import Forbidden, Invalid, NotFound
 from ..models import Member, PaidCard, PaidCardProduct, PointsEntry
-from ..permissions import is_hq, is_manager
+from ..permissions import can_manage_members
 from . import points
 from .common import CENT, audit, lock_member, now
 
@@ -126,7 +126,7 @@ def refund(*, member, acting_user, store=None, at: datetime | None = None) -> Re
     """A manager refunds the member's paid card pro rata: each purchase gives back the share of its
     time not yet used (to the second, rounded half-up to the fen and the point, so a refund in the
     minute of purchase is whole), and the card ends now."""
-    if not (is_manager(acting_user) or is_hq(acting_user)):
+    if not can_manage_members(acting_user):
         raise Forbidden(MSG_REFUND_MANAGER, field="member")
     with transaction.atomic():
         member = lock_member(member)

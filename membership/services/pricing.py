@@ -367,8 +367,9 @@ def price_sale(
         raise InsufficientPoints(field="pay_points", balance=ctx.points_balance)
     if ctx.tier is not None and sv > ctx.stored_value:
         raise InsufficientStoredValue(field="pay_stored_value", available=str(ctx.stored_value))
-    most = max_points_for(net, ctx.points_balance, program) if ctx.tier is not None else 0
-    most = min(most, int((net - off) * program.redeem_points_per_yuan) // _points_step(program) * _points_step(program))
+    # the most points this sale accepts: the cap, the balance, and what the coupon leaves, in whole fen
+    room = int((net - off) * program.redeem_points_per_yuan)
+    most = max_points_for(net, min(ctx.points_balance, room), program) if ctx.tier is not None else 0
 
     eligible = net - value - off  # paid with money or stored value
     points = earn(eligible, ctx, net_lines) if ctx.tier is not None else 0
@@ -385,7 +386,7 @@ def price_sale(
         points_paid=pay_points,
         points_value=value,
         max_points=most,
-        max_points_value=Decimal(most * 100 // program.redeem_points_per_yuan) / 100,
+        max_points_value=points_value(most, program),
         stored_value_paid=sv,
         cash_due=cash_due(eligible, sv),
         eligible=eligible,
@@ -396,12 +397,13 @@ def price_sale(
     )
 
 
-def best_coupon(ctx: SaleContext, candidates, **sale):
+def best_coupon(ctx: SaleContext, candidates, *, without: Pricing | None = None, **sale):
     """The candidate coupon that leaves the member the least to pay on this sale: `candidates` is
-    [(key, CouponTerms)]; returns (key, Pricing) or None when none of them can be used or saves money."""
+    [(key, CouponTerms)]; `without` is the sale already priced with no coupon (priced here if not
+    given). Returns (key, Pricing) or None when none of them can be used or saves money."""
     best = None
     sale = {**sale, "best_price": True}
-    base = price_sale(ctx, **sale).cash_due
+    base = (without or price_sale(ctx, **sale)).cash_due
     for key, terms in candidates:
         try:
             priced = price_sale(ctx, coupon=terms, **sale)

@@ -147,17 +147,20 @@ def keep_status(member: Member, at: datetime | None = None) -> KeepStatus | None
     if tier.rank <= config.tiers()[0].rank:
         return None
     program = config.program()
-    start = window_start(at, program.review_window)
-    entries = GrowthEntry.objects.filter(member=member, created_at__lte=at)
-    if start is not None:
-        entries = entries.filter(created_at__gte=start)
-    growth = entries.aggregate(s=Sum("amount"))["s"] or 0
+    growth = window_growth(at, program).filter(member=member).aggregate(s=Sum("amount"))["s"] or 0
     return KeepStatus(
         keep=tier.keep_growth,
         window_growth=growth,
         missing=max(0, tier.keep_growth - growth),
         next_review=next_review_on(at, program),
     )
+
+
+def window_growth(at: datetime, program: ProgramSettings):
+    """The growth entries that count at a review at `at`: those of the review window up to `at`."""
+    start = window_start(at, program.review_window)
+    entries = GrowthEntry.objects.filter(created_at__lte=at)
+    return entries.filter(created_at__gte=start) if start is not None else entries
 
 
 def review_key(at: datetime, program: ProgramSettings) -> str:
@@ -188,10 +191,7 @@ def review(*, at: datetime | None = None, batch_size: int = 5000, force: bool = 
     if not tiers:
         return 0
     tier_by_id = {t.pk: t for t in tiers}
-    start = window_start(at, program.review_window)
-    growth = GrowthEntry.objects.filter(member=OuterRef("pk"), created_at__lte=at)
-    if start is not None:
-        growth = growth.filter(created_at__gte=start)
+    growth = window_growth(at, program).filter(member=OuterRef("pk"))
     growth = growth.values("member").annotate(s=Sum("amount")).values("s")
     key = review_key(at, program)
     today = local(at).date()
