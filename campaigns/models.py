@@ -162,6 +162,7 @@ class Scene(models.Model):
         INBOX = "inbox", _("On-site inbox")
         EMAIL = "email", _("E-mail")
         SMS = "sms", _("SMS")
+        WECHAT = "wechat", _("WeChat")
 
     name = models.CharField(_("name"), max_length=80)
     kind = models.CharField(_("kind"), max_length=15, choices=Kind.choices)
@@ -225,7 +226,7 @@ class Scene(models.Model):
     granted = models.PositiveIntegerField(_("granted"), default=0)
     points_granted = models.PositiveIntegerField(_("points granted"), default=0)
     # tell
-    channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices, blank=True, default="")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, blank=True, default="")
     message_title = models.CharField(_("message title"), max_length=100, blank=True)
     message_body = models.TextField(_("message"), blank=True, help_text=_("May use {name}, {tier}, {points}, {scene}."))
 
@@ -409,12 +410,17 @@ class Notification(models.Model):
     """Every message sent to a member, whatever the channel; the inbox shows channel 'inbox'."""
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notifications")
-    channel = models.CharField(_("channel"), max_length=5, choices=Scene.Channel.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Scene.Channel.choices)
     title = models.CharField(_("title"), max_length=100)
     body = models.TextField(_("message"))
     scene = models.ForeignKey(Scene, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
-    status = models.CharField(_("status"), max_length=10, default="sent")
+    status = models.CharField(_("status"), max_length=12, default="sent")
     created_at = models.DateTimeField(_("time"))
+    # delivery: when it may go out (quiet hours hold it), when it went, the provider's message id or error
+    deliver_after = models.DateTimeField(_("not before"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    provider_id = models.CharField(_("provider message id"), max_length=64, blank=True)
+    error = models.CharField(_("error"), max_length=200, blank=True)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
     dedupe_key = models.CharField(max_length=120, unique=True, null=True, blank=True)
 

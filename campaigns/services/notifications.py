@@ -3,6 +3,7 @@ SMS (portal.sms, pluggable, console by default). Every send is recorded; marketi
 to members who agreed to receive them."""
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.mail import send_mail
@@ -26,19 +27,29 @@ def render(text: str, **fields) -> str:
     return (text or "").format_map(_Fields(**fields))
 
 
-def _deliver(member, channel: str, title: str, body: str) -> str:
+@dataclass(frozen=True)
+class Delivery:
+    """What a channel answered: `status` (sent, failed, no_address, skipped …), the provider's
+    message id and, when it failed, why."""
+
+    status: str
+    provider_id: str = ""
+    error: str = ""
+
+
+def _deliver(member, channel: str, title: str, body: str) -> Delivery:
     if channel == "inbox":
-        return "sent"
+        return Delivery("sent")
     if channel == "sms":
         send_sms(member.phone, f"{title} {body}".strip())
-        return "sent"
+        return Delivery("sent")
     if channel == "email":
         address = getattr(member, "email", "")
         if not address:
-            return "no_address"
+            return Delivery("no_address")
         send_mail(title, body, None, [address])
-        return "sent"
-    return "skipped"
+        return Delivery("sent")
+    return Delivery("skipped")
 
 
 def notify(
@@ -58,13 +69,13 @@ def notify(
         return None
     if dedupe_key and Notification.objects.filter(dedupe_key=dedupe_key).exists():
         return None
-    status = "no_consent" if marketing and not member.marketing_consent and channel != "inbox" else None
-    if status is None:
+    delivery = Delivery("no_consent") if marketing and not member.marketing_consent and channel != "inbox" else None
+    if delivery is None:
         try:
-            status = _deliver(member, channel, title, body)
+            delivery = _deliver(member, channel, title, body)
         except Exception as exc:  # a gateway failure is recorded, never raised into the caller
             log.warning("notification to member %s by %s failed: %s", member.pk, channel, exc)
-            status = "failed"
+            delivery = Delivery("failed", error=str(exc)[:200])
     try:
         with transaction.atomic():
             return Notification.objects.create(
@@ -73,8 +84,11 @@ def notify(
                 title=title[:100],
                 body=body,
                 scene=scene,
-                status=status,
+                status=delivery.status,
                 created_at=at or now(),
+                sent_at=now() if delivery.status == "sent" else None,
+                provider_id=delivery.provider_id,
+                error=delivery.error,
                 dedupe_key=dedupe_key,
             )
     except IntegrityError:
