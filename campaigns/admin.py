@@ -106,7 +106,20 @@ class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
                 )
             },
         ),
-        (_("Who"), {"fields": ("tiers", "tags", "stores", "consent_required", "audience_segment", "audience_now")}),
+        (
+            _("Who"),
+            {
+                "fields": (
+                    "tiers",
+                    "tags",
+                    "stores",
+                    "birthday_gift_tiers",
+                    "consent_required",
+                    "audience_segment",
+                    "audience_now",
+                )
+            },
+        ),
         (_("What"), {"fields": ("package", "package_b", "holdout_percent", "claim_mode", "claim_valid_days")}),
         (_("Limits"), {"fields": ("budget_grants", "budget_points", "granted", "points_granted")}),
         (_("Message"), {"fields": ("channel", "message_title", "message_body")}),
@@ -247,4 +260,5 @@ class CheckInAdmin(ReadOnlyAdmin):
 
 @admin.register(ReferralReward)
 class ReferralRewardAdmin(ReadOnlyAdmin):
-    list_display = ("inviter", "invited", "points", "purchase_ref", "created_at")
+    list_display = ("inviter", "invited", "points", "purchase_ref", "created_at", "reversed_at")
+    list_filter = (("reversed_at", admin.EmptyFieldListFilter),)
