@@ -113,6 +113,11 @@ class PasswordForm(forms.Form):
     password = _new_password()
 
 
+class WeChatBindForm(forms.Form):
+    phone = _phone()
+    code = forms.CharField(label=_("SMS code"), max_length=6, widget=forms.TextInput(attrs=CODE_ATTRS))
+
+
 class ProfileForm(BirthdayFields):
     field_order = ["name", "gender", "birth_month", "birth_day", "birth_year", "marketing_consent"]
 

@@ -29,7 +29,7 @@ class FakeProvider:
     def __init__(self):
         self.requests: list[Request] = []
         self.answers: deque = deque()
-        self.routes: dict[str, object] = {}  # path → answer used when the queue is empty
+        self.routes: dict[str, object] = {}  # path → answer (or a function giving one) when the queue is empty
         self._closing = threading.Event()
         fake = self
 
@@ -49,6 +49,8 @@ class FakeProvider:
                     )
                 )
                 answer = fake.answers.popleft() if fake.answers else fake.routes.get(parts.path, (200, {}))
+                if callable(answer):
+                    answer = answer()
                 if answer is HANG:
                     fake._closing.wait(10)
                     return
@@ -68,7 +70,7 @@ class FakeProvider:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def answer(self, *answers):
