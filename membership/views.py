@@ -786,7 +786,12 @@ def invite_qr(request):
 def profile(request):
     member = request.member
     locked = bool(member.birth_month)
-    initial = {"name": member.name, "gender": member.gender, "marketing_consent": member.marketing_consent}
+    initial = {
+        "name": member.name,
+        "email": member.email,
+        "gender": member.gender,
+        "marketing_consent": member.marketing_consent,
+    }
     form = ProfileForm(request.POST or None, initial=initial, birthday_locked=locked)
     status = 200
     if request.method == "POST":
@@ -798,6 +803,7 @@ def profile(request):
                     marketing_consent=form.cleaned_data["marketing_consent"],
                     birthday=form.birthday(),
                     gender=form.cleaned_data["gender"] or None,
+                    email=form.cleaned_data["email"],
                 )
             except MembershipError as exc:
                 _apply_error(form, exc)
