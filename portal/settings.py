@@ -249,6 +249,8 @@ SMS_SDK_APP_ID = env.str("SMS_SDK_APP_ID", default="")  # Tencent only
 SMS_REGION = env.str("SMS_REGION", default="")  # empty: cn-hangzhou (Alibaba), ap-guangzhou (Tencent)
 SMS_ENDPOINT = env.str("SMS_ENDPOINT", default="")  # empty: the SDK's; http://host:port for a local fake
 SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=5.0)
+# delivery receipts: the providers push them to /hooks/sms/<aliyun|tencent>/<token>/; empty: off
+SMS_RECEIPT_TOKEN = env.str("SMS_RECEIPT_TOKEN", default="")
 # templates per purpose, "CODE:var=field,…" (portal.sms.parse_template); a scene names its own
 SMS_TEMPLATES = {
     "otp": env.str("SMS_TEMPLATE_OTP", default=""),

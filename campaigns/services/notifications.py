@@ -35,8 +35,9 @@ class Delivery:
     error: str = ""
 
 
-# a row in one of these states is never sent again: sent, being sent, or perhaps sent (no answer)
-ONCE_STATUSES = ("sent", "sending", "timeout")
+# a row in one of these states is never sent again: sent (and what its receipt said), being sent,
+# or perhaps sent (no answer)
+ONCE_STATUSES = ("sent", "sending", "timeout", "delivered", "undelivered")
 
 
 def _deliver(
@@ -136,6 +137,25 @@ def notify(
             )
     except IntegrityError:
         return None
+
+
+def record_receipt(*, provider_id: str = "", reference: str = "", delivered: bool, error: str = "") -> int:
+    """A provider's delivery receipt for one SMS: the row named by our reference ("n<id>", sent as
+    Alibaba's OutId) or by the provider's message id becomes delivered or undelivered (with the
+    provider's code). A receipt also settles a row whose send timed out. Repeated receipts change
+    nothing more; returns how many rows changed."""
+    rows = Notification.objects.filter(channel="sms", status__in=("sent", "sending", "timeout"))
+    if reference.startswith("n") and reference[1:].isdigit():
+        rows = rows.filter(pk=int(reference[1:]))
+    elif provider_id:
+        rows = rows.filter(provider_id=provider_id[:64])
+    else:
+        return 0
+    changes = {"status": "delivered" if delivered else "undelivered", "error": "" if delivered else error[:200]}
+    if provider_id:
+        changes["provider_id"] = provider_id[:64]
+    changed = rows.filter(sent_at__isnull=False).update(**changes)
+    return changed + rows.filter(sent_at__isnull=True).update(**changes, sent_at=now())
 
 
 def inbox(member):
