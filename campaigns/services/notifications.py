@@ -87,7 +87,8 @@ def _deliver(
         log.warning("notification to member %s by %s failed: %s", member.pk, channel, exc)
         delivery = Delivery("failed", error=str(exc)[:200])
     if notification is not None:
-        Notification.objects.filter(pk=notification.pk).update(
+        # only over our own claim: a delivery receipt that arrived first has said more
+        Notification.objects.filter(pk=notification.pk, status="sending").update(
             status=delivery.status,
             provider_id=delivery.provider_id[:64],
             error=delivery.error[:200],
