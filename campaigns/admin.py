@@ -122,7 +122,7 @@ class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
         ),
         (_("What"), {"fields": ("package", "package_b", "holdout_percent", "claim_mode", "claim_valid_days")}),
         (_("Limits"), {"fields": ("budget_grants", "budget_points", "granted", "points_granted")}),
-        (_("Message"), {"fields": ("channel", "message_title", "message_body")}),
+        (_("Message"), {"fields": ("channel", "message_title", "message_body", "sms_template", "wechat_template")}),
     )
 
     @admin.display(description=_("audience now"))
@@ -246,7 +246,7 @@ class ProgramRulesAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ("member", "channel", "title", "status", "scene", "created_at", "read_at")
+    list_display = ("member", "channel", "title", "status", "scene", "created_at", "sent_at", "provider_id", "read_at")
     list_filter = ("channel", "status", "scene")
     search_fields = ("member__phone", "title")
     list_select_related = ("member", "scene")

@@ -234,6 +234,27 @@ class Scene(models.Model):
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, blank=True, default="")
     message_title = models.CharField(_("message title"), max_length=100, blank=True)
     message_body = models.TextField(_("message"), blank=True, help_text=_("May use {name}, {tier}, {points}, {scene}."))
+    # SMS and WeChat go out only as templates approved by the provider: the template and which of
+    # our fields fill its variables (portal.sms.parse_template)
+    sms_template = models.CharField(
+        _("SMS template"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "The provider's template code and its variables from name, tier, points, scene, title, body, "
+            "e.g. SMS_123456:name,points (Alibaba Cloud) or 1234567:name,points (Tencent Cloud, in the "
+            "template's order); empty: the general notice template."
+        ),
+    )
+    wechat_template = models.CharField(
+        _("WeChat template"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "The official account's template id and its keywords from name, tier, points, scene, title, body, "
+            "e.g. TEMPLATE_ID:thing1=scene,character_string2=points; empty: the general notice template."
+        ),
+    )
 
     class Meta:
         verbose_name = _("scene")
