@@ -4,24 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0005_notification_delivery'),
+        ("campaigns", "0005_notification_delivery"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='notification',
-            name='marketing',
-            field=models.BooleanField(default=True, help_text='Off for notices (points expiring): no consent, quiet hours or cap.', verbose_name='marketing'),
+            model_name="notification",
+            name="marketing",
+            field=models.BooleanField(
+                default=True,
+                help_text="Off for notices (points expiring): no consent, quiet hours or cap.",
+                verbose_name="marketing",
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('held', 'Held for quiet hours'), ('sent', 'Sent'), ('failed', 'Failed'), ('capped', 'Over the frequency cap'), ('no_consent', 'No consent to offers'), ('no_address', 'No address'), ('skipped', 'Skipped')], default='queued', max_length=12, verbose_name='status'),
+            model_name="notification",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("sending", "Sending"),
+                    ("held", "Held for quiet hours"),
+                    ("sent", "Sent"),
+                    ("failed", "Failed"),
+                    ("capped", "Over the frequency cap"),
+                    ("no_consent", "No consent to offers"),
+                    ("no_address", "No address"),
+                    ("skipped", "Skipped"),
+                ],
+                default="queued",
+                max_length=12,
+                verbose_name="status",
+            ),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['status', 'deliver_after'], name='notification_held_due'),
+            model_name="notification",
+            index=models.Index(fields=["status", "deliver_after"], name="notification_held_due"),
         ),
     ]

@@ -217,7 +217,9 @@ def _after_purchases(scene: Scene, base, at: datetime) -> list:
             )
             .annotate(key=Concat(Value("purchase:"), Cast("pk", CharField()), Value(f"+{n}")))
             .filter(
-                ~Exists(SceneGrant.objects.filter(scene=scene, member=OuterRef("member_id"), occurrence=OuterRef("key")))
+                ~Exists(
+                    SceneGrant.objects.filter(scene=scene, member=OuterRef("member_id"), occurrence=OuterRef("key"))
+                )
             )
             .order_by("created_at", "pk")
         )
