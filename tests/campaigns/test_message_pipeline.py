@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import translation
 
 from campaigns import tasks
 from campaigns.models import BenefitPackage, Coupon, Notification, Scene, SceneGrant
@@ -242,10 +243,12 @@ def test_a_message_only_scene_records_a_grant_per_member_and_occurrence_and_send
 def test_a_scene_must_give_something_or_say_something(program):
     nothing = BenefitPackage.objects.create(name="nothing")
     silent = Scene(name="silent", kind="member_day", day=1, package=nothing)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ValidationError) as refused, translation.override("en"):
         silent.full_clean()
-    assert "package" in refused.value.message_dict
-    assert "gives nothing" in refused.value.message_dict["package"][0]
+    with translation.override("en"):
+        assert "gives nothing" in refused.value.message_dict["package"][0]
+    with translation.override("zh-hans"):
+        assert "什么也不给" in refused.value.message_dict["package"][0]
     no_text = Scene(name="no text", kind="member_day", day=1, package=nothing, channel="inbox")
     with pytest.raises(ValidationError) as refused:
         no_text.full_clean()
@@ -261,6 +264,7 @@ def test_a_scene_must_give_something_or_say_something(program):
 def test_admin_saves_a_message_only_scene_and_refuses_an_empty_one(program, signed_in):
     nothing = BenefitPackage.objects.create(name="nothing")
     client = signed_in("admin")
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     form = {
         "name": "感谢",
         "kind": "member_day",
@@ -528,3 +532,21 @@ def test_no_consent_comes_before_the_cap_and_is_not_counted(program, enrol):
         notifications.notify(member=member, channel="sms", title="t", body="b", at=at(2026, 6, 4, 10)).status
         == "queued"
     )
+
+
+@pytest.mark.django_db
+def test_statuses_in_admin_and_on_the_scene_results(program, enrol, signed_in):
+    scene = sms_scene()
+    member = enrol(marketing_consent=True)
+    for hour in (10, 22, 23):  # sent … held … capped
+        notifications.notify(member=member, channel="sms", title="t", body="b", scene=scene, at=at(2026, 6, 5, hour))
+    assert list(Notification.objects.order_by("pk").values_list("status", flat=True)) == ["queued", "held", "capped"]
+    client = signed_in("admin")
+    listing = client.get("/admin/campaigns/notification/", {"status__exact": "held", "channel__exact": "sms"})
+    assert listing.status_code == 200 and listing.context["cl"].result_count == 1
+    page = client.get(f"/admin/campaigns/scene/{scene.pk}/results/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="messages"' in page
+    for label in ("Queued", "Held for quiet hours", "Over the frequency cap"):
+        assert f"<td>{label}</td><td>1</td>" in page
+    page = client.get(f"/admin/campaigns/scene/{scene.pk}/results/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "<td>免打扰时段暂缓</td><td>1</td>" in page and "<td>超出频次上限</td><td>1</td>" in page
