@@ -297,6 +297,8 @@ def _apply(
 
 
 def _tell(scene: Scene, grants: list[SceneGrant], at: datetime) -> None:
+    """Record the batch's messages in its transaction; notifications sends them after commit, outside
+    the scene's lock (a rollback sends nothing, a slow gateway holds nothing up)."""
     if not scene.channel:
         return
     members = {m.pk: m for m in Member.objects.filter(pk__in=[g.member_id for g in grants]).select_related("tier")}
