@@ -208,7 +208,7 @@ def release_held(*, at: datetime | None = None, batch_size: int = 500) -> int:
     while True:
         with transaction.atomic():
             rows = list(
-                Notification.objects.select_for_update(skip_locked=True)
+                Notification.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(status=Status.HELD, deliver_after__lte=at)
                 .order_by("deliver_after", "pk")
                 .values_list("pk", "member__marketing_consent")[:batch_size]
