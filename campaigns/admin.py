@@ -176,6 +176,7 @@ class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
                 "rows": results.scene_results(scene, days=days),
                 "low_usage": results.LOW_USAGE * 100,
                 "grants": SceneGrant.objects.filter(scene=scene).select_related("member").order_by("-created_at")[:50],
+                "messages": results.message_counts(scene),
                 "title": _("Results: %(name)s") % {"name": scene.name},
             },
         )
@@ -246,9 +247,22 @@ class ProgramRulesAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ("member", "channel", "title", "status", "scene", "created_at", "sent_at", "provider_id", "read_at")
-    list_filter = ("channel", "status", "scene")
-    search_fields = ("member__phone", "title")
+    list_display = (
+        "member",
+        "channel",
+        "title",
+        "status",
+        "marketing",
+        "scene",
+        "created_at",
+        "deliver_after",
+        "sent_at",
+        "provider_id",
+        "error",
+        "read_at",
+    )
+    list_filter = ("status", "channel", "marketing", "scene")
+    search_fields = ("member__phone", "title", "provider_id")
     list_select_related = ("member", "scene")
 
 

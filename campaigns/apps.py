@@ -48,6 +48,17 @@ class CampaignsConfig(AppConfig):
             weak=False,
             dispatch_uid="campaigns.tier_changed",
         )
+        # a queued message is an outbox job of its own: sent after the grant's commit, once
+        from .services import notifications
+
+        signals.register_job(notifications.JOB, notifications.notification_queued)
+        notifications.notification_queued.connect(
+            lambda notification_id, event_id=None, **kw: tasks.deliver_notification.delay(
+                notification_id, event_id=event_id
+            ),
+            weak=False,
+            dispatch_uid="campaigns.deliver_notification",
+        )
         signals.purchase_recorded.connect(_purchase_recorded, weak=False, dispatch_uid="campaigns.purchase_recorded")
         signals.return_recorded.connect(_return_recorded, weak=False, dispatch_uid="campaigns.return_recorded")
         signals.points_expiring.connect(

@@ -111,6 +111,15 @@ def seed(*, out=None) -> None:
         message_body="{name}，好久不见！送您一张满80减15优惠券。",
     )
     scene(
+        "购后关怀",
+        Scene.Kind.POST_PURCHASE,
+        package("仅消息"),  # no gift: a message-only scene
+        offsets="2",  # 48 hours after each purchase
+        channel="inbox",
+        message_title="感谢光临",
+        message_body="{name}，感谢您的光临！如对商品或服务有任何意见，欢迎告诉我们。",
+    )
+    scene(
         "中秋 1.5 倍积分",
         Scene.Kind.LUNAR_HOLIDAY,
         package("积分 ×1.5", multiplier=Decimal("1.5")),

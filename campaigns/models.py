@@ -270,6 +270,27 @@ class Scene(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        """A scene must give something or say something: a package with points, a coupon, a gift or a
+        multiplier, or a message (a message-only scene: a thank-you, a greeting, a notice)."""
+        from django.core.exceptions import ValidationError
+
+        if self.channel and not (self.message_title or self.message_body):
+            raise ValidationError(
+                {"message_body": _("A scene with a channel needs a message: give it a title or a text.")}
+            )
+        packages = [p for p in (getattr(self, "package", None), getattr(self, "package_b", None)) if p is not None]
+        gives = any(p.bonus_points or p.mall_item_id or p.multiplier or (p.pk and p.coupons.exists()) for p in packages)
+        if packages and not gives and not self.channel:
+            raise ValidationError(
+                {
+                    "package": _(
+                        "This package gives nothing (no points, coupon, gift or multiplier) and the scene sends "
+                        "no message: add something to the package, or choose a channel and write a message."
+                    )
+                }
+            )
+
 
 class SceneGrant(models.Model):
     class Variant(models.TextChoices):
@@ -459,14 +480,34 @@ class ProgramRules(models.Model):
 
 
 class Notification(models.Model):
-    """Every message sent to a member, whatever the channel; the inbox shows channel 'inbox'."""
+    """Every message sent to a member, whatever the channel; the inbox shows channel 'inbox'.
+    Recorded in the transaction that decided to send it, delivered after commit
+    (campaigns.services.notifications)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        HELD = "held", _("Held for quiet hours")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        UNDELIVERED = "undelivered", _("Not delivered")
+        TIMEOUT = "timeout", _("No answer from the provider")
+        REJECTED = "rejected", _("Refused by the provider")
+        FAILED = "failed", _("Failed")
+        CAPPED = "capped", _("Over the frequency cap")
+        NO_CONSENT = "no_consent", _("No consent to offers")
+        NO_ADDRESS = "no_address", _("No address")
+        SKIPPED = "skipped", _("Skipped")
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notifications")
     channel = models.CharField(_("channel"), max_length=10, choices=Scene.Channel.choices)
     title = models.CharField(_("title"), max_length=100)
     body = models.TextField(_("message"))
     scene = models.ForeignKey(Scene, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
-    status = models.CharField(_("status"), max_length=12, default="sent")
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
+    marketing = models.BooleanField(
+        _("marketing"), default=True, help_text=_("Off for notices (points expiring): no consent, quiet hours or cap.")
+    )
     created_at = models.DateTimeField(_("time"))
     # delivery: when it may go out (quiet hours hold it), when it went, the provider's message id or error
     deliver_after = models.DateTimeField(_("not before"), null=True, blank=True)
@@ -479,4 +520,7 @@ class Notification(models.Model):
     class Meta:
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
-        indexes = [models.Index(fields=["member", "-created_at"])]
+        indexes = [
+            models.Index(fields=["member", "-created_at"]),
+            models.Index(fields=["status", "deliver_after"], name="notification_held_due"),
+        ]

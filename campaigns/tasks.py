@@ -38,10 +38,45 @@ register(
     description="Monthly on the 1st: each member holding a paid card gets its monthly coupon (PLUS20).",
 )
 
+register(
+    "scenes: post-purchase care",
+    "campaigns.tasks.run_post_purchase_scenes",
+    crontab={"minute": "*/15"},
+    description="Every 15 minutes: post-purchase care scenes, so a touch N days after a purchase goes out "
+    "within a quarter of an hour of it (each purchase once).",
+)
+register(
+    "notifications: release held",
+    "campaigns.tasks.release_held_notifications",
+    every_seconds=300,
+    description="Every 5 minutes: queue the SMS and WeChat marketing messages held for quiet hours whose hours "
+    "are over.",
+)
+
 
 @shared_task(name="campaigns.tasks.run_scenes", acks_late=True)
 def run_scenes() -> int:
     return sum(r.granted for r in scenes.run_daily())
+
+
+@shared_task(name="campaigns.tasks.run_post_purchase_scenes", acks_late=True)
+def run_post_purchase_scenes() -> int:
+    return sum(r.granted for r in scenes.run_daily(kinds=[scenes.Kind.POST_PURCHASE]))
+
+
+@shared_task(name="campaigns.tasks.release_held_notifications", acks_late=True)
+def release_held_notifications() -> int:
+    from .services import notifications
+
+    return notifications.release_held()
+
+
+@shared_task(name="campaigns.tasks.deliver_notification")
+def deliver_notification(notification_id: int, event_id: str | None = None) -> str | None:
+    """The outbox job of a queued message: claimed once, sent outside any transaction."""
+    from .services import notifications
+
+    return notifications.deliver(notification_id, event_id)
 
 
 @shared_task(name="campaigns.tasks.expire_coupons", acks_late=True)

@@ -127,6 +127,10 @@ class ProgramSettingsAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
         (_("Member price"), {"fields": ("birthday_month_discount",)}),
         (_("Stored value"), {"fields": ("stored_value_pay_order", "max_topup_amount")}),
         (_("Limits"), {"fields": ("adjustment_limit", "max_sale_amount", "api_token_days")}),
+        (
+            _("Marketing messages"),
+            {"fields": ("quiet_hours_start", "quiet_hours_end", "message_cap", "message_cap_days")},
+        ),
     )
 
     def has_add_permission(self, request):

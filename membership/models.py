@@ -1,3 +1,4 @@
+from datetime import time
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
@@ -228,6 +229,24 @@ class ProgramSettings(models.Model):
         default=30,
         validators=[MinValueValidator(1)],
         help_text=_("A till signs in again for a new token; a password change ends its tokens at once."),
+    )
+    # marketing messages (campaigns.services.notifications): never one-time codes, never notices
+    quiet_hours_start = models.TimeField(
+        _("quiet hours from"),
+        default=time(21, 0),
+        help_text=_(
+            "Local time. SMS and WeChat marketing messages are held until the quiet hours end; "
+            "the inbox is never held. The same time in both fields: no quiet hours."
+        ),
+    )
+    quiet_hours_end = models.TimeField(_("quiet hours until"), default=time(9, 0))
+    message_cap = models.PositiveSmallIntegerField(
+        _("marketing messages per member at most"),
+        default=2,
+        help_text=_("Across all scenes, within the days below, by SMS, WeChat or e-mail (not the inbox); 0 = no cap."),
+    )
+    message_cap_days = models.PositiveSmallIntegerField(
+        _("within (days)"), default=7, validators=[MinValueValidator(1)]
     )
 
     class Meta:

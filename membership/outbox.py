@@ -102,14 +102,14 @@ def record_many(event_type: str, payloads) -> list:
 def _dispatch(events) -> tuple[list, dict, bool]:
     """Hand events to their receivers, in order. Returns (delivered ids, {id: error} of events a
     receiver refused, whether the broker failed: then the rest is left for later)."""
-    from .signals import EVENT_TYPES
+    from .signals import signal_for
 
     global _paused_until
     done, failed = [], {}
     broker_errors = _broker_errors()
     for event in events:
         try:
-            signal = EVENT_TYPES[event.type]
+            signal = signal_for(event.type)
             signal.send(sender=None, event_id=str(event.id), **event.payload)
         except broker_errors as exc:
             _paused_until = time.monotonic() + settings.OUTBOX_PAUSE_SECONDS

@@ -26,6 +26,20 @@ EVENT_TYPES = {
 }
 _TYPE_OF = {id(signal): name for name, signal in EVENT_TYPES.items()}
 
+# Internal jobs that ride the outbox for its guarantee (the row exists exactly when the caller's
+# transaction committed; delivered at least once) but are not domain events: webhooks do not
+# publish them. Other apps register theirs at start-up (campaigns: "notification.queued").
+JOB_TYPES: dict[str, Signal] = {}
+
+
+def register_job(job_type: str, signal: Signal) -> None:
+    JOB_TYPES[job_type] = signal
+
+
+def signal_for(event_type: str) -> Signal:
+    """The signal an outbox row of this type is delivered to."""
+    return EVENT_TYPES.get(event_type) or JOB_TYPES[event_type]
+
 
 def event_type(signal: Signal) -> str:
     return _TYPE_OF[id(signal)]

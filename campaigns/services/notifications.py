@@ -1,18 +1,43 @@
 """Notifications through a channel interface (channels.py): on-site inbox, e-mail (Django's e-mail
-backends), SMS (portal.sms: console, Alibaba Cloud, Tencent Cloud) and WeChat (portal.wechat).
-Every send is recorded; marketing messages go only to members who agreed to receive them."""
+backends), SMS (portal.sms: console, Alibaba Cloud, Tencent Cloud) and WeChat (portal.wechat). Every
+message is a row; marketing messages go only
+to members who agreed to receive them.
+
+Whether and when a message goes out is decided here, in the caller's transaction; the channel is
+called after commit, outside any lock, exactly once:
+
+- `notify()` records the row. An inbox message is the row itself (sent when it commits). Any other
+  channel is "queued" with a "notification.queued" job in the transactional outbox (membership.outbox),
+  so a rollback sends nothing and a grant never waits on a gateway. A marketing message beyond the
+  member's frequency cap is "capped"; an SMS or WeChat marketing message in quiet hours is "held"
+  until they end (`deliver_after`), then `release_held()` (beat) queues it.
+- `deliver()` (the job's Celery task, inside `outbox.once`) claims the row queued → sending with a
+  conditional UPDATE, calls the channel (`_deliver`, the only call) and copies its answer onto the
+  row. A redelivered job finds nothing to claim; a channel that raises leaves the row "failed" with
+  its error. A worker killed while the channel answers leaves "sending": it is never sent twice.
+- One-time codes (portal.sms through membership's otp) do not come here: they are sent at once.
+"""
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 
-from membership.services.common import now
+from membership import config, outbox
+from membership.services.common import local, now, tz
 
 from ..models import Notification
 
 log = logging.getLogger(__name__)
+
+Status = Notification.Status
+JOB = "notification.queued"  # outbox job type: payload {"notification_id"}
+notification_queued = Signal()  # notification_id, event_id (campaigns/apps.py queues the task)
+QUIET_CHANNELS = ("sms", "wechat")  # held in quiet hours; the inbox and e-mail are read when one likes
+UNCAPPED_CHANNELS = ("inbox",)  # the inbox is neither held nor capped nor counted
+COUNTED = (Status.QUEUED, Status.SENDING, Status.HELD, Status.SENT)  # what the cap counts
 
 
 class _Fields(dict):
@@ -48,6 +73,7 @@ def _deliver(
     *,
     scene=None,
     notification: Notification | None = None,
+    claimed: bool = False,
     template: str = "",
     params: dict | None = None,
 ) -> Delivery:
@@ -57,15 +83,16 @@ def _deliver(
     ("sending") before the provider is called and the outcome written on it, so a retried task, a
     second worker or a redelivered event finds it sent, in flight or timed out and sends nothing,
     answering what the row records; a rejected or failed row may be tried again. Call it outside a
-    transaction, so the claim is committed before the provider is called. `template` ("CODE:var=
-    field,…") overrides the scene's; `params` adds fields for the template (e.g. points)."""
+    transaction, so the claim is committed before the provider is called; `claimed` says the caller
+    has claimed the row already (the outbox job, `deliver`). `template` ("CODE:var=field,…")
+    overrides the scene's; `params` adds fields for the template (e.g. points)."""
     from . import channels
 
     adapter = channels.get(channel)
     if adapter is None:
         return Delivery("skipped")
     if notification is not None:
-        claimed = (
+        claimed = claimed or (
             Notification.objects.filter(pk=notification.pk).exclude(status__in=ONCE_STATUSES).update(status="sending")
         )
         if not claimed:
@@ -85,7 +112,7 @@ def _deliver(
         delivery = adapter.deliver(message)
     except Exception as exc:  # a backend's own failure (an SMTP error …): recorded, not raised
         log.warning("notification to member %s by %s failed: %s", member.pk, channel, exc)
-        delivery = Delivery("failed", error=str(exc)[:200])
+        delivery = Delivery("failed", error=f"{type(exc).__name__}: {exc}"[:200])
     if notification is not None:
         # only over our own claim: a delivery receipt that arrived first has said more
         Notification.objects.filter(pk=notification.pk, status="sending").update(
@@ -95,6 +122,58 @@ def _deliver(
             sent_at=now() if delivery.status == "sent" else None,
         )
     return delivery
+
+
+def quiet_until(at: datetime, program=None) -> datetime | None:
+    """The end of the quiet hours `at` falls in (local time of the program), or None outside them.
+    The window starts at `quiet_hours_start` (included) and ends at `quiet_hours_end` (excluded);
+    it may cross midnight (21:00–09:00). The same time in both: no quiet hours."""
+    program = program or config.program()
+    start, end = program.quiet_hours_start, program.quiet_hours_end
+    if start == end:
+        return None
+    here = local(at)
+    clock = here.time()
+    if start < end:
+        inside = start <= clock < end
+    else:
+        inside = clock >= start or clock < end
+    if not inside:
+        return None
+    day = here.date() if clock < end else here.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=tz())
+
+
+def over_cap(member, at: datetime, program=None) -> bool:
+    """Whether the member already had the program's number of marketing messages (sent, on their
+    way or held; not the inbox) within its days before `at`."""
+    program = program or config.program()
+    if not program.message_cap:
+        return False
+    recent = Notification.objects.filter(
+        member=member,
+        marketing=True,
+        status__in=COUNTED,
+        created_at__gt=at - timedelta(days=program.message_cap_days),
+        created_at__lte=at,
+    ).exclude(channel__in=UNCAPPED_CHANNELS)
+    return recent.count() >= program.message_cap
+
+
+def _decide(member, channel: str, marketing: bool, at: datetime) -> tuple[str, datetime | None]:
+    """(status, deliver_after) of a new message."""
+    if channel in UNCAPPED_CHANNELS:
+        return Status.SENT, None  # the row is the message: it is there when the caller commits
+    if not marketing:
+        return Status.QUEUED, None
+    if not member.marketing_consent:
+        return Status.NO_CONSENT, None
+    program = config.program()
+    if over_cap(member, at, program):
+        return Status.CAPPED, None
+    if channel in QUIET_CHANNELS and (until := quiet_until(at, program)):
+        return Status.HELD, until
+    return Status.QUEUED, None
 
 
 def notify(
@@ -108,36 +187,90 @@ def notify(
     dedupe_key: str | None = None,
     at: datetime | None = None,
 ) -> Notification | None:
-    """Send and record one message. Marketing without consent is recorded as not sent; the same
-    dedupe key sends once."""
+    """Record one message in the caller's transaction; it is sent after commit (see the module).
+    Marketing without consent is recorded as not sent, beyond the cap as capped, in quiet hours as
+    held; the same dedupe key records once. Never calls a channel and never raises a channel's error."""
     if not channel:
         return None
+    at = at or now()
     if dedupe_key and Notification.objects.filter(dedupe_key=dedupe_key).exists():
         return None
-    delivery = Delivery("no_consent") if marketing and not member.marketing_consent and channel != "inbox" else None
-    if delivery is None:
-        try:
-            delivery = _deliver(member, channel, title, body, scene=scene)
-        except Exception as exc:  # a gateway failure is recorded, never raised into the caller
-            log.warning("notification to member %s by %s failed: %s", member.pk, channel, exc)
-            delivery = Delivery("failed", error=str(exc)[:200])
+    status, deliver_after = _decide(member, channel, marketing, at)
     try:
         with transaction.atomic():
-            return Notification.objects.create(
+            note = Notification.objects.create(
                 member=member,
                 channel=channel,
                 title=title[:100],
                 body=body,
                 scene=scene,
-                status=delivery.status,
-                created_at=at or now(),
-                sent_at=now() if delivery.status == "sent" else None,
-                provider_id=delivery.provider_id,
-                error=delivery.error,
+                status=status,
+                marketing=marketing,
+                created_at=at,
+                deliver_after=deliver_after,
+                sent_at=at if status == Status.SENT else None,
                 dedupe_key=dedupe_key,
             )
+            if status == Status.QUEUED:
+                outbox.record(JOB, {"notification_id": note.pk})
     except IntegrityError:
         return None
+    return note
+
+
+def claim(notification_id: int) -> bool:
+    """queued → sending, if it still is queued: the one who claims it is the one who sends it."""
+    return bool(Notification.objects.filter(pk=notification_id, status=Status.QUEUED).update(status=Status.SENDING))
+
+
+def send_claimed(notification_id: int) -> str:
+    """Call the channel for a claimed row (outside any transaction) and record its answer (which
+    `_deliver` has done already, over the same claim, unless it raised)."""
+    note = Notification.objects.select_related("member", "scene").get(pk=notification_id)
+    try:
+        delivery = _deliver(note.member, note.channel, note.title, note.body, notification=note, claimed=True)
+    except Exception as exc:  # a gateway failure is recorded, never raised
+        log.warning("notification %s to member %s by %s failed: %s", note.pk, note.member_id, note.channel, exc)
+        delivery = Delivery(Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+    Notification.objects.filter(pk=note.pk, status=Status.SENDING).update(
+        status=delivery.status,
+        sent_at=now() if delivery.status == Status.SENT else None,
+        provider_id=(delivery.provider_id or "")[:64],
+        error=(delivery.error or "")[:200],
+    )
+    return delivery.status
+
+
+def deliver(notification_id: int, event_id=None) -> str | None:
+    """The outbox job: claim once (with the event's receipt), then send outside the transaction.
+    Returns the channel's status, or None when there was nothing to send (already claimed)."""
+    with outbox.once("campaigns.deliver_notification", event_id) as first:
+        claimed = first and claim(notification_id)
+    return send_claimed(notification_id) if claimed else None
+
+
+def release_held(*, at: datetime | None = None, batch_size: int = 500) -> int:
+    """Queue the held messages whose quiet hours are over (beat, every few minutes). A member who
+    withdrew consent meanwhile is not sent the message. Returns how many were queued."""
+    at = at or now()
+    released = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Notification.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(status=Status.HELD, deliver_after__lte=at)
+                .order_by("deliver_after", "pk")
+                .values_list("pk", "member__marketing_consent")[:batch_size]
+            )
+            if not rows:
+                return released
+            ids = [pk for pk, consent in rows if consent]
+            Notification.objects.filter(pk__in=[pk for pk, consent in rows if not consent]).update(
+                status=Status.NO_CONSENT
+            )
+            Notification.objects.filter(pk__in=ids).update(status=Status.QUEUED)
+            outbox.record_many(JOB, [{"notification_id": pk} for pk in ids])
+        released += len(ids)
 
 
 def record_receipt(*, provider_id: str = "", reference: str = "", delivered: bool, error: str = "") -> int:

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import F, Sum
+from django.db.models import Count, F, Sum
 
 from membership.models import Purchase
 
-from ..models import Coupon, Scene, SceneGrant
+from ..models import Coupon, Notification, Scene, SceneGrant
 
 LOW_USAGE = Decimal("0.30")
 
@@ -94,3 +94,19 @@ def scene_results(scene: Scene, *, days: int = 30) -> list[VariantResult]:
             r.incremental = ((r.sales_per_member - base.sales_per_member) * r.members).quantize(Decimal("0.01"))
             r.roi = (r.incremental / r.cost).quantize(Decimal("0.01")) if r.cost else None
     return out
+
+
+def message_counts(scene: Scene) -> list[tuple[str, str, int]]:
+    """The scene's messages by channel and status (sent, held for quiet hours, over the cap, failed …):
+    (channel label, status label, count), in the order of the choices."""
+    counts = {
+        (row["channel"], row["status"]): row["n"]
+        for row in Notification.objects.filter(scene=scene).values("channel", "status").annotate(n=Count("pk"))
+    }
+    channels = dict(Scene.Channel.choices)
+    statuses = dict(Notification.Status.choices)
+    order = {value: i for i, value in enumerate(statuses)}
+    return [
+        (channels.get(channel, channel), statuses.get(status, status), n)
+        for (channel, status), n in sorted(counts.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99)))
+    ]

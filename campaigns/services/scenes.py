@@ -166,17 +166,7 @@ def eligible(scene: Scene, on: date, at: datetime) -> list[tuple[str, object, da
             )
         return out
     if kind == Kind.POST_PURCHASE:
-        out = []
-        for n in _offsets(scene):
-            day = on - timedelta(days=n)
-            out.append(
-                (
-                    f"{day.isoformat()}+{n}",
-                    base.filter(last_purchase_at__gte=_day_start(day), last_purchase_at__lte=_day_end(day)),
-                    None,
-                )
-            )
-        return out
+        return _after_purchases(scene, base, at)
     if kind == Kind.WINBACK:
         quiet = base.filter(last_purchase_at__lt=_day_start(on - timedelta(days=scene.inactive_days or 90)))
         # a win-back always has a cooldown: without one the same quiet member was recalled every day
@@ -202,12 +192,59 @@ def eligible(scene: Scene, on: date, at: datetime) -> list[tuple[str, object, da
     return []  # milestones are granted from purchase events
 
 
+POST_PURCHASE_CATCHUP = timedelta(days=1)  # a touch whose time passed longer ago than this is not sent late
+
+
+def _after_purchases(scene: Scene, base, at: datetime) -> list:
+    """Post-purchase care: each purchase of a member in the audience gets the touch N days (N × 24 h)
+    after its own time, once (the occurrence is the purchase), when a run comes within a day of that
+    (the schedule runs every 15 minutes; `run_scenes --date` re-runs a missed day). Purchases
+    returned in full get no touch."""
+    from django.db.models import CharField, Value
+    from django.db.models.functions import Cast, Concat
+
+    from membership.models import Purchase
+
+    out = []
+    for n in _offsets(scene):
+        due = at - timedelta(days=n)
+        purchases = (
+            Purchase.objects.filter(
+                created_at__lte=due,
+                created_at__gt=due - POST_PURCHASE_CATCHUP,
+                returned_amount__lt=F("amount"),
+                member_id__in=base.values("pk"),
+            )
+            .annotate(key=Concat(Value("purchase:"), Cast("pk", CharField()), Value(f"+{n}")))
+            .filter(
+                ~Exists(
+                    SceneGrant.objects.filter(scene=scene, member=OuterRef("member_id"), occurrence=OuterRef("key"))
+                )
+            )
+            .order_by("created_at", "pk")
+        )
+        for key, member_id in purchases.values_list("key", "member_id"):
+            out.append((key, Member.objects.filter(pk=member_id), None))
+    return out
+
+
 def _offsets(scene: Scene) -> list[int]:
     return sorted({int(x) for x in scene.offsets.replace("，", ",").split(",") if x.strip().isdigit()})
 
 
 def _grantable(package: BenefitPackage) -> bool:
     return bool(package.bonus_points or package.mall_item_id or package.coupons.exists())
+
+
+def has_message(scene: Scene) -> bool:
+    return bool(scene.channel and (scene.message_title or scene.message_body))
+
+
+def _grants(scene: Scene) -> bool:
+    """Whether the scene records grants: a package that gives something, or just a message (a
+    thank-you, a greeting, a member-day notice). A multiplier-only scene without a message acts
+    through the earn rule instead."""
+    return _grantable(scene.package) or bool(scene.package_b_id and _grantable(scene.package_b)) or has_message(scene)
 
 
 def _reserve_budget(scene: Scene, n: int, points_each: int) -> int:
@@ -260,6 +297,8 @@ def _apply(
 
 
 def _tell(scene: Scene, grants: list[SceneGrant], at: datetime) -> None:
+    """Record the batch's messages in its transaction; notifications sends them after commit, outside
+    the scene's lock (a rollback sends nothing, a slow gateway holds nothing up)."""
     if not scene.channel:
         return
     members = {m.pk: m for m in Member.objects.filter(pk__in=[g.member_id for g in grants]).select_related("tier")}
@@ -296,7 +335,6 @@ def grant_batch(
         by_variant: dict[str, list[int]] = {}
         for pk in todo:
             by_variant.setdefault(variant_for(scene, pk), []).append(pk)
-        claim = scene.claim_mode == Scene.ClaimMode.CLAIM
         new_grants = []
         held = by_variant.pop(Variant.HOLDOUT, [])
         new_grants += [
@@ -314,6 +352,8 @@ def grant_batch(
         to_apply = []
         for variant, ids in sorted(by_variant.items()):
             package = scene.package_b if variant == Variant.B else scene.package
+            # a message-only package has nothing to claim: its grant is the message
+            claim = scene.claim_mode == Scene.ClaimMode.CLAIM and _grantable(package)
             fit = _reserve_budget(scene, len(ids), package.bonus_points)
             result.over_budget += len(ids) - fit
             rows = [
@@ -355,7 +395,7 @@ def run_scene(
     total = RunResult(scene=scene.pk)
     if not is_running(scene, on):
         return total
-    if not _grantable(scene.package) and not (scene.package_b_id and _grantable(scene.package_b)):
+    if not _grants(scene):
         return total  # a multiplier-only scene acts through the earn rule, not through grants
     for occurrence, members, window_ends in eligible(scene, on, at):
         total.occurrence = occurrence
@@ -404,7 +444,7 @@ def _for_member(kind: str, member_id: int, occurrence_for, at: datetime) -> list
         occurrence, window_ends = occurrence_for(scene)
         if occurrence is None:
             continue
-        if not _grantable(scene.package) and not (scene.package_b_id and _grantable(scene.package_b)):
+        if not _grants(scene):
             continue
         results.append(grant_batch(scene, occurrence, [member_id], at=at, window_ends=window_ends))
     return results

@@ -197,12 +197,14 @@ def test_activation_and_post_purchase_offsets(program, enrol, buy):
     care = Scene.objects.create(name="care", kind="post_purchase", package=pkg, offsets="2,7")
     idle = enrol(joined_at=at(2026, 6, 1, 10))
     buyer = enrol(joined_at=at(2026, 6, 1, 10))
-    buy(buyer, "10.00", at=at(2026, 6, 1, 11))
+    purchase = buy(buyer, "10.00", at=at(2026, 6, 1, 11)).purchase
     assert scenes.run_scene(activation, at=at(2026, 6, 2, 9)).granted == 1  # day 1, no purchase yet
     assert scenes.run_scene(activation, at=at(2026, 6, 4, 9)).granted == 1  # day 3
     assert SceneGrant.objects.filter(scene=activation, member=idle).count() == 2
-    assert scenes.run_scene(care, at=at(2026, 6, 3, 9)).granted == 1  # 48 h after
-    assert SceneGrant.objects.get(scene=care).occurrence == "2026-06-01+2"
+    # post-purchase care counts from the purchase's own time (48 h), and its occurrence is the purchase
+    assert scenes.run_scene(care, at=at(2026, 6, 3, 10, 59)).granted == 0
+    assert scenes.run_scene(care, at=at(2026, 6, 3, 11)).granted == 1  # 48 h after
+    assert SceneGrant.objects.get(scene=care).occurrence == f"purchase:{purchase.pk}+2"
 
 
 def test_ab_split_is_stable_and_the_holdout_gets_nothing(program, enrol):
@@ -248,7 +250,7 @@ def test_audience_by_store_consent_and_tag(program, enrol):
     assert list(scenes.audience(scene).values_list("pk", flat=True)) == [yes.pk]
 
 
-def test_sms_needs_consent_and_every_send_is_recorded(program, enrol, settings):
+def test_sms_needs_consent_and_every_send_is_recorded(program, enrol, settings, django_capture_on_commit_callbacks):
     from portal.sms import LocmemSmsBackend
 
     settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
@@ -266,7 +268,9 @@ def test_sms_needs_consent_and_every_send_is_recorded(program, enrol, settings):
     )
     agreed = enrol(name="甲", marketing_consent=True)
     enrol(name="乙")
-    scenes.run_scene(scene, at=at(2026, 6, 5, 9))
+    with django_capture_on_commit_callbacks(execute=True):
+        scenes.run_scene(scene, at=at(2026, 6, 5, 9))
+        assert LocmemSmsBackend.outbox == []  # sent after the grant's commit, not inside it
     assert LocmemSmsBackend.outbox == [(agreed.phone, "会员日 甲 您好")]
     assert sorted(Notification.objects.values_list("status", flat=True)) == ["no_consent", "sent"]
 

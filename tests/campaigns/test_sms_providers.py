@@ -163,12 +163,20 @@ def test_an_unreachable_provider_fails_and_may_be_retried(settings, aliyun, memb
     assert len(aliyun.requests) == 1
 
 
-def test_notify_sends_a_scene_sms_through_the_provider_and_records_it(aliyun, member, scene):
+def test_notify_sends_a_scene_sms_through_the_provider_and_records_it(
+    aliyun, member, scene, django_capture_on_commit_callbacks
+):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
     member.marketing_consent = True
     member.save(update_fields=["marketing_consent"])
     aliyun.answer(ALIYUN_OK)
+    daytime = datetime(2026, 6, 5, 10, tzinfo=ZoneInfo("Asia/Shanghai"))  # outside the quiet hours
 
-    sent = notifications.notify(member=member, channel="sms", title="Hi", body="Thanks", scene=scene)
+    with django_capture_on_commit_callbacks(execute=True):  # queued with the commit, sent after it
+        sent = notifications.notify(member=member, channel="sms", title="Hi", body="Thanks", scene=scene, at=daytime)
+    sent.refresh_from_db()
 
     assert aliyun.requests[0].query["TemplateCode"] == "SMS_9001"
     assert (sent.status, sent.provider_id) == ("sent", "900619746936498440^0")
