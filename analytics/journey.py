@@ -1,6 +1,7 @@
 """The read side of the funnel and product-preference dashboard (/analytics/funnel/): figures from
 the member snapshot only (definitions.funnel_step, preferred_category), for a period and the stores a
-user may see. Kept apart from selectors.py; its tables are registered in selectors.TABLES."""
+user may see. Kept apart from selectors.py; its tables join selectors.TABLES (the exports) when this
+module is imported (by views.py)."""
 
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import definitions as d
 from .models import MemberSnapshot
-from .selectors import MONEY, PCT, TEXT, Column, Scope, Table, cents, snapshot_day
+from .selectors import MONEY, PCT, TABLES, TEXT, Column, Scope, Table, cents, snapshot_day
 
 STEP_LABELS = {
     "acquired": _("Acquired"),
@@ -120,3 +121,6 @@ def preferences(scope: Scope) -> Table:
         if day
         else _("No member snapshot yet."),
     )
+
+
+TABLES.update({"funnel": funnel, "preferences": preferences})

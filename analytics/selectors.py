@@ -839,13 +839,3 @@ TABLES = {
     "campaigns": campaigns,
     "clerks": clerks,
 }
-
-
-def _register_journey_tables():
-    # funnel and product preference (analytics/journey.py)
-    from . import journey
-
-    TABLES.update({"funnel": journey.funnel, "preferences": journey.preferences})
-
-
-_register_journey_tables()

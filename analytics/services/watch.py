@@ -87,6 +87,15 @@ def check(on: date, settings: AnalyticsSettings | None = None) -> list[Flag]:
         for what, budget, spent, used in budgets:
             runs_out = d.budget_runs_out_on(budget - spent, used, pace_days, on)
             if d.budget_short(runs_out, scene.ends_on, on):
+                until = scene.ends_on or _("the next %(n)s days") % {"n": d.OPEN_ENDED_HORIZON_DAYS}
+                if budget - spent <= 0:
+                    detail = (
+                        _("Budget of %(budget)s %(what)s all used; the scene runs until %(end)s.")
+                        if scene.ends_on
+                        else _("Budget of %(budget)s %(what)s all used; the scene has no end date.")
+                    ) % {"budget": budget, "what": what, "end": scene.ends_on}
+                    flags.append(Flag(scene, BUDGET, detail, runs_out))
+                    break
                 flags.append(
                     Flag(
                         scene,
@@ -102,7 +111,7 @@ def check(on: date, settings: AnalyticsSettings | None = None) -> list[Flag]:
                             "used": used,
                             "days": pace_days,
                             "out": runs_out,
-                            "end": scene.ends_on or _("the next %(n)s days") % {"n": d.OPEN_ENDED_HORIZON_DAYS},
+                            "end": until,
                         },
                         runs_out,
                     )

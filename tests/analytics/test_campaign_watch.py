@@ -96,7 +96,7 @@ def test_budget_runs_out_before_the_end_and_its_absence(make):
     by_name = {f.scene.name: f for f in watch.check(D)}
     assert by_name["short"].runs_out == date(2026, 7, 8)
     assert "2026-07-08" in by_name["short"].detail and "300" in by_name["short"].detail
-    assert by_name["spent"].runs_out == D
+    assert by_name["spent"].runs_out == D and "已用完" in by_name["spent"].detail  # all used (Chinese by default)
     assert by_name["open-ended short"].runs_out == date(2026, 7, 28)
 
 
