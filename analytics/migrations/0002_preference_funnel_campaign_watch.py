@@ -5,79 +5,111 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0001_initial'),
-        ('campaigns', '0007_scene_preferred_category'),
-        ('membership', '0013_adjustment_requests'),
+        ("analytics", "0001_initial"),
+        ("campaigns", "0007_scene_preferred_category"),
+        ("membership", "0013_adjustment_requests"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CampaignAlert',
+            name="CampaignAlert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('stopped', 'Grants stopped'), ('budget', 'Budget runs out early')], max_length=10, verbose_name='alert')),
-                ('detail', models.CharField(max_length=300, verbose_name='detail')),
-                ('raised_on', models.DateField(verbose_name='raised on')),
-                ('checked_on', models.DateField(verbose_name='last checked')),
-                ('closed_on', models.DateField(blank=True, null=True, verbose_name='closed on')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("stopped", "Grants stopped"), ("budget", "Budget runs out early")],
+                        max_length=10,
+                        verbose_name="alert",
+                    ),
+                ),
+                ("detail", models.CharField(max_length=300, verbose_name="detail")),
+                ("raised_on", models.DateField(verbose_name="raised on")),
+                ("checked_on", models.DateField(verbose_name="last checked")),
+                ("closed_on", models.DateField(blank=True, null=True, verbose_name="closed on")),
             ],
             options={
-                'verbose_name': 'campaign alert',
-                'verbose_name_plural': 'campaign alerts',
-                'ordering': ['closed_on', '-raised_on', 'scene_id'],
+                "verbose_name": "campaign alert",
+                "verbose_name_plural": "campaign alerts",
+                "ordering": ["closed_on", "-raised_on", "scene_id"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='analyticssettings',
-            name='analytics_windows_positive',
+            model_name="analyticssettings",
+            name="analytics_windows_positive",
         ),
         migrations.AddField(
-            model_name='analyticssettings',
-            name='watch_idle_days',
-            field=models.PositiveSmallIntegerField(default=3, help_text='A running scene that grants nothing for this many days is flagged.', verbose_name='campaign watch: no grants for (days)'),
+            model_name="analyticssettings",
+            name="watch_idle_days",
+            field=models.PositiveSmallIntegerField(
+                default=3,
+                help_text="A running scene that grants nothing for this many days is flagged.",
+                verbose_name="campaign watch: no grants for (days)",
+            ),
         ),
         migrations.AddField(
-            model_name='analyticssettings',
-            name='watch_pace_days',
-            field=models.PositiveSmallIntegerField(default=7, help_text="A scene's budget use over this many days sets its pace; a budget that runs out before the scene ends at that pace is flagged.", verbose_name='campaign watch: pace over (days)'),
+            model_name="analyticssettings",
+            name="watch_pace_days",
+            field=models.PositiveSmallIntegerField(
+                default=7,
+                help_text="A scene's budget use over this many days sets its pace; a budget that runs out before the scene ends at that pace is flagged.",
+                verbose_name="campaign watch: pace over (days)",
+            ),
         ),
         migrations.AddField(
-            model_name='membersnapshot',
-            name='first_purchase_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='first purchase'),
+            model_name="membersnapshot",
+            name="first_purchase_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="first purchase"),
         ),
         migrations.AddField(
-            model_name='membersnapshot',
-            name='preferred_category',
-            field=models.CharField(blank=True, max_length=64, verbose_name='preferred category'),
+            model_name="membersnapshot",
+            name="preferred_category",
+            field=models.CharField(blank=True, max_length=64, verbose_name="preferred category"),
         ),
         migrations.AddField(
-            model_name='membersnapshot',
-            name='referrals',
-            field=models.IntegerField(default=0, verbose_name='members referred'),
+            model_name="membersnapshot",
+            name="referrals",
+            field=models.IntegerField(default=0, verbose_name="members referred"),
         ),
         migrations.AddField(
-            model_name='membersnapshot',
-            name='second_purchase_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='second purchase'),
+            model_name="membersnapshot",
+            name="second_purchase_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="second purchase"),
         ),
         migrations.AddIndex(
-            model_name='membersnapshot',
-            index=models.Index(fields=['preferred_category', 'home_store'], name='analytics_snap_category'),
+            model_name="membersnapshot",
+            index=models.Index(fields=["preferred_category", "home_store"], name="analytics_snap_category"),
         ),
         migrations.AddConstraint(
-            model_name='analyticssettings',
-            constraint=models.CheckConstraint(condition=models.Q(('active_days__gte', 1), ('attribution_days__gte', 1), ('rfm_window_days__gte', 1), ('watch_idle_days__gte', 1), ('watch_pace_days__gte', 1)), name='analytics_windows_positive'),
+            model_name="analyticssettings",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("active_days__gte", 1),
+                    ("attribution_days__gte", 1),
+                    ("rfm_window_days__gte", 1),
+                    ("watch_idle_days__gte", 1),
+                    ("watch_pace_days__gte", 1),
+                ),
+                name="analytics_windows_positive",
+            ),
         ),
         migrations.AddField(
-            model_name='campaignalert',
-            name='scene',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='campaigns.scene', verbose_name='scene'),
+            model_name="campaignalert",
+            name="scene",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="campaigns.scene",
+                verbose_name="scene",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='campaignalert',
-            constraint=models.UniqueConstraint(condition=models.Q(('closed_on__isnull', True)), fields=('scene', 'kind'), name='analytics_alert_one_open'),
+            model_name="campaignalert",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("closed_on__isnull", True)),
+                fields=("scene", "kind"),
+                name="analytics_alert_one_open",
+            ),
         ),
     ]

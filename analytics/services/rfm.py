@@ -281,9 +281,7 @@ def segments() -> dict:
 
 def prefers(queryset, category: str):
     """The members of `queryset` whose latest snapshot's preferred category is `category`."""
-    return queryset.filter(
-        Exists(MemberSnapshot.objects.filter(member_id=OuterRef("pk"), preferred_category=category))
-    )
+    return queryset.filter(Exists(MemberSnapshot.objects.filter(member_id=OuterRef("pk"), preferred_category=category)))
 
 
 def register_segments() -> None:

@@ -125,7 +125,9 @@ def record(on: date) -> dict:
     flags = check(on)
     raised = kept = closed = 0
     with transaction.atomic():
-        open_alerts = {(a.scene_id, a.kind): a for a in CampaignAlert.objects.select_for_update().filter(closed_on=None)}
+        open_alerts = {
+            (a.scene_id, a.kind): a for a in CampaignAlert.objects.select_for_update().filter(closed_on=None)
+        }
         for flag in flags:
             alert = open_alerts.pop((flag.scene.pk, flag.kind), None)
             if alert is None:

@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0006_referral_rules_birthday_gift_audience'),
+        ("campaigns", "0006_referral_rules_birthday_gift_audience"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='scene',
-            name='preferred_category',
-            field=models.CharField(blank=True, help_text='Only members whose preferred category in the nightly snapshot is this (the sale-line category with the highest net spend over the last 365 days), e.g. beauty; empty: any.', max_length=64, verbose_name='preferred category'),
+            model_name="scene",
+            name="preferred_category",
+            field=models.CharField(
+                blank=True,
+                help_text="Only members whose preferred category in the nightly snapshot is this (the sale-line category with the highest net spend over the last 365 days), e.g. beauty; empty: any.",
+                max_length=64,
+                verbose_name="preferred category",
+            ),
         ),
     ]

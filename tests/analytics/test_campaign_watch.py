@@ -85,8 +85,15 @@ def test_budget_runs_out_before_the_end_and_its_absence(make):
     # 300 points left at 40 a day: ⌈7.5⌉ = 8 more days → runs out 07-08
     make("short", grants=pace + before, budget_points=1000, points_granted=700, ends_on=date(2026, 7, 31))
     make("just enough", grants=pace + before, budget_points=1000, points_granted=700, ends_on=date(2026, 7, 8))
-    make("spent", kind=Scene.Kind.MEMBER_DAY, day=1, end_day=31, budget_points=100, points_granted=100,
-         ends_on=date(2026, 7, 31))
+    make(
+        "spent",
+        kind=Scene.Kind.MEMBER_DAY,
+        day=1,
+        end_day=31,
+        budget_points=100,
+        points_granted=100,
+        ends_on=date(2026, 7, 31),
+    )
     # grants budget, no end date: 60 left; 15 grants in 7 days → ⌈28⌉ days → 07-28, within 30 days
     make("open-ended short", grants=[*pace, at(D)], budget_grants=100, granted=40)
     # 14 grants in 7 days → 30 days → 07-30: not within the 30 days (runs out on the horizon's day)
@@ -125,7 +132,9 @@ def test_daily_alerts_open_once_and_close(make, member):
     # the next day it is still stopped: the same alert, checked again
     assert watch.record(D + timedelta(days=1)) == {"raised": 0, "kept": 1, "closed": 0}
     # it grants again on 07-02: the alert closes that day
-    SceneGrant.objects.create(scene=stopped, member=member, occurrence="again", status="granted", created_at=at(D + timedelta(days=2)))
+    SceneGrant.objects.create(
+        scene=stopped, member=member, occurrence="again", status="granted", created_at=at(D + timedelta(days=2))
+    )
     assert watch.record(D + timedelta(days=2)) == {"raised": 0, "kept": 0, "closed": 1}
     alert.refresh_from_db()
     assert (alert.checked_on, alert.closed_on) == (D + timedelta(days=1), D + timedelta(days=2))

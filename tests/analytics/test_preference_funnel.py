@@ -28,9 +28,10 @@ def lines(**amounts):
 @pytest.fixture
 def buyers(shop):
     """Members whose preferred category at the end of D is known by hand."""
-    m = {name: shop.join(sh(2025, 1, 1), "S002" if name == "mixed" else "S001") for name in (
-        "tie", "returned", "mixed", "full_return", "no_lines", "uncategorised", "prospect", "tie_same_day"
-    )}
+    m = {
+        name: shop.join(sh(2025, 1, 1), "S002" if name == "mixed" else "S001")
+        for name in ("tie", "returned", "mixed", "full_return", "no_lines", "uncategorised", "prospect", "tie_same_day")
+    }
     # tie: ¥100 of food 10 days before D, ¥100 of beauty 5 days before: beauty is the more recent
     shop.sell(100, at(D - timedelta(days=10)), member=m["tie"], lines=lines(food=100))
     shop.sell(100, at(D - timedelta(days=5)), member=m["tie"], lines=lines(beauty=100))
@@ -113,7 +114,12 @@ def test_category_spend_shares_the_kept_amount():
 def test_preferences_table_counts_members_per_category(buyers):
     rfm.build_snapshot(D)
     table = journey.preferences(selectors.Scope(D, D))
-    assert [(r["category"], r["members"]) for r in table.rows] == [("food", 2), ("beauty", 1), ("books", 1), ("drink", 1)]
+    assert [(r["category"], r["members"]) for r in table.rows] == [
+        ("food", 2),
+        ("beauty", 1),
+        ("books", 1),
+        ("drink", 1),
+    ]
     assert table.rows[0]["share"] == Decimal(2) / Decimal(5)
     s002 = journey.preferences(selectors.Scope(D, D, store=buyers["mixed"].home_store))
     assert [(r["category"], r["members"]) for r in s002.rows] == [("drink", 1)]
@@ -123,8 +129,9 @@ def make_scene(**kwargs):
     from campaigns.models import BenefitPackage, Scene
 
     package = BenefitPackage.objects.create(name="20 points", bonus_points=20)
-    return Scene.objects.create(name="Food lovers' day", kind=Scene.Kind.MEMBER_DAY, package=package, day=1,
-                                end_day=31, **kwargs)
+    return Scene.objects.create(
+        name="Food lovers' day", kind=Scene.Kind.MEMBER_DAY, package=package, day=1, end_day=31, **kwargs
+    )
 
 
 def test_preferred_category_is_a_scene_audience(buyers):
@@ -222,7 +229,11 @@ def test_funnel_matches_the_definition(cohort):
     reached = {}
     for s in MemberSnapshot.objects.select_related("member"):
         step = d.funnel_step(
-            d.local_day(s.member.joined_at), JUNE.start, JUNE.end, s.first_purchase_at, s.second_purchase_at,
+            d.local_day(s.member.joined_at),
+            JUNE.start,
+            JUNE.end,
+            s.first_purchase_at,
+            s.second_purchase_at,
             s.referrals,
         )
         reached[s.member_id] = step
