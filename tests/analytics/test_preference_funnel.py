@@ -277,3 +277,9 @@ def test_funnel_page_shows_the_steps_chart_and_preferences(cohort, signed_in):
     csv = client.get("/analytics/table/funnel/?start=2026-06-01&end=2026-06-30&format=csv")
     assert csv.status_code == 200 and "8" in csv.content.decode()
     assert signed_in("clerk1").get("/analytics/funnel/").status_code == 403
+
+
+def test_scene_admin_takes_the_preferred_category(signed_in):
+    admin = signed_in("admin")
+    html = admin.get("/admin/campaigns/scene/add/?preferred_category=beauty").content.decode()
+    assert 'name="preferred_category"' in html and 'value="beauty"' in html
