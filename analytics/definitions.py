@@ -389,3 +389,115 @@ def usage_rate(coupons_used: int, coupons_issued: int) -> Decimal | None:
 
 def low_usage(rate: Decimal | None, threshold_percent) -> bool:
     return rate is not None and rate * 100 < Decimal(threshold_percent)
+
+
+# ---------------------------------------------------------------------------------------------
+# product preference (the member snapshot's preferred category)
+# ---------------------------------------------------------------------------------------------
+
+
+def category_spend(sale_amount, returned, line_amounts: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Net spend per category of one member sale: the sale's amount less what was returned of it
+    (returns recorded up to the end of the snapshot day), shared among its categories in proportion
+    to their line amounts. Lines without a category keep their share (it goes to no category), so a
+    sale's categories never add up to more than was paid. `line_amounts`: {category or "": amount}."""
+    total = sum((Decimal(a) for a in line_amounts.values()), Decimal(0))
+    if not total:
+        return {}
+    kept = Decimal(sale_amount) - Decimal(returned or 0)
+    return {c: kept * Decimal(a) / total for c, a in line_amounts.items() if c}
+
+
+def preferred_category(spend: dict[str, tuple[Decimal, datetime]]) -> str:
+    """A member's preferred category (产品偏好) at the end of the snapshot day: the category with the
+    highest net spend (category_spend summed) over the member sales of the RFM window (365 days:
+    D − 364 … D). Ties go to the category bought most recently, then to the first by name; a
+    category whose net spend is zero or less (returned in full) is never preferred; no category
+    (no sale lines with one) gives "". `spend`: {category: (net spend, time of the last sale)}."""
+    ranked = sorted(
+        ((net, last, c) for c, (net, last) in spend.items() if net > 0),
+        key=lambda x: (-x[0], -x[1].timestamp(), x[2]),
+    )
+    return ranked[0][2] if ranked else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# the member funnel (acquired → activated → retained → referred)
+# ---------------------------------------------------------------------------------------------
+
+RETAINED_WITHIN_DAYS = 90
+FUNNEL_STEPS = ("acquired", "activated", "retained", "referred")
+
+
+def funnel_step(
+    joined_day: date,
+    start: date,
+    end: date,
+    first_purchase: datetime | None,
+    second_purchase: datetime | None,
+    referrals: int,
+) -> str | None:
+    """The last funnel step a member reached, for the period [start, end], as of the latest
+    snapshot (each step counts the members of the step before it):
+
+    1. acquired: enrolled in the period (local day of joining within start … end); the member's
+       account is active now (as for every member count);
+    2. activated: acquired, and made a first purchase (a member sale) by the snapshot day;
+    3. retained: activated, and made a second purchase within 90 days of the first (second purchase
+       time − first purchase time ≤ 90 days);
+    4. referred: retained, and at least one member enrolled with them as referrer by the snapshot day.
+
+    None: not acquired in the period."""
+    if not start <= joined_day <= end:
+        return None
+    if first_purchase is None:
+        return "acquired"
+    if second_purchase is None or second_purchase - first_purchase > timedelta(days=RETAINED_WITHIN_DAYS):
+        return "activated"
+    return "referred" if referrals > 0 else "retained"
+
+
+def funnel_rate(step: int, previous: int) -> Decimal | None:
+    """Step conversion = members at the step ÷ members at the step before it."""
+    return ratio(step, previous)
+
+
+# ---------------------------------------------------------------------------------------------
+# campaign watch (计划异常提醒)
+# ---------------------------------------------------------------------------------------------
+
+# scene kinds that grant only inside their calendar windows: a pause between windows is normal
+CALENDAR_KINDS = ("fixed_holiday", "lunar_holiday", "nth_weekday", "member_day")
+OPEN_ENDED_HORIZON_DAYS = 30
+
+
+def grants_stopped(kind: str, recent_grants: int, granted_before: bool, running_since_window: bool) -> bool:
+    """Grants stopped: a scene running on day D, of a kind that may grant on any day (not a holiday
+    or member-day scene), made no grant (held-out members not counted) in the last N days
+    (AnalyticsSettings.watch_idle_days: D − N + 1 … D), although it granted before those days or
+    has been running since their first day at least."""
+    if kind in CALENDAR_KINDS:
+        return False
+    return recent_grants == 0 and (granted_before or running_since_window)
+
+
+def budget_runs_out_on(remaining: int, used_recently: int, pace_days: int, on: date) -> date | None:
+    """The day a budget (points, or grants) runs out at the current pace: the pace is what the scene
+    used over the last P days (AnalyticsSettings.watch_pace_days: D − P + 1 … D) ÷ P a day, and the
+    remaining budget lasts ⌈remaining ÷ pace⌉ more days: D + that. A budget already spent runs out
+    on D; without use in those days (pace 0) it never runs out (None)."""
+    if remaining <= 0:
+        return on
+    if used_recently <= 0:
+        return None
+    return on + timedelta(days=-(-remaining * pace_days // used_recently))
+
+
+def budget_short(runs_out: date | None, ends_on: date | None, on: date) -> bool:
+    """Budget short: the budget runs out (budget_runs_out_on) before the last day of the scene's
+    window (ends_on); a scene without an end date is flagged when its budget runs out within 30 days
+    (D + 30)."""
+    if runs_out is None:
+        return False
+    last = ends_on if ends_on is not None else on + timedelta(days=OPEN_ENDED_HORIZON_DAYS)
+    return runs_out < last

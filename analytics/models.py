@@ -50,6 +50,19 @@ class AnalyticsSettings(models.Model):
         default=30,
         help_text=_("Sales of a member within this many days after a grant count for the campaign."),
     )
+    watch_idle_days = models.PositiveSmallIntegerField(
+        _("campaign watch: no grants for (days)"),
+        default=3,
+        help_text=_("A running scene that grants nothing for this many days is flagged."),
+    )
+    watch_pace_days = models.PositiveSmallIntegerField(
+        _("campaign watch: pace over (days)"),
+        default=7,
+        help_text=_(
+            "A scene's budget use over this many days sets its pace; a budget that runs out before the scene ends"
+            " at that pace is flagged."
+        ),
+    )
 
     class Meta:
         verbose_name = _("analytics settings")
@@ -57,7 +70,13 @@ class AnalyticsSettings(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(pk=1), name="analytics_settings_single_row"),
             models.CheckConstraint(
-                condition=models.Q(active_days__gte=1, rfm_window_days__gte=1, attribution_days__gte=1),
+                condition=models.Q(
+                    active_days__gte=1,
+                    rfm_window_days__gte=1,
+                    attribution_days__gte=1,
+                    watch_idle_days__gte=1,
+                    watch_pace_days__gte=1,
+                ),
                 name="analytics_windows_positive",
             ),
             models.CheckConstraint(
@@ -269,6 +288,11 @@ class MemberSnapshot(models.Model):
     f_score = models.PositiveSmallIntegerField(_("F"), null=True, blank=True)
     m_score = models.PositiveSmallIntegerField(_("M"), null=True, blank=True)
     rfm_class = models.CharField(_("RFM class"), max_length=20, choices=RfmClass.choices, blank=True)
+    # preference and funnel (definitions.preferred_category, funnel_step)
+    preferred_category = models.CharField(_("preferred category"), max_length=64, blank=True)
+    first_purchase_at = models.DateTimeField(_("first purchase"), null=True, blank=True)
+    second_purchase_at = models.DateTimeField(_("second purchase"), null=True, blank=True)
+    referrals = models.IntegerField(_("members referred"), default=0)
 
     class Meta:
         verbose_name = _("member snapshot")
@@ -276,6 +300,7 @@ class MemberSnapshot(models.Model):
         indexes = [
             models.Index(fields=["rfm_class", "monetary"], name="analytics_snap_class"),
             models.Index(fields=["home_store", "rfm_class", "monetary"], name="analytics_snap_store_class"),
+            models.Index(fields=["preferred_category", "home_store"], name="analytics_snap_category"),
         ]
 
 
@@ -307,3 +332,33 @@ class RollupRun(models.Model):
         verbose_name = _("roll-up run")
         verbose_name_plural = _("roll-up runs")
         constraints = [models.UniqueConstraint(fields=["kind", "day"], name="analytics_rollup_run_once")]
+
+
+class CampaignAlert(models.Model):
+    """A campaign scene flagged by the daily campaign watch (services/watch.py, 计划异常提醒): open
+    while the condition lasts (one open alert per scene and kind), closed on the first day it no
+    longer holds. HQ sees the open ones on the campaigns dashboard and in admin."""
+
+    class Kind(models.TextChoices):
+        STOPPED = "stopped", _("Grants stopped")
+        BUDGET = "budget", _("Budget runs out early")
+
+    scene = models.ForeignKey("campaigns.Scene", verbose_name=_("scene"), on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("alert"), max_length=10, choices=Kind.choices)
+    detail = models.CharField(_("detail"), max_length=300)
+    raised_on = models.DateField(_("raised on"))
+    checked_on = models.DateField(_("last checked"))
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign alert")
+        verbose_name_plural = _("campaign alerts")
+        ordering = ["closed_on", "-raised_on", "scene_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scene", "kind"], condition=models.Q(closed_on__isnull=True), name="analytics_alert_one_open"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.scene}"

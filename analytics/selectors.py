@@ -686,10 +686,10 @@ def rfm_member_table(scope: Scope, rfm_class: str, rows) -> Table:
 # ---------------------------------------------------------------------------------------------
 
 
-def campaigns(scope: Scope) -> Table:
+def campaigns(scope: Scope, settings: AnalyticsSettings | None = None) -> Table:
     """Per scene and variant, for the grants (and the scene's coupons) of the period: members,
     claims, coupons issued and used, usage rate, sales after the grant, incremental sales, cost, ROI."""
-    settings = AnalyticsSettings.load()
+    settings = settings or AnalyticsSettings.load()
     agg = {}
     for r in (
         CampaignDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)

@@ -6,7 +6,7 @@ from celery import shared_task
 
 from portal.schedules import register
 
-from .services import rollups
+from .services import rollups, watch
 
 register(
     "analytics: nightly roll-ups",
@@ -22,3 +22,18 @@ def nightly_rollups(day: str | None = None) -> dict:
     """Roll up `day` (ISO date; default yesterday). Safe to run twice: every roll-up replaces its day."""
     report = rollups.nightly(date.fromisoformat(day) if day else None)
     return {kind: report.rows[kind] for kind in report.rows}
+
+
+register(
+    "analytics: campaign watch",
+    "analytics.tasks.watch_campaigns",
+    crontab={"minute": "30", "hour": "2"},
+    description="Daily at 02:30: flag the campaign scenes whose grants stopped or whose budget runs out before they "
+    "end at the current pace (campaign alerts in admin and on the campaigns dashboard).",
+)
+
+
+@shared_task(name="analytics.tasks.watch_campaigns", acks_late=True)
+def watch_campaigns(day: str | None = None) -> dict:
+    """Check `day` (ISO date; default yesterday). Safe to run twice: one open alert per scene and kind."""
+    return watch.record(date.fromisoformat(day) if day else rollups.yesterday())

@@ -14,4 +14,6 @@ urlpatterns = [
     path("campaigns/", views.campaigns, name="campaigns"),
     path("clerks/", views.clerks, name="clerks"),
     path("table/<str:name>/", views.table, name="table"),
+    # funnel and product preference
+    path("funnel/", views.funnel, name="funnel"),
 ]

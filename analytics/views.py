@@ -14,9 +14,9 @@ from django.views.decorators.http import require_GET
 
 from membership import permissions
 
-from . import exports, forms, selectors
-from .models import RfmClass
-from .services import rollups
+from . import exports, forms, journey, selectors
+from .models import AnalyticsSettings, RfmClass
+from .services import rollups, watch
 
 reports_only = permissions.role_required(permissions.can_view_reports)
 
@@ -324,10 +324,25 @@ def rfm_members(request, rfm_class: str):
 @reports_only
 def campaigns(request):
     scope, form, allowed = _scope(request)
+    watch_day, settings = _latest(), AnalyticsSettings.load()
     return render(
         request,
         "analytics/campaigns.html",
-        _context(request, scope, form, allowed, "analytics:campaigns", table=selectors.campaigns(scope)),
+        _context(
+            request,
+            scope,
+            form,
+            allowed,
+            "analytics:campaigns",
+            table=selectors.campaigns(scope, settings),
+            # campaign watch (services/watch.py): today's flags and the alerts still open
+            watch_day=watch_day,
+            watch_flags=watch.check(watch_day, settings),
+            open_alerts=watch.open_alerts()[:50],
+            alerts_url=reverse("admin:analytics_campaignalert_changelist")
+            if permissions.can_configure(request.user)
+            else None,
+        ),
     )
 
 
@@ -361,4 +376,38 @@ def table(request, name: str):
         request,
         "analytics/_table.html",
         {"table": result, "query": _context(request, scope, form, allowed, "")["query"]},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# funnel and product preference (analytics/journey.py)
+# ---------------------------------------------------------------------------------------------
+
+PAGES.append(("analytics:funnel", gettext_lazy("Funnel & preference")))
+
+
+@require_GET
+@reports_only
+def funnel(request):
+    scope, form, allowed = _scope(request)
+    steps = journey.funnel(scope)
+    prefs = journey.preferences(scope)
+    funnel_chart = chart("bar", [r["step"] for r in steps.rows], [(_("Members"), [r["members"] for r in steps.rows])])
+    campaign_url = None
+    if permissions.can_configure(request.user):
+        campaign_url = reverse("admin:campaigns_scene_add")
+    return render(
+        request,
+        "analytics/funnel.html",
+        _context(
+            request,
+            scope,
+            form,
+            allowed,
+            "analytics:funnel",
+            funnel=steps,
+            preferences=prefs,
+            funnel_chart=funnel_chart,
+            campaign_url=campaign_url,
+        ),
     )

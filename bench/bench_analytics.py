@@ -40,6 +40,7 @@ PAGES = [
     "/analytics/rfm/high_value/",
     "/analytics/campaigns/",
     "/analytics/clerks/",
+    "/analytics/funnel/",
 ]
 SALE_TABLES = ["pos_sale", "pos_return"]
 

@@ -116,6 +116,7 @@ class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
                     "birthday_gift_tiers",
                     "consent_required",
                     "audience_segment",
+                    "preferred_category",
                     "audience_now",
                 )
             },

@@ -127,5 +127,16 @@ def seed(*, out=None) -> None:
         day=15,
         days_before=7,
     )
+    scene(
+        "美妆偏好 会员日双倍积分",  # 产品偏好型: members whose preferred category is beauty
+        Scene.Kind.MEMBER_DAY,
+        package("积分 ×2", multiplier=Decimal(2)),
+        day=18,
+        end_day=20,
+        preferred_category="beauty",
+        channel="inbox",
+        message_title="美妆会员日",
+        message_body="{name}，本月 18–20 日美妆会员日，消费享双倍积分。",
+    )
     if out:
         out.write(f"scenes: {Scene.objects.count()}, mall items: {MallItem.objects.count()}")

@@ -208,6 +208,15 @@ class Scene(models.Model):
         help_text=_("Members whose tier has 'birthday gift' ticked in the tier's settings."),
     )
     audience_segment = models.CharField(_("RFM or lifecycle segment"), max_length=40, blank=True)
+    preferred_category = models.CharField(
+        _("preferred category"),
+        max_length=64,
+        blank=True,
+        help_text=_(
+            "Only members whose preferred category in the nightly snapshot is this (the sale-line category with the"
+            " highest net spend over the last 365 days), e.g. beauty; empty: any."
+        ),
+    )
     # what
     package = models.ForeignKey(
         BenefitPackage, verbose_name=_("benefit package"), on_delete=models.PROTECT, related_name="scenes"

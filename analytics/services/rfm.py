@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Sum
 
 from membership.models import Member
-from pos.models import Return, Sale
+from pos.models import Return, Sale, SaleLine
 
 from .. import definitions as d
 from ..models import AnalyticsSettings, MemberSnapshot, RfmClass, RfmDay, Stage
@@ -46,14 +46,16 @@ def snapshot_sql(day: date, settings: AnalyticsSettings) -> tuple[str, list]:
     member, snap = table(Member), table(MemberSnapshot)
     sql = f"""
     INSERT INTO {snap} (member_id, day, home_store_id, tier_id, last_purchase_at, recency_days, frequency,
-                        monetary, stage, r_score, f_score, m_score, rfm_class)
+                        monetary, stage, r_score, f_score, m_score, rfm_class,
+                        preferred_category, first_purchase_at, second_purchase_at, referrals)
     SELECT member_id, %s, home_store_id, tier_id, last_at, recency, freq, monetary, stage, r, f, m,
       CASE WHEN r IS NULL THEN ''
            WHEN top_pr < 0.2 THEN 'high_value'
            WHEN bottom_pr < 0.2 THEN 'churn_warning'
            WHEN r >= 4 THEN 'potential_growth'
            WHEN r = 3 THEN 'potential_mining'
-           ELSE 'low_frequency_keep' END
+           ELSE 'low_frequency_keep' END,
+      COALESCE(preferred, ''), first_at, second_at, COALESCE(referrals, 0)
     FROM (
       SELECT sc.*,
         CASE WHEN scored = 1 THEN PERCENT_RANK() OVER (PARTITION BY scored ORDER BY r + f + m DESC) END AS top_pr,
@@ -66,7 +68,8 @@ def snapshot_sql(day: date, settings: AnalyticsSettings) -> tuple[str, list]:
             CASE WHEN scored = 1 THEN PERCENT_RANK() OVER (PARTITION BY scored ORDER BY freq ASC) END AS pr_f,
             CASE WHEN scored = 1 THEN PERCENT_RANK() OVER (PARTITION BY scored ORDER BY monetary ASC) END AS pr_m
           FROM (
-            SELECT m.id AS member_id, m.home_store_id, m.tier_id, s.last_at,
+            SELECT m.id AS member_id, m.home_store_id, m.tier_id, s.last_at, s.first_at, s2.second_at,
+              pc.category AS preferred, rf.referrals,
               {recency} AS recency,
               COALESCE(s.freq, 0) AS freq,
               COALESCE(s.spend, 0) - COALESCE(rt.back, 0) AS monetary,
@@ -78,6 +81,9 @@ def snapshot_sql(day: date, settings: AnalyticsSettings) -> tuple[str, list]:
             FROM {member} m
             LEFT JOIN {SALES_TMP} s ON s.member_id = m.id
             LEFT JOIN {RETURNS_TMP} rt ON rt.member_id = m.id
+            LEFT JOIN {SECOND_TMP} s2 ON s2.member_id = m.id
+            LEFT JOIN {PREFERRED_TMP} pc ON pc.member_id = m.id
+            LEFT JOIN {REFERRALS_TMP} rf ON rf.member_id = m.id
             WHERE m.status = 'active' AND m.joined_at < %s
           ) x
         ) pr
@@ -89,6 +95,12 @@ def snapshot_sql(day: date, settings: AnalyticsSettings) -> tuple[str, list]:
 
 
 SALES_TMP, RETURNS_TMP = "analytics_snapshot_sales", "analytics_snapshot_returns"
+SECOND_TMP, PREFERRED_TMP, REFERRALS_TMP = (
+    "analytics_snapshot_second",
+    "analytics_snapshot_preferred",
+    "analytics_snapshot_referrals",
+)
+TEMP_TABLES = (SALES_TMP, RETURNS_TMP, SECOND_TMP, PREFERRED_TMP, REFERRALS_TMP)
 
 
 def measures_sql(day: date, settings: AnalyticsSettings) -> list[tuple[str, list]]:
@@ -103,7 +115,7 @@ def measures_sql(day: date, settings: AnalyticsSettings) -> list[tuple[str, list
         (f"DROP TABLE IF EXISTS {RETURNS_TMP}", []),
         (
             f"""CREATE TEMPORARY TABLE {SALES_TMP} AS
-             SELECT member_id, MAX(created_at) AS last_at,
+             SELECT member_id, MAX(created_at) AS last_at, MIN(created_at) AS first_at,
                     SUM(CASE WHEN created_at >= %s THEN 1 ELSE 0 END) AS freq,
                     SUM(CASE WHEN created_at >= %s THEN amount ELSE 0 END) AS spend
              FROM {sale} WHERE member_id IS NOT NULL AND created_at < %s
@@ -120,6 +132,67 @@ def measures_sql(day: date, settings: AnalyticsSettings) -> list[tuple[str, list
             [dt(window_start), dt(end)],
         ),
         (f"CREATE INDEX {SALES_TMP}_m ON {SALES_TMP} (member_id)", []),
+        *funnel_sql(day),
+        *preference_sql(day, settings),
+    ]
+
+
+def funnel_sql(day: date) -> list[tuple[str, list]]:
+    """The second purchase of every member who has one (the earliest sale after their first), and
+    the members each member referred, up to the end of `day` (definitions.funnel_step)."""
+    _start, end = d.day_bounds(day)
+    sale, member = table(Sale), table(Member)
+    return [
+        (f"DROP TABLE IF EXISTS {SECOND_TMP}", []),
+        (f"DROP TABLE IF EXISTS {REFERRALS_TMP}", []),
+        (
+            f"""CREATE TEMPORARY TABLE {SECOND_TMP} AS
+             SELECT sa.member_id, MIN(sa.created_at) AS second_at
+             FROM {sale} sa JOIN {SALES_TMP} f ON f.member_id = sa.member_id
+             WHERE sa.created_at > f.first_at AND sa.created_at < %s
+             GROUP BY sa.member_id""",
+            [dt(end)],
+        ),
+        (
+            f"""CREATE TEMPORARY TABLE {REFERRALS_TMP} AS
+             SELECT referrer_id AS member_id, COUNT(*) AS referrals FROM {member}
+             WHERE referrer_id IS NOT NULL AND joined_at < %s GROUP BY referrer_id""",
+            [dt(end)],
+        ),
+    ]
+
+
+def preference_sql(day: date, settings: AnalyticsSettings) -> list[tuple[str, list]]:
+    """Every member's preferred category (definitions.category_spend, preferred_category): each
+    member sale of the window shares its amount less its returns (recorded up to the end of `day`)
+    among its lines' categories by line amount; the category with the highest net spend wins, ties
+    to the most recent, then the first by name."""
+    _start, end = d.day_bounds(day)
+    window_start = d.day_start(day - timedelta(days=settings.rfm_window_days - 1))
+    sale, line, ret = table(Sale), table(SaleLine), table(Return)
+    return [
+        (f"DROP TABLE IF EXISTS {PREFERRED_TMP}", []),
+        (
+            f"""CREATE TEMPORARY TABLE {PREFERRED_TMP} AS
+             SELECT member_id, category FROM (
+               SELECT member_id, category,
+                 ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY net DESC, last_at DESC, category) AS n
+               FROM (
+                 SELECT member_id, category, SUM(share) AS net, MAX(created_at) AS last_at FROM (
+                   SELECT sa.member_id, sa.created_at, l.category,
+                     l.amount * (sa.amount - COALESCE(
+                       (SELECT SUM(r.amount) FROM {ret} r WHERE r.sale_id = sa.id AND r.created_at < %s), 0))
+                     / NULLIF(SUM(l.amount) OVER (PARTITION BY l.sale_id), 0) AS share
+                   FROM {sale} sa JOIN {line} l ON l.sale_id = sa.id
+                   WHERE sa.member_id IS NOT NULL AND sa.created_at >= %s AND sa.created_at < %s
+                 ) lines
+                 WHERE category <> '' GROUP BY member_id, category
+               ) spend
+               WHERE net > 0
+             ) ranked
+             WHERE n = 1""",
+            [dt(end), dt(window_start), dt(end)],
+        ),
     ]
 
 
@@ -150,8 +223,8 @@ def build_snapshot(day: date, settings: AnalyticsSettings | None = None) -> int:
                 with connection.schema_editor() as editor:
                     for index in MemberSnapshot._meta.indexes:
                         editor.add_index(MemberSnapshot, index)
-            cursor.execute(f"DROP TABLE {SALES_TMP}")
-            cursor.execute(f"DROP TABLE {RETURNS_TMP}")
+            for temporary in TEMP_TABLES:
+                cursor.execute(f"DROP TABLE {temporary}")
         counts = (
             MemberSnapshot.objects.exclude(rfm_class="")
             .order_by()
@@ -206,7 +279,13 @@ def segments() -> dict:
     return out
 
 
+def prefers(queryset, category: str):
+    """The members of `queryset` whose latest snapshot's preferred category is `category`."""
+    return queryset.filter(Exists(MemberSnapshot.objects.filter(member_id=OuterRef("pk"), preferred_category=category)))
+
+
 def register_segments() -> None:
-    from campaigns.services.scenes import segment_filters
+    from campaigns.services.scenes import preference_filters, segment_filters
 
     segment_filters.update(segments())
+    preference_filters["category"] = prefers

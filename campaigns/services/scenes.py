@@ -49,6 +49,9 @@ MSG_NOT_CLAIMABLE = _("This benefit cannot be claimed any more.")
 # segment name → callable(queryset of Member) → queryset; analytics registers its RFM and lifecycle
 # segments here at start-up (campaigns does not import analytics).
 segment_filters: dict = {}
+# "category" → callable(queryset of Member, category) → the members whose latest snapshot prefers that
+# sale-line category; analytics registers it at start-up as well.
+preference_filters: dict = {}
 
 
 @dataclass
@@ -79,7 +82,8 @@ def _day_end(day: date) -> datetime:
 
 
 def audience(scene: Scene):
-    """Members the scene may reach: active, and in its tiers, tags, home stores, consent, segment."""
+    """Members the scene may reach: active, and in its tiers, tags, home stores, consent, segment and
+    preferred category."""
     qs = Member.objects.filter(status=Member.Status.ACTIVE)
     tier_ids = [t.pk for t in scene.tiers.all()]
     if tier_ids:
@@ -97,6 +101,9 @@ def audience(scene: Scene):
     if scene.audience_segment:
         segment = segment_filters.get(scene.audience_segment)
         qs = segment(qs) if segment else qs.none()
+    if scene.preferred_category:
+        prefers = preference_filters.get("category")
+        qs = prefers(qs, scene.preferred_category) if prefers else qs.none()
     return qs
 
 
@@ -591,7 +598,7 @@ def _in_audience(scene: Scene, member: Member) -> bool:
         return False
     if tags and not member.tags.filter(pk__in=tags).exists():
         return False
-    if scene.audience_segment:
+    if scene.audience_segment or scene.preferred_category:
         return audience(scene).filter(pk=member.pk).exists()
     return True
 
