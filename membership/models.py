@@ -223,6 +223,27 @@ class ProgramSettings(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text=_("Added to the tier's discount on sales in the member's birthday month; 0 = off."),
     )
+    offline_points_payment = models.BooleanField(
+        _("tills may take points as payment offline"),
+        default=False,
+        help_text=_(
+            "A sale a till queued while its network was down may pay with points up to the limit below; it is "
+            "recorded even when the balance has gone below zero since, and flagged for the store manager."
+        ),
+    )
+    offline_payment_limit = models.DecimalField(
+        _("most paid with points per offline sale (¥)"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("50.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    offline_sale_days = models.PositiveSmallIntegerField(
+        _("a till's queued sale is accepted for (days)"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_("A sale sent with its original time older than this is refused (sale_too_old)."),
+    )
     api_token_days = models.PositiveSmallIntegerField(
         _("API tokens expire after (days)"),
         default=30,

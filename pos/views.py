@@ -601,8 +601,8 @@ manager_only = permissions.role_required(
 @require_GET
 @manager_only
 def manager(request):
-    """The store manager's screen: balances returns took below zero, and today's desk operations and
-    manual adjustments by the store's staff."""
+    """The store manager's screen: balances returns took below zero, offline sales whose points took a
+    balance below zero, and today's desk operations and manual adjustments by the store's staff."""
     return _manager_page(request)
 
 
@@ -614,6 +614,9 @@ def _manager_page(request, *, message=None, level="success", status=200):
         "pos/manager.html",
         {
             "flagged": selectors.flagged_members(request.user.store),
+            "flagged_sales": Sale.objects.filter(store=request.user.store, flagged=True)
+            .select_related("member", "clerk")
+            .order_by("-created_at")[:50],
             "waiting": selectors.waiting_adjustments(request.user.store),
             "entries": entries,
             "adjustments": adjustments,
