@@ -124,7 +124,6 @@ def offline_settings(request) -> dict:
             "settled": _("Settled"),
             "amount_needed": _("Enter the amount: above zero, with at most two decimals."),
             "receipt_needed": _("Enter the receipt number."),
-            "points_off": _("Paying with points offline is not allowed by the program."),
             "points_limit": _("Offline, points may pay at most ¥%(limit)s of a sale."),
             "points_cap": _("Points may pay at most %(percent)s%% of this sale."),
             "points_whole": _("Points paid must be a whole number of fen."),
