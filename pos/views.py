@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
-
 from django.db.models import Case, Count, Q, Sum, When
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -115,8 +114,12 @@ def offline_settings(request) -> dict:
         "text": {
             "waiting": _("%(n)s waiting"),
             "as_of": _("as of %(time)s"),
-            "no_match": _("No member seen recently at this till matches. Sell without a member, or wait for the network."),
-            "provisional": _("Provisional: the portal works out the final figures (and the points earned) when the sale is sent."),
+            "no_match": _(
+                "No member seen recently at this till matches. Sell without a member, or wait for the network."
+            ),
+            "provisional": _(
+                "Provisional: the portal works out the final figures (and the points earned) when the sale is sent."
+            ),
             "queued": _("Sale %(receipt)s is waiting on this till: it is sent when the network is back."),
             "return_queued": _("Return %(receipt)s is waiting on this till."),
             "sent": _("All waiting sales are sent."),

@@ -29,6 +29,7 @@ QUEUE = """() => new Promise((resolve) => {
 })"""
 
 MEMBERS = QUEUE.replace('"queue"', '"members"')
+SALES = QUEUE.replace('"queue"', '"sales"')
 
 
 @pytest.fixture
@@ -120,7 +121,9 @@ def test_the_counter_keeps_selling_offline_and_sends_each_sale_once(live_server,
     assert [q["receipt_no"] for q in queued] == receipts and len(set(receipts)) == 3
     assert all(q["receipt_no"].startswith("S001-") for q in queued)
     assert len({q["key"] for q in queued}) == 3
-    occurred = {q["receipt_no"]: datetime.fromisoformat(q["body"]["occurred_at"].replace("Z", "+00:00")) for q in queued}
+    occurred = {
+        q["receipt_no"]: datetime.fromisoformat(q["body"]["occurred_at"].replace("Z", "+00:00")) for q in queued
+    }
     assert not Sale.objects.exists()
 
     # back online, the network drops again just after the portal recorded the second sale (its answer
@@ -186,3 +189,87 @@ def test_the_counter_keeps_selling_offline_and_sends_each_sale_once(live_server,
     assert manager.get_by_test_id("flagged-sale").count() == 1
     assert receipts[1] in manager.get_by_test_id("flagged-sale").inner_text()
     screenshot(manager, "counter-offline-manager-flagged")
+
+
+def test_offline_returns_and_what_the_portal_refuses(live_server, program, enrol, buy, page_at, screenshot):
+    """Returns of sales of this till (one recorded online, one queued), and a queued sale the portal
+    refuses once HQ has turned offline points payment off: listed with its reason, with the return
+    that depended on it, until the clerk marks them settled."""
+    from membership.models import ProgramSettings
+    from pos.models import Return, Sale
+
+    settings = ProgramSettings.load()
+    settings.offline_points_payment = True
+    settings.save()
+    member = enrol(phone="13800138001", name="李四")
+    buy(member, 100)  # 100 points
+
+    page = page_at(1280, 900, locale="en-US")
+    context = page.context
+    sign_in(page, live_server.url)
+    page.wait_for_function(
+        "caches.keys().then(ks => ks.length && caches.open(ks[0])).then(c => c && c.match('/counter/')).then(r => !!r)"
+    )
+    page.fill("#q", "13800138001")
+    page.press("#q", "Enter")
+    page.wait_for_selector('[data-testid="member-card"]')
+    page.fill('[name="receipt_no"]', "T-1")
+    page.fill('[data-testid="sale-amount"]', "100.00")
+    page.click('[data-testid="sale-submit"]')
+    page.wait_for_selector('[data-testid="result"]')
+    page.wait_for_function(f"({SALES})().then(s => s.length === 1 && s[0].sale_id)")
+
+    context.set_offline(True)
+    page.reload()
+    page.wait_for_selector('[data-testid="offline-panel"]:visible')
+
+    def give_back(sale_receipt, receipt, amount):
+        page.fill('[data-testid="off-sale-receipt"]', sale_receipt)
+        page.fill('[data-testid="off-return-receipt"]', receipt)
+        page.fill('[data-testid="off-return-amount"]', amount)
+        page.click('[data-testid="off-return-submit"]')
+
+    give_back("T-1", "T-1-R", "30.00")  # a sale recorded online at this till
+    page.wait_for_function("document.getElementById('queue-count').innerText.startsWith('1 ')")
+    give_back("T-1", "T-1-R2", "80.00")  # more than is left of it: refused on the till
+    page.wait_for_function("document.getElementById('off-message').innerText.includes('70.00')")
+    page.fill('[data-testid="off-q"]', "李四")
+    page.click('[data-testid="off-find"]')
+    page.wait_for_selector('[data-testid="off-member-name"]')
+    s2 = page.input_value('[data-testid="off-receipt"]')
+    page.fill('[data-testid="off-amount"]', "50.00")
+    page.click('[data-testid="off-sale-submit"]')
+    page.wait_for_function("document.getElementById('queue-count').innerText.startsWith('2 ')")
+    give_back(s2, "S2-R", "10.00")  # a queued sale's return
+    page.wait_for_function("document.getElementById('queue-count').innerText.startsWith('3 ')")
+    s3 = page.input_value('[data-testid="off-receipt"]')
+    page.fill('[data-testid="off-amount"]', "100.00")
+    page.fill('[data-testid="off-points"]', "1000")
+    page.click('[data-testid="off-sale-submit"]')
+    page.wait_for_function("document.getElementById('queue-count').innerText.startsWith('4 ')")
+    give_back(s3, "S3-R", "5.00")
+    page.wait_for_function("document.getElementById('queue-count').innerText.startsWith('5 ')")
+
+    # HQ turns offline points payment off before the till is back online
+    settings.offline_points_payment = False
+    settings.save()
+    context.set_offline(False)
+    page.wait_for_selector('[data-testid="queue-badge"]', state="hidden")
+    page.wait_for_selector('[data-testid="queue-refused"]:visible')
+    refused = page.get_by_test_id("refused-item")
+    assert refused.count() == 2
+    assert s3 in refused.nth(0).inner_text() and "S3-R" in refused.nth(1).inner_text()
+    screenshot(page, "counter-offline-refused")
+
+    assert sorted(Sale.objects.values_list("receipt_no", flat=True)) == sorted(["T-1", s2])
+    returns = {r.receipt_no: r for r in Return.objects.select_related("sale")}
+    assert sorted(returns) == ["S2-R", "T-1-R"]
+    assert returns["T-1-R"].sale.receipt_no == "T-1" and returns["T-1-R"].amount == Decimal("30.00")
+    assert returns["S2-R"].sale.receipt_no == s2 and returns["S2-R"].sale.offline
+    call_command("check_ledger")
+
+    # settled by hand, one by one
+    refused.nth(0).get_by_role("button").click()
+    page.wait_for_function("document.querySelectorAll('[data-testid=refused-item]').length === 1")
+    refused.nth(0).get_by_role("button").click()
+    page.wait_for_selector('[data-testid="queue-refused"]', state="hidden")

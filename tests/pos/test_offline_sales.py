@@ -223,3 +223,34 @@ def test_a_member_below_zero_can_still_buy_without_paying_points(api, member, bu
     )
     assert answer.status_code == 201, answer.json()
     assert answer.json()["points_balance"] == 30
+
+
+def test_the_counter_is_an_installable_web_app(client, signed_in, member):
+    worker = client.get("/counter/sw.js")  # public: the browser fetches it again to update it
+    assert worker.status_code == 200
+    assert worker["Content-Type"].startswith("text/javascript")
+    assert worker["Service-Worker-Allowed"] == "/counter/"
+    assert worker["Cache-Control"] == "no-cache"
+    body = worker.content.decode()
+    for asset in ("/static/css/portal.css", "/static/vendor/htmx-2.0.11.min.js", "/static/js/counter-offline.js"):
+        assert asset in body
+    manifest = client.get("/counter/manifest.webmanifest").json()
+    assert manifest["start_url"] == manifest["scope"] == "/counter/" and manifest["display"] == "standalone"
+    assert manifest["icons"]
+    page = signed_in("clerk1").get(f"/counter/?m={member.member_no}").content.decode()
+    assert 'rel="manifest" href="/counter/manifest.webmanifest"' in page
+    assert 'id="offline-settings"' in page and "counter-offline.js" in page
+
+
+def test_the_till_keeps_no_more_of_a_member_than_the_card_shows(signed_in, member):
+    import json
+    import re
+
+    page = signed_in("clerk1").get(f"/counter/?m={member.member_no}").content.decode()
+    kept = json.loads(re.search(r'<script id="offline-member" type="application/json">(.*?)</script>', page).group(1))
+    assert set(kept) == {"member_no", "name", "phone", "tier", "discount_percent", "points", "stored_value", "as_of"}
+    assert kept["phone"] == "137****9999" and "13700009999" not in json.dumps(kept)
+    settings = json.loads(
+        re.search(r'<script id="offline-settings" type="application/json">(.*?)</script>', page).group(1)
+    )
+    assert settings["store"] == "S001" and settings["points_payment"] is False and settings["keep_days"] == 7
