@@ -9,7 +9,7 @@ preview renders it, the API answers it, and returns take their proportions from 
 Nothing else computes these figures."""
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from math import gcd
 
@@ -450,11 +450,12 @@ def points_multiplier(member: Member, tier: Tier, at: datetime) -> Decimal:
 
 
 def earned_today(member: Member, at: datetime) -> int:
-    """Points the member earned on sales since local midnight (the per-day cap)."""
+    """Points the member earned on sales on the local day of `at` (the per-day cap; a till's queued
+    sale counts its own day, not the days after it)."""
     start = datetime.combine(local(at).date(), time.min, tzinfo=tz())
-    total = PointsEntry.objects.filter(member=member, kind=PointsEntry.Kind.EARN, created_at__gte=start).aggregate(
-        s=Sum("amount")
-    )["s"]
+    total = PointsEntry.objects.filter(
+        member=member, kind=PointsEntry.Kind.EARN, created_at__gte=start, created_at__lt=start + timedelta(days=1)
+    ).aggregate(s=Sum("amount"))["s"]
     return total or 0
 
 

@@ -254,3 +254,22 @@ def test_the_till_keeps_no_more_of_a_member_than_the_card_shows(signed_in, membe
         re.search(r'<script id="offline-settings" type="application/json">(.*?)</script>', page).group(1)
     )
     assert settings["store"] == "S001" and settings["points_payment"] is False and settings["keep_days"] == 7
+
+
+def test_a_queued_sale_counts_the_daily_cap_of_its_own_day(api, member, buy):
+    """The per-day cap counted every point earned since the sale's midnight, the days after it too:
+    a sale queued two days ago was capped by what the member earned today."""
+    settings_(per_day_cap=150)
+    buy(member, 120)  # 120 points today
+    answer = api("clerk1").post(
+        "/api/v1/sales/",
+        {
+            "receipt_no": "OFF-CAP",
+            "member": member.member_no,
+            "amount": "100.00",
+            "occurred_at": iso(timezone.now() - timedelta(days=2)),
+        },
+        format="json",
+    )
+    assert answer.status_code == 201, answer.json()
+    assert answer.json()["points_earned"] == 100
