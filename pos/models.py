@@ -44,7 +44,7 @@ class Sale(models.Model):
     flagged = models.BooleanField(
         _("flagged"),
         default=False,
-        help_text=_("Paid offline with more points than the member had: the balance went below zero."),
+        help_text=_("Paid offline with more points or stored value than the member had: a balance went below zero."),
     )
     request_hash = models.CharField(max_length=64)
     response = models.JSONField(default=dict)

@@ -94,6 +94,7 @@ def _offline_member(member: Member, discount: Decimal) -> dict:
         "discount_percent": str(discount),
         "points": member.points_balance,
         "stored_value": str(member.sv_principal + member.sv_bonus),
+        "has_pin": bool(member.sv_pin),  # stored value then needs the PIN, which only the portal can check
         "as_of": timezone.now().isoformat(),
     }
 
@@ -103,7 +104,7 @@ def offline_settings(request) -> dict:
     program = config.program()
     return {
         "store": request.user.store.code,
-        "points_payment": program.offline_points_payment,
+        "payments": program.offline_payments,
         "payment_limit": str(program.offline_payment_limit),
         "points_per_yuan": program.redeem_points_per_yuan,
         "cap_percent": str(program.redeem_cap_percent),
@@ -127,7 +128,11 @@ def offline_settings(request) -> dict:
             "settled": _("Settled"),
             "amount_needed": _("Enter the amount: above zero, with at most two decimals."),
             "receipt_needed": _("Enter the receipt number."),
-            "points_limit": _("Offline, points may pay at most ¥%(limit)s of a sale."),
+            "receipt_used": _(
+                "Receipt number %(receipt)s was already used at this till: type the receipt number of this sale."
+            ),
+            "points_limit": _("Offline, points and stored value may pay at most ¥%(limit)s of a sale."),
+            "payments_exceed": _("Points and stored value together exceed the amount."),
             "points_cap": _("Points may pay at most %(percent)s%% of this sale."),
             "points_whole": _("Points paid must be a whole number of fen."),
             "unknown_sale": _("No sale with receipt %(receipt)s was recorded at this till."),
@@ -135,6 +140,7 @@ def offline_settings(request) -> dict:
             "sale_refused": _("Its sale was refused, so the return cannot be sent."),
             "discount": _("Member discount"),
             "points_value": _("Paid with points"),
+            "sv_value": _("Paid with stored value"),
             "cash": _("Cash due"),
             "no_member": _("No member: the sale earns nothing."),
             "points": _("Points"),

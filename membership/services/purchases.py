@@ -40,7 +40,7 @@ class PurchaseResult:
     upgraded: bool
     replayed: bool = False
     pricing: Pricing | None = None  # None on a replay: the first recording's figures are on `purchase`
-    overdrawn: bool = False  # points paid took the balance below zero (overdraw_points)
+    overdrawn: bool = False  # points or stored value paid took a balance below zero (overdraw)
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def record_purchase(
     acting_user=None,
     at: datetime | None = None,
     savepoint: bool = True,
-    overdraw_points: bool = False,
+    overdraw: bool = False,
 ) -> PurchaseResult:
     """Record a member's sale in one transaction, as `pricing.price_sale` prices it.
 
@@ -149,7 +149,8 @@ def record_purchase(
     tier held before this sale → growth (1 per whole yuan of that) → instant upgrade. A repeated
     idempotency key returns the first result and changes nothing. `savepoint=False` when the
     caller's own transaction rolls back as a whole on any error (pos's sale): one round trip less.
-    `overdraw_points`: points paid may take the balance below zero (flagged; a till's offline sale)."""
+    `overdraw`: points and stored value paid may take the balances below zero (flagged; a till's offline
+    sale)."""
     with transaction.atomic(savepoint=savepoint):
         member = lock_member(member)
         if existing := Purchase.objects.filter(idempotency_key=idempotency_key).values_list("pk", flat=True).first():
@@ -167,7 +168,7 @@ def record_purchase(
             pay_stored_value=pay_stored_value,
             coupon=coupon,
             best_price=best_price,
-            overdraw_points=overdraw_points,
+            overdraw=overdraw,
         )
         old_tier = member.tier
         purchase = Purchase.objects.create(
@@ -196,7 +197,7 @@ def record_purchase(
                 kind=Kind.REDEEM,
                 source=Source.SALE,
                 at=at,
-                allow_negative=overdraw_points,
+                allow_negative=overdraw,
                 idempotency_key=f"{idempotency_key}:redeem",
                 **common,
             ).flagged
@@ -207,9 +208,11 @@ def record_purchase(
                 at=at,
                 program=ctx.program,
                 pin=pin,
+                allow_negative=overdraw,
                 idempotency_key=f"{idempotency_key}:sv",
                 **common,
             )
+            overdrawn = overdrawn or member.sv_flagged
             purchase.sv_principal_paid, purchase.sv_bonus_paid = -entry.principal, -entry.bonus
             purchase.save(update_fields=["sv_principal_paid", "sv_bonus_paid"])
         pending = 0

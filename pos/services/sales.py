@@ -48,12 +48,14 @@ def check_occurred_at(value: datetime, *, field: str = "occurred_at") -> datetim
     return min(value, current)
 
 
-def offline_overdraw(pay_points: int, program) -> bool:
-    """Whether a queued offline sale may pay `pay_points` beyond the member's balance: only where the
-    program allows it (off by default), and only up to its per-sale limit in money."""
-    if not pay_points or not program.offline_points_payment:
+def offline_overdraw(pay_points: int, pay_stored_value: Decimal, program) -> bool:
+    """Whether a queued offline sale may pay `pay_points` and `pay_stored_value` beyond the member's
+    balances: only where the program allows it (off by default), and only up to its per-sale limit
+    in money for the two together."""
+    if not (pay_points or pay_stored_value) or not program.offline_payments:
         return False
-    return Decimal(pay_points) / program.redeem_points_per_yuan <= program.offline_payment_limit
+    paid = Decimal(pay_points) / program.redeem_points_per_yuan + pay_stored_value
+    return paid <= program.offline_payment_limit
 
 
 def request_hash(data) -> str:
@@ -130,8 +132,9 @@ def record_sale(
     as the till priced it, or `list_amount` for the portal to apply the member price. `at` backdates
     the sale (imports from a previous system, the demo history, a till's queued sale). `offline`: a
     sale the till queued while its network was down (sent with its `occurred_at`, checked by
-    check_occurred_at): it earns at the rules of its time, and may pay with points beyond the balance
-    where the program allows it (offline_overdraw), which flags the sale for the store manager."""
+    check_occurred_at): it earns at the rules of its time, and may pay with points and stored value
+    beyond the balances where the program allows it (offline_overdraw), which flags the sale for the
+    store manager."""
     if not can_use_counter(clerk) or clerk.store_id != store.pk:
         raise Forbidden(field="store")
     receipt_no = _check_receipt(receipt_no)
@@ -168,7 +171,7 @@ def record_sale(
                     idempotency_key=f"sale:{store.pk}:{receipt_no}",
                     at=at,
                     savepoint=False,
-                    overdraw_points=offline and offline_overdraw(pay_points, config.program()),
+                    overdraw=offline and offline_overdraw(pay_points, pay_stored_value, config.program()),
                 )
                 if result.replayed:
                     if replay := _replay(Sale, store, receipt_no, digest):

@@ -163,7 +163,8 @@
 
   function showMember() {
     var card = $("off-member");
-    $("off-points-row").hidden = !(selected && CFG.points_payment);
+    $("off-points-row").hidden = !(selected && CFG.payments);
+    $("off-sv-row").hidden = !(selected && CFG.payments && !selected.has_pin);
     if (!selected) {
       card.innerHTML = "";
       card.appendChild(document.createTextNode(T.no_member));
@@ -208,15 +209,20 @@
     var rate = selected ? parseFloat(selected.discount_percent) || 0 : 0;
     var discount = Math.round(list * rate / 100);
     var net = list - discount;
-    var points = selected && CFG.points_payment ? parseInt($("off-points").value || "0", 10) || 0 : 0;
+    var paying = selected && CFG.payments;
+    var points = paying ? parseInt($("off-points").value || "0", 10) || 0 : 0;
+    var svFen = paying && !selected.has_pin && $("off-sv").value ? fen($("off-sv").value) : 0;
+    if (svFen === null) return {error: T.amount_needed};
     var pointsFen = 0;
     if (points) {
       if ((points * 100) % CFG.points_per_yuan) return {error: T.points_whole};
       pointsFen = points * 100 / CFG.points_per_yuan;
-      if (pointsFen > fen(CFG.payment_limit)) return {error: fmt(T.points_limit, {limit: CFG.payment_limit})};
       if (pointsFen > Math.floor(net * parseFloat(CFG.cap_percent) / 100)) return {error: fmt(T.points_cap, {percent: CFG.cap_percent})};
     }
-    return {list: list, discount: discount, net: net, points: points, pointsFen: pointsFen, cash: net - pointsFen};
+    if (pointsFen + svFen > fen(CFG.payment_limit)) return {error: fmt(T.points_limit, {limit: CFG.payment_limit})};
+    if (pointsFen + svFen > net) return {error: T.payments_exceed};
+    return {list: list, discount: discount, net: net, points: points, pointsFen: pointsFen, svFen: svFen,
+            cash: net - pointsFen - svFen};
   }
 
   function preview() {
@@ -233,7 +239,8 @@
     }
     var dl = document.createElement("dl");
     dl.className = "figures";
-    [[T.discount, "−¥" + yuan(s.discount)], [T.points_value, s.points + " = ¥" + yuan(s.pointsFen)], [T.cash, "¥" + yuan(s.cash), "off-preview-cash"]]
+    [[T.discount, "−¥" + yuan(s.discount)], [T.points_value, s.points + " = ¥" + yuan(s.pointsFen)],
+     [T.sv_value, "¥" + yuan(s.svFen)], [T.cash, "¥" + yuan(s.cash), "off-preview-cash"]]
       .forEach(function (row) {
         var div = document.createElement("div");
         var dt = document.createElement("dt");
@@ -258,9 +265,17 @@
     if (!receipt) return say(T.receipt_needed, "error");
     var s = computeSale();
     if (s.error) return say(s.error, "error");
+    get("sales", receipt).then(function (known) {
+      if (known) return say(fmt(T.receipt_used, {receipt: receipt}), "error");
+      return queueNewSale(receipt, s);
+    });
+  }
+
+  function queueNewSale(receipt, s) {
     var body = {receipt_no: receipt, member: selected ? selected.member_no : null, list_amount: yuan(s.list),
                 best_price: true, occurred_at: new Date().toISOString()};
     if (s.points) body.pay_points = s.points;
+    if (s.svFen) body.pay_stored_value = yuan(s.svFen);
     var item = {kind: "sale", key: crypto.randomUUID(), receipt_no: receipt, body: body, state: "waiting",
                 at: body.occurred_at, net_fen: s.net, member_no: body.member};
     put("queue", item).then(function () {
@@ -271,6 +286,7 @@
       say(fmt(T.queued, {receipt: receipt}), "success");
       $("off-amount").value = "";
       $("off-points").value = "";
+      $("off-sv").value = "";
       newReceipt();
       preview();
       refresh();

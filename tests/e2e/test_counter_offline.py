@@ -38,7 +38,7 @@ def demo_member(program, enrol, buy):
     from membership.models import ProgramSettings
 
     settings = ProgramSettings.load()
-    settings.offline_points_payment = True
+    settings.offline_payments = True
     settings.offline_payment_limit = Decimal("50.00")
     settings.save()
     member = enrol(phone="13800138000", name="张三")
@@ -71,7 +71,17 @@ def test_the_counter_keeps_selling_offline_and_sends_each_sale_once(live_server,
     page.wait_for_function(f"({MEMBERS})().then(ms => ms.length === 1)")
     kept = page.evaluate(MEMBERS)[0]
     assert kept["name"] == "张三" and kept["phone"] == "138****8000" and kept["points"] == 1000
-    assert set(kept) == {"member_no", "name", "phone", "tier", "discount_percent", "points", "stored_value", "as_of"}
+    assert set(kept) == {
+        "member_no",
+        "name",
+        "phone",
+        "tier",
+        "discount_percent",
+        "points",
+        "stored_value",
+        "has_pin",
+        "as_of",
+    }
 
     # the network drops; a reload still opens the counter, from the service worker's copy
     context.set_offline(True)
@@ -192,17 +202,21 @@ def test_the_counter_keeps_selling_offline_and_sends_each_sale_once(live_server,
 
 
 def test_offline_returns_and_what_the_portal_refuses(live_server, program, enrol, buy, page_at, screenshot):
-    """Returns of sales of this till (one recorded online, one queued), and a queued sale the portal
-    refuses once HQ has turned offline points payment off: listed with its reason, with the return
-    that depended on it, until the clerk marks them settled."""
+    """Returns of sales of this till (one recorded online, one queued), a queued sale paying more stored
+    value than the member has, and a queued sale the portal refuses once HQ has lowered the offline
+    limit: listed with its reason, with the return that depended on it, until the clerk marks them
+    settled."""
     from membership.models import ProgramSettings
     from pos.models import Return, Sale
 
     settings = ProgramSettings.load()
-    settings.offline_points_payment = True
+    settings.offline_payments = True
     settings.save()
+    from membership.services import stored_value
+
     member = enrol(phone="13800138001", name="李四")
     buy(member, 100)  # 100 points
+    stored_value.top_up(member=member, amount=Decimal("20.00"))
 
     page = page_at(1280, 900, locale="en-US")
     context = page.context
@@ -229,6 +243,13 @@ def test_offline_returns_and_what_the_portal_refuses(live_server, program, enrol
         page.fill('[data-testid="off-return-amount"]', amount)
         page.click('[data-testid="off-return-submit"]')
 
+    page.fill('[data-testid="off-receipt"]', "T-1")  # a receipt number this till already used
+    page.fill('[data-testid="off-amount"]', "10.00")
+    page.click('[data-testid="off-sale-submit"]')
+    page.wait_for_function("document.getElementById('off-message').innerText.includes('T-1')")
+    assert page.get_by_test_id("queue-badge").is_hidden()
+    page.fill('[data-testid="off-amount"]', "")
+    page.fill('[data-testid="off-receipt"]', "OFF-S2")
     give_back("T-1", "T-1-R", "30.00")  # a sale recorded online at this till
     page.wait_for_function("document.getElementById('queue-count').innerText.startsWith('1 ')")
     give_back("T-1", "T-1-R2", "80.00")  # more than is left of it: refused on the till
@@ -238,20 +259,22 @@ def test_offline_returns_and_what_the_portal_refuses(live_server, program, enrol
     page.wait_for_selector('[data-testid="off-member-name"]')
     s2 = page.input_value('[data-testid="off-receipt"]')
     page.fill('[data-testid="off-amount"]', "50.00")
+    page.fill('[data-testid="off-sv"]', "30.00")  # ¥10 more than the ¥20 the till saw
+    page.wait_for_function("document.querySelector('[data-testid=off-preview-cash]').innerText === '¥20.00'")
     page.click('[data-testid="off-sale-submit"]')
     page.wait_for_function("document.getElementById('queue-count').innerText.startsWith('2 ')")
     give_back(s2, "S2-R", "10.00")  # a queued sale's return
     page.wait_for_function("document.getElementById('queue-count').innerText.startsWith('3 ')")
     s3 = page.input_value('[data-testid="off-receipt"]')
     page.fill('[data-testid="off-amount"]', "100.00")
-    page.fill('[data-testid="off-points"]', "1000")
+    page.fill('[data-testid="off-points"]', "4000")  # ¥40, within the ¥50 the till knows
     page.click('[data-testid="off-sale-submit"]')
     page.wait_for_function("document.getElementById('queue-count').innerText.startsWith('4 ')")
     give_back(s3, "S3-R", "5.00")
     page.wait_for_function("document.getElementById('queue-count').innerText.startsWith('5 ')")
 
-    # HQ turns offline points payment off before the till is back online
-    settings.offline_points_payment = False
+    # HQ lowers the offline limit to ¥30 before the till is back online
+    settings.offline_payment_limit = Decimal("30.00")
     settings.save()
     context.set_offline(False)
     page.wait_for_selector('[data-testid="queue-badge"]', state="hidden")
@@ -266,6 +289,9 @@ def test_offline_returns_and_what_the_portal_refuses(live_server, program, enrol
     assert sorted(returns) == ["S2-R", "T-1-R"]
     assert returns["T-1-R"].sale.receipt_no == "T-1" and returns["T-1-R"].amount == Decimal("30.00")
     assert returns["S2-R"].sale.receipt_no == s2 and returns["S2-R"].sale.offline
+    assert returns["S2-R"].sale.flagged and returns["S2-R"].sale.stored_value_paid == Decimal("30.00")
+    member.refresh_from_db()
+    assert member.sv_principal == Decimal("-4.00") and member.sv_flagged  # 20 − 30 + 6 back with ¥10 of ¥50
     call_command("check_ledger")
 
     # settled by hand, one by one

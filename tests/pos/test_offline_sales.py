@@ -138,7 +138,7 @@ def test_the_earn_rule_uses_the_sale_time(api, member):
     )
 
 
-def test_offline_points_payment_is_off_by_default(api, member, buy):
+def test_offline_payment_with_points_is_off_by_default(api, member, buy):
     buy(member, 100)  # 100 points
     clerk = api("clerk1")
     answer = clerk.post(
@@ -157,7 +157,7 @@ def test_offline_points_payment_is_off_by_default(api, member, buy):
 
 def test_where_allowed_an_offline_points_payment_below_zero_is_recorded_and_flagged(api, member, buy, signed_in):
     buy(member, 100)  # 100 points
-    settings_(offline_points_payment=True, offline_payment_limit=Decimal("5.00"))
+    settings_(offline_payments=True, offline_payment_limit=Decimal("5.00"))
     clerk = api("clerk1")
     sale = {"member": member.member_no, "amount": "100.00", "occurred_at": iso(timezone.now() - timedelta(minutes=30))}
     over_limit = clerk.post("/api/v1/sales/", {**sale, "receipt_no": "OFF-P0", "pay_points": 600}, format="json")
@@ -248,12 +248,22 @@ def test_the_till_keeps_no_more_of_a_member_than_the_card_shows(signed_in, membe
 
     page = signed_in("clerk1").get(f"/counter/?m={member.member_no}").content.decode()
     kept = json.loads(re.search(r'<script id="offline-member" type="application/json">(.*?)</script>', page).group(1))
-    assert set(kept) == {"member_no", "name", "phone", "tier", "discount_percent", "points", "stored_value", "as_of"}
+    assert set(kept) == {
+        "member_no",
+        "name",
+        "phone",
+        "tier",
+        "discount_percent",
+        "points",
+        "stored_value",
+        "has_pin",
+        "as_of",
+    }
     assert kept["phone"] == "137****9999" and "13700009999" not in json.dumps(kept)
     settings = json.loads(
         re.search(r'<script id="offline-settings" type="application/json">(.*?)</script>', page).group(1)
     )
-    assert settings["store"] == "S001" and settings["points_payment"] is False and settings["keep_days"] == 7
+    assert settings["store"] == "S001" and settings["payments"] is False and settings["keep_days"] == 7
 
 
 def test_a_queued_sale_counts_the_daily_cap_of_its_own_day(api, member, buy):
@@ -273,3 +283,47 @@ def test_a_queued_sale_counts_the_daily_cap_of_its_own_day(api, member, buy):
     )
     assert answer.status_code == 201, answer.json()
     assert answer.json()["points_earned"] == 100
+
+
+def test_where_allowed_an_offline_stored_value_payment_below_zero_is_recorded_and_flagged(api, member):
+    from membership.services import stored_value
+
+    stored_value.top_up(member=member, amount=Decimal("20.00"))
+    clerk = api("clerk1")
+    sale = {"member": member.member_no, "amount": "100.00", "occurred_at": iso(timezone.now() - timedelta(minutes=10))}
+    off = clerk.post("/api/v1/sales/", {**sale, "receipt_no": "OFF-SV0", "pay_stored_value": "30.00"}, format="json")
+    assert off.status_code == 409 and off.json()["error"]["code"] == "insufficient_stored_value"  # off by default
+    settings_(offline_payments=True, offline_payment_limit=Decimal("50.00"))
+    answer = clerk.post(
+        "/api/v1/sales/", {**sale, "receipt_no": "OFF-SV1", "pay_stored_value": "30.00", "pay_points": 0}, format="json"
+    )
+    assert answer.status_code == 201, answer.json()
+    assert answer.json()["flagged"] is True and answer.json()["stored_value_paid"] == "30.00"
+    member.refresh_from_db()
+    assert (member.sv_principal, member.sv_bonus, member.sv_flagged) == (Decimal("-10.00"), Decimal("0.00"), True)
+    assert discrepancies() == []
+    # points and stored value together within the limit: ¥30 + ¥25 is over ¥50
+    over = clerk.post(
+        "/api/v1/sales/",
+        {**sale, "receipt_no": "OFF-SV2", "pay_stored_value": "30.00", "pay_points": 2500},
+        format="json",
+    )
+    assert over.status_code == 409
+    # a top-up repays the debt first, and the flag goes
+    stored_value.top_up(member=member, amount=Decimal("100.00"))
+    member.refresh_from_db()
+    assert (member.sv_principal, member.sv_flagged) == (Decimal("90.00"), False)
+    assert discrepancies() == []
+
+
+def test_check_ledger_refuses_a_balance_below_zero_that_nobody_flagged(member, buy):
+    buy(member, 100)
+    assert discrepancies() == []
+    Member.objects.filter(pk=member.pk).update(points_balance=-5)
+    PointsEntry.objects.create(
+        member=member, amount=-105, kind="adjust", source="manual", created_at=timezone.now(), balance_after=-5
+    )
+    PointsEntry.objects.filter(member=member, kind="earn").update(remaining=0)
+    assert [d.what for d in discrepancies()] == ["points below zero, not flagged"]
+    Member.objects.filter(pk=member.pk).update(points_flagged=True)
+    assert discrepancies() == []
