@@ -127,6 +127,7 @@ class ProgramSettingsAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
         (_("Member price"), {"fields": ("birthday_month_discount",)}),
         (_("Stored value"), {"fields": ("stored_value_pay_order", "max_topup_amount")}),
         (_("Limits"), {"fields": ("adjustment_limit", "max_sale_amount", "api_token_days")}),
+        (_("Tills without network"), {"fields": ("offline_sale_days", "offline_payments", "offline_payment_limit")}),
     )
 
     def has_add_permission(self, request):
@@ -649,6 +650,7 @@ MEMBER_FIELDSETS = (
                 "points_flagged",
                 "sv_principal",
                 "sv_bonus",
+                "sv_flagged",
                 "purchase_count",
                 "last_purchase_at",
             )
@@ -690,7 +692,7 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
     )
     search_fields = ("=member_no", "^phone", "name", "=cards__number")
     search_help_text = _("Member number, mobile (any format), card number or name.")
-    list_filter = ("tier", "home_store", "status", "channel", "points_flagged")
+    list_filter = ("tier", "home_store", "status", "channel", "points_flagged", "sv_flagged")
     list_select_related = ("tier", "home_store")
     show_full_result_count = False
     ordering = ("-joined_at",)
