@@ -88,14 +88,20 @@
     if (node) put("members", JSON.parse(node.textContent)).then(pruneMembers);
     var sale = document.getElementById("offline-sale");
     if (sale) {
+      // a sale just recorded online at this till (the result panel stays through later swaps: kept once)
       var s = JSON.parse(sale.textContent);
-      put("sales", {receipt_no: s.receipt_no, sale_id: s.sale_id, amount_fen: fen(s.amount), returned_fen: 0,
-                    member_no: s.member_no, at: new Date().toISOString()});
+      get("sales", s.receipt_no).then(function (known) {
+        if (!known) put("sales", {receipt_no: s.receipt_no, sale_id: s.sale_id, amount_fen: fen(s.amount),
+                                  returned_fen: 0, member_no: s.member_no, at: new Date().toISOString()});
+      });
     }
   }
 
   function pruneMembers() {
     var oldest = Date.now() - CFG.keep_days * 86400000;
+    all("sales").then(function (rows) {  // sales of this till are kept as long as members are
+      rows.forEach(function (s) { if (s.sale_id && Date.parse(s.at) < oldest) del("sales", s.receipt_no); });
+    });
     return all("members").then(function (rows) {
       rows.sort(function (a, b) { return b.as_of.localeCompare(a.as_of); });
       rows.forEach(function (m, i) {
