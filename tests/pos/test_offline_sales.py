@@ -285,7 +285,7 @@ def test_a_queued_sale_counts_the_daily_cap_of_its_own_day(api, member, buy):
     assert answer.json()["points_earned"] == 100
 
 
-def test_where_allowed_an_offline_stored_value_payment_below_zero_is_recorded_and_flagged(api, member):
+def test_where_allowed_an_offline_stored_value_payment_below_zero_is_recorded_and_flagged(api, member, signed_in):
     from membership.services import stored_value
 
     stored_value.top_up(member=member, amount=Decimal("20.00"))
@@ -302,6 +302,9 @@ def test_where_allowed_an_offline_stored_value_payment_below_zero_is_recorded_an
     member.refresh_from_db()
     assert (member.sv_principal, member.sv_bonus, member.sv_flagged) == (Decimal("-10.00"), Decimal("0.00"), True)
     assert discrepancies() == []
+    row = signed_in("manager1").get("/counter/manager/").content.decode()
+    row = row[row.index('data-testid="flagged-sale"') :].split("</tr>")[0]
+    assert "OFF-SV1" in row and "¥30.00" in row and "¥-10.00" in row
     # points and stored value together within the limit: ¥30 + ¥25 is over ¥50
     over = clerk.post(
         "/api/v1/sales/",
