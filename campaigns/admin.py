@@ -106,10 +106,23 @@ class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
                 )
             },
         ),
-        (_("Who"), {"fields": ("tiers", "tags", "stores", "consent_required", "audience_segment", "audience_now")}),
+        (
+            _("Who"),
+            {
+                "fields": (
+                    "tiers",
+                    "tags",
+                    "stores",
+                    "birthday_gift_tiers",
+                    "consent_required",
+                    "audience_segment",
+                    "audience_now",
+                )
+            },
+        ),
         (_("What"), {"fields": ("package", "package_b", "holdout_percent", "claim_mode", "claim_valid_days")}),
         (_("Limits"), {"fields": ("budget_grants", "budget_points", "granted", "points_granted")}),
-        (_("Message"), {"fields": ("channel", "message_title", "message_body")}),
+        (_("Message"), {"fields": ("channel", "message_title", "message_body", "sms_template", "wechat_template")}),
     )
 
     @admin.display(description=_("audience now"))
@@ -233,7 +246,7 @@ class ProgramRulesAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ("member", "channel", "title", "status", "scene", "created_at", "read_at")
+    list_display = ("member", "channel", "title", "status", "scene", "created_at", "sent_at", "provider_id", "read_at")
     list_filter = ("channel", "status", "scene")
     search_fields = ("member__phone", "title")
     list_select_related = ("member", "scene")
@@ -247,4 +260,5 @@ class CheckInAdmin(ReadOnlyAdmin):
 
 @admin.register(ReferralReward)
 class ReferralRewardAdmin(ReadOnlyAdmin):
-    list_display = ("inviter", "invited", "points", "purchase_ref", "created_at")
+    list_display = ("inviter", "invited", "points", "purchase_ref", "created_at", "reversed_at")
+    list_filter = (("reversed_at", admin.EmptyFieldListFilter),)

@@ -49,6 +49,7 @@ class CampaignsConfig(AppConfig):
             dispatch_uid="campaigns.tier_changed",
         )
         signals.purchase_recorded.connect(_purchase_recorded, weak=False, dispatch_uid="campaigns.purchase_recorded")
+        signals.return_recorded.connect(_return_recorded, weak=False, dispatch_uid="campaigns.return_recorded")
         signals.points_expiring.connect(
             lambda member_id, points, expires_at, event_id=None, **kw: tasks.points_expiring.delay(
                 member_id, points, str(expires_at), event_id=event_id
@@ -72,3 +73,12 @@ def _purchase_recorded(purchase_id, referred=True, event_id=None, **kw) -> None:
 
     if referred or scenes.watches_purchases():
         tasks.purchase_recorded.delay(purchase_id, event_id=event_id)
+
+
+def _return_recorded(return_id, purchase_id, event_id=None, **kw) -> None:
+    """A return matters to the campaigns only when its purchase earned a referral reward."""
+    from . import tasks
+    from .models import ReferralReward
+
+    if ReferralReward.objects.filter(purchase_id=purchase_id, reversed_at__isnull=True).exists():
+        tasks.return_recorded.delay(return_id, event_id=event_id)

@@ -81,7 +81,7 @@ def seed(*, out=None) -> None:
         "生日礼 200 积分",
         Scene.Kind.BIRTHDAY,
         package("200 积分", bonus_points=200, cost_per_grant=Decimal(2)),
-        tiers=("GOLD", "DIAMOND"),
+        birthday_gift_tiers=True,  # GOLD and DIAMOND: the tiers with a birthday gift
         days_before=6,
         channel="inbox",
         message_title="生日快乐",

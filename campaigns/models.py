@@ -202,6 +202,11 @@ class Scene(models.Model):
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, help_text=_("Empty: any tags."))
     stores = models.ManyToManyField(Store, verbose_name=_("home stores"), blank=True, help_text=_("Empty: all stores."))
     consent_required = models.BooleanField(_("only members who agreed to offers"), default=False)
+    birthday_gift_tiers = models.BooleanField(
+        _("only tiers with a birthday gift"),
+        default=False,
+        help_text=_("Members whose tier has 'birthday gift' ticked in the tier's settings."),
+    )
     audience_segment = models.CharField(_("RFM or lifecycle segment"), max_length=40, blank=True)
     # what
     package = models.ForeignKey(
@@ -229,6 +234,27 @@ class Scene(models.Model):
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, blank=True, default="")
     message_title = models.CharField(_("message title"), max_length=100, blank=True)
     message_body = models.TextField(_("message"), blank=True, help_text=_("May use {name}, {tier}, {points}, {scene}."))
+    # SMS and WeChat go out only as templates approved by the provider: the template and which of
+    # our fields fill its variables (portal.sms.parse_template)
+    sms_template = models.CharField(
+        _("SMS template"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "The provider's template code and its variables from name, tier, points, scene, title, body, "
+            "e.g. SMS_123456:name,points (Alibaba Cloud) or 1234567:name,points (Tencent Cloud, in the "
+            "template's order); empty: the general notice template."
+        ),
+    )
+    wechat_template = models.CharField(
+        _("WeChat template"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "The official account's template id and its keywords from name, tier, points, scene, title, body, "
+            "e.g. TEMPLATE_ID:thing1=scene,character_string2=points; empty: the general notice template."
+        ),
+    )
 
     class Meta:
         verbose_name = _("scene")
@@ -356,11 +382,18 @@ class CheckIn(models.Model):
 
 
 class ReferralReward(models.Model):
+    """One per invited member: the inviter's reward, on the qualifying purchase (taken back when that
+    purchase is returned below the threshold within the window) or on the invited member's sign-up."""
+
     inviter = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="referral_rewards")
     invited = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="+")
     points = models.PositiveIntegerField(_("points"))
-    purchase_ref = models.CharField(max_length=64)
+    purchase = models.ForeignKey(
+        "membership.Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    purchase_ref = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(_("time"))
+    reversed_at = models.DateTimeField(_("taken back"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("referral reward")
@@ -376,6 +409,25 @@ class ProgramRules(models.Model):
     referral_points = models.PositiveIntegerField(_("referral reward points"), default=100)
     referral_min_purchase = models.DecimalField(
         _("invited member's first purchase at least (¥)"), max_digits=10, decimal_places=2, default=50
+    )
+
+    class ReferralOn(models.TextChoices):
+        PURCHASE = "purchase", _("the invited member's first purchase over the threshold")
+        SIGNUP = "signup", _("the invited member's sign-up")
+
+    referral_reward_on = models.CharField(
+        _("referral reward on"), max_length=10, choices=ReferralOn.choices, default=ReferralOn.PURCHASE
+    )
+    referral_monthly_limit = models.PositiveSmallIntegerField(
+        _("rewarded referrals per inviter a month"), default=10, help_text=_("0 = no limit.")
+    )
+    referral_reverse_days = models.PositiveSmallIntegerField(
+        _("reward taken back on a return within (days)"),
+        default=30,
+        help_text=_(
+            "When the qualifying purchase is returned below the threshold within this many days of the purchase,"
+            " the inviter's reward is taken back; 0 = never."
+        ),
     )
     mall_pickup_days = models.PositiveSmallIntegerField(
         _("mall orders lapse after (days)"),

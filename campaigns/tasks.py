@@ -90,8 +90,13 @@ def monthly_paid_card_coupons(month: str | None = None) -> int:
 
 @shared_task(name="campaigns.tasks.member_enrolled")
 def member_enrolled(member_id: int, event_id: str | None = None) -> int:
+    from .services import engagement
+
     with outbox.once("campaigns.member_enrolled", event_id) as first:
-        return sum(r.granted for r in scenes.on_enrolled(member_id)) if first else 0
+        if not first:
+            return 0
+        granted = sum(r.granted for r in scenes.on_enrolled(member_id))
+        return granted + (1 if engagement.reward_referral_on_signup(member_id=member_id) else 0)
 
 
 @shared_task(name="campaigns.tasks.tier_changed")
@@ -109,6 +114,15 @@ def purchase_recorded(purchase_id: int, event_id: str | None = None) -> int:
             return 0
         granted = sum(r.granted for r in scenes.on_purchase(purchase_id))
         return granted + (1 if engagement.reward_referral(purchase_id=purchase_id) else 0)
+
+
+@shared_task(name="campaigns.tasks.return_recorded")
+def return_recorded(return_id: int, event_id: str | None = None) -> int:
+    """A return of a referral's qualifying purchase may take the inviter's reward back."""
+    from .services import engagement
+
+    with outbox.once("campaigns.return_recorded", event_id) as first:
+        return 1 if first and engagement.reverse_referral(return_id=return_id) else 0
 
 
 @shared_task(name="campaigns.tasks.points_expiring")

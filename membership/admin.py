@@ -615,6 +615,8 @@ MEMBER_FIELDSETS = (
             "fields": (
                 "member_no",
                 "phone",
+                "email",
+                "wechat_openid",
                 "name",
                 "gender",
                 "birth_year",
@@ -690,8 +692,8 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
         "status",
         "joined_at",
     )
-    search_fields = ("=member_no", "^phone", "name", "=cards__number")
-    search_help_text = _("Member number, mobile (any format), card number or name.")
+    search_fields = ("=member_no", "^phone", "name", "=cards__number", "=email")
+    search_help_text = _("Member number, mobile (any format), card number, name or e-mail.")
     list_filter = ("tier", "home_store", "status", "channel", "points_flagged", "sv_flagged")
     list_select_related = ("tier", "home_store")
     show_full_result_count = False

@@ -113,10 +113,22 @@ class PasswordForm(forms.Form):
     password = _new_password()
 
 
+class WeChatBindForm(forms.Form):
+    phone = _phone()
+    code = forms.CharField(label=_("SMS code"), max_length=6, widget=forms.TextInput(attrs=CODE_ATTRS))
+
+
 class ProfileForm(BirthdayFields):
-    field_order = ["name", "gender", "birth_month", "birth_day", "birth_year", "marketing_consent"]
+    field_order = ["name", "email", "gender", "birth_month", "birth_day", "birth_year", "marketing_consent"]
 
     name = forms.CharField(label=_("Name"), max_length=50, required=False)
+    # checked by accounts.clean_email (one rule for every caller); here only its shape on the page
+    email = forms.CharField(
+        label=_("E-mail (optional)"),
+        max_length=254,
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "inputmode": "email"}),
+    )
     gender = forms.ChoiceField(label=_("Gender"), choices=Gender.choices, required=False)
     marketing_consent = forms.BooleanField(label=_("Send me offers and news"), required=False)
 

@@ -482,6 +482,19 @@ class Member(models.Model):
         related_name="referrals",
     )
     referral_code = models.CharField(_("referral code"), max_length=8, unique=True)
+    email = models.EmailField(
+        _("e-mail"),
+        blank=True,
+        help_text=_("Optional; messages by e-mail go here (the member edits it on their profile)."),
+    )
+    wechat_openid = models.CharField(
+        _("WeChat openid"),
+        max_length=64,
+        blank=True,
+        help_text=_(
+            "Bound when the member proves their phone inside WeChat; signs them in there and receives messages."
+        ),
+    )
     marketing_consent = models.BooleanField(_("marketing consent"), default=False)
     consent_at = models.DateTimeField(_("consent recorded"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
@@ -543,6 +556,12 @@ class Member(models.Model):
                 name="member_stored_value_not_negative",
             ),
             models.CheckConstraint(condition=models.Q(points_pending__gte=0), name="member_pending_not_negative"),
+            models.UniqueConstraint(
+                fields=["wechat_openid"],
+                condition=~models.Q(wechat_openid=""),
+                name="member_wechat_openid_unique",
+                violation_error_message=_("This WeChat account is already bound to a member."),
+            ),
             models.CheckConstraint(
                 condition=models.Q(birth_month__isnull=True) | models.Q(birth_month__gte=1, birth_month__lte=12),
                 name="member_birth_month_valid",
@@ -929,6 +948,7 @@ class OneTimeCode(models.Model):
         SET_PASSWORD = "set_password", _("First password")
         CHANGE_PHONE = "change_phone", _("Phone change")
         SET_PIN = "set_pin", _("Stored-value PIN")
+        BIND_WECHAT = "bind_wechat", _("WeChat binding")
 
     phone = models.CharField(_("mobile"), max_length=11)
     purpose = models.CharField(_("purpose"), max_length=12, choices=Purpose.choices)

@@ -10,6 +10,7 @@ Coupons, the points mall and check-in are the campaigns app's pages; it adds the
 navigation with `register_member_page` at start-up (membership never imports campaigns)."""
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -22,20 +23,32 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.cache import cache_control
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from portal import wechat as wechat_api
 from portal.client_ip import client_ip
 
 from . import config, qr, selectors
 from .errors import MembershipError, NotFound, PhoneTaken
-from .forms_member import CodeRequestForm, PasswordForm, PinForm, PointsFilterForm, ProfileForm, SignInForm, SignUpForm
+from .forms_member import (
+    CodeRequestForm,
+    PasswordForm,
+    PinForm,
+    PointsFilterForm,
+    ProfileForm,
+    SignInForm,
+    SignUpForm,
+    WeChatBindForm,
+)
 from .member_auth import current_member, login_member, logout_member, member_required
 from .models import Member, PointsEntry, Purchase, StoredValueEntry
 from .services import accounts, cards, paid_cards, tiers
+from .services import wechat as wechat_accounts
 from .services.common import local, tz
 
 PAGE_SIZE = 20
@@ -239,7 +252,14 @@ def login_view(request):
                 return redirect(_safe_next(request))
         else:
             status = 400
-    return _page(request, "membership/login.html", {"form": form, "next": _safe_next(request)}, status=status)
+    # inside WeChat's browser, with an official account configured: one tap signs in by WeChat
+    in_wechat = wechat_api.configured() and "MicroMessenger" in request.headers.get("User-Agent", "")
+    return _page(
+        request,
+        "membership/login.html",
+        {"form": form, "next": _safe_next(request), "in_wechat": in_wechat},
+        status=status,
+    )
 
 
 @require_POST
@@ -338,7 +358,7 @@ def send_code(request):
     purpose = request.POST.get("purpose")
     form = CodeRequestForm(request.POST)
     ok, status, message, resend_in, link = False, 400, "", 0, None
-    if purpose not in ("signup", "password"):
+    if purpose not in ("signup", "password", "wechat"):
         message = _("Unknown purpose.")
     elif not form.is_valid():
         message = _("Enter your mobile number first.")
@@ -346,6 +366,8 @@ def send_code(request):
         try:
             if purpose == "signup":
                 sent = accounts.send_signup_code(phone=form.cleaned_data["phone"], ip=_ip(request))
+            elif purpose == "wechat":
+                sent = wechat_accounts.send_bind_code(phone=form.cleaned_data["phone"], ip=_ip(request))
             else:
                 sent = accounts.send_password_code(phone=form.cleaned_data["phone"], ip=_ip(request))
         except PhoneTaken as exc:
@@ -373,7 +395,7 @@ def send_code(request):
                 )
     if not request.htmx:
         messages.add_message(request, messages.SUCCESS if ok else messages.ERROR, message)
-        back = reverse("member:signup") if purpose == "signup" else reverse("member:password")
+        back = reverse({"signup": "member:signup", "wechat": "member:wechat-bind"}.get(purpose, "member:password"))
         return redirect(f"{back}?{urlencode({'phone': request.POST.get('phone', '')[:20]})}")
     return render(
         request,
@@ -411,6 +433,84 @@ def password(request):
         else:
             status = 400
     return _page(request, "membership/password.html", {"form": form}, status=status)
+
+
+# ---------------------------------------------------------------------------------------
+# Inside WeChat: OAuth sign-in, the openid bound after a phone code
+# ---------------------------------------------------------------------------------------
+
+SESSION_WECHAT_STATE = "wechat_state"
+SESSION_WECHAT_NEXT = "wechat_next"
+SESSION_WECHAT_OPENID = "wechat_openid"
+
+
+@require_GET
+def wechat_start(request):
+    """Send the browser to WeChat's OAuth page; it comes back to wechat_callback with a code."""
+    if not wechat_api.configured():
+        raise Http404
+    state = secrets.token_urlsafe(16)
+    request.session[SESSION_WECHAT_STATE] = state
+    request.session[SESSION_WECHAT_NEXT] = _safe_next(request)
+    return redirect(wechat_api.authorize_url(_absolute(request, reverse("member:wechat-callback")), state))
+
+
+@require_GET
+@never_cache
+def wechat_callback(request):
+    """WeChat's answer: the code gives the openid; a bound openid signs its member in, another one
+    waits in the session for the member to prove their phone (wechat_bind)."""
+    if not wechat_api.configured():
+        raise Http404
+    state = request.session.pop(SESSION_WECHAT_STATE, None)
+    code = request.GET.get("code", "")
+    if not state or not constant_time_compare(state, request.GET.get("state", "")) or not code:
+        messages.error(request, _("WeChat sign-in did not complete: try again."))
+        return _page(request, "membership/wechat_bind.html", {"form": None}, status=400)
+    try:
+        openid = wechat_api.openid_for_code(code)
+    except wechat_api.WeChatError:
+        messages.error(request, _("WeChat did not answer: try again, or sign in with your password."))
+        return redirect("member:login")
+    next_url = request.session.pop(SESSION_WECHAT_NEXT, None) or reverse("member:home")
+    member = wechat_accounts.member_for_openid(openid)
+    if member is not None:
+        login_member(request, member)
+        return redirect(next_url)
+    request.session[SESSION_WECHAT_OPENID] = openid
+    request.session[SESSION_WECHAT_NEXT] = next_url
+    return redirect("member:wechat-bind")
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+def wechat_bind(request):
+    """First time in WeChat: the member proves their phone with a code, and WeChat signs them in
+    from then on."""
+    openid = request.session.get(SESSION_WECHAT_OPENID)
+    if not openid:
+        return redirect("member:login")
+    form = WeChatBindForm(request.POST or None, initial={"phone": request.GET.get("phone", "")})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                member = wechat_accounts.bind(
+                    openid=openid, phone=form.cleaned_data["phone"], code=form.cleaned_data["code"], ip=_ip(request)
+                )
+            except MembershipError as exc:
+                _apply_error(form, exc)
+                status = 400
+            else:
+                next_url = request.session.get(SESSION_WECHAT_NEXT) or reverse("member:home")
+                login_member(request, member)
+                request.session.pop(SESSION_WECHAT_OPENID, None)
+                request.session.pop(SESSION_WECHAT_NEXT, None)
+                messages.success(request, _("WeChat is bound: next time WeChat signs you in."))
+                return redirect(next_url)
+        else:
+            status = 400
+    return _page(request, "membership/wechat_bind.html", {"form": form}, status=status)
 
 
 @require_GET
@@ -686,7 +786,12 @@ def invite_qr(request):
 def profile(request):
     member = request.member
     locked = bool(member.birth_month)
-    initial = {"name": member.name, "gender": member.gender, "marketing_consent": member.marketing_consent}
+    initial = {
+        "name": member.name,
+        "email": member.email,
+        "gender": member.gender,
+        "marketing_consent": member.marketing_consent,
+    }
     form = ProfileForm(request.POST or None, initial=initial, birthday_locked=locked)
     status = 200
     if request.method == "POST":
@@ -698,6 +803,7 @@ def profile(request):
                     marketing_consent=form.cleaned_data["marketing_consent"],
                     birthday=form.birthday(),
                     gender=form.cleaned_data["gender"] or None,
+                    email=form.cleaned_data["email"],
                 )
             except MembershipError as exc:
                 _apply_error(form, exc)

@@ -4,6 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from campaigns import receipts
+
 from . import metrics, views
 from .forms import AdminSignInForm, StaffSignInForm
 
@@ -36,6 +38,8 @@ urlpatterns = [
     path(
         "api/redoc/", SpectacularRedocView.as_view(url_name="schema", permission_classes=[AllowAny]), name="api-redoc"
     ),
+    # the SMS providers' delivery receipts (campaigns/receipts.py); the path carries SMS_RECEIPT_TOKEN
+    path("hooks/sms/<str:provider>/<str:token>/", receipts.sms_receipt, name="sms-receipt"),
     # Prometheus metrics, for the operator only (portal/metrics.py)
     path("metrics", metrics.metrics_view, name="metrics"),
 ]

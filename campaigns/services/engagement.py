@@ -3,12 +3,13 @@
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
 
 from membership.errors import Conflict
-from membership.models import Member, PointsEntry, Purchase
+from membership.models import Member, PointsEntry, Purchase, PurchaseReturn
 from membership.services import points
-from membership.services.common import local, now
+from membership.services.common import day_start, local, lock_member, now
 
 from ..models import CheckIn, ProgramRules, ReferralReward
 
@@ -44,29 +45,51 @@ def check_in(*, member, at: datetime | None = None) -> CheckIn:
         raise Conflict(MSG_CHECKED_IN, field="day") from exc
 
 
-def reward_referral(*, purchase_id: int, at: datetime | None = None) -> ReferralReward | None:
-    """The inviter earns the reward when the invited member's purchase reaches the threshold for the
-    first time; once per invited member, never for oneself."""
-    purchase = Purchase.objects.select_related("member").get(pk=purchase_id)
-    invited = purchase.member
-    if not invited.referrer_id or invited.referrer_id == invited.pk:
+def _refused(inviter: Member, invited: Member) -> str:
+    """Why this referral earns nothing, or "": the inviter must be active and another person
+    (a merge can leave a member referred by themselves; two members referring each other, or the
+    same name and birthday on both accounts, is one person inviting themselves)."""
+    if inviter.pk == invited.pk or inviter.status != Member.Status.ACTIVE:
+        return "self"
+    if inviter.referrer_id == invited.pk:
+        return "mutual"
+    same_birthday = inviter.birth_month and (inviter.birth_month, inviter.birth_day) == (
+        invited.birth_month,
+        invited.birth_day,
+    )
+    if inviter.name and inviter.name.strip() == (invited.name or "").strip() and same_birthday:
+        return "same_person"
+    return ""
+
+
+def _reward(*, invited: Member, rules: ProgramRules, at: datetime, purchase: Purchase | None) -> ReferralReward | None:
+    """Reward the inviter of `invited` once, within the inviter's monthly limit."""
+    if not invited.referrer_id or not rules.referral_points:
         return None
-    rules = ProgramRules.load()
-    if purchase.amount < rules.referral_min_purchase or not rules.referral_points:
-        return None
-    inviter = Member.objects.get(pk=invited.referrer_id)
-    if inviter.phone == invited.phone or inviter.status != Member.Status.ACTIVE:
-        return None  # the same person under two accounts
     if ReferralReward.objects.filter(invited=invited).exists():
         return None
-    at = at or now()
     try:
         with transaction.atomic():
+            inviter = lock_member(invited.referrer_id)  # serialises this inviter's rewards for the limit
+            if _refused(inviter, invited):
+                return None
+            if rules.referral_monthly_limit:
+                month = local(at).date().replace(day=1)
+                after = (month + timedelta(days=32)).replace(day=1)
+                this_month = ReferralReward.objects.filter(
+                    inviter=inviter,
+                    reversed_at__isnull=True,
+                    created_at__gte=day_start(month),
+                    created_at__lt=day_start(after),
+                ).count()
+                if this_month >= rules.referral_monthly_limit:
+                    return None
             reward = ReferralReward.objects.create(
                 inviter=inviter,
                 invited=invited,
                 points=rules.referral_points,
-                purchase_ref=purchase.reference,
+                purchase=purchase,
+                purchase_ref=purchase.reference if purchase else "",
                 created_at=at,
             )
             points.grant(
@@ -80,3 +103,57 @@ def reward_referral(*, purchase_id: int, at: datetime | None = None) -> Referral
             return reward
     except IntegrityError:
         return None
+
+
+def reward_referral(*, purchase_id: int, at: datetime | None = None) -> ReferralReward | None:
+    """The inviter earns the reward when the invited member's purchase reaches the threshold for the
+    first time (when the program rewards purchases); once per invited member, never for oneself."""
+    rules = ProgramRules.load()
+    if rules.referral_reward_on != ProgramRules.ReferralOn.PURCHASE:
+        return None
+    purchase = Purchase.objects.select_related("member").get(pk=purchase_id)
+    if purchase.amount < rules.referral_min_purchase:
+        return None
+    return _reward(invited=purchase.member, rules=rules, at=at or purchase.created_at, purchase=purchase)
+
+
+def reward_referral_on_signup(*, member_id: int, at: datetime | None = None) -> ReferralReward | None:
+    """The inviter's reward on the invited member's sign-up, when the program rewards sign-ups."""
+    rules = ProgramRules.load()
+    if rules.referral_reward_on != ProgramRules.ReferralOn.SIGNUP:
+        return None
+    invited = Member.objects.get(pk=member_id)
+    return _reward(invited=invited, rules=rules, at=at or invited.joined_at, purchase=None)
+
+
+def reverse_referral(*, return_id: int) -> ReferralReward | None:
+    """A return of the qualifying purchase within the window (counted from the purchase to the
+    return's own time) that leaves it below the threshold takes the inviter's reward back: once;
+    the balance may go below zero, flagged as on any return."""
+    ret = PurchaseReturn.objects.select_related("purchase").get(pk=return_id)
+    purchase = ret.purchase
+    rules = ProgramRules.load()
+    reward = ReferralReward.objects.filter(purchase=purchase, reversed_at__isnull=True).first()
+    if reward is None or not rules.referral_reverse_days:
+        return None
+    if ret.created_at > purchase.created_at + timedelta(days=rules.referral_reverse_days):
+        return None
+    left = (
+        purchase.amount
+        - PurchaseReturn.objects.filter(purchase=purchase, pk__lte=ret.pk).aggregate(s=Sum("amount"))["s"]
+    )
+    if left >= rules.referral_min_purchase:
+        return None
+    with transaction.atomic():
+        if not ReferralReward.objects.filter(pk=reward.pk, reversed_at__isnull=True).update(reversed_at=ret.created_at):
+            return None  # taken back by another delivery of the same return
+        points.take_back(
+            member=reward.inviter_id,
+            points=reward.points,
+            source=PointsEntry.Source.REFERRAL,
+            source_ref=ret.reference,
+            idempotency_key=f"referral:{reward.invited_id}:reverse",
+            at=ret.created_at,
+        )
+    reward.reversed_at = ret.created_at
+    return reward

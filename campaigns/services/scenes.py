@@ -19,9 +19,11 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
+from membership import config
 from membership.errors import Invalid, NotFound
 from membership.models import Member, PointsEntry, TierChange
 from membership.services import points
+from membership.services.common import day_start as _day_start
 from membership.services.common import local, now, tz
 
 from .. import calendar as cal
@@ -72,10 +74,6 @@ def variant_for(scene: Scene, member_id: int) -> str:
     return Variant.A
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, dtime.min, tzinfo=tz())
-
-
 def _day_end(day: date) -> datetime:
     return datetime.combine(day, dtime(23, 59, 59), tzinfo=tz())
 
@@ -94,6 +92,8 @@ def audience(scene: Scene):
         qs = qs.filter(Exists(Member.tags.through.objects.filter(member_id=OuterRef("pk"), tag_id__in=tag_ids)))
     if scene.consent_required:
         qs = qs.filter(marketing_consent=True)
+    if scene.birthday_gift_tiers:
+        qs = qs.filter(tier__birthday_gift=True)
     if scene.audience_segment:
         segment = segment_filters.get(scene.audience_segment)
         qs = segment(qs) if segment else qs.none()
@@ -546,6 +546,8 @@ def _in_audience(scene: Scene, member: Member) -> bool:
     if stores and member.home_store_id not in stores:
         return False
     if scene.consent_required and not member.marketing_consent:
+        return False
+    if scene.birthday_gift_tiers and not config.tier(member.tier_id).birthday_gift:
         return False
     if tags and not member.tags.filter(pk__in=tags).exists():
         return False

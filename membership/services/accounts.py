@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +39,7 @@ MSG_LOCKED = _(
 MSG_ALREADY_MEMBER = _("This mobile number is already a member: sign in instead.")
 MSG_ENROLLED_NO_PASSWORD = _("You are already a member (enrolled at a store): set your password with an SMS code.")
 MSG_NOT_MEMBER = _("No member has this mobile number: sign up first.")
+MSG_EMAIL_INVALID = _("Enter a valid e-mail address, e.g. name@example.com, or leave it empty.")
 MSG_CONSENT_REQUIRED = _("Please agree to the member terms and privacy notice to join.")
 MSG_BIRTHDAY_SET = _("Your birthday is already set: it can be changed only at a store's counter.")
 MSG_NO_REFERRER = _("No member has this referral code.")
@@ -354,15 +356,32 @@ class ProfileChange:
     changed: tuple[str, ...]
 
 
+def clean_email(email) -> str:
+    """An optional e-mail address: empty, or a valid address (its domain in lower case)."""
+    email = (email or "").strip()
+    if not email:
+        return ""
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise Invalid(MSG_EMAIL_INVALID, field="email") from exc
+    if len(email) > 254:
+        raise Invalid(_("An e-mail address is at most 254 characters."), field="email")
+    local_part, _at, domain = email.rpartition("@")
+    return f"{local_part}@{domain.lower()}"
+
+
 def update_profile(
-    *, member, name: str, marketing_consent: bool, birthday=None, gender: str | None = None
+    *, member, name: str, marketing_consent: bool, birthday=None, gender: str | None = None, email: str | None = None
 ) -> ProfileChange:
-    """What a member may change themselves: name, marketing consent (recorded with its time), and
-    the birthday only while none is set; after that only the counter changes it (it drives
-    birthday benefits)."""
+    """What a member may change themselves: name, e-mail (optional; e-mail messages go there),
+    marketing consent (recorded with its time), and the birthday only while none is set; after that
+    only the counter changes it (it drives birthday benefits). `email=None` leaves it as it is."""
     name = (name or "").strip()
     if len(name) > 50:
         raise Invalid(_("A name is at most 50 characters."), field="name")
+    if email is not None:
+        email = clean_email(email)
     if birthday is not None and not isinstance(birthday, Birthday):
         birthday = Birthday.parse(birthday)
     changed = []
@@ -378,6 +397,9 @@ def update_profile(
         if name != member.name:
             member.name = name
             changed.append("name")
+        if email is not None and email != member.email:
+            member.email = email
+            changed.append("email")
         if gender and gender != member.gender:
             if gender not in Gender.values:
                 raise Invalid(_("Gender is F, M or U."), field="gender")
@@ -408,6 +430,8 @@ def personal_data(member: Member) -> dict:
             "member_no": member.member_no,
             "phone": member.phone,
             "name": member.name,
+            "email": member.email,
+            "wechat_bound": bool(member.wechat_openid),
             "gender": member.gender,
             "birthday": member.birthday_display,
             "home_store": member.home_store.code,

@@ -1,6 +1,6 @@
 """Helpers shared by the services: locking, time, money rounding, audit."""
 
-from datetime import datetime
+from datetime import date, datetime, time
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,11 @@ def now() -> datetime:
 
 def local(dt: datetime) -> datetime:
     return dt.astimezone(tz())
+
+
+def day_start(day: date) -> datetime:
+    """00:00 local time of `day`: the first instant of the day."""
+    return datetime.combine(day, time.min, tzinfo=tz())
 
 
 def money(value) -> Decimal:

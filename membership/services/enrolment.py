@@ -252,6 +252,11 @@ def merge(*, source, target, acting_user, reason: str = "") -> Member:
                 note=f"merged {source.member_no}",
             )
         target.points_flagged = target.points_balance < 0
+        # one WeChat account per member: the merged member's openid moves to the target unless it has one
+        if source.wechat_openid:
+            Member.objects.filter(pk=source.pk).update(wechat_openid="")
+            target.wechat_openid = target.wechat_openid or source.wechat_openid
+        target.email = target.email or source.email
         target.save()
         Member.objects.filter(pk=source.pk).update(
             status=Member.Status.MERGED,
@@ -287,7 +292,7 @@ def closed_phone(member: Member) -> str:
 
 def close(*, member, reason: str, acting_user) -> Member:
     """Close a membership at the member's request (manager or HQ; PIPL erasure). Personal data goes:
-    name, gender, birthday and consent are cleared, the phone becomes a placeholder (so the number may
+    name, gender, birthday, e-mail, WeChat binding and consent are cleared, the phone becomes a placeholder (so the number may
     enrol again), password and PIN are removed, cards blocked, tags dropped, the one-time codes and
     sign-in counters of the phone deleted, and the other apps erase what they keep
     (`hooks.member_close_erasers`). Ledgers, purchases and sales stay under the member number, so
@@ -309,8 +314,11 @@ def close(*, member, reason: str, acting_user) -> Member:
         member.birth_year = member.birth_month = member.birth_day = None
         member.marketing_consent, member.consent_at = False, at
         member.password, member.sv_pin = "", ""
+        member.email, member.wechat_openid = "", ""
         member.save(
             update_fields=[
+                "email",
+                "wechat_openid",
                 "status",
                 "phone",
                 "name",

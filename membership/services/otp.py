@@ -7,6 +7,7 @@ a phone and purpose is the only one that counts. One code per phone per 60 secon
 phone a day and 20 an IP address an hour, so nobody can run up SMS bills. Only a keyed hash of
 the code is stored. Codes go out through the SMS backend interface (portal.sms)."""
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +18,7 @@ from django.db.models import F
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from portal.sms import send_sms
+from portal.sms import SmsError, SmsTimeout, fill, parse_template, send_sms, template_for
 
 from ..errors import Invalid, LimitReached
 from ..models import OneTimeCode
@@ -25,6 +26,7 @@ from .common import now
 from .enrolment import normalise_phone
 
 Purpose = OneTimeCode.Purpose
+log = logging.getLogger(__name__)
 
 CODE_DIGITS = 6
 VALID_MINUTES = 10
@@ -39,6 +41,7 @@ MSG_CODE_WRONG = _("The code is wrong: check the SMS and try again.")
 MSG_CODE_EXPIRED = _("This code has expired or was already used: ask for a new one.")
 MSG_CODE_ATTEMPTS = _("Too many wrong codes: ask for a new one.")
 MSG_CODE_FORMAT = _("Enter the 6-digit code from the SMS.")
+MSG_SMS_FAILED = _("The SMS could not be sent to this number: check it, or try again in a minute.")
 SMS_TEXT = _(
     "Your membership verification code is %(code)s. It is valid for %(minutes)s minutes; do not tell it to anyone."
 )
@@ -95,8 +98,23 @@ def request_code(*, phone, purpose: str, ip: str | None = None, send: bool = Tru
         )
     # sent once the row is written: a failed SMS leaves a row that the resend limit counts (the safe side)
     if send:
-        send_sms(phone, str(SMS_TEXT % {"code": code, "minutes": VALID_MINUTES}))
+        _send(phone, code)
     return SentCode(phone=phone, purpose=purpose, resend_in=resend)
+
+
+def _send(phone: str, code: str) -> None:
+    """The code by SMS: the OTP template (settings.SMS_TEMPLATES["otp"], its parameters named from
+    `code` and `minutes`) for a provider, the text for the console. A refused or unreachable SMS is
+    the member's error on the phone field; an unanswered one may have arrived, so it stands."""
+    fields = {"code": code, "minutes": VALID_MINUTES}
+    template, pairs = parse_template(template_for("otp"))
+    try:
+        send_sms(phone, str(SMS_TEXT % fields), template=template, params=fill(pairs, fields))
+    except SmsTimeout as exc:
+        log.warning("one-time code SMS to %s****: no answer (%s)", phone[:3], exc)
+    except SmsError as exc:
+        log.warning("one-time code SMS to %s**** refused: %s", phone[:3], exc)
+        raise Invalid(MSG_SMS_FAILED, field="phone") from exc
 
 
 def check_code(*, phone: str, purpose: str, code) -> int:

@@ -268,6 +268,35 @@ def grant(
         return entry
 
 
+def take_back(
+    *,
+    member,
+    points: int,
+    source: str,
+    idempotency_key: str,
+    source_ref: str = "",
+    at: datetime | None = None,
+) -> PointsEntry:
+    """Take back points given earlier (a referral reward whose purchase was returned). Like a
+    return's reversal, the balance may go below zero, and that is flagged. Idempotent."""
+    with transaction.atomic():
+        member = lock_member(member)
+        if entry := _replayed(idempotency_key):
+            return entry
+        entry = debit_locked(
+            member,
+            amount=points,
+            kind=Kind.REVERSE,
+            source=source,
+            at=at or now(),
+            allow_negative=True,
+            source_ref=source_ref,
+            idempotency_key=idempotency_key,
+        )
+        _save_balances(member)
+        return entry
+
+
 def grant_bulk(*, grants, source: str, source_ref: str = "", kind: str = Kind.BONUS, at: datetime | None = None) -> int:
     """Bonus points to many members in one transaction, for campaign batches: `grants` is a list of
     (member_id, points, idempotency_key). Members are locked in id order; keys already used are

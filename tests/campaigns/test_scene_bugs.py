@@ -43,6 +43,14 @@ def test_an_upgrade_handled_after_midnight_is_granted_once(upgrade_scene, enrol,
     scenes.run_daily(kinds=["tier_upgrade"], at=at(2026, 6, 3, 8, 30))
     grants = SceneGrant.objects.filter(member=member, scene=upgrade_scene)
     assert grants.count() == 1 and grants.get().occurrence == "SILVER:2026-06-01"
+    # an operator re-runs both days with the command: still once
+    import io
+
+    from django.core.management import call_command
+
+    for day in ("2026-06-01", "2026-06-02"):
+        call_command("run_scenes", "--date", day, stdout=io.StringIO())
+    assert grants.count() == 1
 
 
 def test_a_win_back_scene_without_a_cooldown_recalls_a_member_once_in_180_days(campaigns_demo, enrol, buy):

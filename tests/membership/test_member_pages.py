@@ -317,6 +317,9 @@ PUBLIC = {
     "password",
     "privacy",
     "program",
+    "wechat",  # WeChat sign-in: the OAuth round trip and the first binding by phone code
+    "wechat-callback",
+    "wechat-bind",
 }  # the programme page is for anyone (seed 000: 首页展示会员制度和会员权益)
 
 

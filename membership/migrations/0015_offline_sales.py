@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("membership", "0013_adjustment_requests"),
+        ("membership", "0014_member_email_wechat"),
     ]
 
     operations = [
