@@ -131,6 +131,7 @@ class ProgramSettingsAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
             _("Marketing messages"),
             {"fields": ("quiet_hours_start", "quiet_hours_end", "message_cap", "message_cap_days")},
         ),
+        (_("Tills without network"), {"fields": ("offline_sale_days", "offline_payments", "offline_payment_limit")}),
     )
 
     def has_add_permission(self, request):
@@ -655,6 +656,7 @@ MEMBER_FIELDSETS = (
                 "points_flagged",
                 "sv_principal",
                 "sv_bonus",
+                "sv_flagged",
                 "purchase_count",
                 "last_purchase_at",
             )
@@ -696,7 +698,7 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
     )
     search_fields = ("=member_no", "^phone", "name", "=cards__number", "=email")
     search_help_text = _("Member number, mobile (any format), card number, name or e-mail.")
-    list_filter = ("tier", "home_store", "status", "channel", "points_flagged")
+    list_filter = ("tier", "home_store", "status", "channel", "points_flagged", "sv_flagged")
     list_select_related = ("tier", "home_store")
     show_full_result_count = False
     ordering = ("-joined_at",)

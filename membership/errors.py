@@ -86,3 +86,9 @@ class PinLocked(MembershipError):
     """Too many wrong stored-value PINs: the member's stored value is locked for a while (pos-api.md)."""
 
     code, status, default_message = "pin_locked", 429, _("Too many wrong PINs: stored value is locked for a while.")
+
+
+class SaleTooOld(MembershipError):
+    """A till's queued sale or return sent with an original time older than the program accepts."""
+
+    code, status, default_message = "sale_too_old", 400, _("This sale is too old to be recorded.")

@@ -1,4 +1,5 @@
-"""Proof that every cached balance equals its ledger (`manage.py check_ledger`).
+"""Proof that every cached balance equals its ledger, and that a balance below zero is flagged for
+the manager (`manage.py check_ledger`).
 
 Set-based: a handful of grouped queries over the whole table, compared member by member."""
 
@@ -51,8 +52,17 @@ def discrepancies(member_ids=None) -> list[Discrepancy]:
         for row in sv_entries.values("member_id").annotate(principal=Sum("principal"), bonus=Sum("bonus"))
     }
     found = []
-    rows = members.values_list("pk", "member_no", "points_balance", "points_pending", "sv_principal", "sv_bonus")
-    for pk, no, balance, pending, principal, bonus in rows.iterator(chunk_size=10_000):
+    rows = members.values_list(
+        "pk",
+        "member_no",
+        "points_balance",
+        "points_pending",
+        "sv_principal",
+        "sv_bonus",
+        "points_flagged",
+        "sv_flagged",
+    )
+    for pk, no, balance, pending, principal, bonus, points_flagged, sv_flagged in rows.iterator(chunk_size=10_000):
         p = points.get(pk, {})
         total, lots_pending, lots_available = (
             p.get("total") or 0,
@@ -71,4 +81,9 @@ def discrepancies(member_ids=None) -> list[Discrepancy]:
             found.append(Discrepancy(no, "stored-value principal", principal, ledger_principal))
         if bonus != ledger_bonus:
             found.append(Discrepancy(no, "stored-value bonus", bonus, ledger_bonus))
+        # a balance below zero is only ever a flagged one (a return's reversal, an offline sale's payment)
+        if balance < 0 and not points_flagged:
+            found.append(Discrepancy(no, "points below zero, not flagged", balance, "flagged"))
+        if (principal < 0 or bonus < 0) and not sv_flagged:
+            found.append(Discrepancy(no, "stored value below zero, not flagged", principal + bonus, "flagged"))
     return found

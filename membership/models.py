@@ -224,6 +224,28 @@ class ProgramSettings(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
         help_text=_("Added to the tier's discount on sales in the member's birthday month; 0 = off."),
     )
+    offline_payments = models.BooleanField(
+        _("tills may take points and stored value offline"),
+        default=False,
+        help_text=_(
+            "A sale a till queued while its network was down may pay with points and stored value up to the "
+            "limit below; it is recorded even when the balance has gone below zero since, and flagged for the "
+            "store manager."
+        ),
+    )
+    offline_payment_limit = models.DecimalField(
+        _("most paid with points and stored value per offline sale (¥)"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("50.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    offline_sale_days = models.PositiveSmallIntegerField(
+        _("a till's queued sale is accepted for (days)"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_("A sale sent with its original time older than this is refused (sale_too_old)."),
+    )
     api_token_days = models.PositiveSmallIntegerField(
         _("API tokens expire after (days)"),
         default=30,
@@ -527,6 +549,11 @@ class Member(models.Model):
     )
     sv_principal = models.DecimalField(_("stored value principal"), max_digits=12, decimal_places=2, default=0)
     sv_bonus = models.DecimalField(_("stored value bonus"), max_digits=12, decimal_places=2, default=0)
+    sv_flagged = models.BooleanField(
+        _("negative stored value flagged"),
+        default=False,
+        help_text=_("Set when a till's offline sale paid with more stored value than the member had."),
+    )
     sv_pin = models.CharField(_("stored value PIN (hashed)"), max_length=128, blank=True)
 
     purchase_count = models.PositiveIntegerField(_("purchases"), default=0)
@@ -544,7 +571,8 @@ class Member(models.Model):
                 violation_error_message=_("This mobile number already belongs to a member."),
             ),
             models.CheckConstraint(
-                condition=models.Q(sv_principal__gte=0, sv_bonus__gte=0), name="member_stored_value_not_negative"
+                condition=models.Q(sv_principal__gte=0, sv_bonus__gte=0) | models.Q(sv_flagged=True),
+                name="member_stored_value_not_negative",
             ),
             models.CheckConstraint(condition=models.Q(points_pending__gte=0), name="member_pending_not_negative"),
             models.UniqueConstraint(
@@ -763,6 +791,9 @@ class StoredValueEntry(models.Model):
         User, verbose_name=_("operator"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(_("time"), db_index=True)
+    flagged = models.BooleanField(
+        _("flagged"), default=False, help_text=_("The balance after it is below zero (a till's offline sale).")
+    )
     idempotency_key = models.CharField(_("idempotency key"), max_length=100, null=True, blank=True, unique=True)
 
     class Meta:
@@ -771,7 +802,8 @@ class StoredValueEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=~models.Q(principal=0, bonus=0), name="sv_entry_not_zero"),
             models.CheckConstraint(
-                condition=models.Q(principal_after__gte=0, bonus_after__gte=0), name="sv_entry_after_not_negative"
+                condition=models.Q(principal_after__gte=0, bonus_after__gte=0) | models.Q(flagged=True),
+                name="sv_entry_after_not_negative",
             ),
             models.UniqueConstraint(
                 fields=["topup"], condition=models.Q(kind="topup_refund"), name="sv_topup_refunded_once"

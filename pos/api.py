@@ -37,7 +37,7 @@ def summary(member, user):
 
 # keys a sale request gained with the member price, left out of its digest at their defaults, so that a
 # till that sends `amount` (and retries a sale recorded before them) is answered exactly as before
-SALE_DIGEST_DEFAULTS = {"list_amount": None, "best_price": False}
+SALE_DIGEST_DEFAULTS = {"list_amount": None, "best_price": False, "occurred_at": None}
 
 
 def sale_digest(v: dict) -> str:
@@ -236,6 +236,8 @@ class SalesView(CounterAPIView):
             best_price=v["best_price"],
             pin=v["pin"] or None,
             digest=sale_digest(v),
+            at=sales.check_occurred_at(v["occurred_at"]) if v["occurred_at"] else None,
+            offline=v["occurred_at"] is not None,
         )
         return Response(
             s.SaleResponse(outcome.body).data,
@@ -253,14 +255,16 @@ class ReturnsView(CounterAPIView):
     def post(self, request, sale_id):
         data = s.ReturnRequest(data=request.data)
         data.is_valid(raise_exception=True)
+        v = {k: x for k, x in data.validated_data.items() if not (k == "occurred_at" and x is None)}
         sale = sales.get_sale(sale_id)
         outcome = sales.record_return(
             sale=sale,
             store=request.user.store,
             clerk=request.user,
-            receipt_no=data.validated_data["receipt_no"],
-            amount=data.validated_data["amount"],
-            digest=sales.request_hash({"sale": sale.pk, **data.validated_data}),
+            receipt_no=v["receipt_no"],
+            amount=v["amount"],
+            digest=sales.request_hash({"sale": sale.pk, **v}),
+            at=sales.check_occurred_at(v["occurred_at"]) if "occurred_at" in v else None,
         )
         return Response(
             s.ReturnResponse(outcome.body).data,

@@ -38,6 +38,14 @@ class Sale(models.Model):
     cash_due = models.DecimalField(_("cash due"), max_digits=12, decimal_places=2)
     points_earned = models.IntegerField(_("points earned"), default=0)
     returned_amount = models.DecimalField(_("returned"), max_digits=12, decimal_places=2, default=0)
+    offline = models.BooleanField(
+        _("queued offline"), default=False, help_text=_("Sent by a till with its original time, after the fact.")
+    )
+    flagged = models.BooleanField(
+        _("flagged"),
+        default=False,
+        help_text=_("Paid offline with more points or stored value than the member had: a balance went below zero."),
+    )
     request_hash = models.CharField(max_length=64)
     response = models.JSONField(default=dict)
     created_at = models.DateTimeField(_("time"), db_index=True)

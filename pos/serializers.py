@@ -1,8 +1,11 @@
 """Shapes of the POS API (pos-api.md). They check form only; every rule is the services'."""
 
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from membership.models import Gender
+
+from .services.sales import MSG_OCCURRED_OFFSET
 
 MONEY = dict(max_digits=12, decimal_places=2, coerce_to_string=True)
 
@@ -89,6 +92,16 @@ class AdjustRequest(serializers.Serializer):
     reason = serializers.CharField(max_length=200)
 
 
+class OccurredAt(serializers.DateTimeField):
+    """When a queued offline sale or return happened: ISO 8601 with its offset (a time without one is
+    refused rather than guessed in the server's zone)."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and (parsed := parse_datetime(value.strip())) is not None and parsed.tzinfo is None:
+            raise serializers.ValidationError(str(MSG_OCCURRED_OFFSET))
+        return super().to_internal_value(value)
+
+
 class SaleLineRequest(serializers.Serializer):
     sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
@@ -148,6 +161,13 @@ class SaleRequest(serializers.Serializer):
         help_text="with a coupon that does not stack with the member discount: "
         "use whichever gives the lower price instead of refusing",
     )
+    occurred_at = OccurredAt(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="a sale the till queued while offline: when it happened (ISO 8601 with offset); not in "
+        "the future, not older than the program's offline_sale_days (400 sale_too_old)",
+    )
 
 
 class SaleResponse(serializers.Serializer):
@@ -172,11 +192,21 @@ class SaleResponse(serializers.Serializer):
     price_basis = serializers.ChoiceField(
         choices=["none", "member_discount", "coupon", "both"], required=False, help_text="which offers priced the sale"
     )
+    occurred_at = serializers.DateTimeField(required=False, help_text="a queued offline sale: when it happened")
+    flagged = serializers.BooleanField(
+        required=False, help_text="a queued offline sale that paid with more points than the member had"
+    )
 
 
 class ReturnRequest(serializers.Serializer):
     receipt_no = serializers.CharField(max_length=64)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    occurred_at = OccurredAt(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="a return the till queued while offline: when it happened (as for sales)",
+    )
 
 
 class ReturnResponse(serializers.Serializer):

@@ -5,6 +5,8 @@ from . import desk_views, views
 app_name = "counter"
 urlpatterns = [
     path("", views.counter, name="index"),
+    path("sw.js", views.service_worker, name="service-worker"),
+    path("manifest.webmanifest", views.manifest, name="manifest"),
     path("lookup/", views.lookup, name="lookup"),
     path("enrol/", views.enrol, name="enrol"),
     path("sale/preview/", views.sale_preview, name="sale-preview"),

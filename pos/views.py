@@ -3,11 +3,18 @@
 The views translate form posts to the same services as the API and render their results; a
 domain error becomes a message beside the form, and nothing is half-written."""
 
+import hashlib
+import json
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
+from django.contrib.staticfiles import finders
 from django.db.models import Case, Count, Q, Sum, When
+from django.http import JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -27,6 +34,19 @@ from .models import Return, Sale
 from .services import sales
 
 counter_only = permissions.role_required(permissions.can_use_counter)
+
+# what the counter needs to open without network (the service worker keeps them); a change of the list
+# or of a file's content changes the version, so tills fetch them again
+OFFLINE_ASSETS = ("css/portal.css", "vendor/htmx-2.0.11.min.js", "js/counter-offline.js", "img/counter-icon.svg")
+
+
+def _offline_version() -> str:
+    digest = hashlib.sha256()
+    for path in OFFLINE_ASSETS:
+        digest.update(path.encode())
+        if found := finders.find(path):
+            digest.update(Path(found).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _receipt_suggestion(store) -> str:
@@ -63,6 +83,72 @@ def _member_context(member: Member | None) -> dict:
     }
 
 
+def _offline_member(member: Member, discount: Decimal) -> dict:
+    """What the till keeps of a member it has shown, for looking them up while offline: no more than
+    the member card shows (name, tier, masked phone, balances), with the time of these figures."""
+    return {
+        "member_no": member.member_no,
+        "name": member.name,
+        "phone": member.masked_phone,
+        "tier": member.tier.name,
+        "discount_percent": str(discount),
+        "points": member.points_balance,
+        "stored_value": str(member.sv_principal + member.sv_bonus),
+        "has_pin": bool(member.sv_pin),  # stored value then needs the PIN, which only the portal can check
+        "as_of": timezone.now().isoformat(),
+    }
+
+
+def offline_settings(request) -> dict:
+    """What the counter's offline mode needs from the program, and its words (static/js/counter-offline.js)."""
+    program = config.program()
+    return {
+        "store": request.user.store.code,
+        "payments": program.offline_payments,
+        "payment_limit": str(program.offline_payment_limit),
+        "points_per_yuan": program.redeem_points_per_yuan,
+        "cap_percent": str(program.redeem_cap_percent),
+        "keep_days": program.offline_sale_days,
+        "api_sales": "/api/v1/sales/",
+        "worker": reverse("counter:service-worker"),
+        "scope": reverse("counter:index"),
+        "text": {
+            "waiting": _("%(n)s waiting"),
+            "as_of": _("as of %(time)s"),
+            "no_match": _(
+                "No member seen recently at this till matches. Sell without a member, or wait for the network."
+            ),
+            "provisional": _(
+                "Provisional: the portal works out the final figures (and the points earned) when the sale is sent."
+            ),
+            "queued": _("Sale %(receipt)s is waiting on this till: it is sent when the network is back."),
+            "return_queued": _("Return %(receipt)s is waiting on this till."),
+            "sent": _("All waiting sales are sent."),
+            "refused": _("Refused by the portal"),
+            "settled": _("Settled"),
+            "amount_needed": _("Enter the amount: above zero, with at most two decimals."),
+            "receipt_needed": _("Enter the receipt number."),
+            "receipt_used": _(
+                "Receipt number %(receipt)s was already used at this till: type the receipt number of this sale."
+            ),
+            "points_limit": _("Offline, points and stored value may pay at most ¥%(limit)s of a sale."),
+            "payments_exceed": _("Points and stored value together exceed the amount."),
+            "points_cap": _("Points may pay at most %(percent)s%% of this sale."),
+            "points_whole": _("Points paid must be a whole number of fen."),
+            "unknown_sale": _("No sale with receipt %(receipt)s was recorded at this till."),
+            "too_much": _("Only ¥%(left)s of this sale is left to return."),
+            "sale_refused": _("Its sale was refused, so the return cannot be sent."),
+            "discount": _("Member discount"),
+            "points_value": _("Paid with points"),
+            "sv_value": _("Paid with stored value"),
+            "cash": _("Cash due"),
+            "no_member": _("No member: the sale earns nothing."),
+            "points": _("Points"),
+            "stored_value": _("Stored value"),
+        },
+    }
+
+
 def _workspace(request, member=None, *, message=None, level="info", result=None, status=200, **extra):
     context = {
         **_member_context(member),
@@ -84,6 +170,10 @@ def _workspace(request, member=None, *, message=None, level="info", result=None,
         "can_refund_paid_card": permissions.can_manage_members(request.user),
         **extra,
     }
+    if member is not None:
+        context["offline_member"] = _offline_member(member, context["discount_percent"])
+    if not request.htmx:
+        context["offline"] = offline_settings(request)
     template = "pos/_workspace.html" if request.htmx else "pos/counter.html"
     return render(request, template, context, status=status)
 
@@ -601,8 +691,8 @@ manager_only = permissions.role_required(
 @require_GET
 @manager_only
 def manager(request):
-    """The store manager's screen: balances returns took below zero, and today's desk operations and
-    manual adjustments by the store's staff."""
+    """The store manager's screen: balances returns took below zero, offline sales whose points took a
+    balance below zero, and today's desk operations and manual adjustments by the store's staff."""
     return _manager_page(request)
 
 
@@ -614,6 +704,9 @@ def _manager_page(request, *, message=None, level="success", status=200):
         "pos/manager.html",
         {
             "flagged": selectors.flagged_members(request.user.store),
+            "flagged_sales": Sale.objects.filter(store=request.user.store, flagged=True)
+            .select_related("member", "clerk")
+            .order_by("-created_at")[:50],
             "waiting": selectors.waiting_adjustments(request.user.store),
             "entries": entries,
             "adjustments": adjustments,
@@ -639,3 +732,39 @@ def manager_decide(request, request_id):
         else _("Rejected: %(points)s points for member %(member)s.")
     )
     return _manager_page(request, message=message % {"points": asked.points, "member": asked.member.member_no})
+
+
+@require_GET
+def service_worker(request):
+    """The counter's service worker (static/js/counter-offline.js registers it): served under /counter/
+    so that its scope covers the counter's pages; it keeps the counter page and its scripts and styles
+    for a reload without network. No personal data: it is public, like the static files it lists."""
+    response = render(
+        request,
+        "pos/sw.js",
+        {"assets_json": json.dumps([static(p) for p in OFFLINE_ASSETS]), "version": _offline_version()},
+        content_type="text/javascript; charset=utf-8",
+    )
+    response["Service-Worker-Allowed"] = reverse("counter:index")
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@require_GET
+def manifest(request):
+    """The web app manifest that makes the counter installable on a till."""
+    index = reverse("counter:index")
+    return JsonResponse(
+        {
+            "name": _("Counter"),
+            "short_name": _("Counter"),
+            "start_url": index,
+            "scope": index,
+            "display": "standalone",
+            "background_color": "#ffffff",
+            "theme_color": "#1f6feb",
+            "icons": [{"src": static("img/counter-icon.svg"), "sizes": "any", "type": "image/svg+xml"}],
+        },
+        content_type="application/manifest+json",
+        json_dumps_params={"ensure_ascii": False},
+    )

@@ -234,6 +234,7 @@ def merge(*, source, target, acting_user, reason: str = "") -> Member:
         target.points_pending += source.points_pending
         target.sv_principal += source.sv_principal
         target.sv_bonus += source.sv_bonus
+        target.sv_flagged = target.sv_principal < 0 or target.sv_bonus < 0
         target.growth_value += source.growth_value
         target.purchase_count += source.purchase_count
         if source.last_purchase_at and (

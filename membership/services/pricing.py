@@ -9,7 +9,7 @@ preview renders it, the API answers it, and returns take their proportions from 
 Nothing else computes these figures."""
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from math import gcd
 
@@ -302,12 +302,14 @@ def price_sale(
     pay_stored_value=ZERO,
     coupon: CouponTerms | None = None,
     best_price: bool = False,
+    overdraw: bool = False,
 ) -> Pricing:
     """Price a sale. With `list_amount` (the shelf price) the member's discount applies to the
     discountable lines (all of it without lines); with `amount` the till already priced it and no
     discount is added (member_discount 0.00). A coupon that does not stack with a member discount is
     refused, unless `best_price`, which keeps whichever of the two gives the lower price (a tie keeps
-    the member discount and the coupon). Raises the domain error of the first rule broken."""
+    the member discount and the coupon). `overdraw`: points and stored value may pay beyond the balances (a
+    till's sale queued offline, where the program allows it). Raises the domain error of the first rule broken."""
     program = ctx.program
     if amount is not None and list_amount is not None:
         raise Invalid(MSG_AMOUNT_OR_LIST, field="list_amount")
@@ -363,9 +365,9 @@ def price_sale(
         raise PointsCapExceeded(field="pay_points", max_points=int(cap * program.redeem_points_per_yuan))
     if value + off + sv > net:
         raise Invalid(MSG_PAYMENTS_EXCEED, field="amount")
-    if ctx.tier is not None and pay_points > ctx.points_balance:
+    if ctx.tier is not None and pay_points and pay_points > ctx.points_balance and not overdraw:
         raise InsufficientPoints(field="pay_points", balance=ctx.points_balance)
-    if ctx.tier is not None and sv > ctx.stored_value:
+    if ctx.tier is not None and sv > ctx.stored_value and not overdraw:
         raise InsufficientStoredValue(field="pay_stored_value", available=str(ctx.stored_value))
     # the most points this sale accepts: the cap, the balance, and what the coupon leaves, in whole fen
     room = int((net - off) * program.redeem_points_per_yuan)
@@ -448,11 +450,12 @@ def points_multiplier(member: Member, tier: Tier, at: datetime) -> Decimal:
 
 
 def earned_today(member: Member, at: datetime) -> int:
-    """Points the member earned on sales since local midnight (the per-day cap)."""
+    """Points the member earned on sales on the local day of `at` (the per-day cap; a till's queued
+    sale counts its own day, not the days after it)."""
     start = datetime.combine(local(at).date(), time.min, tzinfo=tz())
-    total = PointsEntry.objects.filter(member=member, kind=PointsEntry.Kind.EARN, created_at__gte=start).aggregate(
-        s=Sum("amount")
-    )["s"]
+    total = PointsEntry.objects.filter(
+        member=member, kind=PointsEntry.Kind.EARN, created_at__gte=start, created_at__lt=start + timedelta(days=1)
+    ).aggregate(s=Sum("amount"))["s"]
     return total or 0
 
 

@@ -40,6 +40,7 @@ class PurchaseResult:
     upgraded: bool
     replayed: bool = False
     pricing: Pricing | None = None  # None on a replay: the first recording's figures are on `purchase`
+    overdrawn: bool = False  # points or stored value paid took a balance below zero (overdraw)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def _result(
     upgraded: bool,
     priced: Pricing | None = None,
     pending: int | None = None,
+    overdrawn: bool = False,
 ) -> PurchaseResult:
     if pending is None:  # a replay: read it from the sale's earn lot
         earn_entry = purchase.points_entries.filter(kind=Kind.EARN).first()
@@ -102,6 +104,7 @@ def _result(
         upgraded=upgraded,
         replayed=replayed,
         pricing=priced,
+        overdrawn=overdrawn,
     )
 
 
@@ -137,6 +140,7 @@ def record_purchase(
     acting_user=None,
     at: datetime | None = None,
     savepoint: bool = True,
+    overdraw: bool = False,
 ) -> PurchaseResult:
     """Record a member's sale in one transaction, as `pricing.price_sale` prices it.
 
@@ -144,7 +148,9 @@ def record_purchase(
     first, or in proportion) → points earned on what was paid with money or stored value, at the
     tier held before this sale → growth (1 per whole yuan of that) → instant upgrade. A repeated
     idempotency key returns the first result and changes nothing. `savepoint=False` when the
-    caller's own transaction rolls back as a whole on any error (pos's sale): one round trip less."""
+    caller's own transaction rolls back as a whole on any error (pos's sale): one round trip less.
+    `overdraw`: points and stored value paid may take the balances below zero (flagged; a till's offline
+    sale)."""
     with transaction.atomic(savepoint=savepoint):
         member = lock_member(member)
         if existing := Purchase.objects.filter(idempotency_key=idempotency_key).values_list("pk", flat=True).first():
@@ -162,6 +168,7 @@ def record_purchase(
             pay_stored_value=pay_stored_value,
             coupon=coupon,
             best_price=best_price,
+            overdraw=overdraw,
         )
         old_tier = member.tier
         purchase = Purchase.objects.create(
@@ -182,16 +189,18 @@ def record_purchase(
             idempotency_key=idempotency_key,
         )
         common = dict(store=store, operator=acting_user, source_ref=reference, purchase=purchase)
+        overdrawn = False
         if priced.points_paid:
-            points_service.debit_locked(
+            overdrawn = points_service.debit_locked(
                 member,
                 amount=priced.points_paid,
                 kind=Kind.REDEEM,
                 source=Source.SALE,
                 at=at,
+                allow_negative=overdraw,
                 idempotency_key=f"{idempotency_key}:redeem",
                 **common,
-            )
+            ).flagged
         if priced.stored_value_paid:
             entry = stored_value.pay(
                 member,
@@ -199,9 +208,11 @@ def record_purchase(
                 at=at,
                 program=ctx.program,
                 pin=pin,
+                allow_negative=overdraw,
                 idempotency_key=f"{idempotency_key}:sv",
                 **common,
             )
+            overdrawn = overdrawn or member.sv_flagged
             purchase.sv_principal_paid, purchase.sv_bonus_paid = -entry.principal, -entry.bonus
             purchase.save(update_fields=["sv_principal_paid", "sv_bonus_paid"])
         pending = 0
@@ -226,7 +237,9 @@ def record_purchase(
         send_after_commit(
             purchase_recorded, purchase_id=purchase.pk, member_id=member.pk, referred=member.referrer_id is not None
         )
-        return _result(purchase, member, replayed=False, upgraded=upgraded, priced=priced, pending=pending)
+        return _result(
+            purchase, member, replayed=False, upgraded=upgraded, priced=priced, pending=pending, overdrawn=overdrawn
+        )
 
 
 def record_return(

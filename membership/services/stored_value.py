@@ -1,6 +1,8 @@
 """Stored value (储值): top-ups with plan bonuses, payment, refunds (product.md, "Stored value").
 
-Principal and bonus are kept apart; the balance never goes below zero (a database constraint too)."""
+Principal and bonus are kept apart; the balance never goes below zero (a database constraint too),
+but for a till's offline sale where the program allows it (`pay(allow_negative=True)`), which flags the
+member (`sv_flagged`) until the balance is back at zero or above."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,12 +50,16 @@ def _amount(value, field="amount") -> Decimal:
     return value
 
 
-def _entry(member: Member, *, kind: str, principal: Decimal, bonus: Decimal, at: datetime, **fields):
+def _entry(
+    member: Member, *, kind: str, principal: Decimal, bonus: Decimal, at: datetime, allow_negative=False, **fields
+):
     member.sv_principal += principal
     member.sv_bonus += bonus
-    if member.sv_principal < 0 or member.sv_bonus < 0:
+    below = member.sv_principal < 0 or member.sv_bonus < 0
+    if below and not allow_negative and (principal < 0 or bonus < 0):  # money in is always taken
         raise InsufficientStoredValue(field="pay_stored_value")
-    member.save(update_fields=["sv_principal", "sv_bonus"])
+    member.sv_flagged = below
+    member.save(update_fields=["sv_principal", "sv_bonus", "sv_flagged"])
     return StoredValueEntry.objects.create(
         member=member,
         kind=kind,
@@ -62,6 +68,7 @@ def _entry(member: Member, *, kind: str, principal: Decimal, bonus: Decimal, at:
         principal_after=member.sv_principal,
         bonus_after=member.sv_bonus,
         created_at=at,
+        flagged=below,
         **fields,
     )
 
@@ -214,12 +221,29 @@ def check_pin(member: Member, pin) -> None:
 
 
 def pay(
-    member: Member, *, amount: Decimal, at: datetime, program: ProgramSettings, pin: str | None = None, **fields
+    member: Member,
+    *,
+    amount: Decimal,
+    at: datetime,
+    program: ProgramSettings,
+    pin: str | None = None,
+    allow_negative: bool = False,
+    **fields,
 ) -> StoredValueEntry:
-    """Pay from a locked member's stored value (called by the purchase service)."""
+    """Pay from a locked member's stored value (called by the purchase service). `allow_negative`: a
+    till's offline sale where the program allows it: what the balance lacks is taken from principal,
+    which goes below zero (flagged)."""
     check_pin(member, pin)
-    principal, bonus = split_payment(member, amount, program)
-    return _entry(member, kind=Kind.PAY, principal=-principal, bonus=-bonus, at=at, **fields)
+    total = member.sv_principal + member.sv_bonus
+    if allow_negative and amount > total:
+        available = max(total, Decimal("0.00"))
+        principal, bonus = split_payment(member, available, program) if available else (Decimal(0), Decimal(0))
+        principal += amount - available
+    else:
+        principal, bonus = split_payment(member, amount, program)
+    return _entry(
+        member, kind=Kind.PAY, principal=-principal, bonus=-bonus, at=at, allow_negative=allow_negative, **fields
+    )
 
 
 def refund_to_member(member: Member, *, principal: Decimal, bonus: Decimal, at: datetime, **fields):
@@ -238,8 +262,8 @@ def refund_top_up(*, topup: StoredValueEntry, acting_user=None, store=None) -> S
         member = lock_member(topup.member_id)
         if topup.refunds.exists():
             raise Invalid(_("This top-up was refunded already."), field="topup")
-        principal = min(topup.principal, member.sv_principal)
-        bonus = min(topup.bonus, member.sv_bonus)
+        principal = max(min(topup.principal, member.sv_principal), Decimal("0.00"))
+        bonus = max(min(topup.bonus, member.sv_bonus), Decimal("0.00"))
         if principal <= 0 and bonus <= 0:
             raise InsufficientStoredValue(_("Nothing of this top-up is left to refund."), field="topup")
         at = now()

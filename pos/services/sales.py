@@ -7,6 +7,7 @@ the first response; a different request with a used receipt number is a conflict
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -14,7 +15,8 @@ from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.services import coupons
-from membership.errors import Forbidden, IdempotencyConflict, Invalid, NotFound
+from membership import config
+from membership.errors import Forbidden, IdempotencyConflict, Invalid, NotFound, SaleTooOld
 from membership.permissions import can_use_counter
 from membership.services import pricing, purchases, stored_value
 from membership.services.common import lock_member, now
@@ -24,6 +26,36 @@ from ..models import Return, Sale, SaleLine
 
 MSG_RECEIPT = _("A receipt number is 1 to 64 characters.")
 MSG_NEEDS_MEMBER = _("Paying with points, stored value or a coupon needs a member.")
+MSG_OCCURRED_FUTURE = _("The sale's time is in the future: check the till's clock.")
+MSG_OCCURRED_OFFSET = _("The sale's time needs its offset from UTC, e.g. 2026-05-20T14:30:00+08:00.")
+MSG_TOO_OLD = _("The sale's time is more than %(days)s days ago: tills send queued sales within %(days)s days.")
+
+CLOCK_SKEW = timedelta(minutes=5)  # a till's clock may run this far ahead of the server's
+
+
+def check_occurred_at(value: datetime, *, field: str = "occurred_at") -> datetime:
+    """The original time of a sale or return a till queued while offline (pos-api.md's optional
+    `occurred_at`): with its offset, not in the future beyond CLOCK_SKEW (then it is now: the till's
+    clock ran a little ahead), not older than the program's `offline_sale_days` (SaleTooOld)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise Invalid(MSG_OCCURRED_OFFSET, field=field)
+    current = now()
+    if value > current + CLOCK_SKEW:
+        raise Invalid(MSG_OCCURRED_FUTURE, field=field)
+    days = config.program().offline_sale_days
+    if value < current - timedelta(days=days):
+        raise SaleTooOld(MSG_TOO_OLD % {"days": days}, field=field)
+    return min(value, current)
+
+
+def offline_overdraw(pay_points: int, pay_stored_value: Decimal, program) -> bool:
+    """Whether a queued offline sale may pay `pay_points` and `pay_stored_value` beyond the member's
+    balances: only where the program allows it (off by default), and only up to its per-sale limit
+    in money for the two together."""
+    if not (pay_points or pay_stored_value) or not program.offline_payments:
+        return False
+    paid = Decimal(pay_points) / program.redeem_points_per_yuan + pay_stored_value
+    return paid <= program.offline_payment_limit
 
 
 def request_hash(data) -> str:
@@ -94,10 +126,15 @@ def record_sale(
     pin: str | None = None,
     digest: str,
     at=None,
+    offline: bool = False,
 ) -> Outcome:
     """A sale at the till, priced by membership's one sale arithmetic (pricing.price_sale): `amount`
     as the till priced it, or `list_amount` for the portal to apply the member price. `at` backdates
-    the sale (imports from a previous system, the demo history); tills omit it."""
+    the sale (imports from a previous system, the demo history, a till's queued sale). `offline`: a
+    sale the till queued while its network was down (sent with its `occurred_at`, checked by
+    check_occurred_at): it earns at the rules of its time, and may pay with points and stored value
+    beyond the balances where the program allows it (offline_overdraw), which flags the sale for the
+    store manager."""
     if not can_use_counter(clerk) or clerk.store_id != store.pk:
         raise Forbidden(field="store")
     receipt_no = _check_receipt(receipt_no)
@@ -134,6 +171,7 @@ def record_sale(
                     idempotency_key=f"sale:{store.pk}:{receipt_no}",
                     at=at,
                     savepoint=False,
+                    overdraw=offline and offline_overdraw(pay_points, pay_stored_value, config.program()),
                 )
                 if result.replayed:
                     if replay := _replay(Sale, store, receipt_no, digest):
@@ -167,6 +205,8 @@ def record_sale(
                 points_earned=result.points_earned if result else 0,
                 request_hash=digest,
                 created_at=result.purchase.created_at if result else (at or now()),
+                offline=offline,
+                flagged=bool(result and result.overdrawn),
             )
             sale.response = sale_body(sale, result, priced)
             sale.save()
@@ -205,6 +245,8 @@ def sale_body(sale: Sale, result, priced) -> dict:
         "tier": {"code": result.tier.code, "name": result.tier.name} if result else None,
         "upgraded": result.upgraded if result else False,
         "price_basis": priced.price_basis,
+        # a till's queued sale: the time it happened, and whether points took the balance below zero
+        **({"occurred_at": sale.created_at.isoformat(), "flagged": sale.flagged} if sale.offline else {}),
     }
 
 
