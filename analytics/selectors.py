@@ -3,18 +3,20 @@ sales or ledgers), for a period and the stores a user may see. Every figure is a
 analytics/definitions.py applied to sums of the roll-ups.
 
 A Scope is the period [start, end] (local days, inclusive), its previous period (as many days,
-ending the day before start), and the store: one store, or None for every store (HQ only)."""
+ending the day before start), and the store: a node of the store tree (one store, or a region and
+every store under it), or None for every store (HQ only)."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from decimal import Decimal
 
 from django.db.models import Max, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Scene, SceneGrant
-from membership.models import ProgramSettings, Store, Tier, User
+from membership.models import ProgramSettings, Store, StoreTree, Tier, User
 
 from . import definitions as d
 from .models import (
@@ -24,6 +26,7 @@ from .models import (
     LifecycleDay,
     MemberSnapshot,
     MonthStats,
+    RepurchaseWindow,
     RfmClass,
     RfmDay,
     RollupRun,
@@ -39,6 +42,8 @@ class Scope:
     start: date
     end: date
     store: Store | None = None
+    ids: tuple | None = field(default=None, compare=False)  # the store's subtree, when known
+    window: int = 90  # days of the rolling repurchase rate (definitions.REPURCHASE_WINDOWS)
 
     @property
     def days(self) -> int:
@@ -53,10 +58,30 @@ class Scope:
         return self.start - timedelta(days=self.days)
 
     def previous(self) -> "Scope":
-        return Scope(self.prev_start, self.prev_end, self.store)
+        return Scope(self.prev_start, self.prev_end, self.store, self.store_ids, self.window)
+
+    @cached_property
+    def store_ids(self) -> tuple | None:
+        """The nodes the scope covers (the store's subtree), None for every store."""
+        if self.store is None:
+            return None
+        return self.ids if self.ids is not None else tuple(self.store.subtree_ids())
+
+    @cached_property
+    def stats_store(self) -> Store | None:
+        """The store of the scope's distinct-member rows (MonthStats, RepurchaseWindow): None, the
+        chain's rows, for a root whose subtree is the whole tree."""
+        if self.store is None or len(self.store_ids) == 1:
+            return self.store
+        return None if len(self.store_ids) == Store.objects.count() else self.store
 
     def stores_q(self, field_name: str = "store") -> Q:
-        return Q(**{field_name: self.store}) if self.store else Q()
+        """Rows of the scope's stores: a region's figures are the sums over its subtree."""
+        if self.store is None:
+            return Q()
+        if len(self.store_ids) == 1:
+            return Q(**{field_name: self.store})
+        return Q(**{f"{field_name}__in": self.store_ids})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,23 +220,50 @@ def balances_at(scope: Scope, ends: list[date]) -> dict[date, dict]:
     return out
 
 
+LIFECYCLE_FIELDS = [
+    "members",
+    "prospects",
+    "active",
+    "silent",
+    "churned",
+    "new_active",
+    "revived",
+    "went_silent",
+    "newly_churned",
+]
+
+
 def lifecycle_at(scope: Scope, day: date) -> dict:
-    fields = [
-        "members",
-        "prospects",
-        "active",
-        "silent",
-        "churned",
-        "new_active",
-        "revived",
-        "went_silent",
-        "newly_churned",
-    ]
-    return _sums(LifecycleDay.objects.filter(scope.stores_q(), day=day), fields)
+    return lifecycle_on(scope, [day])[day]
+
+
+def lifecycle_on(scope: Scope, days: list[date]) -> dict[date, dict]:
+    """lifecycle_at() of several days in one query (members by home store: sums over the stores)."""
+    found = {
+        r["day"]: {f: r[f] or 0 for f in LIFECYCLE_FIELDS}
+        for r in LifecycleDay.objects.filter(scope.stores_q(), day__in=days)
+        .order_by()
+        .values("day")
+        .annotate(**{f: Sum(f) for f in LIFECYCLE_FIELDS})
+    }
+    return {day: found.get(day) or {f: 0 for f in LIFECYCLE_FIELDS} for day in days}
 
 
 def month_row(scope: Scope, month: date) -> MonthStats | None:
-    return MonthStats.objects.filter(month=month, store=scope.store).first()
+    return MonthStats.objects.filter(month=month, store=scope.stats_store).first()
+
+
+def window_rates(scope: Scope, days: list[date]) -> dict[date, Decimal | None]:
+    """The repurchase rate over the scope's window ending on each of `days` (None where that day's
+    windows were not rolled up)."""
+    rows = {
+        r.day: r
+        for r in RepurchaseWindow.objects.filter(day__in=days, store=scope.stats_store, window_days=scope.window)
+    }
+    return {
+        day: d.window_repurchase_rate(rows[day].repeat_buyers, rows[day].buyers) if day in rows else None
+        for day in days
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,6 +279,7 @@ class Kpi:
     value: object
     previous: object
     note: str = ""
+    formula: str = ""
 
     @property
     def change(self):
@@ -243,7 +296,11 @@ def kpis(scope: Scope) -> list[Kpi]:
     now, before = totals(scope), totals(scope, scope.prev_start, scope.prev_end)
     both = balances_at(scope, [scope.end, scope.prev_end])
     bal_now, bal_before = both[scope.end], both[scope.prev_end]
-    life_now, life_before = lifecycle_at(scope, scope.end), lifecycle_at(scope, scope.prev_end)
+    base_before = scope.prev_start - timedelta(days=1)
+    lives = lifecycle_on(scope, [scope.end, scope.prev_end, base_before])
+    life_now, life_before = lives[scope.end], lives[scope.prev_end]
+    windows = window_rates(scope, [scope.end, scope.prev_end])
+    f = d.FORMULAS
     month = d.month_start(scope.end)
     prev_month = d.month_start(month - timedelta(days=1))
     m_now, m_before = month_row(scope, month), month_row(scope, prev_month)
@@ -252,12 +309,57 @@ def kpis(scope: Scope) -> list[Kpi]:
         return d.repurchase_rate(m.repeat_buyers, m.buyers) if m else None
 
     return [
-        Kpi("net_sales", _("Net sales"), MONEY, now["net_sales"], before["net_sales"]),
+        Kpi("net_sales", _("Net sales"), MONEY, now["net_sales"], before["net_sales"], formula=f["net_sales"]),
         Kpi("sales_count", _("Sales"), INT, now["sales_count"], before["sales_count"]),
-        Kpi("average_ticket", _("Average ticket"), MONEY, now["average_ticket"], before["average_ticket"]),
-        Kpi("member_share", _("Member share of sales"), PCT, now["member_share"], before["member_share"]),
-        Kpi("card_opening_rate", _("Card-opening rate"), PCT, now["card_opening_rate"], before["card_opening_rate"]),
+        Kpi(
+            "average_ticket",
+            _("Average ticket"),
+            MONEY,
+            now["average_ticket"],
+            before["average_ticket"],
+            formula=f["average_ticket"],
+        ),
+        Kpi(
+            "member_share",
+            _("Member share of sales"),
+            PCT,
+            now["member_share"],
+            before["member_share"],
+            formula=f["member_share"],
+        ),
+        Kpi(
+            "card_opening_rate",
+            _("Card-opening rate (member tickets)"),
+            PCT,
+            now["card_opening_rate"],
+            before["card_opening_rate"],
+            formula=f["card_opening_rate"],
+        ),
+        Kpi(
+            "new_card_rate",
+            _("Card-opening rate (new cards)"),
+            PCT,
+            d.new_card_rate(now["new_members"], now["sales_count"]),
+            d.new_card_rate(before["new_members"], before["sales_count"]),
+            formula=f["new_card_rate"],
+        ),
         Kpi("new_members", _("New members"), INT, now["new_members"], before["new_members"]),
+        Kpi(
+            "development_rate",
+            _("Development rate"),
+            PCT,
+            d.development_rate(now["new_members"], now["sales_count"], now["member_sales_count"]),
+            d.development_rate(before["new_members"], before["sales_count"], before["member_sales_count"]),
+            formula=f["development_rate"],
+        ),
+        Kpi(
+            "member_growth_rate",
+            _("Member growth rate"),
+            PCT,
+            d.member_growth_rate(life_now["members"], life_before["members"]),
+            d.member_growth_rate(life_before["members"], lives[base_before]["members"]),
+            formula=f["member_growth_rate"],
+        ),
         Kpi(
             "active",
             _("Active members"),
@@ -267,12 +369,30 @@ def kpis(scope: Scope) -> list[Kpi]:
             note=_("at the end of the period"),
         ),
         Kpi(
+            "activity_rate",
+            _("Activity rate"),
+            PCT,
+            d.activity_rate(life_now["active"], life_now["members"]),
+            d.activity_rate(life_before["active"], life_before["members"]),
+            formula=f["activity_rate"],
+        ),
+        Kpi(
             "repurchase_rate",
             _("Repurchase rate"),
             PCT,
             rep(m_now),
             rep(m_before),
             note=_("%(month)s, against the month before") % {"month": f"{month:%Y-%m}"},
+            formula=f["repurchase_rate"],
+        ),
+        Kpi(
+            "window_repurchase_rate",
+            _("Repurchase rate, last %(days)s days") % {"days": scope.window},
+            PCT,
+            windows[scope.end],
+            windows[scope.prev_end],
+            note=_("the %(days)s days to the end of the period") % {"days": scope.window},
+            formula=f["window_repurchase_rate"] % {"days": scope.window},
         ),
         Kpi(
             "points_liability",
@@ -363,7 +483,7 @@ def by_store(scope: Scope) -> Table:
 def months(scope: Scope) -> Table:
     rows = []
     for m in MonthStats.objects.filter(
-        store=scope.store, month__gte=d.month_start(scope.start), month__lte=scope.end
+        store=scope.stats_store, month__gte=d.month_start(scope.start), month__lte=scope.end
     ).order_by("month"):
         rows.append(
             {

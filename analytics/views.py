@@ -41,6 +41,8 @@ def _context(request, scope, form, allowed, page: str, **extra) -> dict:
     query = {"start": scope.start.isoformat(), "end": scope.end.isoformat()}
     if scope.store:
         query["store"] = scope.store.pk
+    if scope.window != forms.DEFAULT_WINDOW:
+        query["window"] = scope.window
     return {
         "scope": scope,
         "form": form,
@@ -299,7 +301,7 @@ def rfm_members(request, rfm_class: str):
     if permissions.can_configure(request.user):
         initial = {"audience_segment": segment, "name": f"{summary['label']} · {scope.end:%Y-%m-%d}"}
         if scope.store:
-            initial["stores"] = scope.store.pk
+            initial["stores"] = ",".join(str(pk) for pk in scope.store_ids)  # a region: its whole subtree
         campaign_url = f"{reverse('admin:campaigns_scene_add')}?{urlencode(initial)}"
     return render(
         request,
