@@ -234,7 +234,10 @@ def prorated_target(monthly, days_in_period: int, days_in_month: int) -> Decimal
 
 def clerk_target_share(store_target, clerks: int) -> Decimal | None:
     """A clerk's share of the store's new-member target = the store's target for the period ÷ the
-    store's active clerks and store managers (the staff who enrol at its counter)."""
+    store's active clerks and store managers (the staff who enrol at its counter); None without a
+    target."""
+    if store_target is None:
+        return None
     return ratio(store_target, clerks)
 
 

@@ -46,7 +46,11 @@ def resolve(request, *, latest: date) -> tuple[Scope, PeriodForm, list]:
     outside what the user may see is refused (403), never silently answered with other figures.
     `allowed` is in tree order, each node with its `depth` (the filter's indented select)."""
     tree = StoreTree.load()
-    visible = {s.pk for s in permissions.report_stores(request.user)}
+    node = permissions.report_node(request.user)
+    if node is permissions.ALL_STORES:
+        visible = set(tree.nodes)
+    else:
+        visible = set(tree.subtree_ids(node)) if node in tree.nodes else set()
     allowed = []
     for node, depth in tree.walk():
         if node.pk in visible:
@@ -76,7 +80,9 @@ def resolve(request, *, latest: date) -> tuple[Scope, PeriodForm, list]:
             s.depth -= top
             s.indent = "\u00a0\u00a0\u00a0" * s.depth + ("▸ " if not tree.is_leaf(s.pk) else "")
     ids = tuple(tree.subtree_ids(store.pk)) if store else None
-    return Scope(start, end, store, ids, data.get("window") or DEFAULT_WINDOW), form, allowed
+    scope = Scope(start, end, store, ids, data.get("window") or DEFAULT_WINDOW)
+    scope.__dict__["tree"] = tree  # the cached_property's slot: one read of the tree per request
+    return scope, form, allowed
 
 
 def presets(latest: date) -> list[tuple[str, date, date]]:

@@ -12,11 +12,11 @@ from datetime import date, timedelta
 from functools import cached_property
 from decimal import Decimal
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Scene, SceneGrant
-from membership.models import ProgramSettings, Store, StoreTree, Tier, User
+from membership.models import ProgramSettings, Role, Store, StoreTree, Tier, User
 
 from . import definitions as d
 from .models import (
@@ -31,6 +31,7 @@ from .models import (
     RfmDay,
     RollupRun,
     StoreDay,
+    Target,
     TierDay,
 )
 
@@ -65,7 +66,12 @@ class Scope:
         """The nodes the scope covers (the store's subtree), None for every store."""
         if self.store is None:
             return None
-        return self.ids if self.ids is not None else tuple(self.store.subtree_ids())
+        return self.ids if self.ids is not None else tuple(self.tree.subtree_ids(self.store.pk))
+
+    @cached_property
+    def tree(self) -> StoreTree:
+        """The store tree (read once per request: forms.resolve hands over the one it read)."""
+        return StoreTree.load()
 
     @cached_property
     def stats_store(self) -> Store | None:
@@ -73,7 +79,7 @@ class Scope:
         chain's rows, for a root whose subtree is the whole tree."""
         if self.store is None or len(self.store_ids) == 1:
             return self.store
-        return None if len(self.store_ids) == Store.objects.count() else self.store
+        return None if len(self.store_ids) == len(self.tree.nodes) else self.store
 
     def stores_q(self, field_name: str = "store") -> Q:
         """Rows of the scope's stores: a region's figures are the sums over its subtree."""
@@ -909,7 +915,7 @@ def clerks(scope: Scope) -> Table:
         "member_sales_amount",
         "member_returns_amount",
     ]
-    stores = {s.pk: s for s in Store.objects.all()}
+    stores = scope.tree.nodes
     rows = list(
         ClerkDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
         .order_by()
@@ -930,6 +936,19 @@ def clerks(scope: Scope) -> Table:
                 "card_opening_rate": d.card_opening_rate(r["member_sales_count"], r["sales_count"]),
             }
         )
+    store_ids = {r["store"] for r in rows}
+    targets = period_targets(scope, store_ids)
+    staff = dict(
+        User.objects.filter(store__in=store_ids, is_active=True, role__in=[Role.CLERK, Role.MANAGER])
+        .order_by()
+        .values("store")
+        .annotate(n=Count("id"))
+        .values_list("store", "n")
+    )
+    for r in out:
+        share = d.clerk_target_share(targets.get(r["store"]), staff.get(r["store"], 0)) if r["clerk"] else None
+        r["target_share"] = share
+        r["target_progress"] = d.target_progress(r["enrolments"], share) if share else None
     out.sort(key=lambda r: (r["store_name"], -r["enrolments"], -r["member_sales_count"], r["username"]))
     return Table(
         "clerks",
@@ -939,13 +958,231 @@ def clerks(scope: Scope) -> Table:
             Column("clerk_name", _("Clerk"), TEXT),
             Column("username", _("Username"), TEXT),
             Column("enrolments", _("Enrolments")),
+            Column("target_share", _("Enrolment target share"), RATIO),
+            Column("target_progress", _("Of the share"), PCT),
             Column("sales_count", _("Sales")),
             Column("member_sales_count", _("Member sales")),
             Column("card_opening_rate", _("Card-opening rate"), PCT),
             Column("member_net_sales", _("Member net sales"), MONEY),
         ],
         out,
+        note=_(
+            "Target share: the store's new-member target for the period (each month's target by its days in the "
+            "period) ÷ the store's active clerks and managers."
+        ),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# regions: every figure rolled up by region (issue 20)
+# ---------------------------------------------------------------------------------------------
+
+
+def regions(scope: Scope) -> Table:
+    """Per region of the scope (every node with nodes under it, the scope's own included): the
+    additive figures summed over its subtree, and the distinct-member ones (repurchase) from the
+    rows the roll-ups computed over the subtree as a whole (definitions, "Regions")."""
+    tree = scope.tree
+    inside = set(scope.store_ids) if scope.store else set(tree.nodes)
+    nodes = [n for n in tree.regions() if n.pk in inside]
+    whole = len(tree.nodes)
+    if not [n for n in nodes if len(tree.subtree_ids(n.pk)) < whole]:
+        nodes = []  # no region but the root over the whole chain: the KPIs above are its figures
+    columns = [
+        Column("store", _("Region"), TEXT),
+        Column("stores", _("Stores")),
+        Column("sales_count", _("Sales")),
+        Column("net_sales", _("Net sales"), MONEY),
+        Column("member_net_sales", _("Member net sales"), MONEY),
+        Column("member_share", _("Member share"), PCT),
+        Column("new_members", _("New members")),
+        Column("development_rate", _("Development rate"), PCT),
+        Column("members", _("Members")),
+        Column("active", _("Active")),
+        Column("activity_rate", _("Activity rate"), PCT),
+        Column("repurchase_rate", _("Repurchase rate (month)"), PCT),
+        Column("window_repurchase_rate", _("Repurchase rate, last %(days)s days") % {"days": scope.window}, PCT),
+    ]
+    if not nodes:
+        return Table("regions", _("Figures by region"), columns, [])
+    sums = {
+        r["store"]: r
+        for r in StoreDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
+        .order_by()
+        .values("store")
+        .annotate(**{f: Sum(f) for f in SUM_FIELDS})
+    }
+    life = {
+        r["store"]: r
+        for r in LifecycleDay.objects.filter(scope.stores_q(), day=scope.end)
+        .order_by()
+        .values("store", "members", "active")
+    }
+    key = {n.pk: (None if len(tree.subtree_ids(n.pk)) == whole else n.pk) for n in nodes}
+    month = d.month_start(scope.end)
+    monthly = {
+        m.store_id: m
+        for m in MonthStats.objects.filter(month=month).filter(
+            Q(store__in=[k for k in key.values() if k]) | Q(store__isnull=True)
+        )
+    }
+    windows = {
+        w.store_id: w
+        for w in RepurchaseWindow.objects.filter(day=scope.end, window_days=scope.window).filter(
+            Q(store__in=[k for k in key.values() if k]) | Q(store__isnull=True)
+        )
+    }
+    rows = []
+    for node in nodes:
+        ids = tree.subtree_ids(node.pk)
+        t = derive({f: sum((sums[pk][f] or 0 for pk in ids if pk in sums), 0) for f in SUM_FIELDS})
+        t = {k: cents(v) for k, v in t.items()}
+        members = sum(life[pk]["members"] for pk in ids if pk in life)
+        active = sum(life[pk]["active"] for pk in ids if pk in life)
+        m, w = monthly.get(key[node.pk]), windows.get(key[node.pk])
+        rows.append(
+            {
+                **t,
+                "store": f"{node.code} {node.name}",
+                "stores": sum(1 for pk in ids if tree.is_leaf(pk)),
+                "members": members,
+                "active": active,
+                "activity_rate": d.activity_rate(active, members),
+                "development_rate": d.development_rate(t["new_members"], t["sales_count"], t["member_sales_count"]),
+                "repurchase_rate": d.repurchase_rate(m.repeat_buyers, m.buyers) if m else None,
+                "window_repurchase_rate": d.window_repurchase_rate(w.repeat_buyers, w.buyers) if w else None,
+            }
+        )
+    return Table(
+        "regions",
+        _("Figures by region"),
+        columns,
+        rows,
+        note=_(
+            "Sales, new members and members are sums over each region's stores; repurchase rates count "
+            "each member once over the whole region. Repurchase (month): %(month)s."
+        )
+        % {"month": f"{month:%Y-%m}"},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# monthly targets (issue 20)
+# ---------------------------------------------------------------------------------------------
+
+TARGET_ADDITIVE = ("new_members", "member_sales")
+
+
+def effective_targets(month: date, tree: StoreTree | None = None) -> dict[int | None, dict]:
+    """{node: {new_members, member_sales, repurchase_rate}} of a month: a node's own target, or
+    (without one) the sums of its child nodes' for the additive ones; the chain (None): the sums
+    over the roots. Nodes with no target anywhere under them are left out."""
+    tree = tree or StoreTree.load()
+    own = {t.store_id: t for t in Target.objects.filter(month=month)}
+    return _effective(tree, own)
+
+
+def _effective(tree: StoreTree, own: dict) -> dict[int | None, dict]:
+    out: dict[int | None, dict] = {}
+
+    def visit(pk):
+        children = [visit(c.pk) for c in tree.children.get(pk, [])]
+        children = [c for c in children if c]
+        if pk in own:
+            t = own[pk]
+            got = {"new_members": t.new_members, "member_sales": t.member_sales, "repurchase_rate": t.repurchase_rate}
+        elif children:
+            got = {k: sum((c[k] for c in children), Decimal(0) if k == "member_sales" else 0) for k in TARGET_ADDITIVE}
+            got["repurchase_rate"] = None
+        else:
+            return None
+        out[pk] = got
+        return got
+
+    roots = [visit(r.pk) for r in tree.children.get(None, [])]
+    roots = [r for r in roots if r]
+    if len(roots) == 1:
+        out[None] = roots[0]
+    elif roots:
+        out[None] = {k: sum((r[k] for r in roots), Decimal(0) if k == "member_sales" else 0) for k in TARGET_ADDITIVE}
+        out[None]["repurchase_rate"] = None
+    return out
+
+
+def scope_targets(scope: Scope, month: date) -> dict[int | None, dict]:
+    """effective_targets() of the months of a scope, read once per scope (the page and its ledger)."""
+    cache = scope.__dict__.setdefault("_targets", {})
+    if not cache:
+        first, last = d.month_start(min(scope.start, scope.end.replace(day=1))), d.month_start(scope.end)
+        rows = defaultdict(dict)
+        for t in Target.objects.filter(month__gte=first, month__lte=last):
+            rows[t.month][t.store_id] = t
+        m = first
+        while m <= last:
+            cache[m] = _effective(scope.tree, rows.get(m, {}))
+            m = d.next_month(m)
+    if month not in cache:
+        cache[month] = effective_targets(month, scope.tree)
+    return cache[month]
+
+
+def target_progress(scope: Scope) -> list[dict]:
+    """Progress against the targets of the month of the period's end, month to date (the first of
+    the month to the period's end): [{key, label, kind, actual, target, progress, bar}]."""
+    month = d.month_start(scope.end)
+    target = scope_targets(scope, month).get(scope.store.pk if scope.store else None)
+    if not target:
+        return []
+    t = _sums(
+        StoreDay.objects.filter(scope.stores_q(), day__gte=month, day__lte=scope.end),
+        ["new_members", "member_sales_amount", "member_returns_amount"],
+    )
+    m = month_row(scope, month)
+    actual = {
+        "new_members": t["new_members"],
+        "member_sales": d.net_sales(t["member_sales_amount"], t["member_returns_amount"]),
+        "repurchase_rate": d.repurchase_rate(m.repeat_buyers, m.buyers) if m else None,
+    }
+    wanted = {**target}
+    if wanted["repurchase_rate"] is not None:
+        wanted["repurchase_rate"] = Decimal(wanted["repurchase_rate"]) / 100
+    out = []
+    for key, label, kind in [
+        ("new_members", _("New members"), INT),
+        ("member_sales", _("Member net sales"), MONEY),
+        ("repurchase_rate", _("Repurchase rate"), PCT),
+    ]:
+        if not wanted[key]:
+            continue
+        progress = d.target_progress(actual[key] or 0, wanted[key])
+        out.append(
+            {
+                "key": key,
+                "label": label,
+                "kind": kind,
+                "actual": actual[key],
+                "target": wanted[key],
+                "progress": progress,
+                "bar": min(100, int((progress or 0) * 100)),
+            }
+        )
+    return out
+
+
+def period_targets(scope: Scope, store_ids) -> dict[int, Decimal]:
+    """{store: its new-member target over the scope's period}: each month's target prorated to the
+    days of the month in the period (definitions.prorated_target)."""
+    out: dict[int, Decimal] = defaultdict(Decimal)
+    month = d.month_start(scope.start)
+    while month <= scope.end:
+        last = d.next_month(month) - timedelta(days=1)
+        days = (min(last, scope.end) - max(month, scope.start)).days + 1
+        targets = scope_targets(scope, month)
+        for pk in store_ids:
+            if pk in targets and targets[pk]["new_members"]:
+                out[pk] += d.prorated_target(targets[pk]["new_members"], days, last.day)
+        month = d.next_month(month)
+    return out
 
 
 TABLES = {
@@ -958,4 +1195,5 @@ TABLES = {
     "rfm": rfm_counts,
     "campaigns": campaigns,
     "clerks": clerks,
+    "regions": regions,
 }

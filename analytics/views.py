@@ -32,12 +32,19 @@ PAGES = [
 PALETTE = ["#c8102e", "#2f7dd1", "#1a7f37", "#9a6700", "#8250df", "#6a737d", "#e0533f", "#0a7b83"]
 
 
-def _latest():
-    return selectors.last_rolled_day() or rollups.yesterday()
+def _rolled(request):
+    """The last rolled-up day, read once per request (the filter, the presets and the page use it)."""
+    if not hasattr(request, "_analytics_rolled"):
+        request._analytics_rolled = selectors.last_rolled_day()
+    return request._analytics_rolled
+
+
+def _latest(request=None):
+    return (_rolled(request) if request is not None else selectors.last_rolled_day()) or rollups.yesterday()
 
 
 def _context(request, scope, form, allowed, page: str, **extra) -> dict:
-    latest = _latest()
+    latest = _latest(request)
     query = {"start": scope.start.isoformat(), "end": scope.end.isoformat()}
     if scope.store:
         query["store"] = scope.store.pk
@@ -58,14 +65,17 @@ def _context(request, scope, form, allowed, page: str, **extra) -> dict:
             )
             for label, s, e in forms.presets(latest)
         ],
-        "latest": selectors.last_rolled_day(),
+        "latest": _rolled(request),
         "snapshot_day": selectors.snapshot_day(),
+        # issue 20: progress against the month's targets, on every dashboard page
+        "targets": selectors.target_progress(scope) if page else [],
+        "target_month": scope.end.replace(day=1),
         **extra,
     }
 
 
 def _scope(request):
-    return forms.resolve(request, latest=_latest())
+    return forms.resolve(request, latest=_latest(request))
 
 
 def _floats(values):
@@ -148,6 +158,7 @@ def index(request):
             "analytics:index",
             kpis=selectors.kpis(scope),
             stores_table=stores,
+            regions_table=selectors.regions(scope),
             sales_chart=_sales_chart(daily),
             lifecycle_chart=_lifecycle_chart(life),
             tier_chart=_tier_chart(tier),

@@ -68,6 +68,20 @@ def can_configure(user) -> bool:
     return is_hq(user)
 
 
+ALL_STORES = object()
+
+
+def report_node(user):
+    """The node of the store tree whose subtree the user's reports cover: ALL_STORES for HQ, the
+    user's store for a store manager (a shop: its subtree is itself) and for a regional manager
+    (their region), None for anyone without reports."""
+    if is_hq(user):
+        return ALL_STORES
+    if is_manager(user) or is_regional(user):
+        return user.store_id
+    return None
+
+
 def report_stores(user):
     """The stores whose reports the user may read: all for HQ, their own for a manager, their
     region's subtree (the region node and every node under it) for a regional manager."""
