@@ -56,3 +56,11 @@ class TargetResource(resources.ModelResource):
         clean_model_instances = True
         skip_unchanged = True
         use_transactions = True
+
+    def get_instance(self, instance_loader, row):
+        """A row whose store or month does not parse has no existing target: it goes on to the field
+        checks, which report it under its column."""
+        try:
+            return super().get_instance(instance_loader, row)
+        except ValueError:
+            return None
