@@ -44,7 +44,7 @@ def resolve(request, *, latest: date) -> tuple[Scope, PeriodForm, list]:
     picks a node of the store tree (a store or a region); a regional manager sees their region
     unless they pick a node under it; a store manager sees their own store. Asking for a node
     outside what the user may see is refused (403), never silently answered with other figures.
-    `allowed` is in tree order, each node with its `depth` (the filter's indented select)."""
+    `allowed` is in tree order, each node with its `depth` and `is_region` (the filter's tree)."""
     tree = StoreTree.load()
     node = permissions.report_node(request.user)
     if node is permissions.ALL_STORES:
@@ -78,7 +78,7 @@ def resolve(request, *, latest: date) -> tuple[Scope, PeriodForm, list]:
         top = min(s.depth for s in allowed)
         for s in allowed:
             s.depth -= top
-            s.indent = "\u00a0\u00a0\u00a0" * s.depth + ("▸ " if not tree.is_leaf(s.pk) else "")
+            s.is_region = not tree.is_leaf(s.pk)
     ids = tuple(tree.subtree_ids(store.pk)) if store else None
     scope = Scope(start, end, store, ids, data.get("window") or DEFAULT_WINDOW)
     scope.__dict__["tree"] = tree  # the cached_property's slot: one read of the tree per request
@@ -98,3 +98,17 @@ def presets(latest: date) -> list[tuple[str, date, date]]:
         (_("This year"), latest.replace(month=1, day=1), latest),
         (_("12 months"), latest - timedelta(days=364), latest),
     ]
+
+
+def store_groups(allowed: list) -> list[tuple[str, list]]:
+    """The store filter as a grouped select: first the regions (each one a choice: its whole
+    subtree), then each region's stores under its name; stores without a visible parent last."""
+    regions = [s for s in allowed if s.is_region]
+    by_pk = {s.pk: s for s in allowed}
+    groups: dict = {}
+    for s in allowed:
+        if not s.is_region:
+            parent = by_pk.get(s.parent_id)
+            groups.setdefault(str(parent) if parent else "", []).append(s)
+    out = [(str(_("Regions")), regions)] if regions else []
+    return out + [(label, stores) for label, stores in groups.items()]

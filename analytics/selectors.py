@@ -998,7 +998,7 @@ def regions(scope: Scope) -> Table:
         Column("new_members", _("New members")),
         Column("development_rate", _("Development rate"), PCT),
         Column("members", _("Members")),
-        Column("active", _("Active")),
+        Column("active", _("Active members")),
         Column("activity_rate", _("Activity rate"), PCT),
         Column("repurchase_rate", _("Repurchase rate (month)"), PCT),
         Column("window_repurchase_rate", _("Repurchase rate, last %(days)s days") % {"days": scope.window}, PCT),

@@ -54,6 +54,7 @@ def _context(request, scope, form, allowed, page: str, **extra) -> dict:
         "scope": scope,
         "form": form,
         "stores": allowed,
+        "store_groups": forms.store_groups(allowed),
         "is_hq": permissions.is_hq(request.user),
         "pages": [(name, label, name == page) for name, label in PAGES],
         "query": urlencode(query),
