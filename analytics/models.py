@@ -368,10 +368,7 @@ class Target(models.Model):
             models.UniqueConstraint(fields=["store", "month"], name="analytics_target_once"),
             models.CheckConstraint(
                 condition=models.Q(member_sales__gte=0)
-                & (
-                    models.Q(repurchase_rate__isnull=True)
-                    | models.Q(repurchase_rate__gte=0, repurchase_rate__lte=100)
-                ),
+                & (models.Q(repurchase_rate__isnull=True) | models.Q(repurchase_rate__gte=0, repurchase_rate__lte=100)),
                 name="analytics_target_sensible",
                 violation_error_message=_("Member net sales cannot be negative; a repurchase rate is 0 to 100%."),
             ),

@@ -9,8 +9,8 @@ every store under it), or None for every store (HQ only)."""
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 
 from django.db.models import Count, Max, Q, Sum
 from django.utils.translation import gettext_lazy as _

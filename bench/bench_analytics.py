@@ -90,7 +90,11 @@ def _regions() -> None:
         Store.objects.filter(pk__in=[s.pk for s in stores[k : k + REGION_SIZE]]).update(parent=region)
     if not User.objects.filter(username="bench_r01").exists():
         User.objects.create(
-            username="bench_r01", role=Role.REGIONAL, store=Store.objects.get(code="R01"), first_name="区经理", password="!"
+            username="bench_r01",
+            role=Role.REGIONAL,
+            store=Store.objects.get(code="R01"),
+            first_name="区经理",
+            password="!",
         )
 
 
@@ -148,9 +152,9 @@ def generate_sales(total: int) -> dict:
             conn.execute(f"""
                 INSERT INTO pos_sale (store_id, clerk_id, member_id, purchase_id, receipt_no, amount, points_redeemed,
                     points_value, coupon_code, coupon_value, stored_value_paid, cash_due, points_earned,
-                    returned_amount, request_hash, response, created_at)
+                    returned_amount, request_hash, response, created_at, member_discount)
                 SELECT store_id, clerk_id, member_id, purchase_id, receipt_no, amount, points_redeemed, points_value,
-                       '', 0, 0, amount - points_value, points_earned, 0, '', '{{}}', created_at
+                       '', 0, 0, amount - points_value, points_earned, 0, '', '{{}}', created_at, 0
                 FROM (
                     SELECT p.store_id, c.user_id AS clerk_id, p.member_id, p.id AS purchase_id,
                            p.reference AS receipt_no,

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -92,6 +93,13 @@ class User(AbstractUser):
                 violation_error_message=_("Clerks and store managers belong to a store."),
             )
         ]
+
+    def clean(self):
+        super().clean()
+        if self.role == Role.REGIONAL and self.store_id and not Store.objects.filter(parent_id=self.store_id).exists():
+            raise ValidationError(
+                {"store": _("A regional manager belongs to a region: a store node with stores under it.")}
+            )
 
     def has_perm(self, perm, obj=None):
         from .permissions import can_configure  # the one place that decides

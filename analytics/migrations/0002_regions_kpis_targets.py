@@ -6,44 +6,101 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0001_initial'),
-        ('membership', '0014_user_role_regional_manager'),
+        ("analytics", "0001_initial"),
+        ("membership", "0014_user_role_regional_manager"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RepurchaseWindow',
+            name="RepurchaseWindow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(verbose_name='day')),
-                ('window_days', models.PositiveSmallIntegerField(verbose_name='window (days)')),
-                ('buyers', models.IntegerField(default=0, verbose_name='buyers')),
-                ('repeat_buyers', models.IntegerField(default=0, verbose_name='repeat buyers')),
-                ('store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='membership.store', verbose_name='store')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField(verbose_name="day")),
+                ("window_days", models.PositiveSmallIntegerField(verbose_name="window (days)")),
+                ("buyers", models.IntegerField(default=0, verbose_name="buyers")),
+                ("repeat_buyers", models.IntegerField(default=0, verbose_name="repeat buyers")),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="membership.store",
+                        verbose_name="store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'repurchase window',
-                'verbose_name_plural': 'repurchase windows',
-                'indexes': [models.Index(fields=['day', 'window_days', 'store'], name='analytics_repwindow_day')],
+                "verbose_name": "repurchase window",
+                "verbose_name_plural": "repurchase windows",
+                "indexes": [models.Index(fields=["day", "window_days", "store"], name="analytics_repwindow_day")],
             },
         ),
         migrations.CreateModel(
-            name='Target',
+            name="Target",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.DateField(help_text='Any day of the month; kept as its first day.', verbose_name='month')),
-                ('new_members', models.PositiveIntegerField(default=0, verbose_name='new members')),
-                ('member_sales', models.DecimalField(decimal_places=2, default=0, max_digits=14, validators=[django.core.validators.MinValueValidator(0)], verbose_name='member net sales (¥)')),
-                ('repurchase_rate', models.DecimalField(blank=True, decimal_places=2, help_text="Of the month's member buyers, the share with two purchases or more.", max_digits=5, null=True, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)], verbose_name='repurchase rate (%)')),
-                ('store', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='analytics_targets', to='membership.store', verbose_name='store or region')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "month",
+                    models.DateField(help_text="Any day of the month; kept as its first day.", verbose_name="month"),
+                ),
+                ("new_members", models.PositiveIntegerField(default=0, verbose_name="new members")),
+                (
+                    "member_sales",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=0,
+                        max_digits=14,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                        verbose_name="member net sales (¥)",
+                    ),
+                ),
+                (
+                    "repurchase_rate",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Of the month's member buyers, the share with two purchases or more.",
+                        max_digits=5,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(100),
+                        ],
+                        verbose_name="repurchase rate (%)",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="analytics_targets",
+                        to="membership.store",
+                        verbose_name="store or region",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'monthly target',
-                'verbose_name_plural': 'monthly targets',
-                'ordering': ['-month', 'store__code'],
-                'constraints': [models.UniqueConstraint(fields=('store', 'month'), name='analytics_target_once'), models.CheckConstraint(condition=models.Q(('member_sales__gte', 0), models.Q(('repurchase_rate__isnull', True), models.Q(('repurchase_rate__gte', 0), ('repurchase_rate__lte', 100)), _connector='OR')), name='analytics_target_sensible', violation_error_message='Member net sales cannot be negative; a repurchase rate is 0 to 100%.')],
+                "verbose_name": "monthly target",
+                "verbose_name_plural": "monthly targets",
+                "ordering": ["-month", "store__code"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("store", "month"), name="analytics_target_once"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("member_sales__gte", 0),
+                            models.Q(
+                                ("repurchase_rate__isnull", True),
+                                models.Q(("repurchase_rate__gte", 0), ("repurchase_rate__lte", 100)),
+                                _connector="OR",
+                            ),
+                        ),
+                        name="analytics_target_sensible",
+                        violation_error_message="Member net sales cannot be negative; a repurchase rate is 0 to 100%.",
+                    ),
+                ],
             },
         ),
     ]

@@ -461,13 +461,21 @@ def repurchase_window_figures(day: date) -> list[dict]:
     starts = [dt(d.day_start(d.window_start(day, w))) for w in windows]
     sale = table(Sale)
     counts = ", ".join(f"SUM(CASE WHEN created_at >= %s THEN 1 ELSE 0 END) AS n{i}" for i in range(len(windows)))
-    picks = ", ".join(f"COUNT(CASE WHEN n{i} >= 1 THEN 1 END), COUNT(CASE WHEN n{i} >= 2 THEN 1 END)" for i in range(len(windows)))
+    picks = ", ".join(
+        f"COUNT(CASE WHEN n{i} >= 1 THEN 1 END), COUNT(CASE WHEN n{i} >= 2 THEN 1 END)" for i in range(len(windows))
+    )
     base = f"SELECT member_id, store_id, created_at FROM {sale} WHERE member_id IS NOT NULL AND created_at >= %s AND created_at < %s"
     base_params = [min(starts), dt(end)]
     found: dict = {}
     queries = [
-        (f"SELECT store_id, {picks} FROM (SELECT member_id, store_id, {counts} FROM ({base}) s GROUP BY member_id, store_id) pm GROUP BY store_id", starts + base_params),
-        (f"SELECT NULL, {picks} FROM (SELECT member_id, {counts} FROM ({base}) s GROUP BY member_id) pm", starts + base_params),
+        (
+            f"SELECT store_id, {picks} FROM (SELECT member_id, store_id, {counts} FROM ({base}) s GROUP BY member_id, store_id) pm GROUP BY store_id",
+            starts + base_params,
+        ),
+        (
+            f"SELECT NULL, {picks} FROM (SELECT member_id, {counts} FROM ({base}) s GROUP BY member_id) pm",
+            starts + base_params,
+        ),
     ]
     subtrees = region_subtrees()
     if subtrees:

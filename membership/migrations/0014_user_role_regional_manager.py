@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0013_adjustment_requests'),
+        ("membership", "0013_adjustment_requests"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='user',
-            name='role',
-            field=models.CharField(choices=[('clerk', 'Clerk'), ('manager', 'Store manager'), ('regional', 'Regional manager'), ('hq', 'HQ operator')], default='clerk', max_length=10, verbose_name='role'),
+            model_name="user",
+            name="role",
+            field=models.CharField(
+                choices=[
+                    ("clerk", "Clerk"),
+                    ("manager", "Store manager"),
+                    ("regional", "Regional manager"),
+                    ("hq", "HQ operator"),
+                ],
+                default="clerk",
+                max_length=10,
+                verbose_name="role",
+            ),
         ),
     ]

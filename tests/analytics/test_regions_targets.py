@@ -137,7 +137,23 @@ def test_a_regional_manager_reads_their_region_and_no_counter(signed_in, march, 
     assert [(s.code, s.depth) for s in page.context["stores"]] == [("R1", 0), ("S001", 1), ("S002", 1)]
     assert 'data-testid="store-tree"' in html
     assert kpis_of(page)["net_sales"].value == Decimal("750.00")
-    assert signed_in("rm1").get("/analytics/table/daily/", {**MARCH, "store": tree["S003"].pk, "format": "csv"}).status_code == 403
+    assert (
+        signed_in("rm1")
+        .get("/analytics/table/daily/", {**MARCH, "store": tree["S003"].pk, "format": "csv"})
+        .status_code
+        == 403
+    )
+
+
+def test_a_regional_manager_belongs_to_a_region(tree):
+    from django.core.exceptions import ValidationError
+
+    from membership.models import Role, User
+
+    with pytest.raises(ValidationError) as raised:
+        User(username="rm2", role=Role.REGIONAL, store=tree["S003"], password="!").full_clean()
+    assert "store" in raised.value.message_dict
+    User(username="rm2", role=Role.REGIONAL, store=tree["R2"], password="!").full_clean()
 
 
 def kpis_of(page):
@@ -180,7 +196,9 @@ def test_a_region_is_the_sum_of_its_stores_for_additive_figures(march, tree):
 
 def test_distinct_members_are_computed_over_the_region_not_summed(march, tree):
     month = date(2026, 3, 1)
-    rows = {(m.store.code if m.store else None): m for m in MonthStats.objects.filter(month=month).select_related("store")}
+    rows = {
+        (m.store.code if m.store else None): m for m in MonthStats.objects.filter(month=month).select_related("store")
+    }
     assert (rows["S001"].buyers, rows["S001"].repeat_buyers) == (2, 0)  # a, d: once each here
     assert (rows["S002"].buyers, rows["S002"].repeat_buyers) == (2, 0)  # a, b
     # R1: a bought at S001 and at S002: one buyer, a repeat one. Summing the stores gives 0 of 4.
@@ -192,7 +210,9 @@ def test_distinct_members_are_computed_over_the_region_not_summed(march, tree):
     assert "HQ" not in rows  # the root over the whole chain has the chain's rows (store empty)
     k = kpis(scope(tree, "R1"))
     assert k["repurchase_rate"].value == Decimal(1) / 3
-    assert kpis(scope(tree, "HQ"))["repurchase_rate"].value == Decimal(2) / 4 == kpis(scope(tree))["repurchase_rate"].value
+    assert (
+        kpis(scope(tree, "HQ"))["repurchase_rate"].value == Decimal(2) / 4 == kpis(scope(tree))["repurchase_rate"].value
+    )
 
 
 def test_the_regions_table(march, tree):
@@ -238,7 +258,12 @@ def test_kpis_of_a_region_and_the_chain(march, tree):
     assert s2["member_growth_rate"].value is None  # no member before the period: no base
     assert s2["development_rate"].value == Decimal(1)  # 2 new, no walk-in
     # every KPI of the page says how it is computed
-    assert str(r1["development_rate"].formula) == "new members ÷ (new members + walk-in tickets)"
+    from django.utils import translation
+
+    with translation.override("en"):
+        assert str(r1["development_rate"].formula) == "new members ÷ (new members + walk-in tickets)"
+    with translation.override("zh-hans"):
+        assert str(r1["development_rate"].formula) == "新增会员 ÷（新增会员 + 非会员小票）"
 
 
 def test_repurchase_over_each_window(march, tree):
@@ -261,7 +286,9 @@ def test_window_figures_match_the_definition(march, tree):
     for w in d.REPURCHASE_WINDOWS:
         first = d.day_start(d.window_start(on, w))
         counts = {}
-        for sale in Sale.objects.filter(member__isnull=False, created_at__gte=first, created_at__lt=d.day_start(date(2026, 4, 1))):
+        for sale in Sale.objects.filter(
+            member__isnull=False, created_at__gte=first, created_at__lt=d.day_start(date(2026, 4, 1))
+        ):
             counts[sale.member_id] = counts.get(sale.member_id, 0) + 1
         row = RepurchaseWindow.objects.get(day=on, window_days=w, store=None)
         assert (row.buyers, row.repeat_buyers) == (len(counts), sum(1 for n in counts.values() if n >= 2))
@@ -302,7 +329,11 @@ def test_targets_roll_up_and_progress(march, targets, tree):
     assert eff[tree["R1"].pk]["repurchase_rate"] is None
     assert (eff[None]["new_members"], eff[None]["member_sales"]) == (8, Decimal("2100"))
     r1 = progress(scope(tree, "R1"))
-    assert (r1["new_members"]["actual"], r1["new_members"]["target"], r1["new_members"]["progress"]) == (3, 6, Decimal("0.5"))
+    assert (r1["new_members"]["actual"], r1["new_members"]["target"], r1["new_members"]["progress"]) == (
+        3,
+        6,
+        Decimal("0.5"),
+    )
     assert r1["member_sales"]["actual"] == Decimal("650.00") and r1["member_sales"]["progress"] == Decimal(650) / 1500
     assert "repurchase_rate" not in r1
     r2 = progress(scope(tree, "R2"))
