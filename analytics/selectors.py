@@ -457,15 +457,28 @@ def daily(scope: Scope) -> Table:
     )
 
 
+def store_sums(scope: Scope) -> list[dict]:
+    """SUM_FIELDS per store over the period, read once per scope (the stores and regions tables)."""
+    if "_store_sums" not in scope.__dict__:
+        scope.__dict__["_store_sums"] = list(
+            StoreDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
+            .order_by("store")
+            .values("store")
+            .annotate(**{f: Sum(f) for f in SUM_FIELDS})
+        )
+    return scope.__dict__["_store_sums"]
+
+
 def by_store(scope: Scope) -> Table:
-    names = dict(Store.objects.values_list("pk", "name"))
-    codes = dict(Store.objects.values_list("pk", "code"))
+    nodes = scope.tree.nodes
     rows = [
-        derive({**{f: r[f] or 0 for f in SUM_FIELDS}, "store": f"{codes[r['store']]} {names[r['store']]}"})
-        for r in StoreDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
-        .order_by("store")
-        .values("store")
-        .annotate(**{f: Sum(f) for f in SUM_FIELDS})
+        derive(
+            {
+                **{f: r[f] or 0 for f in SUM_FIELDS},
+                "store": f"{nodes[r['store']].code} {nodes[r['store']].name}",
+            }
+        )
+        for r in store_sums(scope)
     ]
     return Table(
         "stores",
@@ -1005,13 +1018,7 @@ def regions(scope: Scope) -> Table:
     ]
     if not nodes:
         return Table("regions", _("Figures by region"), columns, [])
-    sums = {
-        r["store"]: r
-        for r in StoreDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
-        .order_by()
-        .values("store")
-        .annotate(**{f: Sum(f) for f in SUM_FIELDS})
-    }
+    sums = {r["store"]: r for r in store_sums(scope)}
     life = {
         r["store"]: r
         for r in LifecycleDay.objects.filter(scope.stores_q(), day=scope.end)
