@@ -1,11 +1,16 @@
 """Analytics in admin: the settings row (windows and thresholds), the roll-up runs and the campaign
-alerts of the campaign watch (read-only)."""
+alerts of the campaign watch (read-only), and the monthly targets (edited here or imported from a
+spreadsheet)."""
 
 from django.contrib import admin
+from import_export.admin import ImportExportMixin
+from import_export.formats import base_formats
 
+from portal import spreadsheets
 from portal.history import ConfigHistoryAdmin
 
-from .models import AnalyticsSettings, CampaignAlert, RollupRun
+from .models import AnalyticsSettings, CampaignAlert, RollupRun, Target
+from .resources import TargetResource
 
 
 @admin.register(AnalyticsSettings)
@@ -55,3 +60,18 @@ class CampaignAlertAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Target)
+class TargetAdmin(ImportExportMixin, admin.ModelAdmin):
+    """Monthly targets per store or region (issue 20): new members, member net sales, repurchase rate.
+    A region without its own target has the sum of its stores' (analytics.selectors.effective_targets)."""
+
+    resource_classes = [TargetResource]
+    import_formats = [base_formats.CSV, base_formats.XLSX]
+    export_formats = [spreadsheets.CSV, spreadsheets.XLSX]
+    list_display = ("month", "store", "new_members", "member_sales", "repurchase_rate")
+    list_filter = ("month", "store")
+    list_select_related = ("store",)
+    autocomplete_fields = ("store",)
+    date_hierarchy = "month"

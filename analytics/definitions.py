@@ -20,6 +20,11 @@ Ground rules that every definition below builds on:
   lifecycle, tiers, RFM) count for the member's home store (the store that enrolled them).
 - Members: member accounts that are active now (merged and closed accounts are left out of member
   counts, stages and RFM); new members are every account enrolled on the day.
+- Regions: stores form a tree (HQ → region → store, Store.parent). A region's figure is the figure
+  of its subtree: additive figures (sales, returns, new members, points, members and active members
+  by home store, each member having one home store) are the sums of its stores; distinct-member
+  figures over purchases (buyers, repeat buyers, repurchase rates) are computed over the subtree's
+  purchases as a whole (a member buying once at each of two stores of a region repurchased there).
 """
 
 from dataclasses import dataclass
@@ -29,6 +34,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 CENT = Decimal("0.01")
 
@@ -162,6 +168,92 @@ def card_opening_rate(member_sales: int, sales: int) -> Decimal | None:
     """Card-opening rate (开卡率) = member sales ÷ all sales, counted in sales (tickets), not yuan:
     the share of the till's sales in which a member card was presented."""
     return ratio(member_sales, sales)
+
+
+def new_card_rate(new_members: int, sales: int) -> Decimal | None:
+    """Card-opening rate, new cards (开卡率, 新开卡) = new members (cards opened: every account
+    enrolled in the period, at the counter, on the web or by import) ÷ all sales (tickets) of the
+    period. Shown beside card_opening_rate (member tickets ÷ tickets), each labelled plainly."""
+    return ratio(new_members, sales)
+
+
+def new_customers(new_members: int, sales: int, member_sales: int) -> int:
+    """New customers of a period = members enrolled in the period + walk-in sales (tickets without
+    a member) of the period: a walk-in is nobody we know, so each walk-in ticket counts as one
+    customer who could have been enrolled and was not."""
+    return new_members + (sales - member_sales)
+
+
+def development_rate(new_members: int, sales: int, member_sales: int) -> Decimal | None:
+    """Development rate (发展率) = new members ÷ new customers (new members + walk-in tickets) of
+    the period: of the customers who were not members yet, the share that was enrolled."""
+    return ratio(new_members, new_customers(new_members, sales, member_sales))
+
+
+def activity_rate(active: int, members: int) -> Decimal | None:
+    """Activity rate (活跃度) = active members ÷ members, both at the end of the period (stage())."""
+    return ratio(active, members)
+
+
+def member_growth_rate(members_end: int, members_base: int) -> Decimal | None:
+    """Member growth rate (会员增长率) = (members at the end of the period − members at the end of
+    the day before it starts, the base) ÷ the base: net growth, enrolments less accounts merged or
+    closed."""
+    if not members_base:
+        return None
+    return Decimal(members_end - members_base) / Decimal(members_base)
+
+
+REPURCHASE_WINDOWS = (30, 90, 365)
+
+
+def window_start(on: date, days: int) -> date:
+    """The first day of the `days` days that end on `on` (`on` included)."""
+    return on - timedelta(days=days - 1)
+
+
+def window_repurchase_rate(repeat_buyers: int, buyers: int) -> Decimal | None:
+    """Repurchase rate over a window (近 N 天回购率, N = 30, 90 or 365) ending on day D = members with
+    ≥ 2 purchases in the days D − N + 1 … D ÷ members with ≥ 1 purchase in them; for a store its
+    purchases, for a region its subtree's, for the chain any store's (as repurchase_rate)."""
+    return ratio(repeat_buyers, buyers)
+
+
+def target_progress(actual, target) -> Decimal | None:
+    """Progress against a monthly target = month-to-date actual ÷ the month's target (None without
+    a target). Targets: new members and member net sales add up over a region's stores (a region
+    without its own target has the sum of its nodes' targets); the repurchase-rate target is the
+    node's own."""
+    return ratio(actual, target)
+
+
+def prorated_target(monthly, days_in_period: int, days_in_month: int) -> Decimal:
+    """The part of a monthly target that falls on `days_in_period` days of a month."""
+    return Decimal(monthly) * Decimal(days_in_period) / Decimal(days_in_month)
+
+
+def clerk_target_share(store_target, clerks: int) -> Decimal | None:
+    """A clerk's share of the store's new-member target = the store's target for the period ÷ the
+    store's active clerks and store managers (the staff who enrol at its counter); None without a
+    target."""
+    if store_target is None:
+        return None
+    return ratio(store_target, clerks)
+
+
+# What each KPI card says it computes (shown under the card).
+FORMULAS = {
+    "net_sales": _("sales − returns"),
+    "average_ticket": _("net sales ÷ sales"),
+    "member_share": _("member net sales ÷ net sales"),
+    "card_opening_rate": _("member tickets ÷ tickets"),
+    "new_card_rate": _("new cards opened ÷ tickets"),
+    "development_rate": _("new members ÷ (new members + walk-in tickets)"),
+    "activity_rate": _("active members ÷ members, at the end of the period"),
+    "member_growth_rate": _("(members at the end − members before the period) ÷ members before the period"),
+    "repurchase_rate": _("members with ≥ 2 purchases in the month ÷ members with ≥ 1"),
+    "window_repurchase_rate": _("members with ≥ 2 purchases in the last %(days)s days ÷ members with ≥ 1"),
+}
 
 
 def member_share(member_net_sales, net_sales_) -> Decimal | None:

@@ -16,6 +16,7 @@ Design overview:
 """
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -362,3 +363,79 @@ class CampaignAlert(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.scene}"
+
+
+# ---------------------------------------------------------------------------------------------
+# regions, KPIs and targets (issue 20)
+# ---------------------------------------------------------------------------------------------
+
+
+class RepurchaseWindow(models.Model):
+    """Buyers and repeat buyers over the 30, 90 and 365 days that end on a day
+    (definitions.window_repurchase_rate), per store, per region (its subtree's purchases) and for
+    the chain (store empty). Rolled up nightly for yesterday, and by a rebuild for its last day and
+    each month end it passes."""
+
+    day = models.DateField(_("day"))
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    window_days = models.PositiveSmallIntegerField(_("window (days)"))
+    buyers = models.IntegerField(_("buyers"), default=0)
+    repeat_buyers = models.IntegerField(_("repeat buyers"), default=0)
+
+    class Meta:
+        verbose_name = _("repurchase window")
+        verbose_name_plural = _("repurchase windows")
+        indexes = [models.Index(fields=["day", "window_days", "store"], name="analytics_repwindow_day")]
+
+
+class Target(models.Model):
+    """A monthly target of a node of the store tree (a store, a region, HQ for the chain)."""
+
+    month = models.DateField(_("month"), help_text=_("Any day of the month; kept as its first day."))
+    store = models.ForeignKey(
+        Store, verbose_name=_("store or region"), on_delete=models.CASCADE, related_name="analytics_targets"
+    )
+    new_members = models.PositiveIntegerField(_("new members"), default=0)
+    member_sales = models.DecimalField(
+        _("member net sales (¥)"),
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0)],
+    )
+    repurchase_rate = models.DecimalField(
+        _("repurchase rate (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_("Of the month's member buyers, the share with two purchases or more."),
+    )
+
+    class Meta:
+        verbose_name = _("monthly target")
+        verbose_name_plural = _("monthly targets")
+        ordering = ["-month", "store__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "month"], name="analytics_target_once"),
+            models.CheckConstraint(
+                condition=models.Q(member_sales__gte=0)
+                & (models.Q(repurchase_rate__isnull=True) | models.Q(repurchase_rate__gte=0, repurchase_rate__lte=100)),
+                name="analytics_target_sensible",
+                violation_error_message=_("Member net sales cannot be negative; a repurchase rate is 0 to 100%."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.store.code} {self.month:%Y-%m}"
+
+    def clean(self):
+        if self.month:
+            self.month = self.month.replace(day=1)
+
+    def save(self, *args, **kwargs):
+        self.clean()
+        super().save(*args, **kwargs)

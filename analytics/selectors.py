@@ -3,18 +3,20 @@ sales or ledgers), for a period and the stores a user may see. Every figure is a
 analytics/definitions.py applied to sums of the roll-ups.
 
 A Scope is the period [start, end] (local days, inclusive), its previous period (as many days,
-ending the day before start), and the store: one store, or None for every store (HQ only)."""
+ending the day before start), and the store: a node of the store tree (one store, or a region and
+every store under it), or None for every store (HQ only)."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cached_property
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Scene, SceneGrant
-from membership.models import ProgramSettings, Store, Tier, User
+from membership.models import ProgramSettings, Role, Store, StoreTree, Tier, User
 
 from . import definitions as d
 from .models import (
@@ -24,10 +26,12 @@ from .models import (
     LifecycleDay,
     MemberSnapshot,
     MonthStats,
+    RepurchaseWindow,
     RfmClass,
     RfmDay,
     RollupRun,
     StoreDay,
+    Target,
     TierDay,
 )
 
@@ -39,6 +43,8 @@ class Scope:
     start: date
     end: date
     store: Store | None = None
+    ids: tuple | None = field(default=None, compare=False)  # the store's subtree, when known
+    window: int = 90  # days of the rolling repurchase rate (definitions.REPURCHASE_WINDOWS)
 
     @property
     def days(self) -> int:
@@ -53,10 +59,35 @@ class Scope:
         return self.start - timedelta(days=self.days)
 
     def previous(self) -> "Scope":
-        return Scope(self.prev_start, self.prev_end, self.store)
+        return Scope(self.prev_start, self.prev_end, self.store, self.store_ids, self.window)
+
+    @cached_property
+    def store_ids(self) -> tuple | None:
+        """The nodes the scope covers (the store's subtree), None for every store."""
+        if self.store is None:
+            return None
+        return self.ids if self.ids is not None else tuple(self.tree.subtree_ids(self.store.pk))
+
+    @cached_property
+    def tree(self) -> StoreTree:
+        """The store tree (read once per request: forms.resolve hands over the one it read)."""
+        return StoreTree.load()
+
+    @cached_property
+    def stats_store(self) -> Store | None:
+        """The store of the scope's distinct-member rows (MonthStats, RepurchaseWindow): None, the
+        chain's rows, for a root whose subtree is the whole tree."""
+        if self.store is None or len(self.store_ids) == 1:
+            return self.store
+        return None if len(self.store_ids) == len(self.tree.nodes) else self.store
 
     def stores_q(self, field_name: str = "store") -> Q:
-        return Q(**{field_name: self.store}) if self.store else Q()
+        """Rows of the scope's stores: a region's figures are the sums over its subtree."""
+        if self.store is None:
+            return Q()
+        if len(self.store_ids) == 1:
+            return Q(**{field_name: self.store})
+        return Q(**{f"{field_name}__in": self.store_ids})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,23 +226,50 @@ def balances_at(scope: Scope, ends: list[date]) -> dict[date, dict]:
     return out
 
 
+LIFECYCLE_FIELDS = [
+    "members",
+    "prospects",
+    "active",
+    "silent",
+    "churned",
+    "new_active",
+    "revived",
+    "went_silent",
+    "newly_churned",
+]
+
+
 def lifecycle_at(scope: Scope, day: date) -> dict:
-    fields = [
-        "members",
-        "prospects",
-        "active",
-        "silent",
-        "churned",
-        "new_active",
-        "revived",
-        "went_silent",
-        "newly_churned",
-    ]
-    return _sums(LifecycleDay.objects.filter(scope.stores_q(), day=day), fields)
+    return lifecycle_on(scope, [day])[day]
+
+
+def lifecycle_on(scope: Scope, days: list[date]) -> dict[date, dict]:
+    """lifecycle_at() of several days in one query (members by home store: sums over the stores)."""
+    found = {
+        r["day"]: {f: r[f] or 0 for f in LIFECYCLE_FIELDS}
+        for r in LifecycleDay.objects.filter(scope.stores_q(), day__in=days)
+        .order_by()
+        .values("day")
+        .annotate(**{f: Sum(f) for f in LIFECYCLE_FIELDS})
+    }
+    return {day: found.get(day) or {f: 0 for f in LIFECYCLE_FIELDS} for day in days}
 
 
 def month_row(scope: Scope, month: date) -> MonthStats | None:
-    return MonthStats.objects.filter(month=month, store=scope.store).first()
+    return MonthStats.objects.filter(month=month, store=scope.stats_store).first()
+
+
+def window_rates(scope: Scope, days: list[date]) -> dict[date, Decimal | None]:
+    """The repurchase rate over the scope's window ending on each of `days` (None where that day's
+    windows were not rolled up)."""
+    rows = {
+        r.day: r
+        for r in RepurchaseWindow.objects.filter(day__in=days, store=scope.stats_store, window_days=scope.window)
+    }
+    return {
+        day: d.window_repurchase_rate(rows[day].repeat_buyers, rows[day].buyers) if day in rows else None
+        for day in days
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,6 +285,7 @@ class Kpi:
     value: object
     previous: object
     note: str = ""
+    formula: str = ""
 
     @property
     def change(self):
@@ -243,7 +302,11 @@ def kpis(scope: Scope) -> list[Kpi]:
     now, before = totals(scope), totals(scope, scope.prev_start, scope.prev_end)
     both = balances_at(scope, [scope.end, scope.prev_end])
     bal_now, bal_before = both[scope.end], both[scope.prev_end]
-    life_now, life_before = lifecycle_at(scope, scope.end), lifecycle_at(scope, scope.prev_end)
+    base_before = scope.prev_start - timedelta(days=1)
+    lives = lifecycle_on(scope, [scope.end, scope.prev_end, base_before])
+    life_now, life_before = lives[scope.end], lives[scope.prev_end]
+    windows = window_rates(scope, [scope.end, scope.prev_end])
+    f = d.FORMULAS
     month = d.month_start(scope.end)
     prev_month = d.month_start(month - timedelta(days=1))
     m_now, m_before = month_row(scope, month), month_row(scope, prev_month)
@@ -252,12 +315,57 @@ def kpis(scope: Scope) -> list[Kpi]:
         return d.repurchase_rate(m.repeat_buyers, m.buyers) if m else None
 
     return [
-        Kpi("net_sales", _("Net sales"), MONEY, now["net_sales"], before["net_sales"]),
+        Kpi("net_sales", _("Net sales"), MONEY, now["net_sales"], before["net_sales"], formula=f["net_sales"]),
         Kpi("sales_count", _("Sales"), INT, now["sales_count"], before["sales_count"]),
-        Kpi("average_ticket", _("Average ticket"), MONEY, now["average_ticket"], before["average_ticket"]),
-        Kpi("member_share", _("Member share of sales"), PCT, now["member_share"], before["member_share"]),
-        Kpi("card_opening_rate", _("Card-opening rate"), PCT, now["card_opening_rate"], before["card_opening_rate"]),
+        Kpi(
+            "average_ticket",
+            _("Average ticket"),
+            MONEY,
+            now["average_ticket"],
+            before["average_ticket"],
+            formula=f["average_ticket"],
+        ),
+        Kpi(
+            "member_share",
+            _("Member share of sales"),
+            PCT,
+            now["member_share"],
+            before["member_share"],
+            formula=f["member_share"],
+        ),
+        Kpi(
+            "card_opening_rate",
+            _("Card-opening rate (member tickets)"),
+            PCT,
+            now["card_opening_rate"],
+            before["card_opening_rate"],
+            formula=f["card_opening_rate"],
+        ),
+        Kpi(
+            "new_card_rate",
+            _("Card-opening rate (new cards)"),
+            PCT,
+            d.new_card_rate(now["new_members"], now["sales_count"]),
+            d.new_card_rate(before["new_members"], before["sales_count"]),
+            formula=f["new_card_rate"],
+        ),
         Kpi("new_members", _("New members"), INT, now["new_members"], before["new_members"]),
+        Kpi(
+            "development_rate",
+            _("Development rate"),
+            PCT,
+            d.development_rate(now["new_members"], now["sales_count"], now["member_sales_count"]),
+            d.development_rate(before["new_members"], before["sales_count"], before["member_sales_count"]),
+            formula=f["development_rate"],
+        ),
+        Kpi(
+            "member_growth_rate",
+            _("Member growth rate"),
+            PCT,
+            d.member_growth_rate(life_now["members"], life_before["members"]),
+            d.member_growth_rate(life_before["members"], lives[base_before]["members"]),
+            formula=f["member_growth_rate"],
+        ),
         Kpi(
             "active",
             _("Active members"),
@@ -267,12 +375,30 @@ def kpis(scope: Scope) -> list[Kpi]:
             note=_("at the end of the period"),
         ),
         Kpi(
+            "activity_rate",
+            _("Activity rate"),
+            PCT,
+            d.activity_rate(life_now["active"], life_now["members"]),
+            d.activity_rate(life_before["active"], life_before["members"]),
+            formula=f["activity_rate"],
+        ),
+        Kpi(
             "repurchase_rate",
             _("Repurchase rate"),
             PCT,
             rep(m_now),
             rep(m_before),
             note=_("%(month)s, against the month before") % {"month": f"{month:%Y-%m}"},
+            formula=f["repurchase_rate"],
+        ),
+        Kpi(
+            "window_repurchase_rate",
+            _("Repurchase rate, last %(days)s days") % {"days": scope.window},
+            PCT,
+            windows[scope.end],
+            windows[scope.prev_end],
+            note=_("the %(days)s days to the end of the period") % {"days": scope.window},
+            formula=f["window_repurchase_rate"] % {"days": scope.window},
         ),
         Kpi(
             "points_liability",
@@ -331,15 +457,28 @@ def daily(scope: Scope) -> Table:
     )
 
 
+def store_sums(scope: Scope) -> list[dict]:
+    """SUM_FIELDS per store over the period, read once per scope (the stores and regions tables)."""
+    if "_store_sums" not in scope.__dict__:
+        scope.__dict__["_store_sums"] = list(
+            StoreDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
+            .order_by("store")
+            .values("store")
+            .annotate(**{f: Sum(f) for f in SUM_FIELDS})
+        )
+    return scope.__dict__["_store_sums"]
+
+
 def by_store(scope: Scope) -> Table:
-    names = dict(Store.objects.values_list("pk", "name"))
-    codes = dict(Store.objects.values_list("pk", "code"))
+    nodes = scope.tree.nodes
     rows = [
-        derive({**{f: r[f] or 0 for f in SUM_FIELDS}, "store": f"{codes[r['store']]} {names[r['store']]}"})
-        for r in StoreDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
-        .order_by("store")
-        .values("store")
-        .annotate(**{f: Sum(f) for f in SUM_FIELDS})
+        derive(
+            {
+                **{f: r[f] or 0 for f in SUM_FIELDS},
+                "store": f"{nodes[r['store']].code} {nodes[r['store']].name}",
+            }
+        )
+        for r in store_sums(scope)
     ]
     return Table(
         "stores",
@@ -363,7 +502,7 @@ def by_store(scope: Scope) -> Table:
 def months(scope: Scope) -> Table:
     rows = []
     for m in MonthStats.objects.filter(
-        store=scope.store, month__gte=d.month_start(scope.start), month__lte=scope.end
+        store=scope.stats_store, month__gte=d.month_start(scope.start), month__lte=scope.end
     ).order_by("month"):
         rows.append(
             {
@@ -789,7 +928,7 @@ def clerks(scope: Scope) -> Table:
         "member_sales_amount",
         "member_returns_amount",
     ]
-    stores = {s.pk: s for s in Store.objects.all()}
+    stores = scope.tree.nodes
     rows = list(
         ClerkDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
         .order_by()
@@ -810,6 +949,19 @@ def clerks(scope: Scope) -> Table:
                 "card_opening_rate": d.card_opening_rate(r["member_sales_count"], r["sales_count"]),
             }
         )
+    store_ids = {r["store"] for r in rows}
+    targets = period_targets(scope, store_ids)
+    staff = dict(
+        User.objects.filter(store__in=store_ids, is_active=True, role__in=[Role.CLERK, Role.MANAGER])
+        .order_by()
+        .values("store")
+        .annotate(n=Count("id"))
+        .values_list("store", "n")
+    )
+    for r in out:
+        share = d.clerk_target_share(targets.get(r["store"]), staff.get(r["store"], 0)) if r["clerk"] else None
+        r["target_share"] = share
+        r["target_progress"] = d.target_progress(r["enrolments"], share) if share else None
     out.sort(key=lambda r: (r["store_name"], -r["enrolments"], -r["member_sales_count"], r["username"]))
     return Table(
         "clerks",
@@ -819,13 +971,225 @@ def clerks(scope: Scope) -> Table:
             Column("clerk_name", _("Clerk"), TEXT),
             Column("username", _("Username"), TEXT),
             Column("enrolments", _("Enrolments")),
+            Column("target_share", _("Enrolment target share"), RATIO),
+            Column("target_progress", _("Of the share"), PCT),
             Column("sales_count", _("Sales")),
             Column("member_sales_count", _("Member sales")),
             Column("card_opening_rate", _("Card-opening rate"), PCT),
             Column("member_net_sales", _("Member net sales"), MONEY),
         ],
         out,
+        note=_(
+            "Target share: the store's new-member target for the period (each month's target by its days in the "
+            "period) ÷ the store's active clerks and managers."
+        ),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# regions: every figure rolled up by region (issue 20)
+# ---------------------------------------------------------------------------------------------
+
+
+def regions(scope: Scope) -> Table:
+    """Per region of the scope (every node with nodes under it, the scope's own included): the
+    additive figures summed over its subtree, and the distinct-member ones (repurchase) from the
+    rows the roll-ups computed over the subtree as a whole (definitions, "Regions")."""
+    tree = scope.tree
+    inside = set(scope.store_ids) if scope.store else set(tree.nodes)
+    nodes = [n for n in tree.regions() if n.pk in inside]
+    whole = len(tree.nodes)
+    if not [n for n in nodes if len(tree.subtree_ids(n.pk)) < whole]:
+        nodes = []  # no region but the root over the whole chain: the KPIs above are its figures
+    columns = [
+        Column("store", _("Region"), TEXT),
+        Column("stores", _("Stores")),
+        Column("sales_count", _("Sales")),
+        Column("net_sales", _("Net sales"), MONEY),
+        Column("member_net_sales", _("Member net sales"), MONEY),
+        Column("member_share", _("Member share"), PCT),
+        Column("new_members", _("New members")),
+        Column("development_rate", _("Development rate"), PCT),
+        Column("members", _("Members")),
+        Column("active", _("Active members")),
+        Column("activity_rate", _("Activity rate"), PCT),
+        Column("repurchase_rate", _("Repurchase rate (month)"), PCT),
+        Column("window_repurchase_rate", _("Repurchase rate, last %(days)s days") % {"days": scope.window}, PCT),
+    ]
+    if not nodes:
+        return Table("regions", _("Figures by region"), columns, [])
+    sums = {r["store"]: r for r in store_sums(scope)}
+    life = {
+        r["store"]: r
+        for r in LifecycleDay.objects.filter(scope.stores_q(), day=scope.end)
+        .order_by()
+        .values("store", "members", "active")
+    }
+    key = {n.pk: (None if len(tree.subtree_ids(n.pk)) == whole else n.pk) for n in nodes}
+    month = d.month_start(scope.end)
+    monthly = {
+        m.store_id: m
+        for m in MonthStats.objects.filter(month=month).filter(
+            Q(store__in=[k for k in key.values() if k]) | Q(store__isnull=True)
+        )
+    }
+    windows = {
+        w.store_id: w
+        for w in RepurchaseWindow.objects.filter(day=scope.end, window_days=scope.window).filter(
+            Q(store__in=[k for k in key.values() if k]) | Q(store__isnull=True)
+        )
+    }
+    rows = []
+    for node in nodes:
+        ids = tree.subtree_ids(node.pk)
+        t = derive({f: sum((sums[pk][f] or 0 for pk in ids if pk in sums), 0) for f in SUM_FIELDS})
+        t = {k: cents(v) for k, v in t.items()}
+        members = sum(life[pk]["members"] for pk in ids if pk in life)
+        active = sum(life[pk]["active"] for pk in ids if pk in life)
+        m, w = monthly.get(key[node.pk]), windows.get(key[node.pk])
+        rows.append(
+            {
+                **t,
+                "store": f"{node.code} {node.name}",
+                "stores": sum(1 for pk in ids if tree.is_leaf(pk)),
+                "members": members,
+                "active": active,
+                "activity_rate": d.activity_rate(active, members),
+                "development_rate": d.development_rate(t["new_members"], t["sales_count"], t["member_sales_count"]),
+                "repurchase_rate": d.repurchase_rate(m.repeat_buyers, m.buyers) if m else None,
+                "window_repurchase_rate": d.window_repurchase_rate(w.repeat_buyers, w.buyers) if w else None,
+            }
+        )
+    return Table(
+        "regions",
+        _("Figures by region"),
+        columns,
+        rows,
+        note=_(
+            "Sales, new members and members are sums over each region's stores; repurchase rates count "
+            "each member once over the whole region. Repurchase (month): %(month)s."
+        )
+        % {"month": f"{month:%Y-%m}"},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# monthly targets (issue 20)
+# ---------------------------------------------------------------------------------------------
+
+TARGET_ADDITIVE = ("new_members", "member_sales")
+
+
+def effective_targets(month: date, tree: StoreTree | None = None) -> dict[int | None, dict]:
+    """{node: {new_members, member_sales, repurchase_rate}} of a month: a node's own target, or
+    (without one) the sums of its child nodes' for the additive ones; the chain (None): the sums
+    over the roots. Nodes with no target anywhere under them are left out."""
+    tree = tree or StoreTree.load()
+    own = {t.store_id: t for t in Target.objects.filter(month=month)}
+    return _effective(tree, own)
+
+
+def _effective(tree: StoreTree, own: dict) -> dict[int | None, dict]:
+    out: dict[int | None, dict] = {}
+
+    def visit(pk):
+        children = [visit(c.pk) for c in tree.children.get(pk, [])]
+        children = [c for c in children if c]
+        if pk in own:
+            t = own[pk]
+            got = {"new_members": t.new_members, "member_sales": t.member_sales, "repurchase_rate": t.repurchase_rate}
+        elif children:
+            got = {k: sum((c[k] for c in children), Decimal(0) if k == "member_sales" else 0) for k in TARGET_ADDITIVE}
+            got["repurchase_rate"] = None
+        else:
+            return None
+        out[pk] = got
+        return got
+
+    roots = [visit(r.pk) for r in tree.children.get(None, [])]
+    roots = [r for r in roots if r]
+    if len(roots) == 1:
+        out[None] = roots[0]
+    elif roots:
+        out[None] = {k: sum((r[k] for r in roots), Decimal(0) if k == "member_sales" else 0) for k in TARGET_ADDITIVE}
+        out[None]["repurchase_rate"] = None
+    return out
+
+
+def scope_targets(scope: Scope, month: date) -> dict[int | None, dict]:
+    """effective_targets() of the months of a scope, read once per scope (the page and its ledger)."""
+    cache = scope.__dict__.setdefault("_targets", {})
+    if not cache:
+        first, last = d.month_start(min(scope.start, scope.end.replace(day=1))), d.month_start(scope.end)
+        rows = defaultdict(dict)
+        for t in Target.objects.filter(month__gte=first, month__lte=last):
+            rows[t.month][t.store_id] = t
+        m = first
+        while m <= last:
+            cache[m] = _effective(scope.tree, rows.get(m, {}))
+            m = d.next_month(m)
+    if month not in cache:
+        cache[month] = effective_targets(month, scope.tree)
+    return cache[month]
+
+
+def target_progress(scope: Scope) -> list[dict]:
+    """Progress against the targets of the month of the period's end, month to date (the first of
+    the month to the period's end): [{key, label, kind, actual, target, progress, bar}]."""
+    month = d.month_start(scope.end)
+    target = scope_targets(scope, month).get(scope.store.pk if scope.store else None)
+    if not target:
+        return []
+    t = _sums(
+        StoreDay.objects.filter(scope.stores_q(), day__gte=month, day__lte=scope.end),
+        ["new_members", "member_sales_amount", "member_returns_amount"],
+    )
+    m = month_row(scope, month)
+    actual = {
+        "new_members": t["new_members"],
+        "member_sales": d.net_sales(t["member_sales_amount"], t["member_returns_amount"]),
+        "repurchase_rate": d.repurchase_rate(m.repeat_buyers, m.buyers) if m else None,
+    }
+    wanted = {**target}
+    if wanted["repurchase_rate"] is not None:
+        wanted["repurchase_rate"] = Decimal(wanted["repurchase_rate"]) / 100
+    out = []
+    for key, label, kind in [
+        ("new_members", _("New members"), INT),
+        ("member_sales", _("Member net sales"), MONEY),
+        ("repurchase_rate", _("Repurchase rate"), PCT),
+    ]:
+        if not wanted[key]:
+            continue
+        progress = d.target_progress(actual[key] or 0, wanted[key])
+        out.append(
+            {
+                "key": key,
+                "label": label,
+                "kind": kind,
+                "actual": actual[key],
+                "target": wanted[key],
+                "progress": progress,
+                "bar": min(100, int((progress or 0) * 100)),
+            }
+        )
+    return out
+
+
+def period_targets(scope: Scope, store_ids) -> dict[int, Decimal]:
+    """{store: its new-member target over the scope's period}: each month's target prorated to the
+    days of the month in the period (definitions.prorated_target)."""
+    out: dict[int, Decimal] = defaultdict(Decimal)
+    month = d.month_start(scope.start)
+    while month <= scope.end:
+        last = d.next_month(month) - timedelta(days=1)
+        days = (min(last, scope.end) - max(month, scope.start)).days + 1
+        targets = scope_targets(scope, month)
+        for pk in store_ids:
+            if pk in targets and targets[pk]["new_members"]:
+                out[pk] += d.prorated_target(targets[pk]["new_members"], days, last.day)
+        month = d.next_month(month)
+    return out
 
 
 TABLES = {
@@ -838,4 +1202,5 @@ TABLES = {
     "rfm": rfm_counts,
     "campaigns": campaigns,
     "clerks": clerks,
+    "regions": regions,
 }

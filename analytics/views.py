@@ -32,19 +32,29 @@ PAGES = [
 PALETTE = ["#c8102e", "#2f7dd1", "#1a7f37", "#9a6700", "#8250df", "#6a737d", "#e0533f", "#0a7b83"]
 
 
-def _latest():
-    return selectors.last_rolled_day() or rollups.yesterday()
+def _rolled(request):
+    """The last rolled-up day, read once per request (the filter, the presets and the page use it)."""
+    if not hasattr(request, "_analytics_rolled"):
+        request._analytics_rolled = selectors.last_rolled_day()
+    return request._analytics_rolled
+
+
+def _latest(request=None):
+    return (_rolled(request) if request is not None else selectors.last_rolled_day()) or rollups.yesterday()
 
 
 def _context(request, scope, form, allowed, page: str, **extra) -> dict:
-    latest = _latest()
+    latest = _latest(request)
     query = {"start": scope.start.isoformat(), "end": scope.end.isoformat()}
     if scope.store:
         query["store"] = scope.store.pk
+    if scope.window != forms.DEFAULT_WINDOW:
+        query["window"] = scope.window
     return {
         "scope": scope,
         "form": form,
         "stores": allowed,
+        "store_groups": forms.store_groups(allowed),
         "is_hq": permissions.is_hq(request.user),
         "pages": [(name, label, name == page) for name, label in PAGES],
         "query": urlencode(query),
@@ -56,14 +66,17 @@ def _context(request, scope, form, allowed, page: str, **extra) -> dict:
             )
             for label, s, e in forms.presets(latest)
         ],
-        "latest": selectors.last_rolled_day(),
+        "latest": _rolled(request),
         "snapshot_day": selectors.snapshot_day(),
+        # issue 20: progress against the month's targets, on every dashboard page
+        "targets": selectors.target_progress(scope) if page else [],
+        "target_month": scope.end.replace(day=1),
         **extra,
     }
 
 
 def _scope(request):
-    return forms.resolve(request, latest=_latest())
+    return forms.resolve(request, latest=_latest(request))
 
 
 def _floats(values):
@@ -146,6 +159,7 @@ def index(request):
             "analytics:index",
             kpis=selectors.kpis(scope),
             stores_table=stores,
+            regions_table=selectors.regions(scope),
             sales_chart=_sales_chart(daily),
             lifecycle_chart=_lifecycle_chart(life),
             tier_chart=_tier_chart(tier),
@@ -299,7 +313,7 @@ def rfm_members(request, rfm_class: str):
     if permissions.can_configure(request.user):
         initial = {"audience_segment": segment, "name": f"{summary['label']} · {scope.end:%Y-%m-%d}"}
         if scope.store:
-            initial["stores"] = scope.store.pk
+            initial["stores"] = ",".join(str(pk) for pk in scope.store_ids)  # a region: its whole subtree
         campaign_url = f"{reverse('admin:campaigns_scene_add')}?{urlencode(initial)}"
     return render(
         request,

@@ -16,8 +16,9 @@ All of it with INSERT … SELECT in PostgreSQL, secondary indexes dropped during
 Then it rolls up the history the dashboards read (store, clerk and campaign days for every day,
 months, tiers and lifecycle for the last --lifecycle-days days and the Sundays of the year before),
 times the nightly roll-up of the last day (each part, and the snapshot), and renders every dashboard
-page --repeat times for HQ (all stores, one store) and a store manager, printing the median and the
-worst render time and the queries of each."""
+page --repeat times for HQ (all stores, a region, one store), a regional manager and a store
+manager, printing the median and the worst render time and the queries of each. The stores are
+grouped into regions of 20 (R01, R02, … under HQ) before the roll-ups."""
 
 import argparse
 import os
@@ -71,6 +72,31 @@ def _clerks() -> None:
             SELECT u.store_id, CASE WHEN right(u.username, 1) = 'a' THEN 0 ELSE 1 END AS k, u.id AS user_id
             FROM membership_user u WHERE u.username ~ '^bench_cS[0-9]{3}[ab]$'""")
         conn.execute("CREATE UNIQUE INDEX ON bench_clerks (store_id, k)")
+
+
+REGION_SIZE = 20  # stores per region: 200 stores → 10 regions
+
+
+def _regions() -> None:
+    """Regions R01, R02, … under HQ, REGION_SIZE stores each in code order, and a regional manager
+    of R01 (bench_r01): the region level of the store tree (issue 20). Made before the roll-ups,
+    which compute each region's distinct-member rows."""
+    from membership.models import Role, Store, User
+
+    hq = Store.objects.filter(code="HQ").first()
+    stores = list(Store.objects.filter(code__regex=r"^S\d{3}$").order_by("code"))
+    for k in range(0, len(stores), REGION_SIZE):
+        code = f"R{k // REGION_SIZE + 1:02d}"
+        region, _ = Store.objects.get_or_create(code=code, defaults={"name": f"区域{code}", "parent": hq})
+        Store.objects.filter(pk__in=[s.pk for s in stores[k : k + REGION_SIZE]]).update(parent=region)
+    if not User.objects.filter(username="bench_r01").exists():
+        User.objects.create(
+            username="bench_r01",
+            role=Role.REGIONAL,
+            store=Store.objects.get(code="R01"),
+            first_name="区经理",
+            password="!",
+        )
 
 
 def _drop_indexes(conn, tables) -> list[str]:
@@ -127,9 +153,9 @@ def generate_sales(total: int) -> dict:
             conn.execute(f"""
                 INSERT INTO pos_sale (store_id, clerk_id, member_id, purchase_id, receipt_no, amount, points_redeemed,
                     points_value, coupon_code, coupon_value, stored_value_paid, cash_due, points_earned,
-                    returned_amount, request_hash, response, created_at)
+                    returned_amount, request_hash, response, created_at, member_discount)
                 SELECT store_id, clerk_id, member_id, purchase_id, receipt_no, amount, points_redeemed, points_value,
-                       '', 0, 0, amount - points_value, points_earned, 0, '', '{{}}', created_at
+                       '', 0, 0, amount - points_value, points_earned, 0, '', '{{}}', created_at, 0
                 FROM (
                     SELECT p.store_id, c.user_id AS clerk_id, p.member_id, p.id AS purchase_id,
                            p.reference AS receipt_no,
@@ -287,9 +313,12 @@ def pages(repeat: int, last: date) -> list[tuple]:
     from membership.models import Store, User
 
     s001 = Store.objects.get(code="S001")
+    r01 = Store.objects.get(code="R01")
     viewers = [
         ("HQ, all stores", "admin", ""),
+        ("HQ, region R01", "admin", f"&store={r01.pk}"),
         ("HQ, store S001", "admin", f"&store={s001.pk}"),
+        ("regional R01", "bench_r01", ""),
         ("manager S001", "bench_m001", ""),
     ]
     periods = [("30 days", last - timedelta(days=29)), ("90 days", last - timedelta(days=89))]
@@ -345,6 +374,7 @@ def main(argv=None) -> None:
     if not args.skip_sales:
         generate_sales(args.sales)
         generate_campaign()
+    _regions()
     if not args.skip_history:
         history(last - timedelta(days=1), args.lifecycle_days)
     checkpoint_and_vacuum(
@@ -355,6 +385,7 @@ def main(argv=None) -> None:
             "analytics_tierday",
             "analytics_monthstats",
             "analytics_campaignday",
+            "analytics_repurchasewindow",
         ]
     )
     nightly(last)

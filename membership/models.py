@@ -2,6 +2,7 @@ from datetime import time
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -25,10 +26,51 @@ class Store(models.Model):
     def __str__(self):
         return f"{self.code} {self.name}"
 
+    def subtree_ids(self) -> list[int]:
+        """This node and every node under it (a region's stores, a store alone)."""
+        return StoreTree.load().subtree_ids(self.pk)
+
+
+class StoreTree:
+    """The whole store tree (HQ → region → store) read in one query: a chain has hundreds of nodes,
+    not millions, so walking it in memory beats a recursive query per page."""
+
+    def __init__(self, stores):
+        self.nodes = {s.pk: s for s in stores}
+        self.children: dict[int | None, list] = {}
+        for s in sorted(self.nodes.values(), key=lambda s: s.code):
+            self.children.setdefault(s.parent_id if s.parent_id in self.nodes else None, []).append(s)
+
+    @classmethod
+    def load(cls) -> "StoreTree":
+        return cls(Store.objects.all())
+
+    def subtree_ids(self, pk: int) -> list[int]:
+        out, todo = [], [pk]
+        while todo:
+            node = todo.pop()
+            out.append(node)
+            todo.extend(c.pk for c in self.children.get(node, []))
+        return sorted(out)
+
+    def is_leaf(self, pk: int) -> bool:
+        return not self.children.get(pk)
+
+    def regions(self) -> list:
+        """The nodes that have nodes under them (HQ, regions), in tree order."""
+        return [s for s, _depth in self.walk() if not self.is_leaf(s.pk)]
+
+    def walk(self, root: int | None = None, depth: int = 0):
+        """(node, depth) in tree order, children by code, from the roots (or under `root`)."""
+        for s in self.children.get(root, []):
+            yield s, depth
+            yield from self.walk(s.pk, depth + 1)
+
 
 class Role(models.TextChoices):
     CLERK = "clerk", _("Clerk")
     MANAGER = "manager", _("Store manager")
+    REGIONAL = "regional", _("Regional manager")
     HQ = "hq", _("HQ operator")
 
 
@@ -52,6 +94,13 @@ class User(AbstractUser):
                 violation_error_message=_("Clerks and store managers belong to a store."),
             )
         ]
+
+    def clean(self):
+        super().clean()
+        if self.role == Role.REGIONAL and self.store_id and not Store.objects.filter(parent_id=self.store_id).exists():
+            raise ValidationError(
+                {"store": _("A regional manager belongs to a region: a store node with stores under it.")}
+            )
 
     def has_perm(self, perm, obj=None):
         from .permissions import can_configure  # the one place that decides

@@ -26,9 +26,15 @@ def is_manager(user) -> bool:
     return _staff(user) and user.role == Role.MANAGER
 
 
+def is_regional(user) -> bool:
+    """A regional manager: attached to a region node of the store tree, reads its subtree's reports."""
+    return _staff(user) and user.role == Role.REGIONAL
+
+
 def can_use_counter(user) -> bool:
-    """Clerks, managers, and HQ operators attached to a store work the counter of that store."""
-    return _staff(user) and user.store_id is not None
+    """Clerks, managers, and HQ operators attached to a store work the counter of that store (a
+    regional manager is attached to a region, not a shop: no counter)."""
+    return _staff(user) and user.store_id is not None and user.role != Role.REGIONAL
 
 
 def can_read_members(user) -> bool:
@@ -54,7 +60,7 @@ def can_manage_members(user) -> bool:
 
 
 def can_view_reports(user) -> bool:
-    return is_manager(user) or is_hq(user)
+    return is_manager(user) or is_regional(user) or is_hq(user)
 
 
 def can_configure(user) -> bool:
@@ -62,12 +68,29 @@ def can_configure(user) -> bool:
     return is_hq(user)
 
 
+ALL_STORES = object()
+
+
+def report_node(user):
+    """The node of the store tree whose subtree the user's reports cover: ALL_STORES for HQ, the
+    user's store for a store manager (a shop: its subtree is itself) and for a regional manager
+    (their region), None for anyone without reports."""
+    if is_hq(user):
+        return ALL_STORES
+    if is_manager(user) or is_regional(user):
+        return user.store_id
+    return None
+
+
 def report_stores(user):
-    """The stores whose reports the user may read: all for HQ, their own for a manager."""
+    """The stores whose reports the user may read: all for HQ, their own for a manager, their
+    region's subtree (the region node and every node under it) for a regional manager."""
     if is_hq(user):
         return Store.objects.all()
     if is_manager(user):
         return Store.objects.filter(pk=user.store_id)
+    if is_regional(user):
+        return Store.objects.filter(pk__in=user.store.subtree_ids())
     return Store.objects.none()
 
 

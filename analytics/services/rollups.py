@@ -20,11 +20,21 @@ from django.db.models.functions import Cast, Coalesce, Substr
 from django.utils import timezone
 
 from campaigns.models import Coupon, Scene, SceneGrant
-from membership.models import Member, PointsEntry, StoredValueEntry, TierChange
+from membership.models import Member, PointsEntry, StoredValueEntry, StoreTree, TierChange
 from pos.models import Return, Sale
 
 from .. import definitions as d
-from ..models import AnalyticsSettings, CampaignDay, ClerkDay, LifecycleDay, MonthStats, RollupRun, StoreDay, TierDay
+from ..models import (
+    AnalyticsSettings,
+    CampaignDay,
+    ClerkDay,
+    LifecycleDay,
+    MonthStats,
+    RepurchaseWindow,
+    RollupRun,
+    StoreDay,
+    TierDay,
+)
 
 ZERO = Decimal("0.00")
 # Campaign rows of the grant days this far back are recomputed every night: their sales window is
@@ -371,7 +381,36 @@ def month_figures(day: date) -> list[dict]:
         GROUP BY m.home_store_id""",
         [dt(me), dt(ms), dt(me)],
     )
-    for store, count, converted in new + [(None, sum(r[1] for r in new), sum(r[2] or 0 for r in new))]:
+    subtrees = region_subtrees()
+    if subtrees:
+        pairs_sql, pairs_params = region_pairs(subtrees)
+        for region, buyers, repeat, purchases, amount, repeat_amount in _fetch(
+            f"""
+            SELECT region_id, {totals} FROM (
+                SELECT u.member_id, t.region_id, SUM(u.n) AS n, SUM(u.amt) AS amt
+                FROM ({flows}) u JOIN ({pairs_sql}) t ON t.store_id = u.store_id
+                GROUP BY u.member_id, t.region_id) pm
+            GROUP BY region_id""",
+            params + pairs_params,
+        ):
+            # a region's row is its subtree's (it replaces a row of sales made at the region node itself)
+            rows[region] = dict(
+                store_id=region,
+                buyers=buyers or 0,
+                repeat_buyers=repeat or 0,
+                purchases=purchases or 0,
+                member_amount=money(amount),
+                repeat_amount=money(repeat_amount),
+            )
+    # new members are by home store (one per member): a region's are the sums over its subtree
+    new_by = {store: (count or 0, converted or 0) for store, count, converted in new}
+    joined = dict(new_by)
+    for region, ids in subtrees:
+        inside = [new_by[pk] for pk in ids if pk in new_by]
+        if inside:
+            joined[region] = (sum(c for c, _v in inside), sum(v for _c, v in inside))
+    joined[None] = (sum(c for c, _v in new_by.values()), sum(v for _c, v in new_by.values()))
+    for store, (count, converted) in joined.items():
         row = rows.setdefault(
             store, dict(store_id=store, buyers=0, repeat_buyers=0, purchases=0, member_amount=ZERO, repeat_amount=ZERO)
         )
@@ -379,6 +418,22 @@ def month_figures(day: date) -> list[dict]:
     if set(rows) == {None} and not rows[None]["buyers"] and not rows[None].get("new_members"):
         return []
     return [rows[k] for k in sorted(rows, key=lambda s: -1 if s is None else s)]
+
+
+def region_subtrees() -> list[tuple[int, list[int]]]:
+    """[(region, the ids of its subtree)] for every node with nodes under it (HQ, regions), but for
+    a root over the whole tree: its figures are the chain's (the rows with no store)."""
+    tree = StoreTree.load()
+    subtrees = [(node.pk, tree.subtree_ids(node.pk)) for node in tree.regions()]
+    return [(pk, ids) for pk, ids in subtrees if len(ids) < len(tree.nodes)]
+
+
+def region_pairs(subtrees) -> tuple[str, list]:
+    """A derived table (store_id, region_id): each node of each region's subtree, with the region;
+    joined to purchases, it groups them by every region they count for."""
+    pairs = [(pk, region) for region, ids in subtrees for pk in ids]
+    sql = " UNION ALL ".join(["SELECT %s AS store_id, %s AS region_id"] + ["SELECT %s, %s"] * (len(pairs) - 1))
+    return sql, [v for pair in pairs for v in pair]
 
 
 def roll_month(day: date) -> int:
@@ -389,6 +444,69 @@ def roll_month(day: date) -> int:
         MonthStats.objects.filter(month=month).delete()
         MonthStats.objects.bulk_create([MonthStats(month=month, **row) for row in figures])
     _record("month", day, started, len(figures))
+    return len(figures)
+
+
+# ---------------------------------------------------------------------------------------------
+# repurchase over the 30, 90 and 365 days that end on a day
+# ---------------------------------------------------------------------------------------------
+
+
+def repurchase_window_figures(day: date) -> list[dict]:
+    """RepurchaseWindow rows of `day` (definitions.window_repurchase_rate): per store, per region
+    (its subtree's purchases as a whole) and for the chain (store None), for every window of
+    definitions.REPURCHASE_WINDOWS, from one pass over the member sales of the longest window."""
+    windows = d.REPURCHASE_WINDOWS
+    _start, end = d.day_bounds(day)
+    starts = [dt(d.day_start(d.window_start(day, w))) for w in windows]
+    sale = table(Sale)
+    counts = ", ".join(f"SUM(CASE WHEN created_at >= %s THEN 1 ELSE 0 END) AS n{i}" for i in range(len(windows)))
+    picks = ", ".join(
+        f"COUNT(CASE WHEN n{i} >= 1 THEN 1 END), COUNT(CASE WHEN n{i} >= 2 THEN 1 END)" for i in range(len(windows))
+    )
+    base = f"SELECT member_id, store_id, created_at FROM {sale} WHERE member_id IS NOT NULL AND created_at >= %s AND created_at < %s"
+    base_params = [min(starts), dt(end)]
+    found: dict = {}
+    queries = [
+        (
+            f"SELECT store_id, {picks} FROM (SELECT member_id, store_id, {counts} FROM ({base}) s GROUP BY member_id, store_id) pm GROUP BY store_id",
+            starts + base_params,
+        ),
+        (
+            f"SELECT NULL, {picks} FROM (SELECT member_id, {counts} FROM ({base}) s GROUP BY member_id) pm",
+            starts + base_params,
+        ),
+    ]
+    subtrees = region_subtrees()
+    if subtrees:
+        pairs_sql, pairs_params = region_pairs(subtrees)
+        queries.append(
+            (
+                f"""SELECT region_id, {picks} FROM (
+                    SELECT s.member_id, t.region_id, {counts} FROM ({base}) s JOIN ({pairs_sql}) t ON t.store_id = s.store_id
+                    GROUP BY s.member_id, t.region_id) pm GROUP BY region_id""",
+                starts + base_params + pairs_params,
+            )
+        )
+    for sql, params in queries:
+        for store, *pairs in _fetch(sql, params):
+            if store is None and not any(pairs):
+                continue
+            found[store] = pairs  # a region's row replaces one of sales made at the region node itself
+    return [
+        dict(store_id=store, window_days=w, buyers=pairs[2 * i] or 0, repeat_buyers=pairs[2 * i + 1] or 0)
+        for store, pairs in found.items()
+        for i, w in enumerate(windows)
+    ]
+
+
+def roll_repurchase_windows(day: date) -> int:
+    started = time.perf_counter()
+    figures = repurchase_window_figures(day)
+    with transaction.atomic():
+        RepurchaseWindow.objects.filter(day=day).delete()
+        RepurchaseWindow.objects.bulk_create([RepurchaseWindow(day=day, **row) for row in figures])
+    _record("repurchase", day, started, len(figures))
     return len(figures)
 
 
@@ -508,7 +626,7 @@ DAILY = {
     "lifecycle": roll_lifecycle_day,
     "campaign": roll_campaign_day,
 }
-KINDS = [*DAILY, "month", "snapshot"]
+KINDS = [*DAILY, "month", "repurchase", "snapshot"]
 
 
 @dataclass
@@ -540,7 +658,7 @@ def yesterday() -> date:
 
 def rebuild(start: date, end: date, *, kinds=None, snapshot: bool = True, out=None) -> RunReport:
     """Roll up every day from `start` to `end` (inclusive), each month they touch up to its last
-    rolled day, and (with `snapshot`) the member snapshot as of `end`."""
+    rolled day, the repurchase windows that end on `end` and on each month end in between, and (with `snapshot`) the member snapshot as of `end`."""
     from . import rfm
 
     kinds = set(kinds or KINDS)
@@ -553,6 +671,8 @@ def rebuild(start: date, end: date, *, kinds=None, snapshot: bool = True, out=No
                 _timed(report, kind, fn, *((day, settings) if kind in ("lifecycle", "campaign") else (day,)))
         if "month" in kinds and (day == end or day.month != (day + timedelta(days=1)).month):
             _timed(report, "month", roll_month, day)
+        if "repurchase" in kinds and (day == end or day.month != (day + timedelta(days=1)).month):
+            _timed(report, "repurchase", roll_repurchase_windows, day)
         report.days += 1
         day += timedelta(days=1)
     if snapshot and "snapshot" in kinds:
@@ -592,6 +712,7 @@ def nightly(day: date | None = None) -> RunReport:
         while grant_day <= day:
             _timed(report, "campaign", roll_campaign_day, grant_day, settings)
             grant_day += timedelta(days=1)
+    _timed(report, "repurchase", roll_repurchase_windows, day)
     _timed(report, "snapshot", rfm.build_snapshot, day)
     return report
 

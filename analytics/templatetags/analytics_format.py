@@ -72,3 +72,9 @@ def pct(value):
 @register.filter
 def num(value):
     return fmt("int", value)
+
+
+@register.filter
+def fmt_pair(kind, value):
+    """{{ kind|fmt_pair:value }}: a value in the format of its kind (the targets' figures)."""
+    return fmt(kind, value)

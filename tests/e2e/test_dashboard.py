@@ -23,7 +23,7 @@ def test_hq_dashboard_on_the_demo_data(live_server, page_at, screenshot):
     sign_in(page, live_server.url, "admin", "admin-demo")
     page.goto(f"{live_server.url}/analytics/")
     page.wait_for_selector("body[data-charts=drawn]")
-    assert page.locator("[data-kpi]").count() == 10
+    assert page.locator("[data-kpi]").count() == 15  # 10, and the five KPIs of issue 20
     assert page.locator("canvas[data-chart]").count() == 3
     # every chart drew something: Chart.js attached to each canvas
     assert page.evaluate(
