@@ -60,12 +60,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.RejectControlCharacters",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "portal.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.CsrfViewMiddleware",
+    "portal.middleware.AuthenticationMiddleware",
+    "portal.middleware.MessageMiddleware",
     "portal.middleware.HtmxRequest",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -301,7 +301,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = env.bool("AUDITLOG_DISABLE_REMOTE_ADDR", default=False)
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1, "portal.history.AuditlogMiddleware"
+    MIDDLEWARE.index("portal.middleware.AuthenticationMiddleware") + 1, "portal.history.AuditlogMiddleware"
 )
 
 # Prometheus metrics: requests and latency (web), task outcomes (worker), at /metrics for the
