@@ -631,8 +631,9 @@ class PointsEntry(models.Model):
         IMPORT = "import", _("Import")
         TOPUP = "topup", _("Top-up")
 
+    # no index of its own: points_member_recent (member, -created_at) serves every query by member
     member = models.ForeignKey(
-        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="points_entries"
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="points_entries", db_index=False
     )
     amount = models.IntegerField(_("points"))
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
@@ -748,7 +749,9 @@ class StoredValueEntry(models.Model):
 class GrowthEntry(models.Model):
     """Growth value earned (+) or reversed (−); the tier review sums these over its window."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="growth_entries")
+    member = models.ForeignKey(  # growth_member_time (member, created_at) serves it
+        Member, on_delete=models.PROTECT, related_name="growth_entries", db_index=False
+    )
     amount = models.IntegerField(_("growth"))
     purchase = models.ForeignKey(
         "Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="growth_entries"
@@ -767,7 +770,9 @@ class Purchase(models.Model):
     what was eligible, what was earned, and how much has been returned. Returns reverse in
     proportion using these running totals (product.md, Points)."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="purchases")
+    member = models.ForeignKey(  # purchase_member_recent (member, -created_at) serves it
+        Member, on_delete=models.PROTECT, related_name="purchases", db_index=False
+    )
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
     operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     reference = models.CharField(_("receipt"), max_length=64)
