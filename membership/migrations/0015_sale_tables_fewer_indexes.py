@@ -33,26 +33,41 @@ def restore_like_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('membership', '0014_member_row_for_hot_updates'),
+        ("membership", "0014_member_row_for_hot_updates"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='growthentry',
-            name='member',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='growth_entries', to='membership.member'),
+            model_name="growthentry",
+            name="member",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="growth_entries",
+                to="membership.member",
+            ),
         ),
         migrations.AlterField(
-            model_name='pointsentry',
-            name='member',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='points_entries', to='membership.member', verbose_name='member'),
+            model_name="pointsentry",
+            name="member",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="points_entries",
+                to="membership.member",
+                verbose_name="member",
+            ),
         ),
         migrations.AlterField(
-            model_name='purchase',
-            name='member',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='purchases', to='membership.member'),
+            model_name="purchase",
+            name="member",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="purchases",
+                to="membership.member",
+            ),
         ),
         migrations.RunPython(drop_like_indexes, restore_like_indexes, elidable=False),
     ]
