@@ -1,12 +1,13 @@
 """Project middleware: request.htmx, control characters refused before any view sees them, and
-Django's session, CSRF, authentication and messages middleware skipped for token calls of /api/."""
+Django's session, authentication and messages middleware skipped for token calls of /api/ (CSRF's
+stays: DRF's views are exempt, so it costs a cookie read, and `check --deploy` looks for Django's
+own class by name)."""
 
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as message_middleware
 from django.contrib.sessions import middleware as session_middleware
 from django.core.exceptions import BadRequest
 from django.http import Http404
-from django.middleware import csrf
 from django.utils.translation import gettext_lazy as _
 
 # C0 controls and DEL: never part of a path or a query parameter
@@ -63,8 +64,8 @@ class HtmxRequest:
 
 
 def token_api(request) -> bool:
-    """A call of the POS API with `Authorization: Token …`: it needs no session, CSRF cookie,
-    messages or request.user from the session (DRF's token authentication sets the user)."""
+    """A call of the POS API with `Authorization: Token …`: it needs no session, messages or
+    request.user from the session (DRF's token authentication sets the user)."""
     return request.path_info.startswith("/api/") and request.META.get("HTTP_AUTHORIZATION", "")[:6].lower() == "token "
 
 
@@ -80,13 +81,6 @@ class _SkippedForTokenAPI:
 
 class SessionMiddleware(_SkippedForTokenAPI, session_middleware.SessionMiddleware):
     pass
-
-
-class CsrfViewMiddleware(_SkippedForTokenAPI, csrf.CsrfViewMiddleware):
-    def process_view(self, request, callback, callback_args, callback_kwargs):
-        if token_api(request):
-            return None
-        return super().process_view(request, callback, callback_args, callback_kwargs)
 
 
 class AuthenticationMiddleware(_SkippedForTokenAPI, auth_middleware.AuthenticationMiddleware):

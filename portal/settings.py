@@ -63,7 +63,7 @@ MIDDLEWARE = [
     "portal.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "portal.middleware.CsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "portal.middleware.AuthenticationMiddleware",
     "portal.middleware.MessageMiddleware",
     "portal.middleware.HtmxRequest",
