@@ -7,8 +7,10 @@ the same run on the same machine for the ratio.
 Needs the generated data (python -m bench.generate), Debian's wrk and pgbench, and Redis on
 127.0.0.1:6379 (the sale's after-commit events go to the broker, as in production). Prints
 throughput, p50/p95/p99 latency and the error count of each load, the pgbench tps, the ratio of API
-sales per second to raw earn transactions per second, and the queries one sale and one lookup take.
-The sales it makes stay in the database (receipts LOAD-<run>-...)."""
+sales per second to raw earn transactions per second, the CPU per call of each part (gunicorn,
+PostgreSQL, the load client) for both sides, the share of the member table's updates that were HOT
+on each side (pg_stat_user_tables), the queries one sale and one lookup take, and a line per goal of
+issue 17. The sales it makes stay in the database (receipts LOAD-<run>-...)."""
 
 import argparse
 import logging
@@ -64,11 +66,11 @@ PGBENCH_EARN = r"""
 \set amt random(20, 500)
 BEGIN;
 SELECT points_balance FROM membership_member WHERE id = :mid FOR NO KEY UPDATE;
-INSERT INTO membership_purchase (reference, created_at, amount, points_paid, points_value, coupon_value,
+INSERT INTO membership_purchase (reference, created_at, amount, member_discount, points_paid, points_value, coupon_value,
   sv_principal_paid, sv_bonus_paid, eligible_amount, points_earned, growth, returned_amount, points_reversed,
   points_refunded, growth_reversed, sv_principal_refunded, sv_bonus_refunded, idempotency_key, member_id,
   operator_id, store_id, tier_at_sale_id)
-  VALUES ('pgbench', now(), :amt, 0, 0, 0, 0, 0, :amt, :amt, :amt, 0, 0, 0, 0, 0, 0,
+  VALUES ('pgbench', now(), :amt, 0, 0, 0, 0, 0, 0, :amt, :amt, :amt, 0, 0, 0, 0, 0, 0,
   'pgbench:' || md5(random()::text || clock_timestamp()::text), :mid, NULL, :store, :tier) RETURNING id AS pid \gset
 INSERT INTO membership_pointsentry (amount, kind, source, source_ref, reason, created_at, balance_after, remaining,
   pending, available_at, expires_at, flagged, idempotency_key, member_id, operator_id, store_id, purchase_id)
@@ -193,8 +195,8 @@ PARTS = {"gunicorn": "web", "postgres": "db"}
 
 def cpu_seconds() -> dict:
     """CPU seconds (user + system) used so far by the web server (gunicorn's processes), PostgreSQL
-    (its processes; backends that ended are counted in the postmaster's children times) and the load
-    client (wrk or pgbench: this process's finished children)."""
+    (all its processes, other databases' sessions too; the figures printed use BackendCPU instead)
+    and the load client (wrk or pgbench: this process's finished children)."""
     tick = os.sysconf("SC_CLK_TCK")
     used = {"web": 0.0, "db": 0.0}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -209,6 +211,75 @@ def cpu_seconds() -> dict:
     times = os.times()
     used["client"] = times.children_user + times.children_system
     return used
+
+
+class BackendCPU:
+    """CPU seconds of the PostgreSQL backends serving this run's database, sampled from /proc every
+    0.2 s while a load runs (other sessions of a shared server, on other databases, are left out;
+    backends keep their connection for the run: gunicorn's CONN_MAX_AGE, pgbench's clients). What a
+    backend uses after the last sample before it ends (under 0.2 s) is not counted."""
+
+    def __init__(self, user: str, dbname: str):
+        self.needle = f": {user} {dbname} ".encode()  # "postgres: [cluster: ]user database host(port) state'
+        self.start: dict[int, int] = {}
+        self.last: dict[int, int] = {}
+        self.running = False
+
+    def _sample(self) -> dict[int, int]:
+        ticks = {}
+        for d in Path("/proc").glob("[0-9]*"):
+            try:
+                cmdline = (d / "cmdline").read_bytes()
+                if not cmdline.startswith(b"postgres: ") or self.needle not in cmdline:
+                    continue
+                text = (d / "stat").read_text()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2 :].split()
+            ticks[int(d.name)] = int(fields[11]) + int(fields[12])  # utime + stime of the backend itself
+        return ticks
+
+    def _loop(self):
+        while self.running:
+            self.last.update(self._sample())
+            time.sleep(0.2)
+
+    def __enter__(self):
+        import threading
+
+        self.start = self._sample()
+        self.last = dict(self.start)
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.last.update(self._sample())
+        self.running = False
+        self.thread.join()
+
+    def seconds(self) -> float:
+        return sum(t - self.start.get(pid, 0) for pid, t in self.last.items()) / os.sysconf("SC_CLK_TCK")
+
+
+def member_updates(db: dict) -> tuple[int, int]:
+    """(updates, HOT updates) of the member table so far (pg_stat_user_tables). Backends report their
+    counts when idle or at exit, so this is read once the load's processes are done."""
+    from .common import raw_connect
+
+    time.sleep(1.5)  # a backend that just went idle flushes its counts within a second
+    with raw_connect(autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        row = conn.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'membership_member'"
+        ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def hot_share(before: tuple[int, int], after: tuple[int, int]) -> str:
+    updates, hot = after[0] - before[0], after[1] - before[1]
+    return f"{hot / updates:.0%} of {updates}" if updates else "no updates"
 
 
 def per_call(before: dict, after: dict, calls: int) -> dict:
@@ -333,21 +404,32 @@ def main(argv=None) -> None:
         f"load: {info['members']} members drawn of {info['maxid']}; gunicorn {args.workers} sync workers, "
         f"wrk {args.connections} connections, {args.seconds} s each; nproc {os.cpu_count()}"
     )
+    pg_user = db.get("USER") or "postgres"
     proc = start_gunicorn(args.port, args.workers, env)
     try:
         run_wrk("sale", args.port, 5, args.connections, env, work / "load.lua")  # warm-up
         run_wrk("lookup", args.port, 5, args.connections, env, work / "load.lua")
+        api_updates = member_updates(db)
         cpu = cpu_seconds()
-        sales = run_wrk("sale", args.port, args.seconds, args.connections, env, work / "load.lua")
+        with BackendCPU(pg_user, db["NAME"]) as backends:
+            sales = run_wrk("sale", args.port, args.seconds, args.connections, env, work / "load.lua")
         cpu, sales["cpu"] = cpu_seconds(), per_call(cpu, cpu_seconds(), sales["requests"])
-        lookups = run_wrk("lookup", args.port, args.seconds, args.connections, env, work / "load.lua")
+        sales["cpu"]["db"] = backends.seconds() * 1000 / max(sales["requests"], 1)
+        with BackendCPU(pg_user, db["NAME"]) as backends:
+            lookups = run_wrk("lookup", args.port, args.seconds, args.connections, env, work / "load.lua")
         lookups["cpu"] = per_call(cpu, cpu_seconds(), lookups["requests"])
+        lookups["cpu"]["db"] = backends.seconds() * 1000 / max(lookups["requests"], 1)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+    api_updates = hot_share(api_updates, member_updates(db))  # the sales' updates (lookups write none)
+    raw_updates = member_updates(db)
     cpu = cpu_seconds()
-    tps, transactions = run_pgbench(info, args.seconds, args.connections, work / "earn.sql", db)
+    with BackendCPU(pg_user, db["NAME"]) as backends:
+        tps, transactions = run_pgbench(info, args.seconds, args.connections, work / "earn.sql", db)
     raw_cpu = per_call(cpu, cpu_seconds(), transactions)
+    raw_cpu["db"] = backends.seconds() * 1000 / max(transactions, 1)
+    raw_updates = hot_share(raw_updates, member_updates(db))
     for name, r in (("POST /api/v1/sales/", sales), ("GET /api/v1/members/lookup/", lookups)):
         say(
             f"{name}: {r['requests']} requests, {r['rps']:.1f}/s, p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
@@ -358,15 +440,27 @@ def main(argv=None) -> None:
         f"pgbench raw earn transaction: {tps:.1f} tps ({args.connections} clients); CPU per transaction: "
         f"PostgreSQL {raw_cpu['db']:.2f} ms, pgbench {raw_cpu['client']:.2f} ms"
     )
-    say(f"ratio API sales/s ÷ raw earn tps: {sales['rps'] / tps:.2f}  (goal ≥ 0.35, sale p99 ≤ 50 ms)")
+    say(f"member updates that were HOT: API sales {api_updates}; raw earn transactions {raw_updates}")
     say(
-        f"queries: one sale {here['sale_queries']}, one lookup {here['lookup_queries']} (goal ≤ 3; BEGIN and COMMIT "
-        f"counted)"
+        f"queries: one sale {here['sale_queries']}, one lookup {here['lookup_queries']} (BEGIN and COMMIT not "
+        f"counted; the raw transaction is 5 statements between them)"
     )
     say(
         "Python CPU per call in process (no database CPU): "
         + ", ".join(f"{name} {ms:.2f} ms" for name, ms in here["cpu"].items())
     )
+    ratio = sales["rps"] / tps
+    db_share = sales["cpu"]["db"] / raw_cpu["db"] if raw_cpu["db"] else float("inf")
+    goals = [
+        ("PostgreSQL CPU per API sale ÷ per raw transaction", f"{db_share:.2f}", "≤ 1.25", db_share <= 1.25),
+        ("web CPU per sale", f"{sales['cpu']['web']:.2f} ms", "≤ 3.5 ms", sales["cpu"]["web"] <= 3.5),
+        ("web CPU per lookup", f"{lookups['cpu']['web']:.2f} ms", "≤ 2.0 ms", lookups["cpu"]["web"] <= 2.0),
+        ("API sales/s ÷ raw earn tps", f"{ratio:.2f}", "≥ 0.35", ratio >= 0.35),
+        ("sale p99", f"{sales['p99']:.1f} ms", "≤ 30 ms", sales["p99"] <= 30),
+        ("lookup p99", f"{lookups['p99']:.1f} ms", "≤ 15 ms", lookups["p99"] <= 15),
+    ]
+    for name, value, goal, met in goals:
+        say(f"goal: {name} {value} ({goal}) {'met' if met else 'NOT met'}")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -78,7 +78,7 @@ COLUMNS = {
     ),
     "membership_card": "number, kind, status, batch, bound_at, blocked_at, created_at, replaces_id, member_id",
     "membership_purchase": (
-        "id, reference, created_at, amount, points_paid, points_value, coupon_value, sv_principal_paid,"
+        "id, reference, created_at, amount, member_discount, points_paid, points_value, coupon_value, sv_principal_paid,"
         " sv_bonus_paid, eligible_amount, points_earned, growth, returned_amount, points_reversed,"
         " points_refunded, growth_reversed, sv_principal_refunded, sv_bonus_refunded, idempotency_key,"
         " member_id, operator_id, store_id, tier_at_sale_id, member_discount"
@@ -362,7 +362,7 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
                 earned = eligible * mult_pct[tier] // 10000
                 g = eligible // 100
                 purch_buf.append(
-                    f"{pid}\t{ref}\t{ts(t)}\t{money(amount_fen)}\t{pay}\t{money(pay)}\t0.00\t0.00\t0.00\t"
+                    f"{pid}\t{ref}\t{ts(t)}\t{money(amount_fen)}\t0.00\t{pay}\t{money(pay)}\t0.00\t0.00\t0.00\t"
                     f"{money(eligible)}\t{earned}\t{g}\t0.00\t0\t0\t0\t0.00\t0.00\t{key}\t{mid}\t\\N\t{store}\t"
                     f"{tier_ids[tier]}\t0.00\n"
                 )

@@ -1,5 +1,11 @@
-"""Project middleware: request.htmx, and control characters refused before any view sees them."""
+"""Project middleware: request.htmx, control characters refused before any view sees them, and
+Django's session, authentication and messages middleware skipped for token calls of /api/ (CSRF's
+stays: DRF's views are exempt, so it costs a cookie read, and `check --deploy` looks for Django's
+own class by name)."""
 
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.messages import middleware as message_middleware
+from django.contrib.sessions import middleware as session_middleware
 from django.core.exceptions import BadRequest
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
@@ -55,3 +61,31 @@ class HtmxRequest:
     def __call__(self, request):
         request.htmx = request.headers.get("HX-Request") == "true"
         return self.get_response(request)
+
+
+def token_api(request) -> bool:
+    """A call of the POS API with `Authorization: Token …`: it needs no session, messages or
+    request.user from the session (DRF's token authentication sets the user)."""
+    return request.path_info.startswith("/api/") and request.META.get("HTTP_AUTHORIZATION", "")[:6].lower() == "token "
+
+
+class _SkippedForTokenAPI:
+    """Runs Django's middleware except for token calls of /api/ (a browser's session still reaches
+    the API, e.g. the docs page's "try it out")."""
+
+    def __call__(self, request):
+        if token_api(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SessionMiddleware(_SkippedForTokenAPI, session_middleware.SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_SkippedForTokenAPI, auth_middleware.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_SkippedForTokenAPI, message_middleware.MessageMiddleware):
+    pass

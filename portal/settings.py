@@ -60,12 +60,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.RejectControlCharacters",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "portal.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.AuthenticationMiddleware",
+    "portal.middleware.MessageMiddleware",
     "portal.middleware.HtmxRequest",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -222,6 +222,9 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)  # a sale
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=10)  # a sale is 3 deep
 # how long a write's Idempotency-Key response is kept for replays (pos-api.md, Conventions)
 IDEMPOTENCY_KEY_DAYS = env.int("IDEMPOTENCY_KEY_DAYS", default=30)
+# how long a web process keeps an API token it has read (pos.authentication): a token ended by another
+# process stops working within this many seconds; 0 reads the token on every call
+API_TOKEN_CACHE_SECONDS = env.float("API_TOKEN_CACHE_SECONDS", default=5)
 # Throttle counters and other short-lived state; production: CACHE_URL=redis://host:6379/1
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # Exports: a text cell starting with = + - @ is written as text, never run as a formula
@@ -321,7 +324,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = env.bool("AUDITLOG_DISABLE_REMOTE_ADDR", default=False)
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1, "portal.history.AuditlogMiddleware"
+    MIDDLEWARE.index("portal.middleware.AuthenticationMiddleware") + 1, "portal.history.AuditlogMiddleware"
 )
 
 # Prometheus metrics: requests and latency (web), task outcomes (worker), at /metrics for the

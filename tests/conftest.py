@@ -25,12 +25,15 @@ def fresh_process_caches():
     """Each test rolls its database back: the per-process copies of settings must not outlive it."""
     from campaigns.services import scenes
     from membership import config
+    from pos import authentication
 
     scenes.clear_cache()
     config.clear()
+    authentication.forget()
     yield
     scenes.clear_cache()
     config.clear()
+    authentication.forget()
 
 
 @pytest.fixture

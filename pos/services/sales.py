@@ -141,8 +141,9 @@ def record_sale(
     pay_stored_value = pricing.parse_amount(pay_stored_value or 0, field="pay_stored_value")
     if member is None and (pay_points or pay_stored_value or coupon_code):
         raise Invalid(MSG_NEEDS_MEMBER, field="member")
-    # A repeated receipt is found by the purchase's idempotency key under the member's lock, or by the
-    # unique (store, receipt_no) at the insert; a coupon is checked first, so it is looked up here.
+    # A repeated receipt meets the unique key of the purchase (under the member's lock) or of the sale
+    # (store, receipt_no) at the insert: the transaction rolls back as a whole and the first sale
+    # answers (below). A coupon is checked before anything is written, so then it is looked up here.
     if (coupon_code or member is None) and (replay := _replay(Sale, store, receipt_no, digest)):
         return replay
     lines = parse_lines(lines)
@@ -173,10 +174,6 @@ def record_sale(
                     savepoint=False,
                     overdraw=offline and offline_overdraw(pay_points, pay_stored_value, config.program()),
                 )
-                if result.replayed:
-                    if replay := _replay(Sale, store, receipt_no, digest):
-                        return replay
-                    raise IdempotencyConflict(field="receipt_no")
                 priced = result.pricing
                 if coupon is not None and priced.coupon_applied:
                     coupons.mark_used(

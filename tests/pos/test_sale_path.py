@@ -1,0 +1,164 @@
+"""The sale path's cost (issue 17): the statements of an API sale and a lookup, counted exactly;
+the per-process token cache and how fast a revoked token stops working; what /api/ skips."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+
+from membership.models import User
+from pos import authentication
+
+from .test_api import enrol, error, sale
+
+pytestmark = pytest.mark.django_db
+
+# One API sale of a member (no coupon, points or stored value) once the process is warm: the member's
+# id by member number, the member's lock, then the rows the sale writes. No token query (kept per
+# process for a few seconds), no look-up of the purchase's idempotency key before its insert (a
+# repeated receipt meets the unique key and is answered from the stored sale), and no query for the
+# program settings, tiers, earn stages or campaign scenes.
+SALE_STATEMENTS = [
+    'SELECT "membership_member"."id"',  # the member by member number (400 before any write if unknown)
+    'SELECT "membership_member"."id"',  # ... FOR NO KEY UPDATE: the member's lock and row
+    'INSERT INTO "membership_purchase"',
+    'INSERT INTO "membership_pointsentry"',
+    'INSERT INTO "membership_growthentry"',
+    'UPDATE "membership_member"',
+    'INSERT INTO "membership_outboxevent"',  # the sale's event (membership.outbox)
+    'INSERT INTO "pos_sale"',
+]
+
+
+def statements(queries):
+    # the test's own transaction wraps the sale in a savepoint; production has BEGIN/COMMIT instead
+    return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+
+
+def test_a_member_sale_is_exactly_eight_statements(api):
+    clerk = api("clerk1")
+    member_no = enrol(clerk).json()["member_no"]
+    assert sale(clerk, member=member_no, receipt_no="WARM").status_code == 201  # warms the per-process copies
+    with CaptureQueriesContext(connection) as queries:
+        response = sale(clerk, member=member_no, receipt_no="R-Q", amount="88.00")
+    assert response.status_code == 201 and response.json()["points_earned"] == 88
+    sql = statements(queries)
+    assert len(sql) == len(SALE_STATEMENTS), "\n".join(sql)
+    for got, expected in zip(sql, SALE_STATEMENTS, strict=True):
+        assert got.startswith(expected), f"{got}\n  expected {expected}"
+    assert "FOR NO KEY UPDATE" in sql[1] or connection.vendor == "sqlite"
+
+
+def test_a_repeated_receipt_without_the_pre_check_is_still_answered_from_the_first_sale(api):
+    clerk = api("clerk1")
+    member_no = enrol(clerk).json()["member_no"]
+    first = sale(clerk, member=member_no, receipt_no="R-AGAIN", amount="50.00")
+    again = sale(clerk, member=member_no, receipt_no="R-AGAIN", amount="50.00")
+    assert (first.status_code, again.status_code) == (201, 200) and again.json() == first.json()
+    other = sale(clerk, member=member_no, receipt_no="R-AGAIN", amount="51.00")
+    assert other.status_code == 409 and error(other)["code"] == "idempotency_conflict"
+    summary = clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).json()
+    assert summary["points"]["balance"] + summary["points"]["pending"] == 50  # earned once
+
+
+def test_a_lookup_is_exactly_two_queries(api, django_assert_num_queries):
+    clerk = api("clerk1")
+    enrol(clerk)
+    clerk.get("/api/v1/members/lookup/", {"q": "13800138000"})  # warms the settings copy and the token cache
+    with django_assert_num_queries(2):  # the member with tier, store and card; the points expiring soon
+        response = clerk.get("/api/v1/members/lookup/", {"q": "13800138000"})
+    assert response.status_code == 200 and response.json()["card_no"]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = Clock()
+    monkeypatch.setattr(authentication, "monotonic", c)
+    return c
+
+
+def test_a_token_is_read_once_per_short_life(api, clock, django_assert_num_queries):
+    clerk = api("clerk1")
+    assert clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 404  # reads the token
+    with django_assert_num_queries(1):  # the member only
+        assert clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 404
+    clock.now += authentication.CACHE_SECONDS + 0.1
+    with django_assert_num_queries(2):  # the token again, then the member
+        assert clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 404
+
+
+def test_a_deleted_token_is_refused_at_once_in_this_process(api, demo_staff, clock):
+    clerk = api("clerk1")
+    assert clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 404
+    Token.objects.filter(user=demo_staff["clerk1"]).delete()
+    assert clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 401
+    # a password change ends the tokens too (membership.signals), and so the cached copy
+    clerk = api("clerk1")
+    assert clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 404
+    user = demo_staff["clerk1"]
+    user.set_password("another-secret-1")
+    user.save()
+    assert clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 401
+
+
+def test_a_token_revoked_by_another_process_stops_working_within_seconds(api, demo_staff, clock):
+    """Another web process (or the database directly) ends the token or disables the clerk: no
+    signal reaches this process, whose copy lives CACHE_SECONDS at most."""
+    assert authentication.CACHE_SECONDS <= 5
+    clerk, manager = api("clerk1"), api("manager1")
+    assert clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 404
+    assert manager.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 404
+    Token.objects.filter(user=demo_staff["clerk1"])._raw_delete(connection.alias)  # no signals
+    User.objects.filter(pk=demo_staff["manager1"].pk).update(is_active=False)  # no signals
+    clock.now += authentication.CACHE_SECONDS + 0.1
+    assert clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 401
+    assert manager.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 401
+
+
+def test_each_request_gets_its_own_copy_of_the_cached_user(api, demo_staff):
+    clerk = api("clerk1")
+    enrol(clerk)
+    seen = []
+    from pos import api as api_views
+
+    original = api_views.LookupView.get
+
+    def spy(self, request):
+        seen.append(request.user)
+        request.user.scribbled = True  # a view that sets an attribute must not leak it to the next request
+        return original(self, request)
+
+    api_views.LookupView.get = spy
+    try:
+        clerk.get("/api/v1/members/lookup/", {"q": "13800138000"})
+        clerk.get("/api/v1/members/lookup/", {"q": "13800138000"})
+    finally:
+        api_views.LookupView.get = original
+    assert seen[0] is not seen[1] and seen[0].pk == seen[1].pk == demo_staff["clerk1"].pk
+    assert seen[1].store.code == "S001"
+
+
+def test_a_token_call_to_the_api_makes_no_session_csrf_or_language_cookie(api, client, demo_staff):
+    clerk = api("clerk1")
+    enrol(clerk)
+    response = clerk.get("/api/v1/members/lookup/", {"q": "13800138000"})
+    assert response.status_code == 200
+    assert not response.cookies and "Cookie" not in response.get("Vary", "")
+    # the browser's session still reaches the API (the docs page's "try it out")
+    client.force_login(demo_staff["clerk1"])
+    assert client.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 200
+    # the language is still negotiated for a token call (LocaleMiddleware stays: it costs next to nothing)
+    forged = api()
+    forged.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    en = forged.get("/api/v1/members/lookup/", {"q": "1"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert en.status_code == 401 and error(en)["message"] == "Invalid token."
+    zh = forged.get("/api/v1/members/lookup/", {"q": "1"})
+    assert zh.status_code == 401 and error(zh)["message"] not in ("", "Invalid token.")
