@@ -34,6 +34,7 @@ from .models import (
     Target,
     TierDay,
 )
+from .services.rollups import LIFECYCLE_FIELDS
 
 ZERO = Decimal("0.00")
 
@@ -224,19 +225,6 @@ def balances_at(scope: Scope, ends: list[date]) -> dict[date, dict]:
             "ltv": d.ltv(member_net, t["new_members"]),
         }
     return out
-
-
-LIFECYCLE_FIELDS = [
-    "members",
-    "prospects",
-    "active",
-    "silent",
-    "churned",
-    "new_active",
-    "revived",
-    "went_silent",
-    "newly_churned",
-]
 
 
 def lifecycle_at(scope: Scope, day: date) -> dict:
@@ -558,17 +546,7 @@ def week_ends(scope: Scope) -> list[date]:
 
 def lifecycle(scope: Scope) -> Table:
     ends = week_ends(scope)
-    fields = [
-        "members",
-        "prospects",
-        "active",
-        "silent",
-        "churned",
-        "new_active",
-        "revived",
-        "went_silent",
-        "newly_churned",
-    ]
+    fields = LIFECYCLE_FIELDS
     by_day = {
         r["day"]: r
         for r in LifecycleDay.objects.filter(scope.stores_q(), day__in=ends + [e - timedelta(days=7) for e in ends])
