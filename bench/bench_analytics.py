@@ -153,9 +153,9 @@ def generate_sales(total: int) -> dict:
             conn.execute(f"""
                 INSERT INTO pos_sale (store_id, clerk_id, member_id, purchase_id, receipt_no, amount, points_redeemed,
                     points_value, coupon_code, coupon_value, stored_value_paid, cash_due, points_earned,
-                    returned_amount, request_hash, response, created_at, member_discount)
+                    returned_amount, request_hash, response, created_at, member_discount, flagged, offline)
                 SELECT store_id, clerk_id, member_id, purchase_id, receipt_no, amount, points_redeemed, points_value,
-                       '', 0, 0, amount - points_value, points_earned, 0, '', '{{}}', created_at, 0
+                       '', 0, 0, amount - points_value, points_earned, 0, '', '{{}}', created_at, 0, false, false
                 FROM (
                     SELECT p.store_id, c.user_id AS clerk_id, p.member_id, p.id AS purchase_id,
                            p.reference AS receipt_no,

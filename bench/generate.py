@@ -74,14 +74,15 @@ COLUMNS = {
         "id, member_no, phone, name, gender, birth_year, birth_month, birth_day, channel, joined_at, referral_code,"
         " marketing_consent, consent_at, status, tier_since, tier_floor_until, growth_value, points_balance,"
         " points_pending, points_flagged, sv_principal, sv_bonus, sv_pin, purchase_count, last_purchase_at,"
-        " password, enrolled_by_id, home_store_id, merged_into_id, referrer_id, tier_id, tier_floor_id"
+        " password, enrolled_by_id, home_store_id, merged_into_id, referrer_id, tier_id, tier_floor_id,"
+        " sv_flagged, email, wechat_openid"
     ),
     "membership_card": "number, kind, status, batch, bound_at, blocked_at, created_at, replaces_id, member_id",
     "membership_purchase": (
         "id, reference, created_at, amount, member_discount, points_paid, points_value, coupon_value, sv_principal_paid,"
         " sv_bonus_paid, eligible_amount, points_earned, growth, returned_amount, points_reversed,"
         " points_refunded, growth_reversed, sv_principal_refunded, sv_bonus_refunded, idempotency_key,"
-        " member_id, operator_id, store_id, tier_at_sale_id, member_discount"
+        " member_id, operator_id, store_id, tier_at_sale_id"
     ),
     "membership_pointsentry": (
         "amount, kind, source, source_ref, reason, created_at, balance_after, remaining, pending,"
@@ -364,7 +365,7 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
                 purch_buf.append(
                     f"{pid}\t{ref}\t{ts(t)}\t{money(amount_fen)}\t0.00\t{pay}\t{money(pay)}\t0.00\t0.00\t0.00\t"
                     f"{money(eligible)}\t{earned}\t{g}\t0.00\t0\t0\t0\t0.00\t0.00\t{key}\t{mid}\t\\N\t{store}\t"
-                    f"{tier_ids[tier]}\t0.00\n"
+                    f"{tier_ids[tier]}\n"
                 )
                 if earned:
                     bal += earned
@@ -430,7 +431,7 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
                 f"{name}\t{gender}\t{birth}\t{CHANNELS[int(r() * len(CHANNELS))]}\t{joined}\t{referral_code(idx)}\t"
                 f"{'t' if consent else 'f'}\t{joined if consent else chr(92) + 'N'}\tactive\t{ts(tier_since)}\t\\N\t"
                 f"{growth}\t{bal}\t0\tf\t0.00\t0.00\t\t{sales}\t{ts(last_sale) if last_sale else chr(92) + 'N'}\t"
-                f"\t\\N\t{home}\t\\N\t{referrer}\t{tier_ids[tier]}\t\\N\n"
+                f"\t\\N\t{home}\t\\N\t{referrer}\t{tier_ids[tier]}\t\\N\tf\t\t\n"
             )
             payload = "8860" + f"{_perm(idx, 10**11, 1_234_567_891, 3_141_593):011d}"
             cards_buf.append(
