@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -129,7 +130,7 @@ class LookupView(CounterAPIView):
     def get(self, request):
         q = request.query_params.get("q", "")
         if not q.strip():
-            raise Invalid("Give a phone, a card number or a member QR token.", field="q")
+            raise Invalid(_("Give a phone, a card number or a member QR token."), field="q")
         return Response(summary(selectors.find_member(q), request.user))
 
 

@@ -74,6 +74,15 @@ def test_lookup_by_phone_card_and_qr_token(api):
     assert missing.status_code == 404 and error(missing)["code"] == "not_found"
 
 
+def test_an_empty_lookup_says_what_to_give_in_the_till_s_language(api):
+    clerk = api("clerk1")
+    en = clerk.get("/api/v1/members/lookup/", {"q": " "}, HTTP_ACCEPT_LANGUAGE="en")
+    assert en.status_code == 400 and error(en)["code"] == "invalid"
+    assert error(en)["message"] == "Give a phone, a card number or a member QR token."
+    zh = clerk.get("/api/v1/members/lookup/", {"q": ""}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert zh.status_code == 400 and error(zh)["message"] == "请输入手机号、卡号或会员二维码。"
+
+
 def test_an_expired_or_forged_qr_token_says_so(api):
     clerk = api("clerk1")
     member_no = enrol(clerk).json()["member_no"]
