@@ -171,7 +171,7 @@ class MemberResource(ServiceRowMixin, resources.ModelResource):
         valid, errors = self._importer.check([parsed])
         if errors:
             raise ValidationError(errors[parsed.number])
-        self._importer.write(valid)
+        self._importer.write(valid).flush()
         _copy_into(Member.objects.get(pk=parsed.member_id), instance)
 
 

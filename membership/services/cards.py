@@ -15,15 +15,13 @@ MSG_CARD_FORMAT = _("A card number is 12 to 19 digits with a valid check digit."
 MSG_CARD_NOT_IN_STOCK = _("This card is not in the card stock: import its batch first.")
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit doubled, its two digits added
+
+
 def luhn_check_digit(payload: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(payload)):
-        d = int(ch)
-        if i % 2 == 0:  # every second digit from the right, starting next to the check digit
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+    digits = [int(ch) for ch in reversed(payload)]
+    # every second digit from the right, starting next to the check digit, is doubled
+    total = sum(_DOUBLED[d] for d in digits[0::2]) + sum(digits[1::2])
     return str((10 - total % 10) % 10)
 
 
@@ -45,7 +43,8 @@ def normalise_number(number) -> str:
 
 
 def new_virtual_number() -> str:
-    payload = VIRTUAL_PREFIX + "".join(secrets.choice("0123456789") for _digit in range(VIRTUAL_LENGTH - 5))
+    digits = VIRTUAL_LENGTH - 5
+    payload = VIRTUAL_PREFIX + str(secrets.randbelow(10**digits)).zfill(digits)
     return payload + luhn_check_digit(payload)
 
 

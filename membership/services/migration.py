@@ -28,12 +28,13 @@ import io
 import json
 import re
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -216,6 +217,8 @@ class Result:
 
 
 def _text(value) -> str:
+    if type(value) is str:  # a CSV cell: the common case first
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -324,6 +327,12 @@ class Importer:
         self.pending_referrers: list[tuple[int, str, int]] = []  # (member id, referrer phone, row number)
         self.tag_ids: dict[str, int] = {}
         self.file_phones: set[str] = set()
+        # member numbers, referral codes and virtual card numbers this import drew: a batch not yet
+        # written is not in the database, and the next batch's draws must not collide with it
+        self.drawn: dict[str, set[str]] = {"member_no": set(), "referral_code": set(), "card": set()}
+        # reads for checks (see _Writer): the import's own connection unless a writer gives another
+        self.reader = connection
+        self.drain = lambda: None
 
     # ---------------------------------------------------------------- shape of one row
 
@@ -470,17 +479,17 @@ class Importer:
         existing = {
             phone: SimpleNamespace(pk=pk, phone=phone, member_no=no, channel=channel)
             for pk, phone, no, channel, status in _lookup(
-                Member, "phone", phones, ("id", "phone", "member_no", "channel", "status")
+                Member, "phone", phones, ("id", "phone", "member_no", "channel", "status"), using=self.reader
             )
             if status == Member.Status.ACTIVE
         }
         numbers = {r.member_no for r in rows if r.member_no}
-        nos_taken = dict(_lookup(Member, "member_no", numbers, ("member_no", "phone")))
+        nos_taken = dict(_lookup(Member, "member_no", numbers, ("member_no", "phone"), using=self.reader))
         all_cards = {n for r in rows for n in r.cards}
         known_cards = {
             number: SimpleNamespace(pk=pk, number=number, status=status, member_id=member_id)
             for pk, number, status, member_id in _lookup(
-                Card, "number", all_cards, ("id", "number", "status", "member_id")
+                Card, "number", all_cards, ("id", "number", "status", "member_id"), using=self.reader
             )
         }
         valid = []
@@ -543,20 +552,26 @@ class Importer:
         """Import an iterable of row dicts (the first data row is row 1). One transaction; rolled back
         for a dry run, or when a row is bad and bad rows are not to be skipped."""
         result = self.result
-        with transaction.atomic():
+        # the checks read committed rows through a second connection while a batch is written, when
+        # nothing uncommitted of the caller's could be missed: the import is the whole transaction
+        side_reader = not connection.in_atomic_block
+        with transaction.atomic(), _Writer(side_reader=side_reader) as writer:
+            self.reader, self.drain = writer.reader, writer.wait
             batch = []
             done = 0
             for number, raw in enumerate(rows, start=1):
                 batch.append((number, raw))
                 if len(batch) >= self.batch_rows:
-                    self._batch(batch)
+                    self._batch(batch, writer)
                     done += len(batch)
                     batch = []
                     if self.progress:
                         self.progress(done, total)
             if batch:
-                self._batch(batch)
+                self._batch(batch, writer)
                 done += len(batch)
+            writer.wait()
+            self.reader, self.drain = connection, lambda: None
             if self.can_write():
                 self._link_referrers()
             self.result.in_file.members = len(self.file_phones)
@@ -572,7 +587,10 @@ class Importer:
     def can_write(self) -> bool:
         return not self.result.base_errors and (self.result.skip_bad_rows or not self.result.errors)
 
-    def _batch(self, numbered) -> None:
+    def _batch(self, numbered, writer: "_Writer") -> None:
+        """Parse a batch (no database: it runs while the writer still writes the batch before), then
+        check it once that write is done (the checks read what earlier batches wrote) and hand its
+        valid rows to the writer."""
         parsed = []
         for number, raw in numbered:
             self.result.in_file.rows += 1
@@ -586,11 +604,13 @@ class Importer:
             self.file_phones.add(row.phone)
             self.result.in_file.add_row(row)
             parsed.append(row)
+        if self.reader is connection:
+            writer.wait()  # the checks read through the connection the writer is using
         valid, errors = self.check(parsed)
         for number, errs in sorted(errors.items()):
             self._keep_errors(number, errs)
         if self.can_write() and valid:
-            self.write(valid)
+            writer.submit(self.write(valid))
 
     def _in_file_figures(self, raw) -> None:
         """A bad row still counts in the file's figures, as far as its cells read."""
@@ -614,13 +634,15 @@ class Importer:
 
     # ---------------------------------------------------------------- writing valid rows
 
-    def write(self, rows: list[Row]) -> None:
+    def write(self, rows: list[Row]) -> "BulkWriter":
         """Write valid rows: new members with their card, tier change, growth and audit entry; lots and
-        stored value for every row whose key is not used yet. Bulk statements; members in id order."""
+        stored value for every row whose key is not used yet. Bulk statements; members in id order.
+        Reads what it needs now; the writes are planned in the returned writer (`flush`), which on
+        PostgreSQL runs in the import's writer thread (`_Writer`)."""
         at, w = self.at, self.result.written
         writer = BulkWriter()
         new_rows = [r for r in rows if r.new]
-        ids = writer.reserve_ids(Member, len(new_rows))
+        ids = writer.reserve_ids(Member, len(new_rows), using=self.reader)
         entry = self.tier_list[0]
         members = []
         for row, pk in zip(new_rows, ids):
@@ -679,6 +701,8 @@ class Importer:
             if row.member_id is None:
                 row.member_id = self.member_ids[row.phone]
         missing = sorted({r.member_id for r in rows} - set(balances))
+        if missing:  # members of earlier rows or imports: their balances as written, locked
+            self.drain()
         for m in (
             Member.objects.select_for_update(no_key=True)
             .filter(pk__in=missing)
@@ -692,7 +716,11 @@ class Importer:
         used = {
             k
             for (k,) in _lookup(
-                PointsEntry, "idempotency_key", [k for k in keys if k.startswith("import:p:")], ("idempotency_key",)
+                PointsEntry,
+                "idempotency_key",
+                [k for k in keys if k.startswith("import:p:")],
+                ("idempotency_key",),
+                using=self.reader,
             )
         }
         used |= {
@@ -702,6 +730,7 @@ class Importer:
                 "idempotency_key",
                 [k for k in keys if k.startswith("import:sv:")],
                 ("idempotency_key",),
+                using=self.reader,
             )
         }
         lots, sv_entries = [], []
@@ -813,35 +842,46 @@ class Importer:
         writer.insert(StoredValueEntry, sv_entries)
         changed = [balances[pk] for pk in sorted(touched)]  # members of earlier imports given a new lot
         if changed:
-            Member.objects.bulk_update(
-                changed, ["points_balance", "points_pending", "points_flagged", "sv_principal", "sv_bonus"]
+            writer.then(
+                Member.objects.bulk_update,
+                changed,
+                ["points_balance", "points_pending", "points_flagged", "sv_principal", "sv_bonus"],
             )
         self._write_tags(writer, rows)
+        return writer
 
     def _unique_member_numbers(self, members) -> None:
-        """Generated member numbers and referral codes that collide with one in use are drawn again."""
+        """Generated member numbers and referral codes that collide with one in use, or with one this
+        import drew for an earlier batch, are drawn again."""
         for column, draw in (("member_no", enrolment._new_member_no), ("referral_code", enrolment._new_referral_code)):
+            drawn = self.drawn[column]
             while True:
                 values = [m[column] for m in members]
-                taken = {v for (v,) in _lookup(Member, column, values, (column,))}
+                taken = {v for (v,) in _lookup(Member, column, values, (column,), using=self.reader)}
                 seen, again = set(), False
                 for m in members:
-                    if m[column] in taken or m[column] in seen:
+                    if m[column] in taken or m[column] in seen or m[column] in drawn:
                         if column == "member_no" and m["member_no"] in self.member_nos_in_file:
                             raise AssertionError("a member number checked free was taken meanwhile")
                         m[column] = draw()
                         again = True
                     seen.add(m[column])
                 if not again:
+                    drawn.update(values)
                     break
 
     def _write_cards(self, writer, rows, members) -> None:
         at, w = self.at, self.result.written
         wanted = {n: r.member_id for r in rows for n in r.cards}
+        # cards in use or in stock are locked in the import's transaction; so are the cards of a
+        # member of an earlier batch or import (perhaps bound by an earlier batch not yet written)
+        lock = any(r.cards and not r.new for r in rows) or _lookup(Card, "number", wanted, ("id",), using=self.reader)
+        if lock:
+            self.drain()
         known = {
             number: Card(pk=pk, number=number, status=status, member_id=member_id)
-            for pk, number, status, member_id in _lookup(
-                Card, "number", wanted, ("id", "number", "status", "member_id"), lock=True
+            for pk, number, status, member_id in (
+                _lookup(Card, "number", wanted, ("id", "number", "status", "member_id"), lock=True) if lock else ()
             )
         }
         bind_stock = [c for n, c in known.items() if c.member_id is None]
@@ -862,12 +902,12 @@ class Importer:
         ]
         with_card = {r.member_id for r in rows if r.cards} | {c.member_id for c in known.values() if c.member_id}
         virtual = []
-        drawn = set()
+        drawn, earlier = set(), self.drawn["card"]
         for m in members:
             if m["id"] in with_card:
                 continue
             number = cards.new_virtual_number()
-            while number in drawn:
+            while number in drawn or number in earlier:
                 number = cards.new_virtual_number()
             drawn.add(number)
             virtual.append(
@@ -883,26 +923,28 @@ class Importer:
                     created_at=at,
                 )
             )
-        taken = {n for (n,) in _lookup(Card, "number", drawn, ("number",))}
+        taken = {n for (n,) in _lookup(Card, "number", drawn, ("number",), using=self.reader)}
         for card in virtual:
-            while card["number"] in taken or card["number"] in wanted:
+            while card["number"] in taken or card["number"] in wanted or card["number"] in earlier:
                 card["number"] = cards.new_virtual_number()
+            earlier.add(card["number"])
         for card in bind_stock:
             card.member_id, card.status, card.bound_at = wanted[card.number], Card.Status.ACTIVE, at
         if bind_stock:
-            Card.objects.bulk_update(bind_stock, ["member", "status", "bound_at"])
+            writer.then(Card.objects.bulk_update, bind_stock, ["member", "status", "bound_at"])
         writer.insert(Card, new_cards + virtual)
         w.cards += len(bind_stock) + len(new_cards)
 
     def _write_tags(self, writer, rows) -> None:
         names = {t for r in rows for t in r.tags} - set(self.tag_ids)
         if names:
+            self.drain()
             Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)
             self.tag_ids.update(Tag.objects.filter(name__in=names).values_list("name", "pk"))
         through = Member.tags.through
         links = [through(member_id=r.member_id, tag_id=self.tag_ids[t]) for r in rows for t in r.tags]
         if links:
-            through.objects.bulk_create(links, ignore_conflicts=True)
+            writer.then(through.objects.bulk_create, links, ignore_conflicts=True)
 
     def _link_referrers(self) -> None:
         if not self.pending_referrers:
@@ -913,17 +955,78 @@ class Importer:
         Member.objects.bulk_update(linked, ["referrer"], batch_size=2000)
 
 
-def _lookup(model, column: str, values, columns, *, lock: bool = False) -> list[tuple]:
+class _Writer:
+    """Runs a batch's planned writes (`BulkWriter.flush`: the COPYs and updates) in a second thread on
+    the import's own connection, hence in its transaction, while the main thread parses the next
+    batch, so that the database's work on one batch overlaps Python's on the next. The deferred
+    foreign-key checks of the batch's rows are run there too (instead of all at COMMIT, where nothing
+    overlaps them). The two threads never use the import's connection at once: meanwhile the main
+    thread checks and prepares the next batch reading committed rows through a second connection
+    (`reader`; what this import wrote so far it knows itself), and waits for the write (`wait`)
+    before it uses the import's connection: to lock rows, or to read a member or card of an earlier
+    batch. Inside a caller's transaction, whose rows a second connection would not see, there is no
+    second connection and the main thread waits before each check. PostgreSQL only; elsewhere
+    `BulkWriter` writes at once and there is nothing to flush."""
+
+    def __init__(self, *, side_reader: bool):
+        self.connection = connections[DEFAULT_DB_ALIAS]
+        self.threaded = self.connection.vendor == "postgresql"
+        self.pending = None
+        self.reader = connection
+        self.side_reader = side_reader and self.threaded
+
+    def __enter__(self):
+        if self.threaded:
+            self.connection.inc_thread_sharing()
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="import-writer", initializer=self._share)
+        if self.side_reader:
+            self.reader = connections.create_connection(DEFAULT_DB_ALIAS)
+        return self
+
+    def _share(self) -> None:
+        connections[DEFAULT_DB_ALIAS] = self.connection
+
+    def _flush(self, bulk: "BulkWriter") -> None:
+        bulk.flush()
+        with self.connection.cursor() as cur:
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checks the foreign keys the batch queued
+            cur.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's foreign keys are initially deferred
+
+    def submit(self, bulk: "BulkWriter") -> None:
+        self.wait()
+        if self.threaded:
+            self.pending = self.pool.submit(self._flush, bulk)
+        else:
+            bulk.flush()
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()  # raises what the write raised
+
+    def __exit__(self, *exc_info):
+        if self.side_reader:
+            self.reader.close()
+        if self.threaded:
+            self.pool.shutdown(wait=True)  # the transaction's end needs the connection back
+            self.connection.dec_thread_sharing()
+        if exc_info[0] is None:
+            self.wait()
+
+
+def _lookup(model, column: str, values, columns, *, lock: bool = False, using=None) -> list[tuple]:
     """Rows (as tuples of `columns`) of `model` whose `column` is one of `values`: one array
-    parameter on PostgreSQL (thousands of IN placeholders cost more to build than to run)."""
+    parameter on PostgreSQL (thousands of IN placeholders cost more to build than to run).
+    `using`: the connection to read through (the import's own by default)."""
     values = list(values)
     if not values:
         return []
-    if connection.vendor != "postgresql":
+    conn = connection if using is None else using
+    if conn.vendor != "postgresql":
         queryset = model.objects.select_for_update() if lock else model.objects
         return list(queryset.filter(**{f"{column}__in": values}).values_list(*columns))
-    q = connection.ops.quote_name
-    with connection.cursor() as cur:
+    q = conn.ops.quote_name
+    with conn.cursor() as cur:
         cur.execute(
             f"SELECT {', '.join(q(c) for c in columns)} FROM {q(model._meta.db_table)}"
             f" WHERE {q(column)} = ANY(%s){' FOR UPDATE' if lock else ''}",
@@ -934,16 +1037,31 @@ def _lookup(model, column: str, values, columns, *, lock: bool = False) -> list[
 
 class BulkWriter:
     """Insert rows given as dicts of column values: COPY on PostgreSQL, bulk_create elsewhere. Ids of
-    new members are reserved up front so that the other rows can point at them."""
+    new members are reserved up front so that the other rows can point at them. On PostgreSQL the
+    statements are planned (the rows made into COPY tuples here) and run, in order, by `flush`;
+    elsewhere they run at once."""
 
     def __init__(self):
         self.postgres = connection.vendor == "postgresql"
+        self.planned: list = []
 
-    def reserve_ids(self, model, count: int) -> list[int]:
+    def then(self, statement, *args, **kwargs) -> None:
+        """A statement to run after the inserts planned so far (at once, off PostgreSQL)."""
+        if self.postgres:
+            self.planned.append((statement, args, kwargs))
+        else:
+            statement(*args, **kwargs)
+
+    def flush(self) -> None:
+        planned, self.planned = self.planned, []
+        for statement, args, kwargs in planned:
+            statement(*args, **kwargs)
+
+    def reserve_ids(self, model, count: int, using=None) -> list[int]:
         if not count:
             return []
         table = model._meta.db_table
-        with connection.cursor() as cur:
+        with (connection if using is None else using).cursor() as cur:
             if self.postgres:
                 cur.execute(
                     "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
@@ -969,14 +1087,20 @@ class BulkWriter:
         names_all = names + "".join(", " + connection.ops.quote_name(c) for c in extra)
         tail = tuple(full[c] for c in extra)
         table = connection.ops.quote_name(model._meta.db_table)
-        with connection.cursor() as cur:
-            raw = cur.cursor
-            with raw.copy(f"COPY {table} ({names_all}) FROM STDIN") as copy:
-                for row in rows:
-                    values = tuple(
-                        json.dumps(row[c], ensure_ascii=False) if c in json_columns else row[c] for c in columns
-                    )
-                    copy.write_row(values + tail)
+        if json_columns:
+            tuples = [
+                tuple(json.dumps(row[c], ensure_ascii=False) if c in json_columns else row[c] for c in columns) + tail
+                for row in rows
+            ]
+        else:
+            tuples = [tuple(map(row.__getitem__, columns)) + tail for row in rows]
+        self.planned.append((_copy, (f"COPY {table} ({names_all}) FROM STDIN", tuples), {}))
+
+
+def _copy(sql: str, tuples: list[tuple]) -> None:
+    with connection.cursor() as cur, cur.cursor.copy(sql) as copy:
+        for values in tuples:
+            copy.write_row(values)
 
 
 def _defaults(model) -> dict:
