@@ -1,13 +1,15 @@
 """The read side of membership: lookups and summaries for the counter, the API and member pages."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Min, OuterRef, Subquery, Sum
+from django.utils.dateparse import parse_datetime
 
 from . import config, qr
 from .errors import NotFound
-from .models import Card, Member, PointsEntry, ProgramSettings
+from .models import Card, Member, PointsEntry, ProgramSettings, Store
 from .services import tiers
 from .services.cards import is_valid_number
 from .services.common import local, now
@@ -25,16 +27,11 @@ def find_members(q: str) -> list[Member]:
     base = with_card_no(Member.objects.select_related("tier", "home_store").filter(status=ACTIVE))
     if qr.looks_like_token(q):
         return list(base.filter(member_no=qr.read_token(q)))
-    digits = "".join(ch for ch in q if ch.isdigit() or ch == "+")
-    try:
-        phone = normalise_phone(digits)
-    except Exception:
-        phone = None
-    if phone and PHONE_RE.match(phone):
+    if phone := _as_phone(q):
         found = list(base.filter(phone=phone))
         if found:
             return found
-    digits = digits.lstrip("+")
+    digits = "".join(ch for ch in q if ch.isdigit() or ch == "+").lstrip("+")
     if digits.isdigit():
         if is_valid_number(digits):
             card = (
@@ -51,6 +48,16 @@ def find_members(q: str) -> list[Member]:
         if 4 <= len(digits) < 11:  # the last digits of a phone: a short list to choose from
             return list(base.filter(phone__endswith=digits).order_by("-last_purchase_at")[:10])
     return []
+
+
+def _as_phone(q: str) -> str | None:
+    """The mobile number a clerk typed or scanned, if it is one."""
+    digits = "".join(ch for ch in q if ch.isdigit() or ch == "+")
+    try:
+        phone = normalise_phone(digits)
+    except Exception:
+        return None
+    return phone if phone and PHONE_RE.match(phone) and not qr.looks_like_token(q) else None
 
 
 def find_member(q: str) -> Member:
@@ -102,15 +109,15 @@ def discount_fraction(percent) -> str:
     return text + "0" * max(0, 2 - len(text.split(".")[1]))
 
 
-def member_summary(member: Member, *, reveal_phone: bool = False) -> dict:
+def member_summary(member: Member, *, reveal_phone: bool = False, expiring_points=None) -> dict:
     """The member summary of pos-api.md (also used by the counter and the member pages).
-    One query for the expiring points, plus one for the card unless the member came from a
-    queryset annotated with with_card_no()."""
-    program = config.program()
-    soon, first = expiring(member, program)
+    One query for the expiring points unless given (`expiring_points`: points, first date), plus one
+    for the card unless the member came from a queryset annotated with with_card_no()."""
+    soon, first = expiring_points if expiring_points is not None else expiring(member, config.program())
     nxt, needed = tiers.growth_to_next(member)
-    card_no = getattr(member, "primary_card_no", None)
-    if card_no is None:
+    if hasattr(member, "primary_card_no"):  # annotated (with_card_no) or read with the member
+        card_no = member.primary_card_no
+    else:
         card = member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at").first()
         card_no = card.number if card else None
     return {
@@ -137,6 +144,78 @@ def member_summary(member: Member, *, reveal_phone: bool = False) -> dict:
         "joined_at": member.joined_at.isoformat(),
         "home_store": member.home_store.code,
     }
+
+
+# The till's lookup by phone in one statement (issue 17: the lookup's web CPU was the ORM compiling
+# three queries): the member with their home store, primary card and expiring points, the same rows
+# find_members, with_card_no and expiring select, written once more here by hand for this one path.
+SUMMARY_BY_PHONE = """
+SELECT m.id, m.member_no, m.name, m.phone, m.tier_id, m.growth_value, m.points_balance, m.points_pending,
+       m.sv_principal, m.sv_bonus, m.birth_month, m.birth_day, m.joined_at, m.home_store_id, s.code,
+       (SELECT c.number FROM membership_card c WHERE c.member_id = m.id AND c.status = %(card_active)s
+        ORDER BY c.kind DESC, c.bound_at DESC LIMIT 1),
+       (SELECT SUM(e.remaining) FROM membership_pointsentry e WHERE {due}),
+       (SELECT MIN(e.expires_at) FROM membership_pointsentry e WHERE {due})
+FROM membership_member m JOIN membership_store s ON s.id = m.home_store_id
+WHERE m.phone = %(phone)s AND m.status = %(active)s
+ORDER BY m.id LIMIT 1""".format(
+    due="e.member_id = m.id AND e.remaining > 0 AND NOT e.pending AND e.expires_at > %(at)s "
+    "AND e.expires_at <= %(until)s"
+)
+
+
+def _utc(value):
+    """A timestamp as read by a raw query: aware on PostgreSQL, naive UTC (or text) on SQLite."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def lookup_summary(q: str, *, reveal_phone: bool = False) -> dict:
+    """The member summary of what a clerk typed or scanned (the API's lookup): a phone in one
+    statement, anything else through find_member."""
+    phone = _as_phone((q or "").strip())
+    if phone:
+        at = now()
+        until = at + timedelta(days=config.program().expiry_notice_days)
+        adapt = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cur:
+            cur.execute(
+                SUMMARY_BY_PHONE,
+                {
+                    "card_active": Card.Status.ACTIVE,
+                    "at": adapt(at),
+                    "until": adapt(until),
+                    "phone": phone,
+                    "active": ACTIVE,
+                },
+            )
+            row = cur.fetchone()
+        if row is not None:
+            (pk, member_no, name, phone, tier_id, growth, balance, pending, principal, bonus, month, day, joined,
+             store_id, store_code, card_no, soon, first) = row  # fmt: skip
+            member = Member(
+                id=pk,
+                member_no=member_no,
+                name=name,
+                phone=phone,
+                tier_id=tier_id,
+                growth_value=growth,
+                points_balance=balance,
+                points_pending=pending,
+                sv_principal=Decimal(str(principal)),
+                sv_bonus=Decimal(str(bonus)),
+                birth_month=month,
+                birth_day=day,
+                joined_at=_utc(joined),
+            )
+            member.tier = config.tier(tier_id)
+            member.home_store = Store(id=store_id, code=store_code)
+            member.primary_card_no = card_no
+            return member_summary(member, reveal_phone=reveal_phone, expiring_points=(int(soon or 0), _utc(first)))
+        if "".join(ch for ch in q if ch.isdigit()) == phone:  # nothing else in find_members reads 11 digits
+            raise NotFound(field="q")
+    return member_summary(find_member(q), reveal_phone=reveal_phone)
 
 
 def points_history(member: Member):

@@ -131,7 +131,7 @@ class LookupView(CounterAPIView):
         q = request.query_params.get("q", "")
         if not q.strip():
             raise Invalid(_("Give a phone, a card number or a member QR token."), field="q")
-        return Response(summary(selectors.find_member(q), request.user))
+        return Response(selectors.lookup_summary(q, reveal_phone=permissions.is_hq(request.user)))
 
 
 class MemberView(CounterAPIView):

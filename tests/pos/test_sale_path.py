@@ -61,13 +61,47 @@ def test_a_repeated_receipt_without_the_pre_check_is_still_answered_from_the_fir
     assert summary["points"]["balance"] + summary["points"]["pending"] == 50  # earned once
 
 
-def test_a_lookup_is_exactly_two_queries(api, django_assert_num_queries):
+def test_a_lookup_by_phone_is_exactly_one_query(api, django_assert_num_queries):
     clerk = api("clerk1")
     enrol(clerk)
     clerk.get("/api/v1/members/lookup/", {"q": "13800138000"})  # warms the settings copy and the token cache
-    with django_assert_num_queries(2):  # the member with tier, store and card; the points expiring soon
+    with django_assert_num_queries(1):  # the member with store, card and the points expiring soon
         response = clerk.get("/api/v1/members/lookup/", {"q": "13800138000"})
     assert response.status_code == 200 and response.json()["card_no"]
+
+
+def test_the_one_statement_lookup_answers_what_the_general_lookup_answers(api, demo_staff):
+    """selectors.lookup_summary reads a phone's member by hand-written SQL; every field must be what
+    find_member + member_summary (through the API's serializer) give: lots expiring soon and later,
+    pending points, stored value, no card at all, a tier with a next tier, on SQLite and PostgreSQL."""
+    from datetime import timedelta
+
+    from membership import selectors
+    from membership.models import Card, Member, PointsEntry
+    from membership.services import points, stored_value
+    from membership.services.common import now
+    from pos.serializers import MemberSummary
+
+    clerk = api("clerk1")
+    enrol(clerk)
+    enrol(clerk, phone="13800138001")
+    member = Member.objects.get(phone="13800138000")
+    for amount, days in ((300, 5), (200, 9), (50, 400)):  # two lots expire within the notice period
+        lot = points.adjust(member=member, points=amount, reason="t", acting_user=demo_staff["admin"])
+        PointsEntry.objects.filter(pk=lot.pk).update(expires_at=now() + timedelta(days=days))
+    stored_value.top_up(
+        member=member, amount="100.50", store=demo_staff["clerk1"].store, acting_user=demo_staff["clerk1"]
+    )
+    Card.objects.filter(member__phone="13800138001").update(status=Card.Status.BLOCKED)
+    for phone in ("13800138000", "13800138001", "138 0013 8000", "+8613800138000"):
+        general = MemberSummary(selectors.member_summary(selectors.find_member(phone))).data
+        one = selectors.lookup_summary(phone)
+        assert one == general, phone
+        assert one == MemberSummary(one).data
+        assert clerk.get("/api/v1/members/lookup/", {"q": phone}).json() == one
+    one = selectors.lookup_summary("13800138000")
+    assert one["points"]["expiring_soon"] == 500 and one["stored_value"]["principal"] == "100.50"
+    assert selectors.lookup_summary("13800138001")["card_no"] is None
 
 
 class Clock:
