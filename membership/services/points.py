@@ -336,8 +336,27 @@ def grant_bulk(*, grants, source: str, source_ref: str = "", kind: str = Kind.BO
                 )
             )
         PointsEntry.objects.bulk_create(entries)
-        Member.objects.bulk_update(list(members.values()), ["points_balance", "points_flagged"])
+        _save_many_balances(members.values())
         return len(entries)
+
+
+BALANCES_PER_STATEMENT = 1000
+
+
+def _save_many_balances(members) -> None:
+    """The points balances of many locked members, one statement per thousand. Django's bulk_update
+    builds a CASE with one WHEN per member and field, which was most of a birthday batch's CPU
+    (bench_scenes): here the new values are one VALUES list joined on the id (SQLite 3.33+, PostgreSQL)."""
+    rows = [(m.pk, m.points_balance, m.points_flagged) for m in members]
+    table = connection.ops.quote_name(Member._meta.db_table)
+    with connection.cursor() as cur:
+        for start in range(0, len(rows), BALANCES_PER_STATEMENT):
+            chunk = rows[start : start + BALANCES_PER_STATEMENT]
+            cur.execute(
+                f"UPDATE {table} SET points_balance = v.column2, points_flagged = v.column3"
+                f" FROM (VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))}) AS v WHERE {table}.id = v.column1",
+                [value for row in chunk for value in row],
+            )
 
 
 def spend(

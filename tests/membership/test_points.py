@@ -336,3 +336,44 @@ def test_later_sales_move_last_purchase_and_count(enrol, buy):
     buy(member, "10.00", at=at(2026, 5, 1, 10))  # a late upload of an older receipt
     member = fresh(member)
     assert member.purchase_count == 2 and member.last_purchase_at == at(2026, 6, 1, 10)
+
+
+def test_bulk_grants_set_each_members_balance_and_flag_in_few_statements(enrol, demo_staff, monkeypatch):
+    """points.grant_bulk writes the balances of a whole batch with one UPDATE per chunk of members
+    (campaign batches): every member gets their own new balance, a debt is repaid first and its flag
+    cleared when the balance is back at zero or more, and the ledger agrees."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from membership.ledger import discrepancies
+    from membership.models import Member, PointsEntry
+    from membership.services import points
+
+    monkeypatch.setattr(points, "BALANCES_PER_STATEMENT", 2)
+    owes, small, plain = enrol(), enrol(), enrol()
+    points.adjust(member=small, points=30, reason="seed", acting_user=demo_staff["admin"])
+    Member.objects.filter(pk=owes.pk).update(points_balance=-100, points_flagged=True)
+    PointsEntry.objects.create(
+        member=owes,
+        amount=-100,
+        kind="return",
+        source="return",
+        created_at=owes.joined_at,
+        balance_after=-100,
+        remaining=0,
+    )
+    with CaptureQueriesContext(connection) as queries:
+        written = points.grant_bulk(
+            grants=[(owes.pk, 60, "t:1"), (small.pk, 200, "t:2"), (plain.pk, 200, "t:3")], source="scene"
+        )
+    assert written == 3
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "membership_member"')]
+    assert len(updates) == 2  # three members, two per statement
+    balances = dict(Member.objects.values_list("pk", "points_balance"))
+    flags = dict(Member.objects.values_list("pk", "points_flagged"))
+    assert (balances[owes.pk], balances[small.pk], balances[plain.pk]) == (-40, 230, 200)
+    assert flags[owes.pk] is True and flags[small.pk] is False
+    points.grant_bulk(grants=[(owes.pk, 40, "t:4")], source="scene")
+    assert Member.objects.get(pk=owes.pk).points_flagged is False
+    assert points.grant_bulk(grants=[(owes.pk, 40, "t:4")], source="scene") == 0  # the key was used
+    assert discrepancies() == []
