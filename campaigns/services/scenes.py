@@ -414,13 +414,12 @@ def run_scene(
                 total.preview.append({"member": m, "variant": variant_for(scene, m.pk), "occurrence": occurrence})
             total.granted += fresh.count()
             continue
-        last = 0
-        while True:
-            ids = list(fresh.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size])
-            if not ids:
-                break
-            last = ids[-1]
-            r = grant_batch(scene, occurrence, ids, at=at, window_ends=window_ends)
+        # the eligible ids in one query: asking for each batch by `pk > last … LIMIT` made the planner
+        # walk the primary key through the whole member table again and again (bench_scenes: 2.3 s of a
+        # 6 s birthday run over a million members); one scan reads them all (8 bytes a member)
+        ids = list(fresh.order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(ids), batch_size):
+            r = grant_batch(scene, occurrence, ids[start : start + batch_size], at=at, window_ends=window_ends)
             total.granted += r.granted
             total.held_out += r.held_out
             total.over_budget += r.over_budget

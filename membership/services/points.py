@@ -315,7 +315,10 @@ def grant_bulk(*, grants, source: str, source_ref: str = "", kind: str = Kind.BO
             return 0
         members = {
             m.pk: m
-            for m in Member.objects.select_for_update(no_key=True).filter(pk__in={g[0] for g in todo}).order_by("pk")
+            for m in Member.objects.select_for_update(no_key=True)
+            .filter(pk__in={g[0] for g in todo})
+            .order_by("pk")
+            .only("pk", "points_balance", "points_pending", "points_flagged")
         }
         entries = []
         for member_id, amount, key in todo:

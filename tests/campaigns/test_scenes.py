@@ -46,6 +46,25 @@ def test_birthday_points_for_gold_and_diamond_once_a_year(campaigns_demo, enrol)
     assert discrepancies() == []
 
 
+def test_a_scene_reads_its_eligible_members_once_and_grants_them_in_batches(campaigns_demo, enrol):
+    """run_scene reads the eligible ids in one query, then grants batch by batch (each its own
+    transaction): asking again for every batch walked the whole member table each time."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    members = [gold(enrol(birthday="--05-20")) for _ in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        result = scenes.run_scene(birthday_scene(), at=at(2026, 5, 20, 9), batch_size=2)
+    assert result.granted == 3
+    reads = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "membership_member"."id" AS "pk"')
+    ]
+    assert len(reads) == 1, reads
+    assert SceneGrant.objects.filter(member__in=members).count() == 3
+    assert all(m.points_balance == 200 for m in Member.objects.filter(pk__in=[m.pk for m in members]))
+    assert discrepancies() == []
+
+
 def test_a_scene_at_2359_and_at_0000_shanghai(campaigns_demo, enrol):
     g = gold(enrol(birthday="--05-20"))
     # 23:59 on 13 May is still 7 days before: not in the window
