@@ -107,7 +107,7 @@ def test_a_server_error_on_the_api_is_500_in_the_envelope(api, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(selectors, "find_member", broken)
+    monkeypatch.setattr(selectors, "lookup_summary", broken)  # what the lookup view calls
     client = api("clerk1")
     client.raise_request_exception = False
     err = error(client.get("/api/v1/members/lookup/?q=13800138000"), 500)
