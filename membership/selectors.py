@@ -159,6 +159,8 @@ def member_summary(member: Member, *, reveal_phone: bool = False, expiring_point
 # The till's lookup by phone in one statement (issue 17: the lookup's web CPU was the ORM compiling
 # three queries): the member with their home store, primary card and expiring points, the same rows
 # find_members, with_card_no and expiring select, written once more here by hand for this one path.
+# A change to the primary card's order or to which points expire soon is made in both places;
+# tests/pos/test_sale_path.py holds the two lookups equal, field by field.
 SUMMARY_BY_PHONE = """
 SELECT m.id, m.member_no, m.name, m.phone, m.tier_id, m.growth_value, m.points_balance, m.points_pending,
        m.sv_principal, m.sv_bonus, m.birth_month, m.birth_day, m.joined_at, m.home_store_id, s.code,
