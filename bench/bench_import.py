@@ -18,7 +18,8 @@ import resource
 import time
 from datetime import date
 
-from .common import say, setup_django
+from .bench_load import cpu_seconds
+from .common import django_backend_cpu, say, setup_django
 
 MEMBER_TABLES = [
     "membership_member_tags",
@@ -80,38 +81,6 @@ def make_file(rows: int, *, start: int, stores: list[str], tiers: list[str], bad
     return out.getvalue().encode()
 
 
-def backend_cpu() -> float:
-    """CPU seconds (user + system) of this session's PostgreSQL backend so far (a local server)."""
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_backend_pid()")
-        pid = cur.fetchone()[0]
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return float("nan")
-
-
-def server_cpu() -> float:
-    """CPU seconds of the whole local PostgreSQL server so far: every live `postgres` process (backends,
-    WAL and background writers) plus what the postmaster has collected from backends that exited (the
-    import's second connection). Other databases' work on the server counts too: run it alone."""
-    tick, total = os.sysconf("SC_CLK_TCK"), 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                name, fields = f.read().split("(", 1)[1].rsplit(")", 1)
-        except OSError:
-            continue
-        if name == "postgres":
-            fields = fields.split()
-            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
-    return total / tick
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -169,7 +138,9 @@ def main(argv=None):
             last[0] = now
             say(f"  {done}/{total} rows, {done / (now - started):,.0f} rows/s")
 
-    backend, server = backend_cpu(), server_cpu()
+    # the import's own backend, and the whole server: every postgres process, with the second
+    # connection's backend, which has ended by the second reading
+    backend, server = django_backend_cpu(), cpu_seconds()["db"]
     result = migration.import_file(
         io.BytesIO(data),
         "bench.csv",
@@ -180,7 +151,9 @@ def main(argv=None):
     )
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
-    backend, server = backend_cpu() - backend, server_cpu() - server
+    after = django_backend_cpu()
+    backend = after - backend if None not in (after, backend) else float("nan")  # no /proc: not measured
+    server = cpu_seconds()["db"] - server
     say(
         f"import: {result.in_file.rows} rows in {seconds:.1f} s = {result.in_file.rows / seconds:,.0f} rows/s "
         f"(CPU: Python {cpu:.1f} s, PostgreSQL: the import's backend {backend:.1f} s, the whole server {server:.1f} s); "

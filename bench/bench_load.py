@@ -112,13 +112,11 @@ def prepare(members_file: Path, sample: int) -> dict:
     return {"token": token, "store_id": store.pk, "tier_id": tier, "maxid": maxid, "members": len(rows), "clerk": clerk}
 
 
-def in_process(info: dict, calls: int = 300) -> dict:
-    """Through the real views in this process: the queries of one sale and one lookup, and the CPU
-    milliseconds per call (time.process_time, the database's own CPU not included) of /healthz, of a
-    token-authenticated POST /api/v1/sales/ that fails validation and writes nothing (the Django + DRF
-    floor: authentication, parsing, the error envelope), of a lookup and of a member sale."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+def api_calls(info: dict, *, receipt_prefix: str) -> dict:
+    """The calls measured in process, through the real views (DRF's test client, the bench clerk's
+    token, no throttles), each taking a call number and returning the response: /healthz, a sale that
+    fails validation, a lookup by phone and a member sale (receipts `<prefix>-<run>-<n>`) of the
+    members in BENCH_MEMBERS."""
     from rest_framework.test import APIClient
     from rest_framework.throttling import SimpleRateThrottle
 
@@ -132,11 +130,11 @@ def in_process(info: dict, calls: int = 300) -> dict:
     def sale(i):
         return client.post(
             "/api/v1/sales/",
-            {"receipt_no": f"LOAD-P-{run}-{i}", "member": members[i % len(members)][0], "amount": "88.00"},
+            {"receipt_no": f"{receipt_prefix}-{run}-{i}", "member": members[i % len(members)][0], "amount": "88.00"},
             format="json",
         )
 
-    calls_by_name = {
+    return {
         "/healthz": lambda i: client.get("/healthz"),
         "POST /api/v1/sales/ failing validation": lambda i: client.post(
             "/api/v1/sales/", {"amount": "x"}, format="json"
@@ -144,6 +142,18 @@ def in_process(info: dict, calls: int = 300) -> dict:
         "lookup": lambda i: client.get("/api/v1/members/lookup/", {"q": members[i % len(members)][1]}),
         "sale": sale,
     }
+
+
+def in_process(info: dict, calls: int = 300) -> dict:
+    """Through the real views in this process: the queries of one sale and one lookup, and the CPU
+    milliseconds per call (time.process_time, the database's own CPU not included) of /healthz, of a
+    token-authenticated POST /api/v1/sales/ that fails validation and writes nothing (the Django + DRF
+    floor: authentication, parsing, the error envelope), of a lookup and of a member sale."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    calls_by_name = api_calls(info, receipt_prefix="LOAD-P")
+    sale = calls_by_name["sale"]
     for call in calls_by_name.values():  # the per-process copies of settings and scenes warm up
         call(-1)
     with CaptureQueriesContext(connection) as lookup:

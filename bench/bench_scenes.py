@@ -17,7 +17,7 @@ import cProfile
 import time
 from datetime import date, datetime
 
-from .common import SH, backend_cpu, ratio, raw_connect, say, setup_django, timed
+from .common import SH, django_backend_cpu, ratio, raw_connect, say, setup_django, timed
 
 RAW = """
 WITH eligible AS (
@@ -79,20 +79,15 @@ def main(argv=None) -> None:
             )
             raw_rows = cur.rowcount
         conn.rollback()
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_backend_pid()")
-        pid = cur.fetchone()[0]
     profile = cProfile.Profile(time.process_time) if args.profile else None
-    python, backend = time.process_time(), backend_cpu(pid)
+    python, backend = time.process_time(), django_backend_cpu()
     with timed() as service_time:
         if profile:
             profile.enable()
         result = scenes.run_scene(scene, at=at)
         if profile:
             profile.disable()
-    python, backend = time.process_time() - python, (backend_cpu(pid) or 0) - (backend or 0)
+    python, backend = time.process_time() - python, (django_backend_cpu() or 0) - (backend or 0)
     say(f"birthday scene on {day} over {members} members: {result.granted} granted")
     say(
         f"service run_scene: {service_time():.2f} s; one INSERT … SELECT (CTE, rolled back): {raw_time():.2f} s "

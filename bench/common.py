@@ -167,6 +167,15 @@ def backend_cpu(pid: int) -> float | None:
         return None
 
 
+def django_backend_cpu() -> float | None:
+    """backend_cpu of the backend serving Django's default connection in this process."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        return backend_cpu(cur.fetchone()[0])
+
+
 def load() -> str:
     """The machine's load average over the last minute (other work on the machine shows here)."""
     try:

@@ -12,7 +12,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import secrets
 import tempfile
 import time
 from collections import defaultdict
@@ -76,33 +75,18 @@ def main(argv=None):
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
     setup_django()
-    import logging
-
-    from rest_framework.test import APIClient
-    from rest_framework.throttling import SimpleRateThrottle
-
-    from .bench_load import prepare
+    from .bench_load import api_calls, prepare
 
     members_file = Path(tempfile.mkdtemp(prefix="bench-profile-")) / "members.txt"
     os.environ["BENCH_MEMBERS"] = str(members_file)
-    info = prepare(members_file, 5000)
-    SimpleRateThrottle.THROTTLE_RATES = {"lookup": None, "lookup_ip": None, "write": None}
-    logging.getLogger("django.request").setLevel(logging.ERROR)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {info['token']}")
-    members = [line.split() for line in members_file.read_text().splitlines()]
-    run = secrets.token_hex(3)
+    calls = api_calls(prepare(members_file, 5000), receipt_prefix="PROF")
 
     def sale(i):
-        response = client.post(
-            "/api/v1/sales/",
-            {"receipt_no": f"PROF-{run}-{i}", "member": members[i % len(members)][0], "amount": "88.00"},
-            format="json",
-        )
+        response = calls["sale"](i)
         assert response.status_code == 201, response.content
 
     def lookup(i):
-        response = client.get("/api/v1/members/lookup/", {"q": members[i % len(members)][1]})
+        response = calls["lookup"](i)
         assert response.status_code == 200, response.content
 
     for name, call in (("sale", sale), ("lookup", lookup)):
