@@ -67,24 +67,27 @@ def find_member(q: str) -> Member:
     return found[0]
 
 
+def _ref_by_member_no(member_no: str) -> Member | None:
+    """An active member by number, as `.only("id", "member_no")` gives it (any other field is read
+    when used), by hand: for a sale, the query the ORM built cost more than it ran."""
+    with connection.cursor() as cur:
+        cur.execute(
+            'SELECT "membership_member"."id" FROM "membership_member"'
+            ' WHERE "membership_member"."member_no" = %s AND "membership_member"."status" = %s LIMIT 1',
+            [member_no, ACTIVE],
+        )
+        row = cur.fetchone()
+    return Member.from_db(connection.alias, ["id", "member_no"], [row[0], member_no]) if row else None
+
+
 def member_by_no_or_card(value: str, *, ref_only: bool = False) -> Member:
     """An active member by member number or card number. `ref_only`: just the id and member number,
     for a write whose service locks and reads the row itself (a sale)."""
     value = (value or "").strip()
-    if ref_only:  # a sale's member, by hand (the query the ORM built for this cost more than it ran)
-        with connection.cursor() as cur:
-            cur.execute(
-                'SELECT "membership_member"."id" FROM "membership_member"'
-                ' WHERE "membership_member"."member_no" = %s AND "membership_member"."status" = %s LIMIT 1',
-                [value, ACTIVE],
-            )
-            row = cur.fetchone()
-        if row is not None:  # as .only("id", "member_no") gives it: any other field is read when used
-            return Member.from_db(connection.alias, ["id", "member_no"], [row[0], value])
     members = (
         Member.objects.only("id", "member_no") if ref_only else Member.objects.select_related("tier", "home_store")
     )
-    member = None if ref_only else members.filter(member_no=value, status=ACTIVE).first()
+    member = _ref_by_member_no(value) if ref_only else members.filter(member_no=value, status=ACTIVE).first()
     if member is None and value.isdigit():
         card = Card.objects.filter(number=value, status=Card.Status.ACTIVE, member__status=ACTIVE).first()
         member = card and members.get(pk=card.member_id)
@@ -204,13 +207,13 @@ def lookup_summary(q: str, *, reveal_phone: bool = False) -> dict:
             )
             row = cur.fetchone()
         if row is not None:
-            (pk, member_no, name, phone, tier_id, growth, balance, pending, principal, bonus, month, day, joined,
-             store_id, store_code, card_no, soon, first) = row  # fmt: skip
+            (pk, member_no, name, member_phone, tier_id, growth, balance, pending, principal, bonus, month, day,
+             joined, store_id, store_code, card_no, soon, first) = row  # fmt: skip
             member = Member(
                 id=pk,
                 member_no=member_no,
                 name=name,
-                phone=phone,
+                phone=member_phone,
                 tier_id=tier_id,
                 growth_value=growth,
                 points_balance=balance,

@@ -590,9 +590,9 @@ class Importer:
         return not self.result.base_errors and (self.result.skip_bad_rows or not self.result.errors)
 
     def _batch(self, numbered, writer: "_Writer") -> None:
-        """Parse a batch (no database: it runs while the writer still writes the batch before), then
-        check it once that write is done (the checks read what earlier batches wrote) and hand its
-        valid rows to the writer."""
+        """Parse a batch (no database: it runs while the writer still writes the batch before), check
+        it (through the second connection, or once that write is done when there is none) and hand
+        its valid rows to the writer."""
         parsed = []
         for number, raw in numbered:
             self.result.in_file.rows += 1
