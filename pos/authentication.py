@@ -71,11 +71,15 @@ post_save.connect(_user_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="po
 
 
 def _read(key: str) -> Token | None:
+    """The token with its user and store: this process's copy while it lives (kept only when
+    CACHE_SECONDS > 0)."""
     clock = monotonic()
     hit = _cache.get(key)
     if hit is not None and hit[0] > clock:
         return hit[1]
     token = Token.objects.select_related("user__store").filter(key=key).first()
+    if CACHE_SECONDS <= 0:
+        return token
     if token is None:
         _cache.pop(key, None)
         return None
@@ -87,7 +91,7 @@ def _read(key: str) -> Token | None:
 
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key):
-        token = _read(key) if CACHE_SECONDS > 0 else Token.objects.select_related("user__store").filter(key=key).first()
+        token = _read(key)
         if token is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         token = copy.copy(token)  # the request's own token and user: a view may set attributes on them
