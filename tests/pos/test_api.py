@@ -361,21 +361,27 @@ def test_a_lookup_takes_at_most_three_queries(api, django_assert_max_num_queries
     assert response.status_code == 200 and response.json()["card_no"]
 
 
-def test_a_member_sale_takes_at_most_ten_queries_and_none_for_settings(api, django_assert_max_num_queries):
-    """Token with user and store (1), the member's id (1), the member's lock (1), the receipt's
-    idempotency key (1), purchase, lot, growth, member, sale (5), plus the test's savepoint pair:
-    no query for the program settings, tiers, earn stages or campaign scenes, which each process keeps.
-    On top of these, exactly one INSERT: the sale's event in the outbox (membership.outbox)."""
+def warm_member_sale_statements(api) -> list[str]:
+    """The statements of one ¥88 API sale of a newly enrolled member once the process is warm (a first
+    sale warms the per-process copies), but the test transaction's savepoints."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     clerk = api("clerk1")
     member_no = enrol(clerk).json()["member_no"]
-    assert sale(clerk, member=member_no, receipt_no="WARM").status_code == 201  # warms the per-process copies
+    assert sale(clerk, member=member_no, receipt_no="WARM").status_code == 201
     with CaptureQueriesContext(connection) as queries:
         response = sale(clerk, member=member_no, receipt_no="R-Q", amount="88.00")
     assert response.status_code == 201 and response.json()["points_earned"] == 88
-    sql = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+
+
+def test_a_member_sale_takes_at_most_ten_queries_and_none_for_settings(api):
+    """Token with user and store (1), the member's id (1), the member's lock (1), the receipt's
+    idempotency key (1), purchase, lot, growth, member, sale (5), plus the test's savepoint pair:
+    no query for the program settings, tiers, earn stages or campaign scenes, which each process keeps.
+    On top of these, exactly one INSERT: the sale's event in the outbox (membership.outbox)."""
+    sql = warm_member_sale_statements(api)
     outbox = [s for s in sql if s.startswith('INSERT INTO "membership_outboxevent"')]
     assert len(outbox) == 1, "\n".join(sql)
     sql = [s for s in sql if s not in outbox]

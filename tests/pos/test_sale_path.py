@@ -3,13 +3,12 @@ the per-process token cache and how fast a revoked token stops working; what /ap
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
 from membership.models import User
 from pos import authentication
 
-from .test_api import enrol, error, sale
+from .test_api import enrol, error, sale, warm_member_sale_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -30,19 +29,8 @@ SALE_STATEMENTS = [
 ]
 
 
-def statements(queries):
-    # the test's own transaction wraps the sale in a savepoint; production has BEGIN/COMMIT instead
-    return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
-
-
 def test_a_member_sale_is_exactly_eight_statements(api):
-    clerk = api("clerk1")
-    member_no = enrol(clerk).json()["member_no"]
-    assert sale(clerk, member=member_no, receipt_no="WARM").status_code == 201  # warms the per-process copies
-    with CaptureQueriesContext(connection) as queries:
-        response = sale(clerk, member=member_no, receipt_no="R-Q", amount="88.00")
-    assert response.status_code == 201 and response.json()["points_earned"] == 88
-    sql = statements(queries)
+    sql = warm_member_sale_statements(api)
     assert len(sql) == len(SALE_STATEMENTS), "\n".join(sql)
     for got, expected in zip(sql, SALE_STATEMENTS, strict=True):
         assert got.startswith(expected), f"{got}\n  expected {expected}"
@@ -127,6 +115,16 @@ def test_a_token_is_read_once_per_short_life(api, clock, django_assert_num_queri
     clock.now += authentication.CACHE_SECONDS + 0.1
     with django_assert_num_queries(2):  # the token again, then the member
         assert clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 404
+
+
+def test_with_the_cache_off_every_call_reads_the_token(api, monkeypatch, django_assert_num_queries):
+    monkeypatch.setattr(authentication, "CACHE_SECONDS", 0)
+    clerk = api("clerk1")
+    assert clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 404  # warms the settings
+    for _call in range(2):
+        with django_assert_num_queries(2):  # the token, then the member
+            assert clerk.get("/api/v1/members/lookup/", {"q": "13800138000"}).status_code == 404
+    assert not authentication._cache
 
 
 def test_a_deleted_token_is_refused_at_once_in_this_process(api, demo_staff, clock):
