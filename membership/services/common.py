@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
-from .. import config
+from .. import config, rows
 from ..errors import NotFound
 from ..models import AuditLog, Member
 
@@ -41,11 +41,9 @@ def lock_member(member_or_id) -> Member:
 
     Lock order everywhere: the member first, then coupon or stock rows by id. The member's tier
     comes from the program's kept tiers (membership.config), not from another query."""
-    pk = getattr(member_or_id, "pk", member_or_id)
-    try:
-        member = Member.objects.select_for_update(no_key=True).get(pk=pk)
-    except Member.DoesNotExist as exc:
-        raise NotFound(field="member") from exc
+    member = rows.lock(Member, getattr(member_or_id, "pk", member_or_id))
+    if member is None:
+        raise NotFound(field="member")
     member.tier = config.tier(member.tier_id)
     return member
 

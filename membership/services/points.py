@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, Max, Min, OuterRef, Subquery, Sum
 from django.utils.translation import gettext_lazy as _
 
-from .. import config
+from .. import config, rows
 from ..errors import Forbidden, InsufficientPoints, Invalid
 from ..models import ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings
 from ..permissions import can_adjust_points
@@ -72,18 +72,20 @@ def credit_locked(
     remaining = _add_to_balances(member, amount, pending=pending)
     if expires_at is None:
         expires_at = expiry_for(at, program)
-    return PointsEntry.objects.create(
-        member=member,
-        amount=amount,
-        kind=kind,
-        source=source,
-        created_at=at,
-        balance_after=member.points_balance,
-        remaining=remaining,
-        pending=pending,
-        available_at=pending_until if pending else None,
-        expires_at=expires_at,
-        **fields,
+    return rows.insert(
+        PointsEntry(
+            member=member,
+            amount=amount,
+            kind=kind,
+            source=source,
+            created_at=at,
+            balance_after=member.points_balance,
+            remaining=remaining,
+            pending=pending,
+            available_at=pending_until if pending else None,
+            expires_at=expires_at,
+            **fields,
+        )
     )
 
 

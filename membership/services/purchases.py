@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from .. import config
+from .. import config, rows
 from ..errors import Invalid
 from ..models import Member, PointsEntry, Purchase, PurchaseReturn, Tier
 from ..signals import purchase_recorded, return_recorded, send_after_commit
@@ -175,22 +175,24 @@ def record_purchase(
             overdraw=overdraw,
         )
         old_tier = member.tier
-        purchase = Purchase.objects.create(
-            member=member,
-            store=store,
-            operator=acting_user,
-            reference=reference,
-            created_at=at,
-            amount=priced.amount,
-            member_discount=priced.member_discount,
-            points_paid=priced.points_paid,
-            points_value=priced.points_value,
-            coupon_value=priced.coupon_value,
-            eligible_amount=priced.eligible,
-            points_earned=priced.points_to_earn,
-            growth=priced.growth_to_earn,
-            tier_at_sale=old_tier,
-            idempotency_key=idempotency_key,
+        purchase = rows.insert(
+            Purchase(
+                member=member,
+                store=store,
+                operator=acting_user,
+                reference=reference,
+                created_at=at,
+                amount=priced.amount,
+                member_discount=priced.member_discount,
+                points_paid=priced.points_paid,
+                points_value=priced.points_value,
+                coupon_value=priced.coupon_value,
+                eligible_amount=priced.eligible,
+                points_earned=priced.points_to_earn,
+                growth=priced.growth_to_earn,
+                tier_at_sale=old_tier,
+                idempotency_key=idempotency_key,
+            )
         )
         common = dict(store=store, operator=acting_user, source_ref=reference, purchase=purchase)
         overdrawn = False
@@ -218,7 +220,7 @@ def record_purchase(
             )
             overdrawn = overdrawn or member.sv_flagged
             purchase.sv_principal_paid, purchase.sv_bonus_paid = -entry.principal, -entry.bonus
-            purchase.save(update_fields=["sv_principal_paid", "sv_bonus_paid"])
+            rows.update(purchase, ["sv_principal_paid", "sv_bonus_paid"])
         pending = 0
         if priced.points_to_earn:
             entry = points_service.credit_locked(
@@ -237,7 +239,7 @@ def record_purchase(
         upgraded = tiers.instant_upgrade(member, priced.paid_amount, at=at) or upgraded
         member.purchase_count += 1
         member.last_purchase_at = max(filter(None, [member.last_purchase_at, at]))
-        member.save(update_fields=PURCHASE_FIELDS)
+        rows.update(member, PURCHASE_FIELDS)
         send_after_commit(
             purchase_recorded, purchase_id=purchase.pk, member_id=member.pk, referred=member.referrer_id is not None
         )

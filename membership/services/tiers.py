@@ -12,7 +12,7 @@ from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from .. import config
+from .. import config, rows
 from ..errors import Forbidden, Invalid
 from ..models import GrowthEntry, Member, ProgramSettings, ReviewWindow, Tier, TierChange
 from ..permissions import is_hq
@@ -70,7 +70,7 @@ def add_growth(member: Member, amount: int, *, at: datetime, purchase=None, prog
     Returns True when the member was upgraded. Saving the member is the caller's job."""
     if not amount:
         return False
-    GrowthEntry.objects.create(member=member, amount=amount, purchase=purchase, created_at=at)
+    rows.insert(GrowthEntry(member=member, amount=amount, purchase=purchase, created_at=at))
     member.growth_value = max(0, member.growth_value + amount)
     if amount < 0:
         return False  # downgrades happen only at the review

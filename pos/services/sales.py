@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.services import coupons
-from membership import config
+from membership import config, rows
 from membership.errors import Forbidden, IdempotencyConflict, Invalid, NotFound, SaleTooOld
 from membership.permissions import can_use_counter
 from membership.services import pricing, purchases, stored_value
@@ -206,7 +206,7 @@ def record_sale(
                 flagged=bool(result and result.overdrawn),
             )
             sale.response = sale_body(sale, result, priced)
-            sale.save()
+            rows.insert(sale)
             if lines:
                 SaleLine.objects.bulk_create(
                     [
