@@ -10,7 +10,7 @@ rows against about 60 µs for this (bench/bench_outbox.py, bench/profile_sale.py
 
 from functools import cache
 
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.transaction import TransactionManagementError
 
 # the models written through this module; tests/membership/test_rows.py asserts they have no
@@ -25,15 +25,21 @@ WRITTEN_BY_HAND = (
 )
 
 
+def _db():
+    """The default database's connection object itself: each use of django.db.connection (a proxy)
+    looks the connection up again, a few µs, and a row's fields use it a dozen times."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def _quote(name: str) -> str:
-    return connection.ops.quote_name(name)
+    return _db().ops.quote_name(name)
 
 
 @cache
 def _insert_sql(model, vendor: str, with_pk: bool) -> tuple[str, list, bool]:
     meta = model._meta
     fields = [f for f in meta.local_concrete_fields if with_pk or f is not meta.auto_field]
-    returning = not with_pk
+    returning, connection = not with_pk, _db()
     sql = (
         f"INSERT INTO {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
@@ -46,6 +52,7 @@ def _insert_sql(model, vendor: str, with_pk: bool) -> tuple[str, list, bool]:
 def insert(obj):
     """INSERT the new instance `obj` as `obj.save()` would (auto_now_add set, defaults as built,
     the primary key read back when the database assigns it); returns `obj`, now saved."""
+    connection = _db()
     sql, fields, returning = _insert_sql(type(obj), connection.vendor, obj.pk is not None)
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     with connection.cursor() as cursor:
@@ -71,6 +78,7 @@ def _update_sql(model, vendor: str, names: tuple[str, ...]) -> tuple[str, list]:
 def update(obj, names) -> None:
     """UPDATE the columns `names` (field names, as save's update_fields) of the saved instance `obj`;
     like `save(update_fields=…)`, a row that is not there is an error."""
+    connection = _db()
     sql, fields = _update_sql(type(obj), connection.vendor, tuple(names))
     params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
     params.append(obj._meta.pk.get_db_prep_value(obj.pk, connection))
@@ -82,7 +90,7 @@ def update(obj, names) -> None:
 
 @cache
 def _lock_sql(model, vendor: str) -> tuple[str, list, list]:
-    meta = model._meta
+    meta, connection = model._meta, _db()
     fields = list(meta.concrete_fields)
     columns = ", ".join(f"{_quote(meta.db_table)}.{_quote(f.column)}" for f in fields)
     sql = f"SELECT {columns} FROM {_quote(meta.db_table)} WHERE {_quote(meta.pk.column)} = %s"
@@ -101,6 +109,7 @@ def lock(model, pk):
     """The row `pk` of `model`, locked for the rest of the transaction as
     `select_for_update(no_key=True).get(pk=pk)` locks it (FOR NO KEY UPDATE where the database has
     row locks), every field loaded; None when there is no such row."""
+    connection = _db()
     if connection.get_autocommit():  # as the ORM's select_for_update
         raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
     sql, attnames, converters = _lock_sql(model, connection.vendor)

@@ -240,10 +240,8 @@ class SalesView(CounterAPIView):
             at=sales.check_occurred_at(v["occurred_at"]) if v["occurred_at"] else None,
             offline=v["occurred_at"] is not None,
         )
-        return Response(
-            s.SaleResponse(outcome.body).data,
-            status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED,
-        )
+        # the body is SaleResponse's shape already (sales.sale_body), without a serializer instance per sale
+        return Response(outcome.body, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
 
 
 class ReturnsView(CounterAPIView):

@@ -1,5 +1,7 @@
 """Shapes of the POS API (pos-api.md). They check form only; every rule is the services'."""
 
+import copy
+
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
@@ -114,7 +116,19 @@ class SaleLineRequest(serializers.Serializer):
     )
 
 
-class SaleRequest(serializers.Serializer):
+class FieldsCopiedShallow(serializers.Serializer):
+    """A serializer on the sale's path whose instances copy the declared fields shallowly. DRF
+    deep-copies every declared field for every instance, which rebuilds each field and its
+    validators (and a nested list's child serializer with its fields): 0.23 of a sale's 0.37 ms of
+    request validation (bench/README.md). A field keeps nothing of a request: binding sets the
+    copy's own name and parent, and validators and choices are only read; a nested list's child
+    serializer, shared by the copies, keeps its fields bound to itself."""
+
+    def get_fields(self):
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
+
+
+class SaleRequest(FieldsCopiedShallow):
     receipt_no = serializers.CharField(max_length=64)
     member = serializers.CharField(
         max_length=19,

@@ -93,7 +93,10 @@ def _body(record) -> dict:
     """The response of a sale or return: its id first, then what was stored with it (the stored copy
     leaves the id out, so the row is written once, before its id is known)."""
     key = "sale_id" if isinstance(record, Sale) else "return_id"
-    return {key: str(record.pk), **{k: v for k, v in record.response.items() if k != key}}
+    body = {key: str(record.pk), **{k: v for k, v in record.response.items() if k != key}}
+    if key == "sale_id":
+        body.setdefault("member_discount", "0.00")  # a sale stored before the member price had none
+    return body
 
 
 def parse_lines(lines) -> list[Line]:
@@ -223,7 +226,7 @@ def record_sale(
 
 
 def sale_body(sale: Sale, result, priced) -> dict:
-    """What the till gets back, but the sale's id (see _body); pos.serializers.SaleResponse renders it."""
+    """What the till gets back, but the sale's id (see _body), in the shape pos.serializers.SaleResponse documents."""
     return {
         "receipt_no": sale.receipt_no,
         "member_no": sale.member.member_no if sale.member_id else None,
