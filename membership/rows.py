@@ -22,6 +22,7 @@ WRITTEN_BY_HAND = (
     "membership.GrowthEntry",
     "membership.OutboxEvent",
     "pos.Sale",
+    "campaigns.SceneGrant",
 )
 
 
@@ -65,6 +66,64 @@ def insert(obj):
             obj.pk = pk
     obj._state.adding, obj._state.db = False, connection.alias
     return obj
+
+
+@cache
+def _copy_plan(model, vendor: str) -> tuple[str, list]:
+    """COPY's statement for every column but an automatic primary key, and for each column how its
+    value is read: the attribute itself (COPY's adapter takes ints, text, Decimal, aware datetimes,
+    dates and UUIDs as the ORM would send them), through `pre_save` where Django sets it (auto_now),
+    through `get_db_prep_save` where the database needs the field's own form (JSON)."""
+    meta = model._meta
+    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+    sql = f"COPY {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) FROM STDIN"
+    how = []
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            how.append((f, "pre_save"))
+        elif f.get_internal_type() == "JSONField":
+            how.append((f, "prep"))
+        else:
+            how.append((f, None))
+    return sql, how
+
+
+def insert_many(objs: list) -> None:
+    """INSERT new instances of one model, as `bulk_create` does but without reading their ids back:
+    one COPY on PostgreSQL (no statement built per row: a campaign batch's thousand grants and lots),
+    `bulk_create` elsewhere. For rows nothing reads by id: on PostgreSQL the instances keep no id."""
+    if not objs:
+        return
+    connection = _db()
+    if connection.vendor != "postgresql":
+        type(objs[0]).objects.bulk_create(objs)
+        return
+    sql, how = _copy_plan(type(objs[0]), connection.vendor)
+    if all(step is None for _f, step in how):
+        attnames = [f.attname for f, _step in how]
+        copy(sql, ([getattr(obj, a) for a in attnames] for obj in objs))
+        return
+    copy(
+        sql,
+        (
+            [
+                getattr(obj, f.attname)
+                if step is None
+                else f.pre_save(obj, True)
+                if step == "pre_save"
+                else f.get_db_prep_save(getattr(obj, f.attname), connection)
+                for f, step in how
+            ]
+            for obj in objs
+        ),
+    )
+
+
+def copy(sql: str, values) -> None:
+    """Run a COPY … FROM STDIN (PostgreSQL) with these rows of column values."""
+    with _db().cursor() as cursor, cursor.cursor.copy(sql) as stream:
+        for row in values:
+            stream.write_row(row)
 
 
 @cache

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from membership import config
+from membership import config, rows
 from membership.errors import Invalid, NotFound
 from membership.models import Member, PointsEntry, TierChange
 from membership.services import points
@@ -363,7 +363,7 @@ def grant_batch(
             claim = scene.claim_mode == Scene.ClaimMode.CLAIM and _grantable(package)
             fit = _reserve_budget(scene, len(ids), package.bonus_points)
             result.over_budget += len(ids) - fit
-            rows = [
+            given = [
                 SceneGrant(
                     scene=scene,
                     member_id=pk,
@@ -376,12 +376,12 @@ def grant_batch(
                 )
                 for pk in ids[:fit]
             ]
-            new_grants += rows
+            new_grants += given
             if not claim:
-                to_apply.append((package, rows))
-        SceneGrant.objects.bulk_create(new_grants)
-        for package, rows in to_apply:
-            _apply(scene, package, rows, at)
+                to_apply.append((package, given))
+        rows.insert_many(new_grants)
+        for package, given in to_apply:
+            _apply(scene, package, given, at)
         result.granted = len(new_grants) - len(held)
         _tell(scene, [g for g in new_grants if g.status != Status.HOLDOUT], at)
     return result

@@ -58,6 +58,7 @@ from ..models import (
     Tier,
     TierChange,
 )
+from ..rows import copy as copy_rows
 from . import cards, enrolment
 from .common import CENT, local, now, tz
 from .points import _add_to_balances
@@ -1109,13 +1110,7 @@ class BulkWriter:
             ]
         else:
             tuples = [tuple(map(row.__getitem__, columns)) + tail for row in rows]
-        self.planned.append((_copy, (f"COPY {table} ({names_all}) FROM STDIN", tuples), {}))
-
-
-def _copy(sql: str, tuples: list[tuple]) -> None:
-    with connection.cursor() as cur, cur.cursor.copy(sql) as copy:
-        for values in tuples:
-            copy.write_row(values)
+        self.planned.append((copy_rows, (f"COPY {table} ({names_all}) FROM STDIN", tuples), {}))
 
 
 def _defaults(model) -> dict:

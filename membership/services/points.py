@@ -340,7 +340,7 @@ def grant_bulk(*, grants, source: str, source_ref: str = "", kind: str = Kind.BO
                     idempotency_key=key,
                 )
             )
-        PointsEntry.objects.bulk_create(entries)
+        rows.insert_many(entries)
         _save_many_balances(members.values())
         return len(entries)
 

@@ -38,13 +38,13 @@ def run(content: str, **options) -> migration.Result:
 @pytest.fixture
 def slow_writer(monkeypatch):
     """Each COPY starts late, so that the next batch is checked while the earlier one is unwritten."""
-    copy = migration._copy
+    copy = migration.copy_rows
 
     def slow(sql, tuples):
         time.sleep(0.05)
         copy(sql, tuples)
 
-    monkeypatch.setattr(migration, "_copy", slow)
+    monkeypatch.setattr(migration, "copy_rows", slow)
 
 
 def test_rows_that_depend_on_a_batch_still_being_written_import_as_in_one_batch(on_postgres, program, slow_writer):
@@ -101,7 +101,7 @@ def test_numbers_drawn_for_an_earlier_batch_are_not_drawn_again(on_postgres, pro
 
 
 def test_a_write_that_fails_in_the_writer_thread_fails_the_import_and_writes_nothing(on_postgres, program, monkeypatch):
-    copy, calls = migration._copy, []
+    copy, calls = migration.copy_rows, []
 
     def failing(sql, tuples):
         calls.append(sql)
@@ -109,7 +109,7 @@ def test_a_write_that_fails_in_the_writer_thread_fails_the_import_and_writes_not
             raise RuntimeError("disk full")
         copy(sql, tuples)
 
-    monkeypatch.setattr(migration, "_copy", failing)
+    monkeypatch.setattr(migration, "copy_rows", failing)
     content = HEADER + "".join(line(phone=f"1391111000{n}", home_store="S001", points=10) for n in range(6))
     with pytest.raises(RuntimeError, match="disk full"):
         run(content, batch_rows=2)

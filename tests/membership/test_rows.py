@@ -115,3 +115,44 @@ def test_an_update_writes_only_its_columns_and_a_missing_row_is_an_error(enrol):
     stale.pk += 1000
     with pytest.raises(DatabaseError):
         rows.update(stale, ["points_balance"])
+
+
+def test_insert_many_writes_what_bulk_create_writes(enrol, demo_staff):
+    """COPY on PostgreSQL, bulk_create elsewhere: the same rows either way (choices, times, JSON, UUIDs,
+    auto_now_add)."""
+    from pos.models import IdempotentResponse
+
+    member, at = enrol(), now()
+
+    def lots(prefix):
+        return [
+            PointsEntry(
+                member=member,
+                amount=n,
+                kind=PointsEntry.Kind.BONUS,
+                source=PointsEntry.Source.SCENE,
+                source_ref="scene:1",
+                created_at=at,
+                balance_after=n,
+                remaining=n,
+                expires_at=at + timedelta(days=n),
+                idempotency_key=f"{prefix}:{n}",
+            )
+            for n in (1, 2, 3)
+        ]
+
+    rows.insert_many(lots("hand"))
+    PointsEntry.objects.bulk_create(lots("orm"))
+    read = {e.idempotency_key: model_to_dict(e, exclude=["id", "idempotency_key"]) for e in PointsEntry.objects.all()}
+    assert [read[f"hand:{n}"] for n in (1, 2, 3)] == [read[f"orm:{n}"] for n in (1, 2, 3)]
+    rows.insert_many([OutboxEvent(id=uuid.uuid4(), type="test.many", occurred_at=at, payload={"n": [1, "二"]})])
+    assert OutboxEvent.objects.get(type="test.many").payload == {"n": [1, "二"]}
+    rows.insert_many(
+        [
+            IdempotentResponse(
+                user=demo_staff["clerk1"], key="m", method="POST", path="/", request_hash="x", status=200, body={}
+            )
+        ]
+    )
+    assert IdempotentResponse.objects.get(key="m").created_at is not None
+    rows.insert_many([])  # nothing to write, no statement
