@@ -171,7 +171,7 @@ def in_process(info: dict, calls: int = 300) -> dict:
     return {"sale_queries": sale_queries, "lookup_queries": lookup_queries, "cpu": cpu}
 
 
-def start_gunicorn(port: int, workers: int, env: dict) -> subprocess.Popen:
+def start_gunicorn(port: int, workers: int, env: dict, worker_class: str = "sync") -> subprocess.Popen:
     proc = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
@@ -181,7 +181,7 @@ def start_gunicorn(port: int, workers: int, env: dict) -> subprocess.Popen:
             "-w",
             str(workers),
             "--worker-class",
-            "sync",
+            worker_class,
             "--log-level",
             "warning",
         ],
@@ -381,7 +381,14 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument(
+        "--worker-class",
+        default="gthread",
+        choices=["sync", "gthread"],
+        help="gunicorn's worker (production's is gthread): sync closes the connection after each response, "
+        "gthread keeps it open",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--sample", type=int, default=20000, help="members to draw from")
     args = parser.parse_args(argv)
@@ -411,11 +418,11 @@ def main(argv=None) -> None:
     }
     here = in_process(info)
     say(
-        f"load: {info['members']} members drawn of {info['maxid']}; gunicorn {args.workers} sync workers, "
+        f"load: {info['members']} members drawn of {info['maxid']}; gunicorn {args.workers} {args.worker_class} workers, "
         f"wrk {args.connections} connections, {args.seconds} s each; nproc {os.cpu_count()}"
     )
     pg_user = db.get("USER") or "postgres"
-    proc = start_gunicorn(args.port, args.workers, env)
+    proc = start_gunicorn(args.port, args.workers, env, args.worker_class)
     try:
         run_wrk("sale", args.port, 5, args.connections, env, work / "load.lua")  # warm-up
         run_wrk("lookup", args.port, 5, args.connections, env, work / "load.lua")

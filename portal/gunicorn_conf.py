@@ -11,6 +11,11 @@ import os
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# gthread keeps a client's connection open between requests (a till's, or nginx's with upstream
+# keepalive); the sync worker closes it after each response, and opening a connection per sale cost
+# 0.6 ms of the web tier's CPU and a fifth of the sales a second (bench/README.md, issue 17)
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 accesslog = "-"
 
