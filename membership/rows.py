@@ -148,11 +148,13 @@ def update(obj, names) -> None:
 
 
 @cache
-def _lock_sql(model, vendor: str) -> tuple[str, list, list]:
+def _lock_sql(model, vendor: str, names: tuple[str, ...]) -> tuple[str, list, list, list]:
     meta, connection = model._meta, _db()
     fields = list(meta.concrete_fields)
+    keys = [meta.pk if name == "pk" else meta.get_field(name) for name in names]
     columns = ", ".join(f"{_quote(meta.db_table)}.{_quote(f.column)}" for f in fields)
-    sql = f"SELECT {columns} FROM {_quote(meta.db_table)} WHERE {_quote(meta.pk.column)} = %s"
+    where = " AND ".join(f"{_quote(f.column)} = %s" for f in keys)
+    sql = f"SELECT {columns} FROM {_quote(meta.db_table)} WHERE {where}"
     if connection.features.has_select_for_update:
         sql += " " + connection.ops.for_update_sql(no_key=connection.features.has_select_for_no_key_update)
     converters = []
@@ -161,19 +163,22 @@ def _lock_sql(model, vendor: str) -> tuple[str, list, list]:
         found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
         if found:
             converters.append((i, col, found))
-    return sql, [f.attname for f in fields], converters
+    return sql, keys, [f.attname for f in fields], converters
 
 
-def lock(model, pk):
-    """The row `pk` of `model`, locked for the rest of the transaction as
-    `select_for_update(no_key=True).get(pk=pk)` locks it (FOR NO KEY UPDATE where the database has
-    row locks), every field loaded; None when there is no such row."""
+def lock(model, pk=None, **where):
+    """The row of `model` with primary key `pk` (or whose fields equal `where`: a unique key), locked
+    for the rest of the transaction as `select_for_update(no_key=True).get(…)` locks it (FOR NO KEY
+    UPDATE where the database has row locks), every field loaded; None when there is no such row."""
     connection = _db()
     if connection.get_autocommit():  # as the ORM's select_for_update
         raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
-    sql, attnames, converters = _lock_sql(model, connection.vendor)
+    if pk is not None:
+        where = {"pk": pk, **where}
+    sql, keys, attnames, converters = _lock_sql(model, connection.vendor, tuple(where))
+    params = [f.get_db_prep_value(v, connection) for f, v in zip(keys, where.values(), strict=True)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [model._meta.pk.get_db_prep_value(pk, connection)])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None

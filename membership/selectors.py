@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.models import Min, OuterRef, Subquery, Sum
 from django.utils.dateparse import parse_datetime
 
-from . import config, qr
+from . import config, qr, rows
 from .errors import NotFound
 from .models import Card, Member, PointsEntry, ProgramSettings, Store
 from .services import tiers
@@ -67,30 +67,19 @@ def find_member(q: str) -> Member:
     return found[0]
 
 
-def _ref_by_member_no(member_no: str) -> Member | None:
-    """An active member by number, as `.only("id", "member_no")` gives it (any other field is read
-    when used), by hand: for a sale, the query the ORM built cost more than it ran."""
-    with connection.cursor() as cur:
-        cur.execute(
-            'SELECT "membership_member"."id" FROM "membership_member"'
-            ' WHERE "membership_member"."member_no" = %s AND "membership_member"."status" = %s LIMIT 1',
-            [member_no, ACTIVE],
-        )
-        row = cur.fetchone()
-    return Member.from_db(connection.alias, ["id", "member_no"], [row[0], member_no]) if row else None
-
-
-def member_by_no_or_card(value: str, *, ref_only: bool = False) -> Member:
-    """An active member by member number or card number. `ref_only`: just the id and member number,
-    for a write whose service locks and reads the row itself (a sale)."""
+def member_by_no_or_card(value: str, *, lock: bool = False) -> Member:
+    """An active member by member number or card number. `lock`: locked for the rest of the
+    transaction with every field (rows.lock), in one statement when named by member number (a sale's
+    lookup is its lock: services.common.MemberRef)."""
     value = (value or "").strip()
-    members = (
-        Member.objects.only("id", "member_no") if ref_only else Member.objects.select_related("tier", "home_store")
-    )
-    member = _ref_by_member_no(value) if ref_only else members.filter(member_no=value, status=ACTIVE).first()
+    members = Member.objects.select_related("tier", "home_store")
+    if lock:
+        member = rows.lock(Member, member_no=value, status=ACTIVE)
+    else:
+        member = members.filter(member_no=value, status=ACTIVE).first()
     if member is None and value.isdigit():
         card = Card.objects.filter(number=value, status=Card.Status.ACTIVE, member__status=ACTIVE).first()
-        member = card and members.get(pk=card.member_id)
+        member = card and (rows.lock(Member, card.member_id) if lock else members.get(pk=card.member_id))
     if member is None:
         raise NotFound(field="member")
     return member

@@ -14,6 +14,7 @@ from campaigns.services import coupons, mall, scenes
 from membership import permissions, selectors
 from membership.errors import Invalid, NotFound, PhoneTaken
 from membership.services import accounts, cards, enrolment, points, staff_signin, stored_value
+from membership.services.common import MemberRef
 
 from . import serializers as s
 from .api_support import LookupIPThrottle, LookupThrottle, WriteThrottle, idempotent
@@ -217,19 +218,25 @@ class SalesView(CounterAPIView):
         data = s.SaleRequest(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        member = None
-        if v["member"]:
-            try:
-                member = selectors.member_by_no_or_card(v["member"], ref_only=True)
-            except NotFound as exc:
-                raise Invalid("Unknown member or card.", field="member") from exc
-        outcome = sales.record_sale(
+        try:
+            outcome = self.record(request, v)
+        except NotFound as exc:
+            if exc.field != "member":
+                raise
+            raise Invalid("Unknown member or card.", field="member") from exc
+        # the body is SaleResponse's shape already (sales.sale_body), without a serializer instance per sale
+        return Response(outcome.body, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
+
+    @staticmethod
+    def record(request, v):
+        """The sale; the member the till named is found by the sale's lock (MemberRef: one statement)."""
+        return sales.record_sale(
             store=request.user.store,
             clerk=request.user,
             receipt_no=v["receipt_no"],
             amount=v["amount"],
             list_amount=v["list_amount"],
-            member=member,
+            member=MemberRef(v["member"]) if v["member"] else None,
             lines=v["lines"],
             pay_points=v["pay_points"],
             pay_stored_value=v["pay_stored_value"],
@@ -240,8 +247,6 @@ class SalesView(CounterAPIView):
             at=sales.check_occurred_at(v["occurred_at"]) if v["occurred_at"] else None,
             offline=v["occurred_at"] is not None,
         )
-        # the body is SaleResponse's shape already (sales.sale_body), without a serializer instance per sale
-        return Response(outcome.body, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
 
 
 class ReturnsView(CounterAPIView):

@@ -15,11 +15,11 @@ from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.services import coupons
-from membership import config, rows
+from membership import config, rows, selectors
 from membership.errors import Forbidden, IdempotencyConflict, Invalid, NotFound, SaleTooOld
 from membership.permissions import can_use_counter
 from membership.services import pricing, purchases, stored_value
-from membership.services.common import lock_member, now
+from membership.services.common import MemberRef, lock_member, now
 from membership.services.pricing import Line
 
 from ..models import Return, Sale, SaleLine
@@ -131,8 +131,9 @@ def record_sale(
     at=None,
     offline: bool = False,
 ) -> Outcome:
-    """A sale at the till, priced by membership's one sale arithmetic (pricing.price_sale): `amount`
-    as the till priced it, or `list_amount` for the portal to apply the member price. `at` backdates
+    """A sale at the till, priced by membership's one sale arithmetic (pricing.price_sale): `member` a
+    Member, or a MemberRef as the till named them (found by the sale's lock: NotFound with field
+    "member" when there is no such active member); `amount` as the till priced it, or `list_amount` for the portal to apply the member price. `at` backdates
     the sale (imports from a previous system, the demo history, a till's queued sale). `offline`: a
     sale the till queued while its network was down (sent with its `occurred_at`, checked by
     check_occurred_at): it earns at the rules of its time, and may pay with points and stored value
@@ -151,6 +152,8 @@ def record_sale(
         return replay
     lines = parse_lines(lines)
     if member is not None and pay_stored_value:  # wrong PINs are counted outside the sale's transaction
+        if isinstance(member, MemberRef):
+            member = selectors.member_by_no_or_card(member.value)
         pin = stored_value.verify_pin(member, pin)
     try:
         with transaction.atomic():
@@ -177,7 +180,7 @@ def record_sale(
                     savepoint=False,
                     overdraw=offline and offline_overdraw(pay_points, pay_stored_value, config.program()),
                 )
-                priced = result.pricing
+                member, priced = result.purchase.member, result.pricing  # the member as locked and updated
                 if coupon is not None and priced.coupon_applied:
                     coupons.mark_used(
                         coupon,
