@@ -72,14 +72,18 @@ def member_by_no_or_card(value: str, *, lock: bool = False) -> Member:
     transaction with every field (rows.lock), in one statement when named by member number (a sale's
     lookup is its lock: services.common.MemberRef)."""
     value = (value or "").strip()
-    members = Member.objects.select_related("tier", "home_store")
     if lock:
         member = rows.lock(Member, member_no=value, status=ACTIVE)
     else:
-        member = members.filter(member_no=value, status=ACTIVE).first()
+        member = Member.objects.select_related("tier", "home_store").filter(member_no=value, status=ACTIVE).first()
     if member is None and value.isdigit():
         card = Card.objects.filter(number=value, status=Card.Status.ACTIVE, member__status=ACTIVE).first()
-        member = card and (rows.lock(Member, card.member_id) if lock else members.get(pk=card.member_id))
+        if card is not None:
+            member = (
+                rows.lock(Member, card.member_id)
+                if lock
+                else Member.objects.select_related("tier", "home_store").get(pk=card.member_id)
+            )
     if member is None:
         raise NotFound(field="member")
     return member
