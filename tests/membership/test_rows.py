@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.db import DatabaseError, transaction
+from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
 from django.db.transaction import TransactionManagementError
 from django.forms.models import model_to_dict
@@ -24,9 +25,10 @@ def every_field(obj) -> dict:
 
 
 @pytest.mark.parametrize("label", rows.WRITTEN_BY_HAND)
-def test_the_models_written_by_hand_have_no_save_receivers(label):
+def test_the_models_written_by_hand_have_no_save_receivers_or_save_method(label):
     model = apps.get_model(label)
     assert not pre_save.has_listeners(model) and not post_save.has_listeners(model), label
+    assert model.save is Model.save, f"{label} has its own save(), which rows would skip"
 
 
 def test_a_locked_member_has_every_field_as_the_orm_reads_it(enrol, buy):
