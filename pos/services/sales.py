@@ -96,7 +96,34 @@ def _body(record) -> dict:
     body = {key: str(record.pk), **{k: v for k, v in record.response.items() if k != key}}
     if key == "sale_id":
         body.setdefault("member_discount", "0.00")  # a sale stored before the member price had none
+        # in sale_body's order, as the first response had it (PostgreSQL's jsonb keeps its own)
+        body = {k: body[k] for k in SALE_BODY_ORDER if k in body} | body
     return body
+
+
+# the keys of a sale's response, in the order sale_body writes them (the id first)
+SALE_BODY_ORDER = (
+    "sale_id",
+    "receipt_no",
+    "member_no",
+    "list_amount",
+    "member_discount",
+    "amount",
+    "points_value",
+    "coupon_value",
+    "stored_value_paid",
+    "cash_due",
+    "points_earned",
+    "points_pending",
+    "points_redeemed",
+    "points_balance",
+    "growth_value",
+    "tier",
+    "upgraded",
+    "price_basis",
+    "occurred_at",
+    "flagged",
+)
 
 
 def parse_lines(lines) -> list[Line]:
