@@ -37,24 +37,24 @@ def _quote(name: str) -> str:
 
 
 @cache
-def _insert_sql(model, vendor: str, with_pk: bool) -> tuple[str, list, bool]:
-    meta = model._meta
-    fields = [f for f in meta.local_concrete_fields if with_pk or f is not meta.auto_field]
-    returning, connection = not with_pk, _db()
+def _insert_sql(model, vendor: str, returning: bool) -> tuple[str, list]:
+    meta, connection = model._meta, _db()
+    fields = [f for f in meta.local_concrete_fields if not returning or f is not meta.auto_field]
     sql = (
         f"INSERT INTO {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     if returning and connection.features.can_return_columns_from_insert:
         sql += f" RETURNING {_quote(meta.pk.column)}"
-    return sql, fields, returning
+    return sql, fields
 
 
 def insert(obj):
     """INSERT the new instance `obj` as `obj.save()` would (auto_now_add set, defaults as built,
     the primary key read back when the database assigns it); returns `obj`, now saved."""
     connection = _db()
-    sql, fields, returning = _insert_sql(type(obj), connection.vendor, obj.pk is not None)
+    returning = obj.pk is None
+    sql, fields = _insert_sql(type(obj), connection.vendor, returning)
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -69,23 +69,20 @@ def insert(obj):
 
 
 @cache
-def _copy_plan(model, vendor: str) -> tuple[str, list]:
-    """COPY's statement for every column but an automatic primary key, and for each column how its
-    value is read: the attribute itself (COPY's adapter takes ints, text, Decimal, aware datetimes,
-    dates and UUIDs as the ORM would send them), through `pre_save` where Django sets it (auto_now),
-    through `get_db_prep_save` where the database needs the field's own form (JSON)."""
+def _copy_plan(model, vendor: str) -> tuple[str, list, list]:
+    """COPY's statement for every column but an automatic primary key, each column's attribute, and
+    the columns whose value is not the attribute as it is (COPY's adapter takes ints, text, Decimal,
+    aware datetimes, dates and UUIDs as the ORM would send them): through `pre_save` where Django sets
+    it (auto_now), through `get_db_prep_save` where the database needs the field's own form (JSON)."""
     meta = model._meta
     fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
     sql = f"COPY {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) FROM STDIN"
-    how = []
-    for f in fields:
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            how.append((f, "pre_save"))
-        elif f.get_internal_type() == "JSONField":
-            how.append((f, "prep"))
-        else:
-            how.append((f, None))
-    return sql, how
+    prepared = []
+    for i, f in enumerate(fields):
+        auto_now = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        if auto_now or f.get_internal_type() == "JSONField":
+            prepared.append((i, f, auto_now))
+    return sql, [f.attname for f in fields], prepared
 
 
 def insert_many(objs: list) -> None:
@@ -98,25 +95,15 @@ def insert_many(objs: list) -> None:
     if connection.vendor != "postgresql":
         type(objs[0]).objects.bulk_create(objs)
         return
-    sql, how = _copy_plan(type(objs[0]), connection.vendor)
-    if all(step is None for _f, step in how):
-        attnames = [f.attname for f, _step in how]
-        copy(sql, ([getattr(obj, a) for a in attnames] for obj in objs))
-        return
-    copy(
-        sql,
-        (
-            [
-                getattr(obj, f.attname)
-                if step is None
-                else f.pre_save(obj, True)
-                if step == "pre_save"
-                else f.get_db_prep_save(getattr(obj, f.attname), connection)
-                for f, step in how
-            ]
-            for obj in objs
-        ),
-    )
+    sql, attnames, prepared = _copy_plan(type(objs[0]), connection.vendor)
+
+    def values(obj) -> list:
+        row = [getattr(obj, a) for a in attnames]
+        for i, field, auto_now in prepared:
+            row[i] = field.pre_save(obj, True) if auto_now else field.get_db_prep_save(row[i], connection)
+        return row
+
+    copy(sql, map(values, objs))
 
 
 def copy(sql: str, values) -> None:
