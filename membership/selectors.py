@@ -72,18 +72,16 @@ def member_by_no_or_card(value: str, *, lock: bool = False) -> Member:
     transaction with every field (rows.lock), in one statement when named by member number (a sale's
     lookup is its lock: services.common.MemberRef)."""
     value = (value or "").strip()
-    if lock:
-        member = rows.lock(Member, member_no=value, status=ACTIVE)
-    else:
-        member = Member.objects.select_related("tier", "home_store").filter(member_no=value, status=ACTIVE).first()
+
+    def read(**key) -> Member | None:
+        if lock:
+            return rows.lock(Member, **key)
+        return Member.objects.select_related("tier", "home_store").filter(**key).first()
+
+    member = read(member_no=value, status=ACTIVE)
     if member is None and value.isdigit():
         card = Card.objects.filter(number=value, status=Card.Status.ACTIVE, member__status=ACTIVE).first()
-        if card is not None:
-            member = (
-                rows.lock(Member, card.member_id)
-                if lock
-                else Member.objects.select_related("tier", "home_store").get(pk=card.member_id)
-            )
+        member = card and read(pk=card.member_id)
     if member is None:
         raise NotFound(field="member")
     return member

@@ -352,11 +352,11 @@ def _save_many_balances(members) -> None:
     """The points balances of many locked members, one statement per thousand. Django's bulk_update
     builds a CASE with one WHEN per member and field, which was most of a birthday batch's CPU
     (bench_scenes): here the new values are one VALUES list joined on the id (SQLite 3.33+, PostgreSQL)."""
-    rows = [(m.pk, m.points_balance, m.points_flagged) for m in members]
+    balances = [(m.pk, m.points_balance, m.points_flagged) for m in members]
     table = connection.ops.quote_name(Member._meta.db_table)
     with connection.cursor() as cur:
-        for start in range(0, len(rows), BALANCES_PER_STATEMENT):
-            chunk = rows[start : start + BALANCES_PER_STATEMENT]
+        for start in range(0, len(balances), BALANCES_PER_STATEMENT):
+            chunk = balances[start : start + BALANCES_PER_STATEMENT]
             cur.execute(
                 f"UPDATE {table} SET points_balance = v.column2, points_flagged = v.column3"
                 f" FROM (VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))}) AS v WHERE {table}.id = v.column1",
