@@ -224,8 +224,11 @@ class SalesView(CounterAPIView):
             if exc.field != "member":
                 raise
             raise Invalid("Unknown member or card.", field="member") from exc
-        # the body is SaleResponse's shape already (sales.sale_body), without a serializer instance per sale
-        return Response(outcome.body, status=status.HTTP_200_OK if outcome.replayed else status.HTTP_201_CREATED)
+        # the body is SaleResponse's shape already (sales.sale_body): no serializer instance per sale; a
+        # replay puts its keys back in SaleResponse's order, as the first answer had them (jsonb keeps its own)
+        if outcome.replayed:
+            return Response({k: outcome.body[k] for k in s.SaleResponse._declared_fields if k in outcome.body})
+        return Response(outcome.body, status=status.HTTP_201_CREATED)
 
     @staticmethod
     def record(request, v):

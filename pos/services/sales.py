@@ -96,34 +96,7 @@ def _body(record) -> dict:
     body = {key: str(record.pk), **{k: v for k, v in record.response.items() if k != key}}
     if key == "sale_id":
         body.setdefault("member_discount", "0.00")  # a sale stored before the member price had none
-        # in sale_body's order, as the first response had it (PostgreSQL's jsonb keeps its own)
-        body = {k: body[k] for k in SALE_BODY_ORDER if k in body} | body
     return body
-
-
-# the keys of a sale's response, in the order sale_body writes them (the id first)
-SALE_BODY_ORDER = (
-    "sale_id",
-    "receipt_no",
-    "member_no",
-    "list_amount",
-    "member_discount",
-    "amount",
-    "points_value",
-    "coupon_value",
-    "stored_value_paid",
-    "cash_due",
-    "points_earned",
-    "points_pending",
-    "points_redeemed",
-    "points_balance",
-    "growth_value",
-    "tier",
-    "upgraded",
-    "price_basis",
-    "occurred_at",
-    "flagged",
-)
 
 
 def parse_lines(lines) -> list[Line]:
@@ -160,7 +133,8 @@ def record_sale(
 ) -> Outcome:
     """A sale at the till, priced by membership's one sale arithmetic (pricing.price_sale): `member` a
     Member, or a MemberRef as the till named them (found by the sale's lock: NotFound with field
-    "member" when there is no such active member); `amount` as the till priced it, or `list_amount` for the portal to apply the member price. `at` backdates
+    "member" when there is no such active member); `amount` as the till priced it, or `list_amount`
+    for the portal to apply the member price. `at` backdates
     the sale (imports from a previous system, the demo history, a till's queued sale). `offline`: a
     sale the till queued while its network was down (sent with its `occurred_at`, checked by
     check_occurred_at): it earns at the rules of its time, and may pay with points and stored value
