@@ -384,10 +384,10 @@ def main(argv=None) -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument(
         "--worker-class",
-        default="gthread",
-        choices=["sync", "gthread"],
-        help="gunicorn's worker (production's is gthread): sync closes the connection after each response, "
-        "gthread keeps it open",
+        default="portal.gunicorn_worker.SafeThreadWorker",
+        choices=["sync", "gthread", "portal.gunicorn_worker.SafeThreadWorker"],
+        help="gunicorn's worker (production's is SafeThreadWorker, a gthread): sync closes the connection "
+        "after each response, gthread keeps it open",
     )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--sample", type=int, default=20000, help="members to draw from")

@@ -10,11 +10,15 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Several threads, so that a worker answers while a slow client holds one of them up to the read
+# timeout (portal/gunicorn_worker.py; bench/README.md, "Idle keep-alive clients", issue 28)
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # gthread keeps a client's connection open between requests (a till's, or nginx's with upstream
 # keepalive); the sync worker closes it after each response, and opening a connection per sale cost
-# 0.6 ms of the web tier's CPU and a fifth of the sales a second (bench/README.md, issue 17)
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+# 0.6 ms of the web tier's CPU and a fifth of the sales a second (bench/README.md, issue 17).
+# SafeThreadWorker is gthread that closes a connection whose body it answered without reading and
+# bounds every socket read (GUNICORN_READ_TIMEOUT): idle and slow clients froze plain gthread.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "portal.gunicorn_worker.SafeThreadWorker")
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 accesslog = "-"
