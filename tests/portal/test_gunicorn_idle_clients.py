@@ -70,6 +70,7 @@ def _slow_client(host: str, port: int) -> socket.socket:
 
 def _burst(base: str, n: int = 30) -> list:
     """n parallel lookups without a token: each answered 401 at once unless it waits behind a thread."""
+
     def one(_i):
         started = time.monotonic()
         try:
