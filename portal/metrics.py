@@ -41,6 +41,11 @@ LATENCY = Histogram(
 TASKS = Counter(
     "portal_celery_tasks_total", "Celery task runs by outcome (success, failure, retry).", ["task", "outcome"]
 )
+THROTTLE_FALLBACKS = Counter(
+    "portal_throttle_fallback_total",
+    "Throttle checks counted in the process's own memory because the shared cache (Redis) was unreachable.",
+    ["scope"],
+)
 
 # --- gauges read when /metrics is scraped ---------------------------------------------
 OUTBOX_BACKLOG = Gauge(

@@ -227,6 +227,12 @@ IDEMPOTENCY_KEY_DAYS = env.int("IDEMPOTENCY_KEY_DAYS", default=30)
 API_TOKEN_CACHE_SECONDS = env.float("API_TOKEN_CACHE_SECONDS", default=5)
 # Throttle counters and other short-lived state; production: CACHE_URL=redis://host:6379/1
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # an unreachable Redis answers within half a second, and the throttles then count locally
+    # (pos/api_support.py): a cache outage never holds or refuses a till call
+    CACHES["default"].setdefault("OPTIONS", {})
+    CACHES["default"]["OPTIONS"].setdefault("socket_connect_timeout", env.float("CACHE_CONNECT_TIMEOUT", default=0.5))
+    CACHES["default"]["OPTIONS"].setdefault("socket_timeout", env.float("CACHE_TIMEOUT", default=0.5))
 # Exports: a text cell starting with = + - @ is written as text, never run as a formula
 # (portal/spreadsheets.py applies the rule for django-import-export and the analytics tables)
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True

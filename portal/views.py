@@ -1,10 +1,11 @@
 import logging
+import sys
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +18,7 @@ from membership import permissions
 from .models import Heartbeat
 
 log = logging.getLogger(__name__)
+DEPENDENCY_RETRY_AFTER_SECONDS = 5
 
 
 def database_status() -> str:
@@ -106,9 +108,46 @@ def page_not_found(request, exception, *args, **kwargs):
     return defaults.page_not_found(request, exception, *args, **kwargs)
 
 
+def _dependency_down() -> bool:
+    """Whether the exception being handled is a database, cache or broker that cannot be reached
+    (not a fault of the request: the same request later goes through)."""
+    import kombu.exceptions
+    import redis.exceptions
+    from django.db import InterfaceError, OperationalError
+
+    exc = sys.exc_info()[1]
+    return isinstance(
+        exc,
+        (
+            OperationalError,
+            InterfaceError,
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+            kombu.exceptions.OperationalError,
+        ),
+    )
+
+
 def server_error(request, *args, **kwargs):
+    """500, or 503 with Retry-After when a dependency is unreachable: the offline counter then queues
+    its sales as if the network were down (static/js/counter-offline.js), a till retries later."""
+    unavailable = _dependency_down()
     if _api(request):
         from pos.api_support import error_response
 
-        return error_response(500, "server_error", _("Server error: the request was not completed."))
-    return defaults.server_error(request, *args, **kwargs)
+        if unavailable:
+            response = error_response(
+                503, "unavailable", _("The service is briefly unavailable: try again in a few seconds.")
+            )
+        else:
+            return error_response(500, "server_error", _("Server error: the request was not completed."))
+    elif unavailable:
+        response = HttpResponse(
+            _("The service is briefly unavailable: try again in a few seconds."),
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+    else:
+        return defaults.server_error(request, *args, **kwargs)
+    response["Retry-After"] = str(DEPENDENCY_RETRY_AFTER_SECONDS)
+    return response

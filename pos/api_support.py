@@ -1,9 +1,12 @@
 """The API's plumbing, in one place each: the error envelope, throttles, Idempotency-Key."""
 
+import logging
+import time
 from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -15,9 +18,12 @@ from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 from rest_framework.views import exception_handler as drf_handler
 
 from membership.errors import IdempotencyConflict, Invalid, MembershipError
+from portal import metrics
 
 from .models import IdempotentResponse
 from .services.sales import request_hash
+
+logger = logging.getLogger(__name__)
 
 CODES = {
     400: "invalid",
@@ -31,6 +37,7 @@ CODES = {
     415: "unsupported_media_type",
     429: "throttled",
     500: "server_error",
+    503: "unavailable",
 }
 
 
@@ -92,12 +99,41 @@ def error_response(status: int, code: str, message, fields: dict | None = None) 
     return JsonResponse(envelope(code, message, fields), status=status, json_dumps_params={"ensure_ascii": False})
 
 
+SHARED_CACHE_RETRY_SECONDS = 5.0
+_shared_cache_down_until = 0.0
+_monotonic = time.monotonic
+# Throttle counts while the shared cache (Redis) is unreachable: this process's own, so a limit
+# still holds per worker instead of every call failing (issue 28, R2)
+LOCAL_COUNTS = LocMemCache("throttle-fallback", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+
+
+def shared_cache_usable() -> bool:
+    return _monotonic() >= _shared_cache_down_until
+
+
+def mark_shared_cache_down() -> None:
+    """Count locally for SHARED_CACHE_RETRY_SECONDS before asking the shared cache again: with Redis
+    unreachable each attempt costs a refused (or timed-out) connection."""
+    global _shared_cache_down_until
+    _shared_cache_down_until = _monotonic() + SHARED_CACHE_RETRY_SECONDS
+
+
+def reset_shared_cache_state() -> None:
+    """Back to the shared cache, with no local counts (tests)."""
+    global _shared_cache_down_until
+    _shared_cache_down_until = 0.0
+    LOCAL_COUNTS.clear()
+
+
 class CountingThrottle:
     """DRF's rate throttles keep a list of request times that each request reads, appends to and
     writes back: parallel requests in several gunicorn workers read the same list and all get
     through (a 10/min limit let more than 10 of 30 parallel lookups pass on Redis). This counts with the
     cache's atomic add and incr instead: a window opens at a key's first request and lasts the
-    rate's period; requests past the limit in it are refused until it closes."""
+    rate's period; requests past the limit in it are refused until it closes.
+
+    When the shared cache fails (Redis down) the count goes on in this process's memory and
+    `portal_throttle_fallback_total` says so: a throttle never turns a till call into a 500."""
 
     def allow_request(self, request, view):
         if self.rate is None:
@@ -106,16 +142,25 @@ class CountingThrottle:
         if self.key is None:
             return True
         self.now = self.timer()
-        self.cache.add(self.key + ":start", self.now, self.duration)
-        self.start = self.cache.get(self.key + ":start") or self.now
+        if shared_cache_usable():
+            try:
+                return self._count(self.cache) <= self.num_requests
+            except Exception:  # redis-py's ConnectionError and TimeoutError, OSError: whatever the backend raises
+                logger.warning("throttle %s: the shared cache is unreachable, counting in this process", self.scope)
+                mark_shared_cache_down()
+        metrics.THROTTLE_FALLBACKS.labels(scope=self.scope).inc()
+        return self._count(LOCAL_COUNTS) <= self.num_requests
+
+    def _count(self, cache) -> int:
+        cache.add(self.key + ":start", self.now, self.duration)
+        self.start = cache.get(self.key + ":start") or self.now
         counter = f"{self.key}:{int(self.start * 1000)}"  # one counter per window, never carried over
-        self.cache.add(counter, 0, self.duration + 1)
+        cache.add(counter, 0, self.duration + 1)
         try:
-            count = self.cache.incr(counter)
+            return cache.incr(counter)
         except ValueError:  # the counter expired between add and incr
-            self.cache.add(counter, 1, self.duration + 1)
-            count = 1
-        return count <= self.num_requests
+            cache.add(counter, 1, self.duration + 1)
+            return 1
 
     def wait(self):
         return max(1.0, self.start + self.duration - self.now)

@@ -141,6 +141,12 @@
   window.addEventListener("online", goOnline);
   window.addEventListener("offline", showMode);
   document.body.addEventListener("htmx:sendError", function () { forcedOffline = true; showMode(); });
+  // 502/503/504: the proxy found no server, or the server could not reach its database, cache or
+  // broker (portal/views.py answers 503). Like a network cut: sell offline and send later.
+  document.body.addEventListener("htmx:responseError", function (e) {
+    var status = e.detail && e.detail.xhr ? e.detail.xhr.status : 0;
+    if (status === 502 || status === 503 || status === 504) { forcedOffline = true; showMode(); }
+  });
   document.body.addEventListener("htmx:afterSwap", remember);
 
   // ---------------------------------------------------------------- the offline panel
@@ -392,7 +398,7 @@
       return send(url, item).then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (answer) {
           if (response.status === 200 || response.status === 201) return done(item, answer);
-          if (response.status === 401 || response.status === 429 || response.status >= 500) return "stop";
+          if (response.status === 401 || response.status === 429 || response.status >= 500) return "stop";  // 503: later
           if (response.status === 403 && /CSRF/i.test(JSON.stringify(answer))) return "stop";
           var message = (answer.error && answer.error.message) || String(response.status);
           return markSaleRefused(item).then(function () { return refuse(item, message); }).then(function () { return "refused"; });

@@ -299,3 +299,28 @@ def test_offline_returns_and_what_the_portal_refuses(live_server, program, enrol
     page.wait_for_function("document.querySelectorAll('[data-testid=refused-item]').length === 1")
     refused.nth(0).get_by_role("button").click()
     page.wait_for_selector('[data-testid="queue-refused"]', state="hidden")
+
+
+def test_a_server_that_cannot_reach_its_database_sends_the_counter_offline(live_server, demo_member, page_at):
+    """Issue 28, R2: a 503 (the portal's database, cache or broker unreachable; or the proxy's 502/504)
+    is a network cut for the counter: the offline panel opens and the clerk keeps selling."""
+    page = page_at(1280, 900, locale="en-US")
+    sign_in(page, live_server.url)
+    page.fill("#q", "13800138000")
+    page.press("#q", "Enter")
+    page.wait_for_selector('[data-testid="member-card"]')
+    assert page.locator('[data-testid="offline-panel"]').is_hidden()
+
+    def unavailable(route):
+        route.fulfill(status=503, headers={"Retry-After": "5"}, body="The service is briefly unavailable")
+
+    page.context.route("**/counter/lookup/**", unavailable)
+    page.fill("#q", "13800138000")
+    page.press("#q", "Enter")
+    page.wait_for_selector('[data-testid="offline-panel"]:visible')
+    page.fill('[data-testid="off-q"]', "张三")
+    page.click('[data-testid="off-find"]')
+    page.wait_for_selector('[data-testid="off-member-name"]')
+    page.fill('[data-testid="off-amount"]', "20.00")
+    page.click('[data-testid="off-sale-submit"]')
+    page.wait_for_function("document.getElementById('queue-count').innerText.startsWith('1 ')")

@@ -114,6 +114,39 @@ def test_a_server_error_on_the_api_is_500_in_the_envelope(api, monkeypatch):
     assert err["code"] == "server_error" and "database" not in err["message"]
 
 
+@pytest.mark.parametrize("kind", ["database", "redis", "broker"])
+def test_an_unreachable_dependency_is_503_with_retry_after(api, client, demo_staff, monkeypatch, kind):
+    """Issue 28, R2: a database, cache or broker that cannot be reached is not a bug in the request:
+    503 with Retry-After, which the offline counter treats like a network cut (it queues)."""
+    import django.db
+    import kombu.exceptions
+    import redis.exceptions
+
+    from membership import selectors
+
+    errors = {
+        "database": django.db.OperationalError("could not connect to server"),
+        "redis": redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379"),
+        "broker": kombu.exceptions.OperationalError("Connection refused"),
+    }
+
+    def broken(*args, **kwargs):
+        raise errors[kind]
+
+    monkeypatch.setattr(selectors, "lookup_summary", broken)  # the API's lookup
+    monkeypatch.setattr(selectors, "find_members", broken)  # the counter's
+    till = api("clerk1")
+    till.raise_request_exception = False
+    response = till.get("/api/v1/members/lookup/?q=13800138000")
+    err = error(response, 503)
+    assert err["code"] == "unavailable" and "6379" not in err["message"]
+    assert int(response["Retry-After"]) > 0
+    client.raise_request_exception = False
+    client.force_login(demo_staff["clerk1"])
+    page = client.get("/counter/lookup/?q=13800138000", HTTP_HX_REQUEST="true")
+    assert page.status_code == 503 and int(page["Retry-After"]) > 0
+
+
 def test_full_width_digits_are_the_same_phone(api):
     clerk = api("clerk1")
     first = clerk.post("/api/v1/members/", {"phone": "13800138000", "name": "A"}, format="json")
