@@ -43,7 +43,7 @@ def luhn(payload: str) -> str:
 
 
 def make_file(rows: int, *, start: int, stores: list[str], tiers: list[str], bad_every: int, seed: int) -> bytes:
-    from membership.services import migration
+    from membership import migration
 
     rnd = random.Random(seed)
     year = date.today().year + 1
@@ -92,10 +92,10 @@ def main(argv=None):
     from django.db import connection
     from django.utils import translation
 
+    from membership import migration
     from membership.demo import seed_program, seed_stores_and_staff
     from membership.ledger import discrepancies
     from membership.models import Member, Store, Tier
-    from membership.services import migration
 
     seed_stores_and_staff()
     seed_program()

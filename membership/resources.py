@@ -2,7 +2,7 @@
 and cards" and "What bad input gets").
 
 Design: a resource parses a row into arguments and hands them to a service; it never saves a
-model itself. A member row goes through `services.migration.Importer` (the member migration; its
+model itself. A member row goes through `migration.Importer` (the member migration; its
 checks use enrolment's phone and birthday rules and cards' Luhn check), a card row through
 `cards.add_stock` (the Luhn check is the service's). A service's domain error becomes that row's validation error,
 with the service's message, under the column it concerns.
@@ -16,10 +16,11 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 
+from . import migration
 from .errors import MembershipError
 from .forms import domain_message
 from .models import Card, Member
-from .services import cards, migration
+from .services import cards
 
 MEMBER_IMPORT_COLUMNS = ("phone", "name", "gender", "birthday", "home_store", "marketing_consent", "joined_at")
 CARD_IMPORT_COLUMNS = ("number", "batch")
@@ -112,7 +113,7 @@ class MemberResource(ServiceRowMixin, resources.ModelResource):
     phone, name, gender, birthday (YYYY-MM-DD or --MM-DD), home_store (store code),
     marketing_consent, joined_at, and member_no, card_no, points, points_expire_on,
     points_pending_until, growth_value, tier, sv_principal, sv_bonus, referrer_phone, tags,
-    consent_at). Rows are checked and written by membership/services/migration.py, the same
+    consent_at). Rows are checked and written by the membership/migration package, the same
     importer as the `import_members` command and the background import: no welcome scene, no
     notification, entries with source import. A tier in the file is computed from growth here;
     keeping it as a floor needs a date, given in the background import or the command."""
@@ -155,7 +156,7 @@ class MemberResource(ServiceRowMixin, resources.ModelResource):
     def before_import(self, dataset, **kwargs):
         super().before_import(dataset, **kwargs)
         self._importer = migration.Importer(acting_user=kwargs.get("user"))
-        self._importer.all_phones = frozenset(migration._phone_or_blank(p) for p in dataset["phone"])
+        self._importer.all_phones = frozenset(migration.phone_or_blank(p) for p in dataset["phone"])
         self._number = 0
 
     def parse_row(self, row) -> dict:

@@ -6,8 +6,8 @@ from celery import shared_task
 
 from portal.schedules import register
 
-from . import outbox
-from .services import accounts, migration, otp, points, tiers
+from . import migration, outbox
+from .services import accounts, otp, points, tiers
 
 logger = logging.getLogger(__name__)
 

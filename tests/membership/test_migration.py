@@ -1,5 +1,5 @@
 """Go-live migration (issue 13): members with balances, lots, cards and tiers, through
-membership/services/migration.py, the `import_members` command and the background job."""
+the membership/migration package, the `import_members` command and the background job."""
 
 import io
 from datetime import date, datetime, time, timedelta
@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import translation
 
+from membership import migration
 from membership.ledger import discrepancies
 from membership.models import (
     AuditLog,
@@ -21,7 +22,7 @@ from membership.models import (
     StoredValueEntry,
     TierChange,
 )
-from membership.services import cards, migration, points, stored_value
+from membership.services import cards, points, stored_value
 from membership.services.common import local, now, tz
 
 pytestmark = pytest.mark.django_db
@@ -527,9 +528,8 @@ def test_an_import_started_while_the_broker_is_down_waits_and_the_relay_queues_i
 ):
     from datetime import timedelta
 
-    from membership import tasks
+    from membership import migration, tasks
     from membership.models import MemberImportJob
-    from membership.services import migration
 
     settings.MEDIA_ROOT = tmp_path
     hq = signed_in("admin")

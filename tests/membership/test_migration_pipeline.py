@@ -1,4 +1,4 @@
-"""The import's pipeline on PostgreSQL (membership/services/migration.py, `_Writer`): a batch is
+"""The import's pipeline on PostgreSQL (membership/migration/pipeline.py): a batch is
 written in a second thread on the import's connection while the next one is checked through a
 second connection that sees only committed rows. These tests run the import as its own transaction
 (as the command and the background job do) in batches of one or two rows, so that every row that
@@ -14,9 +14,10 @@ import pytest
 from django.db import connection
 from django.utils import translation
 
+from membership import migration, rows
 from membership.ledger import discrepancies
 from membership.models import Card, Member, PointsEntry
-from membership.services import cards, enrolment, migration
+from membership.services import cards, enrolment
 
 from .test_migration import CARD_A, CARD_B, CARD_C, EXPIRE_2, HEADER, NEXT_YEAR, good_file, line, state
 
@@ -38,13 +39,13 @@ def run(content: str, **options) -> migration.Result:
 @pytest.fixture
 def slow_writer(monkeypatch):
     """Each COPY starts late, so that the next batch is checked while the earlier one is unwritten."""
-    copy = migration.copy_rows
+    copy = rows.copy
 
     def slow(sql, tuples):
         time.sleep(0.05)
         copy(sql, tuples)
 
-    monkeypatch.setattr(migration, "copy_rows", slow)
+    monkeypatch.setattr(rows, "copy", slow)
 
 
 def test_rows_that_depend_on_a_batch_still_being_written_import_as_in_one_batch(on_postgres, program, slow_writer):
@@ -101,7 +102,7 @@ def test_numbers_drawn_for_an_earlier_batch_are_not_drawn_again(on_postgres, pro
 
 
 def test_a_write_that_fails_in_the_writer_thread_fails_the_import_and_writes_nothing(on_postgres, program, monkeypatch):
-    copy, calls = migration.copy_rows, []
+    copy, calls = rows.copy, []
 
     def failing(sql, tuples):
         calls.append(sql)
@@ -109,7 +110,7 @@ def test_a_write_that_fails_in_the_writer_thread_fails_the_import_and_writes_not
             raise RuntimeError("disk full")
         copy(sql, tuples)
 
-    monkeypatch.setattr(migration, "copy_rows", failing)
+    monkeypatch.setattr(rows, "copy", failing)
     content = HEADER + "".join(line(phone=f"1391111000{n}", home_store="S001", points=10) for n in range(6))
     with pytest.raises(RuntimeError, match="disk full"):
         run(content, batch_rows=2)

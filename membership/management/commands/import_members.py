@@ -1,13 +1,13 @@
 """`manage.py import_members FILE [--dry-run] [--skip-bad-rows] [--tier-floor-until DATE]`: members from a
-previous system with their balances, lots, cards and tiers (membership/services/migration.py)."""
+previous system with their balances, lots, cards and tiers (the membership/migration package)."""
 
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date
 
+from membership import migration
 from membership.models import User
-from membership.services import migration
 
 
 class Command(BaseCommand):

@@ -22,25 +22,14 @@ Rules (docs/decisions.md, "Member migration"):
   sends a signal (enrolment.enrol does, for members who sign up).
 - Valid rows are written in batches with bulk statements (COPY on PostgreSQL)."""
 
-import csv
-import gc
 import hashlib
-import io
-import json
-import re
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import SimpleNamespace
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from .. import config
 from ..errors import MembershipError
@@ -58,241 +47,29 @@ from ..models import (
     Tier,
     TierChange,
 )
-from ..rows import copy as copy_rows
-from . import cards, enrolment
-from .common import CENT, local, now, tz
-from .points import _add_to_balances
-
-COLUMNS = (
-    "member_no",
-    "phone",
-    "name",
-    "gender",
-    "birthday",
-    "home_store",
-    "marketing_consent",
-    "consent_at",
-    "joined_at",
-    "card_no",
-    "points",
-    "points_expire_on",
-    "points_pending_until",
-    "growth_value",
-    "tier",
-    "sv_principal",
-    "sv_bonus",
-    "referrer_phone",
-    "tags",
+from ..services import cards, enrolment
+from ..services.common import local, now, tz
+from ..services.points import _add_to_balances
+from .bulk import BulkWriter, lookup
+from .cells import as_date, as_datetime, as_money, as_text, as_whole, domain_text, phone_or_blank
+from .columns import (
+    BATCH_ROWS,
+    COLUMNS,
+    FALSE_WORDS,
+    GENDER_WORDS,
+    MEMBER_NO_RE,
+    MSG_FULL_WIDTH,
+    MSG_PHONE_TAKEN,
+    NUMERIC_COLUMNS,
+    OPENING_REASON,
+    REQUIRED,
+    SOURCE,
+    TRUE_WORDS,
 )
-REQUIRED = ("phone", "home_store")
-BATCH_ROWS = 5000
-SOURCE = "import"
-OPENING_REASON = "opening balance (import)"
-
-TRUE_WORDS = {"1", "true", "yes", "y", "是", "同意"}
-FALSE_WORDS = {"", "0", "false", "no", "n", "否", "不同意"}
-GENDER_WORDS = {
-    "": Gender.UNKNOWN,
-    "u": Gender.UNKNOWN,
-    "f": Gender.FEMALE,
-    "female": Gender.FEMALE,
-    "女": Gender.FEMALE,
-    "m": Gender.MALE,
-    "male": Gender.MALE,
-    "男": Gender.MALE,
-}
-NUMERIC_COLUMNS = (
-    "member_no",
-    "phone",
-    "card_no",
-    "points",
-    "points_expire_on",
-    "points_pending_until",
-    "growth_value",
-    "sv_principal",
-    "sv_bonus",
-    "referrer_phone",
-    "consent_at",
-    "joined_at",
-    "birthday",
-)
-MEMBER_NO_RE = re.compile(r"^[0-9A-Za-z]{1,12}$")
-
-MSG_FULL_WIDTH = gettext_lazy("Use ordinary (half-width) digits 0-9 and letters, not full-width ones.")
-MSG_PHONE_TAKEN = gettext_lazy("This mobile number already belongs to a member.")
-MSG_NEGATIVE_POINTS = gettext_lazy("Points cannot be negative.")
-MSG_WHOLE_NUMBER = gettext_lazy("Enter a whole number.")
-MSG_MONEY = gettext_lazy("Enter an amount of zero or more with at most two decimals.")
-MSG_DATE = gettext_lazy("Enter a date as YYYY-MM-DD.")
-MSG_DATETIME = gettext_lazy("Enter a time as YYYY-MM-DD or YYYY-MM-DD HH:MM.")
-
-
-class RowInvalid(Exception):
-    def __init__(self, errors: dict):
-        super().__init__(errors)
-        self.errors = errors  # column → [message]
-
-
-@dataclass
-class Row:
-    number: int
-    key: str
-    phone: str = ""
-    member_no: str = ""
-    name: str = ""
-    gender: str = Gender.UNKNOWN
-    birthday: object = None
-    store: Store | None = None
-    marketing_consent: bool = False
-    consent_at: datetime | None = None
-    joined_at: datetime | None = None
-    cards: list = field(default_factory=list)
-    points: int = 0
-    expires_at: datetime | None = None
-    pending_until: datetime | None = None
-    growth: int | None = None
-    tier: Tier | None = None
-    sv_principal: Decimal = Decimal("0.00")
-    sv_bonus: Decimal = Decimal("0.00")
-    referrer_phone: str = ""
-    tags: list = field(default_factory=list)
-
-
-@dataclass
-class Figures:
-    rows: int = 0
-    members: int = 0
-    cards: int = 0
-    points: int = 0
-    sv_principal: Decimal = Decimal("0.00")
-    sv_bonus: Decimal = Decimal("0.00")
-
-    def add_row(self, row: Row) -> None:
-        self.cards += len(row.cards)
-        self.points += row.points
-        self.sv_principal += row.sv_principal
-        self.sv_bonus += row.sv_bonus
-
-
-@dataclass
-class Result:
-    """The reconciliation: what the file holds and what was (or, in a dry run, would be) written."""
-
-    dry_run: bool = False
-    skip_bad_rows: bool = False
-    in_file: Figures = field(default_factory=Figures)
-    written: Figures = field(default_factory=Figures)
-    errors: list = field(default_factory=list)  # (row number, column, message)
-    base_errors: list = field(default_factory=list)
-    rolled_back: bool = False
-
-    @property
-    def bad_rows(self) -> int:
-        return len({number for number, _column, _message in self.errors})
-
-    @property
-    def committed(self) -> bool:
-        return not self.dry_run and not self.rolled_back
-
-    def table(self) -> list[tuple[str, str, str]]:
-        f, w = self.in_file, self.written
-        return [
-            (_("rows read"), str(f.rows), str(w.rows)),
-            (_("rows with errors"), str(self.bad_rows), ""),
-            (_("members"), str(f.members), str(w.members)),
-            (_("cards"), str(f.cards), str(w.cards)),
-            (_("points"), str(f.points), str(w.points)),
-            (_("stored value principal"), f"{f.sv_principal:.2f}", f"{w.sv_principal:.2f}"),
-            (_("stored value bonus"), f"{f.sv_bonus:.2f}", f"{w.sv_bonus:.2f}"),
-        ]
-
-    def as_dict(self) -> dict:
-        return {
-            "dry_run": self.dry_run,
-            "skip_bad_rows": self.skip_bad_rows,
-            "rolled_back": self.rolled_back,
-            "table": self.table(),
-            "errors": [list(e) for e in self.errors[:1000]],
-            "error_count": len(self.errors),
-            "bad_rows": self.bad_rows,
-            "base_errors": [str(e) for e in self.base_errors],
-        }
-
-
-def _text(value) -> str:
-    if type(value) is str:  # a CSV cell: the common case first
-        return value.strip()
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def _aware(at: datetime) -> datetime:
-    return timezone.make_aware(at, tz()) if timezone.is_naive(at) else at
-
-
-def _parse_datetime(value, message=MSG_DATETIME) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return _aware(value)
-    if isinstance(value, date):
-        return _aware(datetime.combine(value, time.min))
-    text = _text(value)
-    try:
-        at = parse_datetime(text) or (datetime.combine(d, time.min) if (d := parse_date(text)) else None)
-    except ValueError:
-        at = None
-    if at is None:
-        raise ValueError(message)
-    return _aware(at)
-
-
-def _parse_date(value) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        d = parse_date(_text(value))
-    except ValueError:
-        d = None
-    if d is None:
-        raise ValueError(MSG_DATE)
-    return d
-
-
-def _whole(value, *, column: str) -> int | None:
-    text = _text(value)
-    if not text:
-        return None
-    if re.fullmatch(r"-[0-9]+", text):
-        raise ValueError(MSG_NEGATIVE_POINTS if column == "points" else MSG_WHOLE_NUMBER)
-    if not re.fullmatch(r"[0-9]+", text):
-        raise ValueError(MSG_WHOLE_NUMBER)
-    return int(text)
-
-
-def _money(value) -> Decimal:
-    text = _text(value)
-    if not text:
-        return Decimal("0.00")
-    if not re.fullmatch(r"[0-9]+(\.[0-9]{1,2})?", text):
-        raise ValueError(MSG_MONEY)
-    try:
-        return Decimal(text).quantize(CENT)
-    except InvalidOperation as exc:
-        raise ValueError(MSG_MONEY) from exc
-
-
-def _domain(exc: MembershipError) -> str:
-    from ..forms import domain_message
-
-    return str(domain_message(exc))
+from .files import MemberFile
+from .parse import Row, RowInvalid
+from .pipeline import _fewer_collections, _Writer
+from .result import Figures, Result
 
 
 class Importer:
@@ -341,7 +118,7 @@ class Importer:
 
     def parse(self, raw: dict, number: int) -> Row:
         """One row's columns, each checked on its own; raises RowInvalid naming every bad column."""
-        text = {c: _text(raw.get(c)) for c in COLUMNS}
+        text = {c: as_text(raw.get(c)) for c in COLUMNS}
         base = hashlib.sha1("\x1f".join(text.values()).encode()).hexdigest()[:32]
         self.key_counts[base] += 1
         row = Row(number=number, key=f"{base}:{self.key_counts[base]}")
@@ -358,13 +135,13 @@ class Importer:
             try:
                 row.phone = enrolment.normalise_phone(text["phone"])
             except MembershipError as exc:
-                bad("phone", _domain(exc))
+                bad("phone", domain_text(exc))
         if "birthday" not in errors:
             try:
                 value = raw.get("birthday")
                 row.birthday = enrolment.Birthday.parse(value if isinstance(value, date) else text["birthday"])
             except MembershipError as exc:
-                bad("birthday", _domain(exc))
+                bad("birthday", domain_text(exc))
         gender = text["gender"]
         row.gender = GENDER_WORDS.get(gender.lower(), gender.upper())  # anything else: `check` says so
         code = text["home_store"]
@@ -375,7 +152,7 @@ class Importer:
         else:
             row.store = store
         consent = raw.get("marketing_consent")
-        consent = consent if isinstance(consent, bool) else _text(consent).lower()
+        consent = consent if isinstance(consent, bool) else as_text(consent).lower()
         if consent is True or consent in TRUE_WORDS:
             row.marketing_consent = True
         elif not (consent is False or consent in FALSE_WORDS):
@@ -384,7 +161,7 @@ class Importer:
             if column in errors:
                 continue
             try:
-                at = _parse_datetime(raw.get(column))
+                at = as_datetime(raw.get(column))
             except ValueError as exc:
                 bad(column, exc)
                 continue
@@ -406,14 +183,14 @@ class Importer:
                 try:
                     row.cards.append(cards.normalise_number(n))
                 except MembershipError as exc:
-                    bad("card_no", f"{_domain(exc)} ({n.strip()})")
+                    bad("card_no", f"{domain_text(exc)} ({n.strip()})")
             if len(set(row.cards)) != len(row.cards):
                 bad("card_no", _("The row repeats a card number."))
         for column in ("points", "growth_value"):
             if column in errors:
                 continue
             try:
-                value = _whole(raw.get(column), column=column)
+                value = as_whole(raw.get(column), column=column)
             except ValueError as exc:
                 bad(column, exc)
                 continue
@@ -423,7 +200,7 @@ class Importer:
                 row.growth = value
         if "points_expire_on" not in errors:
             try:
-                expire_on = _parse_date(raw.get("points_expire_on"))
+                expire_on = as_date(raw.get("points_expire_on"))
             except ValueError as exc:
                 bad("points_expire_on", exc)
             else:
@@ -433,7 +210,7 @@ class Importer:
                     row.expires_at = datetime.combine(expire_on, time(23, 59, 59), tzinfo=tz())
         if "points_pending_until" not in errors:
             try:
-                row.pending_until = _parse_datetime(raw.get("points_pending_until"))
+                row.pending_until = as_datetime(raw.get("points_pending_until"))
             except ValueError as exc:
                 bad("points_pending_until", exc)
         if (row.expires_at or row.pending_until) and not row.points and "points" not in errors:
@@ -451,7 +228,7 @@ class Importer:
             if column in errors:
                 continue
             try:
-                setattr(row, column, _money(raw.get(column)))
+                setattr(row, column, as_money(raw.get(column)))
             except ValueError as exc:
                 bad(column, exc)
         referrer = text["referrer_phone"]
@@ -459,7 +236,7 @@ class Importer:
             try:
                 row.referrer_phone = enrolment.normalise_phone(referrer)
             except MembershipError as exc:
-                bad("referrer_phone", _domain(exc))
+                bad("referrer_phone", domain_text(exc))
         row.tags = sorted({t.strip() for t in text["tags"].split(";") if t.strip()}) if text["tags"] else []
         if any(len(t) > 50 for t in row.tags):
             bad("tags", _("A tag is at most 50 characters."))
@@ -481,17 +258,17 @@ class Importer:
         phones = {r.phone for r in rows} | {r.referrer_phone for r in rows if r.referrer_phone}
         existing = {
             phone: SimpleNamespace(pk=pk, phone=phone, member_no=no, channel=channel)
-            for pk, phone, no, channel, status in _lookup(
+            for pk, phone, no, channel, status in lookup(
                 Member, "phone", phones, ("id", "phone", "member_no", "channel", "status"), using=self.reader
             )
             if status == Member.Status.ACTIVE
         }
         numbers = {r.member_no for r in rows if r.member_no}
-        nos_taken = dict(_lookup(Member, "member_no", numbers, ("member_no", "phone"), using=self.reader))
+        nos_taken = dict(lookup(Member, "member_no", numbers, ("member_no", "phone"), using=self.reader))
         all_cards = {n for r in rows for n in r.cards}
         known_cards = {
             number: SimpleNamespace(pk=pk, number=number, status=status, member_id=member_id)
-            for pk, number, status, member_id in _lookup(
+            for pk, number, status, member_id in lookup(
                 Card, "number", all_cards, ("id", "number", "status", "member_id"), using=self.reader
             )
         }
@@ -590,7 +367,7 @@ class Importer:
     def can_write(self) -> bool:
         return not self.result.base_errors and (self.result.skip_bad_rows or not self.result.errors)
 
-    def _batch(self, numbered, writer: "_Writer") -> None:
+    def _batch(self, numbered, writer: _Writer) -> None:
         """Parse a batch (no database: it runs while the writer still writes the batch before), check
         it (through the second connection, or once that write is done when there is none) and hand
         its valid rows to the writer."""
@@ -601,7 +378,7 @@ class Importer:
                 row = self.parse(raw, number)
             except RowInvalid as exc:
                 self._keep_errors(number, exc.errors)
-                self.file_phones.add(_phone_or_blank(raw.get("phone")) or _text(raw.get("phone")))
+                self.file_phones.add(phone_or_blank(raw.get("phone")) or as_text(raw.get("phone")))
                 self._in_file_figures(raw)
                 continue
             self.file_phones.add(row.phone)
@@ -618,15 +395,15 @@ class Importer:
     def _in_file_figures(self, raw) -> None:
         """A bad row still counts in the file's figures, as far as its cells read."""
         figures = self.result.in_file
-        figures.cards += len([n for n in _text(raw.get("card_no")).split(";") if n.strip()])
+        figures.cards += len([n for n in as_text(raw.get("card_no")).split(";") if n.strip()])
         for column in ("points",):
             try:
-                figures.points += _whole(raw.get(column), column=column) or 0
+                figures.points += as_whole(raw.get(column), column=column) or 0
             except ValueError:
                 pass
         for column in ("sv_principal", "sv_bonus"):
             try:
-                setattr(figures, column, getattr(figures, column) + _money(raw.get(column)))
+                setattr(figures, column, getattr(figures, column) + as_money(raw.get(column)))
             except ValueError:
                 pass
 
@@ -637,7 +414,7 @@ class Importer:
 
     # ---------------------------------------------------------------- writing valid rows
 
-    def write(self, rows: list[Row]) -> "BulkWriter":
+    def write(self, rows: list[Row]) -> BulkWriter:
         """Write valid rows: new members with their card, tier change, growth and audit entry; lots and
         stored value for every row whose key is not used yet. Bulk statements; members in id order.
         Reads what it needs now; the writes are planned in the returned writer (`flush`), which on
@@ -718,7 +495,7 @@ class Importer:
         ]
         used = {
             k
-            for (k,) in _lookup(
+            for (k,) in lookup(
                 PointsEntry,
                 "idempotency_key",
                 [k for k in keys if k.startswith("import:p:")],
@@ -728,7 +505,7 @@ class Importer:
         }
         used |= {
             k
-            for (k,) in _lookup(
+            for (k,) in lookup(
                 StoredValueEntry,
                 "idempotency_key",
                 [k for k in keys if k.startswith("import:sv:")],
@@ -860,7 +637,7 @@ class Importer:
             drawn = self.drawn[column]
             while True:
                 values = [m[column] for m in members]
-                taken = {v for (v,) in _lookup(Member, column, values, (column,), using=self.reader)}
+                taken = {v for (v,) in lookup(Member, column, values, (column,), using=self.reader)}
                 seen, again = set(), False
                 for m in members:
                     if m[column] in taken or m[column] in seen or m[column] in drawn:
@@ -878,13 +655,13 @@ class Importer:
         wanted = {n: r.member_id for r in rows for n in r.cards}
         # cards in use or in stock are locked in the import's transaction; so are the cards of a
         # member of an earlier batch or import (perhaps bound by an earlier batch not yet written)
-        lock = any(r.cards and not r.new for r in rows) or _lookup(Card, "number", wanted, ("id",), using=self.reader)
+        lock = any(r.cards and not r.new for r in rows) or lookup(Card, "number", wanted, ("id",), using=self.reader)
         if lock:
             self.drain()
         known = {
             number: Card(pk=pk, number=number, status=status, member_id=member_id)
             for pk, number, status, member_id in (
-                _lookup(Card, "number", wanted, ("id", "number", "status", "member_id"), lock=True) if lock else ()
+                lookup(Card, "number", wanted, ("id", "number", "status", "member_id"), lock=True) if lock else ()
             )
         }
         bind_stock = [c for n, c in known.items() if c.member_id is None]
@@ -926,7 +703,7 @@ class Importer:
                     created_at=at,
                 )
             )
-        taken = {n for (n,) in _lookup(Card, "number", drawn, ("number",), using=self.reader)}
+        taken = {n for (n,) in lookup(Card, "number", drawn, ("number",), using=self.reader)}
         for card in virtual:
             while card["number"] in taken or card["number"] in wanted or card["number"] in earlier:
                 card["number"] = cards.new_virtual_number()
@@ -958,221 +735,6 @@ class Importer:
         Member.objects.bulk_update(linked, ["referrer"], batch_size=2000)
 
 
-@contextmanager
-def _fewer_collections():
-    """An import allocates millions of short-lived objects while its sets of phones, keys and numbers
-    grow; at the default threshold (700 allocations) the cycle collector runs thousands of times and
-    took about a sixth of the import's CPU. Raised while the import runs, restored after."""
-    threshold = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-
-
-class _Writer:
-    """Runs a batch's planned writes (`BulkWriter.flush`: the COPYs and updates) in a second thread on
-    the import's own connection, hence in its transaction, while the main thread parses the next
-    batch, so that the database's work on one batch overlaps Python's on the next. The deferred
-    foreign-key checks of the batch's rows are run there too (instead of all at COMMIT, where nothing
-    overlaps them). The two threads never use the import's connection at once: meanwhile the main
-    thread checks and prepares the next batch reading committed rows through a second connection
-    (`reader`; what this import wrote so far it knows itself), and waits for the write (`wait`)
-    before it uses the import's connection: to lock rows, or to read a member or card of an earlier
-    batch. Inside a caller's transaction, whose rows a second connection would not see, there is no
-    second connection and the main thread waits before each check. PostgreSQL only; elsewhere
-    `BulkWriter` writes at once and there is nothing to flush."""
-
-    def __init__(self, *, side_reader: bool):
-        self.connection = connections[DEFAULT_DB_ALIAS]
-        self.threaded = self.connection.vendor == "postgresql"
-        self.pending = None
-        self.reader = connection
-        self.side_reader = side_reader and self.threaded
-
-    def __enter__(self):
-        if self.threaded:
-            self.connection.inc_thread_sharing()
-            self.pool = ThreadPoolExecutor(1, thread_name_prefix="import-writer", initializer=self._share)
-        if self.side_reader:
-            self.reader = connections.create_connection(DEFAULT_DB_ALIAS)
-        return self
-
-    def _share(self) -> None:
-        connections[DEFAULT_DB_ALIAS] = self.connection
-
-    def _flush(self, bulk: "BulkWriter") -> None:
-        bulk.flush()
-        with self.connection.cursor() as cur:
-            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checks the foreign keys the batch queued
-            cur.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's foreign keys are initially deferred
-
-    def submit(self, bulk: "BulkWriter") -> None:
-        self.wait()
-        if self.threaded:
-            self.pending = self.pool.submit(self._flush, bulk)
-        else:
-            bulk.flush()
-
-    def wait(self) -> None:
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
-            pending.result()  # raises what the write raised
-
-    def __exit__(self, *exc_info):
-        if self.side_reader:
-            self.reader.close()
-        if self.threaded:
-            self.pool.shutdown(wait=True)  # the transaction's end needs the connection back
-            self.connection.dec_thread_sharing()
-        if exc_info[0] is None:
-            self.wait()
-
-
-def _lookup(model, column: str, values, columns, *, lock: bool = False, using=None) -> list[tuple]:
-    """Rows (as tuples of `columns`) of `model` whose `column` is one of `values`: one array
-    parameter on PostgreSQL (thousands of IN placeholders cost more to build than to run).
-    `using`: the connection to read through (the import's own by default)."""
-    values = list(values)
-    if not values:
-        return []
-    conn = connection if using is None else using
-    if conn.vendor != "postgresql":
-        queryset = model.objects.select_for_update() if lock else model.objects
-        return list(queryset.filter(**{f"{column}__in": values}).values_list(*columns))
-    q = conn.ops.quote_name
-    with conn.cursor() as cur:
-        cur.execute(
-            f"SELECT {', '.join(q(c) for c in columns)} FROM {q(model._meta.db_table)}"
-            f" WHERE {q(column)} = ANY(%s){' FOR UPDATE' if lock else ''}",
-            [values],
-        )
-        return cur.fetchall()
-
-
-class BulkWriter:
-    """Insert rows given as dicts of column values: COPY on PostgreSQL, bulk_create elsewhere. Ids of
-    new members are reserved up front so that the other rows can point at them. On PostgreSQL the
-    statements are planned (the rows made into COPY tuples here) and run, in order, by `flush`;
-    elsewhere they run at once."""
-
-    def __init__(self):
-        self.postgres = connection.vendor == "postgresql"
-        self.planned: list = []
-
-    def then(self, statement, *args, **kwargs) -> None:
-        """A statement to run after the inserts planned so far (at once, off PostgreSQL)."""
-        if self.postgres:
-            self.planned.append((statement, args, kwargs))
-        else:
-            statement(*args, **kwargs)
-
-    def flush(self) -> None:
-        planned, self.planned = self.planned, []
-        for statement, args, kwargs in planned:
-            statement(*args, **kwargs)
-
-    def reserve_ids(self, model, count: int, using=None) -> list[int]:
-        if not count:
-            return []
-        table = model._meta.db_table
-        with (connection if using is None else using).cursor() as cur:
-            if self.postgres:
-                cur.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
-                )
-                return [r[0] for r in cur.fetchall()]
-            cur.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')  # SQLite: the write lock is ours
-            start = cur.fetchone()[0] + 1
-            return list(range(start, start + count))
-
-    def insert(self, model, rows: list[dict]) -> None:
-        if not rows:
-            return
-        if not self.postgres:
-            model.objects.bulk_create([model(**row) for row in rows], batch_size=500)
-            return
-        columns = list(rows[0])
-        names = ", ".join(
-            connection.ops.quote_name(model._meta.get_field(c).column if not c.endswith("_id") else c) for c in columns
-        )
-        json_columns = {c for c in columns if c == "data"}
-        full = _defaults(model)
-        extra = [c for c in full if c not in columns]
-        names_all = names + "".join(", " + connection.ops.quote_name(c) for c in extra)
-        tail = tuple(full[c] for c in extra)
-        table = connection.ops.quote_name(model._meta.db_table)
-        if json_columns:
-            tuples = [
-                tuple(json.dumps(row[c], ensure_ascii=False) if c in json_columns else row[c] for c in columns) + tail
-                for row in rows
-            ]
-        else:
-            tuples = [tuple(map(row.__getitem__, columns)) + tail for row in rows]
-        self.planned.append((copy_rows, (f"COPY {table} ({names_all}) FROM STDIN", tuples), {}))
-
-
-def _defaults(model) -> dict:
-    """Column defaults the database does not know (Django applies them): every NOT NULL column with a
-    Python default."""
-    out = {}
-    for f in model._meta.concrete_fields:
-        if f.primary_key:
-            continue
-        if f.has_default() and not f.null:
-            out[f.column] = f.get_default()
-        elif getattr(f, "blank", False) and not f.null and f.get_internal_type() in ("CharField", "TextField"):
-            out[f.column] = ""
-    return out
-
-
-# ---------------------------------------------------------------------------------------
-# Files
-# ---------------------------------------------------------------------------------------
-
-
-class MemberFile:
-    """A CSV (UTF-8, with or without BOM) or XLSX member file, read as many times as needed: `rows()`
-    gives its rows as dicts keyed by column, `column(name)` one column's cells (a first pass for the
-    phones, without making a dict of every row)."""
-
-    def __init__(self, fileobj, name: str = "members.csv"):
-        self.data = self.text = None
-        if name.lower().endswith(".xlsx"):
-            import tablib
-
-            self.data = tablib.Dataset().load(fileobj.read(), format="xlsx")
-            self.headers = [_text(h) for h in (self.data.headers or [])]
-            self.total = len(self.data)
-            return
-        raw = fileobj.read()
-        self.text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw.lstrip("\ufeff")
-        self.total = max(0, sum(1 for line in self.text.splitlines() if line.strip()) - 1)
-        self.headers = [h.strip() for h in (self._reader().fieldnames or [])]
-
-    def _reader(self) -> csv.DictReader:
-        return csv.DictReader(io.StringIO(self.text))
-
-    def rows(self):
-        if self.data is not None:
-            return (dict(zip(self.headers, r)) for r in self.data)
-        reader = self._reader()
-        if reader.fieldnames is not None:  # reading them reads the header line
-            reader.fieldnames = self.headers  # the names stripped
-        return reader
-
-    def column(self, name: str):
-        if name not in self.headers:
-            return iter(())
-        index = self.headers.index(name)
-        if self.data is not None:
-            return (r[index] if index < len(r) else None for r in self.data)
-        reader = csv.reader(io.StringIO(self.text))
-        next(reader, None)  # the header line
-        return (r[index] if index < len(r) else None for r in reader if r)
-
-
 def import_file(fileobj, name: str = "members.csv", **options) -> Result:
     """Read a member file and import it (see Importer); a file without the required columns imports
     nothing and says which are missing. The rows are read as they are imported, not held."""
@@ -1186,185 +748,5 @@ def import_file(fileobj, name: str = "members.csv", **options) -> Result:
         )
         importer.result.rolled_back = not importer.result.dry_run
         return importer.result
-    importer.all_phones = frozenset(map(_phone_or_blank, file.column("phone")))  # referrers later in the file
+    importer.all_phones = frozenset(map(phone_or_blank, file.column("phone")))  # referrers later in the file
     return importer.run(file.rows(), total=file.total)
-
-
-def _phone_or_blank(value) -> str:
-    try:
-        return enrolment.normalise_phone(_text(value))
-    except MembershipError:
-        return ""
-
-
-# ---------------------------------------------------------------------------------------
-# Background jobs
-# ---------------------------------------------------------------------------------------
-
-
-def run_job(job_id: int) -> dict:
-    """Run one MemberImportJob: progress on the job as rows are processed, then the reconciliation."""
-    from ..models import MemberImportJob
-
-    job = MemberImportJob.objects.get(pk=job_id)
-    # claim the job: of two deliveries (a redelivered or re-queued message) only one starts it
-    if not MemberImportJob.objects.filter(pk=job_id, status=MemberImportJob.Status.QUEUED).update(
-        status=MemberImportJob.Status.RUNNING
-    ):
-        return job.result  # it ran (or runs) already
-    side = _side_connection()
-
-    def progress(done, total):
-        _update_job(side, job_id, rows_done=done, rows_total=total)
-
-    try:
-        with job.file.open("rb") as f:
-            result = import_file(
-                f,
-                job.file.name,
-                acting_user=job.created_by,
-                dry_run=job.dry_run,
-                skip_bad_rows=job.skip_bad_rows,
-                tier_floor_until=job.tier_floor_until,
-                progress=progress,
-            )
-    except Exception as exc:
-        MemberImportJob.objects.filter(pk=job_id).update(
-            status=MemberImportJob.Status.FAILED,
-            finished_at=now(),
-            result={"base_errors": [str(exc)], "table": [], "errors": [], "error_count": 0},
-        )
-        raise
-    finally:
-        if side is not connection:
-            side.close()
-    state = result.as_dict()
-    MemberImportJob.objects.filter(pk=job_id).update(
-        status=MemberImportJob.Status.DONE,
-        finished_at=now(),
-        result=state,
-        rows_done=result.in_file.rows,
-        rows_total=result.in_file.rows,
-    )
-    return state
-
-
-def _side_connection():
-    """A second connection to the database for progress (PostgreSQL), committed at once; SQLite has one
-    writer, so there the progress is written in the import's own connection."""
-    if connection.vendor != "postgresql":
-        return connection
-    from django.db import connections
-
-    return connections.create_connection(connection.alias)
-
-
-def _update_job(conn, job_id: int, *, rows_done: int, rows_total: int | None) -> None:
-    from ..models import MemberImportJob
-
-    table = conn.ops.quote_name(MemberImportJob._meta.db_table)
-    with conn.cursor() as cur:
-        cur.execute(
-            f"UPDATE {table} SET rows_done = %s, rows_total = %s WHERE id = %s", [rows_done, rows_total, job_id]
-        )
-
-
-# ---------------------------------------------------------------------------------------
-# Export in the same columns
-# ---------------------------------------------------------------------------------------
-
-
-def export_rows(queryset=None):
-    """Rows of the import's columns for members with their balances: the member's first row holds the
-    member, its cards, its growth, tier and stored value and its first open lot; each further open lot
-    is one more row of the same phone and member number. Importing them into an empty database
-    reproduces every balance (with the tier floor date chosen at import)."""
-    queryset = queryset if queryset is not None else Member.objects.filter(status=Member.Status.ACTIVE)
-    queryset = queryset.select_related("home_store", "tier", "referrer").prefetch_related("tags").order_by("pk")
-    chunk = []
-    for member in queryset.iterator(chunk_size=2000):
-        chunk.append(member)
-        if len(chunk) >= 2000:
-            yield from _export_chunk(chunk)
-            chunk = []
-    if chunk:
-        yield from _export_chunk(chunk)
-
-
-def _export_chunk(members):
-    """Rows of a chunk of members: their open lots and physical cards in one query each."""
-    ids = [m.pk for m in members]
-    lots: dict[int, list] = {}
-    for lot in (
-        PointsEntry.objects.filter(member_id__in=ids, remaining__gt=0)
-        .order_by("member_id", "expires_at", "id")
-        .values("member_id", "remaining", "pending", "available_at", "expires_at")
-    ):
-        lots.setdefault(lot["member_id"], []).append(lot)
-    physical: dict[int, list] = {}
-    for member_id, number in (
-        Card.objects.filter(member_id__in=ids, status=Card.Status.ACTIVE, kind=Card.Kind.PHYSICAL)
-        .order_by("pk")
-        .values_list("member_id", "number")
-    ):
-        physical.setdefault(member_id, []).append(number)
-    for member in members:
-        yield from _export_member(member, lots.get(member.pk, []), physical.get(member.pk, []))
-
-
-def _export_member(member, lots, numbers):
-    """The rows of one member: the first holds the member and its first open lot, one more per lot."""
-    birthday = ""
-    if member.birth_month:
-        birthday = (
-            f"{member.birth_year:04d}-{member.birth_month:02d}-{member.birth_day:02d}"
-            if member.birth_year
-            else f"--{member.birth_month:02d}-{member.birth_day:02d}"
-        )
-    base = {"member_no": member.member_no, "phone": member.phone}
-    first = dict(
-        base,
-        name=member.name,
-        gender=member.gender,
-        birthday=birthday,
-        home_store=member.home_store.code,
-        marketing_consent="1" if member.marketing_consent else "0",
-        consent_at=_fmt(member.consent_at),
-        joined_at=_fmt(member.joined_at),
-        card_no=";".join(numbers),
-        growth_value=str(member.growth_value),
-        tier=member.tier.code,
-        sv_principal=f"{member.sv_principal:.2f}" if member.sv_principal else "",
-        sv_bonus=f"{member.sv_bonus:.2f}" if member.sv_bonus else "",
-        referrer_phone=member.referrer.phone if member.referrer else "",
-        tags=";".join(sorted(t.name for t in member.tags.all())),
-    )
-    rows = [first] if not lots else []
-    for i, lot in enumerate(lots):
-        row = dict(first) if i == 0 else dict(base, home_store=member.home_store.code)
-        row.update(
-            points=str(lot["remaining"]),
-            points_expire_on=local(lot["expires_at"]).date().isoformat() if lot["expires_at"] else "",
-            points_pending_until=_fmt(lot["available_at"]) if lot["pending"] else "",
-        )
-        rows.append(row)
-    for row in rows:
-        yield [row.get(c, "") for c in COLUMNS]
-
-
-def _fmt(at: datetime | None) -> str:
-    return local(at).strftime("%Y-%m-%d %H:%M:%S") if at else ""
-
-
-def requeue_stale_jobs(*, older_than_seconds: int = 60) -> int:
-    """Queue again the jobs whose start message never reached the broker (it was down when HQ started
-    them): they are still "queued" after a minute. A job that does start is claimed once (run_job)."""
-    from datetime import timedelta
-
-    from ..models import MemberImportJob
-    from ..tasks import enqueue_import
-
-    stale = MemberImportJob.objects.filter(
-        status=MemberImportJob.Status.QUEUED, created_at__lt=now() - timedelta(seconds=older_than_seconds)
-    )
-    return sum(enqueue_import(pk) for pk in stale.values_list("pk", flat=True)[:20])
