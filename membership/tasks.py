@@ -61,7 +61,7 @@ register(
 def relay_outbox() -> int:
     """Safe in parallel (rows taken with SKIP LOCKED); a queue of these during a worker outage expires.
     Member import jobs whose start message was lost with the broker are queued again here too."""
-    return outbox.relay() + migration.requeue_stale_jobs()
+    return outbox.relay() + requeue_stale_jobs()
 
 
 def enqueue_import(job_id: int) -> bool:
@@ -72,6 +72,13 @@ def enqueue_import(job_id: int) -> bool:
     except Exception:  # any broker failure: the job stays queued
         logger.warning("member import %s not queued: broker unavailable; the relay will retry", job_id, exc_info=True)
         return False
+
+
+def requeue_stale_jobs(*, older_than_seconds: int = 60) -> int:
+    """Queue again the member import jobs whose start message never reached the broker (it was down
+    when HQ started them): they are still "queued" after a minute. A job that does start is claimed
+    once (migration.run_job)."""
+    return sum(enqueue_import(pk) for pk in migration.stale_jobs(older_than_seconds=older_than_seconds))
 
 
 @shared_task(name="membership.tasks.purge_outbox")

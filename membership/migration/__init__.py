@@ -6,7 +6,7 @@ from .cells import phone_or_blank
 from .columns import BATCH_ROWS, COLUMNS
 from .export import export_rows
 from .importer import Importer, import_file
-from .jobs import requeue_stale_jobs, run_job
+from .jobs import run_job, stale_jobs
 from .parse import RowInvalid
 from .result import Result
 
@@ -19,6 +19,6 @@ __all__ = [
     "export_rows",
     "import_file",
     "phone_or_blank",
-    "requeue_stale_jobs",
     "run_job",
+    "stale_jobs",
 ]

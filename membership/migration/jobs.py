@@ -1,6 +1,7 @@
 """Member imports in the background (MemberImportJob, run by the Celery task
 membership.tasks.import_members): the job claimed once, its progress written through a second
-connection, its reconciliation stored on it."""
+connection, its reconciliation stored on it. Nothing here queues a task: membership.tasks imports
+this package, never the other way round."""
 
 from datetime import timedelta
 
@@ -72,12 +73,11 @@ def _update_job(conn, job_id: int, *, rows_done: int, rows_total: int | None) ->
         )
 
 
-def requeue_stale_jobs(*, older_than_seconds: int = 60) -> int:
-    """Queue again the jobs whose start message never reached the broker (it was down when HQ started
-    them): they are still "queued" after a minute. A job that does start is claimed once (run_job)."""
-    from ..tasks import enqueue_import
-
+def stale_jobs(*, older_than_seconds: int = 60) -> list[int]:
+    """Ids of (at most 20) jobs whose start message never reached the broker (it was down when HQ
+    started them): they are still "queued" after a minute. tasks.requeue_stale_jobs queues them again;
+    a job that does start is claimed once (run_job)."""
     stale = MemberImportJob.objects.filter(
         status=MemberImportJob.Status.QUEUED, created_at__lt=now() - timedelta(seconds=older_than_seconds)
     )
-    return sum(enqueue_import(pk) for pk in stale.values_list("pk", flat=True)[:20])
+    return list(stale.values_list("pk", flat=True)[:20])
