@@ -103,3 +103,11 @@ def _defaults(model) -> dict:
         elif getattr(f, "blank", False) and not f.null and f.get_internal_type() in ("CharField", "TextField"):
             out[f.column] = ""
     return out
+
+
+def check_deferred_foreign_keys(conn) -> None:
+    """Check now the foreign keys of the rows written so far in the transaction (queued until COMMIT
+    otherwise), so that a batch's checks run with its write rather than all at the end."""
+    with conn.cursor() as cur:
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checks the foreign keys the batch queued
+        cur.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's foreign keys are initially deferred

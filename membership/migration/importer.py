@@ -68,7 +68,7 @@ from .columns import (
 )
 from .files import MemberFile
 from .parse import Row, RowInvalid
-from .pipeline import _fewer_collections, _Writer
+from .pipeline import WriteBehind, write_behind
 from .result import Figures, Result
 
 
@@ -110,7 +110,7 @@ class Importer:
         # member numbers, referral codes and virtual card numbers this import drew: a batch not yet
         # written is not in the database, and the next batch's draws must not collide with it
         self.drawn: dict[str, set[str]] = {"member_no": set(), "referral_code": set(), "card": set()}
-        # reads for checks (see _Writer): the import's own connection unless a writer gives another
+        # reads for checks (see pipeline.WriteBehind): the import's own connection unless a writer gives another
         self.reader = connection
         self.drain = lambda: None
 
@@ -332,10 +332,7 @@ class Importer:
         """Import an iterable of row dicts (the first data row is row 1). One transaction; rolled back
         for a dry run, or when a row is bad and bad rows are not to be skipped."""
         result = self.result
-        # the checks read committed rows through a second connection while a batch is written, when
-        # nothing uncommitted of the caller's could be missed: the import is the whole transaction
-        side_reader = not connection.in_atomic_block
-        with _fewer_collections(), transaction.atomic(), _Writer(side_reader=side_reader) as writer:
+        with write_behind(connection) as writer:
             self.reader, self.drain = writer.reader, writer.wait
             batch = []
             done = 0
@@ -367,7 +364,7 @@ class Importer:
     def can_write(self) -> bool:
         return not self.result.base_errors and (self.result.skip_bad_rows or not self.result.errors)
 
-    def _batch(self, numbered, writer: _Writer) -> None:
+    def _batch(self, numbered, writer: WriteBehind) -> None:
         """Parse a batch (no database: it runs while the writer still writes the batch before), check
         it (through the second connection, or once that write is done when there is none) and hand
         its valid rows to the writer."""
@@ -418,7 +415,7 @@ class Importer:
         """Write valid rows: new members with their card, tier change, growth and audit entry; lots and
         stored value for every row whose key is not used yet. Bulk statements; members in id order.
         Reads what it needs now; the writes are planned in the returned writer (`flush`), which on
-        PostgreSQL runs in the import's writer thread (`_Writer`)."""
+        PostgreSQL runs in the import's writer thread (pipeline.WriteBehind)."""
         at, w = self.at, self.result.written
         writer = BulkWriter()
         new_rows = [r for r in rows if r.new]

@@ -1,13 +1,26 @@
-"""The import's pipeline: a batch's writes run in a second thread while the next batch is parsed and
-checked, with fewer garbage collections while the import runs."""
+"""The import's pipeline: `write_behind(connection)` is the import's transaction, during which a
+batch's writes run in a second thread while the next batch is parsed and checked, with fewer garbage
+collections. Outside it (the admin's row-by-row import) `AT_ONCE` reads through the import's own
+connection and has nothing to wait for."""
 
 import gc
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection, connections, transaction
 
-from .bulk import BulkWriter
+from .bulk import BulkWriter, check_deferred_foreign_keys
+
+
+@contextmanager
+def write_behind(conn):
+    """One transaction on `conn` (the import's connection) for the whole import, with a `WriteBehind`
+    to hand the batches' writes to, and the garbage collector's threshold raised. The checks read
+    committed rows through a second connection while a batch is written, when nothing uncommitted of
+    the caller's could be missed: when the import is the whole transaction."""
+    side_reader = not conn.in_atomic_block
+    with _fewer_collections(), transaction.atomic(using=conn.alias), WriteBehind(conn, side_reader=side_reader) as w:
+        yield w
 
 
 @contextmanager
@@ -23,7 +36,19 @@ def _fewer_collections():
         gc.set_threshold(*threshold)
 
 
-class _Writer:
+class _AtOnce:
+    """No write-behind: reads go through the import's own connection, and no write is pending."""
+
+    reader = connection
+
+    def wait(self) -> None:
+        pass
+
+
+AT_ONCE = _AtOnce()
+
+
+class WriteBehind:
     """Runs a batch's planned writes (`BulkWriter.flush`: the COPYs and updates) in a second thread on
     the import's own connection, hence in its transaction, while the main thread parses the next
     batch, so that the database's work on one batch overlaps Python's on the next. The deferred
@@ -36,8 +61,9 @@ class _Writer:
     second connection and the main thread waits before each check. PostgreSQL only; elsewhere
     `BulkWriter` writes at once and there is nothing to flush."""
 
-    def __init__(self, *, side_reader: bool):
-        self.connection = connections[DEFAULT_DB_ALIAS]
+    def __init__(self, conn, *, side_reader: bool):
+        self.alias = conn.alias
+        self.connection = connections[self.alias]  # the object itself, not the per-thread proxy
         self.threaded = self.connection.vendor == "postgresql"
         self.pending = None
         self.reader = connection
@@ -48,19 +74,18 @@ class _Writer:
             self.connection.inc_thread_sharing()
             self.pool = ThreadPoolExecutor(1, thread_name_prefix="import-writer", initializer=self._share)
         if self.side_reader:
-            self.reader = connections.create_connection(DEFAULT_DB_ALIAS)
+            self.reader = connections.create_connection(self.alias)
         return self
 
     def _share(self) -> None:
-        connections[DEFAULT_DB_ALIAS] = self.connection
+        connections[self.alias] = self.connection
 
     def _flush(self, bulk: BulkWriter) -> None:
         bulk.flush()
-        with self.connection.cursor() as cur:
-            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checks the foreign keys the batch queued
-            cur.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's foreign keys are initially deferred
+        check_deferred_foreign_keys(self.connection)
 
     def submit(self, bulk: BulkWriter) -> None:
+        """Write this batch once the one before is written: behind, in the writer thread, on PostgreSQL."""
         self.wait()
         if self.threaded:
             self.pending = self.pool.submit(self._flush, bulk)
@@ -68,9 +93,10 @@ class _Writer:
             bulk.flush()
 
     def wait(self) -> None:
+        """Wait until the batch handed over last is written; raises what its write raised."""
         if self.pending is not None:
             pending, self.pending = self.pending, None
-            pending.result()  # raises what the write raised
+            pending.result()
 
     def __exit__(self, *exc_info):
         if self.side_reader:
