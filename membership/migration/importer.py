@@ -22,9 +22,7 @@ Rules (docs/decisions.md, "Member migration"):
   sends a signal (enrolment.enrol does, for members who sign up).
 - Valid rows are written in batches with bulk statements (COPY on PostgreSQL)."""
 
-import hashlib
-from collections import Counter
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -32,7 +30,6 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from .. import config
-from ..errors import MembershipError
 from ..models import (
     AuditLog,
     Card,
@@ -48,26 +45,20 @@ from ..models import (
     TierChange,
 )
 from ..services import cards, enrolment
-from ..services.common import local, now, tz
+from ..services.common import local, now
 from ..services.points import _add_to_balances
 from .bulk import BulkWriter, lookup
-from .cells import as_date, as_datetime, as_money, as_text, as_whole, domain_text, phone_or_blank
+from .cells import as_money, as_text, as_whole, phone_or_blank
 from .columns import (
     BATCH_ROWS,
     COLUMNS,
-    FALSE_WORDS,
-    GENDER_WORDS,
-    MEMBER_NO_RE,
-    MSG_FULL_WIDTH,
     MSG_PHONE_TAKEN,
-    NUMERIC_COLUMNS,
     OPENING_REASON,
     REQUIRED,
     SOURCE,
-    TRUE_WORDS,
 )
 from .files import MemberFile
-from .parse import Row, RowInvalid
+from .parse import Row, RowInvalid, RowParser
 from .pipeline import WriteBehind, write_behind
 from .result import Figures, Result
 
@@ -96,13 +87,13 @@ class Importer:
         self.at = now()
         self.today = local(self.at).date()
         self.program = config.program()
-        self.stores = {s.code: s for s in Store.objects.all()}
-        self.tiers = {t.code: t for t in Tier.objects.order_by("rank")}
-        self.tier_list = list(self.tiers.values())
+        stores = {s.code: s for s in Store.objects.all()}
+        tiers = {t.code: t for t in Tier.objects.order_by("rank")}
+        self.tier_list = list(tiers.values())
+        self.parser = RowParser(stores=stores, tiers=tiers, at=self.at, today=self.today)
         self.phones_in_file: dict[str, str] = {}  # phone → member_no given on its first row ("" if none)
         self.member_nos_in_file: dict[str, str] = {}  # member_no → phone
         self.cards_in_file: dict[str, str] = {}  # card number → phone
-        self.key_counts: Counter = Counter()
         self.member_ids: dict[str, int] = {}  # phone → id, members of this file
         self.pending_referrers: list[tuple[int, str, int]] = []  # (member id, referrer phone, row number)
         self.tag_ids: dict[str, int] = {}
@@ -118,131 +109,7 @@ class Importer:
 
     def parse(self, raw: dict, number: int) -> Row:
         """One row's columns, each checked on its own; raises RowInvalid naming every bad column."""
-        text = {c: as_text(raw.get(c)) for c in COLUMNS}
-        base = hashlib.sha1("\x1f".join(text.values()).encode()).hexdigest()[:32]
-        self.key_counts[base] += 1
-        row = Row(number=number, key=f"{base}:{self.key_counts[base]}")
-        errors: dict[str, list] = {}
-
-        def bad(column, message):
-            errors.setdefault(column, []).append(str(message))
-
-        for column in NUMERIC_COLUMNS:
-            if not text[column].isascii():
-                bad(column, MSG_FULL_WIDTH)
-        row.name = text["name"]
-        if "phone" not in errors:
-            try:
-                row.phone = enrolment.normalise_phone(text["phone"])
-            except MembershipError as exc:
-                bad("phone", domain_text(exc))
-        if "birthday" not in errors:
-            try:
-                value = raw.get("birthday")
-                row.birthday = enrolment.Birthday.parse(value if isinstance(value, date) else text["birthday"])
-            except MembershipError as exc:
-                bad("birthday", domain_text(exc))
-        gender = text["gender"]
-        row.gender = GENDER_WORDS.get(gender.lower(), gender.upper())  # anything else: `check` says so
-        code = text["home_store"]
-        if not code:
-            bad("home_store", _("Give the code of the member's home store."))
-        elif (store := self.stores.get(code)) is None:
-            bad("home_store", _("No store has the code %(code)s.") % {"code": code})
-        else:
-            row.store = store
-        consent = raw.get("marketing_consent")
-        consent = consent if isinstance(consent, bool) else as_text(consent).lower()
-        if consent is True or consent in TRUE_WORDS:
-            row.marketing_consent = True
-        elif not (consent is False or consent in FALSE_WORDS):
-            bad("marketing_consent", _("Enter 1 (yes) or 0 (no)."))
-        for column in ("joined_at", "consent_at"):
-            if column in errors:
-                continue
-            try:
-                at = as_datetime(raw.get(column))
-            except ValueError as exc:
-                bad(column, exc)
-                continue
-            if at is not None and at > self.at:
-                bad(
-                    column,
-                    _("The joining time cannot be in the future.")
-                    if column == "joined_at"
-                    else _("The consent time cannot be in the future."),
-                )
-            setattr(row, column, at)
-        member_no = text["member_no"]
-        if member_no and "member_no" not in errors and not MEMBER_NO_RE.match(member_no):
-            bad("member_no", _("A member number is 1 to 12 digits or letters."))
-        row.member_no = member_no
-        numbers = [n for n in text["card_no"].split(";") if n.strip()]
-        if "card_no" not in errors:
-            for n in numbers:
-                try:
-                    row.cards.append(cards.normalise_number(n))
-                except MembershipError as exc:
-                    bad("card_no", f"{domain_text(exc)} ({n.strip()})")
-            if len(set(row.cards)) != len(row.cards):
-                bad("card_no", _("The row repeats a card number."))
-        for column in ("points", "growth_value"):
-            if column in errors:
-                continue
-            try:
-                value = as_whole(raw.get(column), column=column)
-            except ValueError as exc:
-                bad(column, exc)
-                continue
-            if column == "points":
-                row.points = value or 0
-            else:
-                row.growth = value
-        if "points_expire_on" not in errors:
-            try:
-                expire_on = as_date(raw.get("points_expire_on"))
-            except ValueError as exc:
-                bad("points_expire_on", exc)
-            else:
-                if expire_on is not None:
-                    if expire_on < self.today:
-                        bad("points_expire_on", _("This expiry date has passed."))
-                    row.expires_at = datetime.combine(expire_on, time(23, 59, 59), tzinfo=tz())
-        if "points_pending_until" not in errors:
-            try:
-                row.pending_until = as_datetime(raw.get("points_pending_until"))
-            except ValueError as exc:
-                bad("points_pending_until", exc)
-        if (row.expires_at or row.pending_until) and not row.points and "points" not in errors:
-            bad("points", _("Give the points of the lot that expires or is pending."))
-        tier_code = text["tier"]
-        if tier_code:
-            row.tier = self.tiers.get(tier_code)
-            if row.tier is None:
-                bad(
-                    "tier",
-                    _("No tier has the code %(code)s. Tiers: %(codes)s.")
-                    % {"code": tier_code, "codes": ", ".join(self.tiers)},
-                )
-        for column in ("sv_principal", "sv_bonus"):
-            if column in errors:
-                continue
-            try:
-                setattr(row, column, as_money(raw.get(column)))
-            except ValueError as exc:
-                bad(column, exc)
-        referrer = text["referrer_phone"]
-        if referrer and "referrer_phone" not in errors:
-            try:
-                row.referrer_phone = enrolment.normalise_phone(referrer)
-            except MembershipError as exc:
-                bad("referrer_phone", domain_text(exc))
-        row.tags = sorted({t.strip() for t in text["tags"].split(";") if t.strip()}) if text["tags"] else []
-        if any(len(t) > 50 for t in row.tags):
-            bad("tags", _("A tag is at most 50 characters."))
-        if errors:
-            raise RowInvalid(errors)
-        return row
+        return self.parser.parse(raw, number)
 
     # ---------------------------------------------------------------- rules against the database
 
