@@ -34,7 +34,6 @@ from ..models import (
     AuditLog,
     Card,
     Channel,
-    Gender,
     GrowthEntry,
     Member,
     PointsEntry,
@@ -49,10 +48,9 @@ from ..services.common import local, now
 from ..services.points import _add_to_balances
 from .bulk import BulkWriter, lookup
 from .cells import as_money, as_text, as_whole, phone_or_blank
+from .check import FileSoFar, check_rows, error_lines
 from .columns import (
     BATCH_ROWS,
-    COLUMNS,
-    MSG_PHONE_TAKEN,
     OPENING_REASON,
     REQUIRED,
     SOURCE,
@@ -91,10 +89,7 @@ class Importer:
         tiers = {t.code: t for t in Tier.objects.order_by("rank")}
         self.tier_list = list(tiers.values())
         self.parser = RowParser(stores=stores, tiers=tiers, at=self.at, today=self.today)
-        self.phones_in_file: dict[str, str] = {}  # phone → member_no given on its first row ("" if none)
-        self.member_nos_in_file: dict[str, str] = {}  # member_no → phone
-        self.cards_in_file: dict[str, str] = {}  # card number → phone
-        self.member_ids: dict[str, int] = {}  # phone → id, members of this file
+        self.seen = FileSoFar()
         self.pending_referrers: list[tuple[int, str, int]] = []  # (member id, referrer phone, row number)
         self.tag_ids: dict[str, int] = {}
         self.file_phones: set[str] = set()
@@ -114,84 +109,17 @@ class Importer:
     # ---------------------------------------------------------------- rules against the database
 
     def check(self, rows: list[Row]) -> tuple[list[Row], dict[int, dict]]:
-        """The rows' rules against the database and the file so far. Returns (valid rows, errors by row
-        number); a valid row is marked `.new` (creates its member) or `.member_id` (a member of an earlier
-        row or an earlier import)."""
-        errors: dict[int, dict] = {}
+        """The rows' rules against the database and the file so far (check.check_rows)."""
+        return check_rows(rows, self.seen, self.reader)
 
-        def bad(row, column, message):
-            errors.setdefault(row.number, {}).setdefault(column, []).append(str(message))
+    @property
+    def all_phones(self) -> frozenset:
+        """Every phone of the file (a referrer may come later in it); set before the rows are checked."""
+        return self.seen.all_phones
 
-        phones = {r.phone for r in rows} | {r.referrer_phone for r in rows if r.referrer_phone}
-        existing = {
-            phone: SimpleNamespace(pk=pk, phone=phone, member_no=no, channel=channel)
-            for pk, phone, no, channel, status in lookup(
-                Member, "phone", phones, ("id", "phone", "member_no", "channel", "status"), using=self.reader
-            )
-            if status == Member.Status.ACTIVE
-        }
-        numbers = {r.member_no for r in rows if r.member_no}
-        nos_taken = dict(lookup(Member, "member_no", numbers, ("member_no", "phone"), using=self.reader))
-        all_cards = {n for r in rows for n in r.cards}
-        known_cards = {
-            number: SimpleNamespace(pk=pk, number=number, status=status, member_id=member_id)
-            for pk, number, status, member_id in lookup(
-                Card, "number", all_cards, ("id", "number", "status", "member_id"), using=self.reader
-            )
-        }
-        valid = []
-        for row in rows:
-            row.new, row.member_id = False, None
-            if row.gender not in Gender.values:
-                bad(row, "gender", _("Gender is F, M or U."))
-            first_no = self.phones_in_file.get(row.phone)
-            member = existing.get(row.phone)
-            if first_no is not None:  # a later row of a phone seen in this file
-                if not (first_no and row.member_no == first_no):
-                    bad(row, "phone", MSG_PHONE_TAKEN)
-            elif member is not None:
-                if member.channel != Channel.IMPORT or (row.member_no and row.member_no != member.member_no):
-                    bad(row, "phone", MSG_PHONE_TAKEN)
-            elif row.member_no and (row.member_no in nos_taken or row.member_no in self.member_nos_in_file):
-                bad(row, "member_no", _("The member number %(no)s belongs to another member.") % {"no": row.member_no})
-            member_id = self.member_ids.get(row.phone) or (member.pk if member is not None else None)
-            for number in row.cards:
-                holder = self.cards_in_file.get(number)
-                card = known_cards.get(number)
-                if holder is not None and holder != row.phone:
-                    bad(row, "card_no", _("Card %(card)s is given to another member in this file.") % {"card": number})
-                elif card is not None and card.member_id and card.member_id != member_id:
-                    bad(row, "card_no", _("Card %(card)s belongs to another member.") % {"card": number})
-                elif card is not None and not card.member_id and card.status != Card.Status.STOCK:
-                    bad(row, "card_no", _("Card %(card)s is blocked.") % {"card": number})
-            if (
-                row.referrer_phone
-                and row.referrer_phone not in existing
-                and row.referrer_phone not in self.phones_in_file
-                and row.referrer_phone not in self.all_phones
-            ):
-                bad(
-                    row,
-                    "referrer_phone",
-                    _("No member has the mobile number %(phone)s.") % {"phone": row.referrer_phone},
-                )
-            if row.referrer_phone == row.phone:
-                bad(row, "referrer_phone", _("A member cannot refer themselves."))
-            if row.number in errors:
-                continue
-            # the row is valid: remember it for the rest of the file
-            if first_no is None:
-                self.phones_in_file[row.phone] = row.member_no
-                if row.member_no:
-                    self.member_nos_in_file[row.member_no] = row.phone
-                row.new = member is None
-            for number in row.cards:
-                self.cards_in_file[number] = row.phone
-            row.member_id = member_id
-            valid.append(row)
-        return valid, errors
-
-    all_phones: frozenset = frozenset()
+    @all_phones.setter
+    def all_phones(self, phones: frozenset) -> None:
+        self.seen.all_phones = phones
 
     # ---------------------------------------------------------------- running a file
 
@@ -272,9 +200,7 @@ class Importer:
                 pass
 
     def _keep_errors(self, number: int, errors: dict) -> None:
-        for column in sorted(errors, key=lambda c: COLUMNS.index(c) if c in COLUMNS else len(COLUMNS)):
-            for message in errors[column]:
-                self.result.errors.append((number, column, str(message)))
+        self.result.errors.extend(error_lines(number, errors))
 
     # ---------------------------------------------------------------- writing valid rows
 
@@ -322,7 +248,7 @@ class Importer:
                 )
             )
             row.member_id = pk
-            self.member_ids[row.phone] = pk
+            self.seen.member_ids[row.phone] = pk
             if floor is not None:
                 change = (TierChange.Reason.MIGRATION, f"kept until {self.tier_floor_until.isoformat()}")
             else:
@@ -343,7 +269,7 @@ class Importer:
         }
         for row in rows:  # later rows of a member: its id is known once its first row is written
             if row.member_id is None:
-                row.member_id = self.member_ids[row.phone]
+                row.member_id = self.seen.member_ids[row.phone]
         missing = sorted({r.member_id for r in rows} - set(balances))
         if missing:  # members of earlier rows or imports: their balances as written, locked
             self.drain()
@@ -505,7 +431,7 @@ class Importer:
                 seen, again = set(), False
                 for m in members:
                     if m[column] in taken or m[column] in seen or m[column] in drawn:
-                        if column == "member_no" and m["member_no"] in self.member_nos_in_file:
+                        if column == "member_no" and m["member_no"] in self.seen.member_nos:
                             raise AssertionError("a member number checked free was taken meanwhile")
                         m[column] = draw()
                         again = True
