@@ -30,8 +30,6 @@ COLUMNS = (
 )
 REQUIRED = ("phone", "home_store")
 BATCH_ROWS = 5000
-SOURCE = "import"
-OPENING_REASON = "opening balance (import)"
 
 TRUE_WORDS = {"1", "true", "yes", "y", "是", "同意"}
 FALSE_WORDS = {"", "0", "false", "no", "n", "否", "不同意"}
