@@ -983,7 +983,7 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
 
 
 # ---------------------------------------------------------------------------------------
-# Member imports in the background (large files; services/migration.py, tasks.import_members)
+# Member imports in the background (large files; membership/migration/jobs.py, tasks.import_members)
 # ---------------------------------------------------------------------------------------
 
 

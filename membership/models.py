@@ -1064,7 +1064,7 @@ class LoginThrottle(models.Model):
 
 
 class MemberImportJob(models.Model):
-    """A member file imported by a Celery worker (membership/services/migration.py). The progress and
+    """A member file imported by a Celery worker (membership/migration/jobs.py). The progress and
     the reconciliation live here, so the admin page shows them again after a reload."""
 
     class Status(models.TextChoices):
