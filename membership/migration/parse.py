@@ -60,6 +60,8 @@ class _Cells:
     """The row being parsed: its cells as given (`raw`: a spreadsheet gives dates and numbers) and as
     text, and the errors found so far, by column."""
 
+    __slots__ = ("raw", "text", "errors")
+
     def __init__(self, raw: dict):
         self.raw = raw
         self.text = {c: as_text(raw.get(c)) for c in COLUMNS}
@@ -81,12 +83,7 @@ class RowParser:
     def __init__(self, *, stores: dict, tiers: dict, at: datetime, today: date):
         self.stores, self.tiers, self.at, self.today = stores, tiers, at, today
         self.key_counts: Counter = Counter()
-
-    def parse(self, raw: dict, number: int) -> Row:
-        """One row's columns, each checked on its own; raises RowInvalid naming every bad column."""
-        cells = _Cells(raw)
-        row = Row(number=number, key=self._key(cells.text))
-        for step in (
+        self.steps = (  # in this order: a later step reads a column only when an earlier one found it good
             self._full_width,
             self._member,
             self._home_store,
@@ -100,7 +97,13 @@ class RowParser:
             self._stored_value,
             self._referrer,
             self._tags,
-        ):
+        )
+
+    def parse(self, raw: dict, number: int) -> Row:
+        """One row's columns, each checked on its own; raises RowInvalid naming every bad column."""
+        cells = _Cells(raw)
+        row = Row(number=number, key=self._key(cells.text))
+        for step in self.steps:
             step(row, cells)
         if cells.errors:
             raise RowInvalid(cells.errors)
