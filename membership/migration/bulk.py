@@ -1,5 +1,6 @@
-"""Bulk statements of the import: reads by many values at once (one array parameter on PostgreSQL)
-and inserts planned as COPYs through membership.rows, run in order by `BulkWriter.flush`."""
+"""Bulk statements of the import: reads by many values at once (one array parameter on PostgreSQL),
+inserts planned as COPYs through membership.rows and updates, run in order by `BulkWriter.flush`, and
+the check of the foreign keys they deferred."""
 
 import json
 
