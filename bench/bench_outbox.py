@@ -40,8 +40,10 @@ def main(argv=None) -> None:
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    from membership import demo, outbox, signals
-    from membership.models import Member, OutboxEvent, Store, User
+    from core import outbox
+    from core.models import OutboxEvent
+    from membership import demo, signals
+    from membership.models import Member, Store, User
     from membership.services import enrolment
 
     call_command("migrate", verbosity=0)

@@ -35,7 +35,7 @@ class CampaignsConfig(AppConfig):
         register_member_page("mall", _("Points mall"), "campaigns:mall", icon="🎁", order=20)
         register_member_page("checkin", _("Check-in"), "campaigns:checkin", icon="✔", order=30)
         # membership's events come from its outbox after commit, each with an event id: the tasks
-        # handle an event once however often it is delivered (membership.outbox.once)
+        # handle an event once however often it is delivered (core.outbox.once)
         signals.member_enrolled.connect(
             lambda member_id, event_id=None, **kw: tasks.member_enrolled.delay(member_id, event_id=event_id),
             weak=False,

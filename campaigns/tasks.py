@@ -4,9 +4,9 @@ from celery import shared_task
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from membership import outbox
+from core import outbox
+from core.schedules import register
 from membership.models import Member
-from portal.schedules import register
 
 from .models import ProgramRules
 from .services import coupons, mall, paid_cards, scenes

@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 
-from .errors import MembershipError
+from core.errors import MembershipError
+
 from .forms import domain_message
 from .models import Card, Member
 from .services import cards, migration

@@ -7,8 +7,10 @@ from django.db import connection
 from django.db.models import Min, OuterRef, Subquery, Sum
 from django.utils.dateparse import parse_datetime
 
-from . import config, qr, rows
-from .errors import NotFound
+from core import rows
+from core.errors import NotFound
+
+from . import config, qr
 from .models import Card, Member, PointsEntry, ProgramSettings, Store
 from .services import tiers
 from .services.cards import is_valid_number

@@ -1,6 +1,6 @@
 """Events membership tells the other apps about.
 
-Each event is a row of the transactional outbox (`membership.outbox`), written in the transaction
+Each event is a row of the transactional outbox (`core.outbox`), written in the transaction
 of the change, with a stable type, a UUID, a time and a JSON payload. After commit the relay sends
 the signal below with `event_id` plus the payload (JSON values: ids, strings, numbers) to the
 receivers the consuming apps connect in their AppConfig.ready(); a broker outage leaves the row
@@ -48,14 +48,14 @@ def event_type(signal: Signal) -> str:
 def send_after_commit(signal: Signal, **payload) -> None:
     """Record the event in the caller's transaction (an outbox row); its receivers get it after
     commit, at least once, even if the broker or the process fails in between."""
-    from . import outbox
+    from core import outbox
 
     outbox.record(event_type(signal), payload)
 
 
 def send_all_after_commit(signal: Signal, payloads) -> None:
     """The same for many events of one kind at once (one INSERT)."""
-    from . import outbox
+    from core import outbox
 
     outbox.record_many(event_type(signal), payloads)
 

@@ -4,9 +4,9 @@ import logging
 
 from celery import shared_task
 
-from portal.schedules import register
+from core import outbox
+from core.schedules import register
 
-from . import outbox
 from .services import accounts, migration, otp, points, tiers
 
 logger = logging.getLogger(__name__)

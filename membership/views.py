@@ -30,11 +30,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal import wechat as wechat_api
-from portal.client_ip import client_ip
+from core import wechat as wechat_api
+from core.client_ip import client_ip
+from core.errors import MembershipError, NotFound, PhoneTaken
 
 from . import config, qr, selectors
-from .errors import MembershipError, NotFound, PhoneTaken
 from .forms_member import (
     CodeRequestForm,
     PasswordForm,

@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.services import coupons, mall, scenes
+from core.errors import Invalid, NotFound, PhoneTaken
 from membership import permissions, selectors
-from membership.errors import Invalid, NotFound, PhoneTaken
 from membership.services import accounts, cards, enrolment, points, staff_signin, stored_value
 from membership.services.common import MemberRef
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
-from membership.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound, OutOfStock
+from core.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound, OutOfStock
 from membership.models import PointsEntry
 from membership.permissions import can_use_counter
 from membership.services import points

@@ -1,5 +1,5 @@
 """Notifications through a channel interface (channels.py): on-site inbox, e-mail (Django's e-mail
-backends), SMS (portal.sms: console, Alibaba Cloud, Tencent Cloud) and WeChat (portal.wechat). Every
+backends), SMS (core.sms: console, Alibaba Cloud, Tencent Cloud) and WeChat (core.wechat). Every
 message is a row; marketing messages go only
 to members who agreed to receive them.
 
@@ -7,7 +7,7 @@ Whether and when a message goes out is decided here, in the caller's transaction
 called after commit, outside any lock, exactly once:
 
 - `notify()` records the row. An inbox message is the row itself (sent when it commits). Any other
-  channel is "queued" with a "notification.queued" job in the transactional outbox (membership.outbox),
+  channel is "queued" with a "notification.queued" job in the transactional outbox (core.outbox),
   so a rollback sends nothing and a grant never waits on a gateway. A marketing message beyond the
   member's frequency cap is "capped"; an SMS or WeChat marketing message in quiet hours is "held"
   until they end (`deliver_after`), then `release_held()` (beat) queues it.
@@ -15,7 +15,7 @@ called after commit, outside any lock, exactly once:
   conditional UPDATE, calls the channel (`_deliver`, the only call) and copies its answer onto the
   row. A redelivered job finds nothing to claim; a channel that raises leaves the row "failed" with
   its error. A worker killed while the channel answers leaves "sending": it is never sent twice.
-- One-time codes (portal.sms through membership's otp) do not come here: they are sent at once.
+- One-time codes (core.sms through membership's otp) do not come here: they are sent at once.
 """
 
 import logging
@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 
-from membership import config, outbox
+from core import outbox
+from membership import config
 from membership.services.common import local, now, tz
 
 from ..models import Notification

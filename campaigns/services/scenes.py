@@ -19,8 +19,9 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from membership import config, rows
-from membership.errors import Invalid, NotFound
+from core import rows
+from core.errors import Invalid, NotFound
+from membership import config
 from membership.models import Member, PointsEntry, TierChange
 from membership.services import points
 from membership.services.common import day_start as _day_start

@@ -17,11 +17,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core import lockout
+from core.errors import Invalid, LimitReached, NotFound, PhoneTaken
+from core.models import LoginThrottle
+
 from .. import config
-from ..errors import Invalid, LimitReached, NotFound, PhoneTaken
-from ..models import Channel, Gender, LoginThrottle, Member, OneTimeCode, Store
+from ..models import Channel, Gender, Member, OneTimeCode, Store
 from ..permissions import can_manage_members
-from . import enrolment, lockout, otp, points, stored_value
+from . import enrolment, otp, points, stored_value
 from .common import audit, lock_member, now
 from .enrolment import Birthday, active_member_by_phone, normalise_phone
 

@@ -5,7 +5,8 @@ import secrets
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
-from ..errors import CardTaken, Invalid, NotFound
+from core.errors import CardTaken, Invalid, NotFound
+
 from ..models import Card, Member
 from .common import audit, lock_member, now
 

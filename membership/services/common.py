@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
-from .. import config, rows
-from ..errors import NotFound
+from core import rows
+from core.errors import NotFound
+
+from .. import config
 from ..models import AuditLog, Member
 
 CENT = Decimal("0.01")

@@ -11,15 +11,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import Forbidden, Invalid, NotFound, PhoneTaken
+from core.models import LoginThrottle
+
 from .. import config, hooks
-from ..errors import Forbidden, Invalid, NotFound, PhoneTaken
 from ..models import (
     Card,
     Channel,
     ExpiryNotice,
     Gender,
     GrowthEntry,
-    LoginThrottle,
     Member,
     OneTimeCode,
     PointsEntry,

@@ -42,8 +42,10 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.errors import MembershipError
+from core.rows import copy as copy_rows
+
 from .. import config
-from ..errors import MembershipError
 from ..models import (
     AuditLog,
     Card,
@@ -58,7 +60,6 @@ from ..models import (
     Tier,
     TierChange,
 )
-from ..rows import copy as copy_rows
 from . import cards, enrolment
 from .common import CENT, local, now, tz
 from .points import _add_to_balances

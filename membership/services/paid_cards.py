@@ -13,8 +13,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import Forbidden, Invalid, NotFound
+
 from .. import config
-from ..errors import Forbidden, Invalid, NotFound
 from ..models import Member, PaidCard, PaidCardProduct, PointsEntry
 from ..permissions import can_manage_members
 from . import points

@@ -16,8 +16,7 @@ from math import gcd
 from django.db.models import Q, Sum
 from django.utils.translation import gettext_lazy as _
 
-from .. import config, hooks
-from ..errors import (
+from core.errors import (
     CouponInvalid,
     InsufficientPoints,
     InsufficientStoredValue,
@@ -25,6 +24,8 @@ from ..errors import (
     MembershipError,
     PointsCapExceeded,
 )
+
+from .. import config, hooks
 from ..models import EarnMultiplier, Member, PointsEntry, ProgramSettings, Tier, TierBasis
 from . import paid_cards, tiers
 from .common import CENT, local, now, tz

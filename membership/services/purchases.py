@@ -11,8 +11,10 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from .. import config, rows
-from ..errors import Invalid
+from core import rows
+from core.errors import Invalid
+
+from .. import config
 from ..models import Member, PointsEntry, Purchase, PurchaseReturn, Tier
 from ..signals import purchase_recorded, return_recorded, send_after_commit
 from . import points as points_service

@@ -7,10 +7,10 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext_lazy as _
 
-from portal.client_ip import client_ip
+from core import lockout
+from core.client_ip import client_ip
+from core.errors import SignInLocked
 
-from ..errors import SignInLocked
-from . import lockout
 from .common import audit, now
 
 MAX_FAILURES = 5  # wrong passwords for one username ...

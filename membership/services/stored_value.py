@@ -12,10 +12,12 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from core import lockout
+from core.errors import Forbidden, InsufficientStoredValue, Invalid, NotFound, PinLocked
+
 from .. import config
-from ..errors import Forbidden, InsufficientStoredValue, Invalid, NotFound, PinLocked
 from ..models import Member, PointsEntry, ProgramSettings, StoredValueEntry, StoredValuePayOrder, TopUpPlan
-from . import lockout, points
+from . import points
 from .common import CENT, audit, lock_member, money, now
 
 Kind = StoredValueEntry.Kind

@@ -12,8 +12,10 @@ from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from .. import config, rows
-from ..errors import Forbidden, Invalid
+from core import rows
+from core.errors import Forbidden, Invalid
+
+from .. import config
 from ..models import GrowthEntry, Member, ProgramSettings, ReviewWindow, Tier, TierChange
 from ..permissions import is_hq
 from ..signals import send_after_commit, send_all_after_commit, tier_changed

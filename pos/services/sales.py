@@ -15,8 +15,9 @@ from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.services import coupons
-from membership import config, rows, selectors
-from membership.errors import Forbidden, IdempotencyConflict, Invalid, NotFound, SaleTooOld
+from core import rows
+from core.errors import Forbidden, IdempotencyConflict, Invalid, NotFound, SaleTooOld
+from membership import config, selectors
 from membership.permissions import can_use_counter
 from membership.services import pricing, purchases, stored_value
 from membership.services.common import MemberRef, lock_member, now

@@ -8,7 +8,7 @@ import pytest
 
 from campaigns.models import BenefitPackage, MallItem, MallOrder, Scene, SceneGrant
 from campaigns.services import mall, scenes
-from membership.errors import Invalid
+from core.errors import Invalid
 from membership.ledger import discrepancies
 from membership.models import Member, Tier
 

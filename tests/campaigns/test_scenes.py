@@ -270,9 +270,9 @@ def test_audience_by_store_consent_and_tag(program, enrol):
 
 
 def test_sms_needs_consent_and_every_send_is_recorded(program, enrol, settings, django_capture_on_commit_callbacks):
-    from portal.sms import LocmemSmsBackend
+    from core.sms import LocmemSmsBackend
 
-    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "core.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     pkg = BenefitPackage.objects.create(name="p", bonus_points=1)
     scene = Scene.objects.create(

@@ -14,8 +14,8 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
+from core.errors import InsufficientPoints
 from membership import ledger, tasks
-from membership.errors import InsufficientPoints
 from membership.models import (
     ExpiryNotice,
     GrowthEntry,

@@ -10,9 +10,10 @@ import time_machine
 from django.contrib.auth.hashers import check_password
 from django.utils import timezone
 
-from membership.models import Channel, LoginThrottle, Member, OneTimeCode
+from core.models import LoginThrottle
+from core.sms import LocmemSmsBackend
+from membership.models import Channel, Member, OneTimeCode
 from membership.services import accounts, otp
-from portal.sms import LocmemSmsBackend
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -22,7 +23,7 @@ PASSWORD = "plum-blossom-88"
 
 @pytest.fixture(autouse=True)
 def sms_outbox(settings):
-    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "core.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     yield LocmemSmsBackend.outbox
     LocmemSmsBackend.outbox.clear()

@@ -438,9 +438,9 @@ def test_a_member_sets_their_stored_value_pin_with_a_code_to_their_phone(setting
     from django.contrib.auth.hashers import check_password, make_password
     from django.test import Client
 
-    from portal.sms import LocmemSmsBackend
+    from core.sms import LocmemSmsBackend
 
-    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "core.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     member = enrol(phone="13955550000")
     Member.objects.filter(pk=member.pk).update(password=make_password("pw-123456"))

@@ -6,8 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from core.sms import LocmemSmsBackend
 from membership.models import Member
-from portal.sms import LocmemSmsBackend
 from tests.fake_provider import FakeProvider
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def wechat(settings):
 
 @pytest.fixture
 def sms_outbox(settings):
-    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "core.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     yield LocmemSmsBackend.outbox
     LocmemSmsBackend.outbox.clear()

@@ -23,7 +23,7 @@ SALE_STATEMENTS = [
     'INSERT INTO "membership_pointsentry"',
     'INSERT INTO "membership_growthentry"',
     'UPDATE "membership_member"',
-    'INSERT INTO "membership_outboxevent"',  # the sale's event (membership.outbox)
+    'INSERT INTO "membership_outboxevent"',  # the sale's event (core.outbox)
     'INSERT INTO "pos_sale"',
 ]
 

@@ -20,7 +20,7 @@ WRITTEN_BY_HAND = (
     "membership.Purchase",
     "membership.PointsEntry",
     "membership.GrowthEntry",
-    "membership.OutboxEvent",
+    "core.OutboxEvent",
     "pos.Sale",
     "campaigns.SceneGrant",
 )

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from ..models import LoginThrottle
+from core.models import LoginThrottle
 
 
 def key(kind: str, value) -> str:

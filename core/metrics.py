@@ -49,7 +49,7 @@ THROTTLE_FALLBACKS = Counter(
 
 # --- gauges read when /metrics is scraped ---------------------------------------------
 OUTBOX_BACKLOG = Gauge(
-    "portal_outbox_backlog", "Outbox events not yet delivered (membership.outbox).", multiprocess_mode="mostrecent"
+    "portal_outbox_backlog", "Outbox events not yet delivered (core.outbox).", multiprocess_mode="mostrecent"
 )
 OUTBOX_OLDEST = Gauge(
     "portal_outbox_oldest_pending_seconds",
@@ -63,8 +63,8 @@ def update_scrape_time_gauges() -> None:
     (a growing age means the relay or the broker is down: events are delayed, never lost)."""
     from django.utils import timezone
 
-    from membership import outbox
-    from membership.models import OutboxEvent
+    from core import outbox
+    from core.models import OutboxEvent
 
     OUTBOX_BACKLOG.set(outbox.pending_count())
     oldest = (

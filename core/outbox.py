@@ -32,7 +32,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import rows
+from core import rows
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def _json(payload: dict) -> dict:
 
 
 def _new(event_type: str, payload: dict, at):
-    from .models import OutboxEvent
+    from core.models import OutboxEvent
 
     return OutboxEvent(id=uuid.uuid4(), type=event_type, occurred_at=at, payload=_json(payload))
 
@@ -72,7 +72,7 @@ def record(event_type: str, payload: dict):
 
 
 def record_many(event_type: str, payloads) -> list:
-    from .models import OutboxEvent
+    from core.models import OutboxEvent
 
     at = timezone.now()
     events = [_new(event_type, p, at) for p in payloads]
@@ -85,7 +85,7 @@ def record_many(event_type: str, payloads) -> list:
 def _dispatch(events) -> tuple[list, dict, bool]:
     """Hand events to their receivers, in order. Returns (delivered ids, {id: error} of events a
     receiver refused, whether the broker failed: then the rest is left for later)."""
-    from .signals import signal_for
+    from membership.signals import signal_for
 
     global _paused_until
     done, failed = [], {}
@@ -111,7 +111,7 @@ def _mark(done, failed) -> None:
     """Record the outcome. On PostgreSQL without waiting for the WAL flush (synchronous_commit
     off for this transaction only): a mark lost in a crash only means the event is delivered
     again, which consumers ignore, and the sale does not pay for a second disk flush."""
-    from .models import OutboxEvent
+    from core.models import OutboxEvent
 
     if not done and not failed:
         return
@@ -179,7 +179,7 @@ def relay(*, batch_size: int = 100, settle_seconds: float | None = None) -> int:
     """Deliver pending events older than `settle_seconds` (those younger are being delivered by
     the process that wrote them), oldest first; returns how many were delivered. Stops at a broker
     error: the rest waits for the next run."""
-    from .models import OutboxEvent
+    from core.models import OutboxEvent
 
     global _paused_until
     flush_marks()
@@ -207,7 +207,7 @@ def relay(*, batch_size: int = 100, settle_seconds: float | None = None) -> int:
 
 def pending_count() -> int:
     """Events not marked sent (after this process's own marks are written)."""
-    from .models import OutboxEvent
+    from core.models import OutboxEvent
 
     flush_marks()
     return OutboxEvent.objects.filter(sent_at__isnull=True).count()
@@ -220,7 +220,7 @@ def once(consumer: str, event_id):
     (a redelivery), and then the body should do nothing. A body that fails (or a worker killed
     mid-way) rolls back with its receipt, so the redelivery does the whole work. Without an
     event id (a task queued by hand) the body always runs."""
-    from .models import EventReceipt
+    from core.models import EventReceipt
 
     with transaction.atomic():
         first = True
@@ -235,7 +235,7 @@ def once(consumer: str, event_id):
 
 def purge(*, at=None) -> int:
     """Sent events after `OUTBOX_KEEP_DAYS`, receipts after `OUTBOX_RECEIPT_DAYS`."""
-    from .models import EventReceipt, OutboxEvent
+    from core.models import EventReceipt, OutboxEvent
 
     at = at or timezone.now()
     events, _ = OutboxEvent.objects.filter(

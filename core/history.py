@@ -7,7 +7,7 @@ from auditlog.mixins import AuditlogHistoryAdminMixin
 from django.contrib.admin.utils import unquote
 from django.utils.translation import gettext_lazy as _
 
-from .client_ip import client_ip
+from core.client_ip import client_ip
 
 
 class ConfigHistoryAdmin(AuditlogHistoryAdminMixin):

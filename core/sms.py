@@ -196,15 +196,18 @@ class TencentSmsBackend(BaseSmsBackend):
 
 
 ALIASES = {
-    "console": "portal.sms.ConsoleSmsBackend",
-    "locmem": "portal.sms.LocmemSmsBackend",
-    "aliyun": "portal.sms.AliyunSmsBackend",
-    "tencent": "portal.sms.TencentSmsBackend",
+    "console": "core.sms.ConsoleSmsBackend",
+    "locmem": "core.sms.LocmemSmsBackend",
+    "aliyun": "core.sms.AliyunSmsBackend",
+    "tencent": "core.sms.TencentSmsBackend",
 }
 
 
 def get_backend() -> BaseSmsBackend:
-    return import_string(ALIASES.get(settings.SMS_BACKEND, settings.SMS_BACKEND))()
+    name = settings.SMS_BACKEND
+    if name.startswith("portal.sms."):  # the path before the backends moved to core (a release's .env)
+        name = "core.sms." + name.removeprefix("portal.sms.")
+    return import_string(ALIASES.get(name, name))()
 
 
 def send_sms(phone: str, text: str, *, template: str = "", params: dict | None = None, reference: str = "") -> str:
