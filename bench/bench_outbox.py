@@ -42,7 +42,7 @@ def main(argv=None) -> None:
 
     from core import outbox
     from core.models import OutboxEvent
-    from membership import demo, signals
+    from membership import demo
     from membership.models import Member, Store, User
     from membership.services import enrolment
 
@@ -65,7 +65,7 @@ def main(argv=None) -> None:
     real_record = outbox.record
 
     def record_before(event_type, payload):  # the publish as it was: on_commit(signal.send)
-        signal = signals.EVENT_TYPES[event_type]
+        signal = outbox.EVENT_TYPES[event_type]
         transaction.on_commit(lambda: signal.send(sender=None, **payload))
 
     counter = {"n": 0}

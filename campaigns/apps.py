@@ -49,9 +49,11 @@ class CampaignsConfig(AppConfig):
             dispatch_uid="campaigns.tier_changed",
         )
         # a queued message is an outbox job of its own: sent after the grant's commit, once
+        from core import outbox
+
         from .services import notifications
 
-        signals.register_job(notifications.JOB, notifications.notification_queued)
+        outbox.register_job(notifications.JOB, notifications.notification_queued)
         notifications.notification_queued.connect(
             lambda notification_id, event_id=None, **kw: tasks.deliver_notification.delay(
                 notification_id, event_id=event_id

@@ -1,9 +1,9 @@
 """The transactional outbox: domain events that are never lost between commit and broker.
 
-- `record()` (through `signals.send_after_commit`) writes an `OutboxEvent` row in the caller's
+- `record()` (through `send_after_commit(signal, ...)`) writes an `OutboxEvent` row in the caller's
   transaction: the event exists exactly when the change committed. It also asks for delivery
   right after commit (`deliver`), in the same process, so events usually leave at once.
-- Delivery sends the event's signal (`signals.EVENT_TYPES`) to the receivers the consuming apps
+- Delivery sends the event's signal (registered by its app: `register_event`, `register_job`) to the receivers the consuming apps
   connect; they queue their Celery tasks. When every receiver took it, the row is marked sent.
   Nothing here ever raises into the request that committed: a broker outage (or any receiver
   error) leaves the row pending, and after a broker error this process stops trying for
@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils import timezone
 
 from core import rows
@@ -51,6 +52,46 @@ def _broker_errors() -> tuple:
     except ImportError:  # pragma: no cover - redis is installed wherever the broker is Redis
         pass
     return tuple(errors)
+
+
+# --- the event-type registry: the apps that own events register them in their AppConfig.ready()
+# (membership's domain events in membership/signals.py, campaigns' queued messages as a job)
+EVENT_TYPES: dict[str, Signal] = {}  # domain events: stable names, what webhooks publish
+# Internal jobs that ride the outbox for its guarantee (the row exists exactly when the caller's
+# transaction committed; delivered at least once) but are not domain events: webhooks do not
+# publish them (campaigns: "notification.queued").
+JOB_TYPES: dict[str, Signal] = {}
+_TYPE_OF: dict[int, str] = {}
+
+
+def register_event(event_type: str, signal: Signal) -> None:
+    EVENT_TYPES[event_type] = signal
+    _TYPE_OF[id(signal)] = event_type
+
+
+def register_job(job_type: str, signal: Signal) -> None:
+    JOB_TYPES[job_type] = signal
+    _TYPE_OF[id(signal)] = job_type
+
+
+def signal_for(event_type: str) -> Signal:
+    """The signal an outbox row of this type is delivered to."""
+    return EVENT_TYPES.get(event_type) or JOB_TYPES[event_type]
+
+
+def event_type(signal: Signal) -> str:
+    return _TYPE_OF[id(signal)]
+
+
+def send_after_commit(signal: Signal, **payload) -> None:
+    """Record the event in the caller's transaction (an outbox row); its receivers get it after
+    commit, at least once, even if the broker or the process fails in between."""
+    record(event_type(signal), payload)
+
+
+def send_all_after_commit(signal: Signal, payloads) -> None:
+    """The same for many events of one kind at once (one INSERT)."""
+    record_many(event_type(signal), payloads)
 
 
 def _json(payload: dict) -> dict:
@@ -85,8 +126,6 @@ def record_many(event_type: str, payloads) -> list:
 def _dispatch(events) -> tuple[list, dict, bool]:
     """Hand events to their receivers, in order. Returns (delivered ids, {id: error} of events a
     receiver refused, whether the broker failed: then the rest is left for later)."""
-    from membership.signals import signal_for
-
     global _paused_until
     done, failed = [], {}
     broker_errors = _broker_errors()

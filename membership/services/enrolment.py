@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import Forbidden, Invalid, NotFound, PhoneTaken
 from core.models import LoginThrottle
+from core.outbox import send_after_commit
 
 from .. import config, hooks
 from ..models import (
@@ -29,7 +30,7 @@ from ..models import (
     StoredValueEntry,
 )
 from ..permissions import can_manage_members
-from ..signals import member_enrolled, send_after_commit
+from ..signals import member_enrolled
 from . import cards, points, tiers
 from .common import audit, lock_member, now
 

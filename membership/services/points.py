@@ -12,11 +12,12 @@ from django.utils.translation import gettext_lazy as _
 
 from core import rows
 from core.errors import Forbidden, InsufficientPoints, Invalid
+from core.outbox import send_all_after_commit
 
 from .. import config
 from ..models import ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings
 from ..permissions import can_adjust_points
-from ..signals import points_expiring, send_all_after_commit
+from ..signals import points_expiring
 from .common import audit, local, lock_member, now, tz
 
 Kind, Source = PointsEntry.Kind, PointsEntry.Source

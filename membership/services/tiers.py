@@ -14,11 +14,12 @@ from django.utils.translation import gettext_lazy as _
 
 from core import rows
 from core.errors import Forbidden, Invalid
+from core.outbox import send_after_commit, send_all_after_commit
 
 from .. import config
 from ..models import GrowthEntry, Member, ProgramSettings, ReviewWindow, Tier, TierChange
 from ..permissions import is_hq
-from ..signals import send_after_commit, send_all_after_commit, tier_changed
+from ..signals import tier_changed
 from .common import audit, local, lock_member, now
 
 MSG_REASON_REQUIRED = _("A reason is required to set a tier by hand.")

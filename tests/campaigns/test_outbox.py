@@ -103,7 +103,7 @@ def test_every_domain_event_has_its_stable_type_and_a_json_payload(enrol, buy, p
     assert (
         types
         == {"member.enrolled", "purchase.recorded", "member.tier_changed", "return.recorded", "points.expiring"}
-        == set(signals.EVENT_TYPES)
+        == set(outbox.EVENT_TYPES)
     )
     ret = OutboxEvent.objects.get(type="return.recorded").payload
     assert ret["purchase_id"] == result.purchase.pk and Decimal(ret["amount"]) == Decimal("100.00")
