@@ -9,9 +9,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.clock import local, now
 from core.errors import MembershipError
 from core.history import ConfigHistoryAdmin
-from membership.services.common import local, now
 
 from .models import (
     BenefitPackage,

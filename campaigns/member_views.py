@@ -10,10 +10,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from core.clock import local
 from core.errors import MembershipError
 from membership.member_auth import member_required
 from membership.services import paid_cards as member_paid_cards
-from membership.services.common import local
 from membership.views import member_page, qr_svg
 
 from .models import CheckIn, Coupon, MallOrder, ProgramRules

@@ -8,13 +8,13 @@ from django.db.models import Min, OuterRef, Subquery, Sum
 from django.utils.dateparse import parse_datetime
 
 from core import rows
+from core.clock import local, now
 from core.errors import NotFound
 
 from . import config, qr
 from .models import Card, Member, PointsEntry, ProgramSettings, Store
 from .services import tiers
 from .services.cards import is_valid_number
-from .services.common import local, now
 from .services.enrolment import PHONE_RE, normalise_phone
 
 ACTIVE = Member.Status.ACTIVE

@@ -32,6 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core import wechat as wechat_api
 from core.client_ip import client_ip
+from core.clock import local, tz
 from core.errors import MembershipError, NotFound, PhoneTaken
 
 from . import config, qr, selectors
@@ -49,7 +50,6 @@ from .member_auth import current_member, login_member, logout_member, member_req
 from .models import Member, PointsEntry, Purchase, StoredValueEntry
 from .services import accounts, cards, paid_cards, tiers
 from .services import wechat as wechat_accounts
-from .services.common import local, tz
 
 PAGE_SIZE = 20
 

@@ -22,11 +22,11 @@ from django.views.decorators.http import require_GET, require_POST
 from campaigns.models import Coupon
 from campaigns.services import coupons, mall, scenes
 from campaigns.services import paid_cards as campaign_paid_cards
+from core.clock import local
 from core.errors import CouponInvalid, MembershipError, NotFound, PhoneTaken
 from membership import config, permissions, selectors
 from membership.models import Member, StoredValueEntry, TopUpPlan
 from membership.services import enrolment, paid_cards, points, pricing, stored_value, tiers
-from membership.services.common import local
 
 from .api_support import lookup_throttled
 from .forms import EnrolForm, LookupForm, ReturnForm, SaleForm, TopUpForm

@@ -18,7 +18,15 @@ from django.core.mail import send_mail
 
 from core import sms, wechat
 
-from .notifications import Delivery
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a channel answered: `status` (sent, failed, no_address, skipped …), the provider's
+    message id and, when it failed, why."""
+
+    status: str
+    provider_id: str = ""
+    error: str = ""
 
 
 @dataclass(frozen=True)

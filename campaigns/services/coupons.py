@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from core.clock import now
 from core.errors import CouponInvalid, LimitReached
 from membership.services import pricing
-from membership.services.common import now
 from membership.services.pricing import CouponTerms
 
 from ..models import Coupon, CouponTemplate

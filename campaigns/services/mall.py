@@ -10,11 +10,12 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
+from core.clock import now
 from core.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound, OutOfStock
 from membership.models import PointsEntry
 from membership.permissions import can_use_counter
 from membership.services import points
-from membership.services.common import lock_member, now
+from membership.services.common import lock_member
 
 from ..models import MallItem, MallOrder
 from . import coupons

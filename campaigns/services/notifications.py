@@ -19,17 +19,18 @@ called after commit, outside any lock, exactly once:
 """
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 
 from core import outbox
+from core.clock import local, now, tz
 from membership import config
-from membership.services.common import local, now, tz
 
 from ..models import Notification
+from . import channels
+from .channels import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +50,6 @@ class _Fields(dict):
 def render(text: str, **fields) -> str:
     """Fill {name}, {tier}, {points}, {scene} … ; unknown placeholders stay as they are."""
     return (text or "").format_map(_Fields(**fields))
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What a channel answered: `status` (sent, failed, no_address, skipped …), the provider's
-    message id and, when it failed, why."""
-
-    status: str
-    provider_id: str = ""
-    error: str = ""
 
 
 # a row in one of these states is never sent again: sent (and what its receipt said), being sent,
@@ -87,8 +78,6 @@ def _deliver(
     transaction, so the claim is committed before the provider is called; `claimed` says the caller
     has claimed the row already (the outbox job, `deliver`). `template` ("CODE:var=field,…")
     overrides the scene's; `params` adds fields for the template (e.g. points)."""
-    from . import channels
-
     adapter = channels.get(channel)
     if adapter is None:
         return Delivery("skipped")

@@ -20,12 +20,12 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from core import rows
+from core.clock import day_start as _day_start
+from core.clock import local, now, tz
 from core.errors import Invalid, NotFound
 from membership import config
 from membership.models import Member, PointsEntry, TierChange
 from membership.services import points
-from membership.services.common import day_start as _day_start
-from membership.services.common import local, now, tz
 
 from .. import calendar as cal
 from ..models import BenefitPackage, Scene, SceneGrant

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core import lockout
+from core.clock import now
 from core.errors import Invalid, LimitReached, NotFound, PhoneTaken
 from core.models import LoginThrottle
 
@@ -25,7 +26,7 @@ from .. import config
 from ..models import Channel, Gender, Member, OneTimeCode, Store
 from ..permissions import can_manage_members
 from . import enrolment, otp, points, stored_value
-from .common import audit, lock_member, now
+from .common import audit, lock_member
 from .enrolment import Birthday, active_member_by_phone, normalise_phone
 
 Purpose = OneTimeCode.Purpose

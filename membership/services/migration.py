@@ -42,7 +42,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.clock import local, now, tz
 from core.errors import MembershipError
+from core.money import CENT
 from core.rows import copy as copy_rows
 
 from .. import config
@@ -61,7 +63,6 @@ from ..models import (
     TierChange,
 )
 from . import cards, enrolment
-from .common import CENT, local, now, tz
 from .points import _add_to_balances
 
 COLUMNS = (

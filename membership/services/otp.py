@@ -18,11 +18,11 @@ from django.db.models import F
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from core.clock import now
 from core.errors import Invalid, LimitReached
 from core.sms import SmsError, SmsTimeout, fill, parse_template, send_sms, template_for
 
 from ..models import OneTimeCode
-from .common import now
 from .enrolment import normalise_phone
 
 Purpose = OneTimeCode.Purpose

@@ -11,6 +11,7 @@ from django.db.models import Exists, F, Max, Min, OuterRef, Subquery, Sum
 from django.utils.translation import gettext_lazy as _
 
 from core import rows
+from core.clock import local, now, tz
 from core.errors import Forbidden, InsufficientPoints, Invalid
 from core.outbox import send_all_after_commit
 
@@ -18,7 +19,7 @@ from .. import config
 from ..models import ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings
 from ..permissions import can_adjust_points
 from ..signals import points_expiring
-from .common import audit, local, lock_member, now, tz
+from .common import audit, lock_member
 
 Kind, Source = PointsEntry.Kind, PointsEntry.Source
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from core import rows
+from core.clock import now
 from core.errors import Invalid
 from core.outbox import send_after_commit
 
@@ -20,7 +21,7 @@ from ..models import Member, PointsEntry, Purchase, PurchaseReturn, Tier
 from ..signals import purchase_recorded, return_recorded
 from . import points as points_service
 from . import pricing, stored_value, tiers
-from .common import lock_member, now
+from .common import lock_member
 from .pricing import MSG_AMOUNT, CouponTerms, Pricing, parse_amount
 
 Kind, Source = PointsEntry.Kind, PointsEntry.Source

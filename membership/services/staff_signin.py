@@ -9,9 +9,10 @@ from django.utils.translation import gettext_lazy as _
 
 from core import lockout
 from core.client_ip import client_ip
+from core.clock import now
 from core.errors import SignInLocked
 
-from .common import audit, now
+from .common import audit
 
 MAX_FAILURES = 5  # wrong passwords for one username ...
 WINDOW_MINUTES = 15  # ... within this many minutes ...

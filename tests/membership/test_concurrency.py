@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
+from core.clock import now
 from core.errors import InsufficientPoints
 from membership import ledger, tasks
 from membership.models import (
@@ -28,7 +29,6 @@ from membership.models import (
     TierChange,
 )
 from membership.services import points, purchases
-from membership.services.common import now
 
 SH = ZoneInfo("Asia/Shanghai")
 THREADS = 20

@@ -14,9 +14,9 @@ from django.db.transaction import TransactionManagementError
 from django.forms.models import model_to_dict
 
 from core import rows
+from core.clock import now
 from core.models import OutboxEvent
 from membership.models import GrowthEntry, Member, PointsEntry
-from membership.services.common import now
 
 pytestmark = pytest.mark.django_db
 

@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from campaigns.models import Coupon, CouponTemplate
 from campaigns.services import coupons
+from core.clock import local
 from core.errors import CouponInvalid
 from membership.ledger import discrepancies
 from membership.models import Member, ProgramSettings, Tier
 from membership.services import purchases
-from membership.services.common import local
 from membership.services.pricing import Line
 from pos.models import Sale, SaleLine
 
