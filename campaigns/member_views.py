@@ -16,8 +16,9 @@ from membership.services import paid_cards as member_paid_cards
 from membership.services.common import local
 from membership.views import member_page, qr_svg
 
+from . import selectors
 from .models import CheckIn, Coupon, MallOrder, ProgramRules
-from .services import coupons, engagement, mall, paid_cards, scenes
+from .services import engagement, mall, paid_cards, scenes
 
 TABS = [("available", Coupon.Status.AVAILABLE), ("used", Coupon.Status.USED), ("expired", Coupon.Status.EXPIRED)]
 
@@ -28,7 +29,7 @@ def coupon_list(request):
     member = request.member
     tab = request.GET.get("tab", "available")
     status = dict(TABS).get(tab, Coupon.Status.AVAILABLE)
-    rows = list(coupons.member_coupons(member, status)[:100])
+    rows = list(selectors.member_coupons(member, status)[:100])
     return member_page(
         request,
         "campaigns/member/coupons.html",
@@ -36,7 +37,7 @@ def coupon_list(request):
             "tab": tab,
             "tabs": TABS,
             "coupons": [(c, qr_svg(c.code, css_class="qr coupon-qr")) for c in rows],
-            "claimable": list(scenes.claimable(member)),
+            "claimable": list(selectors.claimable(member)),
             "now": timezone.now(),
         },
         nav="coupons",
@@ -58,7 +59,7 @@ def claim(request, grant_id):
 @member_required
 def mall_page(request):
     member = request.member
-    items = list(mall.on_sale().order_by("sort", "points_price"))
+    items = list(selectors.mall_items_on_sale().order_by("sort", "points_price"))
     orders = list(MallOrder.objects.filter(member=member).select_related("item").order_by("-created_at")[:20])
     return member_page(
         request, "campaigns/member/mall.html", {"items": items, "orders": orders, "once": uuid.uuid4().hex}, nav="mall"
