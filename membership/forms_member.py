@@ -4,6 +4,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .forms import BirthdayFields
 from .models import Gender, PointsEntry
 
 PHONE_ATTRS = {"inputmode": "tel", "autocomplete": "tel", "placeholder": _("11-digit mobile number")}
@@ -22,47 +23,6 @@ def _new_password():
         help_text=_("At least 8 characters, not only digits."),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
-
-
-class BirthdayFields(forms.Form):
-    """Month and day of the birthday, year optional (product.md, Membership and cards)."""
-
-    birth_month = forms.TypedChoiceField(
-        label=_("Birth month"),
-        coerce=int,
-        required=False,
-        empty_value=None,
-        choices=[("", "—")] + [(m, m) for m in range(1, 13)],
-    )
-    birth_day = forms.TypedChoiceField(
-        label=_("Birth day"),
-        coerce=int,
-        required=False,
-        empty_value=None,
-        choices=[("", "—")] + [(d, d) for d in range(1, 32)],
-    )
-    birth_year = forms.IntegerField(
-        label=_("Birth year (optional)"),
-        min_value=1900,
-        max_value=2100,
-        required=False,
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
-    )
-
-    def clean(self):
-        data = super().clean()
-        month, day = data.get("birth_month"), data.get("birth_day")
-        if bool(month) != bool(day):
-            raise forms.ValidationError(_("Give both the month and the day of the birthday, or neither."))
-        if data.get("birth_year") and not month:
-            self.add_error("birth_month", _("Give the month and day with the year."))
-        return data
-
-    def birthday(self) -> str | None:
-        d = self.cleaned_data
-        if not d.get("birth_month"):
-            return None
-        return f"{d.get('birth_year') or '-'}-{d['birth_month']:02d}-{d['birth_day']:02d}"
 
 
 class SignInForm(forms.Form):
