@@ -225,6 +225,11 @@ def lookup_summary(q: str, *, reveal_phone: bool = False) -> dict:
     return member_summary(find_member(q), reveal_phone=reveal_phone)
 
 
+def active_member(member_id) -> Member | None:
+    """The active member with this id, with their tier and home store (a signed-in member's pages)."""
+    return Member.objects.select_related("tier", "home_store").filter(pk=member_id, status=ACTIVE).first()
+
+
 def points_history(member: Member):
     return PointsEntry.objects.filter(member=member).select_related("store").order_by("-created_at", "-id")
 

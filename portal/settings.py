@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "membership",
     "campaigns",
     "pos",
+    "memberweb",
     "analytics",
 ]
 
