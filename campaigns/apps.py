@@ -29,11 +29,6 @@ class CampaignsConfig(AppConfig):
                     weak=False,
                     dispatch_uid=f"campaigns.scenes.clear.{signal is post_save}.{model.__name__}",
                 )
-        from membership.views import register_member_page
-
-        register_member_page("coupons", _("Coupons"), "campaigns:coupons", icon="🎫", order=10)
-        register_member_page("mall", _("Points mall"), "campaigns:mall", icon="🎁", order=20)
-        register_member_page("checkin", _("Check-in"), "campaigns:checkin", icon="✔", order=30)
         # membership's events come from its outbox after commit, each with an event id: the tasks
         # handle an event once however often it is delivered (core.outbox.once)
         signals.member_enrolled.connect(

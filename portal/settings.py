@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "membership",
     "campaigns",
     "pos",
+    "memberweb",
     "analytics",
 ]
 

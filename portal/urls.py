@@ -26,8 +26,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("counter/", include("pos.urls")),
-    path("m/", include("membership.urls")),
-    path("m/", include("campaigns.member_urls")),
+    path("m/", include("memberweb.urls")),
+    path("m/", include("memberweb.campaign_urls")),
     path("analytics/", include("analytics.urls")),
     path("api/v1/", include("pos.urls_api")),
     # the contract is public documentation; every operation in it still needs a token

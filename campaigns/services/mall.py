@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils.translation import gettext_lazy as _
 
 from core.clock import now
@@ -37,16 +37,6 @@ def item_by_code(code: str) -> MallItem:
     if item is None:
         raise NotFound(field="item")
     return item
-
-
-def on_sale(at: datetime | None = None):
-    at = at or now()
-    return (
-        MallItem.objects.filter(is_active=True)
-        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at))
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=at))
-        .prefetch_related("tiers")
-    )
 
 
 def _take_stock(item: MallItem, qty: int) -> None:

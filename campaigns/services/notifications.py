@@ -282,9 +282,6 @@ def record_receipt(*, provider_id: str = "", reference: str = "", delivered: boo
     return changed + rows.filter(sent_at__isnull=True).update(**changes, sent_at=now())
 
 
-def inbox(member):
-    return Notification.objects.filter(member=member, channel="inbox").order_by("-created_at")
-
-
 def mark_read(*, member, notification_id) -> int:
+    """The member opened their message: stamp when, the first time only; returns the rows changed."""
     return Notification.objects.filter(member=member, pk=notification_id, read_at__isnull=True).update(read_at=now())

@@ -538,15 +538,6 @@ def lapse_unclaimed(*, at: datetime | None = None) -> int:
     return SceneGrant.objects.filter(status=Status.CLAIMABLE, window_ends__lt=at or now()).update(status=Status.LAPSED)
 
 
-def claimable(member, at: datetime | None = None):
-    return (
-        SceneGrant.objects.filter(member=member, status=Status.CLAIMABLE)
-        .filter(Q(window_ends__isnull=True) | Q(window_ends__gte=at or now()))
-        .select_related("scene", "scene__package")
-        .order_by("window_ends")
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # the points multiplier during a scene's window (asked by membership's earn rule)
 # --------------------------------------------------------------------------------------------
