@@ -85,7 +85,7 @@ def test_running_every_scene_twice_on_a_day_grants_nothing_the_second_time(campa
     quiet = enrol()
     buy(quiet, "100.00", at=at(2026, 6, 1, 10))
     with (
-        mock.patch("membership.services.common.now", return_value=at(2026, 11, 23, 8, 30)),
+        mock.patch("core.clock.now", return_value=at(2026, 11, 23, 8, 30)),
         mock.patch("campaigns.services.scenes.now", return_value=at(2026, 11, 23, 8, 30)),
     ):
         first = run_scenes()
