@@ -47,40 +47,44 @@ def history(request):
     return member_page(request, "memberweb/history.html", context, nav="history")
 
 
-@require_GET
-@member_required
-def history_sv(request):
-    member = request.member
+def _paged_rows(request, rows, *, tab: str, rows_template: str, page_template: str):
+    """One page of a member's history list: the rows alone when htmx asks for the next page."""
     page = page_number(request)
-    entries, has_next = paged(selectors.stored_value_history(member), page)
+    entries, has_next = paged(rows, page)
     context = {
         "entries": entries,
         "has_next": has_next,
         "page": page,
         "next_query": urlencode({"page": page + 1}),
-        "tab": "sv",
+        "tab": tab,
     }
     if request.htmx and request.GET.get("page"):
-        return render(request, "memberweb/_sv_rows.html", context)
-    return member_page(request, "memberweb/history_sv.html", context, nav="history")
+        return render(request, rows_template, context)
+    return member_page(request, page_template, context, nav="history")
+
+
+@require_GET
+@member_required
+def history_sv(request):
+    return _paged_rows(
+        request,
+        selectors.stored_value_history(request.member),
+        tab="sv",
+        rows_template="memberweb/_sv_rows.html",
+        page_template="memberweb/history_sv.html",
+    )
 
 
 @require_GET
 @member_required
 def history_purchases(request):
-    member = request.member
-    page = page_number(request)
-    entries, has_next = paged(selectors.purchase_history(member), page)
-    context = {
-        "entries": entries,
-        "has_next": has_next,
-        "page": page,
-        "next_query": urlencode({"page": page + 1}),
-        "tab": "purchases",
-    }
-    if request.htmx and request.GET.get("page"):
-        return render(request, "memberweb/_purchase_rows.html", context)
-    return member_page(request, "memberweb/history_purchases.html", context, nav="history")
+    return _paged_rows(
+        request,
+        selectors.purchase_history(request.member),
+        tab="purchases",
+        rows_template="memberweb/_purchase_rows.html",
+        page_template="memberweb/history_purchases.html",
+    )
 
 
 @require_GET
