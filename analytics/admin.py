@@ -6,8 +6,8 @@ from django.contrib import admin
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
-from portal import spreadsheets
-from portal.history import ConfigHistoryAdmin
+from core import spreadsheets
+from core.history import ConfigHistoryAdmin
 
 from .models import AnalyticsSettings, CampaignAlert, RollupRun, Target
 from .resources import TargetResource

@@ -16,10 +16,10 @@ from django.db.models import Exists, OuterRef
 
 from campaigns.models import Coupon, Scene, SceneGrant
 from campaigns.services import scenes
+from core.clock import now
 from membership.demo import KNOWN_MEMBER
 from membership.models import Channel, Role, Store, User
 from membership.services import enrolment
-from membership.services.common import now
 from pos.models import Sale
 from pos.services import sales
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 import tablib
 from django.http import HttpResponse
 
-from portal.spreadsheets import escape_formula
+from core.spreadsheets import escape_formula
 
 from .selectors import DAY, MONEY, PCT, RATIO, TEXT, Table
 

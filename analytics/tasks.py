@@ -4,7 +4,7 @@ from datetime import date
 
 from celery import shared_task
 
-from portal.schedules import register
+from core.schedules import register
 
 from .services import rollups, watch
 

@@ -40,8 +40,10 @@ def main(argv=None) -> None:
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    from membership import demo, outbox, signals
-    from membership.models import Member, OutboxEvent, Store, User
+    from core import outbox
+    from core.models import OutboxEvent
+    from membership import demo
+    from membership.models import Member, Store, User
     from membership.services import enrolment
 
     call_command("migrate", verbosity=0)
@@ -63,7 +65,7 @@ def main(argv=None) -> None:
     real_record = outbox.record
 
     def record_before(event_type, payload):  # the publish as it was: on_commit(signal.send)
-        signal = signals.EVENT_TYPES[event_type]
+        signal = outbox.EVENT_TYPES[event_type]
         transaction.on_commit(lambda: signal.send(sender=None, **payload))
 
     counter = {"n": 0}

@@ -9,9 +9,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from membership.errors import MembershipError
-from membership.services.common import local, now
-from portal.history import ConfigHistoryAdmin
+from core.clock import local, now
+from core.errors import MembershipError
+from core.history import ConfigHistoryAdmin
 
 from .models import (
     BenefitPackage,

@@ -29,13 +29,8 @@ class CampaignsConfig(AppConfig):
                     weak=False,
                     dispatch_uid=f"campaigns.scenes.clear.{signal is post_save}.{model.__name__}",
                 )
-        from membership.views import register_member_page
-
-        register_member_page("coupons", _("Coupons"), "campaigns:coupons", icon="🎫", order=10)
-        register_member_page("mall", _("Points mall"), "campaigns:mall", icon="🎁", order=20)
-        register_member_page("checkin", _("Check-in"), "campaigns:checkin", icon="✔", order=30)
         # membership's events come from its outbox after commit, each with an event id: the tasks
-        # handle an event once however often it is delivered (membership.outbox.once)
+        # handle an event once however often it is delivered (core.outbox.once)
         signals.member_enrolled.connect(
             lambda member_id, event_id=None, **kw: tasks.member_enrolled.delay(member_id, event_id=event_id),
             weak=False,
@@ -49,9 +44,11 @@ class CampaignsConfig(AppConfig):
             dispatch_uid="campaigns.tier_changed",
         )
         # a queued message is an outbox job of its own: sent after the grant's commit, once
+        from core import outbox
+
         from .services import notifications
 
-        signals.register_job(notifications.JOB, notifications.notification_queued)
+        outbox.register_job(notifications.JOB, notifications.notification_queued)
         notifications.notification_queued.connect(
             lambda notification_id, event_id=None, **kw: tasks.deliver_notification.delay(
                 notification_id, event_id=event_id

@@ -244,7 +244,7 @@ class Scene(models.Model):
     message_title = models.CharField(_("message title"), max_length=100, blank=True)
     message_body = models.TextField(_("message"), blank=True, help_text=_("May use {name}, {tier}, {points}, {scene}."))
     # SMS and WeChat go out only as templates approved by the provider: the template and which of
-    # our fields fill its variables (portal.sms.parse_template)
+    # our fields fill its variables (core.sms.parse_template)
     sms_template = models.CharField(
         _("SMS template"),
         max_length=200,

@@ -4,9 +4,9 @@ from celery import shared_task
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from membership import outbox
+from core import outbox
+from core.schedules import register
 from membership.models import Member
-from portal.schedules import register
 
 from .models import ProgramRules
 from .services import coupons, mall, paid_cards, scenes
@@ -87,7 +87,7 @@ def expire_coupons() -> int:
 @shared_task(name="campaigns.tasks.monthly_tier_coupons", acks_late=True)
 def monthly_tier_coupons(month: str | None = None) -> int:
     """Keyed by month, so a re-run or a resumed run issues nothing twice."""
-    from membership.services.common import local, now
+    from core.clock import local, now
 
     rules = ProgramRules.load()
     template = rules.monthly_coupon_template
@@ -164,7 +164,7 @@ def return_recorded(return_id: int, event_id: str | None = None) -> int:
 def points_expiring(member_id: int, points: int, expires_at: str, event_id: str | None = None) -> int:
     from datetime import datetime
 
-    from membership.services.common import local
+    from core.clock import local
 
     from .services import notifications
 

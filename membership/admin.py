@@ -25,10 +25,10 @@ from django.utils.translation import ngettext
 from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
-from portal import spreadsheets
-from portal.history import ConfigHistoryAdmin
+from core import spreadsheets
+from core.errors import MembershipError, NotFound
+from core.history import ConfigHistoryAdmin
 
-from .errors import MembershipError, NotFound
 from .forms import (
     AdjustPointsForm,
     MergeForm,
@@ -273,7 +273,7 @@ class ServiceImportMixin(ImportExportMixin):
     confirm_form_class = ServiceConfirmImportForm
     import_template_name = "admin/membership/import.html"
     import_formats = [base_formats.CSV, base_formats.XLSX]
-    export_formats = [spreadsheets.CSV, spreadsheets.XLSX]  # formula cells escaped (portal.spreadsheets)
+    export_formats = [spreadsheets.CSV, spreadsheets.XLSX]  # formula cells escaped (core.spreadsheets)
 
     def get_import_resource_classes(self, request):
         return [self.import_resource]

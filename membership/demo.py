@@ -7,9 +7,10 @@ from decimal import Decimal
 
 from django.contrib.auth.hashers import make_password
 
+from core.clock import now
+
 from .models import Channel, Gender, Member, PaidCardProduct, ProgramSettings, Role, Store, Tier, TopUpPlan, User
 from .services import enrolment, stored_value
-from .services.common import now
 
 STORES = [("HQ", "总部", None), ("S001", "旗舰店", "HQ"), ("S002", "社区店", "HQ")]
 STAFF = [

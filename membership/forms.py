@@ -1,4 +1,5 @@
-"""Forms of the merchant admin: the intermediate forms of member actions and the import forms.
+"""Forms of the merchant admin: the intermediate forms of member actions and the import forms; and
+BirthdayFields, the birthday's shape that the member site's and the counter's forms share.
 
 They check shape only (a number, a date, a choice); the rules are the services' (a reason is
 required, points cannot be zero, who may do what) and their errors reach the user as admin
@@ -114,3 +115,44 @@ class ServiceImportForm(ImportForm):
 
 class ServiceConfirmImportForm(ConfirmImportForm):
     skip_invalid_rows = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class BirthdayFields(forms.Form):
+    """Month and day of the birthday, year optional (product.md, Membership and cards)."""
+
+    birth_month = forms.TypedChoiceField(
+        label=_("Birth month"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        choices=[("", "—")] + [(m, m) for m in range(1, 13)],
+    )
+    birth_day = forms.TypedChoiceField(
+        label=_("Birth day"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        choices=[("", "—")] + [(d, d) for d in range(1, 32)],
+    )
+    birth_year = forms.IntegerField(
+        label=_("Birth year (optional)"),
+        min_value=1900,
+        max_value=2100,
+        required=False,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        month, day = data.get("birth_month"), data.get("birth_day")
+        if bool(month) != bool(day):
+            raise forms.ValidationError(_("Give both the month and the day of the birthday, or neither."))
+        if data.get("birth_year") and not month:
+            self.add_error("birth_month", _("Give the month and day with the year."))
+        return data
+
+    def birthday(self) -> str | None:
+        d = self.cleaned_data
+        if not d.get("birth_month"):
+            return None
+        return f"{d.get('birth_year') or '-'}-{d['birth_month']:02d}-{d['birth_day']:02d}"

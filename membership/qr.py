@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
-from .errors import Invalid
+from core.errors import Invalid
 
 PREFIX = "MQ:"
 SALT = "membership.qr"

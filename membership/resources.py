@@ -16,8 +16,9 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 
+from core.errors import MembershipError
+
 from . import migration
-from .errors import MembershipError
 from .forms import domain_message
 from .models import Card, Member
 from .services import cards

@@ -1,18 +1,21 @@
-"""The read side of membership: lookups and summaries for the counter, the API and member pages."""
+"""The read side of membership: lookups, summaries and histories for the counter, the API and the
+member site."""
 
 from datetime import UTC, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Min, OuterRef, Subquery, Sum
+from django.db.models import DecimalField, ExpressionWrapper, F, Min, OuterRef, Subquery, Sum
 from django.utils.dateparse import parse_datetime
 
-from . import config, qr, rows
-from .errors import NotFound
-from .models import Card, Member, PointsEntry, ProgramSettings, Store
+from core import rows
+from core.clock import local, now
+from core.errors import NotFound
+
+from . import config, qr
+from .models import Card, Member, PointsEntry, ProgramSettings, Purchase, Store, StoredValueEntry
 from .services import tiers
 from .services.cards import is_valid_number
-from .services.common import local, now
 from .services.enrolment import PHONE_RE, normalise_phone
 
 ACTIVE = Member.Status.ACTIVE
@@ -224,8 +227,51 @@ def lookup_summary(q: str, *, reveal_phone: bool = False) -> dict:
     return member_summary(find_member(q), reveal_phone=reveal_phone)
 
 
+def active_member(member_id) -> Member | None:
+    """The active member with this id, with their tier and home store (a signed-in member's pages)."""
+    return Member.objects.select_related("tier", "home_store").filter(pk=member_id, status=ACTIVE).first()
+
+
 def points_history(member: Member):
     return PointsEntry.objects.filter(member=member).select_related("store").order_by("-created_at", "-id")
+
+
+def stored_value_history(member: Member):
+    """The stored-value ledger, newest first, each entry with its total (principal + bonus) and the
+    total after it."""
+    money = DecimalField(max_digits=14, decimal_places=2)
+    return (
+        StoredValueEntry.objects.filter(member=member)
+        .select_related("store")
+        .annotate(
+            total=ExpressionWrapper(F("principal") + F("bonus"), output_field=money),
+            total_after=ExpressionWrapper(F("principal_after") + F("bonus_after"), output_field=money),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def purchase_history(member: Member):
+    """The member's purchases, newest first."""
+    return Purchase.objects.filter(member=member).select_related("store").order_by("-created_at", "-id")
+
+
+def purchase_points(purchase: Purchase, member: Member):
+    """What a purchase earned and spent in points for its member, in order."""
+    return purchase.points_entries.filter(member=member).order_by("created_at", "id")
+
+
+def purchase_returns(purchase: Purchase):
+    return purchase.returns.select_related("store").order_by("created_at", "id")
+
+
+def active_referrals(member: Member):
+    """The active members this member invited, newest first (only what the invite page shows of them)."""
+    return (
+        member.referrals.filter(status=ACTIVE)
+        .order_by("-joined_at")
+        .only("name", "phone", "joined_at", "purchase_count")
+    )
 
 
 def tier_progress(member: Member, next_tier) -> int | None:

@@ -4,9 +4,10 @@ import logging
 
 from celery import shared_task
 
-from portal.schedules import register
+from core import outbox
+from core.schedules import register
 
-from . import migration, outbox
+from . import migration
 from .services import accounts, otp, points, tiers
 
 logger = logging.getLogger(__name__)

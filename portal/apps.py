@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,6 +8,3 @@ class PortalConfig(AppConfig):
 
     def ready(self):
         from . import checks, tasks  # noqa: F401  (system checks; default schedules)
-        from .schedules import install_default_schedules
-
-        post_migrate.connect(install_default_schedules, sender=self)

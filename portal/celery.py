@@ -1,6 +1,6 @@
 """The Celery app: settings come from Django's (CELERY_ prefix), tasks from every app's tasks.py,
 schedules from the database (django-celery-beat). Logging is Django's LOGGING (plain or JSON,
-settings), not Celery's own; task outcomes are counted for Prometheus (portal/metrics.py)."""
+settings), not Celery's own; task outcomes are counted for Prometheus (core/metrics.py)."""
 
 import os
 
@@ -52,7 +52,7 @@ def use_django_logging(**kwargs):
 
 
 # Task outcomes for Prometheus, wherever a task runs (a worker's pool processes, or eagerly).
-from . import metrics  # noqa: E402  (after the app: metrics needs nothing from it)
+from core import metrics  # noqa: E402  (after the app: metrics needs nothing from it)
 
 signals.task_success.connect(metrics.task_succeeded, weak=False)
 signals.task_failure.connect(metrics.task_failed, weak=False)

@@ -5,7 +5,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
-from membership.errors import MembershipError
+from core.errors import MembershipError
 from membership.services import staff_signin
 
 

@@ -51,7 +51,7 @@ def pre_fork(server, worker):
 
 
 # Prometheus: with several workers, each writes its figures to PROMETHEUS_MULTIPROC_DIR and
-# /metrics adds them up (portal/metrics.py). Stale files of an earlier run are cleared at start.
+# /metrics adds them up (core/metrics.py). Stale files of an earlier run are cleared at start.
 def clear_metrics_dir():
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:

@@ -20,14 +20,14 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 class RejectControlCharacters:
     """A NUL or other control character in the path is 404, in a query parameter or a form field 400
     naming it (PostgreSQL refuses NUL in text, which was a 500). /api/ answers in pos-api.md's
-    envelope; JSON bodies are checked by the API's parser (pos.parsers.JSONParser)."""
+    envelope; JSON bodies are checked by the API's parser (core.parsers.JSONParser)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        from core.parsers import FIELD_CONTROL
         from pos.api_support import error_response
-        from pos.parsers import FIELD_CONTROL
 
         api = request.path_info.startswith("/api/")
         if not CONTROL.isdisjoint(request.path):

@@ -49,10 +49,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "import_export",
+    "core",
     "portal",
     "membership",
     "campaigns",
     "pos",
+    "memberweb",
     "analytics",
 ]
 
@@ -185,7 +187,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a task whose worker died is redelive
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# transactional outbox (membership.outbox): after a broker error a process leaves delivery to the
+# transactional outbox (core.outbox): after a broker error a process leaves delivery to the
 # relay for this long; the relay takes events older than OUTBOX_SETTLE_SECONDS (younger ones are
 # being delivered by the process that wrote them); sent events and consumers' receipts are purged
 OUTBOX_PAUSE_SECONDS = env.int("OUTBOX_PAUSE_SECONDS", default=10)
@@ -206,7 +208,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "pos.api_support.exception_handler",
     # JSON with size, depth and control-character limits (API_MAX_BODY_BYTES, API_MAX_JSON_DEPTH)
     "DEFAULT_PARSER_CLASSES": [
-        "pos.parsers.JSONParser",
+        "core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -234,7 +236,7 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache"):
     CACHES["default"]["OPTIONS"].setdefault("socket_connect_timeout", env.float("CACHE_CONNECT_TIMEOUT", default=0.5))
     CACHES["default"]["OPTIONS"].setdefault("socket_timeout", env.float("CACHE_TIMEOUT", default=0.5))
 # Exports: a text cell starting with = + - @ is written as text, never run as a formula
-# (portal/spreadsheets.py applies the rule for django-import-export and the analytics tables)
+# (core/spreadsheets.py applies the rule for django-import-export and the analytics tables)
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 SPECTACULAR_SETTINGS = {
     "TITLE": "Store-membership portal POS API",
@@ -250,7 +252,7 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
-SMS_BACKEND = env.str("SMS_BACKEND", default="portal.sms.ConsoleSmsBackend")  # or aliyun, tencent
+SMS_BACKEND = env.str("SMS_BACKEND", default="core.sms.ConsoleSmsBackend")  # or aliyun, tencent
 SMS_ACCESS_KEY_ID = env.str("SMS_ACCESS_KEY_ID", default="")  # Tencent: SecretId
 SMS_ACCESS_KEY_SECRET = env.str("SMS_ACCESS_KEY_SECRET", default="")  # Tencent: SecretKey
 SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="")
@@ -260,12 +262,12 @@ SMS_ENDPOINT = env.str("SMS_ENDPOINT", default="")  # empty: the SDK's; http://h
 SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=5.0)
 # delivery receipts: the providers push them to /hooks/sms/<aliyun|tencent>/<token>/; empty: off
 SMS_RECEIPT_TOKEN = env.str("SMS_RECEIPT_TOKEN", default="")
-# templates per purpose, "CODE:var=field,…" (portal.sms.parse_template); a scene names its own
+# templates per purpose, "CODE:var=field,…" (core.sms.parse_template); a scene names its own
 SMS_TEMPLATES = {
     "otp": env.str("SMS_TEMPLATE_OTP", default=""),
     "notice": env.str("SMS_TEMPLATE_NOTICE", default=""),
 }
-# WeChat official account (portal/wechat.py): web sign-in inside WeChat and template messages
+# WeChat official account (core/wechat.py): web sign-in inside WeChat and template messages
 WECHAT_APP_ID = env.str("WECHAT_APP_ID", default="")
 WECHAT_APP_SECRET = env.str("WECHAT_APP_SECRET", default="")
 WECHAT_OAUTH_SCOPE = env.str("WECHAT_OAUTH_SCOPE", default="snsapi_base")
@@ -329,13 +331,11 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     "analytics.AnalyticsSettings",
 )
 AUDITLOG_DISABLE_REMOTE_ADDR = env.bool("AUDITLOG_DISABLE_REMOTE_ADDR", default=False)
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("portal.middleware.AuthenticationMiddleware") + 1, "portal.history.AuditlogMiddleware"
-)
+MIDDLEWARE.insert(MIDDLEWARE.index("portal.middleware.AuthenticationMiddleware") + 1, "core.history.AuditlogMiddleware")
 
 # Prometheus metrics: requests and latency (web), task outcomes (worker), at /metrics for the
 # operator only: a request from loopback, or one with `Authorization: Bearer $METRICS_TOKEN`.
-MIDDLEWARE.insert(0, "portal.metrics.RequestMetricsMiddleware")
+MIDDLEWARE.insert(0, "core.metrics.RequestMetricsMiddleware")
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # a worker machine serves its task metrics on WORKER_METRICS_ADDR:WORKER_METRICS_PORT when the port
 # is set (e.g. 9808); loopback by default, 0.0.0.0 inside a container that only Prometheus reaches

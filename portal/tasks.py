@@ -4,8 +4,8 @@ from celery import shared_task
 from django.db.models import F
 from django.utils import timezone
 
-from .models import Heartbeat
-from .schedules import register
+from core.models import Heartbeat
+from core.schedules import register
 
 HEARTBEAT_TASK = "portal.tasks.heartbeat"
 register(

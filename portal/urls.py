@@ -5,8 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.permissions import AllowAny
 
 from campaigns import receipts
+from core import metrics
 
-from . import metrics, views
+from . import views
 from .forms import AdminSignInForm, StaffSignInForm
 
 admin.site.login_form = AdminSignInForm  # the lockout of membership.services.staff_signin
@@ -25,8 +26,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("counter/", include("pos.urls")),
-    path("m/", include("membership.urls")),
-    path("m/", include("campaigns.member_urls")),
+    path("m/", include("memberweb.urls")),
+    path("m/", include("memberweb.campaign_urls")),
     path("analytics/", include("analytics.urls")),
     path("api/v1/", include("pos.urls_api")),
     # the contract is public documentation; every operation in it still needs a token
@@ -40,7 +41,7 @@ urlpatterns = [
     ),
     # the SMS providers' delivery receipts (campaigns/receipts.py); the path carries SMS_RECEIPT_TOKEN
     path("hooks/sms/<str:provider>/<str:token>/", receipts.sms_receipt, name="sms-receipt"),
-    # Prometheus metrics, for the operator only (portal/metrics.py)
+    # Prometheus metrics, for the operator only (core/metrics.py)
     path("metrics", metrics.metrics_view, name="metrics"),
 ]
 

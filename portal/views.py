@@ -13,9 +13,8 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from kombu import Connection
 
+from core.models import Heartbeat
 from membership import permissions
-
-from .models import Heartbeat
 
 log = logging.getLogger(__name__)
 DEPENDENCY_RETRY_AFTER_SECONDS = 5

@@ -10,9 +10,10 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.services import coupons, mall, scenes
+from campaigns import selectors as campaign_selectors
+from campaigns.services import mall, scenes
+from core.errors import Invalid, NotFound, PhoneTaken
 from membership import permissions, selectors
-from membership.errors import Invalid, NotFound, PhoneTaken
 from membership.services import accounts, cards, enrolment, points, staff_signin, stored_value
 from membership.services.common import MemberRef
 
@@ -304,7 +305,7 @@ class CouponsView(ListAPIView):
     serializer_class = s.CouponOut
 
     def get_queryset(self):
-        return coupons.member_coupons(selectors.member_by_no_or_card(self.kwargs["member_no"]))
+        return campaign_selectors.member_coupons(selectors.member_by_no_or_card(self.kwargs["member_no"]))
 
     @extend_schema(summary="The member's coupons with their status", responses={200: s.CouponOut(many=True), **ERRORS})
     def get(self, request, *args, **kwargs):
@@ -316,7 +317,7 @@ class MallItemsView(ListAPIView):
     serializer_class = s.MallItemOut
 
     def get_queryset(self):
-        return mall.on_sale()
+        return campaign_selectors.mall_items_on_sale()
 
     @extend_schema(summary="Points-mall items on sale", responses={200: s.MallItemOut(many=True), **ERRORS})
     def get(self, request, *args, **kwargs):

@@ -17,8 +17,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 from rest_framework.views import exception_handler as drf_handler
 
-from membership.errors import IdempotencyConflict, Invalid, MembershipError
-from portal import metrics
+from core import metrics
+from core.errors import IdempotencyConflict, Invalid, MembershipError
 
 from .models import IdempotentResponse
 from .services.sales import request_hash

@@ -5,9 +5,9 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
+from core.clock import now
 from membership.demo import KNOWN_MEMBER
 from membership.models import Member, Role, Store, User
-from membership.services.common import now
 
 from .models import Sale
 from .services import sales

@@ -7,8 +7,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import Invalid, MembershipError, NotFound
 from membership import config, permissions, selectors
-from membership.errors import Invalid, MembershipError, NotFound
 from membership.models import AdjustmentRequest, Card, Member, StoredValueEntry
 from membership.services import accounts, cards, enrolment, points, stored_value
 

@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from membership.forms_member import BirthdayFields
+from membership.forms import BirthdayFields
 from membership.models import Gender, TopUpPlan
 
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from portal.schedules import register
+from core.schedules import register
 
 register(
     "housekeeping: idempotency keys",

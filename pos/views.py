@@ -19,14 +19,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from campaigns import selectors as campaign_selectors
 from campaigns.models import Coupon
 from campaigns.services import coupons, mall, scenes
 from campaigns.services import paid_cards as campaign_paid_cards
+from core.clock import local
+from core.errors import CouponInvalid, MembershipError, NotFound, PhoneTaken
 from membership import config, permissions, selectors
-from membership.errors import CouponInvalid, MembershipError, NotFound, PhoneTaken
 from membership.models import Member, StoredValueEntry, TopUpPlan
 from membership.services import enrolment, paid_cards, points, pricing, stored_value, tiers
-from membership.services.common import local
 
 from .api_support import lookup_throttled
 from .forms import EnrolForm, LookupForm, ReturnForm, SaleForm, TopUpForm
@@ -61,7 +62,7 @@ def _member_context(member: Member | None) -> dict:
     nxt, needed = tiers.growth_to_next(member)
     progress = selectors.tier_progress(member, nxt)
     program = config.program()
-    available = list(coupons.member_coupons(member, Coupon.Status.AVAILABLE)[:5])
+    available = list(campaign_selectors.member_coupons(member, Coupon.Status.AVAILABLE)[:5])
     today = local(timezone.now())
     return {
         "member": member,
@@ -73,7 +74,7 @@ def _member_context(member: Member | None) -> dict:
         "keep": tiers.keep_status(member),
         "paid_card": paid_cards.active_product(member),
         "paid_card_products": list(paid_cards.on_sale()),
-        "mall_items": list(mall.on_sale().order_by("sort", "points_price")[:12]),
+        "mall_items": list(campaign_selectors.mall_items_on_sale().order_by("sort", "points_price")[:12]),
         "returnable": [
             s for s in Sale.objects.filter(member=member).order_by("-created_at")[:10] if s.returned_amount < s.amount
         ],

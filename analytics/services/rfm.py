@@ -17,7 +17,7 @@ from pos.models import Return, Sale, SaleLine
 
 from .. import definitions as d
 from ..models import AnalyticsSettings, MemberSnapshot, RfmClass, RfmDay, Stage
-from .rollups import _record, dt, table, work_mem
+from .sql import dt, record_run, table, work_mem
 
 
 def _score(column: str) -> str:
@@ -247,7 +247,7 @@ def build_snapshot(day: date, settings: AnalyticsSettings | None = None) -> int:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {table(MemberSnapshot)}")
-    _record("snapshot", day, started, rows)
+    record_run("snapshot", day, started, rows)
     return rows
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Cast, Coalesce, Substr
@@ -35,20 +34,12 @@ from ..models import (
     StoreDay,
     TierDay,
 )
+from .sql import dt, record_run, table, work_mem
 
 ZERO = Decimal("0.00")
 # Campaign rows of the grant days this far back are recomputed every night: their sales window is
 # still open, and their coupons may still be used (at least the attribution window).
 CAMPAIGN_REFRESH_DAYS = 90
-
-
-def table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def dt(value):
-    """A datetime as a parameter of raw SQL on this database (naive UTC text on SQLite)."""
-    return connection.ops.adapt_datetimefield_value(value)
 
 
 def money(value) -> Decimal:
@@ -63,14 +54,6 @@ def _in_day(field_name: str, day: date) -> dict:
     return {f"{field_name}__gte": start, f"{field_name}__lt": end}
 
 
-def work_mem(cursor) -> None:
-    """On PostgreSQL, give the big aggregations of this transaction room to hash in memory."""
-    if connection.vendor == "postgresql":
-        cursor.execute(
-            "SELECT set_config('work_mem', %s, true)", [getattr(django_settings, "ANALYTICS_WORK_MEM", "256MB")]
-        )
-
-
 def materialized() -> str:
     """WITH x AS MATERIALIZED (…): PostgreSQL then aggregates the sales once, rather than once in each
     parallel worker that builds its own hash of the subquery (SQLite plans a CTE its own way)."""
@@ -82,14 +65,6 @@ def _fetch(sql: str, params) -> list[tuple]:
         work_mem(cursor)
         cursor.execute(sql, params)
         return cursor.fetchall()
-
-
-def _record(kind: str, day: date, started: float, rows: int) -> None:
-    RollupRun.objects.update_or_create(
-        kind=kind,
-        day=day,
-        defaults={"finished_at": timezone.now(), "seconds": round(time.perf_counter() - started, 3), "rows": rows},
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +146,7 @@ def roll_store_day(day: date) -> int:
         StoreDay.objects.bulk_create(
             [StoreDay(day=day, store_id=store, **values) for store, values in sorted(figures.items())]
         )
-    _record("store", day, started, len(figures))
+    record_run("store", day, started, len(figures))
     return len(figures)
 
 
@@ -220,7 +195,7 @@ def roll_clerk_day(day: date) -> int:
                 for (store, clerk), values in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))
             ]
         )
-    _record("clerk", day, started, len(rows))
+    record_run("clerk", day, started, len(rows))
     return len(rows)
 
 
@@ -256,7 +231,7 @@ def roll_tier_day(day: date) -> int:
     with transaction.atomic():
         TierDay.objects.filter(day=day).delete()
         TierDay.objects.bulk_create([TierDay(day=day, store_id=s, tier_id=t, members=n) for s, t, n in sorted(figures)])
-    _record("tier", day, started, len(figures))
+    record_run("tier", day, started, len(figures))
     return len(figures)
 
 
@@ -322,7 +297,7 @@ def roll_lifecycle_day(day: date, settings: AnalyticsSettings | None = None) -> 
                 for row in sorted(figures)
             ]
         )
-    _record("lifecycle", day, started, len(figures))
+    record_run("lifecycle", day, started, len(figures))
     return len(figures)
 
 
@@ -443,7 +418,7 @@ def roll_month(day: date) -> int:
     with transaction.atomic():
         MonthStats.objects.filter(month=month).delete()
         MonthStats.objects.bulk_create([MonthStats(month=month, **row) for row in figures])
-    _record("month", day, started, len(figures))
+    record_run("month", day, started, len(figures))
     return len(figures)
 
 
@@ -506,7 +481,7 @@ def roll_repurchase_windows(day: date) -> int:
     with transaction.atomic():
         RepurchaseWindow.objects.filter(day=day).delete()
         RepurchaseWindow.objects.bulk_create([RepurchaseWindow(day=day, **row) for row in figures])
-    _record("repurchase", day, started, len(figures))
+    record_run("repurchase", day, started, len(figures))
     return len(figures)
 
 
@@ -611,7 +586,7 @@ def roll_campaign_day(day: date, settings: AnalyticsSettings | None = None) -> i
     with transaction.atomic():
         CampaignDay.objects.filter(day=day).delete()
         CampaignDay.objects.bulk_create([CampaignDay(day=day, **row) for row in figures])
-    _record("campaign", day, started, len(figures))
+    record_run("campaign", day, started, len(figures))
     return len(figures)
 
 

@@ -1,6 +1,6 @@
 """The channels a message goes out by, one small class each (Scene.Channel): the on-site inbox,
-e-mail (Django's e-mail backends, to the member's optional address), SMS (portal.sms: console,
-Alibaba Cloud, Tencent Cloud) and WeChat (portal.wechat: template or subscribe messages to the
+e-mail (Django's e-mail backends, to the member's optional address), SMS (core.sms: console,
+Alibaba Cloud, Tencent Cloud) and WeChat (core.wechat: template or subscribe messages to the
 member's bound openid). Each answers a Delivery; notifications._deliver is the one caller.
 
 SMS and WeChat carry an approved template and its variables: the scene's template if it names
@@ -16,9 +16,17 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.mail import send_mail
 
-from portal import sms, wechat
+from core import sms, wechat
 
-from .notifications import Delivery
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a channel answered: `status` (sent, failed, no_address, skipped …), the provider's
+    message id and, when it failed, why."""
+
+    status: str
+    provider_id: str = ""
+    error: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from membership.errors import CouponInvalid, LimitReached
+from core.clock import now
+from core.errors import CouponInvalid, LimitReached
 from membership.services import pricing
-from membership.services.common import now
 from membership.services.pricing import CouponTerms
 
+from .. import selectors
 from ..models import Coupon, CouponTemplate
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -187,7 +188,7 @@ def usable(member, store, at: datetime | None = None) -> list[Coupon]:
     """The member's coupons that can be used now in `store` (for the counter's suggestion)."""
     at = at or now()
     rows = (
-        member_coupons(member, Coupon.Status.AVAILABLE, at=at)
+        selectors.member_coupons(member, Coupon.Status.AVAILABLE, at=at)
         .filter(valid_from__lte=at)
         .prefetch_related("template__stores")[:50]
     )
@@ -198,16 +199,3 @@ def expire_due(*, at: datetime | None = None) -> int:
     return Coupon.objects.filter(status=Coupon.Status.AVAILABLE, valid_until__lt=at or now()).update(
         status=Coupon.Status.EXPIRED
     )
-
-
-def member_coupons(member, status: str | None = None, at: datetime | None = None):
-    """The member's coupons, soonest to expire first; by status as the member sees it (an unused
-    coupon past its validity is expired, whether or not the daily job has marked it yet)."""
-    at = at or now()
-    qs = Coupon.objects.filter(member=member).select_related("template").order_by("valid_until", "-granted_at")
-    lapsed = Q(status=Coupon.Status.AVAILABLE, valid_until__lt=at)
-    if status == Coupon.Status.AVAILABLE:
-        return qs.filter(status=status).exclude(lapsed)
-    if status == Coupon.Status.EXPIRED:
-        return qs.filter(Q(status=status) | lapsed)
-    return qs.filter(status=status) if status else qs

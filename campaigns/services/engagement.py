@@ -6,10 +6,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
 
-from membership.errors import Conflict
+from core.clock import day_start, local, now
+from core.errors import Conflict
 from membership.models import Member, PointsEntry, Purchase, PurchaseReturn
 from membership.services import points
-from membership.services.common import day_start, local, lock_member, now
+from membership.services.common import lock_member
 
 from ..models import CheckIn, ProgramRules, ReferralReward
 

@@ -7,14 +7,15 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils.translation import gettext_lazy as _
 
-from membership.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound, OutOfStock
+from core.clock import now
+from core.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound, OutOfStock
 from membership.models import PointsEntry
 from membership.permissions import can_use_counter
 from membership.services import points
-from membership.services.common import lock_member, now
+from membership.services.common import lock_member
 
 from ..models import MallItem, MallOrder
 from . import coupons
@@ -36,16 +37,6 @@ def item_by_code(code: str) -> MallItem:
     if item is None:
         raise NotFound(field="item")
     return item
-
-
-def on_sale(at: datetime | None = None):
-    at = at or now()
-    return (
-        MallItem.objects.filter(is_active=True)
-        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at))
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=at))
-        .prefetch_related("tiers")
-    )
 
 
 def _take_stock(item: MallItem, qty: int) -> None:

@@ -1,5 +1,5 @@
 """Notifications through a channel interface (channels.py): on-site inbox, e-mail (Django's e-mail
-backends), SMS (portal.sms: console, Alibaba Cloud, Tencent Cloud) and WeChat (portal.wechat). Every
+backends), SMS (core.sms: console, Alibaba Cloud, Tencent Cloud) and WeChat (core.wechat). Every
 message is a row; marketing messages go only
 to members who agreed to receive them.
 
@@ -7,7 +7,7 @@ Whether and when a message goes out is decided here, in the caller's transaction
 called after commit, outside any lock, exactly once:
 
 - `notify()` records the row. An inbox message is the row itself (sent when it commits). Any other
-  channel is "queued" with a "notification.queued" job in the transactional outbox (membership.outbox),
+  channel is "queued" with a "notification.queued" job in the transactional outbox (core.outbox),
   so a rollback sends nothing and a grant never waits on a gateway. A marketing message beyond the
   member's frequency cap is "capped"; an SMS or WeChat marketing message in quiet hours is "held"
   until they end (`deliver_after`), then `release_held()` (beat) queues it.
@@ -15,20 +15,22 @@ called after commit, outside any lock, exactly once:
   conditional UPDATE, calls the channel (`_deliver`, the only call) and copies its answer onto the
   row. A redelivered job finds nothing to claim; a channel that raises leaves the row "failed" with
   its error. A worker killed while the channel answers leaves "sending": it is never sent twice.
-- One-time codes (portal.sms through membership's otp) do not come here: they are sent at once.
+- One-time codes (core.sms through membership's otp) do not come here: they are sent at once.
 """
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 
-from membership import config, outbox
-from membership.services.common import local, now, tz
+from core import outbox
+from core.clock import local, now, tz
+from membership import config
 
 from ..models import Notification
+from . import channels
+from .channels import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +50,6 @@ class _Fields(dict):
 def render(text: str, **fields) -> str:
     """Fill {name}, {tier}, {points}, {scene} … ; unknown placeholders stay as they are."""
     return (text or "").format_map(_Fields(**fields))
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What a channel answered: `status` (sent, failed, no_address, skipped …), the provider's
-    message id and, when it failed, why."""
-
-    status: str
-    provider_id: str = ""
-    error: str = ""
 
 
 # a row in one of these states is never sent again: sent (and what its receipt said), being sent,
@@ -86,8 +78,6 @@ def _deliver(
     transaction, so the claim is committed before the provider is called; `claimed` says the caller
     has claimed the row already (the outbox job, `deliver`). `template` ("CODE:var=field,…")
     overrides the scene's; `params` adds fields for the template (e.g. points)."""
-    from . import channels
-
     adapter = channels.get(channel)
     if adapter is None:
         return Delivery("skipped")
@@ -292,9 +282,6 @@ def record_receipt(*, provider_id: str = "", reference: str = "", delivered: boo
     return changed + rows.filter(sent_at__isnull=True).update(**changes, sent_at=now())
 
 
-def inbox(member):
-    return Notification.objects.filter(member=member, channel="inbox").order_by("-created_at")
-
-
 def mark_read(*, member, notification_id) -> int:
+    """The member opened their message: stamp when, the first time only; returns the rows changed."""
     return Notification.objects.filter(member=member, pk=notification_id, read_at__isnull=True).update(read_at=now())

@@ -4,9 +4,9 @@ the same way; the card itself is membership's (membership.services.paid_cards)."
 
 from datetime import datetime
 
+from core.clock import local, now
 from membership.models import Member
 from membership.services import paid_cards
-from membership.services.common import local, now
 
 from ..models import CouponTemplate
 from . import coupons

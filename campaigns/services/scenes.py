@@ -19,12 +19,13 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
-from membership import config, rows
-from membership.errors import Invalid, NotFound
+from core import rows
+from core.clock import day_start as _day_start
+from core.clock import local, now, tz
+from core.errors import Invalid, NotFound
+from membership import config
 from membership.models import Member, PointsEntry, TierChange
 from membership.services import points
-from membership.services.common import day_start as _day_start
-from membership.services.common import local, now, tz
 
 from .. import calendar as cal
 from ..models import BenefitPackage, Scene, SceneGrant
@@ -535,15 +536,6 @@ def claim(*, grant_id: int, member, at: datetime | None = None) -> SceneGrant:
 
 def lapse_unclaimed(*, at: datetime | None = None) -> int:
     return SceneGrant.objects.filter(status=Status.CLAIMABLE, window_ends__lt=at or now()).update(status=Status.LAPSED)
-
-
-def claimable(member, at: datetime | None = None):
-    return (
-        SceneGrant.objects.filter(member=member, status=Status.CLAIMABLE)
-        .filter(Q(window_ends__isnull=True) | Q(window_ends__gte=at or now()))
-        .select_related("scene", "scene__package")
-        .order_by("window_ends")
-    )
 
 
 # --------------------------------------------------------------------------------------------

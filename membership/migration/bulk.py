@@ -1,12 +1,12 @@
 """Bulk statements of the import: reads by many values at once (one array parameter on PostgreSQL),
-inserts planned as COPYs through membership.rows and updates, run in order by `BulkWriter.flush`, and
+inserts planned as COPYs through core.rows and updates, run in order by `BulkWriter.flush`, and
 the check of the foreign keys they deferred."""
 
 import json
 
 from django.db import connection
 
-from membership import rows
+from core import rows
 
 
 def lookup(model, column: str, values, columns, *, lock: bool = False, using=None) -> list[tuple]:

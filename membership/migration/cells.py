@@ -8,9 +8,11 @@ from decimal import Decimal, InvalidOperation
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from ..errors import MembershipError
+from core.clock import tz
+from core.errors import MembershipError
+from core.money import CENT
+
 from ..services import enrolment
-from ..services.common import CENT, tz
 from .columns import MSG_DATE, MSG_DATETIME, MSG_MONEY, MSG_NEGATIVE_POINTS, MSG_WHOLE_NUMBER
 
 

@@ -2,8 +2,9 @@
 
 from datetime import datetime
 
+from core.clock import local
+
 from ..models import Card, Member, PointsEntry
-from ..services.common import local
 from .columns import COLUMNS
 
 

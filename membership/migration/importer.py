@@ -27,9 +27,10 @@ from datetime import date
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
+from core.clock import local, now
+
 from .. import config
 from ..models import Store, Tier
-from ..services.common import local, now
 from .bulk import BulkWriter
 from .cells import as_money, as_text, as_whole, phone_or_blank
 from .check import FileSoFar, check_rows, error_lines

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 from django.db import connection, connections
 
+from core.clock import now
+
 from ..models import MemberImportJob
-from ..services.common import now
 from .importer import import_file
 
 

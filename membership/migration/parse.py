@@ -9,10 +9,11 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
-from ..errors import MembershipError
+from core.clock import tz
+from core.errors import MembershipError
+
 from ..models import Gender, Store, Tier
 from ..services import cards, enrolment
-from ..services.common import tz
 from .cells import as_date, as_datetime, as_money, as_text, as_whole, domain_text
 from .columns import (
     COLUMNS,

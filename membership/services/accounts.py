@@ -3,7 +3,7 @@ by one-time code, sign-in with lockout, the member's own profile and personal-da
 (product.md, "Who uses it" (member) and "What bad input gets"; issue 5).
 
 Members are not staff users: their password is `Member.password`, hashed with Django's hashers,
-and their session is kept by membership/member_auth.py."""
+and their session is kept by the member site (memberweb/auth.py)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,12 +17,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core import lockout
+from core.clock import now
+from core.errors import Invalid, LimitReached, NotFound, PhoneTaken
+from core.models import LoginThrottle
+
 from .. import config
-from ..errors import Invalid, LimitReached, NotFound, PhoneTaken
-from ..models import Channel, Gender, LoginThrottle, Member, OneTimeCode, Store
+from ..models import Channel, Gender, Member, OneTimeCode, Store
 from ..permissions import can_manage_members
-from . import enrolment, lockout, otp, points, stored_value
-from .common import audit, lock_member, now
+from . import enrolment, otp, points, stored_value
+from .common import audit, lock_member
 from .enrolment import Birthday, active_member_by_phone, normalise_phone
 
 Purpose = OneTimeCode.Purpose
@@ -417,8 +421,9 @@ def update_profile(
 
 
 def personal_data(member: Member) -> dict:
-    """Everything the program holds about the member, for 'download my data' (the PIPL right to
-    a copy). Other people's data (the members they invited) appears only as a count."""
+    """What membership holds about the member, for 'download my data' (the PIPL right to a copy;
+    the member site adds what campaigns keeps). Other people's data (the members they invited)
+    appears only as a count."""
     cards = member.cards.order_by("bound_at", "id")
     points = member.points_entries.select_related("store").order_by("created_at", "id")
     sv = member.sv_entries.select_related("store").order_by("created_at", "id")
@@ -515,28 +520,5 @@ def personal_data(member: Member) -> dict:
             for p in purchases
         ],
     }
-    # what campaigns keeps about the member (coupons, inbox), read through the reverse relations its
-    # models declare on Member: membership never imports campaigns (docs/architecture.md)
-    if (coupons := getattr(member, "coupons", None)) is not None:
-        data["coupons"] = [
-            {
-                "code": c.code,
-                "status": c.status,
-                "granted_at": c.granted_at.isoformat(),
-                "valid_until": c.valid_until.isoformat() if c.valid_until else None,
-            }
-            for c in coupons.order_by("granted_at", "id")
-        ]
-    if (notifications := getattr(member, "notifications", None)) is not None:
-        data["notifications"] = [
-            {
-                "at": n.created_at.isoformat(),
-                "channel": n.channel,
-                "title": n.title,
-                "body": n.body,
-                "read_at": n.read_at.isoformat() if n.read_at else None,
-            }
-            for n in notifications.order_by("created_at", "id")
-        ]
     audit("member.data_export", member=member)
     return data

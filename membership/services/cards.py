@@ -5,9 +5,11 @@ import secrets
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
-from ..errors import CardTaken, Invalid, NotFound
+from core.clock import now
+from core.errors import CardTaken, Invalid, NotFound
+
 from ..models import Card, Member
-from .common import audit, lock_member, now
+from .common import audit, lock_member
 
 VIRTUAL_PREFIX = "8860"
 VIRTUAL_LENGTH = 16

@@ -1,40 +1,12 @@
-"""Helpers shared by the services: locking, time, money rounding, audit."""
+"""Helpers shared by the services: locking and audit (time and money rounding: core.clock, core.money)."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from decimal import ROUND_DOWN, Decimal
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
-from django.utils import timezone
+from core import rows
+from core.errors import NotFound
 
-from .. import config, rows
-from ..errors import NotFound
+from .. import config
 from ..models import AuditLog, Member
-
-CENT = Decimal("0.01")
-
-
-def tz() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
-
-
-def now() -> datetime:
-    return timezone.now()
-
-
-def local(dt: datetime) -> datetime:
-    return dt.astimezone(tz())
-
-
-def day_start(day: date) -> datetime:
-    """00:00 local time of `day`: the first instant of the day."""
-    return datetime.combine(day, time.min, tzinfo=tz())
-
-
-def money(value) -> Decimal:
-    """A Decimal with exactly two places, rounded down (never in the member's disfavour twice)."""
-    return Decimal(value).quantize(CENT, rounding=ROUND_DOWN)
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
+from core.clock import now
+from core.errors import Forbidden, Invalid, NotFound, PhoneTaken
+from core.models import LoginThrottle
+from core.outbox import send_after_commit
+
 from .. import config, hooks
-from ..errors import Forbidden, Invalid, NotFound, PhoneTaken
 from ..models import (
     Card,
     Channel,
     ExpiryNotice,
     Gender,
     GrowthEntry,
-    LoginThrottle,
     Member,
     OneTimeCode,
     PointsEntry,
@@ -28,9 +31,9 @@ from ..models import (
     StoredValueEntry,
 )
 from ..permissions import can_manage_members
-from ..signals import member_enrolled, send_after_commit
+from ..signals import member_enrolled
 from . import cards, points, tiers
-from .common import audit, lock_member, now
+from .common import audit, lock_member
 
 PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only: normalise_phone folds the others
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I

@@ -5,7 +5,7 @@ and log in; "What bad input gets": limits on request rates and login attempts).
 Rules: a code is 6 digits, valid 10 minutes, good for one use and 5 attempts; the newest code of
 a phone and purpose is the only one that counts. One code per phone per 60 seconds, at most 10 a
 phone a day and 20 an IP address an hour, so nobody can run up SMS bills. Only a keyed hash of
-the code is stored. Codes go out through the SMS backend interface (portal.sms)."""
+the code is stored. Codes go out through the SMS backend interface (core.sms)."""
 
 import logging
 import secrets
@@ -18,11 +18,11 @@ from django.db.models import F
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from portal.sms import SmsError, SmsTimeout, fill, parse_template, send_sms, template_for
+from core.clock import now
+from core.errors import Invalid, LimitReached
+from core.sms import SmsError, SmsTimeout, fill, parse_template, send_sms, template_for
 
-from ..errors import Invalid, LimitReached
 from ..models import OneTimeCode
-from .common import now
 from .enrolment import normalise_phone
 
 Purpose = OneTimeCode.Purpose

@@ -13,12 +13,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from core.clock import now
+from core.errors import Forbidden, Invalid, NotFound
+from core.money import CENT
+
 from .. import config
-from ..errors import Forbidden, Invalid, NotFound
 from ..models import Member, PaidCard, PaidCardProduct, PointsEntry
 from ..permissions import can_manage_members
 from . import points
-from .common import CENT, audit, lock_member, now
+from .common import audit, lock_member
 
 MSG_NOT_ON_SALE = _("No paid card %(code)s is on sale.")
 MSG_NO_POINTS_PRICE = _("%(name)s cannot be bought with points.")

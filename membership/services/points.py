@@ -10,12 +10,16 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, Max, Min, OuterRef, Subquery, Sum
 from django.utils.translation import gettext_lazy as _
 
-from .. import config, rows
-from ..errors import Forbidden, InsufficientPoints, Invalid
+from core import rows
+from core.clock import local, now, tz
+from core.errors import Forbidden, InsufficientPoints, Invalid
+from core.outbox import send_all_after_commit
+
+from .. import config
 from ..models import ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings
 from ..permissions import can_adjust_points
-from ..signals import points_expiring, send_all_after_commit
-from .common import audit, local, lock_member, now, tz
+from ..signals import points_expiring
+from .common import audit, lock_member
 
 Kind, Source = PointsEntry.Kind, PointsEntry.Source
 

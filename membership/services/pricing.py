@@ -16,8 +16,8 @@ from math import gcd
 from django.db.models import Q, Sum
 from django.utils.translation import gettext_lazy as _
 
-from .. import config, hooks
-from ..errors import (
+from core.clock import local, now, tz
+from core.errors import (
     CouponInvalid,
     InsufficientPoints,
     InsufficientStoredValue,
@@ -25,9 +25,11 @@ from ..errors import (
     MembershipError,
     PointsCapExceeded,
 )
+from core.money import CENT
+
+from .. import config, hooks
 from ..models import EarnMultiplier, Member, PointsEntry, ProgramSettings, Tier, TierBasis
 from . import paid_cards, tiers
-from .common import CENT, local, now, tz
 
 ZERO = Decimal("0.00")
 

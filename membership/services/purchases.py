@@ -11,13 +11,17 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from .. import config, rows
-from ..errors import Invalid
+from core import rows
+from core.clock import now
+from core.errors import Invalid
+from core.outbox import send_after_commit
+
+from .. import config
 from ..models import Member, PointsEntry, Purchase, PurchaseReturn, Tier
-from ..signals import purchase_recorded, return_recorded, send_after_commit
+from ..signals import purchase_recorded, return_recorded
 from . import points as points_service
 from . import pricing, stored_value, tiers
-from .common import lock_member, now
+from .common import lock_member
 from .pricing import MSG_AMOUNT, CouponTerms, Pricing, parse_amount
 
 Kind, Source = PointsEntry.Kind, PointsEntry.Source

@@ -7,11 +7,12 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext_lazy as _
 
-from portal.client_ip import client_ip
+from core import lockout
+from core.client_ip import client_ip
+from core.clock import now
+from core.errors import SignInLocked
 
-from ..errors import SignInLocked
-from . import lockout
-from .common import audit, now
+from .common import audit
 
 MAX_FAILURES = 5  # wrong passwords for one username ...
 WINDOW_MINUTES = 15  # ... within this many minutes ...

@@ -12,11 +12,15 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from core import lockout
+from core.clock import now
+from core.errors import Forbidden, InsufficientStoredValue, Invalid, NotFound, PinLocked
+from core.money import CENT, money
+
 from .. import config
-from ..errors import Forbidden, InsufficientStoredValue, Invalid, NotFound, PinLocked
 from ..models import Member, PointsEntry, ProgramSettings, StoredValueEntry, StoredValuePayOrder, TopUpPlan
-from . import lockout, points
-from .common import CENT, audit, lock_member, money, now
+from . import points
+from .common import audit, lock_member
 
 Kind = StoredValueEntry.Kind
 

@@ -12,12 +12,16 @@ from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from .. import config, rows
-from ..errors import Forbidden, Invalid
+from core import rows
+from core.clock import local, now
+from core.errors import Forbidden, Invalid
+from core.outbox import send_after_commit, send_all_after_commit
+
+from .. import config
 from ..models import GrowthEntry, Member, ProgramSettings, ReviewWindow, Tier, TierChange
 from ..permissions import is_hq
-from ..signals import send_after_commit, send_all_after_commit, tier_changed
-from .common import audit, local, lock_member, now
+from ..signals import tier_changed
+from .common import audit, lock_member
 
 MSG_REASON_REQUIRED = _("A reason is required to set a tier by hand.")
 

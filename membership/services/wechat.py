@@ -2,12 +2,13 @@
 messages and open member pages in WeChat). WeChat's OAuth gives the member's openid; the first
 time, the member proves their phone with a one-time code and the openid is bound to their
 account; from then on the openid alone signs them in, and messages reach them in WeChat
-(campaigns' WeChat channel). The OAuth and the access token are portal.wechat's."""
+(campaigns' WeChat channel). The OAuth and the access token are core.wechat's."""
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
-from ..errors import Invalid, NotFound
+from core.errors import Invalid, NotFound
+
 from ..models import Member, OneTimeCode
 from . import otp
 from .accounts import MSG_NOT_MEMBER

@@ -15,11 +15,13 @@ from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.services import coupons
-from membership import config, rows, selectors
-from membership.errors import Forbidden, IdempotencyConflict, Invalid, NotFound, SaleTooOld
+from core import rows
+from core.clock import now
+from core.errors import Forbidden, IdempotencyConflict, Invalid, NotFound, SaleTooOld
+from membership import config, selectors
 from membership.permissions import can_use_counter
 from membership.services import pricing, purchases, stored_value
-from membership.services.common import MemberRef, lock_member, now
+from membership.services.common import MemberRef, lock_member
 from membership.services.pricing import Line
 
 from ..models import Return, Sale, SaleLine

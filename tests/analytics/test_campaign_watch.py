@@ -142,7 +142,7 @@ def test_daily_alerts_open_once_and_close(make, member):
 
 
 def test_the_watch_is_scheduled_daily():
-    from portal.schedules import registered
+    from core.schedules import registered
 
     (item,) = [s for s in registered() if s.task == "analytics.tasks.watch_campaigns"]
     assert item.crontab == {"minute": "30", "hour": "2"}

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def test_nightly_schedule_is_in_the_database():
     from django_celery_beat.models import PeriodicTask
 
-    from portal.schedules import install_default_schedules
+    from core.schedules import install_default_schedules
 
     install_default_schedules()
     task = PeriodicTask.objects.get(name="analytics: nightly roll-ups")

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from campaigns.models import Coupon, CouponTemplate, MallItem, MallOrder, ReferralReward
 from campaigns.services import coupons, engagement, mall
 from campaigns.tasks import monthly_tier_coupons
-from membership.errors import Conflict, CouponInvalid, Forbidden, InsufficientPoints, LimitReached, OutOfStock
+from core.errors import Conflict, CouponInvalid, Forbidden, InsufficientPoints, LimitReached, OutOfStock
 from membership.ledger import discrepancies
 from membership.models import Member, Tier
 from membership.services import points

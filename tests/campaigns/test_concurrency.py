@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_parallel_orders_for_the_last_items(on_postgres, program):
     from campaigns.models import MallItem, MallOrder
     from campaigns.services import mall
-    from membership.errors import MembershipError
+    from core.errors import MembershipError
     from membership.ledger import discrepancies
     from membership.models import Member, Store
     from membership.services import enrolment, points

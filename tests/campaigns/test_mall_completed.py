@@ -13,7 +13,7 @@ from django.utils import timezone
 from campaigns.models import MallItem, MallOrder, ProgramRules
 from campaigns.services import mall
 from campaigns.tasks import expire_coupons
-from membership.errors import NotFound
+from core.errors import NotFound
 from membership.ledger import discrepancies
 from membership.models import Member, PointsEntry
 from membership.services import points

@@ -15,9 +15,10 @@ from django.utils import translation
 from campaigns import tasks
 from campaigns.models import BenefitPackage, Coupon, Notification, Scene, SceneGrant
 from campaigns.services import notifications, scenes
-from membership import outbox
-from membership.models import Member, OutboxEvent, PointsEntry
-from portal.sms import LocmemSmsBackend
+from core import outbox
+from core.models import OutboxEvent
+from core.sms import LocmemSmsBackend
+from membership.models import Member, PointsEntry
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -28,7 +29,7 @@ def at(*args):
 
 @pytest.fixture(autouse=True)
 def sms_in_memory(settings):
-    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "core.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     outbox._delivered.clear()
     outbox._paused_until = 0.0
@@ -437,7 +438,7 @@ def test_held_messages_go_out_when_the_quiet_hours_end(
 def test_the_release_and_the_post_purchase_runs_are_scheduled_in_the_database():
     from django_celery_beat.models import PeriodicTask
 
-    from portal.schedules import install_default_schedules
+    from core.schedules import install_default_schedules
 
     install_default_schedules()
     release = PeriodicTask.objects.get(name="notifications: release held")

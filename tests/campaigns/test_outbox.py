@@ -1,4 +1,4 @@
-"""The transactional outbox (membership.outbox) and the Celery hardening around it: a broker outage
+"""The transactional outbox (core.outbox) and the Celery hardening around it: a broker outage
 never fails a committed till operation and loses no event; redelivered events and tasks re-run
 after dying half-way grant nothing twice and lose nothing; the ledger balances after each."""
 
@@ -13,8 +13,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from campaigns.models import Coupon, ReferralReward, SceneGrant
-from membership import outbox, signals
-from membership.models import EventReceipt, Member, OutboxEvent, PointsEntry
+from core import outbox
+from core.models import EventReceipt, OutboxEvent
+from membership import signals
+from membership.models import Member, PointsEntry
 from portal.celery import app
 from pos.models import Sale
 
@@ -101,7 +103,7 @@ def test_every_domain_event_has_its_stable_type_and_a_json_payload(enrol, buy, p
     assert (
         types
         == {"member.enrolled", "purchase.recorded", "member.tier_changed", "return.recorded", "points.expiring"}
-        == set(signals.EVENT_TYPES)
+        == set(outbox.EVENT_TYPES)
     )
     ret = OutboxEvent.objects.get(type="return.recorded").payload
     assert ret["purchase_id"] == result.purchase.pk and Decimal(ret["amount"]) == Decimal("100.00")
@@ -374,7 +376,7 @@ def test_every_task_acks_late_is_redelivered_if_its_worker_dies_and_retries_tran
 
 
 def test_the_relay_is_a_beat_schedule_of_a_few_seconds():
-    from portal.schedules import registered
+    from core.schedules import registered
 
     relay = {s.name: s for s in registered()}["outbox: relay"]
     assert relay.task == "membership.tasks.relay_outbox" and relay.every_seconds <= 10

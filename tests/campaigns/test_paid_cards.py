@@ -13,7 +13,7 @@ from django.test import Client
 from campaigns.models import Coupon
 from campaigns.services import paid_cards
 from campaigns.tasks import monthly_paid_card_coupons
-from membership.errors import Forbidden, InsufficientPoints, Invalid
+from core.errors import Forbidden, InsufficientPoints, Invalid
 from membership.ledger import discrepancies
 from membership.models import Member, PaidCard, PaidCardProduct, PointsEntry, Store
 from membership.services import paid_cards as member_paid_cards

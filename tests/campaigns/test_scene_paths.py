@@ -6,9 +6,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from campaigns import selectors
 from campaigns.models import BenefitPackage, MallItem, MallOrder, Scene, SceneGrant
 from campaigns.services import mall, scenes
-from membership.errors import Invalid
+from core.errors import Invalid
 from membership.ledger import discrepancies
 from membership.models import Member, Tier
 
@@ -107,7 +108,7 @@ def test_an_unclaimed_benefit_lapses_when_its_window_ends(program, enrol):
     assert scenes.lapse_unclaimed(at=at(2026, 6, 15, 0, 0)) == 1
     late = SceneGrant.objects.get(member=slow)
     assert late.status == SceneGrant.Status.LAPSED
-    assert list(scenes.claimable(slow, at=at(2026, 6, 15, 0, 1))) == []
+    assert list(selectors.claimable(slow, at=at(2026, 6, 15, 0, 1))) == []
     with pytest.raises(Invalid):
         scenes.claim(grant_id=late.pk, member=slow, at=at(2026, 6, 15, 0, 1))
     assert balance(slow) == 0

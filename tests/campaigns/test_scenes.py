@@ -85,7 +85,7 @@ def test_running_every_scene_twice_on_a_day_grants_nothing_the_second_time(campa
     quiet = enrol()
     buy(quiet, "100.00", at=at(2026, 6, 1, 10))
     with (
-        mock.patch("membership.services.common.now", return_value=at(2026, 11, 23, 8, 30)),
+        mock.patch("core.clock.now", return_value=at(2026, 11, 23, 8, 30)),
         mock.patch("campaigns.services.scenes.now", return_value=at(2026, 11, 23, 8, 30)),
     ):
         first = run_scenes()
@@ -270,9 +270,9 @@ def test_audience_by_store_consent_and_tag(program, enrol):
 
 
 def test_sms_needs_consent_and_every_send_is_recorded(program, enrol, settings, django_capture_on_commit_callbacks):
-    from portal.sms import LocmemSmsBackend
+    from core.sms import LocmemSmsBackend
 
-    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "core.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     pkg = BenefitPackage.objects.create(name="p", bonus_points=1)
     scene = Scene.objects.create(

@@ -9,7 +9,7 @@ import pytest
 
 from campaigns.models import BenefitPackage, Notification, Scene
 from campaigns.services import notifications
-from membership.errors import Invalid
+from core.errors import Invalid
 from membership.services import otp
 from tests.fake_provider import HANG, FakeProvider
 

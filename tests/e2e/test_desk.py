@@ -102,11 +102,11 @@ def test_a_pin_protects_a_stored_value_sale_and_a_manager_approves_an_adjustment
     import re
     from decimal import Decimal
 
+    from core.sms import LocmemSmsBackend
     from membership.models import Member, Store
     from membership.services import enrolment, stored_value
-    from portal.sms import LocmemSmsBackend
 
-    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "core.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     member = enrolment.enrol(phone="13700000009", name="周九", store=Store.objects.get(code="S001"))
     stored_value.top_up(member=member, amount=Decimal("100.00"), idempotency_key="e2e-pin-topup")

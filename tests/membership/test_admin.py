@@ -10,7 +10,7 @@ import pytest
 from django.contrib import admin as django_admin
 from django.utils import translation
 
-from membership.errors import Forbidden
+from core.errors import Forbidden
 from membership.models import (
     AuditLog,
     Card,

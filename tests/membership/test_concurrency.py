@@ -14,8 +14,9 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
+from core.clock import now
+from core.errors import InsufficientPoints
 from membership import ledger, tasks
-from membership.errors import InsufficientPoints
 from membership.models import (
     ExpiryNotice,
     GrowthEntry,
@@ -28,7 +29,6 @@ from membership.models import (
     TierChange,
 )
 from membership.services import points, purchases
-from membership.services.common import now
 
 SH = ZoneInfo("Asia/Shanghai")
 THREADS = 20

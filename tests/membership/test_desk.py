@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 
+from core.errors import CardTaken, Forbidden, Invalid, NotFound, PhoneTaken
+from core.sms import LocmemSmsBackend
 from membership import selectors
-from membership.errors import CardTaken, Forbidden, Invalid, NotFound, PhoneTaken
 from membership.ledger import discrepancies
 from membership.models import AuditLog, Card, Member, OneTimeCode, Tag
 from membership.services import accounts, cards, enrolment, stored_value
-from portal.sms import LocmemSmsBackend
 
 pytestmark = pytest.mark.django_db
 STOCK = ["6200000000000005", "6200000000000013", "6200000000000021"]
@@ -19,7 +19,7 @@ STOCK = ["6200000000000005", "6200000000000013", "6200000000000021"]
 
 @pytest.fixture(autouse=True)
 def sms_outbox(settings):
-    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "core.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     yield LocmemSmsBackend.outbox
     LocmemSmsBackend.outbox.clear()

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
-from membership.errors import CardTaken, Forbidden, Invalid, PhoneTaken
+from core.errors import CardTaken, Forbidden, Invalid, PhoneTaken
 from membership.ledger import discrepancies
 from membership.models import AuditLog, Member, PointsEntry
 from membership.services import cards, enrolment, points, purchases, stored_value

@@ -9,9 +9,9 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.test import Client
 
+from core.spreadsheets import escape_formula
 from membership.models import Member
 from membership.services import cards
-from portal.spreadsheets import escape_formula
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.utils import translation
 from campaigns.services import notifications
 from membership.models import Member
 from membership.services import accounts, enrolment
-from tests.membership.test_member_pages import member_client, with_password
+from tests.memberweb.test_member_pages import member_client, with_password
 
 pytestmark = pytest.mark.django_db
 

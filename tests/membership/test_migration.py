@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import translation
 
+from core.clock import local, now, tz
 from membership import migration
 from membership.ledger import discrepancies
 from membership.models import (
@@ -23,7 +24,6 @@ from membership.models import (
     TierChange,
 )
 from membership.services import cards, points, stored_value
-from membership.services.common import local, now, tz
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,8 @@ import pytest
 from django.db import connection
 from django.utils import translation
 
-from membership import migration, rows
+from core import rows
+from membership import migration
 from membership.ledger import discrepancies
 from membership.models import Card, Member, PointsEntry
 from membership.services import cards, enrolment

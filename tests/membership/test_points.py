@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.errors import Forbidden, InsufficientPoints, Invalid, PointsCapExceeded
 from membership import hooks
-from membership.errors import Forbidden, InsufficientPoints, Invalid, PointsCapExceeded
 from membership.ledger import discrepancies
 from membership.models import EarnMultiplier, EarnStage, Member, PointsEntry, ProgramSettings, Purchase
 from membership.services import points, pricing, purchases

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from membership.errors import Invalid
+from core.errors import Invalid
 from membership.ledger import discrepancies
 from membership.models import Member, PointsEntry, ProgramSettings, Store, StoredValueEntry, Tier, TierChange
 from membership.services import points, purchases, stored_value, tiers

@@ -25,8 +25,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from core.errors import InsufficientPoints, InsufficientStoredValue, Invalid, PointsCapExceeded
 from membership import config, ledger
-from membership.errors import InsufficientPoints, InsufficientStoredValue, Invalid, PointsCapExceeded
 from membership.models import (
     GrowthEntry,
     Member,

@@ -1,4 +1,4 @@
-"""membership.rows writes and locks a sale's rows by hand (issue 17): each must give exactly what the
+"""core.rows writes and locks a sale's rows by hand (issue 17): each must give exactly what the
 ORM gives, on SQLite and PostgreSQL, and the models it writes must have no save signals to miss."""
 
 import uuid
@@ -13,9 +13,10 @@ from django.db.models.signals import post_save, pre_save
 from django.db.transaction import TransactionManagementError
 from django.forms.models import model_to_dict
 
-from membership import rows
-from membership.models import GrowthEntry, Member, OutboxEvent, PointsEntry
-from membership.services.common import now
+from core import rows
+from core.clock import now
+from core.models import OutboxEvent
+from membership.models import GrowthEntry, Member, PointsEntry
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from membership.errors import Forbidden, InsufficientStoredValue, Invalid
+from core.errors import Forbidden, InsufficientStoredValue, Invalid
 from membership.ledger import discrepancies
 from membership.models import Member, StoredValueEntry
 from membership.services import purchases, stored_value

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from membership.errors import Forbidden, Invalid
+from core.errors import Forbidden, Invalid
 from membership.models import Member, Tier, TierChange
 from membership.services import tiers
 from membership.signals import tier_changed

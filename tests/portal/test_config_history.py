@@ -103,7 +103,7 @@ def test_every_campaign_model_is_tracked(model):
 
 
 def test_the_recorded_address_is_not_what_the_client_writes(hq):
-    """X-Forwarded-For is only believed behind NUM_PROXIES proxies (portal.client_ip)."""
+    """X-Forwarded-For is only believed behind NUM_PROXIES proxies (core.client_ip)."""
     tier = Tier.objects.order_by("rank").first()
     url = f"/admin/membership/tier/{tier.pk}/change/"
     data = form_data(hq, url)

@@ -7,7 +7,8 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
-from membership.models import LoginThrottle, OneTimeCode
+from core.models import LoginThrottle
+from membership.models import OneTimeCode
 from membership.services import accounts, otp
 from pos.api_support import purge_idempotent_responses
 from pos.models import IdempotentResponse
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def test_the_housekeeping_schedules_are_installed():
     from django_celery_beat.models import PeriodicTask
 
-    from portal.schedules import install_default_schedules
+    from core.schedules import install_default_schedules
 
     install_default_schedules()
     tasks = dict(PeriodicTask.objects.filter(name__startswith="housekeeping:").values_list("name", "task"))

@@ -13,7 +13,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from membership.models import LoginThrottle, Member, ProgramSettings
+from core.models import LoginThrottle
+from membership.models import Member, ProgramSettings
 from membership.services import stored_value
 from pos.authentication import issue_token
 from pos.models import Sale

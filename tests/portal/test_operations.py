@@ -61,7 +61,7 @@ def test_metrics_are_for_the_operator_only(client):
 
 
 def test_task_outcomes_are_counted():
-    from portal import metrics
+    from core import metrics
     from portal.celery import app
 
     @app.task(name="tests.ok_task")
@@ -147,8 +147,8 @@ def test_metrics_show_the_outbox_backlog_and_its_age(client, db):
 
     from django.utils import timezone
 
-    from membership.models import OutboxEvent
-    from membership.outbox import flush_marks
+    from core.models import OutboxEvent
+    from core.outbox import flush_marks
 
     flush_marks()
     OutboxEvent.objects.all().delete()

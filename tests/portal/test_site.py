@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.utils import OperationalError
 from django.test import override_settings
 
-from portal.models import Heartbeat
+from core.models import Heartbeat
 from portal.tasks import heartbeat
 
 pytestmark = pytest.mark.django_db

@@ -381,7 +381,7 @@ def test_a_member_sale_takes_at_most_eight_queries_and_none_for_settings(api):
     """Token with user and store (1, when this process's copy has expired), the member found and locked
     (1), purchase, lot, growth, member, sale (5): no query for the program settings, tiers, earn stages
     or campaign scenes, which each process keeps. On top of these, exactly one INSERT: the sale's event
-    in the outbox (membership.outbox)."""
+    in the outbox (core.outbox)."""
     sql = warm_member_sale_statements(api)
     outbox = [s for s in sql if s.startswith('INSERT INTO "membership_outboxevent"')]
     assert len(outbox) == 1, "\n".join(sql)

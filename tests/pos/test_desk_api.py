@@ -16,10 +16,10 @@ from campaigns.models import (
     SceneGrant,
 )
 from campaigns.services import mall
+from core.sms import LocmemSmsBackend
 from membership.ledger import discrepancies
 from membership.models import AuditLog, Card, Member, Tag
 from membership.services import cards, points, stored_value
-from portal.sms import LocmemSmsBackend
 from pos.models import Sale
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ STOCK = ["6200000000000005", "6200000000000013", "6200000000000021"]
 
 @pytest.fixture(autouse=True)
 def sms_outbox(settings):
-    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "core.sms.LocmemSmsBackend"
     LocmemSmsBackend.outbox.clear()
     yield LocmemSmsBackend.outbox
     LocmemSmsBackend.outbox.clear()

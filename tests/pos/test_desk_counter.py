@@ -5,10 +5,10 @@ import re
 import pytest
 from django.test import Client
 
+from core.sms import LocmemSmsBackend
 from membership.ledger import discrepancies
 from membership.models import AuditLog, Card, Member, StoredValueEntry
 from membership.services import cards, stored_value
-from portal.sms import LocmemSmsBackend
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -17,7 +17,7 @@ STOCK = ["6200000000000005", "6200000000000013"]
 
 @pytest.fixture(autouse=True)
 def sms_outbox(settings):
-    settings.SMS_BACKEND = "portal.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "core.sms.LocmemSmsBackend"
     settings.MEMBER_OTP_RESEND_SECONDS = 0  # the phone and then the PIN code go to one phone within a minute
     LocmemSmsBackend.outbox.clear()
     yield LocmemSmsBackend.outbox

@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from campaigns.models import Coupon, CouponTemplate
 from campaigns.services import coupons
-from membership.errors import CouponInvalid
+from core.clock import local
+from core.errors import CouponInvalid
 from membership.ledger import discrepancies
 from membership.models import Member, ProgramSettings, Tier
 from membership.services import purchases
-from membership.services.common import local
 from membership.services.pricing import Line
 from pos.models import Sale, SaleLine
 
@@ -380,7 +380,7 @@ def test_a_member_price_sale_takes_no_more_queries_than_a_priced_one(api, demo):
         assert response.status_code == 201, response.json()
         sql = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
         outbox = [s for s in sql if s.startswith('INSERT INTO "membership_outboxevent"')]
-        assert len(outbox) == 1, "\n".join(sql)  # the sale's event (membership.outbox), counted apart
+        assert len(outbox) == 1, "\n".join(sql)  # the sale's event (core.outbox), counted apart
         return [s for s in sql if s not in outbox]
 
     priced = count(receipt_no="Q1", amount="88.00")

@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from core.clock import local
 from membership.ledger import discrepancies
 from membership.models import EarnMultiplier, Member, PointsEntry, ProgramSettings
-from membership.services.common import local
 from pos.models import Return, Sale
 
 pytestmark = pytest.mark.django_db

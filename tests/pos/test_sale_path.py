@@ -23,7 +23,7 @@ SALE_STATEMENTS = [
     'INSERT INTO "membership_pointsentry"',
     'INSERT INTO "membership_growthentry"',
     'UPDATE "membership_member"',
-    'INSERT INTO "membership_outboxevent"',  # the sale's event (membership.outbox)
+    'INSERT INTO "membership_outboxevent"',  # the sale's event (core.outbox)
     'INSERT INTO "pos_sale"',
 ]
 
@@ -85,10 +85,10 @@ def test_the_one_statement_lookup_answers_what_the_general_lookup_answers(api, d
     pending points, stored value, no card at all, a tier with a next tier, on SQLite and PostgreSQL."""
     from datetime import timedelta
 
+    from core.clock import now
     from membership import selectors
     from membership.models import Card, Member, PointsEntry
     from membership.services import points, stored_value
-    from membership.services.common import now
     from pos.serializers import MemberSummary
 
     clerk = api("clerk1")

@@ -15,7 +15,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from portal import metrics
+from core import metrics
 from pos import api_support
 
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from campaigns.models import Scene
 from campaigns.services import scenes
-from membership.services.common import tz
+from core.clock import tz
 
 
 class Command(BaseCommand):

@@ -1,0 +1,284 @@
+"""The transactional outbox: domain events that are never lost between commit and broker.
+
+- `record()` (through `send_after_commit(signal, ...)`) writes an `OutboxEvent` row in the caller's
+  transaction: the event exists exactly when the change committed. It also asks for delivery
+  right after commit (`deliver`), in the same process, so events usually leave at once.
+- Delivery sends the event's signal (registered by its app: `register_event`, `register_job`) to the receivers the consuming apps
+  connect; they queue their Celery tasks. When every receiver took it, the row is marked sent.
+  Nothing here ever raises into the request that committed: a broker outage (or any receiver
+  error) leaves the row pending, and after a broker error this process stops trying for
+  `OUTBOX_PAUSE_SECONDS`, so tills do not wait on a dead broker.
+- `relay()` (beat, every few seconds: `membership.tasks.relay_outbox`) delivers what is still
+  pending, oldest first, rows locked with SKIP LOCKED so parallel relays never take the same row.
+- Delivery is at least once (a crash between hand-over and "sent" hands the event over again), so
+  consumers are idempotent on the event id: `once()` records a receipt in the consumer's own
+  transaction.
+
+The same rows (stable type, UUID, time, JSON payload) are what webhooks will publish.
+"""
+
+import atexit
+import json
+import logging
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.dispatch import Signal
+from django.utils import timezone
+
+from core import rows
+
+log = logging.getLogger(__name__)
+
+_paused_until = 0.0  # this process saw the broker fail: leave delivery to the relay until then
+
+
+def _broker_errors() -> tuple:
+    from kombu.exceptions import OperationalError as KombuOperationalError
+
+    errors = [KombuOperationalError, ConnectionError, TimeoutError]
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        errors += [RedisConnectionError, RedisTimeoutError]
+    except ImportError:  # pragma: no cover - redis is installed wherever the broker is Redis
+        pass
+    return tuple(errors)
+
+
+# --- the event-type registry: the apps that own events register them in their AppConfig.ready()
+# (membership's domain events in membership/signals.py, campaigns' queued messages as a job)
+EVENT_TYPES: dict[str, Signal] = {}  # domain events: stable names, what webhooks publish
+# Internal jobs that ride the outbox for its guarantee (the row exists exactly when the caller's
+# transaction committed; delivered at least once) but are not domain events: webhooks do not
+# publish them (campaigns: "notification.queued").
+JOB_TYPES: dict[str, Signal] = {}
+_TYPE_OF: dict[int, str] = {}
+
+
+def register_event(event_type: str, signal: Signal) -> None:
+    EVENT_TYPES[event_type] = signal
+    _TYPE_OF[id(signal)] = event_type
+
+
+def register_job(job_type: str, signal: Signal) -> None:
+    JOB_TYPES[job_type] = signal
+    _TYPE_OF[id(signal)] = job_type
+
+
+def signal_for(event_type: str) -> Signal:
+    """The signal an outbox row of this type is delivered to."""
+    return EVENT_TYPES.get(event_type) or JOB_TYPES[event_type]
+
+
+def event_type(signal: Signal) -> str:
+    return _TYPE_OF[id(signal)]
+
+
+def send_after_commit(signal: Signal, **payload) -> None:
+    """Record the event in the caller's transaction (an outbox row); its receivers get it after
+    commit, at least once, even if the broker or the process fails in between."""
+    record(event_type(signal), payload)
+
+
+def send_all_after_commit(signal: Signal, payloads) -> None:
+    """The same for many events of one kind at once (one INSERT)."""
+    record_many(event_type(signal), payloads)
+
+
+def _json(payload: dict) -> dict:
+    """The payload as its receivers (and webhooks) will see it: JSON values only."""
+    return json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
+
+
+def _new(event_type: str, payload: dict, at):
+    from core.models import OutboxEvent
+
+    return OutboxEvent(id=uuid.uuid4(), type=event_type, occurred_at=at, payload=_json(payload))
+
+
+def record(event_type: str, payload: dict):
+    """Write one event in the current transaction; deliver it after commit."""
+    event = rows.insert(_new(event_type, payload, timezone.now()))
+    transaction.on_commit(lambda: deliver([event]))
+    return event
+
+
+def record_many(event_type: str, payloads) -> list:
+    from core.models import OutboxEvent
+
+    at = timezone.now()
+    events = [_new(event_type, p, at) for p in payloads]
+    if events:
+        OutboxEvent.objects.bulk_create(events)
+        transaction.on_commit(lambda: deliver(events))
+    return events
+
+
+def _dispatch(events) -> tuple[list, dict, bool]:
+    """Hand events to their receivers, in order. Returns (delivered ids, {id: error} of events a
+    receiver refused, whether the broker failed: then the rest is left for later)."""
+    global _paused_until
+    done, failed = [], {}
+    broker_errors = _broker_errors()
+    for event in events:
+        try:
+            signal = signal_for(event.type)
+            signal.send(sender=None, event_id=str(event.id), **event.payload)
+        except broker_errors as exc:
+            _paused_until = time.monotonic() + settings.OUTBOX_PAUSE_SECONDS
+            log.warning("outbox: broker unavailable, %s event(s) left pending: %s", len(events) - len(done), exc)
+            failed[event.id] = f"{type(exc).__name__}: {exc}"
+            return done, failed, True
+        except Exception as exc:  # a receiver's bug must not block the others nor the till
+            log.exception("outbox: event %s (%s) not delivered", event.id, event.type)
+            failed[event.id] = f"{type(exc).__name__}: {exc}"
+        else:
+            done.append(event.id)
+    return done, failed, False
+
+
+def _mark(done, failed) -> None:
+    """Record the outcome. On PostgreSQL without waiting for the WAL flush (synchronous_commit
+    off for this transaction only): a mark lost in a crash only means the event is delivered
+    again, which consumers ignore, and the sale does not pay for a second disk flush."""
+    from core.models import OutboxEvent
+
+    if not done and not failed:
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        if done:
+            OutboxEvent.objects.filter(pk__in=done, sent_at__isnull=True).update(sent_at=timezone.now())
+        for pk, error in failed.items():
+            OutboxEvent.objects.filter(pk=pk).update(attempts=F("attempts") + 1, last_error=error[:2000])
+
+
+# Events delivered after commit are marked sent in batches, not one UPDATE (and commit) per sale:
+# at the first delivery after MARK_AFTER_SECONDS or once MARK_BATCH are waiting, and at exit. An
+# event whose mark is lost (the process died, or sat idle past OUTBOX_SETTLE_SECONDS) is delivered
+# again by the relay, which its consumers ignore (`once`).
+MARK_BATCH = 100
+MARK_AFTER_SECONDS = 1.0
+_delivered: list = []
+_delivered_since = 0.0
+_lock = threading.Lock()
+
+
+def flush_marks() -> int:
+    """Mark sent what this process delivered after commit and has not marked yet."""
+    global _delivered
+    with _lock:
+        ids, _delivered = _delivered, []
+    if ids:
+        try:
+            _mark(ids, {})
+        except Exception:
+            log.exception("outbox: %s delivered event(s) not marked sent; the relay will deliver them again", len(ids))
+    return len(ids)
+
+
+def deliver(events) -> int:
+    """After commit, in the process that wrote them. Never raises: whatever is not delivered
+    stays pending for the relay."""
+    global _delivered_since
+    if time.monotonic() < _paused_until:
+        return 0
+    try:
+        done, failed, _ = _dispatch(events)
+        if failed:
+            _mark([], failed)
+    except Exception:
+        log.exception("outbox: delivery after commit failed; the relay will retry")
+        return 0
+    with _lock:
+        if not _delivered:
+            _delivered_since = time.monotonic()
+        _delivered.extend(done)
+        due = len(_delivered) >= MARK_BATCH or time.monotonic() - _delivered_since >= MARK_AFTER_SECONDS
+    if due:
+        flush_marks()
+    return len(done)
+
+
+atexit.register(flush_marks)
+
+
+def relay(*, batch_size: int = 100, settle_seconds: float | None = None) -> int:
+    """Deliver pending events older than `settle_seconds` (those younger are being delivered by
+    the process that wrote them), oldest first; returns how many were delivered. Stops at a broker
+    error: the rest waits for the next run."""
+    from core.models import OutboxEvent
+
+    global _paused_until
+    flush_marks()
+    settle = settings.OUTBOX_SETTLE_SECONDS if settle_seconds is None else settle_seconds
+    cutoff = timezone.now() - timedelta(seconds=settle)
+    sent, refused = 0, set()
+    while True:
+        with transaction.atomic():
+            batch = list(
+                OutboxEvent.objects.select_for_update(skip_locked=True)
+                .filter(sent_at__isnull=True, occurred_at__lte=cutoff)
+                .exclude(pk__in=refused)
+                .order_by("occurred_at")[:batch_size]
+            )
+            if not batch:
+                return sent
+            done, failed, broker_down = _dispatch(batch)
+            _mark(done, failed)
+        sent += len(done)
+        refused.update(failed)
+        if broker_down:
+            return sent
+        _paused_until = 0.0  # the broker works: this process delivers after commit again
+
+
+def pending_count() -> int:
+    """Events not marked sent (after this process's own marks are written)."""
+    from core.models import OutboxEvent
+
+    flush_marks()
+    return OutboxEvent.objects.filter(sent_at__isnull=True).count()
+
+
+@contextmanager
+def once(consumer: str, event_id):
+    """`with once("campaigns.welcome", event_id) as first:` — the body runs in one transaction
+    with a receipt for (consumer, event); `first` is False when the event was handled already
+    (a redelivery), and then the body should do nothing. A body that fails (or a worker killed
+    mid-way) rolls back with its receipt, so the redelivery does the whole work. Without an
+    event id (a task queued by hand) the body always runs."""
+    from core.models import EventReceipt
+
+    with transaction.atomic():
+        first = True
+        if event_id is not None:
+            try:
+                with transaction.atomic():
+                    EventReceipt.objects.create(consumer=consumer, event_id=event_id)
+            except IntegrityError:
+                first = False
+        yield first
+
+
+def purge(*, at=None) -> int:
+    """Sent events after `OUTBOX_KEEP_DAYS`, receipts after `OUTBOX_RECEIPT_DAYS`."""
+    from core.models import EventReceipt, OutboxEvent
+
+    at = at or timezone.now()
+    events, _ = OutboxEvent.objects.filter(
+        sent_at__isnull=False, occurred_at__lt=at - timedelta(days=settings.OUTBOX_KEEP_DAYS)
+    ).delete()
+    receipts, _ = EventReceipt.objects.filter(handled_at__lt=at - timedelta(days=settings.OUTBOX_RECEIPT_DAYS)).delete()
+    return events + receipts
