@@ -77,7 +77,8 @@ class Role(models.TextChoices):
 class User(AbstractUser):
     """A staff account: clerk, store manager or HQ operator. Members sign in separately.
 
-    Admin access (is_staff) follows the role: only HQ operators and superusers get it."""
+    Admin access (is_staff) follows the role: only HQ operators and superusers get it; what they may do
+    there is decided by `membership.permissions.RoleBackend` (an authentication backend in settings)."""
 
     store = models.ForeignKey(
         Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
@@ -101,16 +102,6 @@ class User(AbstractUser):
             raise ValidationError(
                 {"store": _("A regional manager belongs to a region: a store node with stores under it.")}
             )
-
-    def has_perm(self, perm, obj=None):
-        from .permissions import can_configure  # the one place that decides
-
-        return can_configure(self) or super().has_perm(perm, obj)
-
-    def has_module_perms(self, app_label):
-        from .permissions import can_configure
-
-        return can_configure(self) or super().has_module_perms(app_label)
 
     def save(self, *args, **kwargs):
         if self.is_superuser:

@@ -7,6 +7,7 @@ these predicates; no view compares roles by itself. Spec: product.md, "What bad 
 
 from functools import wraps
 
+from django.contrib.auth.backends import BaseBackend
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
@@ -127,3 +128,15 @@ class RolePermission(BasePermission):
 
     def has_permission(self, request, view):
         return self.predicate(request.user)
+
+
+class RoleBackend(BaseBackend):
+    """Django's permission checks (admin, `user.has_perm`) asked of the role: whoever may configure has
+    every model permission; everyone else has what `ModelBackend` (listed before it) grants. It
+    authenticates nobody: sign-in stays with `ModelBackend`, so existing sessions stay valid."""
+
+    def has_perm(self, user_obj, perm, obj=None):
+        return can_configure(user_obj)
+
+    def has_module_perms(self, user_obj, app_label):
+        return can_configure(user_obj)

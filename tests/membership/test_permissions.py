@@ -51,6 +51,18 @@ def test_admin_access_follows_the_role(demo_staff):
     assert not demo_staff["manager1"].has_perm("membership.change_store")
 
 
+def test_a_session_signed_in_before_the_role_backend_stays_valid_and_reaches_admin(client):
+    """Sessions written before RoleBackend name ModelBackend: they must stay signed in, and a
+    non-superuser HQ operator must still reach and edit admin's models through the role."""
+    hq = User.objects.create_user("hq3", password="pw-hq3-long-enough", role=Role.HQ)
+    assert not hq.is_superuser
+    client.force_login(hq, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/membership/store/").status_code == 200
+    assert client.get("/admin/membership/store/add/").status_code == 200
+    assert hq.has_module_perms("campaigns")
+
+
 def test_clerk_and_manager_are_kept_out_of_admin(signed_in):
     for username in ("clerk1", "manager1"):
         response = signed_in(username).get("/admin/")
