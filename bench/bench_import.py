@@ -37,7 +37,7 @@ MEMBER_TABLES = [
 
 
 def luhn(payload: str) -> str:
-    from membership.services.cards import luhn_check_digit
+    from membership.identity import luhn_check_digit
 
     return payload + luhn_check_digit(payload)
 

@@ -29,6 +29,7 @@ from core import spreadsheets
 from core.errors import MembershipError, NotFound
 from core.history import ConfigHistoryAdmin
 
+from . import identity
 from .forms import (
     AdjustPointsForm,
     MergeForm,
@@ -734,11 +735,11 @@ class MemberAdmin(ServiceImportMixin, admin.ModelAdmin):
         term = search_term.strip()
         if term:
             try:
-                return queryset.filter(phone=enrolment.normalise_phone(term)), False
+                return queryset.filter(phone=identity.normalise_phone(term)), False
             except MembershipError:
                 pass
             digits = "".join(term.split())
-            if card_service.is_valid_number(digits):
+            if identity.is_valid_number(digits):
                 return queryset.filter(cards__number=digits), False
         return super().get_search_results(request, queryset, search_term)
 

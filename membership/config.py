@@ -53,5 +53,14 @@ def next_tier(tier: Tier) -> Tier | None:
     return next((t for t in tiers() if t.rank > tier.rank), None)
 
 
+def growth_to_next(member) -> tuple[Tier | None, int]:
+    """The next tier and the growth the member still needs for it (None, 0 at the top): the one
+    place this is worked out (the summary, the counter and the sale preview read it)."""
+    nxt = next_tier(tier(member.tier_id))
+    if nxt is None:
+        return None, 0
+    return nxt, max(0, nxt.reach_growth - member.growth_value)
+
+
 def clear(**kwargs) -> None:
     _cache.clear()

@@ -7,6 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .identity import mask_phone
+
 
 class Store(models.Model):
     """A shop of the chain, or a node above shops (HQ, a region) through `parent`."""
@@ -641,7 +643,7 @@ class Member(models.Model):
 
     @property
     def masked_phone(self) -> str:
-        return f"{self.phone[:3]}****{self.phone[-4:]}" if len(self.phone) == 11 else self.phone
+        return mask_phone(self.phone)
 
     @property
     def birthday_display(self) -> str | None:
@@ -651,8 +653,16 @@ class Member(models.Model):
         return f"{year}-{self.birth_month:02d}-{self.birth_day:02d}"
 
 
+class CardQuerySet(models.QuerySet):
+    def primary_first(self):
+        """The active cards, the primary one first: physical before virtual, then the latest bound."""
+        return self.filter(status=Card.Status.ACTIVE).order_by(*Card.PRIMARY_ORDER)
+
+
 class Card(models.Model):
     """A membership card: 12–19 digits ending in a Luhn check digit."""
+
+    PRIMARY_ORDER = ("-kind", "-bound_at")  # which active card is the member's: primary_first()
 
     class Kind(models.TextChoices):
         VIRTUAL = "virtual", _("Virtual")
@@ -676,6 +686,8 @@ class Card(models.Model):
     bound_at = models.DateTimeField(_("bound"), null=True, blank=True)
     blocked_at = models.DateTimeField(_("blocked"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = CardQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("card")

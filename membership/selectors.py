@@ -13,10 +13,8 @@ from core.clock import local, now
 from core.errors import NotFound
 
 from . import config, qr
+from .identity import PHONE_RE, is_valid_number, normalise_phone
 from .models import Card, Member, PointsEntry, ProgramSettings, Purchase, Store, StoredValueEntry
-from .services import tiers
-from .services.cards import is_valid_number
-from .services.enrolment import PHONE_RE, normalise_phone
 
 ACTIVE = Member.Status.ACTIVE
 
@@ -106,7 +104,7 @@ def expiring(member: Member, program: ProgramSettings | None = None) -> tuple[in
 
 def with_card_no(queryset):
     """Annotate each member with the number of their primary active card (physical first)."""
-    cards = Card.objects.filter(member=OuterRef("pk"), status=Card.Status.ACTIVE).order_by("-kind", "-bound_at")
+    cards = Card.objects.primary_first().filter(member=OuterRef("pk"))
     return queryset.annotate(primary_card_no=Subquery(cards.values("number")[:1]))
 
 
@@ -121,11 +119,11 @@ def member_summary(member: Member, *, reveal_phone: bool = False, expiring_point
     One query for the expiring points unless given (`expiring_points`: points, first date), plus one
     for the card unless the member came from a queryset annotated with with_card_no()."""
     soon, first = expiring_points if expiring_points is not None else expiring(member, config.program())
-    nxt, needed = tiers.growth_to_next(member)
+    nxt, needed = config.growth_to_next(member)
     if hasattr(member, "primary_card_no"):  # annotated (with_card_no) or read with the member
         card_no = member.primary_card_no
     else:
-        card = member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at").first()
+        card = member.cards.primary_first().first()
         card_no = card.number if card else None
     return {
         "member_no": member.member_no,
@@ -156,20 +154,21 @@ def member_summary(member: Member, *, reveal_phone: bool = False, expiring_point
 # The till's lookup by phone in one statement (issue 17: the lookup's web CPU was the ORM compiling
 # three queries): the member with their home store, primary card and expiring points, the same rows
 # find_members, with_card_no and expiring select, written once more here by hand for this one path.
-# A change to the primary card's order or to which points expire soon is made in both places;
-# tests/pos/test_sale_path.py holds the two lookups equal, field by field.
+# The primary card's order is Card.PRIMARY_ORDER's; a change to which points expire soon is made in
+# both places; tests/pos/test_sale_path.py holds the two lookups equal, field by field.
 SUMMARY_BY_PHONE = """
 SELECT m.id, m.member_no, m.name, m.phone, m.tier_id, m.growth_value, m.points_balance, m.points_pending,
        m.sv_principal, m.sv_bonus, m.birth_month, m.birth_day, m.joined_at, m.home_store_id, s.code,
        (SELECT c.number FROM membership_card c WHERE c.member_id = m.id AND c.status = %(card_active)s
-        ORDER BY c.kind DESC, c.bound_at DESC LIMIT 1),
+        ORDER BY {card_order} LIMIT 1),
        (SELECT SUM(e.remaining) FROM membership_pointsentry e WHERE {due}),
        (SELECT MIN(e.expires_at) FROM membership_pointsentry e WHERE {due})
 FROM membership_member m JOIN membership_store s ON s.id = m.home_store_id
 WHERE m.phone = %(phone)s AND m.status = %(active)s
 ORDER BY m.id LIMIT 1""".format(
     due="e.member_id = m.id AND e.remaining > 0 AND NOT e.pending AND e.expires_at > %(at)s "
-    "AND e.expires_at <= %(until)s"
+    "AND e.expires_at <= %(until)s",
+    card_order=", ".join(f"c.{f.lstrip('-')} {'DESC' if f.startswith('-') else 'ASC'}" for f in Card.PRIMARY_ORDER),
 )
 
 

@@ -14,6 +14,7 @@ from campaigns import selectors as campaign_selectors
 from campaigns.services import mall, scenes
 from core.errors import Invalid, NotFound, PhoneTaken
 from membership import permissions, selectors
+from membership.identity import mask_phone
 from membership.services import accounts, cards, enrolment, points, staff_signin, stored_value
 from membership.services.common import MemberRef
 
@@ -370,7 +371,7 @@ class FulfilView(CounterAPIView):
 
 
 def code_sent(sent):
-    return s.CodeSentOut({"phone": sent.phone[:3] + "****" + sent.phone[-4:], "resend_in": sent.resend_in}).data
+    return s.CodeSentOut({"phone": mask_phone(sent.phone), "resend_in": sent.resend_in}).data
 
 
 class CardsView(CounterAPIView):

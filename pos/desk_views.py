@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import Invalid, MembershipError, NotFound
 from membership import config, permissions, selectors
+from membership.identity import mask_phone
 from membership.models import AdjustmentRequest, Card, Member, StoredValueEntry
 from membership.services import accounts, cards, enrolment, points, stored_value
 
@@ -41,7 +42,7 @@ def desk_context(request, member: Member, *, errors: dict | None = None, keep: b
         .order_by("-created_at")[:5]
     )
     return {
-        "cards": list(member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at")),
+        "cards": list(member.cards.primary_first()),
         "topups": [{"entry": t, "refunded": bool(t.refunds.all())} for t in topups],
         "can_manage": permissions.can_manage_members(request.user),
         "adjust_limit": config.program().adjustment_limit,
@@ -141,7 +142,7 @@ def phone(request):
                 keep=True,
                 level="info",
                 message=_("A code was sent to %(phone)s: ask the member to read it out.")
-                % {"phone": sent.phone[:3] + "****" + sent.phone[-4:]},
+                % {"phone": mask_phone(sent.phone)},
             )
         accounts.change_phone(
             member=member, phone=request.POST.get("phone", ""), code=request.POST.get("code"), acting_user=request.user
@@ -166,7 +167,7 @@ def pin(request):
                 keep=True,
                 level="info",
                 message=_("A code was sent to %(phone)s: ask the member to read it out.")
-                % {"phone": sent.phone[:3] + "****" + sent.phone[-4:]},
+                % {"phone": mask_phone(sent.phone)},
             )
         accounts.set_pin(
             member=member, pin=request.POST.get("pin", ""), code=request.POST.get("pin_code"), acting_user=request.user

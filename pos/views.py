@@ -59,7 +59,7 @@ def _member_context(member: Member | None) -> dict:
     if member is None:
         return {"member": None}
     summary = selectors.member_summary(member)
-    nxt, needed = tiers.growth_to_next(member)
+    nxt, needed = config.growth_to_next(member)
     progress = selectors.tier_progress(member, nxt)
     program = config.program()
     available = list(campaign_selectors.member_coupons(member, Coupon.Status.AVAILABLE)[:5])
@@ -337,7 +337,7 @@ def sale_preview(request):
             if code and member is None:
                 raise CouponInvalid(sales.MSG_NEEDS_MEMBER, field="member")
             context["quote"] = pricing.price_sale(ctx, coupon=coupons.terms(coupon) if coupon else None, **sale)
-            context["next_tier"] = tiers.growth_to_next(member)[0] if member else None
+            context["next_tier"] = config.growth_to_next(member)[0] if member else None
             if member is not None and coupon is None:
                 candidates = [(c, coupons.terms(c)) for c in coupons.usable(member, request.user.store)]
                 context["suggestion"] = pricing.best_coupon(ctx, candidates, without=context["quote"], **sale)

@@ -12,7 +12,7 @@ from core.clock import tz
 from core.errors import MembershipError
 from core.money import CENT
 
-from ..services import enrolment
+from .. import identity
 from .columns import MSG_DATE, MSG_DATETIME, MSG_MONEY, MSG_NEGATIVE_POINTS, MSG_WHOLE_NUMBER
 
 
@@ -96,6 +96,6 @@ def domain_text(exc: MembershipError) -> str:
 def phone_or_blank(value) -> str:
     """The cell's mobile number normalised, or "" when it is not one."""
     try:
-        return enrolment.normalise_phone(as_text(value))
+        return identity.normalise_phone(as_text(value))
     except MembershipError:
         return ""

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from core.clock import tz
 from core.errors import MembershipError
 
+from .. import identity
 from ..models import Gender, Store, Tier
 from ..services import cards, enrolment
 from .cells import as_date, as_datetime, as_money, as_text, as_whole, domain_text
@@ -125,7 +126,7 @@ class RowParser:
         row.name = cells.text["name"]
         if cells.ok("phone"):
             try:
-                row.phone = enrolment.normalise_phone(cells.text["phone"])
+                row.phone = identity.normalise_phone(cells.text["phone"])
             except MembershipError as exc:
                 cells.bad("phone", domain_text(exc))
         if cells.ok("birthday"):
@@ -248,7 +249,7 @@ class RowParser:
         referrer = cells.text["referrer_phone"]
         if referrer and cells.ok("referrer_phone"):
             try:
-                row.referrer_phone = enrolment.normalise_phone(referrer)
+                row.referrer_phone = identity.normalise_phone(referrer)
             except MembershipError as exc:
                 cells.bad("referrer_phone", domain_text(exc))
 

@@ -23,11 +23,12 @@ from core.errors import Invalid, LimitReached, NotFound, PhoneTaken
 from core.models import LoginThrottle
 
 from .. import config
+from ..identity import mask_phone, normalise_phone
 from ..models import Channel, Gender, Member, OneTimeCode, Store
 from ..permissions import can_manage_members
 from . import enrolment, otp, points, stored_value
 from .common import audit, lock_member
-from .enrolment import Birthday, active_member_by_phone, normalise_phone
+from .enrolment import Birthday, active_member_by_phone
 
 Purpose = OneTimeCode.Purpose
 
@@ -194,10 +195,6 @@ MSG_SAME_PHONE = _("This is already the member's mobile number.")
 MSG_NOT_ACTIVE = _("This membership is not active.")
 
 
-def _mask(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:]
-
-
 def _desk_code(*, phone: str, purpose: str, code, acting_user) -> int | None:
     """The checked code's id, or None when a manager goes without one (pos-api.md, "The store desk")."""
     if not str(code or "").strip():
@@ -241,8 +238,8 @@ def change_phone(*, member: Member, phone, code=None, acting_user=None) -> Membe
                 "member.phone_change",
                 member=member,
                 operator=acting_user,
-                old=_mask(old),
-                new=_mask(phone),
+                old=mask_phone(old),
+                new=mask_phone(phone),
                 with_code=code_id is not None,
             )
     except IntegrityError as exc:  # a parallel enrolment or change took the number first
@@ -342,7 +339,7 @@ def check_login(*, phone, password: str, ip: str | None = None) -> Member:
                 or locked
             )
         if locked:
-            audit("member.sign_in_locked", member=member, phone=phone[:3] + "****" + phone[-4:], ip=ip)
+            audit("member.sign_in_locked", member=member, phone=mask_phone(phone), ip=ip)
     if locked:
         minutes = _limit("MEMBER_LOCK_MINUTES", LOCK_MINUTES)
         raise LimitReached(MSG_LOCKED % {"minutes": minutes}, field="password")

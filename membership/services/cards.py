@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from core.clock import now
 from core.errors import CardTaken, Invalid, NotFound
 
+from ..identity import is_valid_number, luhn_check_digit
 from ..models import Card, Member
 from .common import audit, lock_member
 
@@ -15,26 +16,6 @@ VIRTUAL_PREFIX = "8860"
 VIRTUAL_LENGTH = 16
 MSG_CARD_FORMAT = _("A card number is 12 to 19 digits with a valid check digit.")
 MSG_CARD_NOT_IN_STOCK = _("This card is not in the card stock: import its batch first.")
-
-
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit doubled, its two digits added
-
-
-def luhn_check_digit(payload: str) -> str:
-    digits = [int(ch) for ch in reversed(payload)]
-    # every second digit from the right, starting next to the check digit, is doubled
-    total = sum(_DOUBLED[d] for d in digits[0::2]) + sum(digits[1::2])
-    return str((10 - total % 10) % 10)
-
-
-def is_valid_number(number: str) -> bool:
-    return (
-        isinstance(number, str)
-        and number.isascii()
-        and number.isdigit()
-        and 12 <= len(number) <= 19
-        and luhn_check_digit(number[:-1]) == number[-1]
-    )
 
 
 def normalise_number(number) -> str:
@@ -138,4 +119,4 @@ def report_lost(*, member: Member, card_no, replacement_card_no: str | None = No
 
 
 def primary_card(member: Member) -> Card | None:
-    return member.cards.filter(status=Card.Status.ACTIVE).order_by("-kind", "-bound_at").first()
+    return member.cards.primary_first().first()

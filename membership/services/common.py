@@ -7,6 +7,7 @@ from core.errors import NotFound
 
 from .. import config
 from ..models import AuditLog, Member
+from ..selectors import member_by_no_or_card
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,6 @@ def lock_member(member_or_id) -> Member:
     Lock order everywhere: the member first, then coupon or stock rows by id. The member's tier
     comes from the program's kept tiers (membership.config), not from another query."""
     if isinstance(member_or_id, MemberRef):
-        from ..selectors import member_by_no_or_card
-
         member = member_by_no_or_card(member_or_id.value, lock=True)
     elif (member := rows.lock(Member, getattr(member_or_id, "pk", member_or_id))) is None:
         raise NotFound(field="member")

@@ -3,7 +3,6 @@
 
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -17,6 +16,7 @@ from core.models import LoginThrottle
 from core.outbox import send_after_commit
 
 from .. import config, hooks
+from ..identity import normalise_phone
 from ..models import (
     Card,
     Channel,
@@ -35,26 +35,8 @@ from ..signals import member_enrolled
 from . import cards, points, tiers
 from .common import audit, lock_member
 
-PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only: normalise_phone folds the others
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-MSG_PHONE = _("Enter an 11-digit mainland mobile number starting with 1.")
 MSG_BIRTHDAY = _("Enter a real birthday: month and day, year optional.")
-
-
-def normalise_phone(raw) -> str:
-    """'+86 138-0013-8000' → '13800138000'; raises Invalid on anything else. Unicode NFKC first, so
-    full-width digits and signs typed on a phone keyboard ('１３８００１３８０００', '＋８６') are the same
-    number in ASCII digits, never a second member."""
-    digits = re.sub(r"[\s\-()]", "", unicodedata.normalize("NFKC", str(raw or "")))
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    elif digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    if not PHONE_RE.match(digits):
-        raise Invalid(MSG_PHONE, field="phone")
-    return digits
 
 
 @dataclass(frozen=True)

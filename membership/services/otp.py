@@ -22,8 +22,8 @@ from core.clock import now
 from core.errors import Invalid, LimitReached
 from core.sms import SmsError, SmsTimeout, fill, parse_template, send_sms, template_for
 
+from ..identity import mask_phone, normalise_phone
 from ..models import OneTimeCode
-from .enrolment import normalise_phone
 
 Purpose = OneTimeCode.Purpose
 log = logging.getLogger(__name__)
@@ -111,9 +111,9 @@ def _send(phone: str, code: str) -> None:
     try:
         send_sms(phone, str(SMS_TEXT % fields), template=template, params=fill(pairs, fields))
     except SmsTimeout as exc:
-        log.warning("one-time code SMS to %s****: no answer (%s)", phone[:3], exc)
+        log.warning("one-time code SMS to %s: no answer (%s)", mask_phone(phone), exc)
     except SmsError as exc:
-        log.warning("one-time code SMS to %s**** refused: %s", phone[:3], exc)
+        log.warning("one-time code SMS to %s refused: %s", mask_phone(phone), exc)
         raise Invalid(MSG_SMS_FAILED, field="phone") from exc
 
 

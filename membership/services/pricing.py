@@ -29,7 +29,7 @@ from core.money import CENT
 
 from .. import config, hooks
 from ..models import EarnMultiplier, Member, PointsEntry, ProgramSettings, Tier, TierBasis
-from . import paid_cards, tiers
+from . import paid_cards
 
 ZERO = Decimal("0.00")
 
@@ -468,7 +468,7 @@ def sale_context(member: Member | None, *, lines=(), at: datetime | None = None)
         return SaleContext(program=program)
     at = at or now()
     tier = config.tier(member.tier_id)
-    nxt, needed = tiers.growth_to_next(member)
+    nxt, needed = config.growth_to_next(member)
     return SaleContext(
         program=program,
         stages=tuple(config.stages()),

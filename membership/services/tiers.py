@@ -277,12 +277,3 @@ def set_manual(*, member, tier: Tier, reason: str, acting_user, floor_until: dat
             floor_until=floor_until.isoformat() if floor_until else None,
         )
         return change
-
-
-def growth_to_next(member: Member) -> tuple[Tier | None, int]:
-    """The next tier and the growth the member still needs for it (None, 0 at the top): the one
-    place this is worked out (the summary, the counter and the sale preview read it)."""
-    nxt = next_tier(config.tier(member.tier_id))
-    if nxt is None:
-        return None, 0
-    return nxt, max(0, nxt.reach_growth - member.growth_value)

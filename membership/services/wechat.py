@@ -9,11 +9,12 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import Invalid, NotFound
 
+from ..identity import normalise_phone
 from ..models import Member, OneTimeCode
 from . import otp
 from .accounts import MSG_NOT_MEMBER
 from .common import audit, lock_member
-from .enrolment import active_member_by_phone, normalise_phone
+from .enrolment import active_member_by_phone
 
 Purpose = OneTimeCode.Purpose
 MSG_OPENID_TAKEN = _("This WeChat account is already bound to a member.")

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core import wechat as wechat_api
 from core.client_ip import client_ip
 from core.errors import MembershipError, NotFound, PhoneTaken
+from membership.identity import mask_phone
 from membership.services import accounts
 from membership.services import wechat as wechat_accounts
 
@@ -169,7 +170,7 @@ def send_code(request):
         else:
             # the same answer for members and strangers: /m/code/ tells nobody who is a member
             ok, status, resend_in = True, 200, sent.resend_in
-            masked = {"phone": f"{sent.phone[:3]}****{sent.phone[-4:]}"}
+            masked = {"phone": mask_phone(sent.phone)}
             if purpose == "signup":
                 message, link = (
                     _(

@@ -13,6 +13,7 @@ import tablib
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 
+from membership import identity
 from membership.models import AuditLog, Card, Member, TierChange
 from membership.resources import CardStockResource, MemberResource
 from membership.services import cards, enrolment
@@ -79,10 +80,10 @@ def test_member_import_with_one_bad_row_writes_nothing_and_reports_that_row(hq):
     preview = upload(hq, MEMBER_IMPORT, HEADER + GOOD_ROWS + BAD_ROW)
     assert preview.status_code == 200
     result = preview.context["result"]
-    assert row_errors(result) == {3: {"phone": [en(enrolment.MSG_PHONE)]}}  # the service's message
+    assert row_errors(result) == {3: {"phone": [en(identity.MSG_PHONE)]}}  # the service's message
     assert "confirm_form" not in preview.context  # nothing to confirm: the file is refused
     body = preview.content.decode()
-    assert escape(en(enrolment.MSG_PHONE)) in body
+    assert escape(en(identity.MSG_PHONE)) in body
     assert "3 rows read: 2 valid, 1 with errors." in body
     assert (Member.objects.count(), Card.objects.count(), AuditLog.objects.count()) == (members, cards_before, audits)
 
@@ -105,7 +106,7 @@ def test_the_same_file_with_the_bad_row_fixed_imports_every_row_through_enrolmen
         assert member.channel == "import" and member.enrolled_by == demo_staff["admin"]
         card = member.cards.get()
         assert (card.kind, card.status) == (Card.Kind.VIRTUAL, Card.Status.ACTIVE)
-        assert cards.is_valid_number(card.number)
+        assert identity.is_valid_number(card.number)
         assert member.tier.code == "NORMAL"
         assert TierChange.objects.filter(member=member, reason=TierChange.Reason.ENROL).count() == 1
         assert AuditLog.objects.filter(action="member.enrol", member=member, data__channel="import").count() == 1
@@ -153,7 +154,7 @@ def test_a_file_without_the_required_columns_imports_nothing(hq):
 def test_skipping_bad_rows_imports_only_the_valid_rows_when_chosen(hq):
     preview = upload(hq, MEMBER_IMPORT, HEADER + GOOD_ROWS + BAD_ROW, skip=True)
     assert preview.status_code == 200
-    assert row_errors(preview.context["result"]) == {3: {"phone": [en(enrolment.MSG_PHONE)]}}
+    assert row_errors(preview.context["result"]) == {3: {"phone": [en(identity.MSG_PHONE)]}}
     assert preview.context["confirm_form"].initial["skip_invalid_rows"] is True
     done = confirm(hq, MEMBER_PROCESS, preview)
     assert set(Member.objects.filter(phone__in=FILE_PHONES).values_list("phone", flat=True)) == set(FILE_PHONES[:2])
@@ -244,7 +245,7 @@ def test_clerks_and_managers_cannot_import_or_export(signed_in, program):
 
 
 def card_number(payload: str) -> str:
-    return payload + cards.luhn_check_digit(payload)
+    return payload + identity.luhn_check_digit(payload)
 
 
 def test_card_stock_import_rejects_a_bad_check_digit_and_writes_nothing(hq):

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.utils import translation
 
 from core.clock import local, now, tz
-from membership import migration
+from membership import identity, migration
 from membership.ledger import discrepancies
 from membership.models import (
     AuditLog,
@@ -40,7 +40,7 @@ def english():
 
 
 def card_number(payload: str) -> str:
-    return payload + cards.luhn_check_digit(payload)
+    return payload + identity.luhn_check_digit(payload)
 
 
 CARD_A, CARD_B, CARD_C = (card_number(f"62100000000{n}") for n in range(1, 4))
@@ -258,10 +258,9 @@ def test_skipping_bad_rows_imports_the_others(program):
 def test_full_width_digits_never_reach_the_database():
     """A full-width phone is folded to ASCII (NFKC, issue 12), so it cannot become a second member; a
     card number with a full-width digit is refused."""
-    from membership.services import enrolment
 
-    assert enrolment.normalise_phone("1３８00138000") == "13800138000"
-    assert not cards.is_valid_number(CARD_A[:-1] + chr(ord("０") + int(CARD_A[-1])))
+    assert identity.normalise_phone("1３８00138000") == "13800138000"
+    assert not identity.is_valid_number(CARD_A[:-1] + chr(ord("０") + int(CARD_A[-1])))
 
 
 def test_a_phone_of_a_member_enrolled_at_a_counter_is_refused(program, enrol):

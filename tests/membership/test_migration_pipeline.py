@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import translation
 
 from core import rows
-from membership import migration
+from membership import identity, migration
 from membership.ledger import discrepancies
 from membership.models import Card, Member, PointsEntry
 from membership.services import cards, enrolment
@@ -89,7 +89,7 @@ def test_numbers_drawn_for_an_earlier_batch_are_not_drawn_again(on_postgres, pro
     )
     monkeypatch.setattr(enrolment, "_new_member_no", lambda: next(member_nos))
     monkeypatch.setattr(enrolment, "_new_referral_code", lambda: next(codes))
-    monkeypatch.setattr(cards, "new_virtual_number", lambda: (p := next(virtual)) + cards.luhn_check_digit(p))
+    monkeypatch.setattr(cards, "new_virtual_number", lambda: (p := next(virtual)) + identity.luhn_check_digit(p))
     content = HEADER + "".join(line(phone=f"1391111000{n}", home_store="S001") for n in range(4))
     result = run(content, batch_rows=2)
     assert result.errors == [] and result.written.members == 4
@@ -98,7 +98,7 @@ def test_numbers_drawn_for_an_earlier_batch_are_not_drawn_again(on_postgres, pro
     numbers = set(Card.objects.values_list("number", flat=True))
     assert (
         len(numbers) == 4
-        and {card_a + cards.luhn_check_digit(card_a), card_b + cards.luhn_check_digit(card_b)} < numbers
+        and {card_a + identity.luhn_check_digit(card_a), card_b + identity.luhn_check_digit(card_b)} < numbers
     )
 
 

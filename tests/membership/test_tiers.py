@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.errors import Forbidden, Invalid
+from membership import config
 from membership.models import Member, Tier, TierChange
 from membership.services import tiers
 from membership.signals import tier_changed
@@ -108,5 +109,5 @@ def test_a_yearly_review_runs_only_in_january(enrol, buy, program):
 def test_growth_to_next_tier(enrol, buy):
     member = enrol()
     buy(member, "1200.00")
-    nxt, needed = tiers.growth_to_next(fresh(member))
+    nxt, needed = config.growth_to_next(fresh(member))
     assert (nxt.code, needed) == ("GOLD", 3800)

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.test import override_settings
 
-from membership import qr
+from membership import identity, qr
 from membership.ledger import discrepancies
 from membership.models import Member, PointsEntry, StoredValueEntry
 from membership.services import cards, stored_value
@@ -47,7 +47,7 @@ def test_enrol_returns_the_member_summary(api):
     assert body["points"] == {"balance": 0, "pending": 0, "expiring_soon": 0, "expiring_on": None}
     assert body["stored_value"] == {"principal": "0.00", "bonus": "0.00"}
     assert body["next_tier"] == {"code": "SILVER", "name": "银卡会员", "growth_needed": 1000}
-    assert body["home_store"] == "S001" and cards.is_valid_number(body["card_no"])
+    assert body["home_store"] == "S001" and identity.is_valid_number(body["card_no"])
 
 
 def test_enrol_errors(api):
