@@ -19,6 +19,11 @@ def key(kind: str, value) -> str:
     return text
 
 
+def row(key: str) -> LoginThrottle | None:
+    """The failures and lock kept for `key`, or None."""
+    return LoginThrottle.objects.filter(key=key).first()
+
+
 def locked_row(keys: list[str], at: datetime) -> LoginThrottle | None:
     """The row holding the lock that lasts longest among `keys`, or None."""
     return LoginThrottle.objects.filter(key__in=keys, locked_until__gt=at).order_by("-locked_until").first()

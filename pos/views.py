@@ -21,10 +21,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campaigns import selectors as campaign_selectors
 from campaigns.models import Coupon
-from campaigns.services import coupons, mall, scenes
+from campaigns.services import mall, scenes
 from campaigns.services import paid_cards as campaign_paid_cards
 from core.clock import local
-from core.errors import CouponInvalid, MembershipError, NotFound, PhoneTaken
+from core.errors import MembershipError, NotFound, PhoneTaken
 from membership import config, permissions, selectors
 from membership.models import Member, StoredValueEntry, TopUpPlan
 from membership.services import enrolment, paid_cards, points, pricing, stored_value, tiers
@@ -329,18 +329,15 @@ def sale_preview(request):
     context = {"member": member}
     if form.is_valid() and form.cleaned_data["amount"]:
         sale = _sale_args(request, form)
-        code = sale.pop("coupon_code")
         sale["lines"] = sales.parse_lines(sale.get("lines"))
+        store = request.user.store
         try:
-            ctx = pricing.sale_context(member, lines=sale["lines"])
-            coupon = coupons.check(code=code, member=member, store=request.user.store) if code and member else None
-            if code and member is None:
-                raise CouponInvalid(sales.MSG_NEEDS_MEMBER, field="member")
-            context["quote"] = pricing.price_sale(ctx, coupon=coupons.terms(coupon) if coupon else None, **sale)
+            quote = sales.quote_sale(store=store, member=member, **sale)
+            context["quote"] = quote.priced
             context["next_tier"] = config.growth_to_next(member)[0] if member else None
-            if member is not None and coupon is None:
-                candidates = [(c, coupons.terms(c)) for c in coupons.usable(member, request.user.store)]
-                context["suggestion"] = pricing.best_coupon(ctx, candidates, without=context["quote"], **sale)
+            if member is not None and quote.coupon is None:
+                del sale["coupon_code"]
+                context["suggestion"] = sales.suggest_coupon(quote, member=member, store=store, **sale)
         except MembershipError as exc:
             context["error"] = exc.message
     return render(request, "pos/_preview.html", context)

@@ -1,8 +1,9 @@
 """A member's purchase and its returns: paying with points and stored value, earning points and
 growth, upgrading, and reversing all of it in proportion on a return (product.md, "Points").
 
-`record_purchase` is the one transaction of a member sale; the counter, the POS API and the demo
-data all go through it (pos wraps it with coupons and the till's sale record)."""
+`record_purchase` is the one transaction of a member sale (the demo data, imports of history);
+the till's sale (pos.services.sales.record_sale: the counter and the POS API) locks the member and
+prices it with its coupon, then writes it through the same `record_priced`."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,10 +66,13 @@ def quote(
     coupon: CouponTerms | None = None,
     best_price: bool = False,
     at: datetime | None = None,
+    overdraw: bool = False,
+    context: pricing.SaleContext | None = None,
 ) -> Pricing:
-    """Price a sale without writing anything: what record_purchase would record (the till's preview)."""
+    """Price a sale without writing anything: what record_priced records (the till's preview, and the
+    sale itself on the locked member). `context`: the member's SaleContext when already read."""
     return pricing.price_sale(
-        pricing.sale_context(member, lines=lines, at=at or now()),
+        context or pricing.sale_context(member, lines=lines, at=at or now()),
         amount=amount,
         list_amount=list_amount,
         lines=lines or (),
@@ -76,6 +80,7 @@ def quote(
         pay_stored_value=pay_stored_value,
         coupon=coupon,
         best_price=best_price,
+        overdraw=overdraw,
     )
 
 
@@ -146,110 +151,149 @@ def record_purchase(
     savepoint: bool = True,
     overdraw: bool = False,
 ) -> PurchaseResult:
-    """Record a member's sale in one transaction, as `pricing.price_sale` prices it.
+    """Record a member's sale in one transaction, as `pricing.price_sale` prices it: the member locked,
+    the sale priced on the locked balances (`quote`), then `record_priced`.
 
-    Order: points paid (FIFO by expiry, within the cap, whole fen) → stored value paid (principal
-    first, or in proportion) → points earned on what was paid with money or stored value, at the
-    tier held before this sale → growth (1 per whole yuan of that) → instant upgrade. A repeated
-    idempotency key returns the first result and changes nothing. `savepoint=False` when the
-    caller's own transaction rolls back as a whole on any error (pos's sale): no savepoint, and no
-    look-up of the key before the insert (two round trips less): a repeated key raises the unique
-    key's IntegrityError at the purchase's insert, and the caller answers from its own record of the
-    first sale (pos.services.sales.record_sale). `overdraw`: points and stored value paid may take the
-    balances below zero (flagged; a till's offline sale)."""
+    A repeated idempotency key returns the first result and changes nothing. `savepoint=False` when
+    the caller's own transaction rolls back as a whole on any error: no savepoint, and no look-up of
+    the key before the insert (a repeated key raises the unique key's IntegrityError at the purchase's
+    insert). `overdraw`: points and stored value paid may take the balances below zero (flagged; a
+    till's offline sale). The till's sale (pos.services.sales.record_sale) locks, prices with its
+    coupon and calls `record_priced` itself."""
     with transaction.atomic(savepoint=savepoint):
         member = lock_member(member)
         if savepoint and (
             existing := Purchase.objects.filter(idempotency_key=idempotency_key).values_list("pk", flat=True).first()
         ):
             return _result(Purchase.objects.get(pk=existing), member, replayed=True, upgraded=False)
-        if member.status != Member.Status.ACTIVE:
-            raise Invalid(_("This member account is closed."), field="member")
+        check_active(member)
         at = at or now()
-        ctx = pricing.sale_context(member, lines=lines, at=at)
-        priced = pricing.price_sale(
-            ctx,
+        priced = quote(
+            member=member,
             amount=amount,
             list_amount=list_amount,
-            lines=lines or (),
+            lines=lines,
             pay_points=pay_points,
             pay_stored_value=pay_stored_value,
             coupon=coupon,
             best_price=best_price,
+            at=at,
             overdraw=overdraw,
         )
-        old_tier = member.tier
-        purchase = rows.insert(
-            Purchase(
-                member=member,
-                store=store,
-                operator=acting_user,
-                reference=reference,
-                created_at=at,
-                amount=priced.amount,
-                member_discount=priced.member_discount,
-                points_paid=priced.points_paid,
-                points_value=priced.points_value,
-                coupon_value=priced.coupon_value,
-                eligible_amount=priced.eligible,
-                points_earned=priced.points_to_earn,
-                growth=priced.growth_to_earn,
-                tier_at_sale=old_tier,
-                idempotency_key=idempotency_key,
-            )
+        return record_priced(
+            member,
+            priced,
+            store=store,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            pin=pin,
+            acting_user=acting_user,
+            at=at,
+            overdraw=overdraw,
         )
-        common = dict(store=store, operator=acting_user, source_ref=reference, purchase=purchase)
-        overdrawn = False
-        if priced.points_paid:
-            overdrawn = points_service.debit_locked(
-                member,
-                amount=priced.points_paid,
-                kind=Kind.REDEEM,
-                source=Source.SALE,
-                at=at,
-                allow_negative=overdraw,
-                idempotency_key=f"{idempotency_key}:redeem",
-                **common,
-            ).flagged
-        if priced.stored_value_paid:
-            entry = stored_value.pay(
-                member,
-                amount=priced.stored_value_paid,
-                at=at,
-                program=ctx.program,
-                pin=pin,
-                allow_negative=overdraw,
-                idempotency_key=f"{idempotency_key}:sv",
-                **common,
-            )
-            overdrawn = overdrawn or member.sv_flagged
-            purchase.sv_principal_paid, purchase.sv_bonus_paid = -entry.principal, -entry.bonus
-            rows.update(purchase, ["sv_principal_paid", "sv_bonus_paid"])
-        pending = 0
-        if priced.points_to_earn:
-            entry = points_service.credit_locked(
-                member,
-                amount=priced.points_to_earn,
-                kind=Kind.EARN,
-                source=Source.SALE,
-                at=at,
-                program=ctx.program,
-                pending_until=points_service.available_from(at, ctx.program),
-                idempotency_key=f"{idempotency_key}:earn",
-                **common,
-            )
-            pending = priced.points_to_earn if entry.pending else 0
-        upgraded = tiers.add_growth(member, priced.growth_to_earn, at=at, purchase=purchase, program=ctx.program)
-        upgraded = tiers.instant_upgrade(member, priced.paid_amount, at=at) or upgraded
-        member.purchase_count += 1
-        member.last_purchase_at = max(filter(None, [member.last_purchase_at, at]))
-        rows.update(member, PURCHASE_FIELDS)
-        send_after_commit(
-            purchase_recorded, purchase_id=purchase.pk, member_id=member.pk, referred=member.referrer_id is not None
+
+
+def check_active(member: Member) -> None:
+    if member.status != Member.Status.ACTIVE:
+        raise Invalid(_("This member account is closed."), field="member")
+
+
+def record_priced(
+    member: Member,
+    priced: Pricing,
+    *,
+    store,
+    reference: str,
+    idempotency_key: str,
+    at: datetime,
+    pin=None,
+    acting_user=None,
+    overdraw: bool = False,
+) -> PurchaseResult:
+    """Write a sale priced on `member` as locked in the caller's transaction: the purchase, then points
+    paid (FIFO by expiry) → stored value paid (principal first, or in proportion; `pin` checked under
+    the lock) → points earned on what was paid with money or stored value, at the tier held before
+    this sale → growth (1 per whole yuan of that) → instant upgrade."""
+    program = config.program()
+    old_tier = member.tier
+    purchase = rows.insert(
+        Purchase(
+            member=member,
+            store=store,
+            operator=acting_user,
+            reference=reference,
+            created_at=at,
+            amount=priced.amount,
+            member_discount=priced.member_discount,
+            points_paid=priced.points_paid,
+            points_value=priced.points_value,
+            coupon_value=priced.coupon_value,
+            eligible_amount=priced.eligible,
+            points_earned=priced.points_to_earn,
+            growth=priced.growth_to_earn,
+            tier_at_sale=old_tier,
+            idempotency_key=idempotency_key,
         )
-        return _result(
-            purchase, member, replayed=False, upgraded=upgraded, priced=priced, pending=pending, overdrawn=overdrawn
+    )
+    common = dict(store=store, operator=acting_user, source_ref=reference, purchase=purchase)
+    overdrawn = _pay(member, priced, program, at=at, pin=pin, overdraw=overdraw, key=idempotency_key, **common)
+    pending = 0
+    if priced.points_to_earn:
+        entry = points_service.credit_locked(
+            member,
+            amount=priced.points_to_earn,
+            kind=Kind.EARN,
+            source=Source.SALE,
+            at=at,
+            program=program,
+            pending_until=points_service.available_from(at, program),
+            idempotency_key=f"{idempotency_key}:earn",
+            **common,
         )
+        pending = priced.points_to_earn if entry.pending else 0
+    upgraded = tiers.add_growth(member, priced.growth_to_earn, at=at, purchase=purchase, program=program)
+    upgraded = tiers.instant_upgrade(member, priced.paid_amount, at=at) or upgraded
+    member.purchase_count += 1
+    member.last_purchase_at = max(filter(None, [member.last_purchase_at, at]))
+    rows.update(member, PURCHASE_FIELDS)
+    send_after_commit(
+        purchase_recorded, purchase_id=purchase.pk, member_id=member.pk, referred=member.referrer_id is not None
+    )
+    return _result(
+        purchase, member, replayed=False, upgraded=upgraded, priced=priced, pending=pending, overdrawn=overdrawn
+    )
+
+
+def _pay(member, priced: Pricing, program, *, at, pin, overdraw: bool, key: str, **common) -> bool:
+    """Points and stored value paid on the sale; True when either took its balance below zero."""
+    purchase = common["purchase"]
+    overdrawn = False
+    if priced.points_paid:
+        overdrawn = points_service.debit_locked(
+            member,
+            amount=priced.points_paid,
+            kind=Kind.REDEEM,
+            source=Source.SALE,
+            at=at,
+            allow_negative=overdraw,
+            idempotency_key=f"{key}:redeem",
+            **common,
+        ).flagged
+    if priced.stored_value_paid:
+        entry = stored_value.pay(
+            member,
+            amount=priced.stored_value_paid,
+            at=at,
+            program=program,
+            pin=pin,
+            allow_negative=overdraw,
+            idempotency_key=f"{key}:sv",
+            **common,
+        )
+        overdrawn = overdrawn or member.sv_flagged
+        purchase.sv_principal_paid, purchase.sv_bonus_paid = -entry.principal, -entry.bonus
+        rows.update(purchase, ["sv_principal_paid", "sv_bonus_paid"])
+    return overdrawn
 
 
 def record_return(

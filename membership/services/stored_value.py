@@ -170,58 +170,58 @@ def split_payment(member: Member, amount: Decimal, program: ProgramSettings) -> 
 
 @dataclass(frozen=True)
 class CheckedPin:
-    """A PIN that verify_pin accepted for this member and this PIN hash: the sale's transaction takes
-    it without hashing again (a PIN hash is deliberately slow)."""
+    """A PIN that check_pin accepted for this member and this PIN hash: a later check in the same sale
+    takes it without hashing again (a PIN hash is deliberately slow)."""
 
     member_id: int
     pin_hash: str
+
+
+class WrongPin(Forbidden):
+    """A wrong stored-value PIN at a sale (403 naming `pin`). The sale's transaction rolls back; the
+    caller counts it afterwards with count_wrong_pin, so that the count stays."""
+
+    def __init__(self, member: Member):
+        super().__init__(MSG_PIN, field="pin")
+        self.member = member
 
 
 def _pin_key(member_id) -> str:
     return lockout.key("pin", member_id)
 
 
-def _refuse_while_locked(member_id, at) -> None:
-    if row := lockout.locked_row([_pin_key(member_id)], at):
+def check_pin(member: Member, pin) -> CheckedPin | None:
+    """The PIN of a sale paid with stored value, checked once, under the member's lock (the member as
+    locked carries its PIN hash: no other read). No PIN set: nothing to check. While the stored value
+    is locked: PinLocked (429 pin_locked), even with the right PIN. A wrong PIN: WrongPin, not counted
+    here (the sale rolls back): the sale counts it with count_wrong_pin once outside its transaction.
+    The right PIN clears earlier failures. A CheckedPin from this check passes without hashing."""
+    if not member.sv_pin:
+        return None
+    if isinstance(pin, CheckedPin) and pin.member_id == member.pk and pin.pin_hash == member.sv_pin:
+        return pin
+    at = now()
+    row = lockout.row(_pin_key(member.pk))
+    if row is not None and row.locked_until and row.locked_until > at:
         raise PinLocked(
             MSG_PIN_LOCKED % {"minutes": lockout.minutes_left(row, at)},
             field="pin",
             retry_after=lockout.seconds_left(row, at),
         )
+    if not (isinstance(pin, str) and pin and check_password(pin, member.sv_pin)):
+        raise WrongPin(member)
+    if row is not None:
+        lockout.clear(row.key)
+    return CheckedPin(member.pk, member.sv_pin)
 
 
-def verify_pin(member: Member, pin: str | None) -> CheckedPin | str | None:
-    """Check the PIN of a sale paid with stored value, before (outside) the sale's transaction, so
-    that a wrong PIN stays counted when the sale rolls back. While the stored value is locked:
-    PinLocked (429 pin_locked), even with the right PIN. A wrong PIN: Forbidden naming `pin`
-    (403), counted; the 5th within 15 minutes locks the stored value for 15 minutes. Returns what to
-    pass on as the sale's `pin` (check_pin accepts it under the member's lock)."""
-    pin_hash = Member.objects.filter(pk=member.pk).values_list("sv_pin", flat=True).first()
-    if not pin_hash:
-        return pin  # no PIN set: nothing to check or count
-    at = now()
-    _refuse_while_locked(member.pk, at)
-    if pin and check_password(pin, pin_hash):
-        lockout.clear(_pin_key(member.pk))
-        return CheckedPin(member.pk, pin_hash)
+def count_wrong_pin(member: Member) -> None:
+    """Count a wrong PIN (call it outside the sale's rolled-back transaction): the 5th within 15
+    minutes locks the stored value for 15 minutes."""
     if lockout.record_failure(
-        _pin_key(member.pk), at, max_failures=PIN_MAX_FAILURES, window=PIN_WINDOW_MINUTES, lock=PIN_LOCK_MINUTES
+        _pin_key(member.pk), now(), max_failures=PIN_MAX_FAILURES, window=PIN_WINDOW_MINUTES, lock=PIN_LOCK_MINUTES
     ):
         audit("sv.pin_locked", member=member)
-    raise Forbidden(MSG_PIN, field="pin")
-
-
-def check_pin(member: Member, pin) -> None:
-    """The PIN check under the member's lock. A CheckedPin from verify_pin for the same PIN hash
-    passes; anything else is checked here (refused while locked), but not counted: counting is
-    verify_pin's, outside the transaction."""
-    if not member.sv_pin:
-        return
-    if isinstance(pin, CheckedPin) and pin.member_id == member.pk and pin.pin_hash == member.sv_pin:
-        return
-    _refuse_while_locked(member.pk, now())
-    if not (isinstance(pin, str) and pin and check_password(pin, member.sv_pin)):
-        raise Forbidden(MSG_PIN, field="pin")
 
 
 def pay(

@@ -18,10 +18,10 @@ from campaigns.services import coupons
 from core import rows
 from core.clock import now
 from core.errors import Forbidden, IdempotencyConflict, Invalid, NotFound, SaleTooOld
-from membership import config, selectors
+from membership import config
 from membership.permissions import can_use_counter
 from membership.services import pricing, purchases, stored_value
-from membership.services.common import MemberRef, lock_member
+from membership.services.common import lock_member
 from membership.services.pricing import Line
 
 from ..models import Return, Sale, SaleLine
@@ -115,6 +115,59 @@ def parse_lines(lines) -> list[Line]:
     ]
 
 
+@dataclass(frozen=True)
+class SaleQuote:
+    """A sale priced: what the counter's preview shows and what record_sale records."""
+
+    context: pricing.SaleContext
+    coupon: object  # the member's Coupon, checked (locked in a sale), or None
+    priced: pricing.Pricing
+
+
+def quote_sale(
+    *,
+    store,
+    member,
+    lines=(),
+    amount=None,
+    list_amount=None,
+    pay_points: int = 0,
+    pay_stored_value=Decimal("0.00"),
+    coupon_code: str | None = None,
+    best_price: bool = False,
+    at=None,
+    lock: bool = False,
+    overdraw: bool = False,
+) -> SaleQuote:
+    """Price a sale: the coupon checked (and locked, `lock`, inside a sale's transaction, after the
+    member), the member's context read, the one arithmetic applied (pricing.price_sale). The counter's
+    live preview and record_sale both go through here; `lines` parsed (parse_lines)."""
+    if member is None and (pay_points or pay_stored_value or coupon_code):
+        raise Invalid(MSG_NEEDS_MEMBER, field="member")
+    coupon = coupons.check(code=coupon_code, member=member, store=store, at=at, lock=lock) if coupon_code else None
+    context = pricing.sale_context(member, lines=lines, at=at or now())
+    priced = purchases.quote(
+        member=member,
+        amount=amount,
+        list_amount=list_amount,
+        lines=lines,
+        pay_points=pay_points,
+        pay_stored_value=pay_stored_value,
+        coupon=coupons.terms(coupon) if coupon else None,
+        best_price=best_price,
+        overdraw=overdraw,
+        context=context,
+    )
+    return SaleQuote(context, coupon, priced)
+
+
+def suggest_coupon(quote: SaleQuote, *, member, store, **sale):
+    """The member's usable coupon that would lower the cash due the most, against a quote without one
+    (the counter's hint), or None."""
+    candidates = [(c, coupons.terms(c)) for c in coupons.usable(member, store)]
+    return pricing.best_coupon(quote.context, candidates, without=quote.priced, **sale)
+
+
 def record_sale(
     *,
     store,
@@ -133,102 +186,102 @@ def record_sale(
     at=None,
     offline: bool = False,
 ) -> Outcome:
-    """A sale at the till, priced by membership's one sale arithmetic (pricing.price_sale): `member` a
-    Member, or a MemberRef as the till named them (found by the sale's lock: NotFound with field
-    "member" when there is no such active member); `amount` as the till priced it, or `list_amount`
-    for the portal to apply the member price. `at` backdates
-    the sale (imports from a previous system, the demo history, a till's queued sale). `offline`: a
-    sale the till queued while its network was down (sent with its `occurred_at`, checked by
-    check_occurred_at): it earns at the rules of its time, and may pay with points and stored value
-    beyond the balances where the program allows it (offline_overdraw), which flags the sale for the
-    store manager."""
+    """A sale at the till, priced by membership's one sale arithmetic (quote_sale): `member` a Member,
+    or a MemberRef as the till named them (found by the sale's lock: NotFound with field "member" when
+    there is no such active member); `amount` as the till priced it, or `list_amount` for the portal
+    to apply the member price. `at` backdates the sale (imports from a previous system, the demo
+    history, a till's queued sale). `offline`: a sale the till queued while its network was down
+    (sent with its `occurred_at`, checked by check_occurred_at): it earns at the rules of its time,
+    and may pay with points and stored value beyond the balances where the program allows it
+    (offline_overdraw), which flags the sale for the store manager.
+
+    One transaction: the member locked once (first: then the coupon), the PIN checked once under that
+    lock, the sale priced and written. A wrong PIN rolls it back and is counted after."""
     if not can_use_counter(clerk) or clerk.store_id != store.pk:
         raise Forbidden(field="store")
     receipt_no = _check_receipt(receipt_no)
-    pay_stored_value = pricing.parse_amount(pay_stored_value or 0, field="pay_stored_value")
-    if member is None and (pay_points or pay_stored_value or coupon_code):
+    sale = dict(
+        amount=amount,
+        list_amount=list_amount,
+        lines=parse_lines(lines),
+        pay_points=pay_points,
+        pay_stored_value=pricing.parse_amount(pay_stored_value or 0, field="pay_stored_value"),
+        coupon_code=coupon_code,
+        best_price=best_price,
+    )
+    if member is None and (pay_points or sale["pay_stored_value"] or coupon_code):
         raise Invalid(MSG_NEEDS_MEMBER, field="member")
     # A repeated receipt meets the unique key of the purchase (under the member's lock) or of the sale
     # (store, receipt_no) at the insert: the transaction rolls back as a whole and the first sale
     # answers (below). A coupon is checked before anything is written, so then it is looked up here.
     if (coupon_code or member is None) and (replay := _replay(Sale, store, receipt_no, digest)):
         return replay
-    lines = parse_lines(lines)
-    if member is not None and pay_stored_value:  # wrong PINs are counted outside the sale's transaction
-        if isinstance(member, MemberRef):
-            member = selectors.member_by_no_or_card(member.value)
-        pin = stored_value.verify_pin(member, pin)
     try:
         with transaction.atomic():
-            coupon, result = None, None
-            if coupon_code:
-                member = lock_member(member)  # lock order: the member first, then the coupon
-                coupon = coupons.check(code=coupon_code, member=member, store=store, at=at, lock=True)
-            if member is not None:
-                result = purchases.record_purchase(
-                    member=member,
-                    store=store,
-                    reference=receipt_no,
-                    amount=amount,
-                    list_amount=list_amount,
-                    lines=lines or None,
-                    pay_points=pay_points,
-                    pay_stored_value=pay_stored_value,
-                    coupon=coupons.terms(coupon) if coupon else None,
-                    best_price=best_price,
-                    pin=pin,
-                    acting_user=clerk,
-                    idempotency_key=f"sale:{store.pk}:{receipt_no}",
-                    at=at,
-                    savepoint=False,
-                    overdraw=offline and offline_overdraw(pay_points, pay_stored_value, config.program()),
-                )
-                member, priced = result.purchase.member, result.pricing  # the member as locked and updated
-                if coupon is not None and priced.coupon_applied:
-                    coupons.mark_used(
-                        coupon,
-                        discount=priced.coupon_value,
-                        store=store,
-                        sale_ref=receipt_no,
-                        at=result.purchase.created_at,
-                    )
-            else:
-                priced = purchases.quote(member=None, amount=amount, list_amount=list_amount, lines=lines)
-            sale = Sale(
-                store=store,
-                clerk=clerk,
-                member=member,
-                purchase=result.purchase if result else None,
-                receipt_no=receipt_no,
-                amount=priced.amount,
-                member_discount=priced.member_discount,
-                points_redeemed=priced.points_paid,
-                points_value=priced.points_value,
-                coupon_code=coupon.code if coupon is not None and priced.coupon_applied else "",
-                coupon_value=priced.coupon_value,
-                stored_value_paid=priced.stored_value_paid,
-                cash_due=priced.cash_due,
-                points_earned=result.points_earned if result else 0,
-                request_hash=digest,
-                created_at=result.purchase.created_at if result else (at or now()),
-                offline=offline,
-                flagged=bool(result and result.overdrawn),
-            )
-            sale.response = sale_body(sale, result, priced)
-            rows.insert(sale)
-            if lines:
-                SaleLine.objects.bulk_create(
-                    [
-                        SaleLine(sale=sale, sku=ln.sku, category=ln.category, qty=ln.qty, amount=ln.amount)
-                        for ln in lines
-                    ]
-                )
-            return Outcome(sale, _body(sale), replayed=False)
+            return _record(store, clerk, receipt_no, member, sale, pin=pin, digest=digest, at=at, offline=offline)
+    except stored_value.WrongPin as wrong:
+        stored_value.count_wrong_pin(wrong.member)  # outside the rolled-back sale: the count stays
+        raise
     except IntegrityError:
         # the same receipt was recorded by a parallel request that committed first
         if replay := _replay(Sale, store, receipt_no, digest):
             return replay
         raise
+
+
+def _record(store, clerk, receipt_no, member, sale: dict, *, pin, digest, at, offline) -> Outcome:
+    """record_sale's transaction: lock, PIN, quote, the member's purchase, the coupon used, the till's row."""
+    result = None
+    if member is not None:
+        member = lock_member(member)  # lock order: the member first, then the coupon
+        purchases.check_active(member)
+        if sale["pay_stored_value"]:
+            pin = stored_value.check_pin(member, pin)
+    at = at or now()
+    overdraw = offline and offline_overdraw(sale["pay_points"], sale["pay_stored_value"], config.program())
+    quote = quote_sale(store=store, member=member, at=at, lock=True, overdraw=overdraw, **sale)
+    priced = quote.priced
+    if member is not None:
+        result = purchases.record_priced(
+            member,
+            priced,
+            store=store,
+            reference=receipt_no,
+            idempotency_key=f"sale:{store.pk}:{receipt_no}",
+            at=at,
+            pin=pin,
+            acting_user=clerk,
+            overdraw=overdraw,
+        )
+        if quote.coupon is not None and priced.coupon_applied:
+            coupons.mark_used(quote.coupon, discount=priced.coupon_value, store=store, sale_ref=receipt_no, at=at)
+    row = Sale(
+        store=store,
+        clerk=clerk,
+        member=member,
+        purchase=result.purchase if result else None,
+        receipt_no=receipt_no,
+        amount=priced.amount,
+        member_discount=priced.member_discount,
+        points_redeemed=priced.points_paid,
+        points_value=priced.points_value,
+        coupon_code=quote.coupon.code if quote.coupon is not None and priced.coupon_applied else "",
+        coupon_value=priced.coupon_value,
+        stored_value_paid=priced.stored_value_paid,
+        cash_due=priced.cash_due,
+        points_earned=result.points_earned if result else 0,
+        request_hash=digest,
+        created_at=at,
+        offline=offline,
+        flagged=bool(result and result.overdrawn),
+    )
+    row.response = sale_body(row, result, priced)
+    rows.insert(row)
+    if sale["lines"]:
+        SaleLine.objects.bulk_create(
+            [SaleLine(sale=row, sku=ln.sku, category=ln.category, qty=ln.qty, amount=ln.amount) for ln in sale["lines"]]
+        )
+    return Outcome(row, _body(row), replayed=False)
 
 
 def sale_body(sale: Sale, result, priced) -> dict:

@@ -113,6 +113,69 @@ def test_the_one_statement_lookup_answers_what_the_general_lookup_answers(api, d
     assert selectors.lookup_summary("13800138001")["card_no"] is None
 
 
+def member_row_statements(sql: list[str]) -> list[str]:
+    return [q for q in sql if q.startswith("SELECT") and 'FROM "membership_member"' in q]
+
+
+def captured_sale(clerk, body) -> tuple[object, list[str]]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = clerk.post("/api/v1/sales/", body, format="json")
+    return response, [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+
+
+def test_a_coupon_sale_locks_the_member_once_then_the_coupon(api, program):
+    """Issue 27: the coupon sale locked the member twice (the sale, then the purchase). Now once: the
+    member's row is read by one statement, its lock, and the coupon is locked after it."""
+    from campaigns.demo import seed
+    from campaigns.models import Coupon
+
+    seed()
+    clerk = api("clerk1")
+    member_no = enrol(clerk).json()["member_no"]
+    assert sale(clerk, member=member_no, receipt_no="WARM", amount="10.00").status_code == 201
+    code = Coupon.objects.get(member__member_no=member_no, template__code="WELCOME10").code
+    response, sql = captured_sale(
+        clerk, {"receipt_no": "R-C", "member": member_no, "amount": "88.00", "coupon_code": code}
+    )
+    assert response.status_code == 201 and response.json()["coupon_value"] == "10.00", response.content
+    member_rows = member_row_statements(sql)
+    assert len(member_rows) == 1, "\n".join(member_rows)
+    coupon_at = next(i for i, q in enumerate(sql) if 'FROM "campaigns_coupon"' in q)
+    assert sql.index(member_rows[0]) < coupon_at
+    if connection.vendor == "postgresql":
+        assert "FOR NO KEY UPDATE" in member_rows[0] and "FOR UPDATE" in sql[coupon_at]
+
+
+def test_a_stored_value_sale_reads_the_member_once_and_hashes_the_pin_once(api, program, monkeypatch):
+    """Issue 27: a stored-value sale read the member three times (the lookup, the PIN hash, the lock).
+    Now the lock is the only read of the member's row, and the PIN is hashed once, under it."""
+    from membership.models import Member
+    from membership.services import stored_value
+
+    clerk = api("clerk1")
+    member_no = enrol(clerk).json()["member_no"]
+    member = Member.objects.get(member_no=member_no)
+    stored_value.top_up(member=member, amount="100.00", idempotency_key="t")
+    stored_value.set_pin(member=member, pin="135790")
+    assert sale(clerk, member=member_no, receipt_no="WARM", amount="10.00").status_code == 201
+    hashed = []
+    check = stored_value.check_password
+    monkeypatch.setattr(stored_value, "check_password", lambda *a, **k: hashed.append(a) or check(*a, **k))
+    body = {"receipt_no": "R-SV", "member": member_no, "amount": "88.00", "pay_stored_value": "50.00", "pin": "135790"}
+    response, sql = captured_sale(clerk, body)
+    assert response.status_code == 201 and response.json()["stored_value_paid"] == "50.00", response.content
+    assert len(member_row_statements(sql)) == 1, "\n".join(member_row_statements(sql))
+    assert len(hashed) == 1
+    wrong, sql = captured_sale(clerk, {**body, "receipt_no": "R-SV2", "pin": "000000"})
+    assert wrong.status_code == 403 and "pin" in wrong.json()["error"]["fields"]
+    assert len(hashed) == 2 and len(member_row_statements(sql)) == 1
+    from core.models import LoginThrottle
+
+    assert LoginThrottle.objects.get(key=stored_value._pin_key(member.pk)).failures == 1  # counted after the rollback
+
+
 class Clock:
     def __init__(self):
         self.now = 1000.0
