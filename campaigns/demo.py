@@ -39,6 +39,17 @@ def scene(name, kind, pkg, tiers=(), **kwargs):
 
 
 def seed(*, out=None) -> None:
+    seed_coupon_templates()
+    seed_program_rules()
+    seed_mall_items()
+    seed_member_scenes()
+    seed_calendar_scenes()
+    if out:
+        out.write(f"scenes: {Scene.objects.count()}, mall items: {MallItem.objects.count()}")
+
+
+def seed_coupon_templates() -> None:
+    """The coupon templates of COUPONS (cash off), each created once."""
     for code, name, value, threshold, days, stackable in COUPONS:
         CouponTemplate.objects.get_or_create(
             code=code,
@@ -51,12 +62,20 @@ def seed(*, out=None) -> None:
                 stackable=stackable,
             ),
         )
+
+
+def seed_program_rules() -> None:
+    """Check-in, referral and the monthly tier coupon, set once: while no monthly coupon is chosen."""
     rules = ProgramRules.load()
     if rules.monthly_coupon_template_id is None:
         rules.checkin_points, rules.checkin_streak_every, rules.checkin_streak_bonus = 5, 7, 30
         rules.referral_points, rules.referral_min_purchase = 100, Decimal(50)
         rules.monthly_coupon_template = CouponTemplate.objects.get(code="TIER5")
         rules.save()
+
+
+def seed_mall_items() -> None:
+    """The points mall's items of MALL, each created once."""
     for code, name, price, stock, limit, coupon, sort in MALL:
         MallItem.objects.get_or_create(
             code=code,
@@ -69,6 +88,10 @@ def seed(*, out=None) -> None:
                 coupon_template=CouponTemplate.objects.filter(code=coupon).first() if coupon else None,
             ),
         )
+
+
+def seed_member_scenes() -> None:
+    """Scenes on the member's own events and dates: welcome, birthday, upgrade, win-back, after a purchase."""
     scene(
         "入会有礼",
         Scene.Kind.WELCOME,
@@ -119,6 +142,10 @@ def seed(*, out=None) -> None:
         message_title="感谢光临",
         message_body="{name}，感谢您的光临！如对商品或服务有任何意见，欢迎告诉我们。",
     )
+
+
+def seed_calendar_scenes() -> None:
+    """Scenes on the calendar: the mid-autumn festival and the beauty member day."""
     scene(
         "中秋 1.5 倍积分",
         Scene.Kind.LUNAR_HOLIDAY,
@@ -138,5 +165,3 @@ def seed(*, out=None) -> None:
         message_title="美妆会员日",
         message_body="{name}，本月 18–20 日美妆会员日，消费享双倍积分。",
     )
-    if out:
-        out.write(f"scenes: {Scene.objects.count()}, mall items: {MallItem.objects.count()}")

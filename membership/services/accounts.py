@@ -421,101 +421,126 @@ def personal_data(member: Member) -> dict:
     """What membership holds about the member, for 'download my data' (the PIPL right to a copy;
     the member site adds what campaigns keeps). Other people's data (the members they invited)
     appears only as a count."""
-    cards = member.cards.order_by("bound_at", "id")
-    points = member.points_entries.select_related("store").order_by("created_at", "id")
-    sv = member.sv_entries.select_related("store").order_by("created_at", "id")
-    purchases = member.purchases.select_related("store").prefetch_related("returns").order_by("created_at", "id")
-    tier_changes = member.tier_changes.select_related("from_tier", "to_tier").order_by("created_at", "id")
     data = {
         "exported_at": now().isoformat(),
-        "member": {
-            "member_no": member.member_no,
-            "phone": member.phone,
-            "name": member.name,
-            "email": member.email,
-            "wechat_bound": bool(member.wechat_openid),
-            "gender": member.gender,
-            "birthday": member.birthday_display,
-            "home_store": member.home_store.code,
-            "channel": member.channel,
-            "joined_at": member.joined_at.isoformat(),
-            "status": member.status,
-            "referral_code": member.referral_code,
-            "referred_by": member.referrer.member_no if member.referrer else None,
-            "marketing_consent": member.marketing_consent,
-            "consent_at": member.consent_at.isoformat() if member.consent_at else None,
-            "tier": member.tier.code,
-            "tier_since": member.tier_since.isoformat(),
-            "growth_value": member.growth_value,
-            "points_available": member.points_balance,
-            "points_pending": member.points_pending,
-            "stored_value_principal": f"{member.sv_principal:.2f}",
-            "stored_value_bonus": f"{member.sv_bonus:.2f}",
-            "purchase_count": member.purchase_count,
-            "has_password": bool(member.password),
-            "members_invited": member.referrals.count(),
-        },
-        "cards": [
-            {
-                "number": c.number,
-                "kind": c.kind,
-                "status": c.status,
-                "bound_at": c.bound_at.isoformat() if c.bound_at else None,
-            }
-            for c in cards
-        ],
-        "tier_changes": [
-            {
-                "from": t.from_tier.code if t.from_tier else None,
-                "to": t.to_tier.code,
-                "reason": t.reason,
-                "at": t.created_at.isoformat(),
-            }
-            for t in tier_changes
-        ],
-        "points": [
-            {
-                "at": e.created_at.isoformat(),
-                "amount": e.amount,
-                "kind": e.kind,
-                "source": e.source,
-                "reference": e.source_ref,
-                "store": e.store.code if e.store else None,
-                "reason": e.reason,
-                "balance_after": e.balance_after,
-                "expires_at": e.expires_at.isoformat() if e.expires_at and e.amount > 0 else None,
-            }
-            for e in points
-        ],
-        "stored_value": [
-            {
-                "at": e.created_at.isoformat(),
-                "kind": e.kind,
-                "principal": f"{e.principal:.2f}",
-                "bonus": f"{e.bonus:.2f}",
-                "principal_after": f"{e.principal_after:.2f}",
-                "bonus_after": f"{e.bonus_after:.2f}",
-                "store": e.store.code if e.store else None,
-            }
-            for e in sv
-        ],
-        "purchases": [
-            {
-                "at": p.created_at.isoformat(),
-                "store": p.store.code,
-                "receipt": p.reference,
-                "amount": f"{p.amount:.2f}",
-                "points_paid": p.points_paid,
-                "points_earned": p.points_earned,
-                "stored_value_paid": f"{p.sv_paid:.2f}",
-                "returned_amount": f"{p.returned_amount:.2f}",
-                "returns": [
-                    {"at": r.created_at.isoformat(), "amount": f"{r.amount:.2f}", "receipt": r.reference}
-                    for r in p.returns.all()
-                ],
-            }
-            for p in purchases
-        ],
+        "member": _profile_data(member),
+        "cards": _cards_data(member),
+        "tier_changes": _tier_changes_data(member),
+        "points": _points_data(member),
+        "stored_value": _stored_value_data(member),
+        "purchases": _purchases_data(member),
     }
     audit("member.data_export", member=member)
     return data
+
+
+def _profile_data(member: Member) -> dict:
+    """The member row of the download: identity, enrolment, tier and balances."""
+    return {
+        "member_no": member.member_no,
+        "phone": member.phone,
+        "name": member.name,
+        "email": member.email,
+        "wechat_bound": bool(member.wechat_openid),
+        "gender": member.gender,
+        "birthday": member.birthday_display,
+        "home_store": member.home_store.code,
+        "channel": member.channel,
+        "joined_at": member.joined_at.isoformat(),
+        "status": member.status,
+        "referral_code": member.referral_code,
+        "referred_by": member.referrer.member_no if member.referrer else None,
+        "marketing_consent": member.marketing_consent,
+        "consent_at": member.consent_at.isoformat() if member.consent_at else None,
+        "tier": member.tier.code,
+        "tier_since": member.tier_since.isoformat(),
+        "growth_value": member.growth_value,
+        "points_available": member.points_balance,
+        "points_pending": member.points_pending,
+        "stored_value_principal": f"{member.sv_principal:.2f}",
+        "stored_value_bonus": f"{member.sv_bonus:.2f}",
+        "purchase_count": member.purchase_count,
+        "has_password": bool(member.password),
+        "members_invited": member.referrals.count(),
+    }
+
+
+def _cards_data(member: Member) -> list[dict]:
+    cards = member.cards.order_by("bound_at", "id")
+    return [
+        {
+            "number": c.number,
+            "kind": c.kind,
+            "status": c.status,
+            "bound_at": c.bound_at.isoformat() if c.bound_at else None,
+        }
+        for c in cards
+    ]
+
+
+def _tier_changes_data(member: Member) -> list[dict]:
+    tier_changes = member.tier_changes.select_related("from_tier", "to_tier").order_by("created_at", "id")
+    return [
+        {
+            "from": t.from_tier.code if t.from_tier else None,
+            "to": t.to_tier.code,
+            "reason": t.reason,
+            "at": t.created_at.isoformat(),
+        }
+        for t in tier_changes
+    ]
+
+
+def _points_data(member: Member) -> list[dict]:
+    points = member.points_entries.select_related("store").order_by("created_at", "id")
+    return [
+        {
+            "at": e.created_at.isoformat(),
+            "amount": e.amount,
+            "kind": e.kind,
+            "source": e.source,
+            "reference": e.source_ref,
+            "store": e.store.code if e.store else None,
+            "reason": e.reason,
+            "balance_after": e.balance_after,
+            "expires_at": e.expires_at.isoformat() if e.expires_at and e.amount > 0 else None,
+        }
+        for e in points
+    ]
+
+
+def _stored_value_data(member: Member) -> list[dict]:
+    sv = member.sv_entries.select_related("store").order_by("created_at", "id")
+    return [
+        {
+            "at": e.created_at.isoformat(),
+            "kind": e.kind,
+            "principal": f"{e.principal:.2f}",
+            "bonus": f"{e.bonus:.2f}",
+            "principal_after": f"{e.principal_after:.2f}",
+            "bonus_after": f"{e.bonus_after:.2f}",
+            "store": e.store.code if e.store else None,
+        }
+        for e in sv
+    ]
+
+
+def _purchases_data(member: Member) -> list[dict]:
+    purchases = member.purchases.select_related("store").prefetch_related("returns").order_by("created_at", "id")
+    return [
+        {
+            "at": p.created_at.isoformat(),
+            "store": p.store.code,
+            "receipt": p.reference,
+            "amount": f"{p.amount:.2f}",
+            "points_paid": p.points_paid,
+            "points_earned": p.points_earned,
+            "stored_value_paid": f"{p.sv_paid:.2f}",
+            "returned_amount": f"{p.returned_amount:.2f}",
+            "returns": [
+                {"at": r.created_at.isoformat(), "amount": f"{r.amount:.2f}", "receipt": r.reference}
+                for r in p.returns.all()
+            ],
+        }
+        for p in purchases
+    ]
