@@ -294,6 +294,60 @@ def _spread(lines: tuple, discount: Decimal, discountable_total: Decimal) -> tup
 # ---------------------------------------------------------------------------------------
 
 
+def _checked_inputs(program, amount, list_amount, lines, pay_points, pay_stored_value):
+    """The sale's own inputs checked, in this order: (gross, priced from a list amount, stored value, lines)."""
+    if amount is not None and list_amount is not None:
+        raise Invalid(MSG_AMOUNT_OR_LIST, field="list_amount")
+    with_list = list_amount is not None
+    gross_field = "list_amount" if with_list else "amount"
+    gross = parse_amount(list_amount if with_list else amount, field=gross_field)
+    if gross <= 0:
+        raise Invalid(MSG_AMOUNT, field=gross_field)
+    if gross > program.max_sale_amount:
+        raise Invalid(MSG_TOO_LARGE % {"max": program.max_sale_amount}, field=gross_field)
+    if not isinstance(pay_points, int) or isinstance(pay_points, bool) or pay_points < 0:
+        raise Invalid(MSG_POINTS_WHOLE, field="pay_points")
+    sv = parse_amount(pay_stored_value or 0, field="pay_stored_value")
+    if sv < 0:
+        raise Invalid(MSG_AMOUNT, field="pay_stored_value")
+    lines = tuple(lines or ())
+    if any(ln.amount < 0 for ln in lines):
+        raise Invalid(MSG_LINE_NEGATIVE, field="lines")
+    if lines:
+        total = sum((ln.amount for ln in lines), Decimal(0))
+        if total != gross:
+            raise Invalid(MSG_LINES % {"lines": total, "amount": gross}, field="lines")
+    return gross, with_list, sv, lines
+
+
+def _with_coupon(coupon: CouponTerms | None, gross: Decimal, discount: Decimal, rate: Decimal, best_price: bool):
+    """The coupon, and whether it stacks with the member discount: (discount, rate, coupon value, applied)."""
+    if coupon is None:
+        return discount, rate, ZERO, False
+    if discount and not coupon.stackable:
+        if not best_price:
+            raise CouponInvalid(MSG_NO_STACK % {"discount": discount}, field="coupon_code")
+        alone = coupon_value(coupon, gross)  # the coupon instead of the discount, on the full price
+        if alone > discount:
+            return ZERO, Decimal(0), alone, True
+        return discount, rate, ZERO, False
+    return discount, rate, coupon_value(coupon, gross - discount), True
+
+
+def _check_payments(ctx: SaleContext, net, value, off, sv, pay_points: int, overdraw: bool) -> None:
+    """Points paid within the cap, payments within the price, and within the balances (unless overdraw)."""
+    program = ctx.program
+    cap = points_cap_value(net, program)
+    if value > cap:
+        raise PointsCapExceeded(field="pay_points", max_points=int(cap * program.redeem_points_per_yuan))
+    if value + off + sv > net:
+        raise Invalid(MSG_PAYMENTS_EXCEED, field="amount")
+    if ctx.tier is not None and pay_points and pay_points > ctx.points_balance and not overdraw:
+        raise InsufficientPoints(field="pay_points", balance=ctx.points_balance)
+    if ctx.tier is not None and sv > ctx.stored_value and not overdraw:
+        raise InsufficientStoredValue(field="pay_stored_value", available=str(ctx.stored_value))
+
+
 def price_sale(
     ctx: SaleContext,
     *,
@@ -313,44 +367,13 @@ def price_sale(
     the member discount and the coupon). `overdraw`: points and stored value may pay beyond the balances (a
     till's sale queued offline, where the program allows it). Raises the domain error of the first rule broken."""
     program = ctx.program
-    if amount is not None and list_amount is not None:
-        raise Invalid(MSG_AMOUNT_OR_LIST, field="list_amount")
-    with_list = list_amount is not None
-    gross = parse_amount(list_amount if with_list else amount, field="list_amount" if with_list else "amount")
-    gross_field = "list_amount" if with_list else "amount"
-    if gross <= 0:
-        raise Invalid(MSG_AMOUNT, field=gross_field)
-    if gross > program.max_sale_amount:
-        raise Invalid(MSG_TOO_LARGE % {"max": program.max_sale_amount}, field=gross_field)
-    if not isinstance(pay_points, int) or isinstance(pay_points, bool) or pay_points < 0:
-        raise Invalid(MSG_POINTS_WHOLE, field="pay_points")
-    sv = parse_amount(pay_stored_value or 0, field="pay_stored_value")
-    if sv < 0:
-        raise Invalid(MSG_AMOUNT, field="pay_stored_value")
-    lines = tuple(lines or ())
-    if any(ln.amount < 0 for ln in lines):
-        raise Invalid(MSG_LINE_NEGATIVE, field="lines")
-    if lines:
-        total = sum((ln.amount for ln in lines), Decimal(0))
-        if total != gross:
-            raise Invalid(MSG_LINES % {"lines": total, "amount": gross}, field="lines")
+    gross, with_list, sv, lines = _checked_inputs(program, amount, list_amount, lines, pay_points, pay_stored_value)
 
     # member discount: on the discountable part of a list amount
     rate = ctx.discount_percent if with_list and ctx.tier is not None else Decimal(0)
     discountable = sum((ln.amount for ln in lines if ln.discountable), Decimal(0)) if lines else gross
     discount = (discountable * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP) if rate > 0 else ZERO
-
-    # the coupon, and whether it stacks with the discount
-    off, applied = ZERO, False
-    if coupon is not None:
-        if discount and not coupon.stackable:
-            if not best_price:
-                raise CouponInvalid(MSG_NO_STACK % {"discount": discount}, field="coupon_code")
-            alone = coupon_value(coupon, gross)  # the coupon instead of the discount, on the full price
-            if alone > discount:
-                discount, rate, off, applied = ZERO, Decimal(0), alone, True
-        else:
-            off, applied = coupon_value(coupon, gross - discount), True
+    discount, rate, off, applied = _with_coupon(coupon, gross, discount, rate, best_price)
     net = gross - discount
     net_lines = _spread(lines, discount, discountable)
     basis = {
@@ -360,17 +383,8 @@ def price_sale(
         (True, True): Basis.BOTH,
     }[(discount > 0, applied and off > 0)]
 
-    # points paid: whole fen, within the cap and the balance
     value = points_value(pay_points, program) if pay_points else ZERO
-    cap = points_cap_value(net, program)
-    if value > cap:
-        raise PointsCapExceeded(field="pay_points", max_points=int(cap * program.redeem_points_per_yuan))
-    if value + off + sv > net:
-        raise Invalid(MSG_PAYMENTS_EXCEED, field="amount")
-    if ctx.tier is not None and pay_points and pay_points > ctx.points_balance and not overdraw:
-        raise InsufficientPoints(field="pay_points", balance=ctx.points_balance)
-    if ctx.tier is not None and sv > ctx.stored_value and not overdraw:
-        raise InsufficientStoredValue(field="pay_stored_value", available=str(ctx.stored_value))
+    _check_payments(ctx, net, value, off, sv, pay_points, overdraw)
     # the most points this sale accepts: the cap, the balance, and what the coupon leaves, in whole fen
     room = int((net - off) * program.redeem_points_per_yuan)
     most = max_points_for(net, min(ctx.points_balance, room), program) if ctx.tier is not None else 0

@@ -296,6 +296,97 @@ def _pay(member, priced: Pricing, program, *, at, pin, overdraw: bool, key: str,
     return overdrawn
 
 
+@dataclass(frozen=True)
+class _ReturnShare:
+    """What a return of `amount` takes back of its purchase, each in proportion, rounded down; the
+    completing return takes the rest."""
+
+    returned: Decimal  # the purchase's returned amount with this return
+    reverse_points: int
+    refund_points: int
+    reverse_growth: int
+    refund_principal: Decimal
+    refund_bonus: Decimal
+
+    @classmethod
+    def of(cls, p: Purchase, amount: Decimal) -> "_ReturnShare":
+        returned = p.returned_amount + amount
+        complete = returned == p.amount
+        return cls(
+            returned=returned,
+            reverse_points=pricing.share(p.points_earned, p.points_reversed, returned, p.amount, complete),
+            refund_points=pricing.share(p.points_paid, p.points_refunded, returned, p.amount, complete),
+            reverse_growth=pricing.share(p.growth, p.growth_reversed, returned, p.amount, complete),
+            refund_principal=pricing.share(
+                p.sv_principal_paid, p.sv_principal_refunded, returned, p.amount, complete, as_money=True
+            ),
+            refund_bonus=pricing.share(
+                p.sv_bonus_paid, p.sv_bonus_refunded, returned, p.amount, complete, as_money=True
+            ),
+        )
+
+    def mark(self, purchase: Purchase) -> None:
+        """Add this return to the purchase's running totals, and save them."""
+        purchase.returned_amount = self.returned
+        purchase.points_reversed += self.reverse_points
+        purchase.points_refunded += self.refund_points
+        purchase.growth_reversed += self.reverse_growth
+        purchase.sv_principal_refunded += self.refund_principal
+        purchase.sv_bonus_refunded += self.refund_bonus
+        purchase.save(
+            update_fields=[
+                "returned_amount",
+                "points_reversed",
+                "points_refunded",
+                "growth_reversed",
+                "sv_principal_refunded",
+                "sv_bonus_refunded",
+            ]
+        )
+
+
+def _reverse_ledgers(member: Member, share: _ReturnShare, *, at: datetime, key: str, **common) -> None:
+    """The return's ledger entries on the locked member: points earned reversed (the sale's own lot
+    first; the balance may go below zero, flagged), points paid refunded, growth reversed, stored value
+    paid refunded to the parts it came from."""
+    program, purchase = config.program(), common["purchase"]
+    if share.reverse_points:
+        # what is due expires first, as on every debit: the reversal takes only from lots that are
+        # still valid, so the available balance keeps equalling what is left in the lots
+        points_service.debit_locked(
+            member,
+            amount=share.reverse_points,
+            kind=Kind.REVERSE,
+            source=Source.RETURN,
+            at=at,
+            allow_negative=True,
+            prefer_purchase=purchase,
+            idempotency_key=f"{key}:reverse",
+            **common,
+        )
+    if share.refund_points:
+        points_service.credit_locked(
+            member,
+            amount=share.refund_points,
+            kind=Kind.REVERSE,
+            source=Source.RETURN,
+            at=at,
+            program=program,
+            idempotency_key=f"{key}:refund",
+            **common,
+        )
+    if share.reverse_growth:
+        tiers.add_growth(member, -share.reverse_growth, at=at, purchase=purchase, program=program)
+    stored_value.refund_to_member(
+        member,
+        principal=share.refund_principal,
+        bonus=share.refund_bonus,
+        at=at,
+        idempotency_key=f"{key}:sv",
+        **common,
+    )
+
+
 def record_return(
     *,
     purchase: Purchase,
@@ -320,80 +411,20 @@ def record_return(
         purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
         pricing.check_return(amount, total=purchase.amount, returned=purchase.returned_amount)
         at = at or now()
-        returned = purchase.returned_amount + amount
-        complete = returned == purchase.amount
-        p = purchase
-        reverse_points = pricing.share(p.points_earned, p.points_reversed, returned, p.amount, complete)
-        refund_points = pricing.share(p.points_paid, p.points_refunded, returned, p.amount, complete)
-        reverse_growth = pricing.share(p.growth, p.growth_reversed, returned, p.amount, complete)
-        refund_principal = pricing.share(
-            p.sv_principal_paid, p.sv_principal_refunded, returned, p.amount, complete, as_money=True
-        )
-        refund_bonus = pricing.share(p.sv_bonus_paid, p.sv_bonus_refunded, returned, p.amount, complete, as_money=True)
-        store = store or purchase.store
-        common = dict(store=store, operator=acting_user, source_ref=reference, purchase=purchase)
-        program = config.program()
-        if reverse_points:
-            # what is due expires first, as on every debit: the reversal takes only from lots that are
-            # still valid, so the available balance keeps equalling what is left in the lots
-            points_service.debit_locked(
-                member,
-                amount=reverse_points,
-                kind=Kind.REVERSE,
-                source=Source.RETURN,
-                at=at,
-                allow_negative=True,
-                prefer_purchase=purchase,
-                idempotency_key=f"{idempotency_key}:reverse",
-                **common,
-            )
-        if refund_points:
-            points_service.credit_locked(
-                member,
-                amount=refund_points,
-                kind=Kind.REVERSE,
-                source=Source.RETURN,
-                at=at,
-                program=program,
-                idempotency_key=f"{idempotency_key}:refund",
-                **common,
-            )
-        if reverse_growth:
-            tiers.add_growth(member, -reverse_growth, at=at, purchase=purchase, program=program)
-        stored_value.refund_to_member(
-            member,
-            principal=refund_principal,
-            bonus=refund_bonus,
-            at=at,
-            idempotency_key=f"{idempotency_key}:sv",
-            **common,
-        )
+        share = _ReturnShare.of(purchase, amount)
+        common = dict(store=store or purchase.store, operator=acting_user, source_ref=reference, purchase=purchase)
+        _reverse_ledgers(member, share, at=at, key=idempotency_key, **common)
         member.save()
-        purchase.returned_amount = returned
-        purchase.points_reversed += reverse_points
-        purchase.points_refunded += refund_points
-        purchase.growth_reversed += reverse_growth
-        purchase.sv_principal_refunded += refund_principal
-        purchase.sv_bonus_refunded += refund_bonus
-        purchase.save(
-            update_fields=[
-                "returned_amount",
-                "points_reversed",
-                "points_refunded",
-                "growth_reversed",
-                "sv_principal_refunded",
-                "sv_bonus_refunded",
-            ]
-        )
+        share.mark(purchase)
         ret = PurchaseReturn.objects.create(
             purchase=purchase,
             reference=reference,
             amount=amount,
-            points_reversed=reverse_points,
-            points_refunded=refund_points,
-            growth_reversed=reverse_growth,
-            sv_refunded=refund_principal + refund_bonus,
-            store=store,
+            points_reversed=share.reverse_points,
+            points_refunded=share.refund_points,
+            growth_reversed=share.reverse_growth,
+            sv_refunded=share.refund_principal + share.refund_bonus,
+            store=common["store"],
             operator=acting_user,
             created_at=at,
             idempotency_key=idempotency_key,
