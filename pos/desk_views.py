@@ -10,10 +10,11 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import Invalid, MembershipError, NotFound
 from membership import config, permissions, selectors
 from membership.identity import mask_phone
-from membership.models import AdjustmentRequest, Card, Member, StoredValueEntry
+from membership.models import AdjustmentRequest, Card, Member
 from membership.services import accounts, cards, enrolment, points, stored_value
 
-from .views import _member_or_none, _posted_member, _workspace, counter_only
+from . import selectors as pos_selectors
+from .views import _member_or_none, _posted_member, _workspace, counter_only, refusal_status
 
 manager_only = permissions.role_required(permissions.can_manage_members)
 FIELDS = (
@@ -36,11 +37,7 @@ FIELDS = (
 def desk_context(request, member: Member, *, errors: dict | None = None, keep: bool = False) -> dict:
     """What the desk panel shows: the member's active cards, recent top-ups (for a refund), whether
     the user is a manager, and after an error the values typed and the message by field."""
-    topups = (
-        StoredValueEntry.objects.filter(member=member, kind=StoredValueEntry.Kind.TOPUP)
-        .prefetch_related("refunds")
-        .order_by("-created_at")[:5]
-    )
+    topups = pos_selectors.recent_top_ups(member)
     return {
         "cards": list(member.cards.primary_first()),
         "topups": [{"entry": t, "refunded": bool(t.refunds.all())} for t in topups],
@@ -72,7 +69,7 @@ def _failed(request, member, exc: MembershipError, field: str):
         member,
         message=exc.message,
         level="error",
-        status=400 if exc.status == 400 else 409,
+        status=refusal_status(exc),
         errors={field: exc.message},
         keep=True,
     )

@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
-from django.db.models import Case, Count, Q, Sum, When
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
@@ -26,12 +25,12 @@ from campaigns.services import paid_cards as campaign_paid_cards
 from core.clock import local
 from core.errors import MembershipError, NotFound, PhoneTaken
 from membership import config, permissions, selectors
-from membership.models import Member, StoredValueEntry, TopUpPlan
+from membership.models import Member
 from membership.services import enrolment, paid_cards, points, pricing, stored_value, tiers
 
+from . import selectors as pos_selectors
 from .api_support import lookup_throttled
 from .forms import EnrolForm, LookupForm, ReturnForm, SaleForm, TopUpForm
-from .models import Return, Sale
 from .services import sales
 
 counter_only = permissions.role_required(permissions.can_use_counter)
@@ -75,9 +74,7 @@ def _member_context(member: Member | None) -> dict:
         "paid_card": paid_cards.active_product(member),
         "paid_card_products": list(paid_cards.on_sale()),
         "mall_items": list(campaign_selectors.mall_items_on_sale().order_by("sort", "points_price")[:12]),
-        "returnable": [
-            s for s in Sale.objects.filter(member=member).order_by("-created_at")[:10] if s.returned_amount < s.amount
-        ],
+        "returnable": pos_selectors.returnable_sales(member),
         "discount_percent": pricing.discount_percent(member, member.tier, program, timezone.now()),
         "birthday_month": member.birth_month == today.month,
         "birthday_today": (member.birth_month, member.birth_day) == (today.month, today.day),
@@ -150,6 +147,19 @@ def offline_settings(request) -> dict:
     }
 
 
+def refusal_status(exc: MembershipError) -> int:
+    """The counter's answer to a refused operation: 400 for input to correct, 409 for every other
+    refusal (the page shows the message either way; the API keeps the domain's own status)."""
+    return 400 if exc.status == 400 else 409
+
+
+def _refused(request, member, exc: MembershipError, *, show=None, **extra):
+    """A refused operation on the counter's workspace: its message in the panel it came from."""
+    return _workspace(
+        request, member, status=refusal_status(exc), show=show, message=exc.message, level="error", **extra
+    )
+
+
 def _workspace(request, member=None, *, message=None, level="info", result=None, status=200, **extra):
     context = {
         **_member_context(member),
@@ -161,7 +171,7 @@ def _workspace(request, member=None, *, message=None, level="info", result=None,
             }
         ),
         "topup_form": TopUpForm(initial={"member_no": member.member_no if member else ""}),
-        "plans": TopUpPlan.objects.filter(is_active=True),
+        "plans": pos_selectors.top_up_plans(),
         "return_form": extra.pop("return_form", None) or ReturnForm(),
         "enrol_form": extra.pop("enrol_form", None) or EnrolForm(),
         "message": message,
@@ -394,7 +404,7 @@ def sale(request):
         return _workspace(
             request,
             member,
-            status=400 if exc.status == 400 else 409,
+            status=refusal_status(exc),
             message=message,
             level="error",
             sale_errors=_sale_errors({exc.field or "form": [message]}),
@@ -432,12 +442,7 @@ def sale_return(request):
         )
     d = form.cleaned_data
     # a return may happen at any store of the chain; the clerk's own store's receipt wins a tie
-    original = (
-        Sale.objects.filter(receipt_no=d["sale_receipt_no"].strip())
-        .select_related("member")
-        .order_by(Case(When(store=request.user.store, then=0), default=1), "-created_at")
-        .first()
-    )
+    original = pos_selectors.sale_to_return(d["sale_receipt_no"], request.user.store)
     if original is None:
         return _workspace(
             request,
@@ -458,15 +463,7 @@ def sale_return(request):
             digest=sales.request_hash({"sale": original.pk, "receipt_no": d["receipt_no"], "amount": str(d["amount"])}),
         )
     except MembershipError as exc:
-        return _workspace(
-            request,
-            original.member,
-            status=400 if exc.status == 400 else 409,
-            show="return",
-            message=exc.message,
-            level="error",
-            return_form=form,
-        )
+        return _refused(request, original.member, exc, show="return", return_form=form)
     member = selectors.member_by_no_or_card(original.member.member_no) if original.member_id else None
     return _workspace(
         request,
@@ -507,9 +504,7 @@ def topup(request):
             else None,
         )
     except MembershipError as exc:
-        return _workspace(
-            request, member, status=400 if exc.status == 400 else 409, show="topup", message=exc.message, level="error"
-        )
+        return _refused(request, member, exc, show="topup")
     member = selectors.member_by_no_or_card(member.member_no)
     return _workspace(
         request,
@@ -546,14 +541,7 @@ def paid_card(request):
             acting_user=request.user,
         )
     except MembershipError as exc:
-        return _workspace(
-            request,
-            member,
-            status=400 if exc.status == 400 else 409,
-            show="paid-card",
-            message=exc.message,
-            level="error",
-        )
+        return _refused(request, member, exc, show="paid-card")
     member = selectors.member_by_no_or_card(member.member_no)
     return _workspace(
         request,
@@ -658,27 +646,7 @@ def mall_redeem(request):
 @counter_only
 def today(request):
     start = local(timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
-    mine = Sale.objects.filter(clerk=request.user, created_at__gte=start)
-    totals = mine.aggregate(
-        count=Count("id"),
-        members=Count("id", filter=Q(member__isnull=False)),
-        amount=Sum("amount"),
-        points=Sum("points_earned"),
-    )
-    returns = Return.objects.filter(clerk=request.user, created_at__gte=start).aggregate(
-        count=Count("id"), amount=Sum("amount")
-    )
-    topups = StoredValueEntry.objects.filter(
-        operator=request.user, kind=StoredValueEntry.Kind.TOPUP, created_at__gte=start
-    ).aggregate(count=Count("id"), amount=Sum("principal"))
-    net = (totals["amount"] or Decimal(0)) - (returns["amount"] or Decimal(0))
-    enrolled = Member.objects.filter(enrolled_by=request.user, joined_at__gte=start).count()
-    recent = mine.select_related("member").order_by("-created_at")[:20]
-    return render(
-        request,
-        "pos/_today.html",
-        {"totals": totals, "returns": returns, "topups": topups, "net": net, "enrolled": enrolled, "recent": recent},
-    )
+    return render(request, "pos/_today.html", pos_selectors.clerk_day(request.user, start))
 
 
 manager_only = permissions.role_required(
@@ -702,9 +670,7 @@ def _manager_page(request, *, message=None, level="success", status=200):
         "pos/manager.html",
         {
             "flagged": selectors.flagged_members(request.user.store),
-            "flagged_sales": Sale.objects.filter(store=request.user.store, flagged=True)
-            .select_related("member", "clerk")
-            .order_by("-created_at")[:50],
+            "flagged_sales": pos_selectors.flagged_sales(request.user.store),
             "waiting": selectors.waiting_adjustments(request.user.store),
             "entries": entries,
             "adjustments": adjustments,
