@@ -19,63 +19,12 @@ def campaigns(scope: Scope, settings: AnalyticsSettings | None = None) -> Table:
     """Per scene and variant, for the grants (and the scene's coupons) of the period: members,
     claims, coupons issued and used, usage rate, sales after the grant, incremental sales, cost, ROI."""
     settings = settings or AnalyticsSettings.load()
-    agg = {}
-    for r in (
-        CampaignDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
-        .order_by()
-        .values("scene", "variant")
-        .annotate(
-            grants=Sum("grants"),
-            claimed=Sum("claimed"),
-            points=Sum("points"),
-            sales_after=Sum("sales_after"),
-            coupons_issued=Sum("coupons_issued"),
-            coupons_used=Sum("coupons_used"),
-            coupon_discount=Sum("coupon_discount"),
-            cost=Sum("cost"),
-        )
-    ):
-        agg[(r["scene"], r["variant"])] = {k: cents(v) for k, v in r.items()}
+    agg = _campaign_sums(scope)
     scenes = Scene.objects.in_bulk({k[0] for k in agg})
     rows = []
     order = {SceneGrant.Variant.A: 0, SceneGrant.Variant.B: 1, SceneGrant.Variant.HOLDOUT: 2}
     for (scene_id, variant), r in sorted(agg.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
-        base = agg.get((scene_id, SceneGrant.Variant.HOLDOUT))
-        if variant == SceneGrant.Variant.HOLDOUT:
-            base = None
-        elif base is None or not base["grants"]:
-            other = SceneGrant.Variant.B if variant == SceneGrant.Variant.A else SceneGrant.Variant.A
-            base = agg.get((scene_id, other))
-        incremental = (
-            d.incremental_sales(r["sales_after"], r["grants"], base["sales_after"], base["grants"])
-            if base and base["grants"]
-            else None
-        )
-        usage = d.usage_rate(r["coupons_used"], r["coupons_issued"])
-        scene = scenes[scene_id]
-        rows.append(
-            {
-                "scene": scene.name,
-                "scene_id": scene_id,
-                "variant": variant,
-                "variant_label": dict(SceneGrant.Variant.choices)[variant],
-                "members": r["grants"],
-                "claimed": r["claimed"],
-                "points": r["points"],
-                "coupons_issued": r["coupons_issued"],
-                "coupons_used": r["coupons_used"],
-                "usage_rate": usage,
-                "low_usage": variant != SceneGrant.Variant.HOLDOUT and d.low_usage(usage, settings.low_usage_threshold),
-                "sales_after": r["sales_after"],
-                "sales_per_member": d.sales_per_member(r["sales_after"], r["grants"]),
-                "incremental": incremental,
-                "cost": r["cost"],
-                "roi": d.roi(incremental, r["cost"]),
-                "flag": _("low usage")
-                if variant != SceneGrant.Variant.HOLDOUT and d.low_usage(usage, settings.low_usage_threshold)
-                else "",
-            }
-        )
+        rows.append(_campaign_row(agg, scene_id, variant, r, scenes, settings))
     return Table(
         "campaigns",
         _("Campaign results"),
@@ -101,3 +50,70 @@ def campaigns(scope: Scope, settings: AnalyticsSettings | None = None) -> Table:
         )
         % {"days": settings.attribution_days, "low": f"{settings.low_usage_threshold:g}"},
     )
+
+
+def _campaign_sums(scope: Scope) -> dict[tuple, dict]:
+    """{(scene, variant): the CampaignDay sums of the period at the scope's stores}."""
+    agg = {}
+    for r in (
+        CampaignDay.objects.filter(scope.stores_q(), day__gte=scope.start, day__lte=scope.end)
+        .order_by()
+        .values("scene", "variant")
+        .annotate(
+            grants=Sum("grants"),
+            claimed=Sum("claimed"),
+            points=Sum("points"),
+            sales_after=Sum("sales_after"),
+            coupons_issued=Sum("coupons_issued"),
+            coupons_used=Sum("coupons_used"),
+            coupon_discount=Sum("coupon_discount"),
+            cost=Sum("cost"),
+        )
+    ):
+        agg[(r["scene"], r["variant"])] = {k: cents(v) for k, v in r.items()}
+    return agg
+
+
+def _baseline(agg: dict, scene_id, variant) -> dict | None:
+    """What a variant is compared with: the scene's holdout, or (without holdout grants) the other
+    A/B half; none for the holdout itself."""
+    base = agg.get((scene_id, SceneGrant.Variant.HOLDOUT))
+    if variant == SceneGrant.Variant.HOLDOUT:
+        base = None
+    elif base is None or not base["grants"]:
+        other = SceneGrant.Variant.B if variant == SceneGrant.Variant.A else SceneGrant.Variant.A
+        base = agg.get((scene_id, other))
+    return base
+
+
+def _campaign_row(agg: dict, scene_id, variant, r: dict, scenes: dict, settings: AnalyticsSettings) -> dict:
+    """One row of the table: a scene's variant with its usage, incremental sales and ROI."""
+    base = _baseline(agg, scene_id, variant)
+    incremental = (
+        d.incremental_sales(r["sales_after"], r["grants"], base["sales_after"], base["grants"])
+        if base and base["grants"]
+        else None
+    )
+    usage = d.usage_rate(r["coupons_used"], r["coupons_issued"])
+    scene = scenes[scene_id]
+    return {
+        "scene": scene.name,
+        "scene_id": scene_id,
+        "variant": variant,
+        "variant_label": dict(SceneGrant.Variant.choices)[variant],
+        "members": r["grants"],
+        "claimed": r["claimed"],
+        "points": r["points"],
+        "coupons_issued": r["coupons_issued"],
+        "coupons_used": r["coupons_used"],
+        "usage_rate": usage,
+        "low_usage": variant != SceneGrant.Variant.HOLDOUT and d.low_usage(usage, settings.low_usage_threshold),
+        "sales_after": r["sales_after"],
+        "sales_per_member": d.sales_per_member(r["sales_after"], r["grants"]),
+        "incremental": incremental,
+        "cost": r["cost"],
+        "roi": d.roi(incremental, r["cost"]),
+        "flag": _("low usage")
+        if variant != SceneGrant.Variant.HOLDOUT and d.low_usage(usage, settings.low_usage_threshold)
+        else "",
+    }

@@ -43,14 +43,24 @@ def kpis(scope: Scope) -> list[Kpi]:
     lives = lifecycle_on(scope, [scope.end, scope.prev_end, base_before])
     life_now, life_before = lives[scope.end], lives[scope.prev_end]
     windows = window_rates(scope, [scope.end, scope.prev_end])
-    f = d.FORMULAS
     month = d.month_start(scope.end)
     prev_month = d.month_start(month - timedelta(days=1))
     m_now, m_before = month_row(scope, month), month_row(scope, prev_month)
+    return [
+        *_sales_kpis(now, before),
+        *_member_kpis(now, before, life_now, life_before, lives[base_before]),
+        *_repurchase_kpis(scope, month, m_now, m_before, windows),
+        *_liability_kpis(bal_now, bal_before),
+    ]
 
-    def rep(m):
-        return d.repurchase_rate(m.repeat_buyers, m.buyers) if m else None
 
+def _repurchase(m):
+    return d.repurchase_rate(m.repeat_buyers, m.buyers) if m else None
+
+
+def _sales_kpis(now: dict, before: dict) -> list[Kpi]:
+    """Net sales, sales, average ticket, member share, card-opening rate (member tickets)."""
+    f = d.FORMULAS
     return [
         Kpi("net_sales", _("Net sales"), MONEY, now["net_sales"], before["net_sales"], formula=f["net_sales"]),
         Kpi("sales_count", _("Sales"), INT, now["sales_count"], before["sales_count"]),
@@ -78,6 +88,14 @@ def kpis(scope: Scope) -> list[Kpi]:
             before["card_opening_rate"],
             formula=f["card_opening_rate"],
         ),
+    ]
+
+
+def _member_kpis(now: dict, before: dict, life_now: dict, life_before: dict, life_base: dict) -> list[Kpi]:
+    """New cards and members, development, member growth (`life_base`: the day before the previous
+    period), active members and the activity rate."""
+    f = d.FORMULAS
+    return [
         Kpi(
             "new_card_rate",
             _("Card-opening rate (new cards)"),
@@ -100,7 +118,7 @@ def kpis(scope: Scope) -> list[Kpi]:
             _("Member growth rate"),
             PCT,
             d.member_growth_rate(life_now["members"], life_before["members"]),
-            d.member_growth_rate(life_before["members"], lives[base_before]["members"]),
+            d.member_growth_rate(life_before["members"], life_base["members"]),
             formula=f["member_growth_rate"],
         ),
         Kpi(
@@ -119,12 +137,19 @@ def kpis(scope: Scope) -> list[Kpi]:
             d.activity_rate(life_before["active"], life_before["members"]),
             formula=f["activity_rate"],
         ),
+    ]
+
+
+def _repurchase_kpis(scope: Scope, month, m_now, m_before, windows: dict) -> list[Kpi]:
+    """The month's repurchase rate against the month before's, and the rolling window's."""
+    f = d.FORMULAS
+    return [
         Kpi(
             "repurchase_rate",
             _("Repurchase rate"),
             PCT,
-            rep(m_now),
-            rep(m_before),
+            _repurchase(m_now),
+            _repurchase(m_before),
             note=_("%(month)s, against the month before") % {"month": f"{month:%Y-%m}"},
             formula=f["repurchase_rate"],
         ),
@@ -137,6 +162,12 @@ def kpis(scope: Scope) -> list[Kpi]:
             note=_("the %(days)s days to the end of the period") % {"days": scope.window},
             formula=f["window_repurchase_rate"] % {"days": scope.window},
         ),
+    ]
+
+
+def _liability_kpis(bal_now: dict, bal_before: dict) -> list[Kpi]:
+    """Points and stored-value liability at the end of each period."""
+    return [
         Kpi(
             "points_liability",
             _("Points liability"),
