@@ -1,7 +1,7 @@
 """The read side of the funnel and product-preference dashboard (/analytics/funnel/): figures from
 the member snapshot only (definitions.funnel_step, preferred_category), for a period and the stores a
-user may see. Kept apart from selectors.py; its tables join selectors.TABLES (the exports) when this
-module is imported (by views.py)."""
+user may see. Kept apart from the selectors package; its tables join selectors.TABLES (the exports)
+when this module is imported (by views.py)."""
 
 from datetime import timedelta
 

@@ -320,8 +320,45 @@ def month_figures(day: date) -> list[dict]:
         SELECT s.member_id, r.store_id, 0, -r.amount FROM {ret} r JOIN {sale} s ON s.id = r.sale_id
         WHERE s.member_id IS NOT NULL AND r.created_at >= %s AND r.created_at < %s"""
     params = [dt(ms), dt(me), dt(ms), dt(me)]
-    totals = """COUNT(CASE WHEN n >= 1 THEN 1 END), COUNT(CASE WHEN n >= 2 THEN 1 END), SUM(n), SUM(amt),
+    rows = _month_buyers(flows, params)
+    new = _fetch(
+        f"""
+        SELECT m.home_store_id, COUNT(*),
+               SUM(CASE WHEN EXISTS (SELECT 1 FROM {sale} s WHERE s.member_id = m.id AND s.created_at >= m.joined_at
+                                     AND s.created_at < %s) THEN 1 ELSE 0 END)
+        FROM {member} m WHERE m.joined_at >= %s AND m.joined_at < %s
+        GROUP BY m.home_store_id""",
+        [dt(me), dt(ms), dt(me)],
+    )
+    subtrees = region_subtrees()
+    if subtrees:
+        _region_month_buyers(rows, flows, params, subtrees)
+    _month_new_members(rows, new, subtrees)
+    if set(rows) == {None} and not rows[None]["buyers"] and not rows[None].get("new_members"):
+        return []
+    return [rows[k] for k in sorted(rows, key=lambda s: -1 if s is None else s)]
+
+
+# a month's distinct-member figures over the per-member sums (pm) of the month's flows
+MONTH_TOTALS = """COUNT(CASE WHEN n >= 1 THEN 1 END), COUNT(CASE WHEN n >= 2 THEN 1 END), SUM(n), SUM(amt),
                 SUM(CASE WHEN n >= 2 THEN amt ELSE 0 END)"""
+
+
+def _month_row(store, buyers, repeat, purchases, amount, repeat_amount) -> dict:
+    return dict(
+        store_id=store,
+        buyers=buyers or 0,
+        repeat_buyers=repeat or 0,
+        purchases=purchases or 0,
+        member_amount=money(amount),
+        repeat_amount=money(repeat_amount),
+    )
+
+
+def _month_buyers(flows: str, params: list) -> dict:
+    """{store: its month row} from the month's flows: per store (purchases at that store), then the
+    chain's (None, purchases anywhere)."""
+    totals = MONTH_TOTALS
     rows = {}
     for store, buyers, repeat, purchases, amount, repeat_amount in _fetch(
         f"""
@@ -339,44 +376,30 @@ def month_figures(day: date) -> list[dict]:
             params,
         )
     ]:
-        rows[store] = dict(
-            store_id=store,
-            buyers=buyers or 0,
-            repeat_buyers=repeat or 0,
-            purchases=purchases or 0,
-            member_amount=money(amount),
-            repeat_amount=money(repeat_amount),
-        )
-    new = _fetch(
+        rows[store] = _month_row(store, buyers, repeat, purchases, amount, repeat_amount)
+    return rows
+
+
+def _region_month_buyers(rows: dict, flows: str, params: list, subtrees) -> None:
+    """Each region's row in `rows`: its subtree's purchases as a whole."""
+    totals = MONTH_TOTALS
+    pairs_sql, pairs_params = region_pairs(subtrees)
+    for region, buyers, repeat, purchases, amount, repeat_amount in _fetch(
         f"""
-        SELECT m.home_store_id, COUNT(*),
-               SUM(CASE WHEN EXISTS (SELECT 1 FROM {sale} s WHERE s.member_id = m.id AND s.created_at >= m.joined_at
-                                     AND s.created_at < %s) THEN 1 ELSE 0 END)
-        FROM {member} m WHERE m.joined_at >= %s AND m.joined_at < %s
-        GROUP BY m.home_store_id""",
-        [dt(me), dt(ms), dt(me)],
-    )
-    subtrees = region_subtrees()
-    if subtrees:
-        pairs_sql, pairs_params = region_pairs(subtrees)
-        for region, buyers, repeat, purchases, amount, repeat_amount in _fetch(
-            f"""
             SELECT region_id, {totals} FROM (
                 SELECT u.member_id, t.region_id, SUM(u.n) AS n, SUM(u.amt) AS amt
                 FROM ({flows}) u JOIN ({pairs_sql}) t ON t.store_id = u.store_id
                 GROUP BY u.member_id, t.region_id) pm
             GROUP BY region_id""",
-            params + pairs_params,
-        ):
-            # a region's row is its subtree's (it replaces a row of sales made at the region node itself)
-            rows[region] = dict(
-                store_id=region,
-                buyers=buyers or 0,
-                repeat_buyers=repeat or 0,
-                purchases=purchases or 0,
-                member_amount=money(amount),
-                repeat_amount=money(repeat_amount),
-            )
+        params + pairs_params,
+    ):
+        # a region's row is its subtree's (it replaces a row of sales made at the region node itself)
+        rows[region] = _month_row(region, buyers, repeat, purchases, amount, repeat_amount)
+
+
+def _month_new_members(rows: dict, new: list[tuple], subtrees) -> None:
+    """new_members and converted on every row (a row for each store, region and the chain that has
+    new members and no buyers)."""
     # new members are by home store (one per member): a region's are the sums over its subtree
     new_by = {store: (count or 0, converted or 0) for store, count, converted in new}
     joined = dict(new_by)
@@ -390,9 +413,6 @@ def month_figures(day: date) -> list[dict]:
             store, dict(store_id=store, buyers=0, repeat_buyers=0, purchases=0, member_amount=ZERO, repeat_amount=ZERO)
         )
         row.update(new_members=count or 0, converted=converted or 0)
-    if set(rows) == {None} and not rows[None]["buyers"] and not rows[None].get("new_members"):
-        return []
-    return [rows[k] for k in sorted(rows, key=lambda s: -1 if s is None else s)]
 
 
 def region_subtrees() -> list[tuple[int, list[int]]]:
@@ -496,6 +516,34 @@ def campaign_figures(day: date, settings: AnalyticsSettings | None = None) -> li
     each grant, and the scene's coupons issued that day with their use so far."""
     s = settings or AnalyticsSettings.load()
     window = timedelta(days=s.attribution_days)
+    rows: dict[tuple, dict] = {}
+    _add_grants(rows, day, window)
+    _add_scene_coupons(rows, day)
+    return _with_costs(rows)
+
+
+def _campaign_row(rows: dict, scene, variant, store) -> dict:
+    """The row of (scene, variant, store) in `rows`, added with zeros the first time."""
+    return rows.setdefault(
+        (scene, variant, store),
+        dict(
+            scene_id=scene,
+            variant=variant,
+            store_id=store,
+            grants=0,
+            claimed=0,
+            points=0,
+            sales_after=ZERO,
+            coupons_issued=0,
+            coupons_used=0,
+            coupon_discount=ZERO,
+        ),
+    )
+
+
+def _add_grants(rows: dict, day: date, window: timedelta) -> None:
+    """The grants of `day` per scene, variant and home store, with their members' sales (kept after
+    returns) in `window` after each grant."""
     kept = ExpressionWrapper(
         F("amount") - F("returned_amount"), output_field=DecimalField(max_digits=14, decimal_places=2)
     )
@@ -510,25 +558,6 @@ def campaign_figures(day: date, settings: AnalyticsSettings | None = None) -> li
         .annotate(kept=Sum(kept))
         .values("kept")
     )
-    rows: dict[tuple, dict] = {}
-
-    def row(scene, variant, store):
-        return rows.setdefault(
-            (scene, variant, store),
-            dict(
-                scene_id=scene,
-                variant=variant,
-                store_id=store,
-                grants=0,
-                claimed=0,
-                points=0,
-                sales_after=ZERO,
-                coupons_issued=0,
-                coupons_used=0,
-                coupon_discount=ZERO,
-            ),
-        )
-
     given = [SceneGrant.Status.GRANTED, SceneGrant.Status.CLAIMED]
     for g in (
         SceneGrant.objects.filter(**_in_day("created_at", day))
@@ -542,8 +571,13 @@ def campaign_figures(day: date, settings: AnalyticsSettings | None = None) -> li
             sales_n=Sum("sales"),
         )
     ):
-        r = row(g["scene_id"], g["variant"], g["store"])
+        r = _campaign_row(rows, g["scene_id"], g["variant"], g["store"])
         r.update(grants=g["n"], claimed=g["claimed_n"], points=g["points_n"] or 0, sales_after=g["sales_n"] or ZERO)
+
+
+def _add_scene_coupons(rows: dict, day: date) -> None:
+    """The scenes' coupons issued on `day` (the variant of the member's first grant of the scene), with
+    their use so far."""
     variant = (
         SceneGrant.objects.filter(scene_id=OuterRef("scene_ref"), member_id=OuterRef("member_id"))
         .order_by("created_at")
@@ -563,8 +597,12 @@ def campaign_figures(day: date, settings: AnalyticsSettings | None = None) -> li
     ):
         if c["variant"] not in SceneGrant.Variant.values:
             continue  # a coupon of a scene without a grant row: nothing to compare it with
-        r = row(c["scene_ref"], c["variant"], c["store"])
+        r = _campaign_row(rows, c["scene_ref"], c["variant"], c["store"])
         r.update(coupons_issued=c["n"], coupons_used=c["used"], coupon_discount=c["discount"] or ZERO)
+
+
+def _with_costs(rows: dict) -> list[dict]:
+    """The rows of existing scenes in key order, with their cost (definitions.campaign_cost)."""
     scenes = Scene.objects.in_bulk({key[0] for key in rows})
     out = []
     for key in sorted(rows):

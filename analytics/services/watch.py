@@ -47,7 +47,18 @@ def check(on: date, settings: AnalyticsSettings | None = None) -> list[Flag]:
         for s in Scene.objects.filter(is_active=True).select_related("package", "package_b").order_by("name", "pk")
         if is_running(s, on)
     ]
-    counts = {
+    counts = _grant_counts(scenes, end, idle_start, pace_start)
+    flags = []
+    for scene in scenes:
+        mine = [r for (pk, _v), r in counts.items() if pk == scene.pk]
+        flags += _stopped(scene, mine, on, idle_days)
+        flags += _budget_short(scene, mine, on, pace_days)
+    return flags
+
+
+def _grant_counts(scenes, end, idle_start, pace_start) -> dict[tuple, dict]:
+    """{(scene, variant): grants up to `end` in the idle window, before it, and in the pace window}."""
+    return {
         (r["scene"], r["variant"]): r
         for r in SceneGrant.objects.filter(scene__in=scenes, created_at__lt=end)
         .exclude(status=SceneGrant.Status.HOLDOUT)
@@ -59,65 +70,71 @@ def check(on: date, settings: AnalyticsSettings | None = None) -> list[Flag]:
             paced=Count("id", filter=Q(created_at__gte=pace_start)),
         )
     }
-    flags = []
-    for scene in scenes:
-        mine = [r for (pk, _v), r in counts.items() if pk == scene.pk]
-        recent = sum(r["recent"] for r in mine)
-        before = any(r["before"] for r in mine)
-        since_window = scene.starts_on is not None and scene.starts_on <= on - timedelta(days=idle_days - 1)
-        if d.grants_stopped(scene.kind, recent, before, since_window):
-            flags.append(
-                Flag(
-                    scene,
-                    STOPPED,
-                    _("No grants for %(days)s days (%(start)s to %(end)s).")
-                    % {"days": idle_days, "start": on - timedelta(days=idle_days - 1), "end": on},
-                )
+
+
+def _stopped(scene: Scene, mine: list[dict], on: date, idle_days: int) -> list[Flag]:
+    """The scene's STOPPED flag, if its grants stopped (`mine`: its rows of _grant_counts)."""
+    recent = sum(r["recent"] for r in mine)
+    before = any(r["before"] for r in mine)
+    since_window = scene.starts_on is not None and scene.starts_on <= on - timedelta(days=idle_days - 1)
+    if d.grants_stopped(scene.kind, recent, before, since_window):
+        return [
+            Flag(
+                scene,
+                STOPPED,
+                _("No grants for %(days)s days (%(start)s to %(end)s).")
+                % {"days": idle_days, "start": on - timedelta(days=idle_days - 1), "end": on},
             )
-        budgets = []
-        if scene.budget_points is not None:
-            points_each = {
-                SceneGrant.Variant.A: scene.package.bonus_points,
-                SceneGrant.Variant.B: scene.package_b.bonus_points if scene.package_b else 0,
-            }
-            used = sum(r["paced"] * points_each.get(r["variant"], 0) for r in mine)
-            budgets.append((_("points"), scene.budget_points, scene.points_granted, used))
-        if scene.budget_grants is not None:
-            budgets.append((_("grants"), scene.budget_grants, scene.granted, sum(r["paced"] for r in mine)))
-        for what, budget, spent, used in budgets:
-            runs_out = d.budget_runs_out_on(budget - spent, used, pace_days, on)
-            if d.budget_short(runs_out, scene.ends_on, on):
-                until = scene.ends_on or _("the next %(n)s days") % {"n": d.OPEN_ENDED_HORIZON_DAYS}
-                if budget - spent <= 0:
-                    detail = (
-                        _("Budget of %(budget)s %(what)s all used; the scene runs until %(end)s.")
-                        if scene.ends_on
-                        else _("Budget of %(budget)s %(what)s all used; the scene has no end date.")
-                    ) % {"budget": budget, "what": what, "end": scene.ends_on}
-                    flags.append(Flag(scene, BUDGET, detail, runs_out))
-                    break
-                flags.append(
-                    Flag(
-                        scene,
-                        BUDGET,
-                        _(
-                            "Budget of %(budget)s %(what)s, %(left)s left; at %(used)s in the last %(days)s days it"
-                            " runs out on %(out)s, before %(end)s."
-                        )
-                        % {
-                            "budget": budget,
-                            "what": what,
-                            "left": max(0, budget - spent),
-                            "used": used,
-                            "days": pace_days,
-                            "out": runs_out,
-                            "end": until,
-                        },
-                        runs_out,
-                    )
-                )
-                break  # one budget alert per scene: the first budget that runs short
-    return flags
+        ]
+    return []
+
+
+def _budget_short(scene: Scene, mine: list[dict], on: date, pace_days: int) -> list[Flag]:
+    """One BUDGET flag at most: the first of the scene's budgets (points, then grants) that runs short."""
+    budgets = []
+    if scene.budget_points is not None:
+        points_each = {
+            SceneGrant.Variant.A: scene.package.bonus_points,
+            SceneGrant.Variant.B: scene.package_b.bonus_points if scene.package_b else 0,
+        }
+        used = sum(r["paced"] * points_each.get(r["variant"], 0) for r in mine)
+        budgets.append((_("points"), scene.budget_points, scene.points_granted, used))
+    if scene.budget_grants is not None:
+        budgets.append((_("grants"), scene.budget_grants, scene.granted, sum(r["paced"] for r in mine)))
+    for what, budget, spent, used in budgets:
+        runs_out = d.budget_runs_out_on(budget - spent, used, pace_days, on)
+        if d.budget_short(runs_out, scene.ends_on, on):
+            return [_budget_flag(scene, what, budget, spent, used, runs_out, on, pace_days)]
+    return []
+
+
+def _budget_flag(scene: Scene, what, budget, spent, used, runs_out, on: date, pace_days: int) -> Flag:
+    until = scene.ends_on or _("the next %(n)s days") % {"n": d.OPEN_ENDED_HORIZON_DAYS}
+    if budget - spent <= 0:
+        detail = (
+            _("Budget of %(budget)s %(what)s all used; the scene runs until %(end)s.")
+            if scene.ends_on
+            else _("Budget of %(budget)s %(what)s all used; the scene has no end date.")
+        ) % {"budget": budget, "what": what, "end": scene.ends_on}
+        return Flag(scene, BUDGET, detail, runs_out)
+    return Flag(
+        scene,
+        BUDGET,
+        _(
+            "Budget of %(budget)s %(what)s, %(left)s left; at %(used)s in the last %(days)s days it"
+            " runs out on %(out)s, before %(end)s."
+        )
+        % {
+            "budget": budget,
+            "what": what,
+            "left": max(0, budget - spent),
+            "used": used,
+            "days": pace_days,
+            "out": runs_out,
+            "end": until,
+        },
+        runs_out,
+    )
 
 
 def record(on: date) -> dict:
