@@ -3,6 +3,7 @@ import inside a function. The layers (core ← membership ← campaigns ← pos,
 portal) are import-linter's contract in pyproject.toml, run by `make lint`; this test guards the cycles,
 which that contract does not see inside one app."""
 
+import ast
 from pathlib import Path
 
 import grimp
@@ -69,3 +70,27 @@ def test_the_cycle_finder_finds_a_cycle(graph):
     cycles = import_cycles(graph)
     assert sorted(["core.errors", "core.rows"]) in cycles
     assert sorted(["core.clock", "core.money", "core.sms"]) in cycles
+
+
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 800, 80
+
+
+def application_files():
+    root = Path(__file__).resolve().parents[2]
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            if "migrations" not in path.parts:
+                yield path.relative_to(root), path.read_text()
+
+
+def test_no_application_module_over_800_lines_nor_function_over_80():
+    """Issue 27's size limits (complexity 15 is ruff's C90 in `make lint`)."""
+    too_long = []
+    for path, source in application_files():
+        if (lines := source.count("\n")) > MAX_MODULE_LINES:
+            too_long.append(f"{path}: {lines} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if (length := node.end_lineno - node.lineno + 1) > MAX_FUNCTION_LINES:
+                    too_long.append(f"{path}:{node.lineno} {node.name}: {length} lines")
+    assert too_long == []
