@@ -5,12 +5,6 @@ import pytest
 from django.db import connection
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Production hashing is deliberately slow; tests need not be."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture(autouse=True, scope="session")
 def celery_runs_tasks_in_process():
     """Tasks queued after commit run at once, in the test's process, and raise their errors."""
