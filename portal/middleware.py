@@ -10,6 +10,8 @@ from django.core.exceptions import BadRequest
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
+from core.api import error_response
+
 # C0 controls and DEL: never part of a path or a query parameter
 CONTROL = frozenset(chr(c) for c in [*range(0x00, 0x20), 0x7F])
 MSG_PATH = _("The address holds a control character.")
@@ -27,7 +29,6 @@ class RejectControlCharacters:
 
     def __call__(self, request):
         from core.parsers import FIELD_CONTROL
-        from pos.api_support import error_response
 
         api = request.path_info.startswith("/api/")
         if not CONTROL.isdisjoint(request.path):

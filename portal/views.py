@@ -13,6 +13,7 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from kombu import Connection
 
+from core.api import error_response
 from core.models import Heartbeat
 from membership import permissions
 
@@ -83,8 +84,6 @@ def _api(request) -> bool:
 
 def bad_request(request, exception, *args, **kwargs):
     if _api(request):
-        from pos.api_support import error_response
-
         if isinstance(exception, RequestDataTooBig):
             return error_response(413, "too_large", _("The request body is too large."))
         return error_response(400, "invalid", _("The request is not valid."))
@@ -93,16 +92,12 @@ def bad_request(request, exception, *args, **kwargs):
 
 def permission_denied(request, exception, *args, **kwargs):
     if _api(request):
-        from pos.api_support import error_response
-
         return error_response(403, "forbidden", _("You are not allowed to do this."))
     return defaults.permission_denied(request, exception, *args, **kwargs)
 
 
 def page_not_found(request, exception, *args, **kwargs):
     if _api(request):
-        from pos.api_support import error_response
-
         return error_response(404, "not_found", _("Not found."))
     return defaults.page_not_found(request, exception, *args, **kwargs)
 
@@ -132,8 +127,6 @@ def server_error(request, *args, **kwargs):
     its sales as if the network were down (static/js/counter-offline.js), a till retries later."""
     unavailable = _dependency_down()
     if _api(request):
-        from pos.api_support import error_response
-
         if unavailable:
             response = error_response(
                 503, "unavailable", _("The service is briefly unavailable: try again in a few seconds.")

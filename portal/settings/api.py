@@ -13,7 +13,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "pos.api_support.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     # JSON with size, depth and control-character limits (API_MAX_BODY_BYTES, API_MAX_JSON_DEPTH)
     "DEFAULT_PARSER_CLASSES": [
         "core.parsers.JSONParser",
