@@ -36,8 +36,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-CENT = Decimal("0.01")
-
+from core.money import CENT
 
 # ---------------------------------------------------------------------------------------------
 # days

@@ -6,6 +6,7 @@ from decimal import Decimal
 import tablib
 from django.http import HttpResponse
 
+from core.money import to_cents
 from core.spreadsheets import escape_formula
 
 from .selectors import DAY, MONEY, PCT, RATIO, TEXT, Table
@@ -23,9 +24,9 @@ def cell(kind: str, value):
     if value is None or value == "":
         return ""
     if kind == PCT:
-        return (Decimal(value) * 100).quantize(Decimal("0.01"))
+        return to_cents(Decimal(value) * 100)
     if kind in (MONEY, RATIO):
-        return Decimal(value).quantize(Decimal("0.01"))
+        return to_cents(value)
     if kind == DAY:
         return value if isinstance(value, date) else str(value)
     if kind == TEXT:

@@ -4,9 +4,10 @@ the manager (`manage.py check_ledger`).
 Set-based: a handful of grouped queries over the whole table, compared member by member."""
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.db.models import Q, Sum
+
+from core.money import to_cents
 
 from .models import Member, PointsEntry, StoredValueEntry
 
@@ -20,15 +21,6 @@ class Discrepancy:
 
     def __str__(self):
         return f"{self.member_no}: {self.what} is {self.cached}, the ledger says {self.ledger}"
-
-
-CENT = Decimal("0.01")
-
-
-def _fen(value) -> Decimal:
-    """A database sum of money, exact to the fen again: SQLite adds decimals as floats, so a sum
-    of 0.20 can come back as 0.200000000000003."""
-    return Decimal(value or 0).quantize(CENT)
 
 
 def discrepancies(member_ids=None) -> list[Discrepancy]:
@@ -76,7 +68,7 @@ def discrepancies(member_ids=None) -> list[Discrepancy]:
         if lots_available != max(balance, 0):
             found.append(Discrepancy(no, "points left in available lots", max(balance, 0), lots_available))
         s = sv.get(pk, {})
-        ledger_principal, ledger_bonus = _fen(s.get("principal")), _fen(s.get("bonus"))
+        ledger_principal, ledger_bonus = to_cents(s.get("principal")), to_cents(s.get("bonus"))
         if principal != ledger_principal:
             found.append(Discrepancy(no, "stored-value principal", principal, ledger_principal))
         if bonus != ledger_bonus:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from core.clock import now
+from core.money import to_cents
 from membership.demo import KNOWN_MEMBER
 from membership.models import Member, Role, Store, User
 
@@ -67,7 +68,7 @@ def seed(*, out=None) -> None:
                     store=stores[code],
                     clerk=clerks[code],
                     receipt_no=f"DEMO-R{n:06d}",
-                    amount=(amount / 2).quantize(Decimal("0.01")),
+                    amount=to_cents(amount / 2),
                     digest=sales.request_hash({"demo-return": n}),
                     at=at + timedelta(days=2),
                 )

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from django.db.models import Count, F, Sum
 
+from core.money import to_cents
 from membership.models import Purchase
 
 from ..models import Coupon, Notification, Scene, SceneGrant
@@ -78,8 +79,8 @@ def scene_results(scene: Scene, *, days: int = 30) -> list[VariantResult]:
                 coupons_issued=issued.count(),
                 coupons_used=used.count(),
                 points=rows.aggregate(p=Sum("points"))["p"] or 0,
-                sales=Decimal(sales).quantize(Decimal("0.01")),
-                sales_per_member=(Decimal(sales) / members).quantize(Decimal("0.01")),
+                sales=to_cents(sales),
+                sales_per_member=to_cents(Decimal(sales) / members),
                 cost=cost,
             )
         )
@@ -91,8 +92,8 @@ def scene_results(scene: Scene, *, days: int = 30) -> list[VariantResult]:
         if base is None:  # no holdout: compare A with B and B with A
             base = next((o for o in out if o.variant not in (r.variant, SceneGrant.Variant.HOLDOUT)), None)
         if base is not None:
-            r.incremental = ((r.sales_per_member - base.sales_per_member) * r.members).quantize(Decimal("0.01"))
-            r.roi = (r.incremental / r.cost).quantize(Decimal("0.01")) if r.cost else None
+            r.incremental = to_cents((r.sales_per_member - base.sales_per_member) * r.members)
+            r.roi = to_cents(r.incremental / r.cost) if r.cost else None
     return out
 
 

@@ -25,7 +25,7 @@ from core.errors import (
     MembershipError,
     PointsCapExceeded,
 )
-from core.money import CENT
+from core.money import CENT, in_cents
 
 from .. import config, hooks
 from ..models import EarnMultiplier, Member, PointsEntry, ProgramSettings, Tier, TierBasis
@@ -127,11 +127,7 @@ class Pricing:
 
 
 def parse_amount(value, field="amount") -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except Exception as exc:
-        raise Invalid(MSG_AMOUNT, field=field) from exc
-    if not amount.is_finite() or amount != amount.quantize(CENT):
+    if (amount := in_cents(value)) is None:
         raise Invalid(MSG_AMOUNT, field=field)
     return amount
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from core import lockout
 from core.clock import now
 from core.errors import Forbidden, InsufficientStoredValue, Invalid, NotFound, PinLocked
-from core.money import CENT, money
+from core.money import in_cents, money
 
 from .. import config
 from ..models import Member, PointsEntry, ProgramSettings, StoredValueEntry, StoredValuePayOrder, TopUpPlan
@@ -45,13 +45,9 @@ class TopUpResult:
 
 
 def _amount(value, field="amount") -> Decimal:
-    try:
-        value = Decimal(str(value))
-    except Exception as exc:
-        raise Invalid(MSG_AMOUNT, field=field) from exc
-    if not value.is_finite() or value <= 0 or value != value.quantize(CENT):
+    if (amount := in_cents(value)) is None or amount <= 0:
         raise Invalid(MSG_AMOUNT, field=field)
-    return value
+    return amount
 
 
 def _entry(

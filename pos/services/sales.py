@@ -18,6 +18,7 @@ from campaigns.services import coupons
 from core import rows
 from core.clock import now
 from core.errors import Forbidden, IdempotencyConflict, Invalid, NotFound, SaleTooOld
+from core.money import text as money_text
 from membership import config
 from membership.permissions import can_use_counter
 from membership.services import pricing, purchases, stored_value
@@ -62,10 +63,6 @@ def offline_overdraw(pay_points: int, pay_stored_value: Decimal, program) -> boo
 
 def request_hash(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
 
 
 @dataclass(frozen=True)
@@ -289,13 +286,13 @@ def sale_body(sale: Sale, result, priced) -> dict:
     return {
         "receipt_no": sale.receipt_no,
         "member_no": sale.member.member_no if sale.member_id else None,
-        "list_amount": _money(priced.list_amount),
-        "member_discount": _money(priced.member_discount),
-        "amount": _money(sale.amount),
-        "points_value": _money(sale.points_value),
-        "coupon_value": _money(sale.coupon_value),
-        "stored_value_paid": _money(sale.stored_value_paid),
-        "cash_due": _money(sale.cash_due),
+        "list_amount": money_text(priced.list_amount),
+        "member_discount": money_text(priced.member_discount),
+        "amount": money_text(sale.amount),
+        "points_value": money_text(sale.points_value),
+        "coupon_value": money_text(sale.coupon_value),
+        "stored_value_paid": money_text(sale.stored_value_paid),
+        "cash_due": money_text(sale.cash_due),
         "points_earned": sale.points_earned,
         "points_pending": result.points_pending if result else 0,
         "points_redeemed": sale.points_redeemed,
@@ -351,12 +348,12 @@ def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: 
                 sale.cash_due, cash_done, returned, sale.amount, returned == sale.amount, as_money=True
             )
             response = {
-                "amount": _money(amount),
-                "cash_back": _money(cash_back),
+                "amount": money_text(amount),
+                "cash_back": money_text(cash_back),
                 "points_reversed": member_return.points_reversed if member_return else 0,
                 "growth_reversed": member_return.growth_reversed if member_return else 0,
                 "points_refunded": member_return.points_refunded if member_return else 0,
-                "stored_value_refunded": _money(member_return.sv_refunded if member_return else Decimal(0)),
+                "stored_value_refunded": money_text(member_return.sv_refunded if member_return else Decimal(0)),
                 "points_balance": balance,
             }
             ret = Return.objects.create(
