@@ -5,7 +5,7 @@ from datetime import UTC, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import DecimalField, ExpressionWrapper, F, Min, OuterRef, Subquery, Sum
+from django.db.models import DecimalField, ExpressionWrapper, F
 from django.utils.dateparse import parse_datetime
 
 from core import rows
@@ -14,7 +14,7 @@ from core.errors import NotFound
 
 from . import config, qr
 from .identity import PHONE_RE, is_valid_number, normalise_phone
-from .models import Card, Member, PointsEntry, ProgramSettings, Purchase, Store, StoredValueEntry
+from .models import Card, Member, PointsEntry, Purchase, Store, StoredValueEntry
 
 ACTIVE = Member.Status.ACTIVE
 
@@ -25,7 +25,7 @@ def find_members(q: str) -> list[Member]:
     q = (q or "").strip()
     if not q:
         return []
-    base = with_card_no(Member.objects.select_related("tier", "home_store").filter(status=ACTIVE))
+    base = Member.objects.select_related("tier", "home_store").filter(status=ACTIVE)
     if qr.looks_like_token(q):
         return list(base.filter(member_no=qr.read_token(q)))
     if phone := _as_phone(q):
@@ -88,43 +88,24 @@ def member_by_no_or_card(value: str, *, lock: bool = False) -> Member:
     return member
 
 
-def expiring(member: Member, program: ProgramSettings | None = None) -> tuple[int, object]:
-    """Points that expire within the notice period, and the first date they do."""
-    program = program or config.program()
-    at = now()
-    row = PointsEntry.objects.filter(
-        member=member,
-        remaining__gt=0,
-        pending=False,
-        expires_at__gt=at,
-        expires_at__lte=at + timedelta(days=program.expiry_notice_days),
-    ).aggregate(points=Sum("remaining"), first=Min("expires_at"))
-    return row["points"] or 0, row["first"]
-
-
-def with_card_no(queryset):
-    """Annotate each member with the number of their primary active card (physical first)."""
-    cards = Card.objects.primary_first().filter(member=OuterRef("pk"))
-    return queryset.annotate(primary_card_no=Subquery(cards.values("number")[:1]))
-
-
 def discount_fraction(percent) -> str:
     """A discount in percent as the API's fraction: 2.00 → "0.02", 2.5 → "0.025", 0 → "0.00"."""
     text = f"{(Decimal(percent) / 100).quantize(Decimal('0.0001')):f}".rstrip("0")
     return text + "0" * max(0, 2 - len(text.split(".")[1]))
 
 
-def member_summary(member: Member, *, reveal_phone: bool = False, expiring_points=None) -> dict:
-    """The member summary of pos-api.md (also used by the counter and the member pages).
-    One query for the expiring points unless given (`expiring_points`: points, first date), plus one
-    for the card unless the member came from a queryset annotated with with_card_no()."""
-    soon, first = expiring_points if expiring_points is not None else expiring(member, config.program())
+def member_summary(member: Member, *, reveal_phone: bool = False) -> dict:
+    """The member summary of pos-api.md (the API, the counter and the member pages), as stored now:
+    one statement (SUMMARY_BY_ID) reads the member with their home store, primary card and the points
+    expiring soon."""
+    found = _read_summary(SUMMARY_BY_ID, id=member.pk)
+    if found is None:
+        raise NotFound(field="member")
+    return _summary(*found, reveal_phone=reveal_phone)
+
+
+def _summary(member: Member, card_no: str | None, soon: int, first, *, reveal_phone: bool) -> dict:
     nxt, needed = config.growth_to_next(member)
-    if hasattr(member, "primary_card_no"):  # annotated (with_card_no) or read with the member
-        card_no = member.primary_card_no
-    else:
-        card = member.cards.primary_first().first()
-        card_no = card.number if card else None
     return {
         "member_no": member.member_no,
         "name": member.name,
@@ -151,12 +132,11 @@ def member_summary(member: Member, *, reveal_phone: bool = False, expiring_point
     }
 
 
-# The till's lookup by phone in one statement (issue 17: the lookup's web CPU was the ORM compiling
-# three queries): the member with their home store, primary card and expiring points, the same rows
-# find_members, with_card_no and expiring select, written once more here by hand for this one path.
-# The primary card's order is Card.PRIMARY_ORDER's; a change to which points expire soon is made in
-# both places; tests/pos/test_sale_path.py holds the two lookups equal, field by field.
-SUMMARY_BY_PHONE = """
+# The member summary in one statement (issue 17: the lookup's web CPU was the ORM compiling three
+# queries; issue 27: the only read of a summary, by phone for the till's lookup or by id): the member
+# with their home store, primary card (Card.PRIMARY_ORDER) and the points expiring within the notice
+# period (what points.send_expiry_notices tells members about).
+SUMMARY = """
 SELECT m.id, m.member_no, m.name, m.phone, m.tier_id, m.growth_value, m.points_balance, m.points_pending,
        m.sv_principal, m.sv_bonus, m.birth_month, m.birth_day, m.joined_at, m.home_store_id, s.code,
        (SELECT c.number FROM membership_card c WHERE c.member_id = m.id AND c.status = %(card_active)s
@@ -164,12 +144,50 @@ SELECT m.id, m.member_no, m.name, m.phone, m.tier_id, m.growth_value, m.points_b
        (SELECT SUM(e.remaining) FROM membership_pointsentry e WHERE {due}),
        (SELECT MIN(e.expires_at) FROM membership_pointsentry e WHERE {due})
 FROM membership_member m JOIN membership_store s ON s.id = m.home_store_id
-WHERE m.phone = %(phone)s AND m.status = %(active)s
-ORDER BY m.id LIMIT 1""".format(
+WHERE {where}
+ORDER BY m.id LIMIT 1"""
+_PARTS = dict(
     due="e.member_id = m.id AND e.remaining > 0 AND NOT e.pending AND e.expires_at > %(at)s "
     "AND e.expires_at <= %(until)s",
     card_order=", ".join(f"c.{f.lstrip('-')} {'DESC' if f.startswith('-') else 'ASC'}" for f in Card.PRIMARY_ORDER),
 )
+SUMMARY_BY_PHONE = SUMMARY.format(where="m.phone = %(phone)s AND m.status = %(active)s", **_PARTS)
+SUMMARY_BY_ID = SUMMARY.format(where="m.id = %(id)s", **_PARTS)
+
+
+def _read_summary(statement: str, **key) -> tuple | None:
+    """(member, primary card number, points expiring soon, first expiry) read by `statement`, or None."""
+    at = now()
+    until = at + timedelta(days=config.program().expiry_notice_days)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cur:
+        cur.execute(
+            statement,
+            {"card_active": Card.Status.ACTIVE, "at": adapt(at), "until": adapt(until), "active": ACTIVE, **key},
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None
+    (pk, member_no, name, member_phone, tier_id, growth, balance, pending, principal, bonus, month, day,
+     joined, store_id, store_code, card_no, soon, first) = row  # fmt: skip
+    member = Member(
+        id=pk,
+        member_no=member_no,
+        name=name,
+        phone=member_phone,
+        tier_id=tier_id,
+        growth_value=growth,
+        points_balance=balance,
+        points_pending=pending,
+        sv_principal=Decimal(str(principal)),
+        sv_bonus=Decimal(str(bonus)),
+        birth_month=month,
+        birth_day=day,
+        joined_at=_utc(joined),
+    )
+    member.tier = config.tier(tier_id)
+    member.home_store = Store(id=store_id, code=store_code)
+    return member, card_no, int(soon or 0), _utc(first)
 
 
 def _utc(value):
@@ -181,46 +199,11 @@ def _utc(value):
 
 def lookup_summary(q: str, *, reveal_phone: bool = False) -> dict:
     """The member summary of what a clerk typed or scanned (the API's lookup): a phone in one
-    statement, anything else through find_member."""
+    statement, anything else found by find_member, then summarised."""
     phone = _as_phone((q or "").strip())
     if phone:
-        at = now()
-        until = at + timedelta(days=config.program().expiry_notice_days)
-        adapt = connection.ops.adapt_datetimefield_value
-        with connection.cursor() as cur:
-            cur.execute(
-                SUMMARY_BY_PHONE,
-                {
-                    "card_active": Card.Status.ACTIVE,
-                    "at": adapt(at),
-                    "until": adapt(until),
-                    "phone": phone,
-                    "active": ACTIVE,
-                },
-            )
-            row = cur.fetchone()
-        if row is not None:
-            (pk, member_no, name, member_phone, tier_id, growth, balance, pending, principal, bonus, month, day,
-             joined, store_id, store_code, card_no, soon, first) = row  # fmt: skip
-            member = Member(
-                id=pk,
-                member_no=member_no,
-                name=name,
-                phone=member_phone,
-                tier_id=tier_id,
-                growth_value=growth,
-                points_balance=balance,
-                points_pending=pending,
-                sv_principal=Decimal(str(principal)),
-                sv_bonus=Decimal(str(bonus)),
-                birth_month=month,
-                birth_day=day,
-                joined_at=_utc(joined),
-            )
-            member.tier = config.tier(tier_id)
-            member.home_store = Store(id=store_id, code=store_code)
-            member.primary_card_no = card_no
-            return member_summary(member, reveal_phone=reveal_phone, expiring_points=(int(soon or 0), _utc(first)))
+        if (found := _read_summary(SUMMARY_BY_PHONE, phone=phone)) is not None:
+            return _summary(*found, reveal_phone=reveal_phone)
         if "".join(ch for ch in q if ch.isdigit()) == phone:  # nothing else in find_members reads 11 digits
             raise NotFound(field="q")
     return member_summary(find_member(q), reveal_phone=reveal_phone)

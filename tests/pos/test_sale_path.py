@@ -85,7 +85,9 @@ def test_the_one_statement_lookup_answers_what_the_general_lookup_answers(api, d
     pending points, stored value, no card at all, a tier with a next tier, on SQLite and PostgreSQL."""
     from datetime import timedelta
 
-    from core.clock import now
+    from django.db.models import Min, Sum
+
+    from core.clock import local, now
     from membership import selectors
     from membership.models import Card, Member, PointsEntry
     from membership.services import points, stored_value
@@ -102,12 +104,37 @@ def test_the_one_statement_lookup_answers_what_the_general_lookup_answers(api, d
         member=member, amount="100.50", store=demo_staff["clerk1"].store, acting_user=demo_staff["clerk1"]
     )
     Card.objects.filter(member__phone="13800138001").update(status=Card.Status.BLOCKED)
+
+    def by_the_orm(member):
+        """The summary's figures the rule defines, read by the ORM, independently of the statement."""
+        at = now()
+        due = PointsEntry.objects.filter(
+            member=member, remaining__gt=0, pending=False, expires_at__gt=at, expires_at__lte=at + timedelta(days=30)
+        ).aggregate(points=Sum("remaining"), first=Min("expires_at"))
+        card = member.cards.primary_first().first()
+        return {
+            "card_no": card.number if card else None,
+            "expiring_soon": due["points"] or 0,
+            "expiring_on": local(due["first"]).date().isoformat() if due["first"] else None,
+            "balance": member.points_balance,
+            "principal": f"{member.sv_principal:.2f}",
+        }
+
     for phone in ("13800138000", "13800138001", "138 0013 8000", "+8613800138000"):
-        general = MemberSummary(selectors.member_summary(selectors.find_member(phone))).data
+        found = selectors.find_member(phone)
+        general = MemberSummary(selectors.member_summary(found)).data
         one = selectors.lookup_summary(phone)
         assert one == general, phone
         assert one == MemberSummary(one).data
         assert clerk.get("/api/v1/members/lookup/", {"q": phone}).json() == one
+        expected = by_the_orm(Member.objects.get(pk=found.pk))
+        assert {
+            "card_no": one["card_no"],
+            "expiring_soon": one["points"]["expiring_soon"],
+            "expiring_on": one["points"]["expiring_on"],
+            "balance": one["points"]["balance"],
+            "principal": one["stored_value"]["principal"],
+        } == expected, phone
     one = selectors.lookup_summary("13800138000")
     assert one["points"]["expiring_soon"] == 500 and one["stored_value"]["principal"] == "100.50"
     assert selectors.lookup_summary("13800138001")["card_no"] is None
