@@ -249,8 +249,7 @@ class SalesView(CounterAPIView):
             best_price=v["best_price"],
             pin=v["pin"] or None,
             digest=sale_digest(v),
-            at=sales.check_occurred_at(v["occurred_at"]) if v["occurred_at"] else None,
-            offline=v["occurred_at"] is not None,
+            occurred_at=v["occurred_at"],
         )
 
 
@@ -273,7 +272,7 @@ class ReturnsView(CounterAPIView):
             receipt_no=v["receipt_no"],
             amount=v["amount"],
             digest=sales.request_hash({"sale": sale.pk, **v}),
-            at=sales.check_occurred_at(v["occurred_at"]) if "occurred_at" in v else None,
+            occurred_at=v.get("occurred_at"),
         )
         return Response(
             s.ReturnResponse(outcome.body).data,

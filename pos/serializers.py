@@ -99,7 +99,11 @@ class OccurredAt(serializers.DateTimeField):
     refused rather than guessed in the server's zone)."""
 
     def to_internal_value(self, value):
-        if isinstance(value, str) and (parsed := parse_datetime(value.strip())) is not None and parsed.tzinfo is None:
+        try:
+            parsed = parse_datetime(value.strip()) if isinstance(value, str) else None
+        except ValueError:  # well formed but impossible: 30 February, an offset of +25:00
+            self.fail("invalid", format="YYYY-MM-DDThh:mm:ss+hh:mm")
+        if parsed is not None and parsed.tzinfo is None:
             raise serializers.ValidationError(str(MSG_OCCURRED_OFFSET))
         return super().to_internal_value(value)
 

@@ -72,6 +72,17 @@ class Outcome:
     replayed: bool
 
 
+def _occurred(model, store, receipt_no, digest, occurred_at):
+    """A queued sale's or return's time checked (check_occurred_at); one too old that was recorded
+    already is its first answer (the Outcome), never a refusal the clerk would answer by entering it again."""
+    try:
+        return check_occurred_at(occurred_at)
+    except SaleTooOld:
+        if replay := _replay(model, store, receipt_no, digest):
+            return replay
+        raise
+
+
 def _check_receipt(receipt_no) -> str:
     receipt_no = (receipt_no or "").strip()
     if not receipt_no or len(receipt_no) > 64:
@@ -182,6 +193,7 @@ def record_sale(
     digest: str,
     at=None,
     offline: bool = False,
+    occurred_at=None,
 ) -> Outcome:
     """A sale at the till, priced by membership's one sale arithmetic (quote_sale): `member` a Member,
     or a MemberRef as the till named them (found by the sale's lock: NotFound with field "member" when
@@ -190,7 +202,9 @@ def record_sale(
     history, a till's queued sale). `offline`: a sale the till queued while its network was down
     (sent with its `occurred_at`, checked by check_occurred_at): it earns at the rules of its time,
     and may pay with points and stored value beyond the balances where the program allows it
-    (offline_overdraw), which flags the sale for the store manager.
+    (offline_overdraw), which flags the sale for the store manager. `occurred_at`: a queued sale's
+    time as the till sent it (then `offline`), checked by check_occurred_at after a replay was looked
+    for: a recorded sale retried after it left the window gets its first answer, not sale_too_old.
 
     One transaction: the member locked once (first: then the coupon), the PIN checked once under that
     lock, the sale priced and written. A wrong PIN rolls it back and is counted after."""
@@ -213,6 +227,10 @@ def record_sale(
     # answers (below). A coupon is checked before anything is written, so then it is looked up here.
     if (coupon_code or member is None) and (replay := _replay(Sale, store, receipt_no, digest)):
         return replay
+    if occurred_at is not None:
+        at, offline = _occurred(Sale, store, receipt_no, digest, occurred_at), True
+        if isinstance(at, Outcome):
+            return at
     try:
         with transaction.atomic():
             return _record(store, clerk, receipt_no, member, sale, pin=pin, digest=digest, at=at, offline=offline)
@@ -313,8 +331,11 @@ def get_sale(sale_id) -> Sale:
         raise NotFound(field="sale_id") from exc
 
 
-def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: str, at=None) -> Outcome:
-    """A return against a sale, at any store of the chain (recorded at the returning store)."""
+def record_return(
+    *, sale: Sale, store, clerk, receipt_no: str, amount, digest: str, at=None, occurred_at=None
+) -> Outcome:
+    """A return against a sale, at any store of the chain (recorded at the returning store).
+    `occurred_at`: a queued return's time, checked after a replay was looked for (as record_sale)."""
     if not can_use_counter(clerk) or clerk.store_id != store.pk:
         raise Forbidden(field="store")
     receipt_no = _check_receipt(receipt_no)
@@ -323,6 +344,10 @@ def record_return(*, sale: Sale, store, clerk, receipt_no: str, amount, digest: 
         raise Invalid(pricing.MSG_AMOUNT, field="amount")
     if replay := _replay(Return, store, receipt_no, digest):
         return replay
+    if occurred_at is not None:
+        at = _occurred(Return, store, receipt_no, digest, occurred_at)
+        if isinstance(at, Outcome):
+            return at
     try:
         with transaction.atomic():
             sale = Sale.objects.select_for_update().get(pk=sale.pk)

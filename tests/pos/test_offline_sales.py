@@ -330,3 +330,36 @@ def test_check_ledger_refuses_a_balance_below_zero_that_nobody_flagged(member, b
     assert [d.what for d in discrepancies()] == ["points below zero, not flagged"]
     Member.objects.filter(pk=member.pk).update(points_flagged=True)
     assert discrepancies() == []
+
+
+def test_a_recorded_queued_sale_retried_after_it_left_the_window_gets_its_first_answer(api, member):
+    """R6 (issue 28): the age check ran before the receipt's replay, so a till that lost the answer
+    and retried once the sale was older than the window got sale_too_old, and the clerk entered it
+    again: a double sale. The first answer comes back; a new sale that old is still refused."""
+    clerk = api("clerk1")
+    when = timezone.now() - timedelta(days=6)
+    body = {"receipt_no": "OFF-LATE", "member": member.member_no, "amount": "30.00", "occurred_at": iso(when)}
+    first = clerk.post("/api/v1/sales/", body, format="json")
+    assert first.status_code == 201, first.json()
+    returned = {"receipt_no": "OFF-LATE-R", "amount": "10.00", "occurred_at": iso(when + timedelta(hours=1))}
+    first_return = clerk.post(f"/api/v1/sales/{first.json()['sale_id']}/returns/", returned, format="json")
+    assert first_return.status_code == 201, first_return.json()
+    settings_(offline_sale_days=5)  # the retry comes when the sale is past the window
+    again = clerk.post("/api/v1/sales/", body, format="json")
+    assert again.status_code == 200 and again.json() == first.json()
+    again_return = clerk.post(f"/api/v1/sales/{first.json()['sale_id']}/returns/", returned, format="json")
+    assert again_return.status_code == 200 and again_return.json() == first_return.json()
+    other = clerk.post("/api/v1/sales/", {**body, "receipt_no": "OFF-LATE-2"}, format="json")
+    assert other.status_code == 400 and other.json()["error"]["code"] == "sale_too_old"
+    assert Sale.objects.count() == 1 and Return.objects.count() == 1
+
+
+@pytest.mark.parametrize("occurred_at", ["2026-02-30T10:00:00+08:00", "2026-05-20T10:00:00+25:00"])
+def test_an_impossible_time_is_a_400_naming_occurred_at(api, member, occurred_at):
+    """R13 (issue 28): a well-formed but impossible occurred_at answered 500 and blocked the till's queue."""
+    clerk = api("clerk1")
+    body = {"receipt_no": "OFF-BAD", "member": member.member_no, "amount": "10.00", "occurred_at": occurred_at}
+    answer = clerk.post("/api/v1/sales/", body, format="json")
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["code"] == "invalid" and "occurred_at" in answer.json()["error"]["fields"]
+    assert Sale.objects.count() == 0
