@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 from core import rows
-from core.errors import NotFound
+from core.errors import Invalid, NotFound
 
 from .. import config
 from ..models import AuditLog, Member
@@ -18,9 +20,13 @@ class MemberRef:
     value: str
 
 
-def lock_member(member_or_id) -> Member:
+MSG_CLOSED = _("This member account is closed.")
+
+
+def lock_member(member_or_id, *, active: bool = False) -> Member:
     """Lock the member row for the rest of the transaction and return it fresh: a member, an id, or a
-    MemberRef (an active member by number or card; NotFound when there is none).
+    MemberRef (an active member by number or card; NotFound when there is none). `active`: a closed
+    member is refused (Invalid naming `member`), as a sale refuses them.
 
     Lock order everywhere: the member first, then coupon or stock rows by id. The member's tier
     comes from the program's kept tiers (membership.config), not from another query."""
@@ -28,6 +34,8 @@ def lock_member(member_or_id) -> Member:
         member = member_by_no_or_card(member_or_id.value, lock=True)
     elif (member := rows.lock(Member, getattr(member_or_id, "pk", member_or_id))) is None:
         raise NotFound(field="member")
+    if active and member.status != Member.Status.ACTIVE:
+        raise Invalid(MSG_CLOSED, field="member")
     member.tier = config.tier(member.tier_id)
     return member
 

@@ -10,7 +10,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils.translation import gettext_lazy as _
 
 from core import rows
 from core.clock import now
@@ -22,7 +21,7 @@ from ..models import Member, PointsEntry, Purchase, PurchaseReturn, Tier
 from ..signals import purchase_recorded, return_recorded
 from . import points as points_service
 from . import pricing, stored_value, tiers
-from .common import lock_member
+from .common import MSG_CLOSED, lock_member
 from .pricing import MSG_AMOUNT, CouponTerms, Pricing, parse_amount
 
 Kind, Source = PointsEntry.Kind, PointsEntry.Source
@@ -67,12 +66,11 @@ def quote(
     best_price: bool = False,
     at: datetime | None = None,
     overdraw: bool = False,
-    context: pricing.SaleContext | None = None,
 ) -> Pricing:
-    """Price a sale without writing anything: what record_priced records (the till's preview, and the
-    sale itself on the locked member). `context`: the member's SaleContext when already read."""
+    """Price a member's sale without writing anything, as record_purchase prices it on the locked
+    member (a till's sale and its preview price through pos.services.sales.quote_sale)."""
     return pricing.price_sale(
-        context or pricing.sale_context(member, lines=lines, at=at or now()),
+        pricing.sale_context(member, lines=lines, at=at or now()),
         amount=amount,
         list_amount=list_amount,
         lines=lines or (),
@@ -166,7 +164,8 @@ def record_purchase(
             existing := Purchase.objects.filter(idempotency_key=idempotency_key).values_list("pk", flat=True).first()
         ):
             return _result(Purchase.objects.get(pk=existing), member, replayed=True, upgraded=False)
-        check_active(member)
+        if member.status != Member.Status.ACTIVE:
+            raise Invalid(MSG_CLOSED, field="member")
         at = at or now()
         priced = quote(
             member=member,
@@ -193,11 +192,6 @@ def record_purchase(
         )
 
 
-def check_active(member: Member) -> None:
-    if member.status != Member.Status.ACTIVE:
-        raise Invalid(_("This member account is closed."), field="member")
-
-
 def record_priced(
     member: Member,
     priced: Pricing,
@@ -209,12 +203,14 @@ def record_priced(
     pin=None,
     acting_user=None,
     overdraw: bool = False,
+    program=None,
 ) -> PurchaseResult:
     """Write a sale priced on `member` as locked in the caller's transaction: the purchase, then points
     paid (FIFO by expiry) → stored value paid (principal first, or in proportion; `pin` checked under
     the lock) → points earned on what was paid with money or stored value, at the tier held before
-    this sale → growth (1 per whole yuan of that) → instant upgrade."""
-    program = config.program()
+    this sale → growth (1 per whole yuan of that) → instant upgrade. `program`: the settings the sale
+    was priced with (its SaleContext's), else the kept ones."""
+    program = program or config.program()
     old_tier = member.tier
     purchase = rows.insert(
         Purchase(

@@ -154,17 +154,16 @@ def quote_sale(
         raise Invalid(MSG_NEEDS_MEMBER, field="member")
     coupon = coupons.check(code=coupon_code, member=member, store=store, at=at, lock=lock) if coupon_code else None
     context = pricing.sale_context(member, lines=lines, at=at or now())
-    priced = purchases.quote(
-        member=member,
+    priced = pricing.price_sale(
+        context,
         amount=amount,
         list_amount=list_amount,
-        lines=lines,
+        lines=lines or (),
         pay_points=pay_points,
         pay_stored_value=pay_stored_value,
         coupon=coupons.terms(coupon) if coupon else None,
         best_price=best_price,
         overdraw=overdraw,
-        context=context,
     )
     return SaleQuote(context, coupon, priced)
 
@@ -248,8 +247,7 @@ def _record(store, clerk, receipt_no, member, sale: dict, *, pin, digest, at, of
     """record_sale's transaction: lock, PIN, quote, the member's purchase, the coupon used, the till's row."""
     result = None
     if member is not None:
-        member = lock_member(member)  # lock order: the member first, then the coupon
-        purchases.check_active(member)
+        member = lock_member(member, active=True)  # lock order: the member first, then the coupon
         if sale["pay_stored_value"]:
             pin = stored_value.check_pin(member, pin)
     at = at or now()
@@ -267,6 +265,7 @@ def _record(store, clerk, receipt_no, member, sale: dict, *, pin, digest, at, of
             pin=pin,
             acting_user=clerk,
             overdraw=overdraw,
+            program=quote.context.program,
         )
         if quote.coupon is not None and priced.coupon_applied:
             coupons.mark_used(quote.coupon, discount=priced.coupon_value, store=store, sale_ref=receipt_no, at=at)
