@@ -100,6 +100,11 @@ def may_act_for_store(user, store) -> bool:
     return can_use_counter(user) and user.store_id == getattr(store, "pk", store)
 
 
+def may_refund_top_up(user, topup) -> bool:
+    """A top-up is refunded by a manager of the store that took it, or by HQ (issue 28, R4)."""
+    return is_hq(user) or (can_manage_members(user) and user.store_id == topup.store_id)
+
+
 def role_required(predicate):
     """View decorator: anonymous → sign-in page; signed in without the right → 403."""
 

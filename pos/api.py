@@ -522,9 +522,7 @@ class TopUpRefundView(CounterAPIView):
     )
     @idempotent
     def post(self, request, topup_id):
-        if not topup_id.isdigit() or len(topup_id) > 18:
-            raise NotFound(field="topup")
         entry = stored_value.refund_top_up(
-            topup=stored_value.topup_entry(int(topup_id)), acting_user=request.user, store=request.user.store
+            topup=stored_value.topup_entry(topup_id), acting_user=request.user, store=request.user.store
         )
         return Response(s.TopUpRefundOut(entry).data, status=status.HTTP_201_CREATED)

@@ -40,7 +40,9 @@ def desk_context(request, member: Member, *, errors: dict | None = None, keep: b
     topups = pos_selectors.recent_top_ups(member)
     return {
         "cards": list(member.cards.primary_first()),
-        "topups": [{"entry": t, "refunded": bool(t.refunds.all())} for t in topups],
+        "topups": [
+            {"entry": t, "ref": stored_value.topup_ref(t.pk), "refunded": bool(t.refunds.all())} for t in topups
+        ],
         "can_manage": permissions.can_manage_members(request.user),
         "adjust_limit": config.program().adjustment_limit,
         "values": {f: request.POST.get(f, "") for f in FIELDS} if keep else {},
@@ -181,10 +183,7 @@ def refund_topup(request):
     if refused:
         return refused
     try:
-        topup_id = request.POST.get("topup", "")
-        if not topup_id.isdigit():
-            raise NotFound(field="topup")
-        topup = stored_value.topup_entry(int(topup_id))
+        topup = stored_value.topup_entry(request.POST.get("topup", ""))
         if topup.member_id != member.pk:
             raise NotFound(field="topup")
         entry = stored_value.refund_top_up(topup=topup, acting_user=request.user, store=request.user.store)

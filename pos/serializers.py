@@ -6,6 +6,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from membership.models import Gender
+from membership.services import stored_value
 
 from .services.sales import MSG_OCCURRED_OFFSET
 
@@ -249,12 +250,15 @@ class TopUpRequest(serializers.Serializer):
 
 
 class TopUpResponse(serializers.Serializer):
-    topup_id = serializers.CharField(source="entry.pk", help_text="for a refund of this top-up")
+    topup_id = serializers.SerializerMethodField(help_text="for a refund of this top-up (opaque)")
     principal_added = serializers.DecimalField(**MONEY)
     bonus_added = serializers.DecimalField(**MONEY)
     points_added = serializers.IntegerField(help_text="bonus points of the plan (demo: TOPUP300 +100)")
     principal = serializers.DecimalField(**MONEY)
     bonus = serializers.DecimalField(**MONEY)
+
+    def get_topup_id(self, result) -> str:
+        return stored_value.topup_ref(result.entry.pk)
 
 
 class ErrorBody(serializers.Serializer):
@@ -394,11 +398,14 @@ class CloseOut(serializers.Serializer):
 
 
 class TopUpRefundOut(serializers.Serializer):
-    topup_id = serializers.CharField()
+    topup_id = serializers.SerializerMethodField()
     principal_refunded = serializers.SerializerMethodField()
     bonus_removed = serializers.SerializerMethodField()
     principal = serializers.DecimalField(source="principal_after", **MONEY)
     bonus = serializers.DecimalField(source="bonus_after", **MONEY)
+
+    def get_topup_id(self, entry) -> str:
+        return stored_value.topup_ref(entry.topup_id)
 
     def get_principal_refunded(self, entry) -> str:
         return f"{-entry.principal:.2f}"

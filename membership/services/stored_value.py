@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.contrib.auth.hashers import check_password, make_password
+from django.core import signing
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +20,7 @@ from core.money import in_cents, money
 
 from .. import config
 from ..models import Member, PointsEntry, ProgramSettings, StoredValueEntry, StoredValuePayOrder, TopUpPlan
+from ..permissions import may_refund_top_up
 from . import points
 from .common import audit, lock_member
 
@@ -258,6 +260,8 @@ def refund_top_up(*, topup: StoredValueEntry, acting_user=None, store=None) -> S
     removed (as much as is left). Once per top-up (a unique constraint)."""
     if topup.kind != Kind.TOPUP:
         raise Invalid(_("Only a top-up can be refunded this way."), field="topup")
+    if acting_user is not None and not may_refund_top_up(acting_user, topup):
+        raise NotFound(field="topup")  # another store's top-up: as if there were none
     with transaction.atomic():
         member = lock_member(topup.member_id)
         if topup.refunds.exists():
@@ -322,8 +326,19 @@ def set_pin(*, member, pin: str, acting_user=None) -> None:
         audit("sv.set_pin", member=member, operator=acting_user)
 
 
-def topup_entry(pk) -> StoredValueEntry:
+_TOPUP_REFS = signing.Signer(salt="membership.stored_value.topup")
+
+
+def topup_ref(pk: int) -> str:
+    """How a top-up is named outside (the API's topup_id, the desk's refund button): its id signed,
+    so that nobody reaches another top-up by counting (issue 28, R4)."""
+    return _TOPUP_REFS.sign(str(pk))
+
+
+def topup_entry(ref: str) -> StoredValueEntry:
+    """The top-up a ref (topup_ref) names; NotFound for anything else."""
     try:
+        pk = int(_TOPUP_REFS.unsign(str(ref)))
         return StoredValueEntry.objects.get(pk=pk, kind=Kind.TOPUP)
-    except StoredValueEntry.DoesNotExist as exc:
+    except (signing.BadSignature, ValueError, StoredValueEntry.DoesNotExist) as exc:
         raise NotFound(field="topup") from exc

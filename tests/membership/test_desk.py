@@ -140,7 +140,7 @@ def test_closing_a_membership_erases_personal_data_and_keeps_ledgers(enrol, demo
     member = enrol(phone="13800000001", name="张三", birthday="1990-05-20", card_no=STOCK[0], marketing_consent=True)
     member.tags.add(Tag.objects.create(name="VIP"))
     buy(member, "100.00")
-    stored_value.top_up(member=member, amount="50.00", idempotency_key="t")
+    stored_value.top_up(member=member, amount="50.00", idempotency_key="t", store=demo_staff["manager1"].store)
     with pytest.raises(Forbidden):
         enrolment.close(member=member, reason="asked", acting_user=demo_staff["clerk1"])
     with pytest.raises(Invalid) as money_left:

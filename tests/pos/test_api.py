@@ -186,7 +186,7 @@ def test_idempotency_key_replays_the_first_response(api):
         "bonus": "40.00",
         "topup_id": first.json()["topup_id"],
     }
-    assert StoredValueEntry.objects.get(pk=first.json()["topup_id"]).kind == "topup"
+    assert stored_value.topup_entry(first.json()["topup_id"]).kind == "topup"
     other = clerk.post(url, {"amount": "100.00"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert other.status_code == 409 and error(other)["code"] == "idempotency_conflict"
     assert Member.objects.get().sv_principal == Decimal("300.00")

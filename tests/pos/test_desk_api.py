@@ -18,7 +18,7 @@ from campaigns.models import (
 from campaigns.services import mall
 from core.sms import LocmemSmsBackend
 from membership.ledger import discrepancies
-from membership.models import AuditLog, Card, Member, Tag
+from membership.models import AuditLog, Card, Member, StoredValueEntry, Tag
 from membership.services import cards, points, stored_value
 from pos.models import Sale
 
@@ -318,3 +318,31 @@ def test_close_a_membership(api, demo_staff, campaigns_demo):
     assert discrepancies() == []
     assert enrol(clerk)["member_no"] != no  # the phone enrols again
     assert audited("member.close").operator == demo_staff["manager1"]
+
+
+def test_a_manager_refunds_only_their_own_store_s_top_ups_named_by_an_unguessable_id(api, demo_staff):
+    """R4 (issue 28): any store's manager refunded any store's top-up by its sequential id. Now the
+    top-up's own store's manager (or HQ) refunds it; another store's is 404, and a counted id is no name."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from membership.models import Role, Store, User
+
+    s002 = Store.objects.get(code="S002")
+    manager2 = User.objects.create_user("manager2", password="pw-manager2-long", role=Role.MANAGER, store=s002)
+    other_store = APIClient()
+    other_store.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager2).key}")
+    clerk, manager = api("clerk1"), api("manager1")
+    no = enrol(clerk)["member_no"]
+    topup = clerk.post(f"/api/v1/members/{no}/stored-value/topups/", {"amount": "100.00"}, format="json").json()
+    assert not topup["topup_id"].isdigit()
+    entry = StoredValueEntry.objects.get(kind="topup")
+    refused = other_store.post(f"/api/v1/stored-value/topups/{topup['topup_id']}/refund/", format="json")
+    assert refused.status_code == 404 and error(refused)["code"] == "not_found"
+    counted = manager.post(f"/api/v1/stored-value/topups/{entry.pk}/refund/", format="json")
+    assert counted.status_code == 404  # the bare sequential id names nothing
+    forged = manager.post(f"/api/v1/stored-value/topups/{entry.pk}:forged/refund/", format="json")
+    assert forged.status_code == 404
+    assert not StoredValueEntry.objects.filter(topup=entry).exists()
+    done = manager.post(f"/api/v1/stored-value/topups/{topup['topup_id']}/refund/", format="json")
+    assert done.status_code == 201 and done.json()["topup_id"] == topup["topup_id"]

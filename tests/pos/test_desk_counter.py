@@ -126,8 +126,10 @@ def test_clerks_cannot_merge_close_or_refund(staff, member):
 def test_manager_refunds_merges_and_closes(staff, member, enrol):
     manager = staff("manager1")
     base = {"member_no": member.member_no}
-    topup = stored_value.top_up(member=member, amount="300.00", plan_code="TOPUP300", idempotency_key="t").entry
-    refunded = manager.post("/counter/desk/refund/", {**base, "topup": topup.pk}, **HX)
+    topup = stored_value.top_up(
+        member=member, amount="300.00", plan_code="TOPUP300", idempotency_key="t", store=member.home_store
+    ).entry
+    refunded = manager.post("/counter/desk/refund/", {**base, "topup": stored_value.topup_ref(topup.pk)}, **HX)
     assert refunded.status_code == 200 and "300.00" in text(refunded)
     assert StoredValueEntry.objects.filter(topup=topup).exists()
     dup = enrol(phone="13700000001")
