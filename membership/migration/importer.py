@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from core.clock import local, now
 
 from .. import config
-from ..models import Store, Tier
+from ..models import StoreTree, Tier
 from .bulk import BulkWriter
 from .cells import as_money, as_text, as_whole, phone_or_blank
 from .check import FileSoFar, check_rows, error_lines
@@ -66,7 +66,9 @@ class Importer:
         self.at = now()
         self.today = local(self.at).date()
         self.program = config.program()
-        stores = {s.code: s for s in Store.objects.all()}
+        tree = StoreTree.load()
+        stores = {s.code: s for s in tree.nodes.values()}
+        stores = {code: (s if tree.is_leaf(s.pk) else None) for code, s in stores.items()}  # None: HQ, a region
         tiers = {t.code: t for t in Tier.objects.order_by("rank")}
         self.parser = RowParser(stores=stores, tiers=tiers, at=self.at, today=self.today)
         self.seen = FileSoFar()

@@ -78,7 +78,7 @@ class _Cells:
 
 
 class RowParser:
-    """Parses rows against the stores and tiers (by code) and the import's time `at` (`today` its
+    """Parses rows against the stores (by code; None for HQ and regions, which are no home store) and tiers (by code) and the import's time `at` (`today` its
     local date). Each row gets a key, a hash of its cells and its occurrence in the file, from which
     its entries' idempotency keys are made."""
 
@@ -142,8 +142,12 @@ class RowParser:
         code = cells.text["home_store"]
         if not code:
             cells.bad("home_store", _("Give the code of the member's home store."))
-        elif (store := self.stores.get(code)) is None:
+        elif code not in self.stores:
             cells.bad("home_store", _("No store has the code %(code)s.") % {"code": code})
+        elif (store := self.stores[code]) is None:
+            cells.bad(
+                "home_store", _("%(code)s is HQ or a region, not a shop: give the member's home shop.") % {"code": code}
+            )
         else:
             row.store = store
 

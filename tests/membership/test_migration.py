@@ -225,6 +225,24 @@ BAD_FILE = (
 )
 
 
+def test_hq_or_a_region_is_no_home_store(program):
+    """R18 (issue 28): the import took HQ or a region as a member's home store; a member belongs to a
+    shop. The row is refused naming its column, and nothing is written."""
+    from membership.models import Store
+
+    Store.objects.create(code="R-EAST", name="华东区", parent=Store.objects.get(code="HQ"))
+    Store.objects.filter(code="S002").update(parent=Store.objects.get(code="R-EAST"))
+    before = state()
+    result = run(HEADER + line(phone="13911110001", home_store="HQ") + line(phone="13911110002", home_store="R-EAST"))
+    assert state() == before and result.rolled_back
+    messages = {(number, column): message for number, column, message in result.errors}
+    assert messages == {
+        (1, "home_store"): "HQ is HQ or a region, not a shop: give the member's home shop.",
+        (2, "home_store"): "R-EAST is HQ or a region, not a shop: give the member's home shop.",
+    }
+    assert run(HEADER + line(phone="13911110003", home_store="S002")).written.rows == 1  # a shop under it is fine
+
+
 def test_a_file_with_bad_rows_is_refused_whole_with_every_error_named(program, tmp_path):
     before = state()
     result = run(BAD_FILE)
