@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from membership import identity, qr
 from membership.ledger import discrepancies
-from membership.models import Member, PointsEntry, StoredValueEntry
+from membership.models import Member, PointsEntry
 from membership.services import cards, stored_value
 from pos.models import Sale
 from pos.serializers import SaleResponse
