@@ -243,6 +243,8 @@ def merge(*, source, target, acting_user, reason: str = "") -> Member:
             Member.objects.filter(pk=source.pk).update(wechat_openid="")
             target.wechat_openid = target.wechat_openid or source.wechat_openid
         target.email = target.email or source.email
+        # the merged stored value stays behind a PIN: the target's own, else the merged account's (R16)
+        target.sv_pin = target.sv_pin or source.sv_pin
         target.save()
         Member.objects.filter(pk=source.pk).update(
             status=Member.Status.MERGED,

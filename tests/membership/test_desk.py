@@ -121,6 +121,23 @@ def test_pin_is_set_with_a_code_to_the_members_phone_or_by_a_manager(enrol, demo
     assert audited("sv.set_pin", member).operator == demo_staff["manager1"]
 
 
+def test_a_merge_keeps_the_merged_stored_value_behind_a_pin(enrol, demo_staff, buy):
+    """R16 (issue 28): merging dropped the merged account's PIN: its stored value, moved to an account
+    without a PIN, could be spent with none. The target takes the merged account's PIN when it has
+    none of its own, and keeps its own when it has one."""
+    keep, dup = enrol(), enrol()
+    stored_value.top_up(member=dup, amount="50.00", idempotency_key="t-dup")
+    stored_value.set_pin(member=dup, pin="135790")
+    enrolment.merge(source=dup, target=keep, acting_user=demo_staff["manager1"], reason="two cards")
+    with pytest.raises(Forbidden):
+        buy(fresh(keep), "10.00", pay_stored_value="10.00")
+    assert buy(fresh(keep), "10.00", pay_stored_value="10.00", pin="135790").stored_value_paid == Decimal("10.00")
+    other = enrol()
+    stored_value.set_pin(member=other, pin="246802")
+    enrolment.merge(source=fresh(keep), target=other, acting_user=demo_staff["manager1"], reason="again")
+    assert buy(fresh(other), "10.00", pay_stored_value="10.00", pin="246802").stored_value_paid == Decimal("10.00")
+
+
 def test_merge_moves_tags_and_the_other_apps_rows(enrol, demo_staff, buy):
     keep, dup = enrol(), enrol()
     vip = Tag.objects.create(name="VIP")
