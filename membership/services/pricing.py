@@ -4,9 +4,10 @@
 and stored value to pay, a coupon's terms) and a `SaleContext` (the member's tier, balances and the
 program's rules, read once by `sale_context`), it works out every figure of the sale: member
 discount, coupon value, points value, stored value, cash due, the eligible amount, points and growth
-to earn. `purchases.quote()` returns it, `purchases.record_purchase()` applies it, the counter's
-preview renders it, the API answers it, and returns take their proportions from what it recorded.
-Nothing else computes these figures."""
+to earn. `pos.services.sales.quote_sale()` returns it for a till's sale and the counter's preview
+(`purchases.quote()` for a member's purchase), `purchases.record_priced()` applies it, the API
+answers it, and returns take their proportions from what it recorded. Nothing else computes these
+figures."""
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta

@@ -146,23 +146,17 @@ def record_purchase(
     pin: str | None = None,
     acting_user=None,
     at: datetime | None = None,
-    savepoint: bool = True,
     overdraw: bool = False,
 ) -> PurchaseResult:
     """Record a member's sale in one transaction, as `pricing.price_sale` prices it: the member locked,
     the sale priced on the locked balances (`quote`), then `record_priced`.
 
-    A repeated idempotency key returns the first result and changes nothing. `savepoint=False` when
-    the caller's own transaction rolls back as a whole on any error: no savepoint, and no look-up of
-    the key before the insert (a repeated key raises the unique key's IntegrityError at the purchase's
-    insert). `overdraw`: points and stored value paid may take the balances below zero (flagged; a
+    A repeated idempotency key returns the first result and changes nothing. `overdraw`: points and stored value paid may take the balances below zero (flagged; a
     till's offline sale). The till's sale (pos.services.sales.record_sale) locks, prices with its
     coupon and calls `record_priced` itself."""
-    with transaction.atomic(savepoint=savepoint):
+    with transaction.atomic():
         member = lock_member(member)
-        if savepoint and (
-            existing := Purchase.objects.filter(idempotency_key=idempotency_key).values_list("pk", flat=True).first()
-        ):
+        if existing := Purchase.objects.filter(idempotency_key=idempotency_key).values_list("pk", flat=True).first():
             return _result(Purchase.objects.get(pk=existing), member, replayed=True, upgraded=False)
         if member.status != Member.Status.ACTIVE:
             raise Invalid(MSG_CLOSED, field="member")
