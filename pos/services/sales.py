@@ -72,17 +72,6 @@ class Outcome:
     replayed: bool
 
 
-def _occurred(model, store, receipt_no, digest, occurred_at):
-    """A queued sale's or return's time checked (check_occurred_at); one too old that was recorded
-    already is its first answer (the Outcome), never a refusal the clerk would answer by entering it again."""
-    try:
-        return check_occurred_at(occurred_at)
-    except SaleTooOld:
-        if replay := _replay(model, store, receipt_no, digest):
-            return replay
-        raise
-
-
 def _check_receipt(receipt_no) -> str:
     receipt_no = (receipt_no or "").strip()
     if not receipt_no or len(receipt_no) > 64:
@@ -123,6 +112,11 @@ def parse_lines(lines) -> list[Line]:
     ]
 
 
+def _check_member_pays(member, pay_points, pay_stored_value, coupon_code) -> None:
+    if member is None and (pay_points or pay_stored_value or coupon_code):
+        raise Invalid(MSG_NEEDS_MEMBER, field="member")
+
+
 @dataclass(frozen=True)
 class SaleQuote:
     """A sale priced: what the counter's preview shows and what record_sale records."""
@@ -150,8 +144,7 @@ def quote_sale(
     """Price a sale: the coupon checked (and locked, `lock`, inside a sale's transaction, after the
     member), the member's context read, the one arithmetic applied (pricing.price_sale). The counter's
     live preview and record_sale both go through here; `lines` parsed (parse_lines)."""
-    if member is None and (pay_points or pay_stored_value or coupon_code):
-        raise Invalid(MSG_NEEDS_MEMBER, field="member")
+    _check_member_pays(member, pay_points, pay_stored_value, coupon_code)
     coupon = coupons.check(code=coupon_code, member=member, store=store, at=at, lock=lock) if coupon_code else None
     context = pricing.sale_context(member, lines=lines, at=at or now())
     priced = pricing.price_sale(
@@ -219,17 +212,17 @@ def record_sale(
         coupon_code=coupon_code,
         best_price=best_price,
     )
-    if member is None and (pay_points or sale["pay_stored_value"] or coupon_code):
-        raise Invalid(MSG_NEEDS_MEMBER, field="member")
+    _check_member_pays(member, pay_points, sale["pay_stored_value"], coupon_code)  # before a replay is looked up
     # A repeated receipt meets the unique key of the purchase (under the member's lock) or of the sale
     # (store, receipt_no) at the insert: the transaction rolls back as a whole and the first sale
-    # answers (below). A coupon is checked before anything is written, so then it is looked up here.
-    if (coupon_code or member is None) and (replay := _replay(Sale, store, receipt_no, digest)):
+    # answers (below). A coupon is checked before anything is written, and a queued sale's time may
+    # have left the window since it was recorded, so for those it is looked up here.
+    if (coupon_code or member is None or occurred_at is not None) and (
+        replay := _replay(Sale, store, receipt_no, digest)
+    ):
         return replay
     if occurred_at is not None:
-        at, offline = _occurred(Sale, store, receipt_no, digest, occurred_at), True
-        if isinstance(at, Outcome):
-            return at
+        at, offline = check_occurred_at(occurred_at), True
     try:
         with transaction.atomic():
             return _record(store, clerk, receipt_no, member, sale, pin=pin, digest=digest, at=at, offline=offline)
@@ -344,9 +337,7 @@ def record_return(
     if replay := _replay(Return, store, receipt_no, digest):
         return replay
     if occurred_at is not None:
-        at = _occurred(Return, store, receipt_no, digest, occurred_at)
-        if isinstance(at, Outcome):
-            return at
+        at = check_occurred_at(occurred_at)
     try:
         with transaction.atomic():
             sale = Sale.objects.select_for_update().get(pk=sale.pk)
