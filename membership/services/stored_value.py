@@ -200,9 +200,9 @@ def check_pin(member: Member, pin) -> CheckedPin | None:
         return pin
     at = now()
     row = lockout.row(_pin_key(member.pk))
-    if row is not None and row.locked_until and row.locked_until > at:
+    if (minutes := lockout.minutes_left(row, at)) is not None:  # locked now
         raise PinLocked(
-            MSG_PIN_LOCKED % {"minutes": lockout.minutes_left(row, at)},
+            MSG_PIN_LOCKED % {"minutes": minutes},
             field="pin",
             retry_after=lockout.seconds_left(row, at),
         )
