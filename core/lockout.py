@@ -4,6 +4,7 @@ member sign-in (services.accounts), staff sign-in (services.staff_signin) and st
 lock that key for `lock` minutes; while locked the secret is not even checked."""
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -55,6 +56,91 @@ def record_failure(key: str, at: datetime, *, max_failures: int, window: int, lo
             row.failures, row.window_started_at = 0, None
         row.save()
     return locked
+
+
+@dataclass(frozen=True)
+class Limit:
+    """`max_failures` failures of `key` within `window` minutes lock it for `lock` minutes."""
+
+    key: str
+    max_failures: int
+    window: int
+    lock: int
+
+
+def _rows(limits: list[Limit]) -> list[tuple[Limit, LoginThrottle]]:
+    """The rows of `limits`, created where missing and locked in key order (no deadlock between two
+    attempts on the same keys)."""
+    for limit in limits:
+        LoginThrottle.objects.get_or_create(key=limit.key)
+    by_key = {limit.key: limit for limit in limits}
+    rows = LoginThrottle.objects.select_for_update().filter(key__in=by_key).order_by("key")
+    return [(by_key[row.key], row) for row in rows]
+
+
+def _fresh(row: LoginThrottle, limit: Limit, at: datetime) -> LoginThrottle:
+    """`row` with a window that has passed counted as no failures."""
+    if row.window_started_at is None or at - row.window_started_at > timedelta(minutes=limit.window):
+        row.failures, row.window_started_at = 0, at
+    return row
+
+
+def attempt(limits: list[Limit], at: datetime) -> LoginThrottle | None:
+    """Count an attempt on every key of `limits` as a failure before its secret is checked, so that
+    parallel attempts cannot all pass the limit while each is being hashed: the row that refuses it
+    (a lock that lasts, or one this attempt sets by going past a limit), or None to go on and check
+    the secret; then `failed` or `succeeded` settle it. Commits on its own."""
+    refusing = None
+    with transaction.atomic():
+        rows = _rows(limits)
+        if locked := [row for _, row in rows if row.locked_until and row.locked_until > at]:
+            return max(locked, key=lambda row: row.locked_until)
+        for limit, row in rows:
+            _fresh(row, limit, at).failures += 1
+            if row.failures > limit.max_failures:  # the attempts counted before it already reach the limit
+                row.locked_until, row.failures, row.window_started_at = at + timedelta(minutes=limit.lock), 0, None
+                refusing = row
+            row.save()
+    return refusing
+
+
+def failed(limits: list[Limit], at: datetime) -> LoginThrottle | None:
+    """An attempt counted by `attempt` failed: each key whose count reached its limit locks; the row
+    that locks for longest, or None."""
+    locked = None
+    with transaction.atomic():
+        for limit, row in _rows(limits):
+            if row.window_started_at is not None and row.failures >= limit.max_failures:
+                row.locked_until, row.failures, row.window_started_at = at + timedelta(minutes=limit.lock), 0, None
+                row.save()
+                locked = row if locked is None or row.locked_until > locked.locked_until else locked
+    return locked
+
+
+def succeeded(limits: list[Limit], *, clear_keys=()) -> None:
+    """An attempt counted by `attempt` succeeded: it is taken back from each key's count, and the
+    keys of `clear_keys` (the right secret resets them) are cleared."""
+    with transaction.atomic():
+        LoginThrottle.objects.filter(key__in=list(clear_keys)).delete()
+        rows = LoginThrottle.objects.select_for_update().filter(
+            key__in=[limit.key for limit in limits if limit.key not in clear_keys], failures__gt=0
+        )
+        for row in rows.order_by("key"):
+            row.failures -= 1
+            row.save(update_fields=["failures"])
+
+
+def hold(key: str, at: datetime, seconds: int) -> LoginThrottle | None:
+    """At most one attempt per `seconds` for `key`: the row holding this attempt back, or None (and
+    the next is held back until `seconds` from now)."""
+    with transaction.atomic():
+        LoginThrottle.objects.get_or_create(key=key)
+        row = LoginThrottle.objects.select_for_update().get(key=key)
+        if row.locked_until and row.locked_until > at:
+            return row
+        row.locked_until = at + timedelta(seconds=seconds)
+        row.save(update_fields=["locked_until"])
+    return None
 
 
 def clear(key: str) -> None:

@@ -3,6 +3,7 @@ Django's session, authentication and messages middleware skipped for token calls
 stays: DRF's views are exempt, so it costs a cookie read, and `check --deploy` looks for Django's
 own class by name)."""
 
+from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as message_middleware
 from django.contrib.sessions import middleware as session_middleware
@@ -11,6 +12,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from core.api import error_response
+from membership.services import staff_signin
 
 # C0 controls and DEL: never part of a path or a query parameter
 CONTROL = frozenset(chr(c) for c in [*range(0x00, 0x20), 0x7F])
@@ -90,3 +92,25 @@ class AuthenticationMiddleware(_SkippedForTokenAPI, auth_middleware.Authenticati
 
 class MessageMiddleware(_SkippedForTokenAPI, message_middleware.MessageMiddleware):
     pass
+
+
+class StaffDeviceCookie:
+    """Sets the known-device cookie that a staff sign-in asked for (membership.services.staff_signin:
+    a device an account signed in on is slowed rather than refused by the lockouts), for the web's
+    and admin's sign-in and the API's token endpoint alike."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if value := getattr(request, "staff_device_cookie", None):
+            response.set_cookie(
+                staff_signin.DEVICE_COOKIE,
+                value,
+                max_age=staff_signin.DEVICE_DAYS * 86400,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+        return response

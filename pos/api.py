@@ -68,7 +68,7 @@ class TokenView(APIView):
     def post(self, request):
         data = s.TokenRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        # locked out (per account and per address): 429 throttled, see services.staff_signin
+        # locked out (per account and address, per address, per account): 429 throttled, see staff_signin
         user = staff_signin.sign_in(
             request, username=data.validated_data["username"], password=data.validated_data["password"]
         )

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "core.history.AuditlogMiddleware",  # the signed-in user as the actor of configuration changes
     "portal.middleware.MessageMiddleware",
     "portal.middleware.HtmxRequest",
+    "portal.middleware.StaffDeviceCookie",  # a device a staff account signed in on (staff_signin)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -89,6 +90,50 @@ def test_thirty_wrong_passwords_from_one_address_lock_the_address(demo_staff):
     assert web_login(Client(REMOTE_ADDR="10.9.9.10"), "manager1", "manager1-demo").status_code == 302
 
 
+def test_a_locked_address_slows_a_known_device_down_instead_of_refusing_it(demo_staff):
+    """R7: thirty wrong usernames from a store's NAT lock unknown devices there; the manager's own
+    computer, which signed in before, still signs in with the right password, one try per 10 s."""
+    manager = Client(REMOTE_ADDR="10.9.9.9")
+    assert web_login(manager, "manager1", "manager1-demo").status_code == 302  # known from now on
+    assert manager.cookies["staff_device"]["httponly"]
+    del manager.cookies[settings.SESSION_COOKIE_NAME]  # signed out; its device cookie stays
+    for i in range(30):
+        web_login(Client(REMOTE_ADDR="10.9.9.9"), f"user{i % 10}", "wrong-password")
+    assert web_login(Client(REMOTE_ADDR="10.9.9.9"), "manager1", "manager1-demo").status_code == 200
+    first = web_login(manager, "manager1", "wrong-password")  # a typo: allowed, counted on the device
+    assert first.status_code == 200 and signed_in_as(manager) is None
+    held = web_login(manager, "manager1", "manager1-demo")  # within 10 s of the last try: wait
+    assert held.status_code == 200 and signed_in_as(manager) is None and "10" in held.content.decode()
+    with time_machine.travel(timezone.now() + timedelta(seconds=11)):
+        assert web_login(manager, "manager1", "manager1-demo").status_code == 302
+        assert signed_in_as(manager) == str(demo_staff["manager1"].pk)
+    # the cookie is the account's own: it does not make the device known for another account
+    del manager.cookies[settings.SESSION_COOKIE_NAME]
+    other = web_login(manager, "clerk1", "clerk1-demo")
+    assert other.status_code == 200 and signed_in_as(manager) is None
+
+
+def test_five_wrong_passwords_lock_the_account_at_that_address_only(demo_staff):
+    """R7: five anonymous requests no longer lock a manager out of sign-in from everywhere."""
+    for _ in range(5):
+        token_call("manager1", "wrong-password", ip="203.0.113.7")
+    assert token_call("manager1", "manager1-demo", ip="203.0.113.7").status_code == 429
+    assert web_login(Client(REMOTE_ADDR="203.0.113.7"), "manager1", "manager1-demo").status_code == 200
+    assert token_call("manager1", "manager1-demo", ip="10.0.0.5").status_code == 200
+    assert web_login(Client(REMOTE_ADDR="10.0.0.6"), "manager1", "manager1-demo").status_code == 302
+
+
+def test_twenty_wrong_passwords_from_many_addresses_lock_the_account_for_unknown_devices(demo_staff):
+    manager = Client(REMOTE_ADDR="10.0.0.8")
+    assert web_login(manager, "manager1", "manager1-demo").status_code == 302
+    del manager.cookies[settings.SESSION_COOKIE_NAME]  # signed out; its device cookie stays
+    for i in range(20):  # four tries each from five addresses: no (account, address) reaches 5
+        token_call("manager1", "wrong-password", ip=f"198.51.100.{i % 5}")
+    locked = token_call("manager1", "manager1-demo", ip="10.0.0.9")
+    assert locked.status_code == 429 and 0 < int(locked["Retry-After"]) <= 900
+    assert web_login(manager, "manager1", "manager1-demo").status_code == 302  # its own computer
+
+
 def test_token_endpoint_locks_after_five_wrong_passwords(demo_staff):
     for _ in range(4):
         bad = token_call("clerk1", "wrong-password")
@@ -96,13 +141,23 @@ def test_token_endpoint_locks_after_five_wrong_passwords(demo_staff):
         assert bad.json()["error"]["fields"] == {"password": [bad.json()["error"]["message"]]}
     fifth = token_call("clerk1", "wrong-password")
     assert fifth.status_code == 429 and fifth.json()["error"]["code"] == "throttled"
-    right = token_call("clerk1", "clerk1-demo", ip="10.0.0.2")  # another address: the account is locked
+    right = token_call("clerk1", "clerk1-demo")  # from the same address: locked even for the right one
     assert right.status_code == 429 and right.json()["error"]["code"] == "throttled"
     assert "password" in right.json()["error"]["fields"] and 0 < int(right["Retry-After"]) <= 900
     assert not Token.objects.filter(user=demo_staff["clerk1"]).exists()
-    # the web sign-in shares the count: the account is locked there too
-    assert web_login(Client(), "clerk1", "clerk1-demo").status_code == 200
-    assert LoginThrottle.objects.filter(key="staff:clerk1", locked_until__isnull=False).exists()
+    # the web sign-in shares the count: the account is locked there too, from that address
+    assert web_login(Client(REMOTE_ADDR="10.0.0.1"), "clerk1", "clerk1-demo").status_code == 200
+    assert LoginThrottle.objects.filter(key="staff:clerk1@10.0.0.1", locked_until__isnull=False).exists()
+
+
+def test_the_token_endpoint_marks_the_till_known(demo_staff):
+    till = APIClient(REMOTE_ADDR="10.0.0.1")
+    assert till.post("/api/v1/auth/token/", {"username": "clerk1", "password": "clerk1-demo"}).status_code == 200
+    for _ in range(5):
+        token_call("clerk1", "wrong-password", ip="10.0.0.1")  # someone else at the same address
+    assert token_call("clerk1", "clerk1-demo", ip="10.0.0.1").status_code == 429
+    again = till.post("/api/v1/auth/token/", {"username": "clerk1", "password": "clerk1-demo"})
+    assert again.status_code == 200  # the till keeps its cookie: slowed, not refused
 
 
 # --- tokens -----------------------------------------------------------------------------
