@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 
 from core.models import LoginThrottle
 
@@ -143,5 +144,9 @@ def hold(key: str, at: datetime, seconds: int) -> LoginThrottle | None:
     return None
 
 
-def clear(key: str) -> None:
-    LoginThrottle.objects.filter(key=key).delete()
+def clear(*keys: str, prefix: str | None = None) -> None:
+    """Forget `keys` (and every key that starts with `prefix`)."""
+    rows = Q(key__in=keys)
+    if prefix:
+        rows |= Q(key__startswith=prefix)
+    LoginThrottle.objects.filter(rows).delete()

@@ -33,7 +33,8 @@ MSG_PIN_FORMAT = _("The PIN is 6 digits.")
 MSG_PIN_LOCKED = _("Too many wrong PINs: this member's stored value is locked for %(minutes)s minutes.")
 PIN_MAX_FAILURES = 5  # wrong PINs at sales within ...
 PIN_WINDOW_MINUTES = 15  # ... this many minutes lock the member's stored value ...
-PIN_LOCK_MINUTES = 15  # ... this long, even for the right PIN (pos-api.md, "The store desk")
+PIN_LOCK_MINUTES = 15  # ... this long, even for the right PIN (pos-api.md, "The store desk"), at that store
+PIN_MAX_FAILURES_ANYWHERE = 15  # wrong PINs at any stores within the window lock it everywhere
 
 
 @dataclass(frozen=True)
@@ -176,50 +177,60 @@ class CheckedPin:
 
 
 class WrongPin(Forbidden):
-    """A wrong stored-value PIN at a sale (403 naming `pin`). The sale's transaction rolls back; the
+    """A wrong PIN: a 403 naming `pin`. Raised before anything is counted, inside the sale; the
     caller counts it afterwards with count_wrong_pin, so that the count stays."""
 
-    def __init__(self, member: Member):
+    def __init__(self, member: Member, store=None):
         super().__init__(MSG_PIN, field="pin")
-        self.member = member
+        self.member, self.store = member, store
 
 
-def _pin_key(member_id) -> str:
-    return lockout.key("pin", member_id)
+def _pin_limits(member_id, store) -> list[lockout.Limit]:
+    """Wrong PINs lock the member's stored value at the store where they were typed (R15: one store's
+    till cannot keep it locked everywhere), and everywhere once three stores' worth come in."""
+    at_store = lockout.key("pin", f"{member_id}@{getattr(store, 'pk', '-')}")
+    return [
+        lockout.Limit(at_store, PIN_MAX_FAILURES, PIN_WINDOW_MINUTES, PIN_LOCK_MINUTES),
+        lockout.Limit(lockout.key("pin", member_id), PIN_MAX_FAILURES_ANYWHERE, PIN_WINDOW_MINUTES, PIN_LOCK_MINUTES),
+    ]
 
 
-def check_pin(member: Member, pin) -> CheckedPin | None:
-    """The PIN of a sale paid with stored value, checked once, under the member's lock (the member as
-    locked carries its PIN hash: no other read). No PIN set: nothing to check. While the stored value
-    is locked: PinLocked (429 pin_locked), even with the right PIN. A wrong PIN: WrongPin, not counted
-    here (the sale rolls back): the sale counts it with count_wrong_pin once outside its transaction.
-    The right PIN clears earlier failures. A CheckedPin from this check passes without hashing."""
+def check_pin(member: Member, pin, *, store=None) -> CheckedPin | None:
+    """The PIN of a sale paid with stored value at `store`, checked once, under the member's lock
+    (the member as locked carries its PIN hash: no other read). No PIN set: nothing to check. While
+    the stored value is locked there (or everywhere): PinLocked (429 pin_locked), even with the right
+    PIN. A wrong PIN: WrongPin, not counted here (the sale rolls back): the sale counts it with
+    count_wrong_pin once outside its transaction. The right PIN clears earlier failures. A CheckedPin
+    from this check passes without hashing."""
     if not member.sv_pin:
         return None
     if isinstance(pin, CheckedPin) and pin.member_id == member.pk and pin.pin_hash == member.sv_pin:
         return pin
     at = now()
-    row = lockout.row(_pin_key(member.pk))
-    if (minutes := lockout.minutes_left(row, at)) is not None:  # locked now
+    keys = [limit.key for limit in _pin_limits(member.pk, store)]
+    if row := lockout.locked_row(keys, at):  # locked now
         raise PinLocked(
-            MSG_PIN_LOCKED % {"minutes": minutes},
+            MSG_PIN_LOCKED % {"minutes": lockout.minutes_left(row, at)},
             field="pin",
             retry_after=lockout.seconds_left(row, at),
         )
     if not (isinstance(pin, str) and pin and check_password(pin, member.sv_pin)):
-        raise WrongPin(member)
-    if row is not None:
-        lockout.clear(row.key)
+        raise WrongPin(member, store)
+    lockout.clear(*keys)
     return CheckedPin(member.pk, member.sv_pin)
 
 
-def count_wrong_pin(member: Member) -> None:
-    """Count a wrong PIN (call it outside the sale's rolled-back transaction): the 5th within 15
-    minutes locks the stored value for 15 minutes."""
-    if lockout.record_failure(
-        _pin_key(member.pk), now(), max_failures=PIN_MAX_FAILURES, window=PIN_WINDOW_MINUTES, lock=PIN_LOCK_MINUTES
-    ):
-        audit("sv.pin_locked", member=member)
+def count_wrong_pin(member: Member, store=None) -> None:
+    """Count a wrong PIN typed at `store` (call it outside the sale's rolled-back transaction): the
+    5th within 15 minutes locks the stored value at that store for 15 minutes, the 15th anywhere
+    locks it everywhere."""
+    at = now()
+    locked = [
+        lockout.record_failure(limit.key, at, max_failures=limit.max_failures, window=limit.window, lock=limit.lock)
+        for limit in _pin_limits(member.pk, store)
+    ]
+    if any(locked):
+        audit("sv.pin_locked", member=member, store=getattr(store, "code", None), everywhere=locked[1])
 
 
 def pay(
@@ -235,7 +246,7 @@ def pay(
     """Pay from a locked member's stored value (called by the purchase service). `allow_negative`: a
     till's offline sale where the program allows it: what the balance lacks is taken from principal,
     which goes below zero (flagged)."""
-    check_pin(member, pin)
+    check_pin(member, pin, store=fields.get("store"))
     total = member.sv_principal + member.sv_bonus
     if allow_negative and amount > total:
         available = max(total, Decimal("0.00"))
@@ -322,7 +333,7 @@ def set_pin(*, member, pin: str, acting_user=None) -> None:
         member = lock_member(member)
         member.sv_pin = make_password(pin)
         member.save(update_fields=["sv_pin"])
-        lockout.clear(_pin_key(member.pk))  # a new PIN, set by the member's code or a manager, unlocks
+        lockout.clear(lockout.key("pin", member.pk), prefix=lockout.key("pin", f"{member.pk}@"))  # a new PIN unlocks
         audit("sv.set_pin", member=member, operator=acting_user)
 
 

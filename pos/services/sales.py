@@ -227,7 +227,7 @@ def record_sale(
         with transaction.atomic():
             return _record(store, clerk, receipt_no, member, sale, pin=pin, digest=digest, at=at, offline=offline)
     except stored_value.WrongPin as wrong:
-        stored_value.count_wrong_pin(wrong.member)  # outside the rolled-back sale: the count stays
+        stored_value.count_wrong_pin(wrong.member, wrong.store)  # outside the rolled-back sale: the count stays
         raise
     except IntegrityError:
         # the same receipt was recorded by a parallel request that committed first
@@ -242,7 +242,7 @@ def _record(store, clerk, receipt_no, member, sale: dict, *, pin, digest, at, of
     if member is not None:
         member = lock_member(member, active=True)  # lock order: the member first, then the coupon
         if sale["pay_stored_value"]:
-            pin = stored_value.check_pin(member, pin)
+            pin = stored_value.check_pin(member, pin, store=store)
     at = at or now()
     overdraw = offline and offline_overdraw(sale["pay_points"], sale["pay_stored_value"], config.program())
     quote = quote_sale(store=store, member=member, at=at, lock=True, overdraw=overdraw, **sale)

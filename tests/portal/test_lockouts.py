@@ -260,6 +260,36 @@ def test_wrong_pins_with_idempotency_keys_are_counted_too(member_with_pin, progr
     assert api_sale("R9", member_with_pin, "135790", HTTP_IDEMPOTENCY_KEY="k9").status_code == 429
 
 
+def test_one_stores_till_cannot_keep_the_stored_value_locked_everywhere(member_with_pin, program, demo_staff):
+    """R15: five wrong PINs from one till lock the member's stored value at that store only; the
+    member pays with the right PIN at another store. Wrong PINs from three stores lock it everywhere."""
+    from membership.models import Store
+
+    member = member_with_pin
+    for i in range(5):
+        assert api_sale(f"R{i}", member, "000000").status_code == 403  # clerk1's till, S001
+    assert api_sale("R9", member, "135790").status_code == 429
+    clerk2 = APIClient()
+    clerk2.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(demo_staff['clerk2']).key}")  # S002
+    body = {"member": member.member_no, "amount": "10.00", "pay_stored_value": "10.00", "pin": "135790"}
+    paid = clerk2.post("/api/v1/sales/", {**body, "receipt_no": "S2-1"}, format="json")
+    assert paid.status_code == 201 and paid.json()["stored_value_paid"] == "10.00"
+    wrong = [
+        clerk2.post("/api/v1/sales/", {**body, "receipt_no": f"W{i}", "pin": "0"}, format="json") for i in range(5)
+    ]
+    assert {response.status_code for response in wrong} == {403}
+    third = Store.objects.create(code="S009", name="third", parent=Store.objects.get(code="S001").parent)
+    fourth = Store.objects.create(code="S010", name="fourth")
+    for store, times in ((third, 5), (fourth, 4)):  # after the right PIN at S002: 14 wrong in three stores
+        for _ in range(times):
+            stored_value.count_wrong_pin(member, store)
+    with pytest.raises(stored_value.WrongPin):  # not locked everywhere yet
+        stored_value.check_pin(member, "000000", store=fourth)
+    stored_value.count_wrong_pin(member, fourth)  # the 15th
+    with pytest.raises(stored_value.PinLocked):
+        stored_value.check_pin(member, "135790", store=fourth)
+
+
 def test_a_new_pin_unlocks(member_with_pin, program, demo_staff):
     for i in range(5):
         api_sale(f"R{i}", member_with_pin, "000000")

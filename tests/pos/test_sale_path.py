@@ -200,7 +200,7 @@ def test_a_stored_value_sale_reads_the_member_once_and_hashes_the_pin_once(api, 
     assert len(hashed) == 2 and len(member_row_statements(sql)) == 1
     from core.models import LoginThrottle
 
-    assert LoginThrottle.objects.get(key=stored_value._pin_key(member.pk)).failures == 1  # counted after the rollback
+    assert LoginThrottle.objects.get(key=f"pin:{member.pk}").failures == 1  # counted after the rollback
 
 
 class Clock:
