@@ -263,7 +263,9 @@ def adjust(request):
             request,
             member,
             level="info",
-            message=_("%(points)s points is above the limit: the adjustment waits for a store manager's approval.")
+            message=_(
+                "The adjustment of %(points)s points is above today's limit: it waits for a store manager's approval."
+            )
             % {"points": amount},
         )
     return _desk(request, member, message=_("Adjusted by %(points)s points.") % {"points": amount})

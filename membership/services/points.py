@@ -8,15 +8,16 @@ from datetime import date, datetime, time, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Exists, F, Max, Min, OuterRef, Subquery, Sum
+from django.db.models.functions import Abs
 from django.utils.translation import gettext_lazy as _
 
 from core import rows
-from core.clock import local, now, tz
+from core.clock import day_start, local, now, tz
 from core.errors import Forbidden, InsufficientPoints, Invalid
 from core.outbox import send_all_after_commit
 
 from .. import config
-from ..models import ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings
+from ..models import ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings, User
 from ..permissions import can_adjust_points
 from ..signals import points_expiring
 from .common import audit, lock_member
@@ -426,6 +427,7 @@ def adjust(
         if entry := _replayed(idempotency_key):
             return entry
         at = at or now()
+        _check_clerks_day(member, acting_user, points, program.adjustment_limit, at)
         fields = dict(
             source_ref="",
             store=store or getattr(acting_user, "store", None),
@@ -629,6 +631,33 @@ MSG_ASKED = _("Adjustments above %(limit)s points wait for a store manager's app
 MSG_DECIDED = _("This adjustment was decided already.")
 
 
+class OverTheDaysLimit(Forbidden):
+    """A clerk's adjustment within the limit on its own, past it with the day's others (R5)."""
+
+
+MSG_DAYS_LIMIT = _(
+    "With today's other adjustments (yours, or on this member) this passes %(limit)s points: it needs a store manager."
+)
+
+
+def _check_clerks_day(member: Member, user, points: int, limit: int, at: datetime) -> None:
+    """A clerk's adjustments count against the limit per clerk and per member over the local day, so
+    that ten adjustments of 1,000 points are not one of 10,000 without a manager. Managers and HQ
+    have no limit. Called under the member's lock; the clerk's row is locked too (after the member,
+    always), so parallel adjustments by one clerk on two members are counted one after the other."""
+    if can_adjust_points(user):  # a manager or HQ
+        return
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    today = PointsEntry.objects.filter(
+        kind=Kind.ADJUST, source=Source.MANUAL, created_at__gte=day_start(local(at).date()), operator__role=user.role
+    )
+    total = Abs("amount")
+    by_clerk = today.filter(operator=user).aggregate(total=Sum(total))["total"] or 0
+    on_member = today.filter(member=member).aggregate(total=Sum(total))["total"] or 0
+    if max(by_clerk, on_member) + abs(points) > limit:
+        raise OverTheDaysLimit(MSG_DAYS_LIMIT % {"limit": limit}, field="points")
+
+
 def request_adjustment(*, member, points: int, reason: str, acting_user, idempotency_key: str | None = None):
     """A manual adjustment from the counter: applied at once within what the user may do (a clerk up to
     the program's limit, a manager any size), else queued for a store manager of the same store.
@@ -642,9 +671,12 @@ def request_adjustment(*, member, points: int, reason: str, acting_user, idempot
         raise Invalid(MSG_ZERO, field="points")
     program = config.program()
     if can_adjust_points(acting_user, points, program.adjustment_limit):
-        return adjust(
-            member=member, points=points, reason=reason, acting_user=acting_user, idempotency_key=idempotency_key
-        )
+        try:
+            return adjust(
+                member=member, points=points, reason=reason, acting_user=acting_user, idempotency_key=idempotency_key
+            )
+        except OverTheDaysLimit:
+            pass  # with the day's others it passes the limit: a manager decides
     if not can_use_counter(acting_user):
         raise Forbidden(MSG_ADJUST_NEEDS_MANAGER % {"limit": program.adjustment_limit}, field="points")
     asked = AdjustmentRequest.objects.create(

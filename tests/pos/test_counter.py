@@ -1,9 +1,12 @@
 """The counter pages: what a clerk does all day, through the same services as the API."""
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from membership import qr
 from membership.ledger import discrepancies
@@ -348,3 +351,42 @@ def test_clerks_adjust_up_to_the_limit_and_a_manager_approves_the_rest(signed_in
         signed_in("clerk1").post(f"/counter/manager/adjustments/{rejected.pk}/", {"decision": "approve"}).status_code
         == 403
     )
+
+
+def test_a_clerk_cannot_split_an_adjustment_past_the_limit(signed_in, program, demo_staff):
+    """R5: ten adjustments of 1,000 points by a clerk are not one of 10,000 without a manager: the
+    limit (1,000 a day in the demo) counts per clerk and per member over the day."""
+    from membership.models import AdjustmentRequest
+    from membership.services import enrolment, points
+
+    clerk = signed_in("clerk1")
+    enrol(clerk)
+    member = Member.objects.get()
+
+    def adjust(client, member, amount):
+        return client.post(
+            "/counter/desk/adjust/",
+            {"member_no": member.member_no, "adjust_points": str(amount), "adjust_reason": "receipt lost"},
+            **HX,
+        )
+
+    for _ in range(10):
+        adjust(clerk, member, 1000)
+    assert Member.objects.get().points_balance == 1000  # the first applied, nine wait for a manager
+    assert AdjustmentRequest.objects.filter(status="pending", points=1000).count() == 9
+    # per clerk: the same clerk on another member, the day's allowance already spent
+    other = enrolment.enrol(phone="13900139000", store=demo_staff["clerk1"].store)
+    assert "1000" in text(adjust(clerk, other, 1))
+    assert Member.objects.get(pk=other.pk).points_balance == 0
+    # per member: another clerk on the first member is counted against the member's day too
+    assert isinstance(
+        points.request_adjustment(member=member, points=-1, reason="typo", acting_user=demo_staff["clerk2"]),
+        AdjustmentRequest,
+    )
+    # a manager is not limited, and the next day the clerk has the allowance again
+    manager = signed_in("manager1")
+    adjust(manager, member, 5000)
+    assert Member.objects.get(pk=member.pk).points_balance == 6000
+    with time_machine.travel(timezone.now() + timedelta(days=1)):
+        entry = points.request_adjustment(member=other, points=800, reason="next day", acting_user=demo_staff["clerk1"])
+        assert not isinstance(entry, AdjustmentRequest) and Member.objects.get(pk=other.pk).points_balance == 800
