@@ -341,7 +341,7 @@ def _check_payments(ctx: SaleContext, net, value, off, sv, pay_points: int, over
         raise Invalid(MSG_PAYMENTS_EXCEED, field="amount")
     if ctx.tier is not None and pay_points and pay_points > ctx.points_balance and not overdraw:
         raise InsufficientPoints(field="pay_points", balance=ctx.points_balance)
-    if ctx.tier is not None and sv > ctx.stored_value and not overdraw:
+    if ctx.tier is not None and sv and sv > ctx.stored_value and not overdraw:  # a cash sale while owing goes through
         raise InsufficientStoredValue(field="pay_stored_value", available=str(ctx.stored_value))
 
 

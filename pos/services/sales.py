@@ -51,14 +51,20 @@ def check_occurred_at(value: datetime, *, field: str = "occurred_at") -> datetim
     return min(value, current)
 
 
-def offline_overdraw(pay_points: int, pay_stored_value: Decimal, program) -> bool:
-    """Whether a queued offline sale may pay `pay_points` and `pay_stored_value` beyond the member's
-    balances: only where the program allows it (off by default), and only up to its per-sale limit
-    in money for the two together."""
-    if not (pay_points or pay_stored_value) or not program.offline_payments:
+def offline_overdraw(member, pay_points: int, pay_stored_value: Decimal, program) -> bool:
+    """Whether a queued offline sale may pay `pay_points` and `pay_stored_value` beyond the (locked)
+    member's balances: only where the program allows it (off by default), only up to its per-sale
+    limit in money for the two together, and only while what the member then owes in all, points
+    and stored value below zero in money, stays within that limit (R3: queued sales cannot stack
+    debts; the cap holds until the balances are back at zero)."""
+    if member is None or not (pay_points or pay_stored_value) or not program.offline_payments:
         return False
-    paid = Decimal(pay_points) / program.redeem_points_per_yuan + pay_stored_value
-    return paid <= program.offline_payment_limit
+    per_yuan = program.redeem_points_per_yuan
+    if Decimal(pay_points) / per_yuan + pay_stored_value > program.offline_payment_limit:
+        return False
+    owed_points = max(0, pay_points - member.points_balance)
+    owed_money = max(Decimal(0), pay_stored_value - (member.sv_principal + member.sv_bonus))
+    return Decimal(owed_points) / per_yuan + owed_money <= program.offline_payment_limit
 
 
 def request_hash(data) -> str:
@@ -244,7 +250,7 @@ def _record(store, clerk, receipt_no, member, sale: dict, *, pin, digest, at, of
         if sale["pay_stored_value"]:
             pin = stored_value.check_pin(member, pin, store=store)
     at = at or now()
-    overdraw = offline and offline_overdraw(sale["pay_points"], sale["pay_stored_value"], config.program())
+    overdraw = offline and offline_overdraw(member, sale["pay_points"], sale["pay_stored_value"], config.program())
     quote = quote_sale(store=store, member=member, at=at, lock=True, overdraw=overdraw, **sale)
     priced = quote.priced
     if member is not None:

@@ -363,3 +363,40 @@ def test_an_impossible_time_is_a_400_naming_occurred_at(api, member, occurred_at
     assert answer.status_code == 400, answer.content
     assert answer.json()["error"]["code"] == "invalid" and "occurred_at" in answer.json()["error"]["fields"]
     assert Sale.objects.count() == 0
+
+
+def test_queued_sales_cannot_stack_debts_past_the_offline_limit(api, member, buy):
+    """R3 (issue 28): each queued sale was checked against the per-sale limit alone, so 10 × ¥50 took
+    the stored value to −¥500 and 6 × 5,000 points the points to −28,640. What the member owes in
+    all stays within the limit until the balances are back at zero."""
+    settings_(offline_payments=True, offline_payment_limit=Decimal("50.00"))
+    clerk = api("clerk1")
+    sale = {"member": member.member_no, "amount": "100.00", "occurred_at": iso(timezone.now() - timedelta(minutes=20))}
+    answers = [
+        clerk.post("/api/v1/sales/", {**sale, "receipt_no": f"SV{i}", "pay_stored_value": "50.00"}, format="json")
+        for i in range(10)
+    ]
+    assert [a.status_code for a in answers] == [201] + [409] * 9
+    assert {a.json()["error"]["code"] for a in answers[1:]} == {"insufficient_stored_value"}
+    member.refresh_from_db()
+    assert member.sv_principal + member.sv_bonus == Decimal("-50.00")
+    # points: the stored value already owes ¥50, so no points may be owed on top of it
+    buy(member, 1000)  # a cash sale while the stored value owes ¥50 (it was refused: insufficient stored value)
+    points = [
+        clerk.post("/api/v1/sales/", {**sale, "receipt_no": f"P{i}", "pay_points": 5000}, format="json")
+        for i in range(6)
+    ]
+    assert {a.status_code for a in points} == {409}
+    # once the stored value is topped up to zero, the points may go up to ¥50 (5,000 points) below
+    from membership.services import stored_value
+
+    stored_value.top_up(member=member, amount=Decimal("50.00"))
+    member.refresh_from_db()
+    before = member.points_balance
+    first = clerk.post("/api/v1/sales/", {**sale, "receipt_no": "P9", "pay_points": 5000}, format="json")
+    assert first.status_code == 201 and first.json()["flagged"] is True
+    again = clerk.post("/api/v1/sales/", {**sale, "receipt_no": "P10", "pay_points": 5000}, format="json")
+    assert again.status_code == 409
+    member.refresh_from_db()
+    assert member.points_balance - first.json()["points_earned"] == before - 5000 >= -5000
+    assert discrepancies() == []
