@@ -49,7 +49,16 @@ class Sale(models.Model):
     flagged = models.BooleanField(
         _("flagged"),
         default=False,
-        help_text=_("Paid offline with more points or stored value than the member had: a balance went below zero."),
+        help_text=_(
+            "For the store manager: paid offline with more points or stored value than the member had (a balance "
+            "went below zero), or backdated."
+        ),
+    )
+    backdated = models.BooleanField(
+        _("backdated"),
+        default=False,
+        db_default=False,  # the previous release, still serving while this migrates, inserts without it
+        help_text=_("Sent with a time before the till was last seen online: not a till that was offline then."),
     )
     request_hash = models.CharField(max_length=64)
     response = models.JSONField(default=dict)

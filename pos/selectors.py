@@ -53,7 +53,7 @@ def clerk_day(clerk, start) -> dict:
 
 
 def flagged_sales(store, limit: int = 50):
-    """The store's sales flagged for the manager (an offline sale that overdrew a balance)."""
+    """The store's sales flagged for the manager (a queued sale that overdrew a balance or is backdated)."""
     return (
         Sale.objects.filter(store=store, flagged=True).select_related("member", "clerk").order_by("-created_at")[:limit]
     )

@@ -213,7 +213,9 @@ class SaleResponse(serializers.Serializer):
     )
     occurred_at = serializers.DateTimeField(required=False, help_text="a queued offline sale: when it happened")
     flagged = serializers.BooleanField(
-        required=False, help_text="a queued offline sale that paid with more points than the member had"
+        required=False,
+        help_text="a queued offline sale for the store manager: it paid with more points or stored value than the "
+        "member had, or it is backdated (the till was online after its time)",
     )
 
 

@@ -33,7 +33,30 @@ MSG_OCCURRED_FUTURE = _("The sale's time is in the future: check the till's cloc
 MSG_OCCURRED_OFFSET = _("The sale's time needs its offset from UTC, e.g. 2026-05-20T14:30:00+08:00.")
 MSG_TOO_OLD = _("The sale's time is more than %(days)s days ago: tills send queued sales within %(days)s days.")
 
-CLOCK_SKEW = timedelta(minutes=5)  # a till's clock may run this far ahead of the server's
+MSG_BEFORE_JOINED = _("The sale's time is before the member joined: check the till's clock.")
+MSG_BEFORE_SALE = _("The return's time is before its sale: check the till's clock.")
+
+CLOCK_SKEW = timedelta(minutes=5)  # a till's clock may run this far ahead of the server's (or behind)
+QUEUE_FLUSH = timedelta(minutes=10)  # a till back online sends its queue within this, beside new sales
+
+
+def bounded(at: datetime, since: datetime, message, *, field: str = "occurred_at") -> datetime:
+    """A queued time that cannot come before `since` (the member joining, the sale returned): up to
+    CLOCK_SKEW before it, `since` (the till's clock ran behind); earlier, Invalid (R14)."""
+    if at >= since:
+        return at
+    if at >= since - CLOCK_SKEW:
+        return since
+    raise Invalid(message, field=field)
+
+
+def till_was_online(store, clerk, at: datetime) -> bool:
+    """Whether the clerk's till at `store` recorded a sale online after `at` and well before now: it
+    was online since the time a sale is queued for, so that sale is backdated, not queued (R8). The
+    (clerk, created_at) index answers it."""
+    return Sale.objects.filter(
+        clerk=clerk, store=store, offline=False, created_at__gt=at + CLOCK_SKEW, created_at__lt=now() - QUEUE_FLUSH
+    ).exists()
 
 
 def check_occurred_at(value: datetime, *, field: str = "occurred_at") -> datetime:
@@ -249,10 +272,13 @@ def _record(store, clerk, receipt_no, member, sale: dict, *, pin, digest, at, of
         member = lock_member(member, active=True)  # lock order: the member first, then the coupon
         if sale["pay_stored_value"]:
             pin = stored_value.check_pin(member, pin, store=store)
+        if offline:
+            at = bounded(at, member.joined_at, MSG_BEFORE_JOINED)
     at = at or now()
     overdraw = offline and offline_overdraw(member, sale["pay_points"], sale["pay_stored_value"], config.program())
     quote = quote_sale(store=store, member=member, at=at, lock=True, overdraw=overdraw, **sale)
     priced = quote.priced
+    backdated = offline and till_was_online(store, clerk, at)
     if member is not None:
         result = purchases.record_priced(
             member,
@@ -286,7 +312,8 @@ def _record(store, clerk, receipt_no, member, sale: dict, *, pin, digest, at, of
         request_hash=digest,
         created_at=at,
         offline=offline,
-        flagged=bool(result and result.overdrawn),
+        backdated=backdated,
+        flagged=bool(result and result.overdrawn) or backdated,
     )
     row.response = sale_body(row, result, priced)
     rows.insert(row)
@@ -347,6 +374,8 @@ def record_return(
     try:
         with transaction.atomic():
             sale = Sale.objects.select_for_update().get(pk=sale.pk)
+            if at is not None and occurred_at is not None:
+                at = bounded(at, sale.created_at, MSG_BEFORE_SALE)
             pricing.check_return(amount, total=sale.amount, returned=sale.returned_amount)
             member_return, balance = None, None
             if sale.purchase_id:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -32,7 +33,8 @@ def settings_(**fields):
 
 @pytest.fixture
 def member(enrol):
-    return enrol(phone="13700009999", name="离线")
+    with time_machine.travel(timezone.now() - timedelta(days=10)):  # before the queued sales' times
+        return enrol(phone="13700009999", name="离线")
 
 
 def test_a_queued_sale_is_recorded_at_its_own_time_and_a_replay_is_one_sale(api, member):
@@ -400,3 +402,102 @@ def test_queued_sales_cannot_stack_debts_past_the_offline_limit(api, member, buy
     member.refresh_from_db()
     assert member.points_balance - first.json()["points_earned"] == before - 5000 >= -5000
     assert discrepancies() == []
+
+
+def test_a_queued_sale_cannot_come_before_the_member_joined(api, enrol):
+    """R14 (issue 28): a till dated a sale before the member enrolled. Up to 5 minutes before (a till's
+    clock running behind) it is recorded at the joining; earlier it is refused, naming occurred_at."""
+    member = enrol(phone="13700008888")
+    clerk = api("clerk1")
+    sale = {"member": member.member_no, "amount": "100.00"}
+    early = clerk.post(
+        "/api/v1/sales/",
+        {**sale, "receipt_no": "E1", "occurred_at": iso(member.joined_at - timedelta(days=2))},
+        format="json",
+    )
+    assert early.status_code == 400 and early.json()["error"]["code"] == "invalid"
+    assert "occurred_at" in early.json()["error"]["fields"] and not Sale.objects.exists()
+    skewed = clerk.post(
+        "/api/v1/sales/",
+        {**sale, "receipt_no": "E2", "occurred_at": iso(member.joined_at - timedelta(minutes=2))},
+        format="json",
+    )
+    assert skewed.status_code == 201 and Sale.objects.get().created_at == member.joined_at
+
+
+def test_a_queued_return_cannot_come_before_its_sale(api, member):
+    clerk = api("clerk1")
+    when = timezone.now() - timedelta(days=1)
+    sale = {"receipt_no": "S1", "member": member.member_no, "amount": "100.00", "occurred_at": iso(when)}
+    assert clerk.post("/api/v1/sales/", sale, format="json").status_code == 201
+    url = f"/api/v1/sales/{Sale.objects.get().pk}/returns/"
+    before = clerk.post(
+        url, {"receipt_no": "B1", "amount": "10.00", "occurred_at": iso(when - timedelta(hours=3))}, format="json"
+    )
+    assert before.status_code == 400 and "occurred_at" in before.json()["error"]["fields"]
+    assert not Return.objects.exists()
+    skewed = clerk.post(
+        url, {"receipt_no": "B2", "amount": "10.00", "occurred_at": iso(when - timedelta(minutes=1))}, format="json"
+    )
+    assert skewed.status_code == 201 and Return.objects.get().created_at == when
+
+
+def test_a_backdated_sale_from_a_till_that_was_online_is_flagged_for_the_manager(api, member, signed_in):
+    """R8 (issue 28): any till could backdate a sale 7 days to claim an ended promotion (×5). A sale
+    queued for a time before the till recorded sales online is backdated, not queued for a network
+    cut: it is flagged for the store manager. A till that was offline since is not."""
+    EarnMultiplier.objects.create(
+        kind="category",
+        key="food",
+        multiplier=Decimal(5),
+        starts_on=local(timezone.now() - timedelta(days=8)).date(),
+        ends_on=local(timezone.now() - timedelta(days=5)).date(),
+    )
+    clerk = api("clerk1")
+    with time_machine.travel(timezone.now() - timedelta(hours=2)):
+        online = clerk.post(
+            "/api/v1/sales/", {"receipt_no": "ON1", "member": member.member_no, "amount": "10.00"}, format="json"
+        )
+        assert online.status_code == 201
+    claimed = clerk.post(
+        "/api/v1/sales/",
+        {
+            "receipt_no": "BACK",
+            "member": member.member_no,
+            "amount": "100.00",
+            "lines": [{"sku": "F1", "category": "food", "amount": "100.00"}],
+            "occurred_at": iso(timezone.now() - timedelta(days=6)),
+        },
+        format="json",
+    )
+    assert claimed.status_code == 201 and claimed.json()["flagged"] is True
+    sale = Sale.objects.get(receipt_no="BACK")
+    assert sale.backdated and sale.flagged and sale.points_earned == 500  # the ended ×5: for the manager to see
+    page = signed_in("manager1").get("/counter/manager/").content.decode()
+    row = page[page.index('data-testid="flagged-sale"') :].split("</tr>")[0]
+    assert "BACK" in row and "补录" in row  # 补录: backdated
+    # queued after the till's last online sale: a network cut, not flagged
+    queued = clerk.post(
+        "/api/v1/sales/",
+        {
+            "receipt_no": "Q1",
+            "member": member.member_no,
+            "amount": "30.00",
+            "occurred_at": iso(timezone.now() - timedelta(hours=1)),
+        },
+        format="json",
+    )
+    assert queued.status_code == 201 and queued.json()["flagged"] is False
+    assert not Sale.objects.get(receipt_no="Q1").backdated
+    # another clerk's till, never online since: not flagged either
+    other = api("clerk2").post(
+        "/api/v1/sales/",
+        {
+            "receipt_no": "Q2",
+            "member": member.member_no,
+            "amount": "30.00",
+            "occurred_at": iso(timezone.now() - timedelta(days=6)),
+        },
+        format="json",
+    )
+    assert other.status_code == 201 and other.json()["flagged"] is False
