@@ -13,6 +13,7 @@ from core.clock import local, now
 from core.errors import MembershipError
 from core.history import ConfigHistoryAdmin
 
+from . import kinds
 from .models import (
     BenefitPackage,
     CheckIn,
@@ -76,34 +77,30 @@ class BenefitPackageAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
 
 @admin.register(Scene)
 class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
-    list_display = ("name", "kind", "is_active", "claim_mode", "granted", "budget_grants", "holdout_percent", "links")
+    list_display = (
+        "name",
+        "kind",
+        "is_active",
+        "claim_mode",
+        "granted",
+        "budget_grants",
+        "holdout_percent",
+        "problem",
+        "links",
+    )
     list_filter = ("kind", "is_active", "claim_mode")
     search_fields = ("name",)
     filter_horizontal = ("tiers", "tags", "stores")
-    readonly_fields = ("granted", "points_granted", "audience_now")
+    readonly_fields = ("granted", "points_granted", "audience_now", "last_error", "last_error_at")
+    change_form_template = "admin/campaigns/scene/change_form.html"
     actions = ["run_now"]
     fieldsets = (
-        (None, {"fields": ("name", "kind", "is_active", "starts_on", "ends_on")}),
+        (None, {"fields": ("name", "kind", "is_active", "starts_on", "ends_on", "last_error", "last_error_at")}),
         (
             _("When"),
             {
-                "fields": (
-                    "month",
-                    "day",
-                    "end_month",
-                    "end_day",
-                    "lunar_leap",
-                    "nth",
-                    "weekday",
-                    "days_before",
-                    "days_after",
-                    "whole_month",
-                    "step",
-                    "milestone_of",
-                    "offsets",
-                    "inactive_days",
-                    "cooldown_days",
-                )
+                "fields": kinds.WHEN_FIELDS,
+                "description": _("Only the fields the chosen kind uses are shown."),
             },
         ),
         (
@@ -125,6 +122,30 @@ class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
         (_("Limits"), {"fields": ("budget_grants", "budget_points", "granted", "points_granted")}),
         (_("Message"), {"fields": ("channel", "message_title", "message_body", "sms_template", "wechat_template")}),
     )
+
+    @admin.display(description=_("problem"))
+    def problem(self, obj):
+        if not obj.last_error:
+            return ""
+        return format_html('<strong style="color:#cf222e" title="{}">⚠ {}</strong>', obj.last_error, _("skipped"))
+
+    def changelist_view(self, request, extra_context=None):
+        failing = list(Scene.objects.exclude(last_error="").values_list("name", flat=True)[:10])
+        if failing:
+            messages.warning(
+                request,
+                _("These scenes failed and were skipped: %(names)s. Open each to see why and correct it.")
+                % {"names": "、".join(failing)},
+            )
+        return super().changelist_view(request, extra_context)
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["scene_kinds"] = {
+            code: {"fields": list(kind.fields), "help": {name: str(text) for name, text in kind.help.items()}}
+            for code, kind in kinds.KINDS.items()
+        }
+        context["when_fields"] = list(kinds.WHEN_FIELDS)
+        return super().render_change_form(request, context, *args, **kwargs)
 
     @admin.display(description=_("audience now"))
     def audience_now(self, obj):

@@ -1,4 +1,5 @@
-"""When a scene is on: occurrence windows and their keys (Asia/Shanghai dates).
+"""Calendar arithmetic for scenes: occurrence windows and their keys (Asia/Shanghai dates); which
+window a scene kind has is the kind's own (campaigns.kinds).
 
 An occurrence is one yearly (or monthly) happening of a scene: a holiday's window in a year, a
 member's birthday window in a year. Its key (e.g. "2027", "2027-05") is what makes a grant
@@ -48,42 +49,11 @@ def lunar_to_solar(lunar_year: int, month: int, day: int, leap: bool = False) ->
     return None
 
 
-def _window(anchor: date, before: int, after: int, key: str, end: date | None = None) -> Occurrence:
+def window(anchor: date, before: int, after: int, key: str, end: date | None = None) -> Occurrence:
+    """The occurrence from `before` days before `anchor` to `after` days after `end` (or `anchor`)."""
     return Occurrence(
         key=key, anchor=anchor, starts=anchor - timedelta(days=before), ends=(end or anchor) + timedelta(days=after)
     )
-
-
-def holiday_occurrence(scene, day: date) -> Occurrence | None:
-    """For the calendar kinds that are the same for every member: is `day` in a window?"""
-    kind = scene.kind
-    candidates = []
-    if kind == "fixed_holiday":
-        for y in (day.year - 1, day.year, day.year + 1):
-            start = yearly_date(y, scene.month, scene.day)
-            end = yearly_date(y, scene.end_month or scene.month, scene.end_day or scene.day)
-            if end < start:  # a range across New Year
-                end = yearly_date(y + 1, end.month, end.day)
-            candidates.append(_window(start, scene.days_before, scene.days_after, str(y), end))
-    elif kind == "lunar_holiday":
-        for y in (day.year - 1, day.year, day.year + 1):
-            anchor = lunar_to_solar(y, scene.month, scene.day, scene.lunar_leap)
-            if anchor:
-                candidates.append(_window(anchor, scene.days_before, scene.days_after, str(y)))
-    elif kind == "nth_weekday":
-        for y in (day.year - 1, day.year, day.year + 1):
-            anchor = nth_weekday(y, scene.month, scene.nth or 1, scene.weekday or 0)
-            candidates.append(_window(anchor, scene.days_before, scene.days_after, str(y)))
-    elif kind == "member_day":
-        y, m = day.year, day.month
-        last = cal.monthrange(y, m)[1]
-        start = date(y, m, min(scene.day or 1, last))
-        end = date(y, m, min(scene.end_day or scene.day or 1, last))
-        candidates.append(Occurrence(f"{y}-{m:02d}", start, start, end))
-    for occ in candidates:
-        if day in occ:
-            return occ
-    return None
 
 
 def birthday_occurrence(
@@ -98,7 +68,7 @@ def birthday_occurrence(
             str(on.year), yearly_date(on.year, month, day), date(on.year, month, 1), date(on.year, month, last)
         )
     for y in (on.year - 1, on.year, on.year + 1):
-        occ = _window(yearly_date(y, month, day), before, after, str(y))
+        occ = window(yearly_date(y, month, day), before, after, str(y))
         if on in occ:
             return occ
     return None

@@ -255,6 +255,9 @@ class Scene(models.Model):
             "template's order); empty: the general notice template."
         ),
     )
+    # what went wrong when it last failed (services.scenes.skipped): shown in admin; a run clears it
+    last_error = models.CharField(_("last error"), max_length=500, blank=True, default="", db_default="")
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     wechat_template = models.CharField(
         _("WeChat template"),
         max_length=200,
@@ -284,6 +287,11 @@ class Scene(models.Model):
         multiplier, or a message (a message-only scene: a thank-you, a greeting, a notice)."""
         from django.core.exceptions import ValidationError
 
+        from .kinds import KINDS
+
+        kind = KINDS.get(self.kind)
+        if kind is not None and (errors := kind.validate(self)):
+            raise ValidationError(errors)
         if self.channel and not (self.message_title or self.message_body):
             raise ValidationError(
                 {"message_body": _("A scene with a channel needs a message: give it a title or a text.")}

@@ -41,6 +41,12 @@ LATENCY = Histogram(
 TASKS = Counter(
     "portal_celery_tasks_total", "Celery task runs by outcome (success, failure, retry).", ["task", "outcome"]
 )
+SCENE_ERRORS = Counter(
+    "portal_scene_errors_total",
+    "Scenes skipped because they failed (a row that bypassed validation): in a sale's multiplier, an event or the "
+    "daily run.",
+    ["where"],
+)
 THROTTLE_FALLBACKS = Counter(
     "portal_throttle_fallback_total",
     "Throttle checks counted in the process's own memory because the shared cache (Redis) was unreachable.",

@@ -118,3 +118,20 @@ def buy(demo_staff):
         return purchases.record_purchase(member=member, store=store, amount=Decimal(str(amount)), **kwargs)
 
     return make
+
+
+@pytest.fixture
+def api(demo_staff, program):
+    """api("clerk1") → an APIClient authenticated with that demo account's token."""
+    from rest_framework.authtoken.models import Token
+
+    def client_for(username=None):
+        from rest_framework.test import APIClient
+
+        client = APIClient()
+        if username:
+            token, _ = Token.objects.get_or_create(user=demo_staff[username])
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return client_for

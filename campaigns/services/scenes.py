@@ -7,12 +7,11 @@ occurrence yet, and they are granted in batches, each batch one transaction. The
 on (scene, member, occurrence) is the "once"; a crash loses at most the open batch, and a re-run
 grants only those not granted yet."""
 
-import calendar
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from datetime import time as dtime
 from decimal import Decimal
 
 from django.db import transaction
@@ -20,31 +19,20 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from core import rows
-from core.clock import day_start as _day_start
 from core.clock import local, now, tz
 from core.errors import Invalid, NotFound
+from core.metrics import SCENE_ERRORS
 from membership import config
 from membership.models import Member, PointsEntry, TierChange
 from membership.services import points
 
-from .. import calendar as cal
+from .. import kinds
 from ..models import BenefitPackage, Scene, SceneGrant
 from . import coupons, notifications
 
+log = logging.getLogger(__name__)
 Kind, Variant, Status = Scene.Kind, SceneGrant.Variant, SceneGrant.Status
-DAILY_KINDS = [
-    Kind.BIRTHDAY,
-    Kind.ANNIVERSARY,
-    Kind.FIXED_HOLIDAY,
-    Kind.LUNAR_HOLIDAY,
-    Kind.NTH_WEEKDAY,
-    Kind.MEMBER_DAY,
-    Kind.WELCOME,
-    Kind.ACTIVATION,
-    Kind.POST_PURCHASE,
-    Kind.WINBACK,
-    Kind.TIER_UPGRADE,
-]
+DAILY_KINDS = kinds.DAILY
 MSG_NOT_CLAIMABLE = _("This benefit cannot be claimed any more.")
 
 # segment name → callable(queryset of Member) → queryset; analytics registers its RFM and lifecycle
@@ -65,7 +53,7 @@ class RunResult:
     preview: list = field(default_factory=list)
 
 
-WINBACK_COOLDOWN_DAYS = 180  # a win-back scene without its own cooldown recalls a member at most this often
+WINBACK_COOLDOWN_DAYS = kinds.WINBACK_COOLDOWN_DAYS
 
 
 def variant_for(scene: Scene, member_id: int) -> str:
@@ -78,34 +66,83 @@ def variant_for(scene: Scene, member_id: int) -> str:
     return Variant.A
 
 
-def _day_end(day: date) -> datetime:
-    return datetime.combine(day, dtime(23, 59, 59), tzinfo=tz())
+@dataclass(frozen=True)
+class AudienceRule:
+    """One rule of a scene's audience, defined once: `applies(scene)`, the members it keeps as a
+    queryset filter (`narrow(qs, scene)`, the daily run) and for one member (`holds(scene, member)`,
+    the sale's multiplier; None: asked of the queryset)."""
+
+    applies: object
+    narrow: object
+    holds: object = None
+
+
+def _ids(related) -> list[int]:
+    return [obj.pk for obj in related.all()]
+
+
+AUDIENCE = (
+    AudienceRule(
+        lambda s: _ids(s.tiers),
+        lambda qs, s: qs.filter(tier_id__in=_ids(s.tiers)),
+        lambda s, m: m.tier_id in _ids(s.tiers),
+    ),
+    AudienceRule(
+        lambda s: _ids(s.stores),
+        lambda qs, s: qs.filter(home_store_id__in=_ids(s.stores)),
+        lambda s, m: m.home_store_id in _ids(s.stores),
+    ),
+    AudienceRule(
+        lambda s: _ids(s.tags),
+        lambda qs, s: qs.filter(
+            Exists(Member.tags.through.objects.filter(member_id=OuterRef("pk"), tag_id__in=_ids(s.tags)))
+        ),
+        lambda s, m: m.tags.filter(pk__in=_ids(s.tags)).exists(),
+    ),
+    AudienceRule(
+        lambda s: s.consent_required,
+        lambda qs, s: qs.filter(marketing_consent=True),
+        lambda s, m: m.marketing_consent,
+    ),
+    AudienceRule(
+        lambda s: s.birthday_gift_tiers,
+        lambda qs, s: qs.filter(tier__birthday_gift=True),
+        lambda s, m: config.tier(m.tier_id).birthday_gift,
+    ),
+    AudienceRule(
+        lambda s: s.audience_segment,
+        lambda qs, s: segment(qs) if (segment := segment_filters.get(s.audience_segment)) else qs.none(),
+    ),
+    AudienceRule(
+        lambda s: s.preferred_category,
+        lambda qs, s: (
+            prefers(qs, s.preferred_category) if (prefers := preference_filters.get("category")) else qs.none()
+        ),
+    ),
+)
 
 
 def audience(scene: Scene):
     """Members the scene may reach: active, and in its tiers, tags, home stores, consent, segment and
     preferred category."""
     qs = Member.objects.filter(status=Member.Status.ACTIVE)
-    tier_ids = [t.pk for t in scene.tiers.all()]
-    if tier_ids:
-        qs = qs.filter(tier_id__in=tier_ids)
-    store_ids = [s.pk for s in scene.stores.all()]
-    if store_ids:
-        qs = qs.filter(home_store_id__in=store_ids)
-    tag_ids = [t.pk for t in scene.tags.all()]
-    if tag_ids:
-        qs = qs.filter(Exists(Member.tags.through.objects.filter(member_id=OuterRef("pk"), tag_id__in=tag_ids)))
-    if scene.consent_required:
-        qs = qs.filter(marketing_consent=True)
-    if scene.birthday_gift_tiers:
-        qs = qs.filter(tier__birthday_gift=True)
-    if scene.audience_segment:
-        segment = segment_filters.get(scene.audience_segment)
-        qs = segment(qs) if segment else qs.none()
-    if scene.preferred_category:
-        prefers = preference_filters.get("category")
-        qs = prefers(qs, scene.preferred_category) if prefers else qs.none()
+    for rule in AUDIENCE:
+        if rule.applies(scene):
+            qs = rule.narrow(qs, scene)
     return qs
+
+
+def in_audience(scene: Scene, member: Member) -> bool:
+    """Whether `member` is in the scene's audience, by the same rules, in memory where they can be."""
+    asked = False
+    for rule in AUDIENCE:
+        if not rule.applies(scene):
+            continue
+        if rule.holds is None:
+            asked = True
+        elif not rule.holds(scene, member):
+            return False
+    return not asked or audience(scene).filter(pk=member.pk).exists()
 
 
 def is_running(scene: Scene, on: date) -> bool:
@@ -116,128 +153,10 @@ def is_running(scene: Scene, on: date) -> bool:
     )
 
 
-def _pairs_q(pairs, month_field: str, day_field: str) -> Q:
-    q = Q(pk__in=[])
-    for m, d in pairs:
-        q |= Q(**{month_field: m, day_field: d})
-    return q
-
-
 def eligible(scene: Scene, on: date, at: datetime) -> list[tuple[str, object, datetime | None]]:
-    """(occurrence key, queryset of eligible members, window end) groups for a daily run on `on`."""
-    base = audience(scene)
-    kind = scene.kind
-    if kind in (Kind.FIXED_HOLIDAY, Kind.LUNAR_HOLIDAY, Kind.NTH_WEEKDAY, Kind.MEMBER_DAY):
-        occ = cal.holiday_occurrence(scene, on)
-        return [(occ.key, base, _day_end(occ.ends))] if occ else []
-    if kind == Kind.BIRTHDAY:
-        if scene.whole_month:
-            last = date(on.year, on.month, calendar.monthrange(on.year, on.month)[1])
-            return [(str(on.year), base.filter(birth_month=on.month, birth_day__isnull=False), _day_end(last))]
-        groups: dict[str, list] = {}
-        for pair, key in cal.anchors_for_window(on, scene.days_before, scene.days_after).items():
-            groups.setdefault(key, []).append(pair)
-        return [
-            (
-                key,
-                base.filter(_pairs_q(pairs, "birth_month", "birth_day")),
-                _day_end(on + timedelta(days=scene.days_before + scene.days_after)),
-            )
-            for key, pairs in groups.items()
-        ]
-    if kind == Kind.ANNIVERSARY:
-        groups = {}
-        for pair, key in cal.anchors_for_window(on, scene.days_before, scene.days_after).items():
-            groups.setdefault(key, []).append(pair)
-        return [
-            (
-                key,
-                base.filter(_pairs_q(pairs, "joined_at__month", "joined_at__day")).filter(
-                    joined_at__lt=_day_start(date(int(key), 1, 1))
-                ),
-                _day_end(on + timedelta(days=scene.days_before + scene.days_after)),
-            )
-            for key, pairs in groups.items()
-        ]
-    if kind == Kind.WELCOME:
-        return [("welcome", base.filter(joined_at__gte=at - timedelta(days=max(1, scene.days_after or 7))), None)]
-    if kind == Kind.ACTIVATION:
-        out = []
-        for n in _offsets(scene):
-            day = on - timedelta(days=n)
-            out.append(
-                (
-                    f"day{n}",
-                    base.filter(purchase_count=0, joined_at__gte=_day_start(day), joined_at__lte=_day_end(day)),
-                    None,
-                )
-            )
-        return out
-    if kind == Kind.POST_PURCHASE:
-        return _after_purchases(scene, base, at)
-    if kind == Kind.WINBACK:
-        quiet = base.filter(last_purchase_at__lt=_day_start(on - timedelta(days=scene.inactive_days or 90)))
-        # a win-back always has a cooldown: without one the same quiet member was recalled every day
-        cooldown = scene.cooldown_days or WINBACK_COOLDOWN_DAYS
-        recent = SceneGrant.objects.filter(
-            scene=scene, member=OuterRef("pk"), created_at__gte=at - timedelta(days=cooldown)
-        )
-        return [(on.isoformat(), quiet.filter(~Exists(recent)), None)]
-    if kind == Kind.TIER_UPGRADE:
-        window = scene.days_after or 7
-        ups = TierChange.objects.filter(reason=TierChange.Reason.UPGRADE, created_at__gte=at - timedelta(days=window))
-        if tier_ids := [t.pk for t in scene.tiers.all()]:
-            ups = ups.filter(to_tier_id__in=tier_ids)
-        out = {}
-        for change in ups.values("member_id", "to_tier__code", "created_at"):
-            key = f"{change['to_tier__code']}:{local(change['created_at']).date().isoformat()}"
-            out.setdefault(key, (change["created_at"], []))[1].append(change["member_id"])
-        # the catch-up honours the scene's audience (stores, tags, consent, segment) as the event does
-        return [
-            (key, audience(scene).filter(pk__in=ids), created + timedelta(days=window))
-            for key, (created, ids) in out.items()
-        ]
-    return []  # milestones are granted from purchase events
-
-
-POST_PURCHASE_CATCHUP = timedelta(days=1)  # a touch whose time passed longer ago than this is not sent late
-
-
-def _after_purchases(scene: Scene, base, at: datetime) -> list:
-    """Post-purchase care: each purchase of a member in the audience gets the touch N days (N × 24 h)
-    after its own time, once (the occurrence is the purchase), when a run comes within a day of that
-    (the schedule runs every 15 minutes; `run_scenes --date` re-runs a missed day). Purchases
-    returned in full get no touch."""
-    from django.db.models import CharField, Value
-    from django.db.models.functions import Cast, Concat
-
-    from membership.models import Purchase
-
-    out = []
-    for n in _offsets(scene):
-        due = at - timedelta(days=n)
-        purchases = (
-            Purchase.objects.filter(
-                created_at__lte=due,
-                created_at__gt=due - POST_PURCHASE_CATCHUP,
-                returned_amount__lt=F("amount"),
-                member_id__in=base.values("pk"),
-            )
-            .annotate(key=Concat(Value("purchase:"), Cast("pk", CharField()), Value(f"+{n}")))
-            .filter(
-                ~Exists(
-                    SceneGrant.objects.filter(scene=scene, member=OuterRef("member_id"), occurrence=OuterRef("key"))
-                )
-            )
-            .order_by("created_at", "pk")
-        )
-        for key, member_id in purchases.values_list("key", "member_id"):
-            out.append((key, Member.objects.filter(pk=member_id), None))
-    return out
-
-
-def _offsets(scene: Scene) -> list[int]:
-    return sorted({int(x) for x in scene.offsets.replace("，", ",").split(",") if x.strip().isdigit()})
+    """(occurrence key, queryset of eligible members, window end) groups for a daily run on `on`:
+    the scene's kind says who (campaigns.kinds), within the scene's audience."""
+    return kinds.of(scene).eligible(scene, on, at, audience(scene))
 
 
 def _grantable(package: BenefitPackage) -> bool:
@@ -434,7 +353,15 @@ def run_daily(*, kinds=None, on: date | None = None, at: datetime | None = None)
         .select_related("package", "package_b")
         .order_by("pk")
     )
-    return [run_scene(scene, on=on, at=at) for scene in scenes]
+    results = []
+    for scene in scenes:
+        try:
+            results.append(run_scene(scene, on=on, at=at))
+        except Exception as exc:  # one scene failing does not stop the others
+            skipped(scene, "daily run", exc)
+            continue
+        _ran(scene)
+    return results
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,14 +373,16 @@ def _for_member(kind: str, member_id: int, occurrence_for, at: datetime) -> list
     results = []
     on = local(at).date()
     for scene in Scene.objects.filter(is_active=True, kind=kind).select_related("package", "package_b"):
-        if not is_running(scene, on) or not audience(scene).filter(pk=member_id).exists():
-            continue
-        occurrence, window_ends = occurrence_for(scene)
-        if occurrence is None:
-            continue
-        if not _grants(scene):
-            continue
-        results.append(grant_batch(scene, occurrence, [member_id], at=at, window_ends=window_ends))
+        try:
+            if not is_running(scene, on) or not audience(scene).filter(pk=member_id).exists():
+                continue
+            occurrence, window_ends = occurrence_for(scene)
+            if occurrence is None or not _grants(scene):
+                continue
+            with transaction.atomic():  # a scene that fails rolls back alone
+                results.append(grant_batch(scene, occurrence, [member_id], at=at, window_ends=window_ends))
+        except Exception as exc:
+            skipped(scene, kind, exc)
     return results
 
 
@@ -575,60 +504,53 @@ def clear_cache() -> None:
     _cache["at"] = 0.0
 
 
-def _in_audience(scene: Scene, member: Member) -> bool:
-    tiers = [t.pk for t in scene.tiers.all()]
-    stores = [s.pk for s in scene.stores.all()]
-    tags = [t.pk for t in scene.tags.all()]
-    if tiers and member.tier_id not in tiers:
-        return False
-    if stores and member.home_store_id not in stores:
-        return False
-    if scene.consent_required and not member.marketing_consent:
-        return False
-    if scene.birthday_gift_tiers and not config.tier(member.tier_id).birthday_gift:
-        return False
-    if tags and not member.tags.filter(pk__in=tags).exists():
-        return False
-    if scene.audience_segment or scene.preferred_category:
-        return audience(scene).filter(pk=member.pk).exists()
-    return True
-
-
-def _active_for(scene: Scene, member: Member, on: date) -> bool:
-    if scene.kind in (Kind.FIXED_HOLIDAY, Kind.LUNAR_HOLIDAY, Kind.NTH_WEEKDAY, Kind.MEMBER_DAY):
-        return cal.holiday_occurrence(scene, on) is not None
-    if scene.kind == Kind.BIRTHDAY:
-        if not member.birth_month or not member.birth_day:
-            return False
-        return (
-            cal.birthday_occurrence(
-                member.birth_month,
-                member.birth_day,
-                on,
-                before=scene.days_before,
-                after=scene.days_after,
-                whole_month=scene.whole_month,
-            )
-            is not None
-        )
-    if scene.kind == Kind.ANNIVERSARY:
-        joined = local(member.joined_at).date()
-        occ = cal.birthday_occurrence(joined.month, joined.day, on, before=scene.days_before, after=scene.days_after)
-        return occ is not None and int(occ.key) > joined.year
-    return False
-
-
 def campaign_multiplier(member: Member, at: datetime) -> Decimal:
     """The largest multiplier of the scenes whose window the member is in at `at` (1 if none)."""
     on = local(at).date()
     best = Decimal(1)
     for scene in _multiplier_scenes():
-        if not is_running(scene, on) or not _active_for(scene, member, on) or not _in_audience(scene, member):
-            continue
-        variant = variant_for(scene, member.pk)
-        if variant == Variant.HOLDOUT:
-            continue
-        package = scene.package_b if variant == Variant.B else scene.package
-        if package and package.multiplier:
-            best = max(best, package.multiplier)
+        try:
+            best = max(best, _multiplier(scene, member, on))
+        except Exception as exc:  # a row that bypassed validation never stops a sale
+            skipped(scene, "multiplier", exc)
     return best
+
+
+def _multiplier(scene: Scene, member: Member, on: date) -> Decimal:
+    """The multiplier `scene` gives `member` on `on` (1 when none)."""
+    if not is_running(scene, on) or not kinds.of(scene).active_for(scene, member, on) or not in_audience(scene, member):
+        return Decimal(1)
+    variant = variant_for(scene, member.pk)
+    if variant == Variant.HOLDOUT:
+        return Decimal(1)
+    package = scene.package_b if variant == Variant.B else scene.package
+    return Decimal(package.multiplier) if package and package.multiplier else Decimal(1)
+
+
+# --------------------------------------------------------------------------------------------
+# a scene that fails is skipped, counted, logged once and shown in admin; the others go on
+# --------------------------------------------------------------------------------------------
+
+_logged: set = set()
+
+
+def skipped(scene: Scene, where: str, exc: Exception) -> None:
+    """A scene failed in `where` (the sale's multiplier, an event, the daily run): counted in
+    portal_scene_errors_total, logged once per process, and recorded on the scene (shown in admin)
+    after the caller's transaction commits, so the sale or run it was part of is not held up."""
+    SCENE_ERRORS.labels(where=where).inc()
+    text = f"{where}: {type(exc).__name__}: {exc}"[:500]
+    if (scene.pk, text) in _logged:
+        return
+    _logged.add((scene.pk, text))
+    log.error("scene %s (%s) skipped in %s", scene.pk, scene.name, where, exc_info=exc)
+    transaction.on_commit(
+        lambda: Scene.objects.filter(pk=scene.pk).update(last_error=text, last_error_at=now()), robust=True
+    )
+
+
+def _ran(scene: Scene) -> None:
+    """A scene ran through: an error recorded earlier is cleared."""
+    if scene.last_error:
+        Scene.objects.filter(pk=scene.pk).update(last_error="", last_error_at=None)
+        _logged.difference_update({key for key in _logged if key[0] == scene.pk})

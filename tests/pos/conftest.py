@@ -1,20 +1,4 @@
 import pytest
-from rest_framework.test import APIClient
-
-
-@pytest.fixture
-def api(demo_staff, program):
-    """api("clerk1") → an APIClient authenticated with that demo account's token."""
-    from rest_framework.authtoken.models import Token
-
-    def client_for(username=None):
-        client = APIClient()
-        if username:
-            token, _ = Token.objects.get_or_create(user=demo_staff[username])
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client
-
-    return client_for
 
 
 @pytest.fixture(autouse=True)
