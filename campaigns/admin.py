@@ -3,6 +3,7 @@ a run-now action and the results of A/B and holdout), the mall, rules; grants, c
 orders and notifications are records, read-only."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -12,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from core.clock import local, now
 from core.errors import MembershipError
 from core.history import ConfigHistoryAdmin
+from membership.permissions import is_hq
 
 from . import kinds
 from .models import (
@@ -27,7 +29,7 @@ from .models import (
     Scene,
     SceneGrant,
 )
-from .services import mall, results, scenes
+from .services import config_check, mall, results, scenes
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -165,7 +167,25 @@ class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
         return [
             path("<int:pk>/dry-run/", self.admin_site.admin_view(self.dry_run_view), name="campaigns_scene_dry_run"),
             path("<int:pk>/results/", self.admin_site.admin_view(self.results_view), name="campaigns_scene_results"),
+            path("check/", self.admin_site.admin_view(self.config_check_view), name="campaigns_config_check"),
         ] + super().get_urls()
+
+    def config_check_view(self, request):
+        """HQ's page of `manage.py check_config`: what to mend in the programme's configuration."""
+        if not is_hq(request.user):
+            raise PermissionDenied
+        found = config_check.problems()
+        return TemplateResponse(
+            request,
+            "admin/campaigns/scene/config_check.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "problems": found,
+                "errors": sum(p.severity == config_check.ERROR for p in found),
+                "title": _("Configuration check"),
+            },
+        )
 
     def dry_run_view(self, request, pk):
         scene = get_object_or_404(Scene, pk=pk)

@@ -9,7 +9,7 @@ class CampaignsConfig(AppConfig):
     def ready(self):
         from membership import hooks, signals
 
-        from . import tasks
+        from . import checks, tasks  # noqa: F401 (the deploy check of the programme's configuration)
         from .services import scenes
 
         hooks.register_earn_multiplier(scenes.campaign_multiplier)

@@ -5,6 +5,9 @@ Offers follow condition + benefit + scope with explicit caps and running counter
 when and to whom, its BenefitPackage what; a SceneGrant row per member and occurrence is the
 "once" (a unique constraint), and counters on Scene, CouponTemplate and MallItem move with F()."""
 
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -64,10 +67,39 @@ class CouponTemplate(models.Model):
                 name="coupon_template_issued_within_quantity",
             ),
             models.CheckConstraint(condition=models.Q(value__gte=0, threshold__gte=0), name="coupon_template_amounts"),
+            models.CheckConstraint(
+                condition=~models.Q(kind="percent_off") | models.Q(value__gt=0, value__lt=100),
+                name="coupon_template_percent_in_range",
+                violation_error_message=_("A percentage off is more than 0 and less than 100."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_from__isnull=True)
+                | models.Q(valid_until__isnull=True)
+                | models.Q(valid_from__lt=models.F("valid_until")),
+                name="coupon_template_validity_in_order",
+                violation_error_message=_("A coupon's validity must end after it starts."),
+            ),
         ]
 
     def __str__(self):
         return f"{self.code} {self.name}"
+
+    def clean(self):
+        """A coupon says what it takes off and for how long: cash off more than ¥0, a percentage in
+        (0, 100), a gift named, and fixed dates or a number of days after the grant."""
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        if self.kind == self.Kind.CASH_OFF and not (self.value and self.value > 0):
+            errors["value"] = _("A cash-off coupon takes more than ¥0 off.")
+        if self.kind == self.Kind.PERCENT_OFF and not (self.value is not None and 0 < self.value < 100):
+            errors["value"] = _("A percentage off is more than 0 and less than 100.")
+        if self.kind == self.Kind.GIFT and not self.gift_description.strip():
+            errors["gift_description"] = _("Name the gift.")
+        if not self.valid_until and not self.valid_days:
+            errors["valid_days"] = _("Give the coupon a validity: a last day, or a number of days after the grant.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class Coupon(models.Model):
@@ -118,7 +150,13 @@ class BenefitPackage(models.Model):
     bonus_points = models.PositiveIntegerField(_("bonus points"), default=0)
     coupons = models.ManyToManyField(CouponTemplate, verbose_name=_("coupons"), blank=True)
     multiplier = models.DecimalField(
-        _("points multiplier during the window"), max_digits=4, decimal_places=2, null=True, blank=True
+        _("points multiplier during the window"),
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("1.01")), MaxValueValidator(10)],
+        help_text=_("More than 1, at most 10; empty: none."),
     )
     mall_item = models.ForeignKey(
         "MallItem", verbose_name=_("mall gift"), null=True, blank=True, on_delete=models.PROTECT
@@ -130,6 +168,13 @@ class BenefitPackage(models.Model):
     class Meta:
         verbose_name = _("benefit package")
         verbose_name_plural = _("benefit packages")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(multiplier__isnull=True) | models.Q(multiplier__gt=0, multiplier__lte=10),
+                name="benefit_multiplier_in_range",
+            ),
+            models.CheckConstraint(condition=models.Q(cost_per_grant__gte=0), name="benefit_cost_not_negative"),
+        ]
 
     def __str__(self):
         return self.name
@@ -277,6 +322,13 @@ class Scene(models.Model):
                 name="scene_within_grant_budget",
             ),
             models.CheckConstraint(condition=models.Q(holdout_percent__lte=50), name="scene_holdout_at_most_half"),
+            models.CheckConstraint(
+                condition=models.Q(starts_on__isnull=True)
+                | models.Q(ends_on__isnull=True)
+                | models.Q(starts_on__lte=models.F("ends_on")),
+                name="scene_run_dates_in_order",
+                violation_error_message=_("A scene must run from a day on or before its last day."),
+            ),
         ]
 
     def __str__(self):

@@ -19,7 +19,13 @@ class Tier(models.Model):
     rank = models.PositiveSmallIntegerField(_("rank"), unique=True, help_text=_("Higher is better."))
     reach_growth = models.PositiveIntegerField(_("growth to reach"), default=0)
     keep_growth = models.PositiveIntegerField(_("growth to keep"), default=0)
-    points_multiplier = models.DecimalField(_("points multiplier"), max_digits=4, decimal_places=2, default=1)
+    points_multiplier = models.DecimalField(
+        _("points multiplier"),
+        max_digits=4,
+        decimal_places=2,
+        default=1,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(10)],
+    )
     discount_rate = models.DecimalField(
         _("member discount (%)"),
         max_digits=5,
@@ -62,6 +68,25 @@ class Tier(models.Model):
     def benefit_list(self):
         return [line.strip() for line in self.benefits.splitlines() if line.strip()]
 
+    def clean(self):
+        """Tiers are a ladder: each rank asks more growth to reach than the rank below it, and less to
+        keep than to reach (the lowest tier, reached with nothing, keeps with nothing)."""
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        if self.reach_growth and self.keep_growth >= self.reach_growth:
+            errors["keep_growth"] = _("Growth to keep must be below growth to reach.")
+        if self.rank is not None:
+            others = Tier.objects.exclude(pk=self.pk)
+            below = others.filter(rank__lt=self.rank, reach_growth__gte=self.reach_growth).order_by("-rank").first()
+            above = others.filter(rank__gt=self.rank, reach_growth__lte=self.reach_growth).order_by("rank").first()
+            if other := below or above:
+                errors["reach_growth"] = _(
+                    "Growth to reach must rise with the rank: %(other)s (rank %(rank)s) asks %(growth)s."
+                ) % {"other": other.name, "rank": other.rank, "growth": other.reach_growth}
+        if errors:
+            raise ValidationError(errors)
+
 
 class ExpiryPolicy(models.TextChoices):
     NEVER = "never", _("Never")
@@ -94,15 +119,29 @@ class TierBasis(models.TextChoices):
 class ProgramSettings(models.Model):
     """The single row of merchant-editable program rules (pk is always 1)."""
 
-    earn_rate = models.DecimalField(_("points per yuan"), max_digits=8, decimal_places=4, default=1)
-    redeem_points_per_yuan = models.PositiveIntegerField(_("points worth ¥1 when paying"), default=100)
+    earn_rate = models.DecimalField(
+        _("points per yuan"),
+        max_digits=8,
+        decimal_places=4,
+        default=1,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    redeem_points_per_yuan = models.PositiveIntegerField(
+        _("points worth ¥1 when paying"), default=100, validators=[MinValueValidator(1), MaxValueValidator(100_000)]
+    )
     redeem_cap_percent = models.DecimalField(
-        _("points may pay at most this percent of a sale"), max_digits=5, decimal_places=2, default=50
+        _("points may pay at most this percent of a sale"),
+        max_digits=5,
+        decimal_places=2,
+        default=50,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
     expiry_policy = models.CharField(
         _("points expiry"), max_length=10, choices=ExpiryPolicy.choices, default=ExpiryPolicy.YEAR_END
     )
-    expiry_months = models.PositiveSmallIntegerField(_("months (rolling expiry)"), default=12)
+    expiry_months = models.PositiveSmallIntegerField(
+        _("months (rolling expiry)"), default=12, validators=[MinValueValidator(1), MaxValueValidator(120)]
+    )
     expiry_notice_days = models.PositiveSmallIntegerField(_("notice days before expiry"), default=30)
     pending_days = models.PositiveSmallIntegerField(_("return window before points are available (days)"), default=0)
     per_sale_cap = models.PositiveIntegerField(_("most points per sale"), null=True, blank=True)
@@ -212,6 +251,10 @@ class ProgramSettings(models.Model):
                 condition=models.Q(redeem_cap_percent__gte=0, redeem_cap_percent__lte=100),
                 name="program_redeem_cap_is_percent",
             ),
+            models.CheckConstraint(
+                condition=models.Q(redeem_points_per_yuan__gte=1, expiry_months__gte=1),
+                name="program_redeem_rate_and_expiry_positive",
+            ),
         ]
 
     def __str__(self):
@@ -228,7 +271,9 @@ class EarnStage(models.Model):
     points per yuan, until the next stage starts. Without stages the base rate applies."""
 
     from_amount = models.DecimalField(_("from amount (¥)"), max_digits=12, decimal_places=2, unique=True)
-    rate = models.DecimalField(_("points per yuan"), max_digits=8, decimal_places=4)
+    rate = models.DecimalField(
+        _("points per yuan"), max_digits=8, decimal_places=4, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
 
     class Meta:
         verbose_name = _("staged earn rate")
@@ -251,7 +296,9 @@ class EarnMultiplier(models.Model):
 
     kind = models.CharField(_("applies to"), max_length=10, choices=Kind.choices)
     key = models.CharField(_("category or SKU"), max_length=64)
-    multiplier = models.DecimalField(_("multiplier"), max_digits=4, decimal_places=2)
+    multiplier = models.DecimalField(
+        _("multiplier"), max_digits=4, decimal_places=2, validators=[MinValueValidator(0), MaxValueValidator(10)]
+    )
     starts_on = models.DateField(_("from"), null=True, blank=True)
     ends_on = models.DateField(_("until"), null=True, blank=True)
 
@@ -259,7 +306,16 @@ class EarnMultiplier(models.Model):
         verbose_name = _("category/SKU multiplier")
         verbose_name_plural = _("category/SKU multipliers")
         indexes = [models.Index(fields=["kind", "key"])]
-        constraints = [models.CheckConstraint(condition=models.Q(multiplier__gte=0), name="earn_mult_non_negative")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(multiplier__gte=0), name="earn_mult_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(starts_on__isnull=True)
+                | models.Q(ends_on__isnull=True)
+                | models.Q(starts_on__lte=models.F("ends_on")),
+                name="earn_mult_dates_in_order",
+                violation_error_message=_("The multiplier must start on or before its last day."),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.key} ×{self.multiplier}"

@@ -1,0 +1,18 @@
+"""Migration operations for constraints added while the previous release still serves."""
+
+from django.db import migrations
+
+
+class AddConstraintNotValid(migrations.AddConstraint):
+    """A check constraint that new and changed rows must pass, added without checking the rows already
+    there: on PostgreSQL `NOT VALID` (no full-table check under a lock, and an old row that would fail
+    does not stop the upgrade; `manage.py check_config` names such rows so HQ mends them). Other
+    databases add it as Django does."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if schema_editor.connection.vendor != "postgresql" or not self.allow_migrate_model(
+            schema_editor.connection.alias, model
+        ):
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        schema_editor.execute(f"{self.constraint.create_sql(model, schema_editor)} NOT VALID")
