@@ -50,6 +50,18 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红"
 
 
+def demo_phones() -> list[str]:
+    """The phones of the demo's own members: the known member and the generated ones. Other members
+    in the database (bench.generate's chain of stores S001…S200, an import) are not the demo's."""
+    return [KNOWN_MEMBER["phone"], *(f"139{n:08d}" for n in range(DEMO_MEMBERS))]
+
+
+def demo_clerks() -> dict:
+    """The demo's clerks by store code (clerk1 at S001, clerk2 at S002), not any other clerk there."""
+    names = [username for username, _pw, role, _store, _display in STAFF if role == Role.CLERK]
+    return {u.store.code: u for u in User.objects.filter(username__in=names).select_related("store")}
+
+
 def seed_stores_and_staff(*, out=None) -> None:
     stores = {}
     for code, name, parent in STORES:
@@ -121,7 +133,7 @@ def seed_members(*, out=None) -> None:
         return  # members are loaded once
     rng = random.Random(20261123)
     stores = {s.code: s for s in Store.objects.filter(code__in=["S001", "S002"])}
-    clerks = {u.store.code: u for u in User.objects.filter(role=Role.CLERK).select_related("store")}
+    clerks = demo_clerks()
     start = now() - timedelta(days=365)
     known = enrolment.enrol(
         phone=KNOWN_MEMBER["phone"],
