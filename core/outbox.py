@@ -190,7 +190,7 @@ def flush_marks() -> int:
         ids, _delivered = _delivered, []
         database = _delivered_db
     if ids and database != _database():
-        log.info("outbox: %s delivered event(s) of database %s left unmarked for its relay", len(ids), database)
+        log.debug("outbox: %s delivered event(s) of database %s left unmarked for its relay", len(ids), database)
         return 0
     if ids:
         try:
