@@ -137,7 +137,7 @@ def seed_campaign_history(*, out=None) -> None:
     winback = Scene.objects.filter(kind=Scene.Kind.WINBACK, is_active=True).first()
     if welcome is None and winback is None:
         return
-    rng = random.Random(7007)
+    rng = random.Random(7007)  # nosec B311
     stores = {s.code: s for s in Store.objects.filter(code__in=["S001", "S002"])}
     clerks = demo_clerks()  # the demo's tills; members of other stores (bench.generate's) are granted, not sold to
     end = now() - timedelta(hours=2)

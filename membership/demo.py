@@ -44,7 +44,7 @@ PLANS = [
     ("TOPUP500", "充500送80", "500", "80", 200),
 ]  # code, name, pay, bonus ¥, bonus points
 INSTANT = {"GOLD": Decimal("999.00")}  # one sale of ¥999 or more lifts NORMAL and SILVER to GOLD (满999送金卡)
-KNOWN_MEMBER = {"phone": "13800138000", "name": "张三", "password": "member-demo", "birthday": "1990-05-20"}
+KNOWN_MEMBER = {"phone": "13800138000", "name": "张三", "password": "member-demo", "birthday": "1990-05-20"}  # nosec B105
 DEMO_MEMBERS = 220
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红"
@@ -131,7 +131,7 @@ def seed_members(*, out=None) -> None:
     counter's: pos/demo.py). Known member 张三 with the member password of demo-program.md."""
     if Member.objects.filter(phone=KNOWN_MEMBER["phone"]).exists():
         return  # members are loaded once
-    rng = random.Random(20261123)
+    rng = random.Random(20261123)  # nosec B311
     stores = {s.code: s for s in Store.objects.filter(code__in=["S001", "S002"])}
     clerks = demo_clerks()
     start = now() - timedelta(days=365)

@@ -38,7 +38,7 @@ def _sell(store, clerk, receipt, amount, at, rng, member=None, pay_points=0):
 def seed(*, out=None) -> None:
     if Sale.objects.filter(receipt_no__startswith="DEMO-").exists():
         return
-    rng = random.Random(8080)
+    rng = random.Random(8080)  # nosec B311
     stores = {s.code: s for s in Store.objects.filter(code__in=["S001", "S002"])}
     clerks = demo_clerks()
     end = now() - timedelta(hours=1)
