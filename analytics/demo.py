@@ -17,8 +17,8 @@ from django.db.models import Exists, OuterRef
 from campaigns.models import Coupon, Scene, SceneGrant
 from campaigns.services import scenes
 from core.clock import now
-from membership.demo import KNOWN_MEMBER
-from membership.models import Channel, Role, Store, User
+from membership.demo import KNOWN_MEMBER, demo_clerks
+from membership.models import Channel, Store
 from membership.services import enrolment
 from pos.models import Sale
 from pos.services import sales
@@ -36,7 +36,7 @@ def _use_coupons(
     """Some of the members granted since `since` come back with the scene's coupon; a few of the
     held-out ones come back on their own (the baseline of incremental sales)."""
     grants = (
-        SceneGrant.objects.filter(scene=scene, created_at__gte=since)
+        SceneGrant.objects.filter(scene=scene, created_at__gte=since, member__home_store__in=stores.values())
         .exclude(member__phone=KNOWN_MEMBER["phone"])
         .select_related("member__home_store")
         .order_by("pk")
@@ -137,9 +137,9 @@ def seed_campaign_history(*, out=None) -> None:
     winback = Scene.objects.filter(kind=Scene.Kind.WINBACK, is_active=True).first()
     if welcome is None and winback is None:
         return
-    rng = random.Random(7007)
+    rng = random.Random(7007)  # nosec B311
     stores = {s.code: s for s in Store.objects.filter(code__in=["S001", "S002"])}
-    clerks = {u.store.code: u for u in User.objects.filter(role=Role.CLERK).select_related("store")}
+    clerks = demo_clerks()  # the demo's tills; members of other stores (bench.generate's) are granted, not sold to
     end = now() - timedelta(hours=2)
     first = d.local_day(end) - timedelta(days=364)
     counter = [0]

@@ -9,7 +9,7 @@ benchmarks, each printing its figures.
 
 import argparse
 import platform
-import subprocess
+import subprocess  # nosec B404
 import sys
 
 from . import bench_earn, bench_expiry, bench_review, generate
@@ -36,7 +36,7 @@ def machine() -> str:
         }
     cpu = ""
     try:
-        cpu = subprocess.run(
+        cpu = subprocess.run(  # nosec B603 B607
             ["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True
         ).stdout.strip()
     except OSError:

@@ -58,13 +58,13 @@ def _clerks() -> None:
     stores = list(Store.objects.filter(code__regex=r"^S\d{3}$").order_by("code"))
     have = set(User.objects.filter(username__startswith="bench_").values_list("username", flat=True))
     users = [
-        User(username=f"bench_c{s.code}{k}", role=Role.CLERK, store=s, first_name=f"导购{s.code}{k}", password="!")
+        User(username=f"bench_c{s.code}{k}", role=Role.CLERK, store=s, first_name=f"导购{s.code}{k}", password="!")  # nosec B106
         for s in stores
         for k in "ab"
         if f"bench_c{s.code}{k}" not in have
     ]
     if "bench_m001" not in have:
-        users.append(User(username="bench_m001", role=Role.MANAGER, store=stores[0], first_name="店长", password="!"))
+        users.append(User(username="bench_m001", role=Role.MANAGER, store=stores[0], first_name="店长", password="!"))  # nosec B106
     User.objects.bulk_create(users)
     with raw_connect(autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_clerks")
@@ -95,7 +95,7 @@ def _regions() -> None:
             role=Role.REGIONAL,
             store=Store.objects.get(code="R01"),
             first_name="区经理",
-            password="!",
+            password="!",  # nosec B106
         )
 
 
@@ -171,14 +171,14 @@ def generate_sales(total: int) -> dict:
                     CROSS JOIN (SELECT array_agg(id ORDER BY code) AS ids, count(*) AS n FROM membership_store
                                 WHERE code ~ '^S[0-9]{{3}}$') st
                     JOIN bench_clerks c ON c.store_id = st.ids[1 + (g * 7919) % st.n] AND c.k = g % 2
-                ) s ORDER BY created_at""")
+                ) s ORDER BY created_at""")  # nosec B608
             conn.execute(f"""
                 INSERT INTO pos_return (sale_id, store_id, clerk_id, purchase_return_id, receipt_no, amount,
                                         request_hash, response, created_at)
                 SELECT id, store_id, clerk_id, NULL, 'RT' || id, round(amount / 2, 2), '', '{{}}',
                        created_at + interval '2 days'
                 FROM pos_sale WHERE id % 40 = 0 AND created_at + interval '2 days' < timestamptz '{end.isoformat()}'
-                ORDER BY created_at + interval '2 days'""")
+                ORDER BY created_at + interval '2 days'""")  # nosec B608
             conn.execute("UPDATE pos_sale s SET returned_amount = r.amount FROM pos_return r WHERE r.sale_id = s.id")
             conn.execute("""UPDATE membership_member m SET enrolled_by_id = c.user_id FROM bench_clerks c
                             WHERE c.store_id = m.home_store_id AND c.k = m.id % 2 AND m.enrolled_by_id IS NULL""")
@@ -219,7 +219,7 @@ def generate_campaign(days: int = 90, per_day: int = 2000) -> None:
                    CASE WHEN g % 10 = 0 THEN 'holdout' ELSE 'A' END,
                    CASE WHEN g % 10 = 0 THEN 'holdout' ELSE 'granted' END, 0, NULL,
                    timestamptz '{end.isoformat()}' - ((g % {days}) + 1) * interval '1 day' + interval '30 minutes', NULL
-            FROM generate_series(1::bigint, {days * per_day}) g""")
+            FROM generate_series(1::bigint, {days * per_day}) g""")  # nosec B608
         conn.execute(f"""
             INSERT INTO campaigns_coupon (template_id, member_id, code, status, source, granted_at, valid_from,
                                           valid_until, used_at, used_store_id, used_sale_ref, discount, idempotency_key)
@@ -230,7 +230,7 @@ def generate_campaign(days: int = 90, per_day: int = 2000) -> None:
                    CASE WHEN g.id % 4 = 0 THEN m.home_store_id END, '',
                    CASE WHEN g.id % 4 = 0 THEN 15 ELSE 0 END, 'bench:' || g.id
             FROM campaigns_scenegrant g JOIN membership_member m ON m.id = g.member_id
-            WHERE g.scene_id = {scene.pk} AND g.variant = 'A'""")
+            WHERE g.scene_id = {scene.pk} AND g.variant = 'A'""")  # nosec B608
         grants = conn.execute("SELECT count(*) FROM campaigns_scenegrant").fetchone()[0]
         conn.execute("ANALYZE campaigns_scenegrant")
         conn.execute("ANALYZE campaigns_coupon")
@@ -335,7 +335,7 @@ def pages(repeat: int, last: date) -> list[tuple]:
                         began = time.perf_counter()
                         response = client.get(url, HTTP_HOST="localhost")
                         times.append((time.perf_counter() - began) * 1000)
-                    assert response.status_code == 200, (url, response.status_code)
+                    assert response.status_code == 200, (url, response.status_code)  # nosec B101
                 times = times[1:]
                 results.append((who, label, path, statistics.median(times), max(times), len(queries)))
                 say(

@@ -22,6 +22,7 @@ time spent in their statements, to show how a call divides between database and 
 sales stay in the database (real, balanced ledger rows with keys bench:<run>:...)."""
 
 import argparse
+import contextlib
 import random
 import sys
 import threading
@@ -149,7 +150,7 @@ def run_mode(kind: str, members: list[int], stores: list, threads: int, run: str
     barrier = threading.Barrier(threads + 1)
 
     def worker(k):
-        rng = random.Random(f"{run}:{k}")
+        rng = random.Random(f"{run}:{k}")  # nosec B311
         try:
             raw = RawEarn() if kind == "raw" else None
             work = list(_work(rng, parts[k], stores, f"{run}t{k}"))
@@ -163,10 +164,8 @@ def run_mode(kind: str, members: list[int], stores: list, threads: int, run: str
                 raw.close()
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
-            try:
+            with contextlib.suppress(Exception):  # the barrier may be broken already
                 barrier.abort()
-            except Exception:
-                pass
         finally:
             connection.close()
 
@@ -206,7 +205,7 @@ def time_split(members: list[int], stores: list, run: str) -> tuple[float, float
         finally:
             in_db[0] += time.perf_counter() - start
 
-    rng = random.Random(run)
+    rng = random.Random(run)  # nosec B311
     with connection.execute_wrapper(wrapper), timed() as t:
         for mid, store, ref, amount, key in _work(rng, members, stores, run):
             service_call(mid, store, ref, amount, key)
@@ -227,7 +226,7 @@ def run(
 
     from membership.models import Member, Store
 
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311
     stores = list(Store.objects.filter(code__regex=r"^S\d{3}$"))
     hi = Member.objects.order_by("-pk").values_list("pk", flat=True).first()
     modes = [("service", 1), ("raw", 1)] + ([("service", threads), ("raw", threads)] if threads > 1 else [])

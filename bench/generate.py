@@ -28,6 +28,7 @@ replica: the generator writes only keys it knows to exist), and --jobs processes
 ranges in parallel, each streaming six COPYs at once."""
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import random
 import sys
@@ -183,7 +184,7 @@ LOTS_OF: list[int] = []
 def plan_members(members: int, lots: int, seed: int) -> None:
     """Draw each member's profile and number of lots; scale the counts so they add up to `lots`."""
     global PROFILE_OF, LOTS_OF
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311
     cum = list(accumulate(p[0] for p in PROFILES))
     profile_of = bytearray(members)
     raw = [0] * members
@@ -215,7 +216,7 @@ def plan_members(members: int, lots: int, seed: int) -> None:
 def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: str, tiers: list, stores: list):
     import psycopg
 
-    rng = random.Random(seed * 1_000_003 + lo)
+    rng = random.Random(seed * 1_000_003 + lo)  # nosec B311
     r = rng.random
     tier_ids = [t[0] for t in tiers]
     reach = [t[1] for t in tiers]
@@ -449,10 +450,8 @@ def generate_range(lo: int, hi: int, purchase_base: int, seed: int, conninfo: st
             conn.commit()
     finally:
         for cm, _copy in copies.values():
-            try:
+            with contextlib.suppress(Exception):  # a COPY already failed: closing it may fail too
                 cm.__exit__(RuntimeError, RuntimeError("aborted"), None)
-            except Exception:
-                pass
         for conn in conns:
             conn.close()
     return stats
@@ -579,7 +578,7 @@ def generate(
             with raw_connect(autocommit=True) as conn:
                 for table in ("membership_member", "membership_purchase"):
                     conn.execute(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"  # nosec B608
                         f" (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                     )
                 for table in BIG_TABLES:

@@ -172,14 +172,26 @@ MARK_BATCH = 100
 MARK_AFTER_SECONDS = 1.0
 _delivered: list = []
 _delivered_since = 0.0
+_delivered_db = None  # the database (settings NAME) the events in _delivered were written to
 _lock = threading.Lock()
 
 
+def _database():
+    return connection.settings_dict.get("NAME")
+
+
 def flush_marks() -> int:
-    """Mark sent what this process delivered after commit and has not marked yet."""
+    """Mark sent what this process delivered after commit and has not marked yet, in the database the
+    events were written to. When the process has moved to another database since (at exit after a test
+    run, whose test database is dropped and the settings name the plain DATABASE_URL again), the marks
+    are left to that database's relay: written to the other one they failed or touched the wrong rows."""
     global _delivered
     with _lock:
         ids, _delivered = _delivered, []
+        database = _delivered_db
+    if ids and database != _database():
+        log.debug("outbox: %s delivered event(s) of database %s left unmarked for its relay", len(ids), database)
+        return 0
     if ids:
         try:
             _mark(ids, {})
@@ -191,7 +203,7 @@ def flush_marks() -> int:
 def deliver(events) -> int:
     """After commit, in the process that wrote them. Never raises: whatever is not delivered
     stays pending for the relay."""
-    global _delivered_since
+    global _delivered_since, _delivered_db
     if time.monotonic() < _paused_until:
         return 0
     try:
@@ -204,6 +216,7 @@ def deliver(events) -> int:
     with _lock:
         if not _delivered:
             _delivered_since = time.monotonic()
+            _delivered_db = _database()
         _delivered.extend(done)
         due = len(_delivered) >= MARK_BATCH or time.monotonic() - _delivered_since >= MARK_AFTER_SECONDS
     if due:

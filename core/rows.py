@@ -41,7 +41,7 @@ def _insert_sql(model, vendor: str, returning: bool) -> tuple[str, list]:
     meta, connection = model._meta, _db()
     fields = [f for f in meta.local_concrete_fields if not returning or f is not meta.auto_field]
     sql = (
-        f"INSERT INTO {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) "
+        f"INSERT INTO {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) "  # nosec B608
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     if returning and connection.features.can_return_columns_from_insert:
@@ -118,7 +118,7 @@ def _update_sql(model, vendor: str, names: tuple[str, ...]) -> tuple[str, list]:
     meta = model._meta
     fields = [meta.get_field(name) for name in names]
     assignments = ", ".join(f"{_quote(f.column)} = %s" for f in fields)
-    return f"UPDATE {_quote(meta.db_table)} SET {assignments} WHERE {_quote(meta.pk.column)} = %s", fields
+    return f"UPDATE {_quote(meta.db_table)} SET {assignments} WHERE {_quote(meta.pk.column)} = %s", fields  # nosec B608
 
 
 def update(obj, names) -> None:
@@ -141,7 +141,7 @@ def _lock_sql(model, vendor: str, names: tuple[str, ...]) -> tuple[str, list, li
     keys = [meta.pk if name == "pk" else meta.get_field(name) for name in names]
     columns = ", ".join(f"{_quote(meta.db_table)}.{_quote(f.column)}" for f in fields)
     where = " AND ".join(f"{_quote(f.column)} = %s" for f in keys)
-    sql = f"SELECT {columns} FROM {_quote(meta.db_table)} WHERE {where}"
+    sql = f"SELECT {columns} FROM {_quote(meta.db_table)} WHERE {where}"  # nosec B608
     if connection.features.has_select_for_update:
         sql += " " + connection.ops.for_update_sql(no_key=connection.features.has_select_for_no_key_update)
     converters = []

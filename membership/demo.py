@@ -44,10 +44,22 @@ PLANS = [
     ("TOPUP500", "充500送80", "500", "80", 200),
 ]  # code, name, pay, bonus ¥, bonus points
 INSTANT = {"GOLD": Decimal("999.00")}  # one sale of ¥999 or more lifts NORMAL and SILVER to GOLD (满999送金卡)
-KNOWN_MEMBER = {"phone": "13800138000", "name": "张三", "password": "member-demo", "birthday": "1990-05-20"}
+KNOWN_MEMBER = {"phone": "13800138000", "name": "张三", "password": "member-demo", "birthday": "1990-05-20"}  # nosec B105
 DEMO_MEMBERS = 220
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红"
+
+
+def demo_phones() -> list[str]:
+    """The phones of the demo's own members: the known member and the generated ones. Other members
+    in the database (bench.generate's chain of stores S001…S200, an import) are not the demo's."""
+    return [KNOWN_MEMBER["phone"], *(f"139{n:08d}" for n in range(DEMO_MEMBERS))]
+
+
+def demo_clerks() -> dict:
+    """The demo's clerks by store code (clerk1 at S001, clerk2 at S002), not any other clerk there."""
+    names = [username for username, _pw, role, _store, _display in STAFF if role == Role.CLERK]
+    return {u.store.code: u for u in User.objects.filter(username__in=names).select_related("store")}
 
 
 def seed_stores_and_staff(*, out=None) -> None:
@@ -119,9 +131,9 @@ def seed_members(*, out=None) -> None:
     counter's: pos/demo.py). Known member 张三 with the member password of demo-program.md."""
     if Member.objects.filter(phone=KNOWN_MEMBER["phone"]).exists():
         return  # members are loaded once
-    rng = random.Random(20261123)
+    rng = random.Random(20261123)  # nosec B311
     stores = {s.code: s for s in Store.objects.filter(code__in=["S001", "S002"])}
-    clerks = {u.store.code: u for u in User.objects.filter(role=Role.CLERK).select_related("store")}
+    clerks = demo_clerks()
     start = now() - timedelta(days=365)
     known = enrolment.enrol(
         phone=KNOWN_MEMBER["phone"],

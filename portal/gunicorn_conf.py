@@ -23,6 +23,12 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 accesslog = "-"
 
+# Prometheus' multiprocess directory must exist before anything imports core.metrics: the deploy check
+# in on_starting imports it in the master, and its gauges open their files there at once (gunicorn
+# exited with FileNotFoundError when PROMETHEUS_MULTIPROC_DIR named a directory not made yet, issue 28).
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 
 def on_starting(server):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -55,7 +61,6 @@ def pre_fork(server, worker):
 def clear_metrics_dir():
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
-        os.makedirs(directory, exist_ok=True)
         for name in os.listdir(directory):
             if name.endswith(".db"):
                 os.remove(os.path.join(directory, name))

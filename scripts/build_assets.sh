@@ -8,6 +8,10 @@
 set -eu
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
+# A build serves no metrics: the image sets PROMETHEUS_MULTIPROC_DIR and makes the directory only after
+# this step, and collectstatic imports core.metrics, whose gauges open their files there at once
+# (FileNotFoundError, issue 28).
+unset PROMETHEUS_MULTIPROC_DIR
 # collectstatic reads the production settings' storage (DEBUG=0); a build-only secret, never served.
 DEBUG=0 \
 SECRET_KEY=${SECRET_KEY:-build-only-secret-never-used-to-sign-anything-0123456789} \

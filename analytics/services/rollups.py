@@ -220,7 +220,7 @@ def tier_day_figures(day: date) -> list[tuple[int, int, int]]:
         SELECT m.home_store_id, COALESCE(t.to_tier_id, m.tier_id) AS tier, COUNT(*)
         FROM {member} m LEFT JOIN t ON t.member_id = m.id
         WHERE m.status = 'active' AND m.joined_at < %s
-        GROUP BY m.home_store_id, COALESCE(t.to_tier_id, m.tier_id)""",
+        GROUP BY m.home_store_id, COALESCE(t.to_tier_id, m.tier_id)""",  # nosec B608
         [dt(end), dt(end)],
     )
 
@@ -281,7 +281,7 @@ def lifecycle_figures(day: date, settings: AnalyticsSettings | None = None) -> l
           SUM(CASE WHEN s.last0 >= %s AND s.last1 < %s THEN 1 ELSE 0 END)
         FROM {member} m LEFT JOIN s ON s.member_id = m.id
         WHERE m.status = 'active' AND m.joined_at < %s
-        GROUP BY m.home_store_id""",
+        GROUP BY m.home_store_id""",  # nosec B608
         [dt(end0), dt(end1), a1, a1, c1, c1, a1, a1, a0, a0, a1, c1, c0, c1, dt(end1)],
     )
 
@@ -318,7 +318,7 @@ def month_figures(day: date) -> list[dict]:
         WHERE member_id IS NOT NULL AND created_at >= %s AND created_at < %s
         UNION ALL
         SELECT s.member_id, r.store_id, 0, -r.amount FROM {ret} r JOIN {sale} s ON s.id = r.sale_id
-        WHERE s.member_id IS NOT NULL AND r.created_at >= %s AND r.created_at < %s"""
+        WHERE s.member_id IS NOT NULL AND r.created_at >= %s AND r.created_at < %s"""  # nosec B608
     params = [dt(ms), dt(me), dt(ms), dt(me)]
     rows = _month_buyers(flows, params)
     new = _fetch(
@@ -327,7 +327,7 @@ def month_figures(day: date) -> list[dict]:
                SUM(CASE WHEN EXISTS (SELECT 1 FROM {sale} s WHERE s.member_id = m.id AND s.created_at >= m.joined_at
                                      AND s.created_at < %s) THEN 1 ELSE 0 END)
         FROM {member} m WHERE m.joined_at >= %s AND m.joined_at < %s
-        GROUP BY m.home_store_id""",
+        GROUP BY m.home_store_id""",  # nosec B608
         [dt(me), dt(ms), dt(me)],
     )
     subtrees = region_subtrees()
@@ -365,14 +365,14 @@ def _month_buyers(flows: str, params: list) -> dict:
             SELECT store_id, {totals} FROM (
                 SELECT member_id, store_id, SUM(n) AS n, SUM(amt) AS amt FROM ({flows}) u
                 GROUP BY member_id, store_id) pm
-            GROUP BY store_id""",
+            GROUP BY store_id""",  # nosec B608
         params,
     ) + [
         (None, *r)
         for r in _fetch(
             f"""
             SELECT {totals} FROM (
-                SELECT member_id, SUM(n) AS n, SUM(amt) AS amt FROM ({flows}) u GROUP BY member_id) pm""",
+                SELECT member_id, SUM(n) AS n, SUM(amt) AS amt FROM ({flows}) u GROUP BY member_id) pm""",  # nosec B608
             params,
         )
     ]:
@@ -390,7 +390,7 @@ def _region_month_buyers(rows: dict, flows: str, params: list, subtrees) -> None
                 SELECT u.member_id, t.region_id, SUM(u.n) AS n, SUM(u.amt) AS amt
                 FROM ({flows}) u JOIN ({pairs_sql}) t ON t.store_id = u.store_id
                 GROUP BY u.member_id, t.region_id) pm
-            GROUP BY region_id""",
+            GROUP BY region_id""",  # nosec B608
         params + pairs_params,
     ):
         # a region's row is its subtree's (it replaces a row of sales made at the region node itself)
@@ -459,16 +459,16 @@ def repurchase_window_figures(day: date) -> list[dict]:
     picks = ", ".join(
         f"COUNT(CASE WHEN n{i} >= 1 THEN 1 END), COUNT(CASE WHEN n{i} >= 2 THEN 1 END)" for i in range(len(windows))
     )
-    base = f"SELECT member_id, store_id, created_at FROM {sale} WHERE member_id IS NOT NULL AND created_at >= %s AND created_at < %s"
+    base = f"SELECT member_id, store_id, created_at FROM {sale} WHERE member_id IS NOT NULL AND created_at >= %s AND created_at < %s"  # nosec B608
     base_params = [min(starts), dt(end)]
     found: dict = {}
     queries = [
         (
-            f"SELECT store_id, {picks} FROM (SELECT member_id, store_id, {counts} FROM ({base}) s GROUP BY member_id, store_id) pm GROUP BY store_id",
+            f"SELECT store_id, {picks} FROM (SELECT member_id, store_id, {counts} FROM ({base}) s GROUP BY member_id, store_id) pm GROUP BY store_id",  # nosec B608
             starts + base_params,
         ),
         (
-            f"SELECT NULL, {picks} FROM (SELECT member_id, {counts} FROM ({base}) s GROUP BY member_id) pm",
+            f"SELECT NULL, {picks} FROM (SELECT member_id, {counts} FROM ({base}) s GROUP BY member_id) pm",  # nosec B608
             starts + base_params,
         ),
     ]
@@ -479,7 +479,7 @@ def repurchase_window_figures(day: date) -> list[dict]:
             (
                 f"""SELECT region_id, {picks} FROM (
                     SELECT s.member_id, t.region_id, {counts} FROM ({base}) s JOIN ({pairs_sql}) t ON t.store_id = s.store_id
-                    GROUP BY s.member_id, t.region_id) pm GROUP BY region_id""",
+                    GROUP BY s.member_id, t.region_id) pm GROUP BY region_id""",  # nosec B608
                 starts + base_params + pairs_params,
             )
         )

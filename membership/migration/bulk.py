@@ -23,7 +23,7 @@ def lookup(model, column: str, values, columns, *, lock: bool = False, using=Non
     q = conn.ops.quote_name
     with conn.cursor() as cur:
         cur.execute(
-            f"SELECT {', '.join(q(c) for c in columns)} FROM {q(model._meta.db_table)}"
+            f"SELECT {', '.join(q(c) for c in columns)} FROM {q(model._meta.db_table)}"  # nosec B608
             f" WHERE {q(column)} = ANY(%s){' FOR UPDATE' if lock else ''}",
             [values],
         )
@@ -62,7 +62,7 @@ class BulkWriter:
                     "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
                 )
                 return [r[0] for r in cur.fetchall()]
-            cur.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')  # SQLite: the write lock is ours
+            cur.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')  # SQLite: the write lock is ours  # nosec B608
             start = cur.fetchone()[0] + 1
             return list(range(start, start + count))
 

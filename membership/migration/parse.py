@@ -112,7 +112,7 @@ class RowParser:
         return row
 
     def _key(self, text: dict) -> str:
-        base = hashlib.sha1("\x1f".join(text.values()).encode()).hexdigest()[:32]
+        base = hashlib.sha1("\x1f".join(text.values()).encode(), usedforsecurity=False).hexdigest()[:32]
         self.key_counts[base] += 1
         return f"{base}:{self.key_counts[base]}"
 

@@ -363,7 +363,7 @@ def _save_many_balances(members) -> None:
         for start in range(0, len(balances), BALANCES_PER_STATEMENT):
             chunk = balances[start : start + BALANCES_PER_STATEMENT]
             cur.execute(
-                f"UPDATE {table} SET points_balance = v.column2, points_flagged = v.column3"
+                f"UPDATE {table} SET points_balance = v.column2, points_flagged = v.column3"  # nosec B608
                 f" FROM (VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))}) AS v WHERE {table}.id = v.column1",
                 [value for row in chunk for value in row],
             )
@@ -509,7 +509,7 @@ def _expire_range_postgresql(lo: int, hi: int, locked: list[int], at: datetime) 
     )
     with connection.cursor() as cur:
         cur.execute(
-            f"WITH due AS (SELECT member_id, SUM(remaining) AS total FROM {entries} WHERE {lot_due}"
+            f"WITH due AS (SELECT member_id, SUM(remaining) AS total FROM {entries} WHERE {lot_due}"  # nosec B608
             f" GROUP BY member_id),"
             f" zeroed AS (UPDATE {entries} SET remaining = 0 WHERE {lot_due} RETURNING 1),"
             f" lowered AS (UPDATE {members} m SET points_balance = m.points_balance - due.total FROM due"
@@ -532,7 +532,7 @@ def _expire_range_portable(lo: int, hi: int, at: datetime) -> int:
     due_params = [False, at_db]
     with connection.cursor() as cur:
         cur.execute(
-            f"INSERT INTO {entries} (member_id, amount, kind, source, source_ref, reason, created_at,"
+            f"INSERT INTO {entries} (member_id, amount, kind, source, source_ref, reason, created_at,"  # nosec B608
             f" balance_after, remaining, pending, flagged)"
             f" SELECT l.member_id, -SUM(l.remaining), %s, %s, '', '', %s, m.points_balance - SUM(l.remaining),"
             f" 0, %s, %s FROM {entries} l JOIN {members} m ON m.id = l.member_id"
@@ -540,14 +540,14 @@ def _expire_range_portable(lo: int, hi: int, at: datetime) -> int:
             [Kind.EXPIRE, Source.EXPIRY, at_db, False, False, lo, hi, *due_params],
         )
         cur.execute(
-            f"UPDATE {members} SET points_balance = points_balance - (SELECT SUM(l.remaining)"
+            f"UPDATE {members} SET points_balance = points_balance - (SELECT SUM(l.remaining)"  # nosec B608
             f" FROM {entries} l WHERE l.member_id = {members}.id AND {lot_due})"
             f" WHERE id BETWEEN %s AND %s AND EXISTS (SELECT 1 FROM {entries} l"
             f" WHERE l.member_id = {members}.id AND {lot_due})",
             [*due_params, lo, hi, *due_params],
         )
         cur.execute(
-            f"UPDATE {entries} SET remaining = 0 WHERE id IN (SELECT l.id FROM {entries} l"
+            f"UPDATE {entries} SET remaining = 0 WHERE id IN (SELECT l.id FROM {entries} l"  # nosec B608
             f" WHERE l.member_id BETWEEN %s AND %s AND {lot_due})",
             [lo, hi, *due_params],
         )

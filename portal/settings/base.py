@@ -14,7 +14,7 @@ if (BASE_DIR / ".env").exists():
     environ.Env.read_env(str(BASE_DIR / ".env"))
 
 # Published in the README so nobody mistakes it for a secret; production refuses it.
-DEFAULT_SECRET_KEY = "django-insecure-demo-only-store-membership-portal"
+DEFAULT_SECRET_KEY = "django-insecure-demo-only-store-membership-portal"  # nosec B105
 
 DEBUG = env.bool("DEBUG", default=True)
 # Fixed at start-up: the test runner turns DEBUG off, but that does not make a test run production.

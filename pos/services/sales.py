@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.services import coupons
 from core import rows
 from core.clock import now
-from core.errors import Forbidden, IdempotencyConflict, Invalid, NotFound, SaleTooOld
+from core.errors import Forbidden, IdempotencyConflict, Invalid, MembershipError, NotFound, SaleTooOld
 from core.money import text as money_text
 from membership import config
 from membership.permissions import can_use_counter
@@ -260,6 +260,13 @@ def record_sale(
         raise
     except IntegrityError:
         # the same receipt was recorded by a parallel request that committed first
+        if replay := _replay(Sale, store, receipt_no, digest):
+            return replay
+        raise
+    except MembershipError:
+        # a till's retry of a sale already recorded, refused now because that sale spent the points or
+        # stored value it paid with (insufficient_points: the soak, issue 28): the first answer, as for
+        # any repeated receipt. Looked up only on a refusal, so a sale pays no query for it.
         if replay := _replay(Sale, store, receipt_no, digest):
             return replay
         raise

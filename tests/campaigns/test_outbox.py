@@ -157,6 +157,26 @@ def test_marks_are_written_in_batches_and_a_lost_mark_only_means_a_second_delive
 
 
 @pytest.mark.django_db
+def test_marks_of_another_database_are_left_to_its_relay(
+    enrol, program, monkeypatch, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """Issue 28: the at-exit flush of a test run wrote its marks to the plain DATABASE_URL (the test
+    database was dropped by then): "relation ... does not exist", or the wrong database's rows."""
+    from django.db import connection
+
+    monkeypatch.setattr(outbox, "MARK_AFTER_SECONDS", 3600)
+    with django_capture_on_commit_callbacks(execute=True):
+        enrol()
+    name = connection.settings_dict["NAME"]
+    monkeypatch.setitem(connection.settings_dict, "NAME", f"{name}_other")
+    with django_assert_num_queries(0):
+        assert outbox.flush_marks() == 0
+    monkeypatch.setitem(connection.settings_dict, "NAME", name)
+    assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 1  # the relay delivers it again
+    assert outbox.relay(settle_seconds=0) == 1
+
+
+@pytest.mark.django_db
 def test_a_receiver_error_leaves_the_event_pending_without_failing_the_caller(
     enrol, program, django_capture_on_commit_callbacks
 ):

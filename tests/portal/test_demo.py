@@ -43,3 +43,21 @@ def test_seed_demo_loads_the_demo_program_once(capsys):
     assert set(Member.objects.values_list("tier__code", flat=True)) == {"NORMAL", "SILVER", "GOLD", "DIAMOND"}
     assert Sale.objects.filter(member__isnull=True).exists() and Sale.objects.filter(member__isnull=False).exists()
     assert discrepancies() == []
+
+
+def test_the_demo_history_leaves_members_of_other_stores_alone(demo_program):
+    """bench.generate's chain has members at S001…S200 and clerks the demo does not know: seed_demo
+    after it failed with KeyError 'S084' (the demo's history sold to every member at the member's
+    store). The history is the demo's own members' (none here), sold by the demo's clerks."""
+    from membership.models import Role, Store, User
+    from membership.services import enrolment
+    from pos import demo
+    from pos.models import Sale
+
+    other = Store.objects.create(code="S084", name="门店084", parent=Store.objects.get(code="HQ"))
+    User.objects.create(username="loadclerk", role=Role.CLERK, store=Store.objects.get(code="S001"))
+    stranger = enrolment.enrol(phone="15000000084", name="路人", store=other)
+    demo.seed()
+    assert Sale.objects.filter(receipt_no__startswith="DEMO-W").count() == demo.WALK_IN_SALES
+    assert not Sale.objects.filter(member=stranger).exists()
+    assert set(Sale.objects.values_list("clerk__username", flat=True)) == {"clerk1", "clerk2"}

@@ -411,6 +411,23 @@ def test_a_replayed_receipt_returns_the_first_response_with_its_id(api):
     assert Member.objects.get(member_no=member_no).purchase_count == 1
 
 
+def test_a_retried_sale_that_spent_the_balances_it_paid_with_gets_its_first_answer(api):
+    """Issue 28 (the soak): a till's retry of a sale paid with all the member's points or stored value
+    was refused (409 insufficient_points / insufficient_stored_value): the sale had spent them."""
+    clerk = api("clerk1")
+    member_no = enrol(clerk).json()["member_no"]
+    sale(clerk, member=member_no, receipt_no="R-EARN", amount="1000.00")
+    clerk.post(f"/api/v1/members/{member_no}/stored-value/topups/", {"amount": "100.00"}, format="json")
+    paid = dict(member=member_no, amount="300.00", pay_points=1000, pay_stored_value="100.00")
+    first = sale(clerk, receipt_no="R-SPEND", **paid)
+    assert first.status_code == 201, first.content
+    again = sale(clerk, receipt_no="R-SPEND", **paid)
+    assert again.status_code == 200 and again.json() == first.json()
+    more = sale(clerk, receipt_no="R-SPEND-2", **paid)  # a new sale is still refused
+    assert more.status_code == 409 and error(more)["code"] in {"insufficient_points", "insufficient_stored_value"}
+    assert Sale.objects.filter(receipt_no="R-SPEND").count() == 1
+
+
 @pytest.mark.parametrize("proxies", [0, 1])
 def test_the_per_address_limit_is_not_escaped_by_a_forged_forwarded_for(api, proxies):
     """Without a trusted proxy the header a client writes is ignored; behind one (NUM_PROXIES=1) the
