@@ -158,7 +158,7 @@ class MemberResource(ServiceRowMixin, resources.ModelResource):
     def before_import(self, dataset, **kwargs):
         super().before_import(dataset, **kwargs)
         self._importer = migration.Importer(acting_user=kwargs.get("user"))
-        self._importer.all_phones = frozenset(migration.phone_or_blank(p) for p in dataset["phone"])
+        self._importer.know_phones(migration.phone_or_blank(p) for p in dataset["phone"])
         self._number = 0
 
     def parse_row(self, row) -> dict:

@@ -23,7 +23,8 @@ class FileSoFar:
     cards: dict[str, str] = field(default_factory=dict)  # card number → phone
     member_ids: dict[str, int] = field(default_factory=dict)  # phone → id, members of this file
     all_phones: frozenset = frozenset()  # every phone of the file: referrers may come later in it
-    totals: dict[str, tuple] = field(default_factory=dict)  # phone → (points, sv_principal, sv_bonus) of its rows
+    repeated: frozenset | None = None  # the phones on several rows of the file (None: not known, any phone)
+    totals: dict[str, tuple] = field(default_factory=dict)  # such a phone → (points, sv_principal, sv_bonus) so far
 
 
 def check_rows(rows: list[Row], seen: FileSoFar, reader) -> tuple[list[Row], dict[int, dict]]:
@@ -139,8 +140,9 @@ def _remember(row: Row, first_of_phone: bool, no_member: bool, seen: FileSoFar) 
         row.new = no_member
     for number in row.cards:
         seen.cards[number] = row.phone
-    points, principal, bonus = seen.totals.get(row.phone, (0, 0, 0))
-    seen.totals[row.phone] = (points + row.points, principal + row.sv_principal, bonus + row.sv_bonus)
+    if seen.repeated is None or row.phone in seen.repeated:  # a phone on one row adds up to its own cells
+        points, principal, bonus = seen.totals.get(row.phone, (0, 0, 0))
+        seen.totals[row.phone] = (points + row.points, principal + row.sv_principal, bonus + row.sv_bonus)
 
 
 def error_lines(number: int, errors: dict) -> list[tuple[int, str, str]]:

@@ -98,14 +98,16 @@ class Importer:
         """The rows' rules against the database and the file so far (check.check_rows)."""
         return check_rows(rows, self.seen, self.pipe.reader)
 
-    @property
-    def all_phones(self) -> frozenset:
-        """Every phone of the file (a referrer may come later in it); set before the rows are checked."""
-        return self.seen.all_phones
-
-    @all_phones.setter
-    def all_phones(self, phones: frozenset) -> None:
-        self.seen.all_phones = phones
+    def know_phones(self, phones) -> None:
+        """Every phone of the file (normalised, in its order), before the rows are checked: a referrer may
+        come later in the file, and only a phone on several rows has its totals kept (check.py)."""
+        once, again = set(), set()
+        for phone in phones:
+            if phone in once:
+                again.add(phone)
+            else:
+                once.add(phone)
+        self.seen.all_phones, self.seen.repeated = frozenset(once), frozenset(again)
 
     # ---------------------------------------------------------------- running a file
 
@@ -212,7 +214,7 @@ def import_file(fileobj, name: str = "members.csv", **options) -> Result:
                 _("The file has no column %(columns)s. The first line must name the columns.")
                 % {"columns": ", ".join(missing)},
             )
-        importer.all_phones = frozenset(map(phone_or_blank, file.column("phone")))  # referrers later in the file
+        importer.know_phones(map(phone_or_blank, file.column("phone")))
         return importer.run(file.rows(), total=file.total)
     except UnreadableFile as exc:  # the phones' pass read every line: the rows' pass reads them again
         return _refused(importer, str(exc))
