@@ -4,7 +4,6 @@ spreadsheet)."""
 
 from django.contrib import admin
 from import_export.admin import ImportExportMixin
-from import_export.formats import base_formats
 
 from core import spreadsheets
 from core.history import ConfigHistoryAdmin
@@ -63,12 +62,11 @@ class CampaignAlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(Target)
-class TargetAdmin(ImportExportMixin, admin.ModelAdmin):
+class TargetAdmin(spreadsheets.ReadsUploads, ImportExportMixin, admin.ModelAdmin):
     """Monthly targets per store or region (issue 20): new members, member net sales, repurchase rate.
     A region without its own target has the sum of its stores' (analytics.selectors.effective_targets)."""
 
     resource_classes = [TargetResource]
-    import_formats = [base_formats.CSV, base_formats.XLSX]
     export_formats = [spreadsheets.CSV, spreadsheets.XLSX]
     list_display = ("month", "store", "new_members", "member_sales", "repurchase_rate")
     list_filter = ("month", "store")

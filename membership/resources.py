@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 
 from core.errors import MembershipError
+from core.spreadsheets import MSG_FORMULA, is_formula
 
 from . import migration
 from .forms import domain_message
@@ -157,7 +158,7 @@ class MemberResource(ServiceRowMixin, resources.ModelResource):
     def before_import(self, dataset, **kwargs):
         super().before_import(dataset, **kwargs)
         self._importer = migration.Importer(acting_user=kwargs.get("user"))
-        self._importer.all_phones = frozenset(migration.phone_or_blank(p) for p in dataset["phone"])
+        self._importer.know_phones(migration.phone_or_blank(p) for p in dataset["phone"])
         self._number = 0
 
     def parse_row(self, row) -> dict:
@@ -251,6 +252,9 @@ class CardStockResource(ServiceRowMixin, resources.ModelResource):
         use_transactions = True
 
     def parse_row(self, row) -> dict:
+        formulas = {c: [MSG_FORMULA] for c in CARD_IMPORT_COLUMNS if is_formula(row.get(c))}
+        if formulas:  # a workbook's formula with no saved result (core.spreadsheets.read_xlsx)
+            raise ValidationError(formulas)
         errors, args = {}, {}
         try:
             args["number"] = cards.normalise_number(_text(row.get("number")))

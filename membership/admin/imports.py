@@ -7,7 +7,6 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ImportExportMixin
-from import_export.formats import base_formats
 
 from core import spreadsheets
 
@@ -15,8 +14,9 @@ from ..forms import ServiceConfirmImportForm, ServiceImportForm
 from ..permissions import can_configure
 
 
-class ServiceImportMixin(ImportExportMixin):
-    """django-import-export, with the rows written by services (see resources.py) and the rule of
+class ServiceImportMixin(spreadsheets.ReadsUploads, ImportExportMixin):
+    """django-import-export, with the rows written by services (see resources.py), files read as the
+    member migration reads them (core.spreadsheets.ReadsUploads: GBK and UTF-16 CSVs, formulas) and the rule of
     product.md "What bad input gets": a file with a bad row imports nothing, unless the user ticked
     "skip rows with errors", in which case the valid rows are imported and the bad ones reported."""
 
@@ -26,7 +26,6 @@ class ServiceImportMixin(ImportExportMixin):
     import_form_class = ServiceImportForm
     confirm_form_class = ServiceConfirmImportForm
     import_template_name = "admin/membership/import.html"
-    import_formats = [base_formats.CSV, base_formats.XLSX]
     export_formats = [spreadsheets.CSV, spreadsheets.XLSX]  # formula cells escaped (core.spreadsheets)
 
     def get_import_resource_classes(self, request):

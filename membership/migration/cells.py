@@ -13,7 +13,19 @@ from core.errors import MembershipError
 from core.money import CENT
 
 from .. import identity
-from .columns import MSG_DATE, MSG_DATETIME, MSG_MONEY, MSG_NEGATIVE_POINTS, MSG_WHOLE_NUMBER
+from .columns import (
+    MAX_MONEY,
+    MAX_WHOLE,
+    MIN_YEAR,
+    MSG_DATE,
+    MSG_DATETIME,
+    MSG_EARLY_YEAR,
+    MSG_MONEY,
+    MSG_MONEY_TOO_LARGE,
+    MSG_NEGATIVE_POINTS,
+    MSG_WHOLE_NUMBER,
+    MSG_WHOLE_TOO_LARGE,
+)
 
 
 def as_text(value) -> str:
@@ -30,13 +42,20 @@ def _aware(at: datetime) -> datetime:
     return timezone.make_aware(at, tz()) if timezone.is_naive(at) else at
 
 
+def _from_min_year(d):
+    """A date or time of the file is from MIN_YEAR on: year 1 overflowed once moved to UTC (SQLite)."""
+    if d.year < MIN_YEAR:
+        raise ValueError(MSG_EARLY_YEAR % {"year": MIN_YEAR})
+    return d
+
+
 def as_datetime(value, message=MSG_DATETIME) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        return _aware(value)
+        return _aware(_from_min_year(value))
     if isinstance(value, date):
-        return _aware(datetime.combine(value, time.min))
+        return _aware(datetime.combine(_from_min_year(value), time.min))
     text = as_text(value)
     try:
         at = parse_datetime(text) or (datetime.combine(d, time.min) if (d := parse_date(text)) else None)
@@ -44,23 +63,23 @@ def as_datetime(value, message=MSG_DATETIME) -> datetime | None:
         at = None
     if at is None:
         raise ValueError(message)
-    return _aware(at)
+    return _aware(_from_min_year(at))
 
 
 def as_date(value) -> date | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        return value.date()
+        return _from_min_year(value.date())
     if isinstance(value, date):
-        return value
+        return _from_min_year(value)
     try:
         d = parse_date(as_text(value))
     except ValueError:
         d = None
     if d is None:
         raise ValueError(MSG_DATE)
-    return d
+    return _from_min_year(d)
 
 
 def as_whole(value, *, column: str) -> int | None:
@@ -71,6 +90,9 @@ def as_whole(value, *, column: str) -> int | None:
         raise ValueError(MSG_NEGATIVE_POINTS if column == "points" else MSG_WHOLE_NUMBER)
     if not re.fullmatch(r"[0-9]+", text):
         raise ValueError(MSG_WHOLE_NUMBER)
+    # within the tables' integer columns (the length first: int() refuses over 4,300 digits)
+    if len(text.lstrip("0")) > len(str(MAX_WHOLE)) or int(text) > MAX_WHOLE:
+        raise ValueError(MSG_WHOLE_TOO_LARGE % {"max": MAX_WHOLE})
     return int(text)
 
 
@@ -81,9 +103,12 @@ def as_money(value) -> Decimal:
     if not re.fullmatch(r"[0-9]+(\.[0-9]{1,2})?", text):
         raise ValueError(MSG_MONEY)
     try:
-        return Decimal(text).quantize(CENT)
-    except InvalidOperation as exc:
-        raise ValueError(MSG_MONEY) from exc
+        amount = Decimal(text).quantize(CENT)
+    except InvalidOperation as exc:  # more digits than the context's precision
+        raise ValueError(MSG_MONEY_TOO_LARGE % {"max": MAX_MONEY}) from exc
+    if amount > MAX_MONEY:  # within the tables' decimal columns
+        raise ValueError(MSG_MONEY_TOO_LARGE % {"max": MAX_MONEY})
+    return amount
 
 
 def domain_text(exc: MembershipError) -> str:

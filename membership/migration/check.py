@@ -1,6 +1,6 @@
 """Rules of parsed rows against the database and the rest of the file (phone taken, member number
-taken, card taken or blocked, unknown referrer), and the error report: every error with its row
-number and column."""
+taken, card taken or blocked, unknown referrer, a member's balances past what the tables take), and
+the error report: every error with its row number and column."""
 
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from ..models import Card, Channel, Gender, Member
 from .bulk import lookup
-from .columns import COLUMNS, MSG_PHONE_TAKEN
+from .columns import COLUMNS, MAX_MONEY, MAX_WHOLE, MSG_MONEY_SUM, MSG_PHONE_TAKEN, MSG_POINTS_SUM
 from .parse import Row
 
 
@@ -23,6 +23,8 @@ class FileSoFar:
     cards: dict[str, str] = field(default_factory=dict)  # card number → phone
     member_ids: dict[str, int] = field(default_factory=dict)  # phone → id, members of this file
     all_phones: frozenset = frozenset()  # every phone of the file: referrers may come later in it
+    repeated: frozenset | None = None  # the phones on several rows of the file (None: not known, any phone)
+    totals: dict[str, tuple] = field(default_factory=dict)  # such a phone → (points, sv_principal, sv_bonus) so far
 
 
 def check_rows(rows: list[Row], seen: FileSoFar, reader) -> tuple[list[Row], dict[int, dict]]:
@@ -46,6 +48,7 @@ def check_rows(rows: list[Row], seen: FileSoFar, reader) -> tuple[list[Row], dic
         member_id = seen.member_ids.get(row.phone) or (member.pk if member is not None else None)
         _check_cards(row, member_id, found, seen, bad)
         _check_referrer(row, found, seen, bad)
+        _check_totals(row, seen, bad)
         if row.number in errors:
             continue
         _remember(row, first_no is None, member is None, seen)
@@ -116,6 +119,17 @@ def _check_referrer(row: Row, found, seen: FileSoFar, bad) -> None:
         bad("referrer_phone", _("A member cannot refer themselves."))
 
 
+def _check_totals(row: Row, seen: FileSoFar, bad) -> None:
+    """A member's rows in the file add up within what the balances' columns take (each cell is within
+    them already): the row that would pass it is refused."""
+    points, principal, bonus = seen.totals.get(row.phone, (0, 0, 0))
+    if points + row.points > MAX_WHOLE:
+        bad("points", MSG_POINTS_SUM % {"max": MAX_WHOLE})
+    for column, total, amount in (("sv_principal", principal, row.sv_principal), ("sv_bonus", bonus, row.sv_bonus)):
+        if total + amount > MAX_MONEY:
+            bad(column, MSG_MONEY_SUM % {"max": MAX_MONEY})
+
+
 def _remember(row: Row, first_of_phone: bool, no_member: bool, seen: FileSoFar) -> None:
     """A valid row, remembered for the rest of the file; the first of its phone without a member
     creates one."""
@@ -126,6 +140,9 @@ def _remember(row: Row, first_of_phone: bool, no_member: bool, seen: FileSoFar) 
         row.new = no_member
     for number in row.cards:
         seen.cards[number] = row.phone
+    if seen.repeated is None or row.phone in seen.repeated:  # a phone on one row adds up to its own cells
+        points, principal, bonus = seen.totals.get(row.phone, (0, 0, 0))
+        seen.totals[row.phone] = (points + row.points, principal + row.sv_principal, bonus + row.sv_bonus)
 
 
 def error_lines(number: int, errors: dict) -> list[tuple[int, str, str]]:

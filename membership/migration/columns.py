@@ -2,10 +2,11 @@
 its cells are read with."""
 
 import re
+from decimal import Decimal
 
 from django.utils.translation import gettext_lazy
 
-from ..models import Gender
+from ..models import Gender, Member
 
 COLUMNS = (
     "member_no",
@@ -59,6 +60,14 @@ NUMERIC_COLUMNS = (
     "birthday",
 )
 MEMBER_NO_RE = re.compile(r"^[0-9A-Za-z]{1,12}$")
+# what the tables take: points, growth and balances are integer columns (PostgreSQL's integer), amounts
+# and balances of stored value decimals of 12 digits, 2 of them decimals; the name is Member.name
+MAX_WHOLE = 2_147_483_647
+_SV = Member._meta.get_field("sv_principal")
+MAX_MONEY = Decimal(10) ** (_SV.max_digits - _SV.decimal_places) - Decimal("0.01")
+NAME_LENGTH = Member._meta.get_field("name").max_length
+MIN_YEAR = 1900  # the earliest year of a time or date in the file (year 1 overflowed once moved to UTC)
+MAX_CELL = 1000  # characters: no column takes more (several cards or tags included)
 
 MSG_FULL_WIDTH = gettext_lazy("Use ordinary (half-width) digits 0-9 and letters, not full-width ones.")
 MSG_PHONE_TAKEN = gettext_lazy("This mobile number already belongs to a member.")
@@ -67,3 +76,10 @@ MSG_WHOLE_NUMBER = gettext_lazy("Enter a whole number.")
 MSG_MONEY = gettext_lazy("Enter an amount of zero or more with at most two decimals.")
 MSG_DATE = gettext_lazy("Enter a date as YYYY-MM-DD.")
 MSG_DATETIME = gettext_lazy("Enter a time as YYYY-MM-DD or YYYY-MM-DD HH:MM.")
+MSG_WHOLE_TOO_LARGE = gettext_lazy("Enter a whole number of at most %(max)s.")
+MSG_MONEY_TOO_LARGE = gettext_lazy("Enter an amount of at most %(max)s.")
+MSG_EARLY_YEAR = gettext_lazy("Enter a date in %(year)s or later.")
+MSG_NAME_LENGTH = gettext_lazy("A name is at most %(length)s characters.")
+MSG_CELL_TOO_LONG = gettext_lazy("This cell holds %(length)s characters; a cell of this column holds at most %(max)s.")
+MSG_POINTS_SUM = gettext_lazy("The member's points in this file add up to more than %(max)s.")
+MSG_MONEY_SUM = gettext_lazy("The member's stored value in this file adds up to more than %(max)s.")

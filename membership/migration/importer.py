@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from core.clock import local, now
+from core.spreadsheets import UnreadableFile
 
 from .. import config
 from ..models import StoreTree, Tier
@@ -97,14 +98,16 @@ class Importer:
         """The rows' rules against the database and the file so far (check.check_rows)."""
         return check_rows(rows, self.seen, self.pipe.reader)
 
-    @property
-    def all_phones(self) -> frozenset:
-        """Every phone of the file (a referrer may come later in it); set before the rows are checked."""
-        return self.seen.all_phones
-
-    @all_phones.setter
-    def all_phones(self, phones: frozenset) -> None:
-        self.seen.all_phones = phones
+    def know_phones(self, phones) -> None:
+        """Every phone of the file (normalised, in its order), before the rows are checked: a referrer may
+        come later in the file, and only a phone on several rows has its totals kept (check.py)."""
+        once, again = set(), set()
+        for phone in phones:
+            if phone in once:
+                again.add(phone)
+            else:
+                once.add(phone)
+        self.seen.all_phones, self.seen.repeated = frozenset(once), frozenset(again)
 
     # ---------------------------------------------------------------- running a file
 
@@ -198,16 +201,29 @@ class Importer:
 
 def import_file(fileobj, name: str = "members.csv", **options) -> Result:
     """Read a member file and import it (see Importer); a file without the required columns imports
-    nothing and says which are missing. The rows are read as they are imported, not held."""
-    file = MemberFile(fileobj, name)
+    nothing and says which are missing, and so does a file that is no table (a picture, a ZIP, a CSV
+    line the csv module cannot read: core.spreadsheets). The rows are read as they are imported, not
+    held."""
     importer = Importer(**options)
-    missing = [c for c in REQUIRED if c not in file.headers]
-    if missing:
-        importer.result.base_errors.append(
-            _("The file has no column %(columns)s. The first line must name the columns.")
-            % {"columns": ", ".join(missing)}
-        )
-        importer.result.rolled_back = not importer.result.dry_run
-        return importer.result
-    importer.all_phones = frozenset(map(phone_or_blank, file.column("phone")))  # referrers later in the file
-    return importer.run(file.rows(), total=file.total)
+    try:
+        file = MemberFile(fileobj, name)
+        missing = [c for c in REQUIRED if c not in file.headers]
+        if missing:
+            return _refused(
+                importer,
+                _("The file has no column %(columns)s. The first line must name the columns.")
+                % {"columns": ", ".join(missing)},
+            )
+        importer.know_phones(map(phone_or_blank, file.column("phone")))
+        return importer.run(file.rows(), total=file.total)
+    except UnreadableFile as exc:  # the phones' pass read every line: the rows' pass reads them again
+        return _refused(importer, str(exc))
+
+
+def _refused(importer: Importer, message: str) -> Result:
+    """The importer's result for a file refused as a whole: nothing written."""
+    result = importer.result
+    result.base_errors.append(message)
+    result.rolled_back = not result.dry_run
+    result.written = Figures()
+    return result

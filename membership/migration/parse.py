@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from core.clock import tz
 from core.errors import MembershipError
+from core.spreadsheets import MSG_FORMULA, Formula, is_formula
 
 from .. import identity
 from ..models import Gender, Store, Tier
@@ -20,8 +21,12 @@ from .columns import (
     COLUMNS,
     FALSE_WORDS,
     GENDER_WORDS,
+    MAX_CELL,
     MEMBER_NO_RE,
+    MSG_CELL_TOO_LONG,
     MSG_FULL_WIDTH,
+    MSG_NAME_LENGTH,
+    NAME_LENGTH,
     NUMERIC_COLUMNS,
     TRUE_WORDS,
 )
@@ -60,17 +65,35 @@ class Row:
 
 class _Cells:
     """The row being parsed: its cells as given (`raw`: a spreadsheet gives dates and numbers) and as
-    text, and the errors found so far, by column."""
+    text, and the errors found so far, by column. A cell that cannot be read at all (a formula with no
+    saved result, more than MAX_CELL characters) is its column's one error, and reads as empty."""
 
-    __slots__ = ("raw", "text", "errors")
+    __slots__ = ("raw", "text", "errors", "unread")
 
     def __init__(self, raw: dict):
         self.raw = raw
-        self.text = {c: as_text(raw.get(c)) for c in COLUMNS}
+        self.text = text = {c: as_text(raw.get(c)) for c in COLUMNS}
         self.errors: dict[str, list] = {}
+        self.unread: frozenset = frozenset()
+        # the common case at C speed: no cell too long, no formula (a second per million rows otherwise)
+        if max(map(len, text.values())) > MAX_CELL or Formula in {*map(type, raw.values())}:
+            self._unreadable()
+
+    def _unreadable(self) -> None:
+        raw, text = self.raw, self.text
+        unread = [c for c in COLUMNS if len(text[c]) > MAX_CELL or is_formula(raw.get(c))]
+        for c in unread:
+            if is_formula(raw.get(c)):
+                self.bad(c, MSG_FORMULA)
+            else:
+                self.bad(c, MSG_CELL_TOO_LONG % {"length": len(text[c]), "max": MAX_CELL})
+            text[c] = ""
+        self.raw = {**raw, **dict.fromkeys(unread, "")}
+        self.unread = frozenset(unread)
 
     def bad(self, column: str, message) -> None:
-        self.errors.setdefault(column, []).append(str(message))
+        if column not in self.unread:  # an unreadable cell has said so; an empty one says no more
+            self.errors.setdefault(column, []).append(str(message))
 
     def ok(self, column: str) -> bool:
         """No error in the column yet (a full-width digit, say): its cell is worth reading."""
@@ -124,6 +147,8 @@ class RowParser:
     def _member(self, row: Row, cells: _Cells) -> None:
         """Name, phone, birthday and gender: the enrolment's rules."""
         row.name = cells.text["name"]
+        if len(row.name) > NAME_LENGTH:  # refused, not cut
+            cells.bad("name", MSG_NAME_LENGTH % {"length": NAME_LENGTH})
         if cells.ok("phone"):
             try:
                 row.phone = identity.normalise_phone(cells.text["phone"])

@@ -102,7 +102,7 @@ class Writes:
             id=pk,
             member_no=member_no,
             phone=row.phone,
-            name=row.name[:50],
+            name=row.name,
             gender=row.gender,
             birth_year=row.birthday.year if row.birthday else None,
             birth_month=row.birthday.month if row.birthday else None,
