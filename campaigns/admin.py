@@ -29,7 +29,7 @@ from .models import (
     Scene,
     SceneGrant,
 )
-from .services import config_check, mall, results, scenes
+from .services import config_check, coupons, mall, results, scenes
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -65,10 +65,49 @@ class CouponTemplateAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
 
 @admin.register(Coupon)
 class CouponAdmin(ReadOnlyAdmin):
-    list_display = ("code", "template", "member", "status", "valid_until", "used_at", "used_store", "discount")
+    list_display = ("code", "template", "member", "status", "valid_until", "used_at", "used_store", "void_reason")
     list_filter = ("status", "template")
     search_fields = ("code", "member__phone", "member__member_no")
     list_select_related = ("template", "member", "used_store")
+    actions = ["void_coupons"]
+
+    def has_void_permission(self, request):
+        return is_hq(request.user)
+
+    @admin.action(description=_("Void the selected coupons (asks why)"), permissions=["void"])
+    def void_coupons(self, request, queryset):
+        """First the page that asks why; its form posts back here with the reason."""
+        available = queryset.filter(status=Coupon.Status.AVAILABLE)
+        if "reason" in request.POST:
+            try:
+                voided = coupons.void(
+                    coupon_ids=queryset.values_list("pk", flat=True),
+                    reason=request.POST["reason"],
+                    acting_user=request.user,
+                )
+            except MembershipError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    _("%(n)s coupons voided; %(left)s used, expired or already void were left as they are.")
+                    % {"n": len(voided), "left": queryset.count() - len(voided)},
+                    messages.SUCCESS,
+                )
+                return None
+        return TemplateResponse(
+            request,
+            "admin/campaigns/coupon/void.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "coupons": available.select_related("member", "template")[:200],
+                "selected": queryset.values_list("pk", flat=True),
+                "skipped": queryset.count() - available.count(),
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "title": _("Void coupons"),
+            },
+        )
 
 
 @admin.register(BenefitPackage)

@@ -124,6 +124,18 @@ class Coupon(models.Model):
     used_sale_ref = models.CharField(_("sale"), max_length=64, blank=True)
     discount = models.DecimalField(_("discount given"), max_digits=10, decimal_places=2, default=0)
     idempotency_key = models.CharField(max_length=120, unique=True)
+    # voided by HQ in admin (campaigns.services.coupons.void), with why; expand-only columns
+    void_reason = models.CharField(_("why voided"), max_length=200, blank=True, default="", db_default="")
+    voided_at = models.DateTimeField(_("voided"), null=True, blank=True)
+    voided_by = models.ForeignKey(
+        User,
+        verbose_name=_("voided by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # never looked up by; no index built on a large table while sales use it
+    )
 
     class Meta:
         verbose_name = _("coupon")

@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from core.clock import now
-from core.errors import CouponInvalid, LimitReached
+from core.errors import CouponInvalid, Forbidden, Invalid, LimitReached
 from membership.services import pricing
 from membership.services.pricing import CouponTerms
 
@@ -193,6 +193,38 @@ def usable(member, store, at: datetime | None = None) -> list[Coupon]:
         .prefetch_related("template__stores")[:50]
     )
     return [c for c in rows if not c.template.stores.all() or any(s.pk == store.pk for s in c.template.stores.all())]
+
+
+def void(*, coupon_ids, reason: str, acting_user, at: datetime | None = None) -> list[Coupon]:
+    """HQ voids coupons granted by mistake (admin, with why): each unused coupon among `coupon_ids`
+    is locked, marked void with the reason, and audited; a used or already void one is left as it is
+    (a sale that locked it first wins). Returns the coupons voided."""
+    from membership.permissions import is_hq
+    from membership.services.common import audit
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(_("Say why the coupons are voided."), field="reason")
+    if not is_hq(acting_user):
+        raise Forbidden(_("Only HQ voids coupons."))
+    at = at or now()
+    with transaction.atomic():
+        rows = list(
+            Coupon.objects.select_for_update()
+            .filter(pk__in=list(coupon_ids), status=Coupon.Status.AVAILABLE)
+            .select_related("member")
+            .order_by("pk")
+        )
+        for coupon in rows:
+            coupon.status, coupon.void_reason, coupon.voided_at, coupon.voided_by = (
+                Coupon.Status.VOID,
+                reason[:200],
+                at,
+                acting_user,
+            )
+            coupon.save(update_fields=["status", "void_reason", "voided_at", "voided_by"])
+            audit("coupon_void", member=coupon.member, operator=acting_user, coupon=coupon.code, reason=reason[:200])
+    return rows
 
 
 def expire_due(*, at: datetime | None = None) -> int:

@@ -33,7 +33,6 @@ class PointsEntry(models.Model):
         REVERSE = "reverse", _("Reversed")
         ADJUST = "adjust", _("Adjusted")
         BONUS = "bonus", _("Bonus")
-        TRANSFER = "transfer", _("Transferred")
 
     class Source(models.TextChoices):
         SALE = "sale", _("Sale")
@@ -115,7 +114,6 @@ class StoredValueEntry(models.Model):
         REFUND = "refund", _("Refund to member")
         TOPUP_REFUND = "topup_refund", _("Top-up refunded")
         ADJUST = "adjust", _("Adjusted")
-        TRANSFER = "transfer", _("Transferred")
 
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="sv_entries")
     kind = models.CharField(_("kind"), max_length=15, choices=Kind.choices)
