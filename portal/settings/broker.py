@@ -21,7 +21,15 @@ else:
     # longest task (CELERY_TASK_TIME_LIMIT) plus the longest retry countdown (a retried task waits
     # reserved on a worker: portal.celery.RETRY_BACKOFF_MAX), or a long job would run twice at once.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, with the defect that killed a worker when Redis went away while a
+    # late acknowledgement was in flight closed (portal/broker.py; issue 28, R20)
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# a worker keeps trying to reach the broker however long it is away (Celery gives up after 100 tries,
+# about 45 minutes, and the worker exits); a till never waits on this: it publishes with
+# CELERY_TASK_PUBLISH_RETRY_POLICY
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # a till's request never waits long on a broker that is down: its events stay in the outbox
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
