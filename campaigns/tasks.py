@@ -120,14 +120,20 @@ def monthly_paid_card_coupons(month: str | None = None) -> int:
 
 # Event consumers: `event_id` is the outbox event's; `outbox.once` runs each in one transaction
 # with a receipt, so a redelivered event (or a task re-run after its worker died) does nothing
-# twice and a task that died half-way left nothing behind.
+# twice and a task that died half-way left nothing behind. Their names (the receipts' consumer)
+# are what the receivers (apps.py) return: the outbox awaits those receipts.
+MEMBER_ENROLLED = "campaigns.member_enrolled"
+TIER_CHANGED = "campaigns.tier_changed"
+PURCHASE_RECORDED = "campaigns.purchase_recorded"
+RETURN_RECORDED = "campaigns.return_recorded"
+POINTS_EXPIRING = "campaigns.points_expiring"
 
 
 @shared_task(name="campaigns.tasks.member_enrolled")
 def member_enrolled(member_id: int, event_id: str | None = None) -> int:
     from .services import engagement
 
-    with outbox.once("campaigns.member_enrolled", event_id) as first:
+    with outbox.once(MEMBER_ENROLLED, event_id) as first:
         if not first:
             return 0
         granted = sum(r.granted for r in scenes.on_enrolled(member_id))
@@ -136,7 +142,7 @@ def member_enrolled(member_id: int, event_id: str | None = None) -> int:
 
 @shared_task(name="campaigns.tasks.tier_changed")
 def tier_changed(member_id: int, to_tier_code: str, reason: str, event_id: str | None = None) -> int:
-    with outbox.once("campaigns.tier_changed", event_id) as first:
+    with outbox.once(TIER_CHANGED, event_id) as first:
         return sum(r.granted for r in scenes.on_tier_changed(member_id, to_tier_code, reason)) if first else 0
 
 
@@ -144,7 +150,7 @@ def tier_changed(member_id: int, to_tier_code: str, reason: str, event_id: str |
 def purchase_recorded(purchase_id: int, event_id: str | None = None) -> int:
     from .services import engagement
 
-    with outbox.once("campaigns.purchase_recorded", event_id) as first:
+    with outbox.once(PURCHASE_RECORDED, event_id) as first:
         if not first:
             return 0
         granted = sum(r.granted for r in scenes.on_purchase(purchase_id))
@@ -156,7 +162,7 @@ def return_recorded(return_id: int, event_id: str | None = None) -> int:
     """A return of a referral's qualifying purchase may take the inviter's reward back."""
     from .services import engagement
 
-    with outbox.once("campaigns.return_recorded", event_id) as first:
+    with outbox.once(RETURN_RECORDED, event_id) as first:
         return 1 if first and engagement.reverse_referral(return_id=return_id) else 0
 
 
@@ -168,7 +174,7 @@ def points_expiring(member_id: int, points: int, expires_at: str, event_id: str 
 
     from .services import notifications
 
-    with outbox.once("campaigns.points_expiring", event_id) as first:
+    with outbox.once(POINTS_EXPIRING, event_id) as first:
         if not first:
             return 0
         member = Member.objects.get(pk=member_id)

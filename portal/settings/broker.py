@@ -53,5 +53,11 @@ OUTBOX_PAUSE_SECONDS = env.int("OUTBOX_PAUSE_SECONDS", default=10)
 OUTBOX_SETTLE_SECONDS = env.int("OUTBOX_SETTLE_SECONDS", default=5)
 OUTBOX_KEEP_DAYS = env.int("OUTBOX_KEEP_DAYS", default=7)
 OUTBOX_RECEIPT_DAYS = env.int("OUTBOX_RECEIPT_DAYS", default=30)
+# an event handed to the broker is done when each consumer its receivers queued has its receipt;
+# one still without it this long after the hand-over (or the consumer's last sign of progress) is
+# handed over again (the broker lost it: Redis restarted empty, a worker killed whole), at most
+# OUTBOX_RESEND_LIMIT times (core.outbox.reconcile, beat every minute)
+OUTBOX_CONFIRM_SECONDS = env.int("OUTBOX_CONFIRM_SECONDS", default=5 * 60)
+OUTBOX_RESEND_LIMIT = env.int("OUTBOX_RESEND_LIMIT", default=5)
 
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

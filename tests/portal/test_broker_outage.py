@@ -5,9 +5,6 @@ A private redis-server (port 6391, no persistence) is started, killed and starte
 where redis-server is not installed (CI has it)."""
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,39 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.redis_server import RedisServer, needs_redis_server
+
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 6391
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server (CI has it)")
-
-
-class RedisServer:
-    """A throwaway redis-server on `port`: nothing saved, so a restart starts empty."""
-
-    def __init__(self, port: int, log: Path):
-        self.port, self.log, self.proc = port, log, None
-
-    def start(self):
-        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.proc = subprocess.Popen(cmd + ["--daemonize", "no"], stdout=self.log.open("a"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"redis-server on {self.port} did not start: {self.log.read_text()[-2000:]}")
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+pytestmark = needs_redis_server
 
 
 @pytest.fixture
