@@ -9,7 +9,7 @@ class CampaignsConfig(AppConfig):
     def ready(self):
         from membership import hooks, signals
 
-        from . import tasks  # noqa: F401 (the tasks and their beat schedules)
+        from . import tasks
         from .services import scenes
 
         hooks.register_earn_multiplier(scenes.campaign_multiplier)
@@ -47,6 +47,9 @@ class CampaignsConfig(AppConfig):
         signals.purchase_recorded.connect(_purchase_recorded, weak=False, dispatch_uid="campaigns.purchase_recorded")
         signals.return_recorded.connect(_return_recorded, weak=False, dispatch_uid="campaigns.return_recorded")
         signals.points_expiring.connect(_points_expiring, weak=False, dispatch_uid="campaigns.points_expiring")
+        # campaign runs are claimed on the outbox: one lost with its worker is handed over again
+        outbox.register_job(tasks.RUN_JOB, tasks.run_requested)
+        tasks.run_requested.connect(_run_requested, weak=False, dispatch_uid="campaigns.run")
 
 
 def _tier_code(tier_id: int) -> str:
@@ -82,6 +85,15 @@ def _points_expiring(member_id, points, expires_at, event_id=None, **kw) -> str:
 
     tasks.points_expiring.delay(member_id, points, str(expires_at), event_id=event_id)
     return tasks.POINTS_EXPIRING
+
+
+def _run_requested(task, kwargs, event_id=None, **kw) -> str:
+    """A claimed campaign run (campaigns.tasks._claimed) handed over again: queue its task again."""
+    from . import tasks
+
+    run = {t.name: t for t in (tasks.run_scenes, tasks.monthly_tier_coupons, tasks.monthly_paid_card_coupons)}[task]
+    run.delay(**kwargs, event_id=event_id)
+    return run.name
 
 
 def _purchase_recorded(purchase_id, referred=True, event_id=None, **kw) -> str | None:

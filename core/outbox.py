@@ -331,6 +331,29 @@ def _reconcile_batch(cutoff, batch_size: int, seen: set) -> tuple[int, int, bool
     return len(events), len(done), broker_down
 
 
+def claim(job_type: str, payload: dict, consumer: str):
+    """The claim of long work run here and now (a campaign run): a job row, committed at once,
+    marked handed over and awaiting `consumer`'s receipt. The work shows it is `alive()` as it
+    goes and `confirm()`s at the end; if its worker dies, the reconciler hands the job over again
+    (its signal, to the receiver that queues the work) once the claim is stale. Returns its id."""
+    from core.models import OutboxEvent
+
+    at = timezone.now()
+    event = OutboxEvent(
+        id=uuid.uuid4(), type=job_type, occurred_at=at, payload=_json(payload), sent_at=at, awaiting=[consumer]
+    )
+    signal_for(job_type)  # a registered job: the reconciler must be able to hand it over
+    with transaction.atomic():
+        event.save(force_insert=True)
+    return str(event.id)
+
+
+def confirmed(consumer: str, event_id) -> bool:
+    from core.models import EventReceipt
+
+    return event_id is not None and EventReceipt.objects.filter(consumer=consumer, event_id=event_id).exists()
+
+
 def alive(event_id) -> None:
     """A long consumer (a campaign run of many batches) is still at work on this event: the
     reconciler waits another `OUTBOX_CONFIRM_SECONDS` from now before handing it over again."""

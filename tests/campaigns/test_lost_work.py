@@ -156,3 +156,107 @@ def test_events_redis_lost_are_handed_over_again_and_take_effect_once(
     assert Member.objects.get(pk=inviter.pk).points_balance == 3 * 100
     assert not OutboxEvent.objects.filter(awaiting__isnull=False).exists()
     assert EventReceipt.objects.filter(consumer="campaigns.tier_changed").count() == 3
+
+
+class WorkerKilled(Exception):
+    """The worker running the task is killed (SIGKILL): the task stops here, its message is lost
+    with it until Redis' visibility timeout (an hour) gives it back."""
+
+
+def test_a_daily_run_whose_worker_was_killed_is_finished_within_minutes_once(
+    campaigns_demo, enrol, broker, monkeypatch, django_capture_on_commit_callbacks
+):
+    """R9: beat's daily run starts on a worker that is killed after its first batch; the rest of the
+    run (here a second birthday scene) is granted by the recovery within minutes, not an hour later;
+    the lost message turning up after the visibility timeout grants nothing twice."""
+    from datetime import datetime
+    from unittest import mock
+    from zoneinfo import ZoneInfo
+
+    from campaigns.models import Scene
+    from campaigns.services import scenes
+    from campaigns.tasks import run_scenes
+    from membership.models import PointsEntry, Tier
+
+    capture = django_capture_on_commit_callbacks
+    first = Scene.objects.get(name="生日礼 200 积分")
+    Scene.objects.exclude(pk=first.pk).update(is_active=False)  # the run: two birthday scenes
+    second = Scene.objects.get(pk=first.pk)
+    second.pk, second.name = None, "生日礼 (第二场)"
+    second.save()
+    second.tiers.set(first.tiers.all())
+    members = [enrol(birthday="--11-23") for _ in range(3)]
+    Member.objects.filter(pk__in=[m.pk for m in members]).update(tier=Tier.objects.get(code="GOLD"))
+    day = datetime(2026, 11, 23, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+    real_grant_batch, calls = scenes.grant_batch, []
+
+    def killed_after_the_first_batch(*args, **kwargs):
+        calls.append(args[0].pk)
+        if len(calls) > 1:
+            raise WorkerKilled
+        return real_grant_batch(*args, **kwargs)
+
+    def grants():
+        return sorted(SceneGrant.objects.filter(member__in=members).values_list("scene_id", "member_id"))
+
+    everyone = sorted((s.pk, m.pk) for s in (first, second) for m in members)
+    with mock.patch("core.clock.now", return_value=day), mock.patch("campaigns.services.scenes.now", return_value=day):
+        run_scenes.delay()  # beat's message
+        originals = broker.queued()
+        monkeypatch.setattr(scenes, "grant_batch", killed_after_the_first_batch)
+        with pytest.raises(WorkerKilled):
+            broker.run_queued()
+        monkeypatch.setattr(scenes, "grant_batch", real_grant_batch)
+        assert len(grants()) == 3 and set(grants()) < set(everyone)  # one scene's batch, then the kill
+
+        minutes_pass(6)  # no sign of life from the run for six minutes
+        run_outbox_schedules(capture)
+        broker.run_queued()
+        assert grants() == everyone
+
+        broker.put_back(originals)  # an hour later Redis gives the killed worker's message back
+        broker.run_queued()
+        minutes_pass(6)
+        run_outbox_schedules(capture)
+        broker.run_queued()
+    assert grants() == everyone  # each member once per scene
+    assert PointsEntry.objects.filter(member__in=members, amount=200).count() == 6
+    assert [m.points_balance for m in Member.objects.filter(pk__in=[m.pk for m in members])] == [400] * 3
+    assert not OutboxEvent.objects.filter(awaiting__isnull=False).exists()
+
+
+def test_a_monthly_coupon_run_whose_worker_was_killed_is_finished_within_minutes_once(
+    campaigns_demo, enrol, broker, monkeypatch, django_capture_on_commit_callbacks
+):
+    """R9, the monthly tier coupons: killed at its first batch, handed over again by the recovery."""
+    from campaigns.services import coupons
+    from campaigns.tasks import monthly_tier_coupons
+    from membership.models import Tier
+
+    gold = Tier.objects.get(code="GOLD")
+    members = [enrol() for _ in range(2)]
+    Member.objects.filter(pk__in=[m.pk for m in members]).update(tier=gold)
+    quota = gold.monthly_coupons
+    real_grant_bulk = coupons.grant_bulk
+
+    def killed(*args, **kwargs):
+        raise WorkerKilled
+
+    monthly_tier_coupons.delay("2026-12")
+    monkeypatch.setattr(coupons, "grant_bulk", killed)
+    with pytest.raises(WorkerKilled):
+        broker.run_queued()
+    monkeypatch.setattr(coupons, "grant_bulk", real_grant_bulk)
+    monthly = Coupon.objects.filter(member__in=members, source="tier-monthly:2026-12")
+    assert quota > 0 and not monthly.exists()
+
+    minutes_pass(6)
+    run_outbox_schedules(django_capture_on_commit_callbacks)
+    assert "campaigns.tasks.monthly_tier_coupons" in broker.run_queued()
+    assert monthly.count() == 2 * quota
+    minutes_pass(6)
+    run_outbox_schedules(django_capture_on_commit_callbacks)
+    assert "campaigns.tasks.monthly_tier_coupons" not in broker.run_queued()
+    assert monthly.count() == 2 * quota
+    assert not OutboxEvent.objects.filter(awaiting__isnull=False).exists()
