@@ -2,6 +2,7 @@
 
 from celery import shared_task
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils.translation import gettext as _
 
 from core import outbox
@@ -54,9 +55,40 @@ register(
 )
 
 
+# Campaign runs (the daily scenes, the monthly coupons) are claimed on the outbox (core.outbox.claim):
+# a job awaiting the run's receipt, kept alive after each batch and confirmed at the end. A run lost
+# with its worker (killed whole: Redis would give its message back only after the visibility timeout,
+# an hour) is handed over again by the outbox's reconciler within minutes of its last batch, and goes
+# on where it stopped: its grants are keyed. The receipt's consumer is the task's name.
+RUN_JOB = "campaigns.run"  # outbox job type: payload {"task": name, "kwargs": {...}}
+run_requested = Signal()  # task, kwargs, event_id (apps.py queues the task again)
+
+
+def _claimed(task, kwargs: dict, event_id: str | None, work) -> int:
+    """`work(progress)` under the run's claim; `event_id` is the claim of a run handed over again."""
+    if event_id is None:
+        event_id = outbox.claim(RUN_JOB, {"task": task.name, "kwargs": kwargs}, task.name)
+    elif outbox.confirmed(task.name, event_id):
+        return 0  # that run ended after all
+    done = work(lambda: outbox.alive(event_id))
+    outbox.confirm(task.name, event_id)
+    return done
+
+
 @shared_task(name="campaigns.tasks.run_scenes", acks_late=True)
-def run_scenes() -> int:
-    return sum(r.granted for r in scenes.run_daily())
+def run_scenes(on: str | None = None, event_id: str | None = None) -> int:
+    """Beat's daily run, claimed (above)."""
+    from datetime import date
+
+    from core.clock import local, now
+
+    on = on or local(now()).date().isoformat()
+    return _claimed(
+        run_scenes,
+        {"on": on},
+        event_id,
+        lambda progress: sum(r.granted for r in scenes.run_daily(on=date.fromisoformat(on), progress=progress)),
+    )
 
 
 @shared_task(name="campaigns.tasks.run_post_purchase_scenes", acks_late=True)
@@ -85,15 +117,19 @@ def expire_coupons() -> int:
 
 
 @shared_task(name="campaigns.tasks.monthly_tier_coupons", acks_late=True)
-def monthly_tier_coupons(month: str | None = None) -> int:
-    """Keyed by month, so a re-run or a resumed run issues nothing twice."""
+def monthly_tier_coupons(month: str | None = None, event_id: str | None = None) -> int:
+    """Keyed by month, so a re-run or a resumed run issues nothing twice; claimed (above)."""
     from core.clock import local, now
 
+    month = month or f"{local(now()):%Y-%m}"
+    return _claimed(monthly_tier_coupons, {"month": month}, event_id, lambda progress: _tier_coupons(month, progress))
+
+
+def _tier_coupons(month: str, progress) -> int:
     rules = ProgramRules.load()
     template = rules.monthly_coupon_template
     if template is None:
         return 0
-    month = month or f"{local(now()):%Y-%m}"
     issued, last = 0, 0
     members = (
         Member.objects.filter(status=Member.Status.ACTIVE, tier__monthly_coupons__gt=0)
@@ -110,24 +146,40 @@ def monthly_tier_coupons(month: str | None = None) -> int:
             source=f"tier-monthly:{month}",
             grants=[(pk, f"tier-monthly:{month}:{pk}:{i}") for pk, quota in batch for i in range(quota)],
         )
+        progress()
 
 
 @shared_task(name="campaigns.tasks.monthly_paid_card_coupons", acks_late=True)
-def monthly_paid_card_coupons(month: str | None = None) -> int:
-    """Keyed by member and month, so a re-run (or a purchase earlier that day) issues nothing twice."""
-    return paid_cards.monthly_coupons(month)
+def monthly_paid_card_coupons(month: str | None = None, event_id: str | None = None) -> int:
+    """Keyed by member and month, so a re-run (or a purchase earlier that day) issues nothing twice;
+    claimed (above)."""
+    from core.clock import local, now
+
+    month = month or f"{local(now()):%Y-%m}"
+    return _claimed(
+        monthly_paid_card_coupons,
+        {"month": month},
+        event_id,
+        lambda progress: paid_cards.monthly_coupons(month, progress=progress),
+    )
 
 
 # Event consumers: `event_id` is the outbox event's; `outbox.once` runs each in one transaction
 # with a receipt, so a redelivered event (or a task re-run after its worker died) does nothing
-# twice and a task that died half-way left nothing behind.
+# twice and a task that died half-way left nothing behind. Their names (the receipts' consumer)
+# are what the receivers (apps.py) return: the outbox awaits those receipts.
+MEMBER_ENROLLED = "campaigns.member_enrolled"
+TIER_CHANGED = "campaigns.tier_changed"
+PURCHASE_RECORDED = "campaigns.purchase_recorded"
+RETURN_RECORDED = "campaigns.return_recorded"
+POINTS_EXPIRING = "campaigns.points_expiring"
 
 
 @shared_task(name="campaigns.tasks.member_enrolled")
 def member_enrolled(member_id: int, event_id: str | None = None) -> int:
     from .services import engagement
 
-    with outbox.once("campaigns.member_enrolled", event_id) as first:
+    with outbox.once(MEMBER_ENROLLED, event_id) as first:
         if not first:
             return 0
         granted = sum(r.granted for r in scenes.on_enrolled(member_id))
@@ -136,7 +188,7 @@ def member_enrolled(member_id: int, event_id: str | None = None) -> int:
 
 @shared_task(name="campaigns.tasks.tier_changed")
 def tier_changed(member_id: int, to_tier_code: str, reason: str, event_id: str | None = None) -> int:
-    with outbox.once("campaigns.tier_changed", event_id) as first:
+    with outbox.once(TIER_CHANGED, event_id) as first:
         return sum(r.granted for r in scenes.on_tier_changed(member_id, to_tier_code, reason)) if first else 0
 
 
@@ -144,7 +196,7 @@ def tier_changed(member_id: int, to_tier_code: str, reason: str, event_id: str |
 def purchase_recorded(purchase_id: int, event_id: str | None = None) -> int:
     from .services import engagement
 
-    with outbox.once("campaigns.purchase_recorded", event_id) as first:
+    with outbox.once(PURCHASE_RECORDED, event_id) as first:
         if not first:
             return 0
         granted = sum(r.granted for r in scenes.on_purchase(purchase_id))
@@ -156,7 +208,7 @@ def return_recorded(return_id: int, event_id: str | None = None) -> int:
     """A return of a referral's qualifying purchase may take the inviter's reward back."""
     from .services import engagement
 
-    with outbox.once("campaigns.return_recorded", event_id) as first:
+    with outbox.once(RETURN_RECORDED, event_id) as first:
         return 1 if first and engagement.reverse_referral(return_id=return_id) else 0
 
 
@@ -168,7 +220,7 @@ def points_expiring(member_id: int, points: int, expires_at: str, event_id: str 
 
     from .services import notifications
 
-    with outbox.once("campaigns.points_expiring", event_id) as first:
+    with outbox.once(POINTS_EXPIRING, event_id) as first:
         if not first:
             return 0
         member = Member.objects.get(pk=member_id)

@@ -33,12 +33,17 @@ class OutboxEvent(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    # the consumers (their `outbox.once` names) the receivers queued work for when the event was
+    # handed over, whose receipt is still to be seen; null once each has one (or nothing was queued)
+    awaiting = models.JSONField(null=True, blank=True)
 
     class Meta:
         db_table = "membership_outboxevent"
         indexes = [
             # the relay's queue; the daily purge reads the (small, purged) table without an index
             models.Index(fields=["occurred_at"], condition=models.Q(sent_at__isnull=True), name="outbox_pending"),
+            # the reconciler's: events handed over whose effects are not all confirmed yet
+            models.Index(fields=["sent_at"], condition=models.Q(awaiting__isnull=False), name="outbox_awaiting"),
         ]
 
     def __str__(self):

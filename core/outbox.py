@@ -13,6 +13,13 @@
 - Delivery is at least once (a crash between hand-over and "sent" hands the event over again), so
   consumers are idempotent on the event id: `once()` records a receipt in the consumer's own
   transaction.
+- Handed over is not done: the broker may still lose the work (Redis restarted empty, a worker
+  killed whole). A receiver returns the name of the consumer it queued work for (its `once` name),
+  and the event is marked sent `awaiting` those consumers. `reconcile()` (beat, every minute:
+  `membership.tasks.reconcile_outbox`) hands an event over again when a consumer it awaits still
+  has no receipt `OUTBOX_CONFIRM_SECONDS` after the hand-over; the receipts make that harmless
+  when the first hand-over was not lost after all. A long job shows it is alive with `alive()`
+  and confirms with `confirm()` when it cannot run in one transaction.
 
 The same rows (stable type, UUID, time, JSON payload) are what webhooks will publish.
 """
@@ -123,16 +130,22 @@ def record_many(event_type: str, payloads) -> list:
     return events
 
 
-def _dispatch(events) -> tuple[list, dict, bool]:
-    """Hand events to their receivers, in order. Returns (delivered ids, {id: error} of events a
-    receiver refused, whether the broker failed: then the rest is left for later)."""
+def _awaited(responses) -> list[str] | None:
+    """The consumers the receivers queued work for: those that returned their name."""
+    names = sorted({name for _, name in responses if isinstance(name, str)})
+    return names or None
+
+
+def _dispatch(events) -> tuple[dict, dict, bool]:
+    """Hand events to their receivers, in order. Returns ({delivered id: consumers awaited}, {id:
+    error} of events a receiver refused, whether the broker failed: then the rest is left for later)."""
     global _paused_until
-    done, failed = [], {}
+    done, failed = {}, {}
     broker_errors = _broker_errors()
     for event in events:
         try:
             signal = signal_for(event.type)
-            signal.send(sender=None, event_id=str(event.id), **event.payload)
+            responses = signal.send(sender=None, event_id=str(event.id), **event.payload)
         except broker_errors as exc:
             _paused_until = time.monotonic() + settings.OUTBOX_PAUSE_SECONDS
             log.warning("outbox: broker unavailable, %s event(s) left pending: %s", len(events) - len(done), exc)
@@ -142,11 +155,11 @@ def _dispatch(events) -> tuple[list, dict, bool]:
             log.exception("outbox: event %s (%s) not delivered", event.id, event.type)
             failed[event.id] = f"{type(exc).__name__}: {exc}"
         else:
-            done.append(event.id)
+            done[event.id] = _awaited(responses)
     return done, failed, False
 
 
-def _mark(done, failed) -> None:
+def _mark(done: dict, failed) -> None:
     """Record the outcome. On PostgreSQL without waiting for the WAL flush (synchronous_commit
     off for this transaction only): a mark lost in a crash only means the event is delivered
     again, which consumers ignore, and the sale does not pay for a second disk flush."""
@@ -158,8 +171,14 @@ def _mark(done, failed) -> None:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        if done:
-            OutboxEvent.objects.filter(pk__in=done, sent_at__isnull=True).update(sent_at=timezone.now())
+        at = timezone.now()
+        by_awaited: dict = {}
+        for pk, awaited in done.items():
+            by_awaited.setdefault(tuple(awaited or ()), []).append(pk)
+        for awaited, pks in by_awaited.items():
+            OutboxEvent.objects.filter(pk__in=pks, sent_at__isnull=True).update(
+                sent_at=at, awaiting=list(awaited) or None
+            )
         for pk, error in failed.items():
             OutboxEvent.objects.filter(pk=pk).update(attempts=F("attempts") + 1, last_error=error[:2000])
 
@@ -170,7 +189,7 @@ def _mark(done, failed) -> None:
 # again by the relay, which its consumers ignore (`once`).
 MARK_BATCH = 100
 MARK_AFTER_SECONDS = 1.0
-_delivered: list = []
+_delivered: list = []  # (event id, consumers awaited)
 _delivered_since = 0.0
 _delivered_db = None  # the database (settings NAME) the events in _delivered were written to
 _lock = threading.Lock()
@@ -194,7 +213,7 @@ def flush_marks() -> int:
         return 0
     if ids:
         try:
-            _mark(ids, {})
+            _mark(dict(ids), {})
         except Exception:
             log.exception("outbox: %s delivered event(s) not marked sent; the relay will deliver them again", len(ids))
     return len(ids)
@@ -209,7 +228,7 @@ def deliver(events) -> int:
     try:
         done, failed, _ = _dispatch(events)
         if failed:
-            _mark([], failed)
+            _mark({}, failed)
     except Exception:
         log.exception("outbox: delivery after commit failed; the relay will retry")
         return 0
@@ -217,7 +236,7 @@ def deliver(events) -> int:
         if not _delivered:
             _delivered_since = time.monotonic()
             _delivered_db = _database()
-        _delivered.extend(done)
+        _delivered.extend(done.items())
         due = len(_delivered) >= MARK_BATCH or time.monotonic() - _delivered_since >= MARK_AFTER_SECONDS
     if due:
         flush_marks()
@@ -255,6 +274,121 @@ def relay(*, batch_size: int = 100, settle_seconds: float | None = None) -> int:
         if broker_down:
             return sent
         _paused_until = 0.0  # the broker works: this process delivers after commit again
+
+
+def _missing(events) -> dict:
+    """{event id: the consumers it awaits that have no receipt yet}. Asked per consumer, so that the
+    receipts' unique (consumer, event) index answers."""
+    from core.models import EventReceipt
+
+    by_consumer: dict[str, list] = {}
+    for event in events:
+        for consumer in event.awaiting:
+            by_consumer.setdefault(consumer, []).append(event.pk)
+    seen = set()
+    for consumer, ids in by_consumer.items():
+        receipts = EventReceipt.objects.filter(consumer=consumer, event_id__in=ids).values_list("event_id", flat=True)
+        seen.update((pk, consumer) for pk in receipts)
+    return {e.pk: [c for c in e.awaiting if (e.pk, c) not in seen] for e in events}
+
+
+def reconcile(*, batch_size: int = 500, confirm_seconds: float | None = None) -> int:
+    """Hand over again the events whose awaited consumers still have no receipt
+    `OUTBOX_CONFIRM_SECONDS` after the hand-over (or their last `alive()`): the broker lost them.
+    Events whose consumers all confirmed stop being awaited. Returns how many were handed over
+    again; stops at a broker error. An event handed over `OUTBOX_RESEND_LIMIT` times stays
+    awaiting, with its last error, for an operator (and is purged with the others)."""
+    flush_marks()
+    wait = settings.OUTBOX_CONFIRM_SECONDS if confirm_seconds is None else confirm_seconds
+    cutoff = timezone.now() - timedelta(seconds=wait)
+    resent, seen = 0, set()
+    while True:
+        taken, handed, broker_down = _reconcile_batch(cutoff, batch_size, seen)
+        resent += handed
+        if broker_down or taken < batch_size:
+            return resent
+
+
+def _reconcile_batch(cutoff, batch_size: int, seen: set) -> tuple[int, int, bool]:
+    """One batch of `reconcile`: (rows taken, handed over again, whether the broker failed)."""
+    from core.models import OutboxEvent
+
+    with transaction.atomic():
+        events = list(
+            OutboxEvent.objects.select_for_update(skip_locked=True)
+            .filter(awaiting__isnull=False, sent_at__lte=cutoff, attempts__lt=settings.OUTBOX_RESEND_LIMIT)
+            .exclude(pk__in=seen)
+            .order_by("sent_at")[:batch_size]
+        )
+        seen.update(e.pk for e in events)
+        missing = _missing(events)
+        OutboxEvent.objects.filter(pk__in=[e.pk for e in events if not missing[e.pk]]).update(awaiting=None)
+        lost = [e for e in events if missing[e.pk]]
+        for event in lost:
+            log.warning(
+                "outbox: %s (%s) has no receipt from %s: handed over again", event.id, event.type, missing[event.pk]
+            )
+        done, failed, broker_down = _dispatch(lost)
+        at = timezone.now()
+        for event in lost:
+            if event.pk in done:  # still awaited: those the receivers queued again that had no receipt
+                again = [c for c in done[event.pk] or () if c in missing[event.pk]]
+                OutboxEvent.objects.filter(pk=event.pk).update(
+                    sent_at=at,
+                    awaiting=again or None,
+                    attempts=F("attempts") + 1,
+                    last_error=f"handed over again: no receipt from {', '.join(missing[event.pk])}",
+                )
+            elif event.pk in failed:
+                OutboxEvent.objects.filter(pk=event.pk).update(last_error=failed[event.pk][:2000])
+    return len(events), len(done), broker_down
+
+
+def claim(job_type: str, payload: dict, consumer: str):
+    """The claim of long work run here and now (a campaign run): a job row, committed at once,
+    marked handed over and awaiting `consumer`'s receipt. The work shows it is `alive()` as it
+    goes and `confirm()`s at the end; if its worker dies, the reconciler hands the job over again
+    (its signal, to the receiver that queues the work) once the claim is stale. Returns its id."""
+    from core.models import OutboxEvent
+
+    at = timezone.now()
+    event = OutboxEvent(
+        id=uuid.uuid4(), type=job_type, occurred_at=at, payload=_json(payload), sent_at=at, awaiting=[consumer]
+    )
+    signal_for(job_type)  # a registered job: the reconciler must be able to hand it over
+    with transaction.atomic():
+        event.save(force_insert=True)
+    return str(event.id)
+
+
+def confirmed(consumer: str, event_id) -> bool:
+    from core.models import EventReceipt
+
+    return event_id is not None and EventReceipt.objects.filter(consumer=consumer, event_id=event_id).exists()
+
+
+def alive(event_id) -> None:
+    """A long consumer (a campaign run of many batches) is still at work on this event: the
+    reconciler waits another `OUTBOX_CONFIRM_SECONDS` from now before handing it over again."""
+    from core.models import OutboxEvent
+
+    if event_id is not None:
+        OutboxEvent.objects.filter(pk=event_id, awaiting__isnull=False).update(sent_at=timezone.now())
+
+
+def confirm(consumer: str, event_id) -> bool:
+    """The receipt of a consumer whose work cannot be one transaction (`once` is, for the others):
+    written when the whole work is committed. Returns False when it was there already."""
+    from core.models import EventReceipt
+
+    if event_id is None:
+        return False
+    try:
+        with transaction.atomic():
+            EventReceipt.objects.create(consumer=consumer, event_id=event_id)
+    except IntegrityError:
+        return False
+    return True
 
 
 def pending_count() -> int:

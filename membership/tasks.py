@@ -50,6 +50,14 @@ register(
     "a crash after commit); they normally leave right after their commit.",
 )
 register(
+    "outbox: reconcile",
+    "membership.tasks.reconcile_outbox",
+    every_seconds=60,
+    description="Every minute: hand over again the events whose consumers have not confirmed them "
+    "OUTBOX_CONFIRM_SECONDS after the hand-over (the broker lost the work: Redis restarted empty, a worker "
+    "killed whole); consumers are idempotent, so nothing happens twice.",
+)
+register(
     "housekeeping: outbox",
     "membership.tasks.purge_outbox",
     crontab={"minute": "50", "hour": "4"},
@@ -63,6 +71,12 @@ def relay_outbox() -> int:
     """Safe in parallel (rows taken with SKIP LOCKED); a queue of these during a worker outage expires.
     Member import jobs whose start message was lost with the broker are queued again here too."""
     return outbox.relay() + requeue_stale_jobs()
+
+
+@shared_task(name="membership.tasks.reconcile_outbox", expires=120)
+def reconcile_outbox() -> int:
+    """Safe in parallel (rows taken with SKIP LOCKED); a queue of these during a worker outage expires."""
+    return outbox.reconcile()
 
 
 def enqueue_import(job_id: int) -> bool:

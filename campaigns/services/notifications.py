@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 Status = Notification.Status
 JOB = "notification.queued"  # outbox job type: payload {"notification_id"}
 notification_queued = Signal()  # notification_id, event_id (campaigns/apps.py queues the task)
+CONSUMER = "campaigns.deliver_notification"  # its receipt (outbox.once): the outbox awaits it
 QUIET_CHANNELS = ("sms", "wechat")  # held in quiet hours; the inbox and e-mail are read when one likes
 UNCAPPED_CHANNELS = ("inbox",)  # the inbox is neither held nor capped nor counted
 COUNTED = (Status.QUEUED, Status.SENDING, Status.HELD, Status.SENT)  # what the cap counts
@@ -234,7 +235,7 @@ def send_claimed(notification_id: int) -> str:
 def deliver(notification_id: int, event_id=None) -> str | None:
     """The outbox job: claim once (with the event's receipt), then send outside the transaction.
     Returns the channel's status, or None when there was nothing to send (already claimed)."""
-    with outbox.once("campaigns.deliver_notification", event_id) as first:
+    with outbox.once(CONSUMER, event_id) as first:
         claimed = first and claim(notification_id)
     return send_claimed(notification_id) if claimed else None
 

@@ -51,8 +51,9 @@ def buy(
     return card
 
 
-def monthly_coupons(month: str | None = None, at: datetime | None = None) -> int:
-    """On the 1st: every member holding a paid card gets its monthly coupon (keyed by month)."""
+def monthly_coupons(month: str | None = None, at: datetime | None = None, progress=None) -> int:
+    """On the 1st: every member holding a paid card gets its monthly coupon (keyed by month); `progress()`
+    after each batch (a claimed run: campaigns.tasks)."""
     at = at or now()
     month = month or f"{local(at):%Y-%m}"
     issued = 0
@@ -71,4 +72,6 @@ def monthly_coupons(month: str | None = None, at: datetime | None = None) -> int
             issued += coupons.grant_bulk(
                 template=template, source=f"paid-card:{month}", at=at, grants=[(pk, _key(month, pk)) for pk in batch]
             )
+            if progress:
+                progress()
     return issued

@@ -315,8 +315,10 @@ def run_scene(
     batch_size: int = 1000,
     dry_run: bool = False,
     limit_preview: int = 200,
+    progress=None,
 ) -> RunResult:
-    """Grant today's occurrence of one scene to every eligible member not granted yet."""
+    """Grant today's occurrence of one scene to every eligible member not granted yet; `progress()`
+    is called after each batch (a claimed run shows it is alive: campaigns.tasks.run_scenes)."""
     at = at or now()
     on = on or local(at).date()
     total = RunResult(scene=scene.pk)
@@ -343,10 +345,12 @@ def run_scene(
             total.granted += r.granted
             total.held_out += r.held_out
             total.over_budget += r.over_budget
+            if progress:
+                progress()
     return total
 
 
-def run_daily(*, kinds=None, on: date | None = None, at: datetime | None = None) -> list[RunResult]:
+def run_daily(*, kinds=None, on: date | None = None, at: datetime | None = None, progress=None) -> list[RunResult]:
     """Every active scene of the given kinds (all daily kinds by default), for today."""
     scenes = (
         Scene.objects.filter(is_active=True, kind__in=kinds or DAILY_KINDS)
@@ -356,7 +360,7 @@ def run_daily(*, kinds=None, on: date | None = None, at: datetime | None = None)
     results = []
     for scene in scenes:
         try:
-            results.append(run_scene(scene, on=on, at=at))
+            results.append(run_scene(scene, on=on, at=at, progress=progress))
         except Exception as exc:  # one scene failing does not stop the others
             skipped(scene, "daily run", exc)
             continue

@@ -21,7 +21,15 @@ else:
     # longest task (CELERY_TASK_TIME_LIMIT) plus the longest retry countdown (a retried task waits
     # reserved on a worker: portal.celery.RETRY_BACKOFF_MAX), or a long job would run twice at once.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, with the defect that killed a worker when Redis went away while a
+    # late acknowledgement was in flight closed (portal/broker.py; issue 28, R20)
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# a worker keeps trying to reach the broker however long it is away (Celery gives up after 100 tries,
+# about 45 minutes, and the worker exits); a till never waits on this: it publishes with
+# CELERY_TASK_PUBLISH_RETRY_POLICY
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # a till's request never waits long on a broker that is down: its events stay in the outbox
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
@@ -45,5 +53,11 @@ OUTBOX_PAUSE_SECONDS = env.int("OUTBOX_PAUSE_SECONDS", default=10)
 OUTBOX_SETTLE_SECONDS = env.int("OUTBOX_SETTLE_SECONDS", default=5)
 OUTBOX_KEEP_DAYS = env.int("OUTBOX_KEEP_DAYS", default=7)
 OUTBOX_RECEIPT_DAYS = env.int("OUTBOX_RECEIPT_DAYS", default=30)
+# an event handed to the broker is done when each consumer its receivers queued has its receipt;
+# one still without it this long after the hand-over (or the consumer's last sign of progress) is
+# handed over again (the broker lost it: Redis restarted empty, a worker killed whole), at most
+# OUTBOX_RESEND_LIMIT times (core.outbox.reconcile, beat every minute)
+OUTBOX_CONFIRM_SECONDS = env.int("OUTBOX_CONFIRM_SECONDS", default=5 * 60)
+OUTBOX_RESEND_LIMIT = env.int("OUTBOX_RESEND_LIMIT", default=5)
 
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

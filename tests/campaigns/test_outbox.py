@@ -209,6 +209,50 @@ def test_the_relay_leaves_young_events_to_their_writer_and_purge_keeps_pending_o
     assert list(OutboxEvent.objects.values_list("sent_at", flat=True)) == [None]
 
 
+@pytest.mark.django_db
+def test_a_handed_over_event_awaits_its_consumers_receipts_and_is_handed_over_again_until_then(
+    enrol, program, settings
+):
+    """R10 without a broker: a receiver whose work the broker lost (it names its consumer and no
+    receipt ever comes) gets the event again once OUTBOX_CONFIRM_SECONDS have passed, at most
+    OUTBOX_RESEND_LIMIT times; once the receipt is there the event is no longer awaited. A receiver
+    that queued nothing (None) awaits nothing."""
+    from django.db.models import F
+
+    handed = []
+    signals.member_enrolled.connect(
+        lambda event_id, **kw: handed.append(event_id) or "t.lost", weak=False, dispatch_uid="t-lost"
+    )
+    signals.member_enrolled.connect(lambda **kw: None, weak=False, dispatch_uid="t-none")
+    try:
+        enrol()
+        assert outbox.relay(settle_seconds=0) == 1
+        event = OutboxEvent.objects.get(type="member.enrolled")
+        assert "t.lost" in event.awaiting and handed == [str(event.pk)]
+        assert outbox.reconcile() == 0  # handed over just now: not yet
+        for _ in range(settings.OUTBOX_RESEND_LIMIT + 2):
+            OutboxEvent.objects.update(sent_at=F("sent_at") - timedelta(seconds=settings.OUTBOX_CONFIRM_SECONDS + 1))
+            outbox.reconcile()
+        assert len(handed) == 1 + settings.OUTBOX_RESEND_LIMIT  # then it waits for an operator
+        event.refresh_from_db()
+        assert event.awaiting == ["t.lost"] and "no receipt from t.lost" in event.last_error
+        OutboxEvent.objects.update(attempts=0)
+        outbox.confirm("t.lost", event.pk)  # the work is done after all
+        OutboxEvent.objects.update(sent_at=F("sent_at") - timedelta(seconds=settings.OUTBOX_CONFIRM_SECONDS + 1))
+        assert outbox.reconcile() == 0
+        assert OutboxEvent.objects.get().awaiting is None and len(handed) == 1 + settings.OUTBOX_RESEND_LIMIT
+    finally:
+        signals.member_enrolled.disconnect(dispatch_uid="t-lost")
+        signals.member_enrolled.disconnect(dispatch_uid="t-none")
+
+
+def test_the_reconciler_is_a_beat_schedule_of_a_minute():
+    from core.schedules import registered
+
+    reconcile = {s.name: s for s in registered()}["outbox: reconcile"]
+    assert reconcile.task == "membership.tasks.reconcile_outbox" and reconcile.every_seconds <= 60
+
+
 # ---------------------------------------------------------------------------------------------
 # consumers: once per event id
 # ---------------------------------------------------------------------------------------------

@@ -58,6 +58,8 @@ def test_app_containers_start_after_a_successful_migrate(compose):
     assert migrate["restart"] == "no"
     for name in ("db", "redis"):
         assert services[name]["healthcheck"]["test"], name
+    for name in ("web", "worker", "beat"):  # a process that exits is started again at once (R20)
+        assert services[name]["restart"] in ("always", "unless-stopped"), name
 
 
 def test_migrate_only_migrates_the_image_carries_static_files_and_catalogues(compose):
