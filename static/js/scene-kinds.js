@@ -1,5 +1,5 @@
-// The scene form shows only the "when" fields of the chosen kind, each with the kind's own help
-// (campaigns.kinds: one class per kind declares its fields and help).
+// The scene form shows only the "when" fields of the chosen kind, in the kind's order, each with the
+// kind's own help (campaigns.kinds: one class per kind declares its fields and help).
 (function () {
   "use strict";
   var kinds = JSON.parse(document.getElementById("scene-kinds").textContent);
@@ -12,16 +12,29 @@
     return document.querySelector(".form-row.field-" + name) || document.querySelector(".field-" + name);
   }
 
+  // The field's help box, made where Django puts one (under the field, after its label and input)
+  // for a field whose model has no help text of its own.
   function helpOf(name, r) {
     var help = document.getElementById("id_" + name + "_helptext");
     if (!help && r) {
+      var field = r.querySelector("input, select, textarea");
+      var box = field ? field.closest(".flex-container") : null;
       help = document.createElement("div");
       help.className = "help";
       help.id = "id_" + name + "_helptext";
-      var field = r.querySelector("input, select, textarea");
-      (field && field.parentNode ? field.parentNode : r).appendChild(help);
+      help.appendChild(document.createElement("div"));
+      if (box && box.parentNode) box.parentNode.insertBefore(help, box.nextSibling);
+      else r.appendChild(help);
+      if (field && !field.getAttribute("aria-describedby")) field.setAttribute("aria-describedby", help.id);
     }
     return help;
+  }
+
+  function setHelp(help, html, text) {
+    var inner = help.firstElementChild && help.firstElementChild.tagName === "DIV" ? help.firstElementChild : help;
+    if (text) inner.textContent = text;
+    else inner.innerHTML = html;
+    help.hidden = !inner.textContent.trim();
   }
 
   function show() {
@@ -33,9 +46,15 @@
       r.hidden = !used;
       r.setAttribute("data-kind-field", used ? "shown" : "hidden");
       var help = helpOf(name, r);
-      if (!(name in original)) original[name] = help ? help.innerHTML : "";
-      if (help) help.textContent = kind.help[name] || "";
-      if (help && !kind.help[name]) help.innerHTML = original[name];
+      if (!help) return;
+      var inner = help.firstElementChild && help.firstElementChild.tagName === "DIV" ? help.firstElementChild : help;
+      if (!(name in original)) original[name] = inner.innerHTML;
+      setHelp(help, original[name], kind.help[name] || "");
+    });
+    // the kind's fields in the order it declares them (a lunar holiday's month and day before its window)
+    kind.fields.forEach(function (name) {
+      var r = row(name);
+      if (r && r.parentNode) r.parentNode.appendChild(r);
     });
   }
 
