@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.constraints import in_order
 from membership.models import Member, Store, Tag, Tier, User
 
 
@@ -72,12 +73,12 @@ class CouponTemplate(models.Model):
                 name="coupon_template_percent_in_range",
                 violation_error_message=_("A percentage off is more than 0 and less than 100."),
             ),
-            models.CheckConstraint(
-                condition=models.Q(valid_from__isnull=True)
-                | models.Q(valid_until__isnull=True)
-                | models.Q(valid_from__lt=models.F("valid_until")),
+            in_order(
+                "valid_from",
+                "valid_until",
                 name="coupon_template_validity_in_order",
-                violation_error_message=_("A coupon's validity must end after it starts."),
+                message=_("A coupon's validity must end after it starts."),
+                strict=True,
             ),
         ]
 
@@ -334,12 +335,11 @@ class Scene(models.Model):
                 name="scene_within_grant_budget",
             ),
             models.CheckConstraint(condition=models.Q(holdout_percent__lte=50), name="scene_holdout_at_most_half"),
-            models.CheckConstraint(
-                condition=models.Q(starts_on__isnull=True)
-                | models.Q(ends_on__isnull=True)
-                | models.Q(starts_on__lte=models.F("ends_on")),
+            in_order(
+                "starts_on",
+                "ends_on",
                 name="scene_run_dates_in_order",
-                violation_error_message=_("A scene must run from a day on or before its last day."),
+                message=_("A scene must run from a day on or before its last day."),
             ),
         ]
 

@@ -1,6 +1,6 @@
 """Migration operations for constraints added while the previous release still serves."""
 
-from django.db import migrations
+from django.db import migrations, models
 
 
 class AddConstraintNotValid(migrations.AddConstraint):
@@ -16,3 +16,16 @@ class AddConstraintNotValid(migrations.AddConstraint):
         ):
             return super().database_forwards(app_label, schema_editor, from_state, to_state)
         schema_editor.execute(f"{self.constraint.create_sql(model, schema_editor)} NOT VALID")
+
+
+def in_order(first: str, last: str, *, name: str, message, strict: bool = False) -> models.CheckConstraint:
+    """Two optional bounds (dates, times) in order: either empty, or `first` on or before `last`
+    (strictly before with `strict`)."""
+    compare = f"{first}__lt" if strict else f"{first}__lte"
+    return models.CheckConstraint(
+        condition=models.Q(**{f"{first}__isnull": True})
+        | models.Q(**{f"{last}__isnull": True})
+        | models.Q(**{compare: models.F(last)}),
+        name=name,
+        violation_error_message=message,
+    )

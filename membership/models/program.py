@@ -7,6 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.constraints import in_order
+
 from .stores import Store
 
 
@@ -308,12 +310,11 @@ class EarnMultiplier(models.Model):
         indexes = [models.Index(fields=["kind", "key"])]
         constraints = [
             models.CheckConstraint(condition=models.Q(multiplier__gte=0), name="earn_mult_non_negative"),
-            models.CheckConstraint(
-                condition=models.Q(starts_on__isnull=True)
-                | models.Q(ends_on__isnull=True)
-                | models.Q(starts_on__lte=models.F("ends_on")),
+            in_order(
+                "starts_on",
+                "ends_on",
                 name="earn_mult_dates_in_order",
-                violation_error_message=_("The multiplier must start on or before its last day."),
+                message=_("The multiplier must start on or before its last day."),
             ),
         ]
 
