@@ -7,7 +7,7 @@ the admin page, each problem with its object and what to do."""
 from dataclasses import dataclass
 from datetime import date
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -64,7 +64,7 @@ def _invalid():
                 obj.full_clean(validate_unique=False)
             except ValidationError as exc:
                 said = "; ".join(
-                    f"{name}: {' '.join(msgs)}" if name != "__all__" else " ".join(msgs)
+                    f"{_field_name(obj, name)}: {' '.join(msgs)}" if name != "__all__" else " ".join(msgs)
                     for name, msgs in exc.message_dict.items()
                 )
                 yield Problem(
@@ -73,6 +73,14 @@ def _invalid():
                     _("Does not pass its own validation: %(said)s") % {"said": said},
                     _("Open it in admin and correct it."),
                 )
+
+
+def _field_name(obj, name: str) -> str:
+    """The field as admin labels it ("growth to reach"), the attribute's name when it is none."""
+    try:
+        return str(obj._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:  # a name that is not a field (a check of several)
+        return name
 
 
 def _failed_scenes():

@@ -57,8 +57,8 @@ def test_a_broken_copy_names_each_problem(campaigns_demo):
         assert found, f"no line with {words} in:\n{printed}"
         return found[0]
 
-    assert "[error]" in line_of("银卡会员", "reach_growth")
-    assert "[error]" in line_of("WELCOME10", "valid_days")
+    assert "[error]" in line_of("银卡会员", "growth to reach")
+    assert "[error]" in line_of("WELCOME10", "valid days after grant")
     assert "[error]" in line_of("国庆坏场景", "month")
     assert "[error]" in line_of("跑挂了", "TypeError: boom")
     assert "[warning]" in line_of("会员日B", "会员日A")
