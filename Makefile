@@ -36,13 +36,15 @@ run: messages seed
 # layers (imports point down: core <- membership <- campaigns <- pos, analytics, memberweb <- portal);
 # bandit: security findings, each fixed or `# nosec BXXX` with its reason in docs/decisions.md. Its
 # warnings ("nosec encountered … but no failed test", printed for every nosec of B608) are shown only
-# when it fails.
+# when it fails. scripts/lint_migrations.sh: django-migration-linter on PostgreSQL's SQL fails on a
+# migration the release still serving would not survive (skipped without DATABASE_URL; CI sets it).
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	@mkdir -p var
 	$(BIN)/bandit -c pyproject.toml -r . -q 2>var/bandit.log || { cat var/bandit.log; exit 1; }
+	./scripts/lint_migrations.sh
 
 # pip-audit: known vulnerabilities of the runtime requirements and what they pull in; --strict fails on
 # one it cannot audit too. It asks PyPI's JSON API: .ci/run runs it only when that answers from the
