@@ -1,12 +1,19 @@
 """gunicorn settings for production: `gunicorn -c portal/gunicorn_conf.py portal.wsgi`.
 
 Before it forks a worker, gunicorn runs Django's deploy checks and refuses to start on any
-error (demo passwords, the demo secret, SQLite or the filesystem broker with DEBUG=0). The check
-reads the database (the demo-password check), so the master closes its connections before it
-forks: a connection inherited by several workers is one socket that they would share."""
+error (demo passwords, the demo secret, SQLite or the filesystem broker with DEBUG=0). The checks run
+in a child process: the master never imports Django, the settings or the portal's code, so a graceful
+reload (`kill -HUP <master>`) starts workers that read the new release's code, settings and `.env`
+(issue 30: the master imported them, and a reload picked up nothing), and no database connection of
+the master's can be inherited by its workers."""
 
 import multiprocessing
 import os
+import subprocess  # nosec B404: runs this project's manage.py with the interpreter running gunicorn
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -30,30 +37,26 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 
-def on_starting(server):
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    import django
-    from django.core.management import call_command
+def deploy_checks() -> subprocess.CompletedProcess:
+    """`manage.py check --deploy --fail-level ERROR` in a child process, with the master's environment."""
+    env = {"DJANGO_SETTINGS_MODULE": "portal.settings", **os.environ}
+    command = [sys.executable, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "ERROR"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)  # nosec B603
 
-    django.setup()
-    call_command("check", deploy=True, fail_level="ERROR")
-    # The checks opened a database connection in the master; forked workers must not inherit and
-    # share its socket (seen as "prepared statement already exists" and 503s under load).
-    close_connections()
+
+def on_starting(server):
+    checked = deploy_checks()
+    if checked.returncode:
+        raise RuntimeError("the deploy checks refused to start:\n" + checked.stderr + checked.stdout)
     clear_metrics_dir()
 
 
-def close_connections():
-    """Close whatever the master opened (database, cache) so no worker inherits a socket."""
-    from django.core.cache import caches
-    from django.db import connections
-
-    connections.close_all()
-    caches.close_all()
-
-
-def pre_fork(server, worker):
-    close_connections()  # again, in case anything in the master opened one since on_starting
+def on_reload(server):
+    """A reload goes on with the new release even when its checks fail (the old workers are stopped
+    anyway); the failure is in the log, where a restart would have refused."""
+    checked = deploy_checks()
+    if checked.returncode:
+        server.log.error("deploy checks failed on reload:\n%s%s", checked.stderr, checked.stdout)
 
 
 # Prometheus: with several workers, each writes its figures to PROMETHEUS_MULTIPROC_DIR and

@@ -46,7 +46,8 @@ def broker_status() -> str:
 
 @never_cache
 def healthz(request):
-    """200 when the database and the broker answer, 503 when either is down."""
+    """200 when the database and the broker answer, 503 when either is down; `release` names the
+    release this worker runs (PORTAL_RELEASE), so an operator sees a reload take effect."""
     db = database_status()
     broker = broker_status()
     beat = None
@@ -56,6 +57,8 @@ def healthz(request):
             beat = {"last_beat_at": last.isoformat(), "age_seconds": int((timezone.now() - last).total_seconds())}
     ok = db == "ok" and broker == "ok"
     body = {"status": "ok" if ok else "down", "database": db, "broker": broker, "heartbeat": beat}
+    if settings.RELEASE:
+        body["release"] = settings.RELEASE
     return JsonResponse(body, status=200 if ok else 503)
 
 

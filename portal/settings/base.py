@@ -22,6 +22,8 @@ PRODUCTION = not DEBUG
 SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The release this process runs (e.g. a git tag), shown by /healthz: set it in .env with each release
+RELEASE = env.str("PORTAL_RELEASE", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -158,19 +158,24 @@ def test_dockerignore_keeps_the_developers_files_out():
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_master_leaves_no_database_connection_to_its_workers(on_postgres, monkeypatch, tmp_path):
     """The defect the smoke test found: the deploy checks in gunicorn's master opened a connection
-    that every forked worker inherited and shared ("prepared statement already exists", 503).
-    PostgreSQL only: SQLite's in-memory test database never closes its connection."""
-    import django.core.management
+    that every forked worker inherited and shared ("prepared statement already exists", 503). Since
+    issue 30 they run in a child process: the master opens none (and imports no Django to reload)."""
     from django.db import connection
 
     from portal import gunicorn_conf
 
-    def deploy_checks(*args, **kwargs):
-        connection.ensure_connection()  # as check --deploy does (the demo-password check reads users)
-
-    monkeypatch.setattr(django.core.management, "call_command", deploy_checks)
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     (tmp_path / "counter_1.db").write_bytes(b"stale")
+    connection.close()
     gunicorn_conf.on_starting(server=None)
     assert connection.connection is None
     assert list(tmp_path.iterdir()) == []  # stale metrics of the last run cleared
+
+
+def test_gunicorn_refuses_to_start_when_the_deploy_checks_fail(monkeypatch):
+    from portal import gunicorn_conf
+
+    monkeypatch.setenv("DEBUG", "0")  # production, with the demo's published secret: refused
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="deploy checks refused"):
+        gunicorn_conf.on_starting(server=None)

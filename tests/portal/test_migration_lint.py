@@ -5,11 +5,12 @@ pass; a copy of the project with one more migration adding a NOT NULL column wit
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.db import connection
+
+from .gunicorn_run import copy_project
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD = """from django.db import migrations, models
@@ -49,16 +50,7 @@ def test_the_projects_migrations_pass(postgres_url):
 
 
 def test_a_not_null_column_without_a_database_default_fails_the_lint(postgres_url, tmp_path):
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard"], capture_output=True, text=True, check=True
-    )
-    for name in archive.stdout.splitlines():
-        source = ROOT / name
-        if source.is_file():
-            target = tmp_path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read_bytes())
-    (tmp_path / ".venv").symlink_to(Path(sys.prefix))
+    copy_project(tmp_path)
     migrations = sorted(p.stem for p in (tmp_path / "membership" / "migrations").glob("0*.py"))
     (tmp_path / "membership" / "migrations" / "0999_lint_probe.py").write_text(BAD.format(last=migrations[-1]))
     done = lint(tmp_path, postgres_url)
