@@ -26,7 +26,7 @@ BASE_TIER_CODE = "MEMBER"
 BASE_TIER_NAME = pgettext_lazy("tier name", "Member")
 BASE_TIER_BENEFITS = pgettext_lazy("tier benefits", "Points on every purchase")
 DEMO_PASSWORDS = frozenset({password for _u, password, *_rest in demo.STAFF} | {demo.KNOWN_MEMBER["password"]})
-MSG_DEMO_PASSWORD = "This is a published demo password (docs/demo-program.md): choose your own."
+MSG_PUBLISHED = "This is a published demo password (docs/demo-program.md): choose your own."
 
 
 class SetupError(Exception):
@@ -82,7 +82,7 @@ def user_exists(username: str) -> bool:
 def password_problems(password: str, *, username: str, email: str = "") -> list[str]:
     """Why this password will not do for this new superuser (empty: it will): the demo passwords,
     then AUTH_PASSWORD_VALIDATORS (length, common passwords, too like the username)."""
-    problems = [MSG_DEMO_PASSWORD] if password in DEMO_PASSWORDS else []
+    problems = [MSG_PUBLISHED] if password in DEMO_PASSWORDS else []
     try:
         validate_password(password, user=User(username=username, email=email, role=Role.HQ))
     except ValidationError as exc:

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, no_translatio
 
 from membership import bootstrap
 
-PASSWORD_VARIABLE = "BOOTSTRAP_ADMIN_PASSWORD"
+ENV_VARIABLE = "BOOTSTRAP_ADMIN_PASSWORD"  # where a script puts the new superuser's password
 ASKED = [
     # option, prompt, default
     ("hq_code", "HQ store code", bootstrap.DEFAULT_HQ_CODE),
@@ -35,7 +35,7 @@ class Command(BaseCommand):
     help = (
         "First run in production: the HQ store, the first store under it, an HQ superuser, a one-tier "
         "program when there are no tiers, and the program settings. One transaction; safe to run twice. "
-        f"Password: --admin-password-file, ${PASSWORD_VARIABLE}, or asked at a terminal."
+        f"Password: --admin-password-file, ${ENV_VARIABLE}, or asked at a terminal."
     )
 
     def add_arguments(self, parser):
@@ -52,7 +52,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--admin-password-file",
             default=None,
-            help=f"File holding the new superuser's password (else ${PASSWORD_VARIABLE}, else asked).",
+            help=f"File holding the new superuser's password (else ${ENV_VARIABLE}, else asked).",
         )
         parser.add_argument(
             "--no-input", action="store_false", dest="interactive", help="Never ask: fail on a missing value."
@@ -107,11 +107,11 @@ class Command(BaseCommand):
                     return f.readline().rstrip("\r\n")
             except OSError as exc:
                 raise CommandError(f"--admin-password-file: cannot read {path}: {exc.strerror}.") from None
-        if os.environ.get(PASSWORD_VARIABLE):
-            return os.environ[PASSWORD_VARIABLE]
+        if os.environ.get(ENV_VARIABLE):
+            return os.environ[ENV_VARIABLE]
         if not interactive:
             raise CommandError(
-                f"The new superuser needs a password: --admin-password-file FILE or ${PASSWORD_VARIABLE}. "
+                f"The new superuser needs a password: --admin-password-file FILE or ${ENV_VARIABLE}. "
                 "Nothing was written."
             )
         while True:
