@@ -2,6 +2,7 @@
 that enrols and sells, passes the demo-password check, is a no-op the second time, and writes nothing
 on bad input."""
 
+import re
 import subprocess
 import sys
 from io import StringIO
@@ -268,3 +269,17 @@ def test_an_operator_runs_it_with_debug_off(tmp_path):
     assert second.returncode == 0 and "Nothing to do" in second.stdout and "Created" not in second.stdout
     deploy = manage("check", "--deploy", "--fail-level", "ERROR")
     assert "portal.E002" in deploy.stderr and "portal.E001" not in deploy.stdout + deploy.stderr
+
+
+def test_readme_and_deploy_guide_say_how_to_run_it():
+    readme = (ROOT / "README.md").read_text()
+    assert "## First run in production" in readme and "python manage.py bootstrap" in readme
+    guide = (ROOT / "docs/deploy.md").read_text()
+    release = guide[guide.index("## A release, in order") :]
+    assert release.index("**Migrate once**") < release.index("manage.py bootstrap") < release.index("**Web machines**")
+    step = release[release.index("**First release only: bootstrap**") : release.index("**Web machines**")]
+    parser = command.Command().create_parser("manage.py", "bootstrap")
+    flags = {flag for action in parser._actions for flag in action.option_strings}
+    named = set(re.findall(r"(--[a-z][a-z-]+)", step)) - {"--rm"}  # docker compose run --rm
+    assert named and named <= flags, named - flags
+    assert command.ENV_VARIABLE in step and command.ENV_VARIABLE in readme
