@@ -30,7 +30,8 @@ MSG_PUBLISHED = "This is a published demo password (docs/demo-program.md): choos
 
 
 class SetupError(Exception):
-    """Bad input: (option, message) pairs, the option being the command's flag for the value."""
+    """Bad input: (option, message) pairs, the option being the command's flag for the value ("password"
+    for the password, which has several sources)."""
 
     def __init__(self, errors: list[tuple[str, str]]):
         super().__init__("; ".join(f"{option}: {message}" for option, message in errors))
@@ -145,10 +146,10 @@ def _check_admin(run: FirstRun) -> list[tuple[str, str]]:
     new = User(username=run.admin_username, email=run.admin_email, role=Role.HQ, is_superuser=True)
     errors = _clean(new, {"username": "--admin-username", "email": "--admin-email"}, ["password"])
     if not run.admin_password:
-        errors.append(("--admin-password-file", "the new superuser needs a password."))
+        errors.append(("password", "the new superuser needs a password."))
     else:
         problems = password_problems(run.admin_password, username=run.admin_username, email=run.admin_email)
-        errors += [("--admin-password-file", problem) for problem in problems]
+        errors += [("password", problem) for problem in problems]
     return errors
 
 

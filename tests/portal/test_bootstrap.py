@@ -148,10 +148,10 @@ def test_tiers_already_configured_are_kept(password):
         ({"hq_name": "总" * 101}, "--hq-name", "at most 100 characters"),
         ({"admin_username": "ops team!"}, "--admin-username", "Enter a valid username"),
         ({"admin_email": "not-an-address"}, "--admin-email", "valid email address"),
-        ({"password": "admin-demo"}, "--admin-password-file", "published demo password"),
-        ({"password": "12345678"}, "--admin-password-file", "too common"),
-        ({"password": "short1!"}, "--admin-password-file", "too short"),
-        ({"password": "ops@example.com"}, "--admin-password-file", "too similar"),
+        ({"password": "admin-demo"}, "$BOOTSTRAP_ADMIN_PASSWORD", "published demo password"),
+        ({"password": "12345678"}, "$BOOTSTRAP_ADMIN_PASSWORD", "too common"),
+        ({"password": "short1!"}, "$BOOTSTRAP_ADMIN_PASSWORD", "too short"),
+        ({"password": "ops@example.com"}, "$BOOTSTRAP_ADMIN_PASSWORD", "too similar"),
     ],
 )
 def test_bad_input_is_named_and_writes_nothing(options, option, message, monkeypatch):
@@ -169,7 +169,11 @@ def test_all_problems_are_listed_at_once(monkeypatch):
         run(store_code="S" * 21, admin_email="nope")
     text = str(refused.value)
     assert text.startswith("Nothing was written:")
-    assert "--store-code:" in text and "--admin-email:" in text and "--admin-password-file:" in text
+    assert (
+        "--store-code:" in text
+        and "--admin-email:" in text
+        and "$BOOTSTRAP_ADMIN_PASSWORD: This password is too common." in text
+    )
 
 
 def test_a_failure_while_writing_rolls_everything_back(password, monkeypatch):

@@ -32,6 +32,7 @@ def attached_to_terminal() -> bool:
 
 
 class Command(BaseCommand):
+    source = "password"  # where the new superuser's password came from, to name it in an error
     help = (
         "First run in production: the HQ store, the first store under it, an HQ superuser, a one-tier "
         "program when there are no tiers, and the program settings. One transaction; safe to run twice. "
@@ -70,7 +71,9 @@ class Command(BaseCommand):
         try:
             report = bootstrap.run(bootstrap.FirstRun(admin_password=password, **values))
         except bootstrap.SetupError as exc:
-            lines = "\n".join(f"  {option}: {message}" for option, message in exc.errors)
+            lines = "\n".join(
+                f"  {self.source if option == 'password' else option}: {text}" for option, text in exc.errors
+            )
             raise CommandError(f"Nothing was written:\n{lines}") from None
         self._report(report, values)
 
@@ -101,6 +104,7 @@ class Command(BaseCommand):
         shown) until it passes the validators. None when the superuser exists already."""
         if bootstrap.user_exists(values["admin_username"]):
             return None
+        self.source = "--admin-password-file" if path else f"${ENV_VARIABLE}"
         if path:
             try:
                 with open(path, encoding="utf-8") as f:
@@ -114,6 +118,7 @@ class Command(BaseCommand):
                 f"The new superuser needs a password: --admin-password-file FILE or ${ENV_VARIABLE}. "
                 "Nothing was written."
             )
+        self.source = "password"
         while True:
             password = getpass.getpass("Password (not shown): ")
             if password != getpass.getpass("Password again: "):
