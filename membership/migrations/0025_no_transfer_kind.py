@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("membership", "0021_config_validation"),
+        ("membership", "0024_validation_tier"),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0012_config_validation"),
+        ("campaigns", "0014_validation_scene"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
