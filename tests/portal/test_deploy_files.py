@@ -165,6 +165,7 @@ def test_gunicorn_master_leaves_no_database_connection_to_its_workers(on_postgre
     from portal import gunicorn_conf
 
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)  # set by the browser tests; refused
     (tmp_path / "counter_1.db").write_bytes(b"stale")
     connection.close()
     gunicorn_conf.on_starting(server=None)
