@@ -20,6 +20,9 @@ DEBUG = env.bool("DEBUG", default=True)
 # Fixed at start-up: the test runner turns DEBUG off, but that does not make a test run production.
 PRODUCTION = not DEBUG
 SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
+# Former keys, comma-separated, while a rotation settles: what they signed (sessions, one-time codes,
+# member QR cards) is still accepted; new signatures use SECRET_KEY (docs/deploy.md, "Rotating SECRET_KEY").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
