@@ -186,5 +186,6 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 
-# The load balancer's health check asks over plain HTTP from inside: no redirect to HTTPS for it.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# The load balancer's health check asks over plain HTTP from inside, and so does Prometheus scraping a
+# web machine's /metrics directly (with its token, or from loopback): no redirect to HTTPS for them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
