@@ -14,19 +14,35 @@ from django.contrib.auth import logout as staff_logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
 from django.urls import reverse
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 
+from core import signing_keys
 from membership import selectors
 from membership.models import Member
 
 SESSION_MEMBER_ID = "member_id"
 SESSION_MEMBER_HASH = "member_auth_hash"
+# the module's name before it moved to memberweb: sessions signed in then stay valid
+AUTH_HASH_SALT = "membership.member_auth"
 
 
 def _password_hash(member: Member) -> str:
-    # the salt is the module's name before it moved to memberweb: sessions signed in then stay valid
-    return salted_hmac("membership.member_auth", member.password or "", algorithm="sha256").hexdigest()
+    return signing_keys.keyed_hash(AUTH_HASH_SALT, member.password or "")
+
+
+def _session_hash_valid(request, member: Member) -> bool:
+    """The session's hash matches the member's password hash under SECRET_KEY; or, after a key
+    rotation, under a former key (SECRET_KEY_FALLBACKS): then it is made again with the new key and
+    the session key changes, as Django's auth does for staff sessions."""
+    stored = request.session.get(SESSION_MEMBER_HASH, "")
+    if constant_time_compare(stored, _password_hash(member)):
+        return True
+    if not signing_keys.matches_fallback(stored, AUTH_HASH_SALT, member.password or ""):
+        return False
+    request.session.cycle_key()
+    request.session[SESSION_MEMBER_HASH] = _password_hash(member)
+    return True
 
 
 def login_member(request, member: Member) -> None:
@@ -54,9 +70,7 @@ def current_member(request) -> Member | None:
     member_id = request.session.get(SESSION_MEMBER_ID)
     if member_id is not None:
         member = selectors.active_member(member_id)
-        if member is None or not constant_time_compare(
-            request.session.get(SESSION_MEMBER_HASH, ""), _password_hash(member)
-        ):
+        if member is None or not _session_hash_valid(request, member):
             request.session.pop(SESSION_MEMBER_ID, None)
             request.session.pop(SESSION_MEMBER_HASH, None)
             member = None

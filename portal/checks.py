@@ -9,6 +9,15 @@ from django.core.checks import Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.db.utils import DatabaseError
 
+# The placeholder of .env.production.example (a copy left unfilled must not start production) and the
+# demo key of the settings; any key starting "django-insecure" is Django's own generated placeholder.
+PLACEHOLDER_SECRET_KEYS = {
+    "change-me-to-50-random-characters-python-c-import-secrets-token-urlsafe",
+    "django-insecure-demo-only-store-membership-portal",
+}
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_DISTINCT = 5
+
 # username → password of the demo accounts (demo-program.md). Production refuses them.
 DEMO_PASSWORDS = {
     "admin": "admin-demo",
@@ -63,6 +72,47 @@ def check_embedded_defaults(app_configs=None, **kwargs):
                 "DEBUG=0 with a per-process cache: the throttles count per gunicorn worker.",
                 hint="Set CACHE_URL to Redis, e.g. redis://redis.internal:6379/1.",
                 id="portal.W004",
+            )
+        )
+    return errors
+
+
+def is_placeholder_secret(key: str) -> bool:
+    """A key that is published (the example file's, the demo's), Django's insecure placeholder or too weak
+    to sign sessions with: shorter than 50 characters or of fewer than 5 distinct ones (Django's W009 rule)."""
+    return (
+        key in PLACEHOLDER_SECRET_KEYS
+        or key.startswith("django-insecure")
+        or "change-me" in key.lower()
+        or len(key) < SECRET_KEY_MIN_LENGTH
+        or len(set(key)) < SECRET_KEY_MIN_DISTINCT
+    )
+
+
+@register(Tags.security, deploy=True)
+def check_secret_key(app_configs=None, **kwargs):
+    """Django only warns about a weak SECRET_KEY (security.W009), which the gate (--fail-level ERROR)
+    lets through: production refuses it, and a weak or published key among SECRET_KEY_FALLBACKS too
+    (whoever knows a fallback signs sessions that the portal accepts)."""
+    if not settings.PRODUCTION:
+        return []
+    hint = 'Generate one: python -c "import secrets; print(secrets.token_urlsafe(38))".'
+    errors = []
+    if is_placeholder_secret(settings.SECRET_KEY):
+        errors.append(
+            Error(
+                "SECRET_KEY is a placeholder or too weak: at least 50 random characters, not the example's.",
+                hint=hint,
+                id="portal.E005",
+            )
+        )
+    weak = [i for i, key in enumerate(getattr(settings, "SECRET_KEY_FALLBACKS", []), 1) if is_placeholder_secret(key)]
+    if weak:
+        errors.append(
+            Error(
+                "SECRET_KEY_FALLBACKS has a placeholder or too weak key (number %s)." % ", ".join(map(str, weak)),
+                hint="Fallbacks are former SECRET_KEYs: drop this one from the list.",
+                id="portal.E006",
             )
         )
     return errors

@@ -15,7 +15,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Loopback unless told: behind NUM_PROXIES trusted proxies the client's address is read from the
+# X-Forwarded-For they append, so a client that reached gunicorn directly would write its own and
+# choose the address every per-address limit counts. Bind another address (GUNICORN_BIND; the image
+# sets 0.0.0.0:8000 inside its container) only where nothing but the proxy reaches it.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 # Several threads, so that a worker answers while a slow client holds one of them up to the read
 # timeout (portal/gunicorn_worker.py; bench/README.md, "Idle keep-alive clients", issue 28)

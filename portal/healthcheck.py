@@ -1,11 +1,13 @@
 """Container health check: `python -m portal.healthcheck` exits 0 when this machine's gunicorn
 answers /healthz with 200.
 
-It asks over loopback the way the load balancer would: with a Host the portal accepts (the first
+It asks this machine's gunicorn at its GUNICORN_BIND (over loopback when that is loopback or every
+address) the way the load balancer would: with a Host the portal accepts (the first
 of ALLOWED_HOSTS) and `X-Forwarded-Proto: https`, so neither ALLOWED_HOSTS nor the HTTPS redirect
 of the production settings turns it away. Standard library only: it must not start Django.
 """
 
+import ipaddress
 import os
 import sys
 import urllib.error
@@ -13,11 +15,21 @@ import urllib.request
 
 
 def url_and_headers(environ=os.environ) -> tuple[str, dict]:
-    bind = environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-    port = bind.rsplit(":", 1)[-1]
+    bind = environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+    address, port = bind.rsplit(":", 1)
+    address = _where_to_ask(address)
     hosts = [h.strip() for h in environ.get("ALLOWED_HOSTS", "localhost").split(",") if h.strip()]
     host = next((h.lstrip(".") for h in hosts if h != "*"), "localhost")
-    return f"http://127.0.0.1:{port}/healthz", {"Host": host, "X-Forwarded-Proto": "https"}
+    return f"http://{address}:{port}/healthz", {"Host": host, "X-Forwarded-Proto": "https"}
+
+
+def _where_to_ask(address: str) -> str:
+    """Loopback for a bind to every address (or none given), else the bound address itself."""
+    try:
+        unspecified = ipaddress.ip_address(address.strip("[]") or "::").is_unspecified
+    except ValueError:  # a host name
+        return address
+    return "127.0.0.1" if unspecified else address
 
 
 def main() -> int:

@@ -145,9 +145,17 @@ def purge_idempotent_responses(at=None) -> int:
     ).delete()[0]
 
 
+# Refusals of the request as sent (a serializer's or a service's 400 `invalid`): the write did not
+# start, so nothing is stored under its key and the same key sent again once the cause is fixed is
+# executed, as Stripe does (issue 30). Any other answer under 500 (a conflict, a refusal of the
+# member's state) is replayed.
+NOT_STORED = (drf.ValidationError, Invalid)
+
+
 def idempotent(method):
     """Replays the first response to a write repeated with the same Idempotency-Key and body;
-    the same key with another body is 409 idempotency_conflict (pos-api.md, Conventions)."""
+    the same key with another body is 409 idempotency_conflict (pos-api.md, Conventions). A
+    validation refusal (NOT_STORED) is not kept: the key stays free."""
 
     @wraps(method)
     def wrapper(view, request, *args, **kwargs):
@@ -174,6 +182,8 @@ def idempotent(method):
                     response = method(view, request, *args, **kwargs)
                 except (MembershipError, drf.APIException) as exc:
                     response = exception_handler(exc, {"view": view, "request": request})
+                    if isinstance(exc, NOT_STORED):
+                        return response
                 if response.status_code < 500:
                     IdempotentResponse.objects.create(
                         user=request.user,

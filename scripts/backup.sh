@@ -5,7 +5,10 @@
 #   table by table); no owners or grants, so it restores under any role.
 # The file is checked to be readable (pg_restore --list) before the script says it is done.
 # Restore with scripts/restore.sh; the drill in tests/portal/test_backup_drill.py does both.
+# The dump holds every member's phone and the password hashes: only its owner may read it (mode 0600,
+# and 0700 for a directory the script makes), whatever the caller's umask.
 set -euo pipefail
+umask 077
 cd "$(dirname "$0")/.."
 : "${DATABASE_URL:?set DATABASE_URL to the portal database (postgres://user:pw@host:5432/name)}"
 case "$DATABASE_URL" in postgres://*|postgresql://*) ;; *) echo "backup.sh: DATABASE_URL is not PostgreSQL" >&2; exit 2 ;; esac

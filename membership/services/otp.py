@@ -15,9 +15,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from core import signing_keys
 from core.clock import now
 from core.errors import Invalid, LimitReached
 from core.sms import SmsError, SmsTimeout, fill, parse_template, send_sms, template_for
@@ -54,8 +54,16 @@ class SentCode:
     resend_in: int  # seconds until another code may be asked for
 
 
+OTP_SALT = "membership.otp"
+
+
 def _hash(code: str, *, phone: str, purpose: str) -> str:
-    return salted_hmac("membership.otp", f"{purpose}:{phone}:{code}", algorithm="sha256").hexdigest()
+    return signing_keys.keyed_hash(OTP_SALT, f"{purpose}:{phone}:{code}")
+
+
+def _hash_matches(code_hash: str, code: str, *, phone: str, purpose: str) -> bool:
+    """A code sent before a SECRET_KEY rotation was hashed with the former key (a fallback)."""
+    return signing_keys.matches(code_hash, OTP_SALT, f"{purpose}:{phone}:{code}")
 
 
 def _setting(name: str, default: int) -> int:
@@ -133,7 +141,7 @@ def check_code(*, phone: str, purpose: str, code) -> int:
     counted = OneTimeCode.objects.filter(pk=row.pk, attempts__lt=MAX_ATTEMPTS).update(attempts=F("attempts") + 1)
     if not counted:
         raise Invalid(MSG_CODE_ATTEMPTS, field="code")
-    if not constant_time_compare(row.code_hash, _hash(code, phone=phone, purpose=purpose)):
+    if not _hash_matches(row.code_hash, code, phone=phone, purpose=purpose):
         left = MAX_ATTEMPTS - row.attempts - 1
         raise Invalid(MSG_CODE_WRONG if left > 0 else MSG_CODE_ATTEMPTS, field="code")
     return row.pk

@@ -337,19 +337,21 @@ def set_pin(*, member, pin: str, acting_user=None) -> None:
         audit("sv.set_pin", member=member, operator=acting_user)
 
 
-_TOPUP_REFS = signing.Signer(salt="membership.stored_value.topup")
+def _topup_refs() -> signing.Signer:
+    # made per call: it reads SECRET_KEY and SECRET_KEY_FALLBACKS as they are now
+    return signing.Signer(salt="membership.stored_value.topup")
 
 
 def topup_ref(pk: int) -> str:
     """How a top-up is named outside (the API's topup_id, the desk's refund button): its id signed,
     so that nobody reaches another top-up by counting (issue 28, R4)."""
-    return _TOPUP_REFS.sign(str(pk))
+    return _topup_refs().sign(str(pk))
 
 
 def topup_entry(ref: str) -> StoredValueEntry:
     """The top-up a ref (topup_ref) names; NotFound for anything else."""
     try:
-        pk = int(_TOPUP_REFS.unsign(str(ref)))
+        pk = int(_topup_refs().unsign(str(ref)))
         return StoredValueEntry.objects.get(pk=pk, kind=Kind.TOPUP)
     except (signing.BadSignature, ValueError, StoredValueEntry.DoesNotExist) as exc:
         raise NotFound(field="topup") from exc

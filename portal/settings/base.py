@@ -20,6 +20,9 @@ DEBUG = env.bool("DEBUG", default=True)
 # Fixed at start-up: the test runner turns DEBUG off, but that does not make a test run production.
 PRODUCTION = not DEBUG
 SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
+# Former keys, comma-separated, while a rotation settles: what they signed (sessions, one-time codes,
+# member QR cards) is still accepted; new signatures use SECRET_KEY (docs/deploy.md, "Rotating SECRET_KEY").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The release this process runs (e.g. a git tag), shown by /healthz: set it in .env with each release
@@ -185,5 +188,6 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 WORKER_METRICS_ADDR = env.str("WORKER_METRICS_ADDR", default="127.0.0.1")
 
-# The load balancer's health check asks over plain HTTP from inside: no redirect to HTTPS for it.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# The load balancer's health check asks over plain HTTP from inside, and so does Prometheus scraping a
+# web machine's /metrics directly (with its token, or from loopback): no redirect to HTTPS for them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]

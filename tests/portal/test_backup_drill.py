@@ -68,6 +68,17 @@ def make_some_history(enrol, demo_staff):
     points.adjust(member=member, points=-50, reason="drill", acting_user=demo_staff["manager1"])
 
 
+@pytest.mark.django_db
+def test_backups_are_readable_by_their_owner_only(on_postgres, tmp_path):
+    """Issue 30: with the usual umask 022 the dump of every member's data was world-readable."""
+    dump = tmp_path / "backups" / "portal.dump"
+    command = f"umask 022; exec scripts/backup.sh {dump}"
+    backup = run(["bash", "-c", command], url_for(connection.settings_dict["NAME"]))
+    assert backup.returncode == 0, backup.stderr
+    assert oct(dump.stat().st_mode & 0o777) == oct(0o600)
+    assert oct(dump.parent.stat().st_mode & 0o777) == oct(0o700)
+
+
 def test_backup_restores_into_a_new_database_with_a_balanced_ledger(enrol, demo_staff, new_database, tmp_path):
     make_some_history(enrol, demo_staff)
     source = url_for(connection.settings_dict["NAME"])

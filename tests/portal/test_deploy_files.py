@@ -115,6 +115,8 @@ def test_health_check_passes_allowed_hosts_and_the_https_redirect():
     assert headers == {"Host": "member.example.com", "X-Forwarded-Proto": "https"}
     url, headers = healthcheck.url_and_headers({"ALLOWED_HOSTS": ".example.com", "GUNICORN_BIND": "0.0.0.0:9000"})
     assert url == "http://127.0.0.1:9000/healthz" and headers["Host"] == "example.com"
+    url, _ = healthcheck.url_and_headers({"GUNICORN_BIND": "10.0.0.5:8000"})  # a private address of its own
+    assert url == "http://10.0.0.5:8000/healthz"
 
 
 def test_dockerignore_keeps_the_developers_files_out():
@@ -180,3 +182,21 @@ def test_gunicorn_refuses_to_start_when_the_deploy_checks_fail(monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(RuntimeError, match="deploy checks refused"):
         gunicorn_conf.on_starting(server=None)
+
+
+def test_gunicorn_binds_loopback_unless_told(monkeypatch, compose):
+    """Issue 30: behind NUM_PROXIES the client's address comes from X-Forwarded-For, so a gunicorn that
+    clients reach directly lets each choose its own address (0.0.0.0 was the default)."""
+    import importlib
+
+    from portal import gunicorn_conf
+
+    monkeypatch.delenv("GUNICORN_BIND", raising=False)
+    assert importlib.reload(gunicorn_conf).bind == "127.0.0.1:8000"
+    monkeypatch.setenv("GUNICORN_BIND", "10.0.0.5:8000")
+    assert importlib.reload(gunicorn_conf).bind == "10.0.0.5:8000"
+    monkeypatch.delenv("GUNICORN_BIND")
+    importlib.reload(gunicorn_conf)
+    # the image listens on its container's interface, which compose publishes on the host's loopback only
+    assert "GUNICORN_BIND=0.0.0.0:8000" in (ROOT / "Dockerfile").read_text()
+    assert all(port.startswith("127.0.0.1:") for port in compose["services"]["web"]["ports"])

@@ -141,6 +141,25 @@ def test_healthz_is_not_redirected_to_https_in_production(tmp_path):
     assert healthz in ("200", "500", "503")  # answered, not redirected (this test has no database tables)
 
 
+def test_metrics_are_served_to_their_token_over_plain_http_in_production(tmp_path):
+    """Issue 30: Prometheus scrapes a web machine over plain HTTP; SECURE_SSL_REDIRECT sent it to https."""
+    result = run_python(
+        "import django; django.setup(); from django.core.management import call_command;"
+        "call_command('migrate', verbosity=0); from django.test import Client;"
+        "c = Client(REMOTE_ADDR='203.0.113.9');"
+        "print(c.get('/metrics', HTTP_AUTHORIZATION='Bearer scrape-token-0123456789').status_code,"
+        " c.get('/accounts/login/').status_code)",
+        DEBUG="0",
+        SECRET_KEY=STRONG_SECRET,
+        ALLOWED_HOSTS="testserver",
+        METRICS_TOKEN="scrape-token-0123456789",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        PORTAL_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["200", "301"]  # the token reads over HTTP; everything else goes to HTTPS
+
+
 def test_metrics_show_the_outbox_backlog_and_its_age(client, db):
     import uuid
     from datetime import timedelta

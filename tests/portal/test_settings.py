@@ -20,6 +20,7 @@ SETTINGS_VARIABLES = {
     "CELERY_BROKER_URL",
     "DEBUG",
     "SECRET_KEY",
+    "SECRET_KEY_FALLBACKS",
     "ALLOWED_HOSTS",
     "NUM_PROXIES",
     "DB_SERVER_SIDE_BINDING",
@@ -202,3 +203,58 @@ def test_the_trusted_proxy_count_comes_from_the_environment():
     code = "import django; django.setup(); from rest_framework.settings import api_settings as a;print(a.NUM_PROXIES)"
     assert run_python(code).stdout.split("\n")[-2] == "0"
     assert run_python(code, NUM_PROXIES="1").stdout.split("\n")[-2] == "1"
+
+
+def example_env_value(name: str) -> str:
+    for line in (ROOT / ".env.production.example").read_text().splitlines():
+        if line.startswith(name + "="):
+            return line.split("=", 1)[1].strip()
+    raise AssertionError(f"{name} is not in .env.production.example")
+
+
+def test_check_deploy_refuses_the_example_files_placeholder_secret(tmp_path):
+    """Issue 30: a copy of .env.production.example left unfilled passed the gate gunicorn runs."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **clean_environ(),
+            "DEBUG": "0",
+            "SECRET_KEY": example_env_value("SECRET_KEY"),
+            "ALLOWED_HOSTS": "member.example.com",
+            "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
+            "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+            "CACHE_URL": "redis://127.0.0.1:1/1",
+            "PORTAL_VAR_DIR": str(tmp_path),
+        },
+    )
+    assert result.returncode != 0
+    assert "portal.E005" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "django-insecure-" + "a1b2c3d4e5" * 5,  # Django's generated placeholder
+        "Zx9-" + "q" * 20 + "-private",  # random-looking but shorter than 50
+        "ab" * 40,  # long but of two characters
+    ],
+)
+def test_check_deploy_refuses_placeholder_and_weak_secrets(key):
+    with override_settings(PRODUCTION=True, SECRET_KEY=key):
+        assert [e.id for e in checks.check_secret_key()] == ["portal.E005"]
+    with override_settings(PRODUCTION=True, SECRET_KEY=STRONG_SECRET, SECRET_KEY_FALLBACKS=[STRONG_SECRET[::-1], key]):
+        errors = checks.check_secret_key()
+    assert [e.id for e in errors] == ["portal.E006"] and "number 2" in errors[0].msg
+    with override_settings(PRODUCTION=False, SECRET_KEY=key):
+        assert checks.check_secret_key() == []  # the demo and the tests run with the demo key
+
+
+def test_check_deploy_accepts_a_generated_secret():
+    import secrets
+
+    with override_settings(PRODUCTION=True, SECRET_KEY=secrets.token_urlsafe(38), SECRET_KEY_FALLBACKS=[STRONG_SECRET]):
+        assert checks.check_secret_key() == []

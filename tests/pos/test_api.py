@@ -201,6 +201,28 @@ def test_a_failed_write_replays_its_error_too(api):
     assert again.status_code == 409 and again.json() == first.json()
 
 
+def test_a_validation_refusal_is_not_stored_under_its_key(api):
+    """Issue 30: a refused enrolment was replayed as that 400 for 30 days, even once the till had
+    corrected it; only requests that started are stored (as Stripe does)."""
+    clerk = api("clerk1")
+    corrected = {"HTTP_IDEMPOTENCY_KEY": "enrol-1"}
+    bad = clerk.post("/api/v1/members/", {"phone": "12345"}, format="json", **corrected)
+    assert bad.status_code == 400 and "phone" in error(bad)["fields"]
+    good = clerk.post("/api/v1/members/", {"phone": "13800138000"}, format="json", **corrected)
+    assert good.status_code == 201, good.json()
+    # the same body again once the cause is fixed at HQ: the card was not in stock yet
+    same = {"HTTP_IDEMPOTENCY_KEY": "enrol-2"}
+    body = {"phone": "13900000001", "card_no": "6200000000000005"}
+    refused = clerk.post("/api/v1/members/", body, format="json", **same)
+    assert refused.status_code == 400 and "card_no" in error(refused)["fields"]
+    cards.add_stock(["6200000000000005"], batch="B1")
+    enrolled = clerk.post("/api/v1/members/", body, format="json", **same)
+    assert enrolled.status_code == 201 and enrolled.json()["card_no"] == "6200000000000005"
+    replayed = clerk.post("/api/v1/members/", body, format="json", **same)
+    assert replayed.status_code == 201 and replayed.json() == enrolled.json()
+    assert Member.objects.count() == 2
+
+
 def test_payment_errors(api):
     clerk = api("clerk1")
     member_no = enrol(clerk).json()["member_no"]
