@@ -184,19 +184,35 @@ def test_demo_passwords_are_fine_while_debugging(demo_staff):
     call_command("check")  # does not raise
 
 
-@pytest.mark.parametrize("binding, expected", [(None, "True 5"), ("0", "None None")])
-def test_postgresql_prepares_repeated_statements_unless_turned_off(binding, expected):
-    env = {"DATABASE_URL": "postgres://portal:pw@db.internal:5432/portal_prod"}
-    if binding is not None:
-        env["DB_SERVER_SIDE_BINDING"] = binding
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, "True 5 False"),
+        ({"DB_SERVER_SIDE_BINDING": "0"}, "False None False"),
+        ({"DATABASE_POOLER": "pgbouncer"}, "False None True"),
+        ({"DATABASE_POOLER": "pgbouncer", "DB_SERVER_SIDE_BINDING": "1"}, "True 5 True"),  # PgBouncer 1.21+
+    ],
+)
+def test_postgresql_prepares_repeated_statements_unless_turned_off_or_behind_pgbouncer(env, expected):
     result = run_python(
         "import django; django.setup(); from django.conf import settings as s;"
-        "o = s.DATABASES['default'].get('OPTIONS', {});"
-        "print(o.get('server_side_binding'), o.get('prepare_threshold'))",
+        "d = s.DATABASES['default']; o = d['OPTIONS'];"
+        "print(o['server_side_binding'], o['prepare_threshold'], d['DISABLE_SERVER_SIDE_CURSORS'])",
+        DATABASE_URL="postgres://portal:pw@db.internal:5432/portal_prod",
         **env,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[-2] == expected
+
+
+def test_an_unknown_pooler_is_refused():
+    result = run_python(
+        "import django; django.setup()",
+        DATABASE_URL="postgres://portal:pw@db.internal:5432/portal_prod",
+        DATABASE_POOLER="pgpool",
+    )
+    assert result.returncode != 0
+    assert "DATABASE_POOLER='pgpool': leave it empty or set pgbouncer" in result.stderr
 
 
 def test_the_trusted_proxy_count_comes_from_the_environment():
