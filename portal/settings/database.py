@@ -20,6 +20,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # migrate gives up a lock not granted in this many seconds and tries again (core's migrate command)
+    MIGRATION_LOCK_TIMEOUT = env.float("MIGRATION_LOCK_TIMEOUT", default=5)
+    MIGRATION_LOCK_RETRIES = env.int("MIGRATION_LOCK_RETRIES", default=10)
     # DATABASE_POOLER=pgbouncer: the connections go through PgBouncer in transaction mode, where each
     # transaction may run on another server connection. Then nothing may outlive a transaction on the
     # server: no prepared statement (another client's would collide with ours) and no cursor held
