@@ -82,3 +82,26 @@ def test_demo_program_doc_matches_the_demo_data():
     assert f"`{KNOWN_MEMBER['phone']}` | `{KNOWN_MEMBER['password']}`" in doc
     for username, password, *_ in STAFF:
         assert f"| `{username}` | `{password}` |" in doc
+
+
+def test_every_outbox_event_and_job_is_listed_with_its_consumers():
+    """Issue 30: every event type listed with its consumers (docs/architecture.md's table), held to
+    the outbox's registry and to the receipt names the consuming tasks write."""
+    from campaigns import tasks
+    from campaigns.services import notifications
+    from core import outbox
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    text = text[text.index("**Every event and job with its consumers**") : text.index("Sent events are kept")]
+    rows = dict(re.findall(r"^\s*\| `([a-z_.]+)`(?: \(job\))? \| ([^|]+) \|", text, re.M))
+    assert set(rows) == set(outbox.EVENT_TYPES) | set(outbox.JOB_TYPES)
+    consumers = {
+        "member.enrolled": tasks.MEMBER_ENROLLED,
+        "member.tier_changed": tasks.TIER_CHANGED,
+        "purchase.recorded": tasks.PURCHASE_RECORDED,
+        "return.recorded": tasks.RETURN_RECORDED,
+        "points.expiring": tasks.POINTS_EXPIRING,
+        notifications.JOB: notifications.CONSUMER,
+    }
+    for event, consumer in consumers.items():
+        assert f"`{consumer}`" in rows[event], event
