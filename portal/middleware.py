@@ -114,3 +114,21 @@ class StaffDeviceCookie:
                 samesite="Lax",
             )
         return response
+
+
+class ApiNotFoundAsJson:
+    """An unknown /api/ path answers the JSON envelope docs/api.md promises for every error, also with
+    DEBUG on (`make run`), where Django answers its HTML debug page instead of calling handler404."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and request.path_info.startswith("/api/")
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            return error_response(404, "not_found", _("Not found."))
+        return response

@@ -101,6 +101,17 @@ def test_unknown_api_path_wrong_method_are_in_the_envelope(api):
     assert error(api("clerk1").put("/api/v1/sales/", {}, format="json"), 405)["code"] == "method_not_allowed"
 
 
+def test_unknown_api_paths_are_in_the_envelope_with_debug_on_too(api, settings):
+    """Issue 31: with DEBUG on (what `make run` gives) Django answered its HTML debug page."""
+    settings.DEBUG = True
+    for path in ("/api/v1/nothing-here/", "/api/nothing/", "/api/v2/members/"):
+        answer = api("clerk1").get(path)
+        assert answer["Content-Type"].startswith("application/json"), path
+        assert error(answer, 404)["code"] == "not_found"
+    assert api("clerk1").get("/api/v1/members/lookup").status_code == 301  # the slash redirect stands
+    assert "text/html" in Client().get("/no-such-page/")["Content-Type"]  # pages keep Django's page
+
+
 def test_a_server_error_on_the_api_is_500_in_the_envelope(api, monkeypatch):
     from membership import selectors
 
