@@ -241,8 +241,9 @@ def record_priced(
             **common,
         )
         pending = priced.points_to_earn if entry.pending else 0
-    upgraded = tiers.add_growth(member, priced.growth_to_earn, at=at, purchase=purchase, program=program)
-    upgraded = tiers.instant_upgrade(member, priced.paid_amount, at=at) or upgraded
+    upgraded = tiers.add_growth(
+        member, priced.growth_to_earn, at=at, purchase=purchase, program=program, paid=priced.paid_amount
+    )
     member.purchase_count += 1
     member.last_purchase_at = max(filter(None, [member.last_purchase_at, at]))
     rows.update(member, PURCHASE_FIELDS)

@@ -69,47 +69,32 @@ def _change(
     return change
 
 
-def add_growth(member: Member, amount: int, *, at: datetime, purchase=None, program: ProgramSettings) -> bool:
-    """Add (or reverse, when negative) growth on a locked member; upgrade at once if it now qualifies.
+def add_growth(
+    member: Member, amount: int, *, at: datetime, purchase=None, program: ProgramSettings, paid: Decimal | None = None
+) -> bool:
+    """Add (or reverse, when negative) growth on a locked member and upgrade at once to the highest tier
+    it now qualifies for: by growth, or by one ticket paying `paid` (满999送金卡, the tier's instant
+    amount). One sale is one tier change, to the tier finally reached: NORMAL → GOLD on a ¥1,190 sale
+    was two changes (SILVER by growth, GOLD by the ticket) and two upgrade benefits (issue 31).
     Returns True when the member was upgraded. Saving the member is the caller's job."""
-    if not amount:
-        return False
-    rows.insert(GrowthEntry(member=member, amount=amount, purchase=purchase, created_at=at))
-    member.growth_value = max(0, member.growth_value + amount)
+    if amount:
+        rows.insert(GrowthEntry(member=member, amount=amount, purchase=purchase, created_at=at))
+        member.growth_value = max(0, member.growth_value + amount)
     if amount < 0:
         return False  # downgrades happen only at the review
-    target = next(
-        (t for t in reversed(config.tiers()) if t.rank > member.tier.rank and t.reach_growth <= member.growth_value),
+    above = [t for t in reversed(config.tiers()) if t.rank > member.tier.rank]
+    by_growth = next((t for t in above if amount and t.reach_growth <= member.growth_value), None)
+    by_ticket = next(
+        (t for t in above if paid is not None and t.instant_sale_amount is not None and paid >= t.instant_sale_amount),
         None,
     )
+    target = max((t for t in (by_growth, by_ticket) if t is not None), key=lambda t: t.rank, default=None)
     if target is None:
         return False
-    _change(member, target, reason=TierChange.Reason.UPGRADE, at=at)
-    if program.reset_growth_on_promotion:
+    note = "" if target is by_growth else f"one sale of ¥{paid} (instant tier from ¥{target.instant_sale_amount})"
+    _change(member, target, reason=TierChange.Reason.UPGRADE, at=at, note=note)
+    if by_growth is not None and program.reset_growth_on_promotion:
         member.growth_value = 0
-    return True
-
-
-def instant_upgrade(member: Member, paid: Decimal, *, at: datetime) -> bool:
-    """One ticket lifts a locked member at once (满999送金卡): to the highest tier above theirs whose
-    instant amount the sale's paid amount reaches. Returns True when it did. Saving is the caller's job."""
-    target = next(
-        (
-            t
-            for t in reversed(config.tiers())
-            if t.rank > member.tier.rank and t.instant_sale_amount is not None and paid >= t.instant_sale_amount
-        ),
-        None,
-    )
-    if target is None:
-        return False
-    _change(
-        member,
-        target,
-        reason=TierChange.Reason.UPGRADE,
-        at=at,
-        note=f"one sale of ¥{paid} (instant tier from ¥{target.instant_sale_amount})",
-    )
     return True
 
 

@@ -213,3 +213,22 @@ def test_behaviour_points_for_completing_the_profile_once(shop):
     )
     assert Member.objects.get(pk=full.pk).points_balance == 70
     assert discrepancies() == []
+
+
+def test_one_sale_is_one_tier_change_to_the_tier_finally_reached(shop):
+    """Issue 31: a ¥1,190 sale lifted NORMAL → SILVER (growth 1,190) → GOLD (满999) in two changes and
+    two tier_changed events, so the upgrade benefit was granted twice."""
+    from core.models import OutboxEvent
+
+    member = shop["enrol"]()
+    result = shop["buy"](member, amount=D("1190.00"))
+    assert result.upgraded is True and result.tier.code == "GOLD"
+    upgrades = TierChange.objects.filter(reason=TierChange.Reason.UPGRADE)
+    changes = list(upgrades.filter(member=member).values_list("from_tier__code", "to_tier__code", "note"))
+    assert len(changes) == 1 and changes[0][:2] == ("NORMAL", "GOLD") and "instant tier" in changes[0][2]
+    assert OutboxEvent.objects.filter(type="member.tier_changed", payload__member_id=member.pk).count() == 1
+    # growth alone still upgrades, once, without the ticket's note
+    other = shop["enrol"]()
+    shop["buy"](other, amount=D("600.00"))
+    shop["buy"](other, amount=D("400.00"))
+    assert list(upgrades.filter(member=other).values_list("to_tier__code", "note")) == [("SILVER", "")]
