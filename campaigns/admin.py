@@ -221,7 +221,7 @@ class SceneAdmin(ConfigHistoryAdmin, admin.ModelAdmin):
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,
                 "problems": found,
-                "errors": sum(p.severity == config_check.ERROR for p in found),
+                "errors": config_check.errors(found),
                 "title": _("Configuration check"),
             },
         )

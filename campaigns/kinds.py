@@ -40,9 +40,26 @@ def day_end(day: date) -> datetime:
     return datetime.combine(day, dtime(23, 59, 59), tzinfo=tz())
 
 
+def _offset_parts(scene) -> list[str]:
+    """The scene's offsets as typed, e.g. "2, 7，30" → ["2", "7", "30"] (a full-width comma too)."""
+    return [x.strip() for x in (scene.offsets or "").replace("，", ",").split(",") if x.strip()]
+
+
 def offsets(scene) -> list[int]:
     """The scene's day offsets, e.g. "2,7,30" → [2, 7, 30]; what is not a number is left out."""
-    return sorted({int(x) for x in (scene.offsets or "").replace("，", ",").split(",") if x.strip().isdigit()})
+    return sorted({int(x) for x in _offset_parts(scene) if x.isdigit()})
+
+
+def _anchor_groups(scene, on: date) -> dict[str, list]:
+    """(month, day) anchors whose window covers `on`, grouped by their occurrence key (the year)."""
+    groups: dict[str, list] = {}
+    for pair, key in cal.anchors_for_window(on, scene.days_before, scene.days_after).items():
+        groups.setdefault(key, []).append(pair)
+    return groups
+
+
+def _required(scene, *names) -> dict:
+    return {name: MSG_REQUIRED for name in names if getattr(scene, name) is None}
 
 
 def _pairs_q(pairs, month_field: str, day_field: str) -> Q:
@@ -112,8 +129,8 @@ class FixedHoliday(CalendarKind):
 
     def validate(self, scene):
         errors = super().validate(scene)
-        if scene.month is None or scene.day is None:
-            errors.update({name: MSG_REQUIRED for name in ("month", "day") if getattr(scene, name) is None})
+        if missing := _required(scene, "month", "day"):
+            errors.update(missing)
         elif not _date_exists(scene.month, scene.day):
             errors["day"] = MSG_NO_SUCH_DAY if 1 <= scene.month <= 12 else MSG_MONTH
         if (scene.end_month is None) != (scene.end_day is None):
@@ -140,8 +157,8 @@ class LunarHoliday(CalendarKind):
 
     def validate(self, scene):
         errors = super().validate(scene)
-        if scene.month is None or scene.day is None:
-            errors.update({name: MSG_REQUIRED for name in ("month", "day") if getattr(scene, name) is None})
+        if missing := _required(scene, "month", "day"):
+            errors.update(missing)
         elif not 1 <= scene.month <= 12:
             errors["month"] = MSG_MONTH
         elif not 1 <= scene.day <= 30:
@@ -217,10 +234,8 @@ class Birthday(SceneKind):
         if scene.whole_month:
             last = date(on.year, on.month, calendar.monthrange(on.year, on.month)[1])
             return [(str(on.year), base.filter(birth_month=on.month, birth_day__isnull=False), day_end(last))]
-        groups: dict[str, list] = {}
-        for pair, key in cal.anchors_for_window(on, scene.days_before, scene.days_after).items():
-            groups.setdefault(key, []).append(pair)
         ends = day_end(on + timedelta(days=scene.days_before + scene.days_after))
+        groups = _anchor_groups(scene, on)
         return [(key, base.filter(_pairs_q(pairs, "birth_month", "birth_day")), ends) for key, pairs in groups.items()]
 
     def active_for(self, scene, member, on):
@@ -242,9 +257,6 @@ class Anniversary(SceneKind):
     fields = ("days_before", "days_after")
 
     def eligible(self, scene, on, at, base):
-        groups: dict[str, list] = {}
-        for pair, key in cal.anchors_for_window(on, scene.days_before, scene.days_after).items():
-            groups.setdefault(key, []).append(pair)
         ends = day_end(on + timedelta(days=scene.days_before + scene.days_after))
         return [
             (
@@ -254,7 +266,7 @@ class Anniversary(SceneKind):
                 ),
                 ends,
             )
-            for key, pairs in groups.items()
+            for key, pairs in _anchor_groups(scene, on).items()
         ]
 
     def active_for(self, scene, member, on):
@@ -389,7 +401,7 @@ class Milestone(SceneKind):
 
 
 def _check_offsets(scene) -> dict:
-    parts = [x.strip() for x in (scene.offsets or "").replace("，", ",").split(",") if x.strip()]
+    parts = _offset_parts(scene)
     if not parts:
         return {"offsets": MSG_REQUIRED}
     if not all(x.isdigit() and 1 <= int(x) <= 3650 for x in parts):

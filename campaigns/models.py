@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from core.constraints import in_order
 from membership.models import Member, Store, Tag, Tier, User
 
+MSG_PERCENT = _("A percentage off is more than 0 and less than 100.")
+
 
 class CouponTemplate(models.Model):
     class Kind(models.TextChoices):
@@ -71,7 +73,7 @@ class CouponTemplate(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(kind="percent_off") | models.Q(value__gt=0, value__lt=100),
                 name="coupon_template_percent_in_range",
-                violation_error_message=_("A percentage off is more than 0 and less than 100."),
+                violation_error_message=MSG_PERCENT,
             ),
             in_order(
                 "valid_from",
@@ -94,7 +96,7 @@ class CouponTemplate(models.Model):
         if self.kind == self.Kind.CASH_OFF and not (self.value and self.value > 0):
             errors["value"] = _("A cash-off coupon takes more than ¥0 off.")
         if self.kind == self.Kind.PERCENT_OFF and not (self.value is not None and 0 < self.value < 100):
-            errors["value"] = _("A percentage off is more than 0 and less than 100.")
+            errors["value"] = MSG_PERCENT
         if self.kind == self.Kind.GIFT and not self.gift_description.strip():
             errors["gift_description"] = _("Name the gift.")
         if not self.valid_until and not self.valid_days:
@@ -351,10 +353,9 @@ class Scene(models.Model):
         multiplier, or a message (a message-only scene: a thank-you, a greeting, a notice)."""
         from django.core.exceptions import ValidationError
 
-        from .kinds import KINDS
+        from . import kinds
 
-        kind = KINDS.get(self.kind)
-        if kind is not None and (errors := kind.validate(self)):
+        if errors := kinds.of(self).validate(self):
             raise ValidationError(errors)
         if self.channel and not (self.message_title or self.message_body):
             raise ValidationError(

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
@@ -44,6 +43,10 @@ class Problem:
 
     def __str__(self):
         return f"[{self.severity}] {self.label}: {self.message} {self.todo}"
+
+
+def errors(found: list[Problem]) -> int:
+    return sum(p.severity == ERROR for p in found)
 
 
 def problems(today: date | None = None) -> list[Problem]:
@@ -97,16 +100,12 @@ def _failed_scenes():
         )
 
 
-def _running(today: date):
-    return (
-        Scene.objects.filter(is_active=True)
-        .filter(Q(starts_on__isnull=True) | Q(starts_on__lte=today))
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
-    )
+def _running(today: date) -> list[Scene]:
+    return [scene for scene in Scene.objects.order_by("pk") if scenes.is_running(scene, today)]
 
 
 def _running_scene_risks(today: date):
-    for scene in _running(today).order_by("pk"):
+    for scene in _running(today):
         if scene.kind in KINDS and scene.kind != "welcome" and not scenes.audience(scene).exists():
             yield Problem(
                 WARNING,
@@ -149,7 +148,7 @@ def _unused_templates():
 
 
 def _overlapping_member_days(today: date):
-    days = [s for s in _running(today).filter(kind="member_day").order_by("pk") if s.day]
+    days = [s for s in _running(today) if s.kind == "member_day" and s.day]
     for i, first in enumerate(days):
         for second in days[i + 1 :]:
             if first.day <= (second.end_day or second.day) and second.day <= (first.end_day or first.day):

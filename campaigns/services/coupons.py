@@ -11,7 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 from core.clock import now
 from core.errors import CouponInvalid, Forbidden, Invalid, LimitReached
+from membership.permissions import is_hq
 from membership.services import pricing
+from membership.services.common import audit
 from membership.services.pricing import CouponTerms
 
 from .. import selectors
@@ -199,9 +201,6 @@ def void(*, coupon_ids, reason: str, acting_user, at: datetime | None = None) ->
     """HQ voids coupons granted by mistake (admin, with why): each unused coupon among `coupon_ids`
     is locked, marked void with the reason, and audited; a used or already void one is left as it is
     (a sale that locked it first wins). Returns the coupons voided."""
-    from membership.permissions import is_hq
-    from membership.services.common import audit
-
     reason = (reason or "").strip()
     if not reason:
         raise Invalid(_("Say why the coupons are voided."), field="reason")
@@ -210,7 +209,7 @@ def void(*, coupon_ids, reason: str, acting_user, at: datetime | None = None) ->
     at = at or now()
     with transaction.atomic():
         rows = list(
-            Coupon.objects.select_for_update()
+            Coupon.objects.select_for_update(of=("self",))  # the coupons only: a sale locks the member first
             .filter(pk__in=list(coupon_ids), status=Coupon.Status.AVAILABLE)
             .select_related("member")
             .order_by("pk")

@@ -53,9 +53,6 @@ class RunResult:
     preview: list = field(default_factory=list)
 
 
-WINBACK_COOLDOWN_DAYS = kinds.WINBACK_COOLDOWN_DAYS
-
-
 def variant_for(scene: Scene, member_id: int) -> str:
     """Stable per member and scene: the holdout first, then A or B by a hash of the two ids."""
     h = int(hashlib.sha256(f"scene:{scene.pk}:member:{member_id}".encode()).hexdigest()[:12], 16)

@@ -18,6 +18,6 @@ class Command(BaseCommand):
         for problem in found:
             style = self.style.ERROR if problem.severity == config_check.ERROR else self.style.WARNING
             self.stdout.write(style(str(problem)))
-        errors = sum(p.severity == config_check.ERROR for p in found)
+        errors = config_check.errors(found)
         if options["strict"] and errors:
             raise CommandError(f"{errors} configuration error(s)")
