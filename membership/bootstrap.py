@@ -25,7 +25,7 @@ DEFAULT_HQ_NAME = pgettext_lazy("store name", "Headquarters")
 BASE_TIER_CODE = "MEMBER"
 BASE_TIER_NAME = pgettext_lazy("tier name", "Member")
 BASE_TIER_BENEFITS = pgettext_lazy("tier benefits", "Points on every purchase")
-DEMO_PASSWORDS = frozenset({password for _u, password, *_rest in demo.STAFF} | {demo.KNOWN_MEMBER["password"]})
+DEMO_PASSWORDS = frozenset(demo.STAFF_PASSWORDS.values()) | {demo.KNOWN_MEMBER["password"]}
 MSG_PUBLISHED = "This is a published demo password (docs/demo-program.md): choose your own."
 
 
@@ -169,8 +169,7 @@ def _ensure_admin(run: FirstRun, report: Report) -> None:
     user = User.objects.filter(username=run.admin_username).first()
     if user is not None:
         report.found.append(f"superuser {user.username} (password unchanged)")
-        demo_password = dict((u, p) for u, p, *_rest in demo.STAFF).get(user.username)
-        if demo_password and user.check_password(demo_password):
+        if demo.staff_with_demo_password([user.username]):
             report.warnings.append(
                 f"{user.username} still has its demo password: change it (manage.py changepassword "
                 f"{user.username}), or check --deploy refuses to start."

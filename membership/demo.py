@@ -20,6 +20,16 @@ STAFF = [
     ("clerk1", "clerk1-demo", Role.CLERK, "S001", "李导购"),
     ("clerk2", "clerk2-demo", Role.CLERK, "S002", "赵导购"),
 ]
+STAFF_PASSWORDS = {username: password for username, password, *_rest in STAFF}  # published: production refuses
+
+
+def staff_with_demo_password(usernames=None) -> list[str]:
+    """The active demo accounts (of `usernames`, default all) whose password is still the published one."""
+    names = STAFF_PASSWORDS.keys() if usernames is None else set(usernames) & STAFF_PASSWORDS.keys()
+    users = User.objects.filter(username__in=names, is_active=True)
+    return sorted(u.username for u in users if u.check_password(STAFF_PASSWORDS[u.username]))
+
+
 TIERS = [
     # code, name, rank, reach, keep, points ×, discount %, coupons/month, birthday gift, benefits
     ("NORMAL", "普通会员", 1, 0, 0, "1.0", "0", 1, False, "消费积分\n每月 1 张优惠券"),

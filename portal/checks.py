@@ -9,33 +9,24 @@ from django.core.checks import Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.db.utils import DatabaseError
 
+from membership import demo
+from portal.settings.base import DEFAULT_SECRET_KEY
+
 # The placeholder of .env.production.example (a copy left unfilled must not start production) and the
 # demo key of the settings; any key starting "django-insecure" is Django's own generated placeholder.
 PLACEHOLDER_SECRET_KEYS = {
     "change-me-to-50-random-characters-python-c-import-secrets-token-urlsafe",
-    "django-insecure-demo-only-store-membership-portal",
+    DEFAULT_SECRET_KEY,
 }
 SECRET_KEY_MIN_LENGTH = 50
 SECRET_KEY_MIN_DISTINCT = 5
 
 # username → password of the demo accounts (demo-program.md). Production refuses them.
-DEMO_PASSWORDS = {
-    "admin": "admin-demo",
-    "manager1": "manager1-demo",
-    "clerk1": "clerk1-demo",
-    "clerk2": "clerk2-demo",
-}
+DEMO_PASSWORDS = demo.STAFF_PASSWORDS
 
 
 def demo_accounts_with_demo_password() -> list[str]:
-    from django.contrib.auth import get_user_model
-
-    found = []
-    users = get_user_model().objects.filter(username__in=DEMO_PASSWORDS, is_active=True)
-    for user in users:
-        if user.check_password(DEMO_PASSWORDS[user.username]):
-            found.append(user.username)
-    return sorted(found)
+    return demo.staff_with_demo_password()
 
 
 @register(Tags.security, deploy=True)
