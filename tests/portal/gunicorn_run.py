@@ -1,6 +1,7 @@
 """Start the project's gunicorn (portal/gunicorn_conf.py) on the test database, for tests that need
 real worker processes. The server stops when the `with` block ends, whatever happens in it."""
 
+import json
 import os
 import signal
 import socket
@@ -52,6 +53,21 @@ def get(url: str, headers: dict | None = None, timeout: float = 20) -> tuple[int
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def post_json(url: str, body: dict, headers: dict | None = None, timeout: float = 30) -> tuple[int, dict]:
+    """POST `body` as JSON; (status, the JSON answer, or {} when the answer is an error or empty)."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
 
 
 @contextmanager

@@ -14,8 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +23,7 @@ import pytest
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from .gunicorn_run import ROOT, free_port, gunicorn, log_text
+from .gunicorn_run import ROOT, free_port, gunicorn, log_text, post_json
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -167,24 +165,13 @@ print(json.dumps({"exported": len(rows), "notices": points.send_expiry_notices(a
 """
 
 
-def _post(url: str, body: dict, headers: dict) -> int:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **headers}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
 def _sell(base: str, token: str, members, count: int) -> list[int]:
     """`count` sales of ¥100 spread over `members`, 16 tills at once; their statuses."""
 
     def sale(i):
         body = {"receipt_no": f"PGB-{i:05d}", "member": members[i % len(members)].member_no, "amount": "100.00"}
         headers = {"Authorization": f"Token {token}", "Idempotency-Key": f"pgb-sale-{i}"}
-        return _post(f"{base}/api/v1/sales/", body, headers)
+        return post_json(f"{base}/api/v1/sales/", body, headers)[0]
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         return list(pool.map(sale, range(count)))

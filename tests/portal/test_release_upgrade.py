@@ -15,26 +15,10 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from .gunicorn_run import ROOT, free_port, get
+from .gunicorn_run import ROOT, database_url, free_port, get, post_json
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 PREVIOUS = (ROOT / ".ci" / "previous-release").read_text().split()[0]
-
-
-def post(url, body, token=None):
-    import json
-    import urllib.error
-    import urllib.request
-
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:  # nosec B310: loopback
-            return answer.status, json.loads(answer.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, {}
 
 
 def answers(url) -> bool:
@@ -61,13 +45,11 @@ def previous_release(tmp_path):
 @pytest.fixture
 def upgrade_database(on_postgres):
     """An empty database of its own beside the test database, dropped afterwards."""
-    settings = connection.settings_dict
-    name = f"{settings['NAME']}_upgrade"
+    name = f"{connection.settings_dict['NAME']}_upgrade"
     with connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
         cursor.execute(f'CREATE DATABASE "{name}"')
-    host = settings["HOST"] or "127.0.0.1"
-    yield f"postgres://{settings['USER']}:{settings['PASSWORD']}@{host}:{settings['PORT'] or 5432}/{name}"
+    yield f"{database_url().rsplit('/', 1)[0]}/{name}"
     with connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -115,19 +97,19 @@ def test_tills_see_no_5xx_while_this_release_migrates_under_the_previous_one(
         while not answers(f"{base}/healthz"):
             assert web.poll() is None and time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()[-3000:]
             time.sleep(0.5)
-        status, body = post(f"{base}/api/v1/auth/token/", {"username": "clerk1", "password": "clerk1-demo"})
+        status, body = post_json(f"{base}/api/v1/auth/token/", {"username": "clerk1", "password": "clerk1-demo"})
         assert status == 200, body
-        token = body["token"]
+        auth = {"Authorization": f"Token {body['token']}"}
         numbers = itertools.count(1)
 
         def till(n):
             while not stop.is_set():
                 i = next(numbers)
-                status, member = post(f"{base}/api/v1/members/", {"phone": f"1770{n}{i:06d}"}, token)
+                status, member = post_json(f"{base}/api/v1/members/", {"phone": f"1770{n}{i:06d}"}, auth)
                 statuses.append(status)
                 if status == 201:
                     sale = {"receipt_no": f"UP{n}-{i}", "member": member["member_no"], "amount": "88.00"}
-                    statuses.append(post(f"{base}/api/v1/sales/", sale, token)[0])
+                    statuses.append(post_json(f"{base}/api/v1/sales/", sale, auth)[0])
 
         tills = [threading.Thread(target=till, args=(n,)) for n in range(3)]
         for t in tills:
