@@ -9,6 +9,7 @@ A kind's code never raises on a row that bypassed validation in a way the sale p
 services.scenes guards every call per scene anyway (a bad scene is skipped and logged)."""
 
 import calendar
+from abc import ABC, abstractmethod
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 
@@ -101,11 +102,12 @@ class SceneKind:
         return False
 
 
-class CalendarKind(SceneKind):
+class CalendarKind(SceneKind, ABC):
     """The same window for every member: a holiday or the member day."""
 
+    @abstractmethod
     def occurrence(self, scene, on: date) -> cal.Occurrence | None:
-        raise NotImplementedError
+        """This year's (or the year around's) window of the scene that holds `on`, if any."""
 
     def eligible(self, scene, on, at, base):
         occ = self.occurrence(scene, on)
