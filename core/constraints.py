@@ -1,4 +1,4 @@
-"""Migration operations for constraints added while the previous release still serves."""
+"""Migration operations for constraints and indexes added while the previous release still serves."""
 
 from django.db import migrations, models
 
@@ -29,3 +29,24 @@ def in_order(first: str, last: str, *, name: str, message, strict: bool = False)
         name=name,
         violation_error_message=message,
     )
+
+
+class AddIndexConcurrently(migrations.AddIndex):
+    """An index built without blocking writes to its table: `CREATE INDEX CONCURRENTLY` on PostgreSQL
+    (the migration must be `atomic = False`); other databases build it as Django does."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if schema_editor.connection.vendor != "postgresql" or not self.allow_migrate_model(
+            schema_editor.connection.alias, model
+        ):
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        schema_editor.add_index(model, self.index, concurrently=True)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if schema_editor.connection.vendor != "postgresql" or not self.allow_migrate_model(
+            schema_editor.connection.alias, model
+        ):
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        schema_editor.remove_index(model, self.index, concurrently=True)

@@ -2,10 +2,14 @@
 
 from django.db import migrations, models
 
+from core.constraints import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
     # Expand-only (issue 28, R10): a nullable column and a partial index over the rows that have it;
-    # the previous release writes and marks events without it (null: nothing awaited), as before.
+    # the previous release writes and marks events without it (null: nothing awaited), as before. The
+    # index is built CONCURRENTLY on PostgreSQL: every sale writes to this table (issue 30).
+    atomic = False
 
     dependencies = [
         ("core", "0001_initial"),
@@ -17,7 +21,7 @@ class Migration(migrations.Migration):
             name="awaiting",
             field=models.JSONField(blank=True, null=True),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name="outboxevent",
             index=models.Index(
                 condition=models.Q(("awaiting__isnull", False)), fields=["sent_at"], name="outbox_awaiting"

@@ -54,3 +54,17 @@ def test_migrate_gives_up_a_lock_in_time_and_then_succeeds(a_long_reader, settin
     a_long_reader.rollback()  # the reader is done
     call_command("migrate", *TARGET, verbosity=0)
     assert "void_reason" in coupon_columns()
+
+
+def test_the_outbox_index_is_built_without_blocking_the_sales_writes(on_postgres):
+    """Every sale writes an outbox row: its partial index is built CONCURRENTLY (core.constraints)."""
+    from io import StringIO
+
+    out = StringIO()
+    call_command("sqlmigrate", "core", "0002", stdout=out)
+    assert 'CREATE INDEX CONCURRENTLY "outbox_awaiting"' in out.getvalue()
+    executor = MigrationExecutor(connection)
+    executor.migrate([("core", "0001_initial")])  # backwards (DROP INDEX CONCURRENTLY) and forwards again
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert "outbox_awaiting" in connection.introspection.get_constraints(connection.cursor(), "membership_outboxevent")
