@@ -17,7 +17,8 @@
   killed whole). A receiver returns the name of the consumer it queued work for (its `once` name),
   and the event is marked sent `awaiting` those consumers. `reconcile()` (beat, every minute:
   `membership.tasks.reconcile_outbox`) hands an event over again when a consumer it awaits still
-  has no receipt `OUTBOX_CONFIRM_SECONDS` after the hand-over; the receipts make that harmless
+  has no receipt a minute after the hand-over (`confirm_wait`: longer while tasks wait in the
+  broker's queues, a backlog rather than a loss); the receipts make that harmless
   when the first hand-over was not lost after all. A long job shows it is alive with `alive()`
   and confirms with `confirm()` when it cannot run in one transaction.
 
@@ -292,14 +293,48 @@ def _missing(events) -> dict:
     return {e.pk: [c for c in e.awaiting if (e.pk, c) not in seen] for e in events}
 
 
+def broker_backlog() -> int | None:
+    """How many messages wait in the broker's queues (not those a worker has taken), or None when
+    the broker does not answer. Eager tasks (tests, a till without a worker) have no queue: 0."""
+    from celery import current_app
+    from kombu.exceptions import ChannelError
+
+    if current_app.conf.task_always_eager:
+        return 0
+
+    def waiting(channel, name: str) -> int:
+        try:
+            return channel.queue_declare(queue=name, passive=True).message_count
+        except ChannelError:  # kombu's Redis and filesystem queues: none there (Redis drops an empty list)
+            return 0
+
+    try:
+        with current_app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1)
+            return sum(waiting(conn.default_channel, name) for name in current_app.amqp.queues)
+    except Exception as error:  # noqa: BLE001 - any broker failure: unknown
+        log.warning("outbox: the broker's queues could not be measured: %s", error)
+        return None
+
+
+def confirm_wait() -> int:
+    """How long a hand-over waits for its receipts before it counts as lost. With the queues empty
+    nothing handed over is still waiting its turn: `OUTBOX_CONFIRM_SECONDS` (a minute: with the
+    reconciler every 30 seconds, work a killed worker took is done again within two minutes). With
+    messages queued (or the broker unmeasured) the event may just be waiting behind a backlog, and
+    handing it over again would only lengthen it: `OUTBOX_BACKLOG_CONFIRM_SECONDS`."""
+    backlog = broker_backlog()
+    return settings.OUTBOX_CONFIRM_SECONDS if backlog == 0 else settings.OUTBOX_BACKLOG_CONFIRM_SECONDS
+
+
 def reconcile(*, batch_size: int = 500, confirm_seconds: float | None = None) -> int:
-    """Hand over again the events whose awaited consumers still have no receipt
-    `OUTBOX_CONFIRM_SECONDS` after the hand-over (or their last `alive()`): the broker lost them.
+    """Hand over again the events whose awaited consumers still have no receipt `confirm_wait()`
+    seconds after the hand-over (or their last `alive()`): the broker lost them.
     Events whose consumers all confirmed stop being awaited. Returns how many were handed over
     again; stops at a broker error. An event handed over `OUTBOX_RESEND_LIMIT` times stays
     awaiting, with its last error, for an operator (and is purged with the others)."""
     flush_marks()
-    wait = settings.OUTBOX_CONFIRM_SECONDS if confirm_seconds is None else confirm_seconds
+    wait = confirm_wait() if confirm_seconds is None else confirm_seconds
     cutoff = timezone.now() - timedelta(seconds=wait)
     resent, seen = 0, set()
     while True:

@@ -52,10 +52,11 @@ register(
 register(
     "outbox: reconcile",
     "membership.tasks.reconcile_outbox",
-    every_seconds=60,
-    description="Every minute: hand over again the events whose consumers have not confirmed them "
-    "OUTBOX_CONFIRM_SECONDS after the hand-over (the broker lost the work: Redis restarted empty, a worker "
-    "killed whole); consumers are idempotent, so nothing happens twice.",
+    every_seconds=30,
+    description="Every 30 seconds: hand over again the events whose consumers have not confirmed them "
+    "OUTBOX_CONFIRM_SECONDS after the hand-over (OUTBOX_BACKLOG_CONFIRM_SECONDS while tasks wait in the "
+    "broker's queues) (the broker lost the work: Redis restarted empty, a worker killed whole); consumers "
+    "are idempotent, so nothing happens twice.",
 )
 register(
     "housekeeping: outbox",
@@ -73,7 +74,7 @@ def relay_outbox() -> int:
     return outbox.relay() + requeue_stale_jobs()
 
 
-@shared_task(name="membership.tasks.reconcile_outbox", expires=120)
+@shared_task(name="membership.tasks.reconcile_outbox", expires=60)
 def reconcile_outbox() -> int:
     """Safe in parallel (rows taken with SKIP LOCKED); a queue of these during a worker outage expires."""
     return outbox.reconcile()

@@ -56,8 +56,11 @@ OUTBOX_RECEIPT_DAYS = env.int("OUTBOX_RECEIPT_DAYS", default=30)
 # an event handed to the broker is done when each consumer its receivers queued has its receipt;
 # one still without it this long after the hand-over (or the consumer's last sign of progress) is
 # handed over again (the broker lost it: Redis restarted empty, a worker killed whole), at most
-# OUTBOX_RESEND_LIMIT times (core.outbox.reconcile, beat every minute)
-OUTBOX_CONFIRM_SECONDS = env.int("OUTBOX_CONFIRM_SECONDS", default=5 * 60)
+# OUTBOX_RESEND_LIMIT times (core.outbox.reconcile, beat every 30 seconds): OUTBOX_CONFIRM_SECONDS
+# when the broker's queues are empty, OUTBOX_BACKLOG_CONFIRM_SECONDS while tasks wait in them (the
+# event may be waiting its turn; handing it over again would lengthen the backlog)
+OUTBOX_CONFIRM_SECONDS = env.int("OUTBOX_CONFIRM_SECONDS", default=60)
+OUTBOX_BACKLOG_CONFIRM_SECONDS = env.int("OUTBOX_BACKLOG_CONFIRM_SECONDS", default=15 * 60)
 OUTBOX_RESEND_LIMIT = env.int("OUTBOX_RESEND_LIMIT", default=5)
 
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

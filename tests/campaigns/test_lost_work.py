@@ -262,3 +262,26 @@ def test_a_monthly_coupon_run_whose_worker_was_killed_is_finished_within_minutes
     assert "campaigns.tasks.monthly_tier_coupons" not in broker.run_queued()
     assert monthly.count() == 2 * quota
     assert not OutboxEvent.objects.filter(awaiting__isnull=False).exists()
+
+
+def test_a_backlog_is_waited_for_and_only_an_idle_queue_counts_a_minute_as_lost(
+    campaigns_demo, enrol, broker, django_capture_on_commit_callbacks, settings
+):
+    """Issue 30: a minute without a receipt counts as lost only when nothing waits in the broker's
+    queues; while the handed-over tasks still wait their turn (a backlog), handing them over again
+    would only double it: the reconciler waits OUTBOX_BACKLOG_CONFIRM_SECONDS."""
+    capture = django_capture_on_commit_callbacks
+    for i in range(3):
+        with capture(execute=True):
+            enrol(phone=f"1380013801{i}")
+    waiting = broker.queued()
+    assert len(waiting) == 3 and outbox.broker_backlog() == 3
+    assert outbox.confirm_wait() == settings.OUTBOX_BACKLOG_CONFIRM_SECONDS
+    minutes_pass(2)  # past OUTBOX_CONFIRM_SECONDS, within the backlog's wait
+    assert outbox.reconcile() == 0 and broker.queued() == waiting  # nothing handed over twice
+
+    broker.flushall()  # the queue is gone, and with it the three tasks
+    assert outbox.broker_backlog() == 0 and outbox.confirm_wait() == settings.OUTBOX_CONFIRM_SECONDS == 60
+    assert outbox.reconcile() == 3 and len(broker.queued()) == 3
+    broker.run_queued()
+    assert EventReceipt.objects.filter(consumer="campaigns.member_enrolled").count() == 3

@@ -250,7 +250,33 @@ def test_the_reconciler_is_a_beat_schedule_of_a_minute():
     from core.schedules import registered
 
     reconcile = {s.name: s for s in registered()}["outbox: reconcile"]
-    assert reconcile.task == "membership.tasks.reconcile_outbox" and reconcile.every_seconds <= 60
+    assert reconcile.task == "membership.tasks.reconcile_outbox" and reconcile.every_seconds <= 30
+
+
+@pytest.mark.django_db
+def test_an_installed_reconciler_left_at_a_minute_moves_to_30_seconds_and_an_operators_choice_stays():
+    """Issue 30: beat's rows are created once, so the data migration moves an installed portal's
+    reconciler from the old default (60 s) to 30 s; an interval an operator chose is theirs."""
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    migration = importlib.import_module("membership.migrations.0026_reconcile_every_30_seconds")
+    minute, _ = IntervalSchedule.objects.get_or_create(every=60, period="seconds")
+    task, _ = PeriodicTask.objects.update_or_create(
+        name="outbox: reconcile", defaults={"task": "membership.tasks.reconcile_outbox", "interval": minute}
+    )
+    migration.forwards(apps, None)
+    task.refresh_from_db()
+    assert (task.interval.every, task.interval.period) == (30, "seconds")
+
+    chosen, _ = IntervalSchedule.objects.get_or_create(every=45, period="seconds")
+    task.interval = chosen
+    task.save()
+    migration.forwards(apps, None)
+    task.refresh_from_db()
+    assert task.interval.every == 45
 
 
 # ---------------------------------------------------------------------------------------------
