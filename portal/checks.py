@@ -10,7 +10,7 @@ from django.core.checks import Warning as CheckWarning
 from django.db.utils import DatabaseError
 
 from membership import demo
-from portal.settings.base import DEFAULT_SECRET_KEY
+from portal.settings.base import DEFAULT_SECRET_KEY, SECRET_KEY_MIN_LENGTH
 
 # The placeholder of .env.production.example (a copy left unfilled must not start production) and the
 # demo key of the settings; any key starting "django-insecure" is Django's own generated placeholder.
@@ -18,7 +18,6 @@ PLACEHOLDER_SECRET_KEYS = {
     "change-me-to-50-random-characters-python-c-import-secrets-token-urlsafe",
     DEFAULT_SECRET_KEY,
 }
-SECRET_KEY_MIN_LENGTH = 50
 SECRET_KEY_MIN_DISTINCT = 5
 
 # username → password of the demo accounts (demo-program.md). Production refuses them.

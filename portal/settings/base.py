@@ -15,6 +15,9 @@ if (BASE_DIR / ".env").exists():
 
 # Published in the README so nobody mistakes it for a secret; production refuses it.
 DEFAULT_SECRET_KEY = "django-insecure-demo-only-store-membership-portal"  # nosec B105
+# production's shortest key: settings refuse a shorter one at start (every process), `check --deploy`
+# (portal.checks) also refuses the published placeholders and keys of few distinct characters
+SECRET_KEY_MIN_LENGTH = 50
 
 DEBUG = env.bool("DEBUG", default=True)
 # Fixed at start-up: the test runner turns DEBUG off, but that does not make a test run production.

@@ -3,10 +3,16 @@ the redirect to HTTPS and HSTS. Read by the package only when DEBUG is off."""
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import ALLOWED_HOSTS, DEFAULT_SECRET_KEY, SECRET_KEY, env
+from .base import ALLOWED_HOSTS, DEFAULT_SECRET_KEY, SECRET_KEY, SECRET_KEY_MIN_LENGTH, env
 
-if SECRET_KEY == DEFAULT_SECRET_KEY or SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 40:
-    raise ImproperlyConfigured("DEBUG=0 needs a SECRET_KEY of your own (at least 40 characters, not the demo key).")
+if (
+    SECRET_KEY == DEFAULT_SECRET_KEY
+    or SECRET_KEY.startswith("django-insecure")
+    or len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+):
+    raise ImproperlyConfigured(
+        f"DEBUG=0 needs a SECRET_KEY of your own (at least {SECRET_KEY_MIN_LENGTH} characters, not the demo key)."
+    )
 if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
     raise ImproperlyConfigured("DEBUG=0 needs ALLOWED_HOSTS naming the portal's host names.")
 

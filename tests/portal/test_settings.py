@@ -1,6 +1,7 @@
 """Settings come from the environment; production refuses the demo's secrets."""
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,28 @@ def test_production_refuses_the_default_secret(tmp_path):
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr and "ImproperlyConfigured" in result.stderr
+
+
+def test_every_production_process_refuses_a_key_shorter_than_the_deploy_checks_do(tmp_path):
+    """Settings refused keys under 40 characters while `check --deploy` wanted 50: a worker or beat,
+    which run no deploy check, started on a 45-character key the web refused. One length now."""
+    key = secrets.token_urlsafe(64)[:45]
+    result = run_python(
+        "import django; django.setup()",
+        DEBUG="0",
+        ALLOWED_HOSTS="member.example.com",
+        PORTAL_VAR_DIR=str(tmp_path),
+        SECRET_KEY=key,
+    )
+    assert result.returncode != 0 and "at least 50 characters" in result.stderr
+    result = run_python(
+        "import django; django.setup()",
+        DEBUG="0",
+        ALLOWED_HOSTS="member.example.com",
+        PORTAL_VAR_DIR=str(tmp_path),
+        SECRET_KEY=secrets.token_urlsafe(64)[:50],
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_production_refuses_a_wildcard_host(tmp_path):
