@@ -6,15 +6,20 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
-mkdir -p var/log
+LOG=${PORTAL_VAR_DIR:-var}/log
+mkdir -p "$LOG"
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+# Ctrl-C (or a TERM) is how one stops the portal: stop all three and end well, not with the status of
+# a child stopped by the signal (make printed "Error 130" or "Error 143" for a normal stop)
+stop() { trap - INT TERM; cleanup; echo "Stopped."; exit 0; }
+trap cleanup EXIT
+trap stop INT TERM
 
-$BIN/celery -A portal worker --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
+$BIN/celery -A portal worker --loglevel=INFO --concurrency=2 >"$LOG/worker.log" 2>&1 &
 pids+=($!)
-$BIN/celery -A portal beat --loglevel=INFO >var/log/beat.log 2>&1 &
+$BIN/celery -A portal beat --loglevel=INFO >"$LOG/beat.log" 2>&1 &
 pids+=($!)
 
 cat <<MSG
@@ -30,7 +35,7 @@ cat <<MSG
     clerk2 / clerk2-demo      clerk, S002 社区店
   Demo member (phone / password), member pages http://$HOST:$PORT/m/ :
     13800138000 / member-demo 张三, SILVER
-  Worker and beat logs: var/log/worker.log, var/log/beat.log. Ctrl-C stops everything.
+  Worker and beat logs: $LOG/worker.log, $LOG/beat.log. Ctrl-C stops everything.
 
 MSG
 $BIN/python manage.py runserver "$HOST:$PORT" --noreload &
