@@ -5,6 +5,8 @@ Django's state: nothing in the database changed)."""
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.db_functions import CurrentTransactionId
+
 
 class LoginThrottle(models.Model):
     """Failed member sign-ins counted per key ("phone:<number>" or "ip:<address>") in the database,
@@ -36,10 +38,17 @@ class OutboxEvent(models.Model):
     # the consumers (their `outbox.once` names) the receivers queued work for when the event was
     # handed over, whose receipt is still to be seen; null once each has one (or nothing was queued)
     awaiting = models.JSONField(null=True, blank=True)
+    # the inserting transaction's id (PostgreSQL; null elsewhere and on rows of earlier releases): the
+    # event feed's order (core.events)
+    txid = models.BigIntegerField(null=True, editable=False, db_default=CurrentTransactionId())
 
     class Meta:
         db_table = "membership_outboxevent"
         indexes = [
+            # the event feed's order (core.events.page)
+            models.Index(
+                fields=["txid", "occurred_at", "id"], condition=models.Q(txid__isnull=False), name="outbox_feed"
+            ),
             # the relay's queue; the daily purge reads the (small, purged) table without an index
             models.Index(fields=["occurred_at"], condition=models.Q(sent_at__isnull=True), name="outbox_pending"),
             # the reconciler's: events handed over whose effects are not all confirmed yet

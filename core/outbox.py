@@ -91,10 +91,11 @@ def event_type(signal: Signal) -> str:
     return _TYPE_OF[id(signal)]
 
 
-def send_after_commit(signal: Signal, **payload) -> None:
-    """Record the event in the caller's transaction (an outbox row); its receivers get it after
-    commit, at least once, even if the broker or the process fails in between."""
-    record(event_type(signal), payload)
+def send_after_commit(signal: Signal, **payload):
+    """Record the event in the caller's transaction (an outbox row, returned); its receivers get it
+    after commit, at least once, even if the broker or the process fails in between. `data`, when
+    given, is what the event publishes (core.events): the catalogue's public fields."""
+    return record(event_type(signal), payload)
 
 
 def send_all_after_commit(signal: Signal, payloads) -> None:
@@ -455,12 +456,19 @@ def once(consumer: str, event_id):
 
 
 def purge(*, at=None) -> int:
-    """Sent events after `OUTBOX_KEEP_DAYS`, receipts after `OUTBOX_RECEIPT_DAYS`."""
+    """Sent jobs after `OUTBOX_KEEP_DAYS`, sent domain events after `EVENT_RETENTION_DAYS` (the event
+    feed serves them that long: core.events), receipts after `OUTBOX_RECEIPT_DAYS`."""
+    from django.db.models import Q
+
     from core.models import EventReceipt, OutboxEvent
 
     at = at or timezone.now()
-    events, _ = OutboxEvent.objects.filter(
-        sent_at__isnull=False, occurred_at__lt=at - timedelta(days=settings.OUTBOX_KEEP_DAYS)
-    ).delete()
+    jobs_before = at - timedelta(days=settings.OUTBOX_KEEP_DAYS)
+    events_before = at - timedelta(days=max(settings.EVENT_RETENTION_DAYS, settings.OUTBOX_KEEP_DAYS))
+    events, _ = (
+        OutboxEvent.objects.filter(sent_at__isnull=False)
+        .filter(Q(occurred_at__lt=events_before) | Q(occurred_at__lt=jobs_before) & ~Q(type__in=list(EVENT_TYPES)))
+        .delete()
+    )
     receipts, _ = EventReceipt.objects.filter(handled_at__lt=at - timedelta(days=settings.OUTBOX_RECEIPT_DAYS)).delete()
     return events + receipts

@@ -11,6 +11,7 @@ rows against about 60 µs for this (bench/bench_outbox.py, bench/profile_sale.py
 from functools import cache
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.models import NOT_PROVIDED
 from django.db.transaction import TransactionManagementError
 
 # the models written through this module; tests/membership/test_rows.py asserts they have no
@@ -36,10 +37,16 @@ def _quote(name: str) -> str:
     return _db().ops.quote_name(name)
 
 
+def _written(meta) -> list:
+    """The columns an insert names: all but those the database alone fills (a `db_default` without a
+    Python default, such as the outbox's transaction id), which it leaves to their default."""
+    return [f for f in meta.local_concrete_fields if f.has_default() or f.db_default is NOT_PROVIDED]
+
+
 @cache
 def _insert_sql(model, vendor: str, returning: bool) -> tuple[str, list]:
     meta, connection = model._meta, _db()
-    fields = [f for f in meta.local_concrete_fields if not returning or f is not meta.auto_field]
+    fields = [f for f in _written(meta) if not returning or f is not meta.auto_field]
     sql = (
         f"INSERT INTO {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) "  # nosec B608
         f"VALUES ({', '.join(['%s'] * len(fields))})"
@@ -75,7 +82,7 @@ def _copy_plan(model, vendor: str) -> tuple[str, list, list]:
     aware datetimes, dates and UUIDs as the ORM would send them): through `pre_save` where Django sets
     it (auto_now), through `get_db_prep_save` where the database needs the field's own form (JSON)."""
     meta = model._meta
-    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+    fields = [f for f in _written(meta) if f is not meta.auto_field]
     sql = f"COPY {_quote(meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) FROM STDIN"
     prepared = []
     for i, f in enumerate(fields):

@@ -30,6 +30,7 @@ urlpatterns = [
     path("m/", include("memberweb.campaign_urls")),
     path("analytics/", include("analytics.urls")),
     path("api/v1/", include("pos.urls_api")),
+    path("api/v1/", include("integrations.urls_api")),
     # the contract is public documentation; every operation in it still needs a token
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(

@@ -147,7 +147,11 @@ def enrol(
             if channel != Channel.IMPORT and points.reward_profile_locked(member, at=at, program=config.program()):
                 member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
             audit("member.enrol", member=member, operator=acting_user, channel=channel, store=store.code)
-            send_after_commit(member_enrolled, member_id=member.pk)
+            send_after_commit(
+                member_enrolled,
+                member_id=member.pk,
+                data={"member_no": member.member_no, "store": store.code, "tier": member.tier.code, "channel": channel},
+            )
     except IntegrityError as exc:
         if active_member_by_phone(phone):  # a parallel enrolment of the same phone won the race
             raise PhoneTaken(field="phone", member=active_member_by_phone(phone)) from exc

@@ -5,14 +5,15 @@ growth, upgrading, and reversing all of it in proportion on a return (product.md
 the till's sale (pos.services.sales.record_sale: the counter and the POS API) locks the member and
 prices it with its coupon, then writes it through the same `record_priced`."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
 
-from core import rows
-from core.clock import now
+from core import money, rows
+from core.clock import local, now
 from core.errors import Invalid
 from core.outbox import send_after_commit
 
@@ -45,6 +46,9 @@ class PurchaseResult:
     replayed: bool = False
     pricing: Pricing | None = None  # None on a replay: the first recording's figures are on `purchase`
     overdrawn: bool = False  # points or stored value paid took a balance below zero (overdraw)
+    # records purchase.recorded when the caller asked to (`announce_later`), with the fields only it knows
+    # (the till's sale_id, its row written after the purchase's); None on a replay or once recorded
+    announce: Callable[..., object] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ def _result(
     priced: Pricing | None = None,
     pending: int | None = None,
     overdrawn: bool = False,
+    announce=None,
 ) -> PurchaseResult:
     if pending is None:  # a replay: read it from the sale's earn lot
         earn_entry = purchase.points_entries.filter(kind=Kind.EARN).first()
@@ -112,6 +117,7 @@ def _result(
         replayed=replayed,
         pricing=priced,
         overdrawn=overdrawn,
+        announce=announce,
     )
 
 
@@ -198,12 +204,15 @@ def record_priced(
     acting_user=None,
     overdraw: bool = False,
     program=None,
+    announce_later: bool = False,
 ) -> PurchaseResult:
     """Write a sale priced on `member` as locked in the caller's transaction: the purchase, then points
     paid (FIFO by expiry) → stored value paid (principal first, or in proportion; `pin` checked under
     the lock) → points earned on what was paid with money or stored value, at the tier held before
     this sale → growth (1 per whole yuan of that) → instant upgrade. `program`: the settings the sale
-    was priced with (its SaleContext's), else the kept ones."""
+    was priced with (its SaleContext's), else the kept ones. The purchase.recorded event is recorded
+    here, or with `announce_later` by the caller through `result.announce(sale_id=…)` in the same
+    transaction (the till, whose sale row is written after the purchase)."""
     program = program or config.program()
     old_tier = member.tier
     purchase = rows.insert(
@@ -247,11 +256,41 @@ def record_priced(
     member.purchase_count += 1
     member.last_purchase_at = max(filter(None, [member.last_purchase_at, at]))
     rows.update(member, PURCHASE_FIELDS)
-    send_after_commit(
-        purchase_recorded, purchase_id=purchase.pk, member_id=member.pk, referred=member.referrer_id is not None
-    )
+    data = {
+        "member_no": member.member_no,
+        "store": store.code,
+        "sale_id": None,
+        "receipt_no": reference,
+        "amount": money.text(priced.amount),
+        "list_amount": money.text(priced.list_amount),
+        "member_discount": money.text(priced.member_discount),
+        "points_earned": priced.points_to_earn,
+        "points_redeemed": priced.points_paid,
+        "stored_value_paid": money.text(priced.stored_value_paid),
+        "coupon_value": money.text(priced.coupon_value),
+        "occurred_at": local(at).isoformat(),
+    }
+
+    def announce(**known):
+        return send_after_commit(
+            purchase_recorded,
+            purchase_id=purchase.pk,
+            member_id=member.pk,
+            referred=member.referrer_id is not None,
+            data={**data, **known},
+        )
+
+    if not announce_later:
+        announce()
     return _result(
-        purchase, member, replayed=False, upgraded=upgraded, priced=priced, pending=pending, overdrawn=overdrawn
+        purchase,
+        member,
+        replayed=False,
+        upgraded=upgraded,
+        priced=priced,
+        pending=pending,
+        overdrawn=overdrawn,
+        announce=announce if announce_later else None,
     )
 
 
@@ -387,11 +426,12 @@ def record_return(
     store=None,
     acting_user=None,
     at: datetime | None = None,
+    sale_id: str | None = None,
 ) -> ReturnResult:
     """Return part or all of a purchase: reverse points and growth earned on it and refund points
     and stored value paid on it, each in proportion, rounded down; the completing return reverses
     the rest. Reversed points come from the sale's own lot first; a balance may go below zero only
-    here, and that is flagged."""
+    here, and that is flagged. `sale_id`: the till's sale, for the return.recorded event."""
     amount = parse_amount(amount)
     if amount <= 0:
         raise Invalid(MSG_AMOUNT, field="amount")
@@ -421,6 +461,22 @@ def record_return(
             idempotency_key=idempotency_key,
         )
         send_after_commit(
-            return_recorded, return_id=ret.pk, purchase_id=purchase.pk, member_id=member.pk, amount=amount
+            return_recorded,
+            return_id=ret.pk,
+            purchase_id=purchase.pk,
+            member_id=member.pk,
+            amount=amount,
+            data={
+                "member_no": member.member_no,
+                "store": common["store"].code,
+                "sale_id": sale_id,
+                "receipt_no": purchase.reference,
+                "return_receipt_no": reference,
+                "amount": money.text(amount),
+                "points_reversed": share.reverse_points,
+                "points_refunded": share.refund_points,
+                "stored_value_refunded": money.text(share.refund_principal + share.refund_bonus),
+                "occurred_at": local(at).isoformat(),
+            },
         )
         return ReturnResult(ret, member.points_balance)

@@ -64,7 +64,12 @@ def _change(
     from_tier = member.tier
     member.tier, member.tier_since = to_tier, at
     send_after_commit(
-        tier_changed, member_id=member.pk, from_tier_id=from_tier.pk, to_tier_id=to_tier.pk, reason=reason
+        tier_changed,
+        member_id=member.pk,
+        from_tier_id=from_tier.pk,
+        to_tier_id=to_tier.pk,
+        reason=reason,
+        data={"member_no": member.member_no, "from_tier": from_tier.code, "to_tier": to_tier.code, "reason": reason},
     )
     return change
 
@@ -195,7 +200,7 @@ def review(*, at: datetime | None = None, batch_size: int = 5000, force: bool = 
                 .exclude(tier=lowest)
                 .order_by("pk")
                 .annotate(window_growth=Coalesce(Subquery(growth), 0))
-                .only("pk", "tier_id", "tier_floor_id", "tier_floor_until")[:batch_size]
+                .only("pk", "member_no", "tier_id", "tier_floor_id", "tier_floor_until")[:batch_size]
             )
             if not batch:
                 break
@@ -226,11 +231,21 @@ def review(*, at: datetime | None = None, batch_size: int = 5000, force: bool = 
             if updated:
                 Member.objects.bulk_update(updated, ["tier", "tier_since"])
                 TierChange.objects.bulk_create(changes)
+                member_no = {m.pk: m.member_no for m in updated}
                 send_all_after_commit(
                     tier_changed,
                     [
                         dict(
-                            member_id=c.member_id, from_tier_id=c.from_tier_id, to_tier_id=c.to_tier_id, reason=c.reason
+                            member_id=c.member_id,
+                            from_tier_id=c.from_tier_id,
+                            to_tier_id=c.to_tier_id,
+                            reason=c.reason,
+                            data={
+                                "member_no": member_no[c.member_id],
+                                "from_tier": c.from_tier.code,
+                                "to_tier": c.to_tier.code,
+                                "reason": c.reason,
+                            },
                         )
                         for c in changes
                     ],

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "pos",
     "memberweb",
     "analytics",
+    "integrations",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc from our own static files, not a CDN
     "auditlog",  # who changed which program setting (AUDITLOG_INCLUDE_TRACKING_MODELS)
 ]

@@ -53,6 +53,8 @@ OUTBOX_PAUSE_SECONDS = env.int("OUTBOX_PAUSE_SECONDS", default=10)
 OUTBOX_SETTLE_SECONDS = env.int("OUTBOX_SETTLE_SECONDS", default=5)
 OUTBOX_KEEP_DAYS = env.int("OUTBOX_KEEP_DAYS", default=7)
 OUTBOX_RECEIPT_DAYS = env.int("OUTBOX_RECEIPT_DAYS", default=30)
+# domain events stay this long for the event feed (events.md); jobs go after OUTBOX_KEEP_DAYS
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
 # an event handed to the broker is done when each consumer its receivers queued has its receipt;
 # one still without it this long after the hand-over (or the consumer's last sign of progress) is
 # handed over again (the broker lost it: Redis restarted empty, a worker killed whole), at most

@@ -298,6 +298,7 @@ def _record(store, clerk, receipt_no, member, sale: dict, *, pin, digest, at, of
             acting_user=clerk,
             overdraw=overdraw,
             program=quote.context.program,
+            announce_later=True,
         )
         if quote.coupon is not None and priced.coupon_applied:
             coupons.mark_used(quote.coupon, discount=priced.coupon_value, store=store, sale_ref=receipt_no, at=at)
@@ -324,6 +325,8 @@ def _record(store, clerk, receipt_no, member, sale: dict, *, pin, digest, at, of
     )
     row.response = sale_body(row, result, priced)
     rows.insert(row)
+    if result is not None and result.announce is not None:
+        result.announce(sale_id=str(row.pk))  # purchase.recorded names the till's sale (the API's sale_id)
     if sale["lines"]:
         SaleLine.objects.bulk_create(
             [SaleLine(sale=row, sku=ln.sku, category=ln.category, qty=ln.qty, amount=ln.amount) for ln in sale["lines"]]
@@ -394,6 +397,7 @@ def record_return(
                     acting_user=clerk,
                     idempotency_key=f"return:{store.pk}:{receipt_no}",
                     at=at,
+                    sale_id=str(sale.pk),
                 )
                 member_return, balance = outcome.purchase_return, outcome.points_balance
             Sale.objects.filter(pk=sale.pk).update(returned_amount=F("returned_amount") + amount)

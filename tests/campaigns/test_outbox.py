@@ -86,7 +86,10 @@ def test_an_event_is_a_row_of_the_transaction_and_goes_with_a_rollback(enrol, pr
     assert not OutboxEvent.objects.exists() and not Member.objects.exists()
     member = enrol(phone="13800138002")
     event = OutboxEvent.objects.get(type="member.enrolled")
-    assert isinstance(event.id, uuid.UUID) and event.payload == {"member_id": member.pk}
+    assert isinstance(event.id, uuid.UUID) and event.payload == {
+        "member_id": member.pk,
+        "data": {"member_no": member.member_no, "store": "S001", "tier": member.tier.code, "channel": "counter"},
+    }
     assert event.occurred_at is not None and event.sent_at is None  # the test's transaction never commits
 
 
@@ -123,7 +126,13 @@ def test_delivered_after_commit_and_marked_sent(enrol, program, monkeypatch, dja
         signals.member_enrolled.disconnect(dispatch_uid="t-outbox")
     event = OutboxEvent.objects.get(type="member.enrolled")
     assert received == [
-        {"signal": signals.member_enrolled, "sender": None, "event_id": str(event.id), "member_id": member.pk}
+        {
+            "signal": signals.member_enrolled,
+            "sender": None,
+            "event_id": str(event.id),
+            "member_id": member.pk,
+            "data": event.payload["data"],
+        }
     ]
     assert event.sent_at is None and outbox.flush_marks() == 1  # marks are written in batches
     event.refresh_from_db()
@@ -205,8 +214,25 @@ def test_the_relay_leaves_young_events_to_their_writer_and_purge_keeps_pending_o
     assert outbox.relay(settle_seconds=0) == 1
     enrol(phone="13800138009")  # stays pending
     OutboxEvent.objects.update(occurred_at=timezone.now() - timedelta(days=settings.OUTBOX_KEEP_DAYS + 1))
+    assert outbox.purge() == 0  # a domain event: the event feed keeps it EVENT_RETENTION_DAYS
+    OutboxEvent.objects.update(occurred_at=timezone.now() - timedelta(days=settings.EVENT_RETENTION_DAYS + 1))
     assert outbox.purge() == 1
     assert list(OutboxEvent.objects.values_list("sent_at", flat=True)) == [None]
+
+
+@pytest.mark.django_db
+def test_jobs_go_after_a_week_and_domain_events_after_the_feeds_retention(settings):
+    """Issue 32: the feed serves domain events EVENT_RETENTION_DAYS (30); the outbox's own jobs (a
+    queued message) are purged after OUTBOX_KEEP_DAYS (7) as before."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    for days, event_type in ((8, "notification.queued"), (8, "member.enrolled"), (31, "member.enrolled")):
+        OutboxEvent.objects.create(
+            id=uuid.uuid4(), type=event_type, occurred_at=now - timedelta(days=days), payload={}, sent_at=now
+        )
+    assert outbox.purge(at=now) == 2
+    assert list(OutboxEvent.objects.values_list("type", flat=True)) == ["member.enrolled"]
 
 
 @pytest.mark.django_db

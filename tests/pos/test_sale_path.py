@@ -23,8 +23,8 @@ SALE_STATEMENTS = [
     'INSERT INTO "membership_pointsentry"',
     'INSERT INTO "membership_growthentry"',
     'UPDATE "membership_member"',
-    'INSERT INTO "membership_outboxevent"',  # the sale's event (core.outbox)
     'INSERT INTO "pos_sale"',
+    'INSERT INTO "membership_outboxevent"',  # the sale's event (core.outbox), naming the sale's id (issue 32)
 ]
 
 
