@@ -143,6 +143,7 @@ def test_dockerignore_keeps_the_developers_files_out():
         "portal/__pycache__/x.pyc",
         "locale/zh_Hans/LC_MESSAGES/django.mo",
         "db.sqlite3",
+        "deploy/tls/privkey.pem",
     ):
         assert ignored(path), path
     for path in (
@@ -199,6 +200,32 @@ def test_gunicorn_binds_loopback_unless_told(monkeypatch, compose):
     assert importlib.reload(gunicorn_conf).bind == "10.0.0.5:8000"
     monkeypatch.delenv("GUNICORN_BIND")
     importlib.reload(gunicorn_conf)
-    # the image listens on its container's interface, which compose publishes on the host's loopback only
+    # the image listens on its container's interface, which compose publishes to no host port at all
     assert "GUNICORN_BIND=0.0.0.0:8000" in (ROOT / "Dockerfile").read_text()
-    assert all(port.startswith("127.0.0.1:") for port in compose["services"]["web"]["ports"])
+    assert "ports" not in compose["services"]["web"]
+
+
+def test_compose_proxy_is_the_only_way_in_and_web_scales(compose):
+    """Issue 30: web published one host port (127.0.0.1:8000), so `--scale web=3` failed, and the TLS
+    proxy was expected on the host. Now the proxy service terminates TLS in front of every replica
+    (deploy/nginx.conf, run for real by test_nginx_proxy.py)."""
+    services = compose["services"]
+    web, proxy = services["web"], services["proxy"]
+    assert "ports" not in web and web["expose"] == ["8000"]
+    assert web["environment"]["NUM_PROXIES"] == "1"  # the proxy's X-Forwarded-For, and only it
+    assert web["environment"]["DATABASE_URL"] == services["worker"]["environment"]["DATABASE_URL"]
+    for name, service in services.items():  # nothing else reaches the host's network
+        assert name in ("proxy",) or "ports" not in service, name
+    assert proxy["image"].startswith("nginx:")
+    assert sorted(proxy["ports"]) == ["443:443", "80:80"]
+    assert "./deploy/nginx.conf:/etc/nginx/templates/default.conf.template:ro" in proxy["volumes"]
+    certs = [v for v in proxy["volumes"] if v.startswith("./deploy/tls:")]
+    assert certs == [f"./deploy/tls:{proxy['environment']['PORTAL_TLS_DIR']}:ro"]
+    assert (ROOT / "deploy/tls/.gitignore").is_file()  # the directory the operator fills exists
+    assert proxy["environment"]["PORTAL_UPSTREAM"] == "web:8000 resolve"  # every replica, re-resolved
+    assert proxy["environment"]["PORTAL_RESOLVER"] == "127.0.0.11"  # Docker's DNS
+    assert (proxy["environment"]["PORTAL_HTTP_LISTEN"], proxy["environment"]["PORTAL_HTTPS_LISTEN"]) == ("80", "443")
+    assert proxy["depends_on"] == {"web": {"condition": "service_healthy"}}
+    assert proxy["restart"] == "unless-stopped"
+    # the key is the operator's: never committed, never copied into the image
+    assert "deploy/tls" in (ROOT / ".dockerignore").read_text().split()
