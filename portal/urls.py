@@ -15,6 +15,7 @@ admin.site.login_form = AdminSignInForm  # the lockout of membership.services.st
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(

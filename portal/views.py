@@ -7,6 +7,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import defaults
@@ -42,6 +43,13 @@ def broker_status() -> str:
         log.warning("healthz: broker down: %s", exc)
         return "down"
     return "ok"
+
+
+def favicon(request):
+    """/favicon.ico, which browsers ask for on pages that name no icon (the admin, a JSON answer): the
+    static icon (scripts/make_favicon.py), by its hashed name in production. Not permanent, so a new
+    icon is seen without clearing a browser's cache."""
+    return redirect(static("img/favicon.ico"))
 
 
 @never_cache

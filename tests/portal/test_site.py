@@ -114,3 +114,17 @@ def test_vendored_front_end_libraries_are_served_locally(client):
     html = client.get("/accounts/login/").content.decode()
     assert "/static/vendor/htmx-2.0.11.min.js" in html
     assert "//unpkg" not in html and "cdn" not in html.lower()
+
+
+def test_favicon_ico_leads_to_the_icon_and_pages_name_it(client):
+    """Browsers ask /favicon.ico where a page names no icon; it was a 404 (issue 31)."""
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"].endswith("/static/img/favicon.ico")
+    icon = Path(finders.find("img/favicon.ico")).read_bytes()
+    assert icon[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+    html = client.get("/accounts/login/").content.decode()
+    assert '<link rel="icon" href="/static/img/favicon.ico"' in html
+    assert '<link rel="icon" href="/static/img/favicon.svg" type="image/svg+xml">' in html
