@@ -106,3 +106,20 @@ def check_secret_key(app_configs=None, **kwargs):
             )
         )
     return errors
+
+
+@register(Tags.security, deploy=True)
+def check_webhook_encryption_key(app_configs=None, **kwargs):
+    """Webhook signing secrets are encrypted at rest (integrations/secrets.py). Without a key of their own
+    they are encrypted under keys derived from SECRET_KEY: a rotation that later drops the former key from
+    SECRET_KEY_FALLBACKS leaves them unreadable (the endpoints then need a new secret)."""
+    if not settings.PRODUCTION or settings.WEBHOOK_ENCRYPTION_KEYS:
+        return []
+    return [
+        CheckWarning(
+            "WEBHOOK_ENCRYPTION_KEYS is not set: webhook secrets are encrypted under SECRET_KEY and are lost "
+            "with it after a rotation.",
+            hint='Generate one: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())".',
+            id="portal.W007",
+        )
+    ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start the web server, a Celery worker and Celery beat (database scheduler) together.
-# Ctrl-C stops all three. Called by `make run` after migrate, seed_demo and translations.
+# Start the web server, a Celery worker, Celery beat (database scheduler) and the webhooks' worker together.
+# Ctrl-C stops them all. Called by `make run` after migrate, seed_demo and translations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -11,7 +11,7 @@ mkdir -p "$LOG"
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-# Ctrl-C (or a TERM) is how one stops the portal: stop all three and end well, not with the status of
+# Ctrl-C (or a TERM) is how one stops the portal: stop them all and end well, not with the status of
 # a child stopped by the signal (make printed "Error 130" or "Error 143" for a normal stop)
 stop() { trap - INT TERM; cleanup; echo "Stopped."; exit 0; }
 trap cleanup EXIT
@@ -20,6 +20,9 @@ trap stop INT TERM
 $BIN/celery -A portal worker --loglevel=INFO --concurrency=2 >"$LOG/worker.log" 2>&1 &
 pids+=($!)
 $BIN/celery -A portal beat --loglevel=INFO >"$LOG/beat.log" 2>&1 &
+pids+=($!)
+# webhook sends wait on their receivers: a worker of their own (docs/integration.md)
+$BIN/celery -A portal worker -Q webhooks -n webhooks@%h --loglevel=INFO --concurrency=2 >"$LOG/webhooks.log" 2>&1 &
 pids+=($!)
 
 cat <<MSG
@@ -35,7 +38,7 @@ cat <<MSG
     clerk2 / clerk2-demo      clerk, S002 社区店
   Demo member (phone / password), member pages http://$HOST:$PORT/m/ :
     13800138000 / member-demo 张三, SILVER
-  Worker and beat logs: $LOG/worker.log, $LOG/beat.log. Ctrl-C stops everything.
+  Worker, beat and webhooks logs: $LOG/worker.log, $LOG/beat.log, $LOG/webhooks.log. Ctrl-C stops everything.
 
 MSG
 $BIN/python manage.py runserver "$HOST:$PORT" --noreload &

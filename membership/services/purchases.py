@@ -256,7 +256,39 @@ def record_priced(
     member.purchase_count += 1
     member.last_purchase_at = max(filter(None, [member.last_purchase_at, at]))
     rows.update(member, PURCHASE_FIELDS)
-    data = {
+    announce = _announcer(member, purchase, _purchase_data(member, priced, store=store, reference=reference, at=at))
+    if not announce_later:
+        announce()
+    return _result(
+        purchase,
+        member,
+        replayed=False,
+        upgraded=upgraded,
+        priced=priced,
+        pending=pending,
+        overdrawn=overdrawn,
+        announce=announce if announce_later else None,
+    )
+
+
+def _announcer(member, purchase, data: dict):
+    """Records purchase.recorded (with the fields the caller adds: the till's sale_id)."""
+
+    def announce(**known):
+        return send_after_commit(
+            purchase_recorded,
+            purchase_id=purchase.pk,
+            member_id=member.pk,
+            referred=member.referrer_id is not None,
+            data={**data, **known},
+        )
+
+    return announce
+
+
+def _purchase_data(member, priced: Pricing, *, store, reference: str, at) -> dict:
+    """purchase.recorded's public fields (../shared/spec/events.md); the till adds its sale_id."""
+    return {
         "member_no": member.member_no,
         "store": store.code,
         "sale_id": None,
@@ -270,28 +302,6 @@ def record_priced(
         "coupon_value": money.text(priced.coupon_value),
         "occurred_at": local(at).isoformat(),
     }
-
-    def announce(**known):
-        return send_after_commit(
-            purchase_recorded,
-            purchase_id=purchase.pk,
-            member_id=member.pk,
-            referred=member.referrer_id is not None,
-            data={**data, **known},
-        )
-
-    if not announce_later:
-        announce()
-    return _result(
-        purchase,
-        member,
-        replayed=False,
-        upgraded=upgraded,
-        priced=priced,
-        pending=pending,
-        overdrawn=overdrawn,
-        announce=announce if announce_later else None,
-    )
 
 
 def _pay(member, priced: Pricing, program, *, at, pin, overdraw: bool, key: str, **common) -> bool:

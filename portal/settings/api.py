@@ -55,3 +55,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- webhooks (integrations/webhooks.py, ../shared/spec/events.md) ------------------------------------
+# hosts whose addresses may be private or local (a receiver inside the chain's network); by default a
+# webhook URL must resolve to public addresses only
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+# Fernet keys (python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")
+# that encrypt the endpoints' signing secrets at rest: the first encrypts, every one decrypts (rotation)
+WEBHOOK_ENCRYPTION_KEYS = env.list("WEBHOOK_ENCRYPTION_KEYS", default=[])
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=5)

@@ -46,6 +46,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a task whose worker died is redelive
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# webhook sends wait on the chain's receivers (up to 10 s each): their own queue, their own worker
+# (`celery -A portal worker -Q webhooks`), so a slow receiver never delays the portal's tasks
+CELERY_TASK_ROUTES = {"integrations.tasks.send_delivery": {"queue": "webhooks"}}
 # transactional outbox (core.outbox): after a broker error a process leaves delivery to the
 # relay for this long; the relay takes events older than OUTBOX_SETTLE_SECONDS (younger ones are
 # being delivered by the process that wrote them); sent events and consumers' receipts are purged

@@ -1,0 +1,183 @@
+"""Webhooks of ../shared/spec/events.md (issue 32): registered by HQ, signed as Standard Webhooks
+(verified here with the `standardwebhooks` library, as an integrator would), retried with the same
+webhook-id, every attempt recorded, and never sent to a private or local address."""
+
+import json
+import socket
+from datetime import timedelta
+
+import pytest
+from django.db.models import F
+from django.test import override_settings
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from integrations import webhooks
+from integrations.models import WebhookDelivery, WebhookEndpoint
+
+from .receiver import Receiver
+
+# deliveries fan out after commit, as at a till
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(*answers, delay=0.0):
+        made.append(Receiver(answers or (200,), delay=delay))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_subscriptions():
+    webhooks.forget_subscriptions()
+    yield
+    webhooks.forget_subscriptions()
+
+
+def register(hq, url, events=("purchase.recorded",)):
+    response = hq.post("/api/v1/webhooks/", {"url": url, "events": list(events), "description": "ERP"}, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def sale(clerk, receipt="R-1", amount="88.00"):
+    member = clerk.post("/api/v1/members/", {"phone": "13800138000"}, format="json").json()
+    response = clerk.post(
+        "/api/v1/sales/", {"receipt_no": receipt, "member": member["member_no"], "amount": amount}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def time_passes(**delta):
+    WebhookDelivery.objects.filter(status="pending").update(next_attempt_at=F("next_attempt_at") - timedelta(**delta))
+
+
+@override_settings(DEBUG=True)  # http://127.0.0.1 is allowed with DEBUG only
+def test_a_sale_is_signed_and_a_500_is_retried_with_the_same_webhook_id_and_both_attempts_recorded(api, receiver):
+    erp = receiver(500, 200)
+    hq, clerk = api("admin"), api("clerk1")
+    endpoint = register(hq, erp.url)
+    assert endpoint["secret"].startswith("whsec_") and endpoint["active"] is True
+    assert "secret" not in hq.get("/api/v1/webhooks/").json()[0]
+
+    made = sale(clerk)
+    assert len(erp.requests) == 1  # the first try, right after the sale's commit
+    time_passes(seconds=5)  # the first retry is due 5 seconds later
+    assert webhooks.send(WebhookDelivery.objects.get().pk) == "delivered"
+
+    first, second = erp.requests
+    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+    assert first["body"] == second["body"] and first["headers"]["Content-Type"] == "application/json"
+    event = json.loads(second["body"])
+    assert event["type"] == "purchase.recorded" and event["data"]["sale_id"] == made["sale_id"]
+    assert event["id"] == second["headers"]["webhook-id"]
+    verified = Webhook(endpoint["secret"]).verify(second["body"], second["headers"])
+    assert verified["id"] == event["id"]
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "A" * 32).verify(second["body"], second["headers"])
+
+    log = hq.get(f"/api/v1/webhooks/{endpoint['id']}/deliveries/").json()
+    assert [(a["attempt"], a["status_code"]) for a in log] == [(2, 200), (1, 500)]
+    assert log[1]["error"] == "HTTP 500" and {a["event_id"] for a in log} == {event["id"]}
+
+
+@override_settings(DEBUG=True)
+def test_a_receiver_that_does_not_answer_in_time_is_tried_again_later(api, receiver, monkeypatch):
+    monkeypatch.setattr(webhooks, "TIMEOUT_SECONDS", 1)
+    slow = receiver(200, delay=2.5)
+    endpoint = register(api("admin"), slow.url)
+    sale(api("clerk1"))
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "pending" and delivery.attempts == 1
+    assert delivery.next_attempt_at > timezone.now() + timedelta(seconds=3)  # 5 s after the try
+    attempt = delivery.tries.get()
+    assert attempt.status_code is None and attempt.error == "no answer within 1 s"
+    assert WebhookEndpoint.objects.get(pk=endpoint["id"]).failing_since is not None
+
+
+def test_private_and_local_addresses_are_refused_when_registered_and_when_sent(api, monkeypatch):
+    hq = api("admin")
+    for url in ("http://example.com/hook", "https://10.1.2.3/hook", "https://127.0.0.1/hook", "https://[::1]/hook"):
+        response = hq.post("/api/v1/webhooks/", {"url": url, "events": ["*"]}, format="json")
+        assert response.status_code == 400 and "url" in response.json()["error"]["fields"], url
+    bad = hq.post("/api/v1/webhooks/", {"url": "https://erp.example.com/h", "events": ["sale.made"]}, format="json")
+    assert bad.status_code == 400 and "sale.made" in bad.json()["error"]["fields"]["events"][0]
+
+    real = socket.getaddrinfo
+    answers = {"erp.example.com": "93.184.216.34"}
+
+    def resolve(host, port, *args, **kwargs):
+        if host in answers:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    endpoint = register(hq, "https://erp.example.com/hooks")  # public when registered
+    answers["erp.example.com"] = "192.168.1.20"  # the name now points inside the network
+    sale(api("clerk1"))
+    attempt = WebhookDelivery.objects.get().tries.get()
+    assert attempt.status_code is None and "192.168.1.20" in attempt.error and "private" in attempt.error
+    with override_settings(WEBHOOK_ALLOWED_HOSTS=["erp.example.com"]):
+        webhooks.destination("https://erp.example.com/hooks")  # listed: allowed
+    assert hq.delete(f"/api/v1/webhooks/{endpoint['id']}/").status_code == 204
+    assert hq.get("/api/v1/webhooks/").json() == []
+
+
+@override_settings(DEBUG=True)
+def test_a_rotated_secret_signs_beside_the_old_one_for_24_hours(api, receiver):
+    erp = receiver(200)
+    hq = api("admin")
+    endpoint = register(hq, erp.url, events=["*"])
+    rotated = hq.post(f"/api/v1/webhooks/{endpoint['id']}/rotate-secret/").json()["secret"]
+    assert rotated != endpoint["secret"]
+    stored = WebhookEndpoint.objects.get()
+    assert endpoint["secret"] not in stored.secret_encrypted + stored.previous_secret_encrypted  # encrypted
+    sale(api("clerk1"))
+    request = erp.requests[-1]
+    assert len(request["headers"]["webhook-signature"].split()) == 2
+    for secret in (endpoint["secret"], rotated):
+        Webhook(secret).verify(request["body"], request["headers"])
+    assert webhooks.signing_secrets(stored, at=timezone.now() + timedelta(hours=25)) == [rotated]
+
+
+@override_settings(DEBUG=True, WEBHOOK_DISABLE_AFTER_DAYS=5)
+def test_an_endpoint_failing_for_5_days_is_disabled_and_hq_is_told_in_admin(api, receiver, client, demo_staff):
+    down = receiver(503)
+    endpoint = register(api("admin"), down.url)
+    sale(api("clerk1"))
+    WebhookEndpoint.objects.update(failing_since=timezone.now() - timedelta(days=5, minutes=1))
+    time_passes(seconds=5)
+    webhooks.send(WebhookDelivery.objects.get().pk)
+    stored = WebhookEndpoint.objects.get(pk=endpoint["id"])
+    assert stored.active is False and "5" in stored.disabled_reason
+    client.force_login(demo_staff["admin"])
+    page = client.get("/admin/integrations/webhookendpoint/", follow=True)
+    assert down.url in page.content.decode() and stored.disabled_reason in page.content.decode()
+
+
+@override_settings(DEBUG=True)
+def test_the_last_try_marks_the_delivery_failed_and_a_replay_sends_it_again(api, receiver):
+    erp = receiver(500)
+    hq = api("admin")
+    endpoint = register(hq, erp.url)
+    sale(api("clerk1"))
+    delivery = WebhookDelivery.objects.get()
+    for _ in webhooks.RETRY_AFTER:
+        time_passes(hours=11)
+        webhooks.send(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and delivery.attempts == 1 + len(webhooks.RETRY_AFTER) == 8
+    erp.answers = [200]
+    since = (timezone.now() - timedelta(hours=1)).isoformat()
+    replayed = hq.post(f"/api/v1/webhooks/{endpoint['id']}/replay/", {"since": since}, format="json")
+    assert replayed.status_code == 202 and replayed.json() == {"events": 1}
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered" and len(erp.requests) == 9
