@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from membership import qr
 from membership.ledger import discrepancies
-from membership.models import Member
+from membership.models import Member, Tier
 from membership.services import cards
 from pos.models import Sale
 
@@ -84,6 +84,22 @@ def test_an_expired_qr_code_says_so(clerk, settings):
     token = qr.make_token(Member.objects.get().member_no)
     settings.MEMBER_QR_TTL_SECONDS = -1
     assert "已过期" in text(clerk.get("/counter/lookup/", {"q": token}, **HX))
+
+
+def test_the_preview_names_the_tier_the_sale_reaches(signed_in, demo_program):
+    """Issue 31: a ¥1,190 sale lifts a NORMAL member to GOLD (one ticket of ¥999 or more) but the
+    preview promised SILVER (the next tier by growth). It shows what the sale records."""
+    clerk = signed_in("clerk1")
+    enrol(clerk)
+    member = Member.objects.get()
+    sale = {"member_no": member.member_no, "receipt_no": "R1", "amount": "1190.00"}
+    preview = text(clerk.post("/counter/sale/preview/", sale, **HX))
+    gold, silver = Tier.objects.get(code="GOLD").name, Tier.objects.get(code="SILVER").name
+    assert f'data-testid="preview-tier">升级为 {gold}<' in preview and silver not in preview
+    clerk.post("/counter/sale/", sale, **HX)
+    assert Member.objects.get().tier.code == "GOLD"
+    small = text(clerk.post("/counter/sale/preview/", {**sale, "receipt_no": "R2", "amount": "10.00"}, **HX))
+    assert "升级为" not in small and 'data-testid="preview-tier">' in small  # growth still needed to the next
 
 
 def test_sale_preview_and_sale_with_points(clerk):
