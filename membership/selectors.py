@@ -61,6 +61,19 @@ def _as_phone(q: str) -> str | None:
     return phone if phone and PHONE_RE.match(phone) and not qr.looks_like_token(q) else None
 
 
+def blocked_card(q: str) -> Card | None:
+    """The blocked (reported lost) card a clerk scanned or typed, with its member: find_members finds
+    nobody by it, and the counter says whose card it is rather than offering to enrol (issue 31)."""
+    digits = "".join(ch for ch in (q or "") if ch.isdigit())
+    if not digits or not is_valid_number(digits):
+        return None
+    return (
+        Card.objects.filter(number=digits, status=Card.Status.BLOCKED, member__isnull=False)
+        .select_related("member__tier")
+        .first()
+    )
+
+
 def find_member(q: str) -> Member:
     found = find_members(q)
     if not found:

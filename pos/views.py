@@ -243,6 +243,8 @@ def lookup(request):
         return _workspace(request, found[0])
     if len(found) > 1:
         return _workspace(request, None, matches=found, message=_("Several members match: choose one."))
+    if (card := selectors.blocked_card(q)) is not None:
+        return _workspace(request, None, message=_lost_card_message(card), level="warning")
     initial = {}
     digits = "".join(ch for ch in q if ch.isdigit())
     if len(digits) >= 11:
@@ -255,6 +257,22 @@ def lookup(request):
         enrol_form=EnrolForm(initial=initial),
         show="enrol",
     )
+
+
+def _lost_card_message(card) -> str:
+    """A scanned card that was reported lost: whose it is (name and masked phone, as the member card
+    shows them), not an offer to enrol; the blocked card does not open the member."""
+    owner = card.member
+    if owner.status != Member.Status.ACTIVE:
+        return _("Card %(card)s is blocked: its membership is closed.") % {"card": card.number}
+    return _(
+        "Card %(card)s was reported lost on %(date)s and is blocked. It is the card of %(who)s: find the "
+        "member by phone to use the new card."
+    ) % {
+        "card": card.number,
+        "date": f"{local(card.blocked_at):%Y-%m-%d}" if card.blocked_at else "—",
+        "who": " ".join(p for p in (owner.name, owner.masked_phone) if p),
+    }
 
 
 @require_POST

@@ -87,6 +87,19 @@ def test_clerk_binds_a_card_and_replaces_a_lost_one(staff, member, demo_staff):
     assert AuditLog.objects.filter(action="card.replace", operator=demo_staff["clerk1"]).count() == 1
 
 
+def test_scanning_a_lost_card_says_whose_it_is(staff, member):
+    """Issue 31: a blocked card scanned at the counter said "no member found, enrol?" and put the card
+    number in the enrol form's phone field. It says the card is reported lost and whose it is, and the
+    card still opens nobody."""
+    clerk = staff("clerk1")
+    cards.bind(member=member, number=STOCK[0])
+    cards.report_lost(member=member, card_no=STOCK[0])
+    found = text(clerk.get("/counter/lookup/", {"q": STOCK[0]}, **HX))
+    assert "挂失并停用" in found and "张三" in found and member.masked_phone in found and STOCK[0] in found
+    assert "未找到会员" not in found and f'value="{STOCK[0]}"' not in found
+    assert 'data-testid="member-card"' not in found  # the blocked card does not open the member
+
+
 def test_phone_and_pin_with_the_members_code(staff, member):
     clerk = staff("clerk1")
     base = {"member_no": member.member_no}
