@@ -286,21 +286,21 @@ def flagged_members(store=None, limit: int = 100):
 
 
 def staff_log(store, since, limit: int = 200):
-    """The desk operations (audit entries) and manual point adjustments made by a store's staff since
-    `since`, newest first."""
+    """The desk operations (audit entries, a query to page through) and the manual point adjustments
+    (the latest `limit`) made by a store's staff since `since`, newest first."""
     from .models import AuditLog
 
     entries = (
         AuditLog.objects.filter(created_at__gte=since, operator__store=store)
         .select_related("operator", "member")
-        .order_by("-created_at")[:limit]
+        .order_by("-created_at", "-pk")
     )
     adjustments = (
         PointsEntry.objects.filter(created_at__gte=since, kind=PointsEntry.Kind.ADJUST, store=store)
         .select_related("operator", "member")
         .order_by("-created_at")[:limit]
     )
-    return list(entries), list(adjustments)
+    return entries, list(adjustments)
 
 
 def waiting_adjustments(store):

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
+from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
@@ -680,9 +681,13 @@ def manager(request):
     return _manager_page(request)
 
 
+DESK_LOG_PAGE = 30  # desk operations per page of the manager's screen (a busy day was one 8,700 px list)
+
+
 def _manager_page(request, *, message=None, level="success", status=200):
     start = local(timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
     entries, adjustments = selectors.staff_log(request.user.store, start)
+    log_page = Paginator(entries, DESK_LOG_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "pos/manager.html",
@@ -690,7 +695,7 @@ def _manager_page(request, *, message=None, level="success", status=200):
             "flagged": selectors.flagged_members(request.user.store),
             "flagged_sales": pos_selectors.flagged_sales(request.user.store),
             "waiting": selectors.waiting_adjustments(request.user.store),
-            "entries": entries,
+            "entries": log_page,
             "adjustments": adjustments,
             "message": message,
             "level": level,
