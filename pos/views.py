@@ -28,6 +28,7 @@ from core.errors import MembershipError, NotFound, PhoneTaken
 from membership import config, permissions, selectors
 from membership.models import Member
 from membership.services import enrolment, paid_cards, points, pricing, stored_value, tiers
+from membership.services.common import dry_run
 
 from . import selectors as pos_selectors
 from .api_support import lookup_throttled
@@ -146,6 +147,27 @@ def offline_settings(request) -> dict:
             "stored_value": _("Stored value"),
         },
     }
+
+
+def confirmed(request) -> bool:
+    """Whether the clerk confirmed an irreversible operation (the confirmation step's button)."""
+    return request.POST.get("confirm") == "yes"
+
+
+def confirming(request, member, *, title, lines, button, show, account=None, danger=False, **extra):
+    """The confirmation step of an irreversible operation: what it will do (worked out by the same
+    service, as a dry run), and the form again, with every value sent and confirm=yes (issue 31)."""
+    fields = [(k, v) for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "confirm")]
+    confirm = {
+        "title": title,
+        "lines": [str(line) for line in lines if line],
+        "button": button,
+        "action": request.path,
+        "fields": fields,
+        "account": account,
+        "danger": danger,
+    }
+    return _workspace(request, member, show=show, confirm=confirm, level="warning", **extra)
 
 
 def refusal_status(exc: MembershipError) -> int:
@@ -549,9 +571,9 @@ def paid_card(request):
     if refused:
         return refused
     once = request.POST.get("once") or uuid.uuid4().hex
-    try:
-        product = paid_cards.product_by_code(request.POST.get("product", ""))
-        card = campaign_paid_cards.buy(
+
+    def sell():
+        return campaign_paid_cards.buy(
             member=member,
             product=product,
             pay_with=request.POST.get("pay_with", ""),
@@ -559,6 +581,13 @@ def paid_card(request):
             store=request.user.store,
             acting_user=request.user,
         )
+
+    try:
+        product = paid_cards.product_by_code(request.POST.get("product", ""))
+        if not confirmed(request):
+            card, balance = dry_run(lambda: (sell(), Member.objects.get(pk=member.pk).points_balance))
+            return _confirm_paid_card(request, member, product, card, balance)
+        card = sell()
     except MembershipError as exc:
         return _refused(request, member, exc, show="paid-card")
     member = selectors.member_by_no_or_card(member.member_no)
@@ -576,6 +605,25 @@ def paid_card(request):
         },
         message=_("%(name)s valid until %(until)s.")
         % {"name": product.name, "until": f"{local(card.ends_at):%Y-%m-%d}"},
+    )
+
+
+def _confirm_paid_card(request, member, product, card, balance):
+    until = f"{local(card.ends_at):%Y-%m-%d}"
+    if card.paid_points:
+        pay = _("Take %(points)s points (balance after: %(balance)s).") % {
+            "points": card.paid_points,
+            "balance": balance,
+        }
+    else:
+        pay = _("Collect ¥%(amount)s at the till.") % {"amount": card.paid_amount}
+    return confirming(
+        request,
+        member,
+        show="paid-card",
+        title=_("Sell %(name)s to this member?") % {"name": product.name},
+        lines=[pay, _("Valid until %(until)s.") % {"until": until}],
+        button=_("Confirm: sell %(name)s") % {"name": product.name},
     )
 
 
@@ -649,13 +697,33 @@ def mall_redeem(request):
     if refused:
         return refused
     once = request.POST.get("once") or uuid.uuid4().hex
-    try:
-        order = mall.redeem_at_counter(
+
+    def redeem():
+        return mall.redeem_at_counter(
             member=member,
             item=mall.item_by_code(request.POST.get("item", "")),
             clerk=request.user,
             idempotency_key=f"counter:{request.user.pk}:{once}",
         )
+
+    try:
+        if not confirmed(request):
+            order, balance = dry_run(lambda: (redeem(), Member.objects.get(pk=member.pk).points_balance))
+            lines = [
+                _("%(qty)s × %(item)s for %(points)s points (balance after: %(balance)s).")
+                % {"qty": order.qty, "item": order.item.name, "points": order.points_spent, "balance": balance}
+            ]
+            if order.cash_due:
+                lines.append(_("Collect ¥%(cash)s.") % {"cash": order.cash_due})
+            return confirming(
+                request,
+                member,
+                show="pickup",
+                title=_("Redeem this gift for the member?"),
+                lines=lines,
+                button=_("Confirm: redeem"),
+            )
+        order = redeem()
     except MembershipError as exc:
         return _workspace(request, member, status=exc.status, show="pickup", level="error", message=exc.message)
     return _pickup_done(request, order)
