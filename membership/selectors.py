@@ -61,6 +61,19 @@ def _as_phone(q: str) -> str | None:
     return phone if phone and PHONE_RE.match(phone) and not qr.looks_like_token(q) else None
 
 
+def blocked_card(q: str) -> Card | None:
+    """The blocked (reported lost) card a clerk scanned or typed, with its member: find_members finds
+    nobody by it, and the counter says whose card it is rather than offering to enrol (issue 31)."""
+    digits = "".join(ch for ch in (q or "") if ch.isdigit())
+    if not digits or not is_valid_number(digits):
+        return None
+    return (
+        Card.objects.filter(number=digits, status=Card.Status.BLOCKED, member__isnull=False)
+        .select_related("member__tier")
+        .first()
+    )
+
+
 def find_member(q: str) -> Member:
     found = find_members(q)
     if not found:
@@ -273,21 +286,21 @@ def flagged_members(store=None, limit: int = 100):
 
 
 def staff_log(store, since, limit: int = 200):
-    """The desk operations (audit entries) and manual point adjustments made by a store's staff since
-    `since`, newest first."""
+    """The desk operations (audit entries, a query to page through) and the manual point adjustments
+    (the latest `limit`) made by a store's staff since `since`, newest first."""
     from .models import AuditLog
 
     entries = (
         AuditLog.objects.filter(created_at__gte=since, operator__store=store)
         .select_related("operator", "member")
-        .order_by("-created_at")[:limit]
+        .order_by("-created_at", "-pk")
     )
     adjustments = (
         PointsEntry.objects.filter(created_at__gte=since, kind=PointsEntry.Kind.ADJUST, store=store)
         .select_related("operator", "member")
         .order_by("-created_at")[:limit]
     )
-    return list(entries), list(adjustments)
+    return entries, list(adjustments)
 
 
 def waiting_adjustments(store):

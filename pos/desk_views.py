@@ -7,14 +7,16 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from core.clock import local
 from core.errors import Invalid, MembershipError, NotFound
 from membership import config, permissions, selectors
 from membership.identity import mask_phone
 from membership.models import AdjustmentRequest, Card, Member
 from membership.services import accounts, cards, enrolment, points, stored_value
+from membership.services.common import dry_run
 
 from . import selectors as pos_selectors
-from .views import _member_or_none, _posted_member, _workspace, counter_only, refusal_status
+from .views import _member_or_none, _posted_member, _workspace, confirmed, confirming, counter_only, refusal_status
 
 manager_only = permissions.role_required(permissions.can_manage_members)
 FIELDS = (
@@ -64,6 +66,12 @@ def _desk(request, member, *, message, level="success", status=200, errors=None,
     )
 
 
+def _confirm(request, member, **confirm):
+    """The desk's confirmation step (views.confirming) with the desk panel open."""
+    member = selectors.member_by_no_or_card(member.member_no)
+    return confirming(request, member, show="desk", desk=desk_context(request, member, keep=True), **confirm)
+
+
 def _failed(request, member, exc: MembershipError, field: str):
     """A refusal: the message beside the form that was sent, every value kept."""
     return _desk(
@@ -105,13 +113,35 @@ def lost_card(request):
     member, refused = _posted_member(request)
     if refused:
         return refused
-    try:
-        new = cards.report_lost(
+
+    def block():
+        return cards.report_lost(
             member=member,
             card_no=request.POST.get("lost_card_no", ""),
             replacement_card_no=request.POST.get("replacement_card_no", "").strip() or None,
             acting_user=request.user,
         )
+
+    try:
+        if not confirmed(request):
+            new = dry_run(block)
+            if new.kind == Card.Kind.PHYSICAL:
+                then = _("The new card %(new)s is bound to the member.") % {"new": new.number}
+            else:
+                then = _("A new virtual card is issued to the member.")
+            return _confirm(
+                request,
+                member,
+                title=_("Block card %(card)s?") % {"card": new.replaces.number},
+                lines=[
+                    _("Card %(card)s is blocked for good: it no longer finds the member.")
+                    % {"card": new.replaces.number},
+                    then,
+                ],
+                button=_("Confirm: block and replace"),
+                danger=True,
+            )
+        new = block()
     except MembershipError as exc:
         about_new = exc.code == "card_taken" or exc.message in (cards.MSG_CARD_FORMAT, cards.MSG_CARD_NOT_IN_STOCK)
         return _failed(request, member, exc, "replacement_card_no" if about_new else "lost_card_no")
@@ -186,6 +216,22 @@ def refund_topup(request):
         topup = stored_value.topup_entry(request.POST.get("topup", ""))
         if topup.member_id != member.pk:
             raise NotFound(field="topup")
+        if not confirmed(request):
+            will = stored_value.preview_top_up_refund(topup=topup, acting_user=request.user)
+            lines = [_("Hand back ¥%(principal)s to the member.") % {"principal": will.principal}]
+            if will.bonus or will.points:
+                lines.append(
+                    _("Take back ¥%(bonus)s bonus and %(points)s points.")
+                    % {"bonus": will.bonus, "points": will.points}
+                )
+            return _confirm(
+                request,
+                member,
+                title=_("Refund the top-up of %(day)s?") % {"day": f"{local(topup.created_at):%Y-%m-%d %H:%M}"},
+                lines=lines,
+                button=_("Confirm: refund ¥%(principal)s") % {"principal": will.principal},
+                danger=True,
+            )
         entry = stored_value.refund_top_up(topup=topup, acting_user=request.user, store=request.user.store)
     except MembershipError as exc:
         return _failed(request, member, exc, "topup")
@@ -208,9 +254,35 @@ def merge(request):
             source = selectors.member_by_no_or_card(request.POST.get("from", ""))
         except NotFound as exc:
             raise NotFound(_("No member has this number or card."), field="from") from exc
-        enrolment.merge(
-            source=source, target=member, acting_user=request.user, reason=request.POST.get("merge_reason", "").strip()
-        )
+
+        def merge_it():
+            return enrolment.merge(
+                source=source,
+                target=member,
+                acting_user=request.user,
+                reason=request.POST.get("merge_reason", "").strip(),
+            )
+
+        if not confirmed(request):
+            kept = dry_run(merge_it)
+            return _confirm(
+                request,
+                member,
+                title=_("Merge account %(source)s into this one?") % {"source": source.member_no},
+                lines=[
+                    _("Check with the member that this account is theirs: it is closed after the merge."),
+                    _("This account then has %(points)s points and ¥%(sv)s stored value, tier %(tier)s.")
+                    % {
+                        "points": kept.points_balance,
+                        "sv": kept.sv_principal + kept.sv_bonus,
+                        "tier": kept.tier.name,
+                    },
+                ],
+                account=source,
+                button=_("Confirm: merge %(source)s") % {"source": source.member_no},
+                danger=True,
+            )
+        merge_it()
     except MembershipError as exc:
         return _failed(request, member, exc, "from")
     return _desk(

@@ -48,7 +48,14 @@ def clerk_day(clerk, start) -> dict:
     ).aggregate(count=Count("id"), amount=Sum("principal"))
     net = (totals["amount"] or Decimal(0)) - (returns["amount"] or Decimal(0))
     enrolled = Member.objects.filter(enrolled_by=clerk, joined_at__gte=start).count()
-    recent = mine.select_related("member").order_by("-created_at")[:20]
+    recent = list(
+        mine.select_related("member")
+        .annotate(points_reversed=Sum("returns__purchase_return__points_reversed"))
+        .order_by("-created_at")[:20]
+    )
+    for sale in recent:  # a returned sale is marked, with the points it keeps (issue 31)
+        sale.points_net = sale.points_earned - (sale.points_reversed or 0)
+        sale.fully_returned = sale.returned_amount >= sale.amount
     return {"totals": totals, "returns": returns, "topups": topups, "net": net, "enrolled": enrolled, "recent": recent}
 
 

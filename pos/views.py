@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
+from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
@@ -27,6 +28,7 @@ from core.errors import MembershipError, NotFound, PhoneTaken
 from membership import config, permissions, selectors
 from membership.models import Member
 from membership.services import enrolment, paid_cards, points, pricing, stored_value, tiers
+from membership.services.common import dry_run
 
 from . import selectors as pos_selectors
 from .api_support import lookup_throttled
@@ -147,6 +149,27 @@ def offline_settings(request) -> dict:
     }
 
 
+def confirmed(request) -> bool:
+    """Whether the clerk confirmed an irreversible operation (the confirmation step's button)."""
+    return request.POST.get("confirm") == "yes"
+
+
+def confirming(request, member, *, title, lines, button, show, account=None, danger=False, **extra):
+    """The confirmation step of an irreversible operation: what it will do (worked out by the same
+    service, as a dry run), and the form again, with every value sent and confirm=yes (issue 31)."""
+    fields = [(k, v) for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "confirm")]
+    confirm = {
+        "title": title,
+        "lines": [str(line) for line in lines if line],
+        "button": button,
+        "action": request.path,
+        "fields": fields,
+        "account": account,
+        "danger": danger,
+    }
+    return _workspace(request, member, show=show, confirm=confirm, level="warning", **extra)
+
+
 def refusal_status(exc: MembershipError) -> int:
     """The counter's answer to a refused operation: 400 for input to correct, 409 for every other
     refusal (the page shows the message either way; the API keeps the domain's own status)."""
@@ -243,6 +266,8 @@ def lookup(request):
         return _workspace(request, found[0])
     if len(found) > 1:
         return _workspace(request, None, matches=found, message=_("Several members match: choose one."))
+    if (card := selectors.blocked_card(q)) is not None:
+        return _workspace(request, None, message=_lost_card_message(card), level="warning")
     initial = {}
     digits = "".join(ch for ch in q if ch.isdigit())
     if len(digits) >= 11:
@@ -255,6 +280,22 @@ def lookup(request):
         enrol_form=EnrolForm(initial=initial),
         show="enrol",
     )
+
+
+def _lost_card_message(card) -> str:
+    """A scanned card that was reported lost: whose it is (name and masked phone, as the member card
+    shows them), not an offer to enrol; the blocked card does not open the member."""
+    owner = card.member
+    if owner.status != Member.Status.ACTIVE:
+        return _("Card %(card)s is blocked: its membership is closed.") % {"card": card.number}
+    return _(
+        "Card %(card)s was reported lost on %(date)s and is blocked. It is the card of %(who)s: find the "
+        "member by phone to use the new card."
+    ) % {
+        "card": card.number,
+        "date": f"{local(card.blocked_at):%Y-%m-%d}" if card.blocked_at else "—",
+        "who": " ".join(p for p in (owner.name, owner.masked_phone) if p),
+    }
 
 
 @require_POST
@@ -530,9 +571,9 @@ def paid_card(request):
     if refused:
         return refused
     once = request.POST.get("once") or uuid.uuid4().hex
-    try:
-        product = paid_cards.product_by_code(request.POST.get("product", ""))
-        card = campaign_paid_cards.buy(
+
+    def sell():
+        return campaign_paid_cards.buy(
             member=member,
             product=product,
             pay_with=request.POST.get("pay_with", ""),
@@ -540,6 +581,13 @@ def paid_card(request):
             store=request.user.store,
             acting_user=request.user,
         )
+
+    try:
+        product = paid_cards.product_by_code(request.POST.get("product", ""))
+        if not confirmed(request):
+            card, balance = dry_run(lambda: (sell(), Member.objects.get(pk=member.pk).points_balance))
+            return _confirm_paid_card(request, member, product, card, balance)
+        card = sell()
     except MembershipError as exc:
         return _refused(request, member, exc, show="paid-card")
     member = selectors.member_by_no_or_card(member.member_no)
@@ -557,6 +605,25 @@ def paid_card(request):
         },
         message=_("%(name)s valid until %(until)s.")
         % {"name": product.name, "until": f"{local(card.ends_at):%Y-%m-%d}"},
+    )
+
+
+def _confirm_paid_card(request, member, product, card, balance):
+    until = f"{local(card.ends_at):%Y-%m-%d}"
+    if card.paid_points:
+        pay = _("Take %(points)s points (balance after: %(balance)s).") % {
+            "points": card.paid_points,
+            "balance": balance,
+        }
+    else:
+        pay = _("Collect ¥%(amount)s at the till.") % {"amount": card.paid_amount}
+    return confirming(
+        request,
+        member,
+        show="paid-card",
+        title=_("Sell %(name)s to this member?") % {"name": product.name},
+        lines=[pay, _("Valid until %(until)s.") % {"until": until}],
+        button=_("Confirm: sell %(name)s") % {"name": product.name},
     )
 
 
@@ -630,13 +697,33 @@ def mall_redeem(request):
     if refused:
         return refused
     once = request.POST.get("once") or uuid.uuid4().hex
-    try:
-        order = mall.redeem_at_counter(
+
+    def redeem():
+        return mall.redeem_at_counter(
             member=member,
             item=mall.item_by_code(request.POST.get("item", "")),
             clerk=request.user,
             idempotency_key=f"counter:{request.user.pk}:{once}",
         )
+
+    try:
+        if not confirmed(request):
+            order, balance = dry_run(lambda: (redeem(), Member.objects.get(pk=member.pk).points_balance))
+            lines = [
+                _("%(qty)s × %(item)s for %(points)s points (balance after: %(balance)s).")
+                % {"qty": order.qty, "item": order.item.name, "points": order.points_spent, "balance": balance}
+            ]
+            if order.cash_due:
+                lines.append(_("Collect ¥%(cash)s.") % {"cash": order.cash_due})
+            return confirming(
+                request,
+                member,
+                show="pickup",
+                title=_("Redeem this gift for the member?"),
+                lines=lines,
+                button=_("Confirm: redeem"),
+            )
+        order = redeem()
     except MembershipError as exc:
         return _workspace(request, member, status=exc.status, show="pickup", level="error", message=exc.message)
     return _pickup_done(request, order)
@@ -662,9 +749,13 @@ def manager(request):
     return _manager_page(request)
 
 
+DESK_LOG_PAGE = 30  # desk operations per page of the manager's screen (a busy day was one 8,700 px list)
+
+
 def _manager_page(request, *, message=None, level="success", status=200):
     start = local(timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
     entries, adjustments = selectors.staff_log(request.user.store, start)
+    log_page = Paginator(entries, DESK_LOG_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "pos/manager.html",
@@ -672,7 +763,7 @@ def _manager_page(request, *, message=None, level="success", status=200):
             "flagged": selectors.flagged_members(request.user.store),
             "flagged_sales": pos_selectors.flagged_sales(request.user.store),
             "waiting": selectors.waiting_adjustments(request.user.store),
-            "entries": entries,
+            "entries": log_page,
             "adjustments": adjustments,
             "message": message,
             "level": level,

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .members import Member
 from .program import Tier, TopUpPlan
@@ -103,6 +104,15 @@ class PointsEntry(models.Model):
 
     def __str__(self):
         return f"{self.member_id} {self.amount:+d} {self.kind}"
+
+    @property
+    def kind_label(self) -> str:
+        """The entry's kind as the member and staff read it: a reversal that gives points back (the
+        points a sale paid with, refunded by its return) is "refunded", not "reversed" (扣回 +400 was
+        shown, issue 31)."""
+        if self.kind == self.Kind.REVERSE and self.amount > 0:
+            return str(pgettext_lazy("points entry", "Refunded"))
+        return self.get_kind_display()
 
 
 class StoredValueEntry(models.Model):
@@ -274,6 +284,39 @@ class ExpiryNotice(models.Model):
         constraints = [models.UniqueConstraint(fields=["member", "expires_at"], name="expiry_notice_once")]
 
 
+# The audit actions (services.common.audit(code, …)) and their labels: the manager's desk log and
+# admin show these, never the codes. A new audit code gets its label here.
+AUDIT_ACTIONS = {
+    "card.bind": _("Card bound"),
+    "card.replace": _("Card reported lost and replaced"),
+    "coupon_void": _("Coupon voided"),
+    "member.close": _("Membership closed"),
+    "member.consent": _("Marketing consent changed"),
+    "member.data_export": _("Personal data exported"),
+    "member.enrol": _("Member enrolled"),
+    "member.merge": _("Accounts merged"),
+    "member.password_reset": _("Member password reset"),
+    "member.password_set": _("Member password set"),
+    "member.phone_change": _("Mobile number changed"),
+    "member.profile": _("Profile changed"),
+    "member.sign_in_locked": _("Member sign-in locked"),
+    "member.sign_up": _("Member signed up"),
+    "member.wechat_bound": _("WeChat bound"),
+    "paid_card.buy": _("Paid card sold"),
+    "paid_card.refund": _("Paid card refunded"),
+    "points.adjust": _("Points adjusted"),
+    "points.adjust_approved": _("Points adjustment approved"),
+    "points.adjust_rejected": _("Points adjustment rejected"),
+    "points.adjust_requested": _("Points adjustment asked for approval"),
+    "setup.bootstrap": _("First setup"),
+    "staff.sign_in_locked": _("Staff sign-in locked"),
+    "sv.pin_locked": _("Stored value locked (wrong PINs)"),
+    "sv.set_pin": _("Stored-value PIN set"),
+    "sv.topup_refund": _("Top-up refunded"),
+    "tier.manual": _("Tier set by hand"),
+}
+
+
 class AuditLog(models.Model):
     """Who did what to which member, for every write that is not itself a ledger entry."""
 
@@ -282,6 +325,11 @@ class AuditLog(models.Model):
     operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     data = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    @property
+    def action_label(self) -> str:
+        """The action's label (AUDIT_ACTIONS); an unknown code as it is."""
+        return str(AUDIT_ACTIONS.get(self.action, self.action))
 
     class Meta:
         verbose_name = _("audit entry")

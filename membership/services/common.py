@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from core import rows
@@ -42,3 +43,19 @@ def lock_member(member_or_id, *, active: bool = False) -> Member:
 
 def audit(action: str, *, member=None, operator=None, **data) -> None:
     AuditLog.objects.create(action=action, member=member, operator=operator, data=data)
+
+
+class _DryRun(Exception):  # noqa: N818 (not an error: carries the figures out of the rolled-back block)
+    pass
+
+
+def dry_run(operation):
+    """Run `operation` (a service call and what the caller reads of its outcome) in a transaction that
+    is rolled back: the figures an irreversible desk action would give, from the same service, with
+    nothing written and nothing sent (on_commit hooks of a rolled-back block are dropped). Its domain
+    errors come out as they would; the counter shows them before asking to confirm (issue 31)."""
+    try:
+        with transaction.atomic():
+            raise _DryRun(operation())
+    except _DryRun as done:
+        return done.args[0]

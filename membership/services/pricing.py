@@ -30,7 +30,7 @@ from core.money import CENT, in_cents
 
 from .. import config, hooks
 from ..models import EarnMultiplier, Member, PointsEntry, ProgramSettings, Tier, TierBasis
-from . import paid_cards
+from . import paid_cards, tiers
 
 ZERO = Decimal("0.00")
 
@@ -95,6 +95,7 @@ class SaleContext:
     points_balance: int = 0
     stored_value: Decimal = ZERO
     growth_needed: int | None = None  # to the next tier; None at the top or without a member
+    growth_value: int = 0  # the member's growth now (the upgrade a sale brings: tiers.upgrade_target)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class Pricing:
     growth_to_earn: int
     growth_needed_after: int | None  # to the next tier once this sale is recorded
     lines: tuple  # the lines with the member discount spread over them
+    tier_after: Tier | None = None  # the tier this sale lifts the member to (tiers.upgrade_target), None: no upgrade
 
 
 # ---------------------------------------------------------------------------------------
@@ -389,6 +391,8 @@ def price_sale(
     eligible = net - value - off  # paid with money or stored value
     points = earn(eligible, ctx, net_lines) if ctx.tier is not None else 0
     growth = growth_for(eligible, points, ctx.program) if ctx.tier is not None else 0
+    # the one upgrade rule (what add_growth applies when the sale is recorded, paid=net - off)
+    lifted = tiers.upgrade_target(ctx.tier, ctx.growth_value + growth, growth, net - off)[0] if ctx.tier else None
     return Pricing(
         list_amount=gross,
         member_discount=discount,
@@ -409,6 +413,7 @@ def price_sale(
         growth_to_earn=growth,
         growth_needed_after=None if ctx.growth_needed is None else max(0, ctx.growth_needed - growth),
         lines=net_lines,
+        tier_after=lifted,
     )
 
 
@@ -492,4 +497,5 @@ def sale_context(member: Member | None, *, lines=(), at: datetime | None = None)
         points_balance=member.points_balance,
         stored_value=member.sv_principal + member.sv_bonus,
         growth_needed=needed if nxt else None,
+        growth_value=member.growth_value,
     )

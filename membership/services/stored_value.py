@@ -266,21 +266,52 @@ def refund_to_member(member: Member, *, principal: Decimal, bonus: Decimal, at: 
     return _entry(member, kind=Kind.REFUND, principal=principal, bonus=bonus, at=at, **fields)
 
 
+MSG_TOPUP_SPENT = _("Part of this top-up is spent: only an unspent top-up can be refunded.")
+
+
+@dataclass(frozen=True)
+class TopUpRefund:
+    """What refunding a top-up does: the principal handed back, the bonus and the plan's points taken back."""
+
+    principal: Decimal
+    bonus: Decimal
+    points: int
+
+
+def _refund_figures(member: Member, topup: StoredValueEntry) -> TopUpRefund:
+    """The refund of an unspent top-up (pos-api.md: "refund an unspent top-up … 409 when spent"): its
+    whole principal and bonus, while the member's balances still hold both (they are one pool: a balance
+    below either part means some of it was spent); else InsufficientStoredValue (409)."""
+    if topup.kind != Kind.TOPUP:
+        raise Invalid(_("Only a top-up can be refunded this way."), field="topup")
+    if topup.refunds.exists():
+        raise Invalid(_("This top-up was refunded already."), field="topup")
+    if member.sv_principal < topup.principal or member.sv_bonus < topup.bonus:
+        raise InsufficientStoredValue(
+            MSG_TOPUP_SPENT, field="topup", available=str(member.sv_principal + member.sv_bonus)
+        )
+    return TopUpRefund(principal=topup.principal, bonus=topup.bonus, points=_bonus_points(topup))
+
+
+def preview_top_up_refund(*, topup: StoredValueEntry, acting_user=None) -> TopUpRefund:
+    """What `refund_top_up` would do now, without doing it (the desk's confirmation step): the same
+    checks, the same figures."""
+    if acting_user is not None and not may_refund_top_up(acting_user, topup):
+        raise NotFound(field="topup")
+    return _refund_figures(Member.objects.get(pk=topup.member_id), topup)
+
+
 def refund_top_up(*, topup: StoredValueEntry, acting_user=None, store=None) -> StoredValueEntry:
-    """Refund a top-up: principal goes back to the member (as much as is left of it) and its bonus is
-    removed (as much as is left). Once per top-up (a unique constraint)."""
+    """Refund an unspent top-up: its principal goes back to the member and its bonus and plan points
+    are taken back (`_refund_figures`). Once per top-up (a unique constraint)."""
     if topup.kind != Kind.TOPUP:
         raise Invalid(_("Only a top-up can be refunded this way."), field="topup")
     if acting_user is not None and not may_refund_top_up(acting_user, topup):
         raise NotFound(field="topup")  # another store's top-up: as if there were none
     with transaction.atomic():
         member = lock_member(topup.member_id)
-        if topup.refunds.exists():
-            raise Invalid(_("This top-up was refunded already."), field="topup")
-        principal = max(min(topup.principal, member.sv_principal), Decimal("0.00"))
-        bonus = max(min(topup.bonus, member.sv_bonus), Decimal("0.00"))
-        if principal <= 0 and bonus <= 0:
-            raise InsufficientStoredValue(_("Nothing of this top-up is left to refund."), field="topup")
+        figures = _refund_figures(member, topup)
+        principal, bonus = figures.principal, figures.bonus
         at = now()
         entry = _entry(
             member,
@@ -293,7 +324,7 @@ def refund_top_up(*, topup: StoredValueEntry, acting_user=None, store=None) -> S
             operator=acting_user,
             idempotency_key=f"topup-refund:{topup.pk}",
         )
-        if given := _bonus_points(topup):
+        if given := figures.points:
             # the plan's points go back with the top-up; already spent, the balance goes below zero and is
             # flagged for the manager, as a return's reversal does
             points.debit_locked(

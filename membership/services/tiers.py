@@ -74,6 +74,22 @@ def _change(
     return change
 
 
+def upgrade_target(current: Tier, growth_value: int, amount: int, paid: Decimal | None) -> tuple[Tier | None, bool]:
+    """The tier one sale lifts a member to, and whether growth reached it (else the ticket did): the
+    highest tier above `current` that the member's growth (`growth_value`, with the sale's `amount`
+    added) reaches, or that one ticket paying `paid` qualifies for (满999送金卡, the tier's instant
+    amount); (None, False) without an upgrade. add_growth applies it; the sale preview shows it
+    (pricing.price_sale's `tier_after`)."""
+    above = [t for t in reversed(config.tiers()) if t.rank > current.rank]
+    by_growth = next((t for t in above if amount > 0 and t.reach_growth <= growth_value), None)
+    by_ticket = next(
+        (t for t in above if paid is not None and t.instant_sale_amount is not None and paid >= t.instant_sale_amount),
+        None,
+    )
+    target = max((t for t in (by_growth, by_ticket) if t is not None), key=lambda t: t.rank, default=None)
+    return target, target is not None and target is by_growth
+
+
 def add_growth(
     member: Member, amount: int, *, at: datetime, purchase=None, program: ProgramSettings, paid: Decimal | None = None
 ) -> bool:
@@ -87,18 +103,12 @@ def add_growth(
         member.growth_value = max(0, member.growth_value + amount)
     if amount < 0:
         return False  # downgrades happen only at the review
-    above = [t for t in reversed(config.tiers()) if t.rank > member.tier.rank]
-    by_growth = next((t for t in above if amount and t.reach_growth <= member.growth_value), None)
-    by_ticket = next(
-        (t for t in above if paid is not None and t.instant_sale_amount is not None and paid >= t.instant_sale_amount),
-        None,
-    )
-    target = max((t for t in (by_growth, by_ticket) if t is not None), key=lambda t: t.rank, default=None)
+    target, by_growth = upgrade_target(member.tier, member.growth_value, amount, paid)
     if target is None:
         return False
-    note = "" if target is by_growth else f"one sale of ¥{paid} (instant tier from ¥{target.instant_sale_amount})"
+    note = "" if by_growth else f"one sale of ¥{paid} (instant tier from ¥{target.instant_sale_amount})"
     _change(member, target, reason=TierChange.Reason.UPGRADE, at=at, note=note)
-    if by_growth is not None and program.reset_growth_on_promotion:
+    if by_growth and program.reset_growth_on_promotion:
         member.growth_value = 0
     return True
 

@@ -93,7 +93,11 @@ def test_a_clerk_redeems_an_item_on_the_spot(rich, kettle, signed_in, enrol):
     clerk = signed_in("clerk1")
     page = text(clerk.get(f"/counter/?m={rich.member_no}"))
     assert 'data-testid="mall-redeem-KETTLE"' in page
-    done = text(clerk.post("/counter/mall/redeem/", {"member_no": rich.member_no, "item": "KETTLE", "once": "a"}, **HX))
+    redeem = {"member_no": rich.member_no, "item": "KETTLE", "once": "a"}
+    # issue 31: one click redeemed it; the first post says what it takes and asks to confirm
+    asked = text(clerk.post("/counter/mall/redeem/", redeem, **HX))
+    assert 'data-testid="confirm"' in asked and "¥29.90" in asked and not MallOrder.objects.exists()
+    done = text(clerk.post("/counter/mall/redeem/", {**redeem, "confirm": "yes"}, **HX))
     assert 'data-testid="result-pickup-cash">¥29.90<' in done
     order = MallOrder.objects.get(member=rich)
     assert order.status == MallOrder.Status.FULFILLED and order.fulfilled_by.username == "clerk1"

@@ -15,7 +15,7 @@ from campaigns.services import paid_cards
 from campaigns.tasks import monthly_paid_card_coupons
 from core.errors import Forbidden, InsufficientPoints, Invalid
 from membership.ledger import discrepancies
-from membership.models import Member, PaidCard, PaidCardProduct, PointsEntry, Store
+from membership.models import AuditLog, Member, PaidCard, PaidCardProduct, PointsEntry, Store
 from membership.services import paid_cards as member_paid_cards
 from membership.services import points, purchases
 
@@ -133,11 +133,12 @@ def test_the_counter_sells_plus_and_a_manager_refunds_it(plus, enrol, signed_in)
     page = clerk.get(f"/counter/?m={member.member_no}").content.decode()
     assert 'data-testid="paid-card-panel"' in page and "PLUS" in page
     assert 'data-testid="paid-card-buy-points"' in page and "disabled" in page  # no points yet: says why
-    response = clerk.post(
-        "/counter/paid-card/",
-        {"member_no": member.member_no, "product": "PLUS", "pay_with": "money", "once": "x1"},
-        **HX,
-    )
+    sell = {"member_no": member.member_no, "product": "PLUS", "pay_with": "money", "once": "x1"}
+    # issue 31: one click sold it; the first post says what the sale does and asks to confirm
+    asked = re.sub(r"\s+", " ", clerk.post("/counter/paid-card/", sell, **HX).content.decode())
+    assert 'data-testid="confirm"' in asked and "¥99.00" in asked and 'name="once" value="x1"' in asked
+    assert not PaidCard.objects.exists() and not AuditLog.objects.filter(action="paid_card.buy").exists()
+    response = clerk.post("/counter/paid-card/", {**sell, "confirm": "yes"}, **HX)
     html = re.sub(r"\s+", " ", response.content.decode())
     assert response.status_code == 200 and 'data-testid="result-paid-card-cash">¥99.00<' in html
     assert 'data-testid="member-paid-card"' in html

@@ -209,3 +209,46 @@ def test_a_failed_sale_keeps_its_values_and_a_return_is_picked_from_the_list(
     assert page.get_by_test_id("result-cash-back").inner_text() == "¥120.00"
     assert page.evaluate("document.activeElement.id") == "q"  # the next scan goes to the search box
     screenshot(page, "counter-return-cash-back-1024x768")
+
+    # issue 31: "My day" marks the fully returned sale and shows its points net of the return
+    page.click('[data-tab="today"]')
+    page.wait_for_selector('[data-testid="sale-returned"]')
+    row = page.locator('[data-testid="today-sale"]', has_text="T-3001")
+    assert "已退货" in row.inner_text() and row.get_by_test_id("sale-points").inner_text().startswith("0")
+    screenshot(page, "counter-today-returned-1024x768")
+
+
+def test_the_preview_names_the_tier_a_big_sale_reaches_and_the_manager_reads_the_desk_log(
+    live_server, demo_staff, demo_program, page_at, screenshot
+):
+    """Issue 31: a ¥1,190 sale previewed 升级为 银卡会员 though it lifts the member to 金卡 (满999); the
+    manager's desk log showed raw codes in one long list."""
+    from membership.models import AuditLog, Store, Tier
+    from membership.services import enrolment
+
+    enrolment.enrol(
+        phone="13933330000", name="吴十", store=Store.objects.get(code="S001"), acting_user=demo_staff["clerk1"]
+    )
+    AuditLog.objects.bulk_create(AuditLog(action="sv.topup_refund", operator=demo_staff["clerk1"]) for _ in range(40))
+    page = page_at(1024, 768)
+    sign_in(page, live_server.url)
+    page.fill("#q", "13933330000")
+    page.press("#q", "Enter")
+    page.wait_for_selector('[data-testid="member-card"]')
+    page.fill('[data-testid="sale-amount"]', "1190.00")
+    gold = Tier.objects.get(code="GOLD").name
+    page.wait_for_selector(f'[data-testid="preview-tier"]:has-text("{gold}")')
+    screenshot(page, "counter-preview-instant-gold-1024x768")
+
+    manager = page_at(1024, 768)
+    manager.goto(f"{live_server.url}/accounts/login/")
+    manager.fill("#id_username", "manager1")
+    manager.fill("#id_password", "manager1-demo")
+    manager.click("button[type=submit]")
+    manager.wait_for_url(lambda u: "/accounts/login/" not in u)
+    manager.goto(f"{live_server.url}/counter/manager/")
+    log = manager.get_by_test_id("desk-log")
+    assert "sv.topup_refund" not in log.inner_text() and "退还储值" in log.inner_text()
+    assert manager.locator('[data-testid="desk-log-row"]').count() == 30
+    assert manager.get_by_test_id("desk-log-pager").is_visible()
+    screenshot(manager, "counter-manager-desk-log-1024x768")

@@ -45,6 +45,15 @@ def test_clerk_binds_a_card_and_replaces_a_lost_one(live_server, demo_staff, pro
     page.select_option("#id_desk_lost_card_no", STOCK[0])
     page.fill("#id_desk_replacement_card_no", STOCK[1])
     page.click('[data-testid="desk-lost-submit"]')
+    # issue 31: it asks first, saying what will happen
+    page.wait_for_selector('[data-testid="confirm"]')
+    assert (
+        STOCK[0] in page.get_by_test_id("confirm").inner_text()
+        and STOCK[1] in page.get_by_test_id("confirm").inner_text()
+    )
+    assert Card.objects.get(number=STOCK[0]).status == "active"
+    screenshot(page, "counter-desk-lost-confirm-1024x768")
+    page.click('[data-testid="confirm-yes"]')
     page.wait_for_selector(f'[data-testid="message"]:has-text("{STOCK[1]}")')
     assert Card.objects.get(number=STOCK[0]).status == "blocked"
     assert Card.objects.get(number=STOCK[1]).member_id == member.pk
@@ -53,8 +62,10 @@ def test_clerk_binds_a_card_and_replaces_a_lost_one(live_server, demo_staff, pro
     # the blocked card no longer finds the member; the new one does
     page.fill("#q", STOCK[0])
     page.press("#q", "Enter")
-    page.wait_for_selector('[data-testid="enrol-form"]:visible')  # "no member found: enrol them?"
+    page.wait_for_selector('[data-testid="message"]:has-text("挂失")')  # whose it is, not "enrol them?"
+    assert "赵六" in page.get_by_test_id("message").inner_text()
     assert not page.locator('[data-testid="member-card"]').count()
+    screenshot(page, "counter-lost-card-scanned-1024x768")
     page.fill("#q", STOCK[1])
     page.press("#q", "Enter")
     page.wait_for_selector('[data-testid="member-card"]')
@@ -164,3 +175,39 @@ def test_a_pin_protects_a_stored_value_sale_and_a_manager_approves_an_adjustment
     manager.wait_for_selector('[data-testid="message"]')
     assert Member.objects.get(pk=member.pk).points_balance == 5030
     LocmemSmsBackend.outbox.clear()
+
+
+def test_manager_confirms_a_refund_and_a_merge_after_seeing_what_they_do(
+    live_server, demo_staff, program, page_at, screenshot
+):
+    """Issue 31: the refund and the merge acted on one click; each shows what it will do first."""
+    from membership.models import Member, Store
+    from membership.services import enrolment, stored_value
+
+    store = Store.objects.get(code="S001")
+    member = enrolment.enrol(phone="13700000003", name="孙八", store=store)
+    stored_value.top_up(member=member, amount="300.00", plan_code="TOPUP300", idempotency_key="e2e-t", store=store)
+    other = enrolment.enrol(phone="13700000004", name="周九", store=store)
+    stored_value.top_up(member=other, amount="100.00", idempotency_key="e2e-o", store=store)
+    page = page_at(1024, 768)
+    sign_in(page, live_server.url, "manager1", "manager1-demo")
+    open_desk(page, "13700000003")
+    page.click('[data-testid="desk-refund"] button[name="topup"]')
+    page.wait_for_selector('[data-testid="confirm"]')
+    asked = page.get_by_test_id("confirm").inner_text()
+    assert "¥300.00" in asked and "¥40.00" in asked
+    screenshot(page, "counter-desk-refund-confirm-1024x768")
+    page.click('[data-testid="confirm-cancel"]')
+    page.wait_for_selector('[data-testid="confirm"]', state="detached")
+    assert Member.objects.get(pk=member.pk).sv_principal == 300
+
+    page.click('[data-testid="desk-tab"]')
+    page.wait_for_selector('[data-testid="desk-merge"]:visible')
+    page.fill("#id_desk_from", other.member_no)
+    page.click('[data-testid="desk-merge"] button[type="submit"]')
+    page.wait_for_selector('[data-testid="confirm-account"]')
+    assert "周九" in page.get_by_test_id("confirm-account").inner_text()
+    screenshot(page, "counter-desk-merge-confirm-1024x768")
+    page.click('[data-testid="confirm-yes"]')
+    page.wait_for_selector(f'[data-testid="message"]:has-text("{other.member_no}")')
+    assert Member.objects.get(pk=other.pk).status == "merged"

@@ -377,3 +377,16 @@ def test_bulk_grants_set_each_members_balance_and_flag_in_few_statements(enrol, 
     assert Member.objects.get(pk=owes.pk).points_flagged is False
     assert points.grant_bulk(grants=[(owes.pk, 40, "t:4")], source="scene") == 0  # the key was used
     assert discrepancies() == []
+
+
+def test_points_given_back_by_a_reversal_are_labelled_refunded_not_taken_back():
+    """Issue 31: the points a sale paid with, refunded by its return (a reversal of +400), read
+    "扣回 +400" (taken back). A reversal that gives points reads 退回; one that takes them, 扣回."""
+    from django.utils import translation
+
+    from membership.models import PointsEntry
+
+    with translation.override("zh-hans"):
+        assert PointsEntry(kind=PointsEntry.Kind.REVERSE, amount=400).kind_label == "退回"
+        assert PointsEntry(kind=PointsEntry.Kind.REVERSE, amount=-400).kind_label == "扣回"
+        assert PointsEntry(kind=PointsEntry.Kind.EARN, amount=10).kind_label == "获得"

@@ -94,13 +94,31 @@ def test_refunding_a_top_up_returns_principal_and_removes_its_bonus(enrol):
         stored_value.refund_top_up(topup=topup)
 
 
-def test_refund_of_a_partly_spent_top_up_returns_what_is_left(enrol, buy):
+def test_a_partly_spent_top_up_is_not_refunded(enrol, buy):
+    """pos-api.md: "refund an unspent top-up … 409 insufficient_stored_value when spent" (issue 31: a
+    partly spent one was refunded with what was left). Nothing is written."""
     member = enrol()
     topup = stored_value.top_up(member=member, amount="300.00", idempotency_key="t").entry
-    buy(member, "320.00", pay_stored_value="320.00")  # 300 principal + 20 bonus
-    entry = stored_value.refund_top_up(topup=topup)
-    assert (entry.principal, entry.bonus) == (D("0.00"), D("-20.00"))
+    buy(member, "20.00", pay_stored_value="20.00")
+    with pytest.raises(InsufficientStoredValue) as refused:
+        stored_value.preview_top_up_refund(topup=topup)
+    assert refused.value.status == 409
+    with pytest.raises(InsufficientStoredValue):
+        stored_value.refund_top_up(topup=topup)
+    assert not topup.refunds.exists()
+    assert fresh(member).sv_principal + fresh(member).sv_bonus == D("320.00")
     assert discrepancies() == []
+
+
+def test_the_refund_preview_gives_the_refund_s_figures_and_writes_nothing(enrol):
+    member = enrol()
+    topup = stored_value.top_up(member=member, amount="300.00", plan_code="TOPUP300", idempotency_key="t").entry
+    preview = stored_value.preview_top_up_refund(topup=topup)
+    assert not topup.refunds.exists()
+    entry = stored_value.refund_top_up(topup=topup)
+    assert (preview.principal, preview.bonus) == (-entry.principal, -entry.bonus) == (D("300.00"), D("40.00"))
+    with pytest.raises(Invalid):
+        stored_value.preview_top_up_refund(topup=topup)
 
 
 def test_a_return_refunds_stored_value_in_proportion(enrol, buy):

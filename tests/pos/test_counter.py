@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from membership import qr
 from membership.ledger import discrepancies
-from membership.models import Member
+from membership.models import Member, Tier
 from membership.services import cards
 from pos.models import Sale
 
@@ -84,6 +84,22 @@ def test_an_expired_qr_code_says_so(clerk, settings):
     token = qr.make_token(Member.objects.get().member_no)
     settings.MEMBER_QR_TTL_SECONDS = -1
     assert "已过期" in text(clerk.get("/counter/lookup/", {"q": token}, **HX))
+
+
+def test_the_preview_names_the_tier_the_sale_reaches(signed_in, demo_program):
+    """Issue 31: a ¥1,190 sale lifts a NORMAL member to GOLD (one ticket of ¥999 or more) but the
+    preview promised SILVER (the next tier by growth). It shows what the sale records."""
+    clerk = signed_in("clerk1")
+    enrol(clerk)
+    member = Member.objects.get()
+    sale = {"member_no": member.member_no, "receipt_no": "R1", "amount": "1190.00"}
+    preview = text(clerk.post("/counter/sale/preview/", sale, **HX))
+    gold, silver = Tier.objects.get(code="GOLD").name, Tier.objects.get(code="SILVER").name
+    assert f'data-testid="preview-tier">升级为 {gold}<' in preview and silver not in preview
+    clerk.post("/counter/sale/", sale, **HX)
+    assert Member.objects.get().tier.code == "GOLD"
+    small = text(clerk.post("/counter/sale/preview/", {**sale, "receipt_no": "R2", "amount": "10.00"}, **HX))
+    assert "升级为" not in small and 'data-testid="preview-tier">' in small  # growth still needed to the next
 
 
 def test_sale_preview_and_sale_with_points(clerk):
@@ -269,6 +285,21 @@ def test_returns_pick_from_the_members_sales_and_say_the_cash_to_hand_back(clerk
     assert 'data-testid="result-cash-back">¥70.00<' in rest and 'data-testid="pick-return-S-1"' not in rest
     day = text(clerk.get("/counter/today/", **HX))
     assert 'data-testid="today-returns">2 · ¥100.00<' in day and 'data-testid="today-net">¥0.00<' in day
+    # issue 31: the fully returned sale was listed with its 100 points and no mark
+    assert 'data-testid="sale-returned">已退货<' in day and 'data-testid="sale-points">0 <small' in day
+
+
+def test_today_marks_a_partly_returned_sale_and_shows_its_net_points(clerk):
+    enrol(clerk)
+    member = Member.objects.get()
+    clerk.post("/counter/sale/", {"member_no": member.member_no, "receipt_no": "S-1", "amount": "100.00"}, **HX)
+    clerk.post(
+        "/counter/return/",
+        {"member_no": member.member_no, "sale_receipt_no": "S-1", "receipt_no": "RT-1", "amount": "30.00"},
+        **HX,
+    )
+    day = text(clerk.get("/counter/today/", **HX))
+    assert 'data-testid="sale-returned">已退 ¥30.00<' in day and 'data-testid="sale-points">70 <small' in day
 
 
 def test_staff_refusals_and_unknown_pages_are_translated_pages_with_a_way_back(signed_in, client, program):
@@ -294,7 +325,37 @@ def test_the_managers_screen_shows_flagged_balances_adjustments_and_the_desk_log
     )  # takes back 100 points already spent: flagged
     points.adjust(member=member, points=20, reason="goodwill", acting_user=demo_staff["manager1"])
     page = text(signed_in("manager1").get("/counter/manager/"))
-    assert member.member_no in page and "goodwill" in page and "member.enrol" in page
+    assert member.member_no in page and "goodwill" in page
+    # issue 31: the desk log showed the raw codes (member.enrol, sv.topup_refund); their labels now
+    assert 'data-testid="desk-log-action">登记会员<' in page and "member.enrol" not in page
+
+
+def test_the_desk_log_is_paged_and_every_audit_code_has_a_label(signed_in, program, demo_staff):
+    """Issue 31: the manager's desk log was one list of 8,700 px; it is paged, and each action shown by
+    its label from the one mapping beside AuditLog (AUDIT_ACTIONS), which knows every code the code
+    base writes."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from membership.models import AuditLog
+    from membership.models.ledgers import AUDIT_ACTIONS
+
+    clerk = demo_staff["clerk1"]
+    AuditLog.objects.bulk_create(AuditLog(action="sv.topup_refund", operator=clerk) for _ in range(45))
+    manager = signed_in("manager1")
+    first = text(manager.get("/counter/manager/"))
+    assert first.count('data-testid="desk-log-row"') == 30 and "退还储值" in first and "sv.topup_refund" not in first
+    assert 'data-testid="desk-log-older"' in first and "第 1 / 2 页" in first
+    second = text(manager.get("/counter/manager/", {"page": "2"}))
+    assert second.count('data-testid="desk-log-row"') == 15 and 'data-testid="desk-log-newer"' in second
+    root = Path(settings.BASE_DIR)
+    written = set()
+    for path in root.glob("*/**/*.py"):
+        if ".venv" in path.parts or "tests" in path.parts:
+            continue
+        written |= set(re.findall(r'audit\(\s*"([a-z_.]+)"', path.read_text()))
+    assert written and written <= set(AUDIT_ACTIONS), written - set(AUDIT_ACTIONS)
     assert 'data-testid="manager-link"' in text(signed_in("manager1").get("/counter/"))
 
 

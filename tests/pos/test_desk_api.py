@@ -202,6 +202,19 @@ def test_refund_a_top_up_manager_only(api, demo_staff):
     assert discrepancies() == []
 
 
+def test_a_partly_spent_top_up_answers_409(api, demo_staff):
+    """pos-api.md: 409 insufficient_stored_value when spent; a partly spent top-up was refunded (issue 31)."""
+    clerk, manager = api("clerk1"), api("manager1")
+    no = enrol(clerk)["member_no"]
+    topup = clerk.post(f"/api/v1/members/{no}/stored-value/topups/", {"amount": "300.00"}, format="json").json()
+    sale = {"receipt_no": "R1", "member": no, "amount": "10.00", "pay_stored_value": "10.00"}
+    assert clerk.post("/api/v1/sales/", sale, format="json").status_code == 201
+    refused = manager.post(f"/api/v1/stored-value/topups/{topup['topup_id']}/refund/", format="json")
+    assert refused.status_code == 409 and error(refused)["code"] == "insufficient_stored_value"
+    assert not StoredValueEntry.objects.filter(kind=StoredValueEntry.Kind.TOPUP_REFUND, member__member_no=no).exists()
+    assert discrepancies() == []
+
+
 @pytest.fixture
 def campaigns_demo(program):
     from campaigns.demo import seed

@@ -73,18 +73,31 @@ def test_clerk_binds_a_card_and_replaces_a_lost_one(staff, member, demo_staff):
     virtual = member.cards.get(kind="virtual").number
     lost = clerk.post(
         "/counter/desk/lost/",
-        {"member_no": member.member_no, "lost_card_no": STOCK[0], "replacement_card_no": STOCK[1]},
+        {"member_no": member.member_no, "lost_card_no": STOCK[0], "replacement_card_no": STOCK[1], "confirm": "yes"},
         **HX,
     )
     assert lost.status_code == 200 and Card.objects.get(number=STOCK[0]).status == "blocked"
     assert Card.objects.get(number=STOCK[1]).replaces.number == STOCK[0]
     again = clerk.post(
         "/counter/desk/lost/",
-        {"member_no": member.member_no, "lost_card_no": virtual, "replacement_card_no": STOCK[1]},
+        {"member_no": member.member_no, "lost_card_no": virtual, "replacement_card_no": STOCK[1], "confirm": "yes"},
         **HX,
     )
     assert again.status_code == 409 and Card.objects.get(number=virtual).status == "active"
     assert AuditLog.objects.filter(action="card.replace", operator=demo_staff["clerk1"]).count() == 1
+
+
+def test_scanning_a_lost_card_says_whose_it_is(staff, member):
+    """Issue 31: a blocked card scanned at the counter said "no member found, enrol?" and put the card
+    number in the enrol form's phone field. It says the card is reported lost and whose it is, and the
+    card still opens nobody."""
+    clerk = staff("clerk1")
+    cards.bind(member=member, number=STOCK[0])
+    cards.report_lost(member=member, card_no=STOCK[0])
+    found = text(clerk.get("/counter/lookup/", {"q": STOCK[0]}, **HX))
+    assert "挂失并停用" in found and "张三" in found and member.masked_phone in found and STOCK[0] in found
+    assert "未找到会员" not in found and f'value="{STOCK[0]}"' not in found
+    assert 'data-testid="member-card"' not in found  # the blocked card does not open the member
 
 
 def test_phone_and_pin_with_the_members_code(staff, member):
@@ -129,11 +142,14 @@ def test_manager_refunds_merges_and_closes(staff, member, enrol):
     topup = stored_value.top_up(
         member=member, amount="300.00", plan_code="TOPUP300", idempotency_key="t", store=member.home_store
     ).entry
-    refunded = manager.post("/counter/desk/refund/", {**base, "topup": stored_value.topup_ref(topup.pk)}, **HX)
+    ref = stored_value.topup_ref(topup.pk)
+    refunded = manager.post("/counter/desk/refund/", {**base, "topup": ref, "confirm": "yes"}, **HX)
     assert refunded.status_code == 200 and "300.00" in text(refunded)
     assert StoredValueEntry.objects.filter(topup=topup).exists()
+    assert 'data-testid="topup-refunded">已退款<' in text(refunded)  # its own label, not the field's 退款时间
     dup = enrol(phone="13700000001")
-    merged = manager.post("/counter/desk/merge/", {**base, "from": dup.member_no, "merge_reason": "two cards"}, **HX)
+    merge = {**base, "from": dup.member_no, "merge_reason": "two cards", "confirm": "yes"}
+    merged = manager.post("/counter/desk/merge/", merge, **HX)
     assert merged.status_code == 200 and Member.objects.get(pk=dup.pk).status == "merged"
     unconfirmed = manager.post("/counter/desk/close/", {**base, "reason": "asked"}, **HX)
     assert unconfirmed.status_code == 400 and Member.objects.get(pk=member.pk).status == "active"
@@ -141,3 +157,52 @@ def test_manager_refunds_merges_and_closes(staff, member, enrol):
     assert closed.status_code == 200 and member.member_no in text(closed) and "张三" not in text(closed)
     assert Member.objects.get(pk=member.pk).status == "closed"
     assert discrepancies() == []
+
+
+def test_irreversible_desk_actions_show_what_they_will_do_and_wait_for_a_confirmation(staff, member, enrol):
+    """Issue 31: a top-up refund, a merge and a lost card acted on one click (a mistyped number merged
+    a stranger). The first post shows what will happen, worked out by the same service and nothing
+    written; the confirmation does it."""
+    manager = staff("manager1")
+    base = {"member_no": member.member_no}
+    topup = stored_value.top_up(
+        member=member, amount="300.00", plan_code="TOPUP300", idempotency_key="t", store=member.home_store
+    ).entry
+    asked = text(manager.post("/counter/desk/refund/", {**base, "topup": stored_value.topup_ref(topup.pk)}, **HX))
+    assert 'data-testid="confirm"' in asked and "¥300.00" in asked and "¥40.00" in asked
+    assert not StoredValueEntry.objects.filter(topup=topup).exists()
+    assert 'name="confirm" value="yes"' in asked and f'value="{stored_value.topup_ref(topup.pk)}"' in asked
+
+    stranger = enrol(phone="13700000001", name="李四")
+    stored_value.top_up(member=stranger, amount="100.00", idempotency_key="s")
+    asked = text(manager.post("/counter/desk/merge/", {**base, "from": stranger.member_no}, **HX))
+    assert 'data-testid="confirm-account"' in asked and "李四" in asked and stranger.masked_phone in asked
+    assert 'data-testid="confirm-account-sv">¥100.00 + ¥10.00' in asked
+    assert "¥450.00" in asked  # this account after the merge: 300 + 40 + 100 + 10
+    assert (
+        Member.objects.get(pk=stranger.pk).status == "active" and Member.objects.get(pk=member.pk).sv_principal == 300
+    )
+    assert not AuditLog.objects.filter(action="member.merge").exists()
+
+    card = member.cards.get().number
+    asked = text(manager.post("/counter/desk/lost/", {**base, "lost_card_no": card}, **HX))
+    assert 'data-testid="confirm"' in asked and card in asked and "虚拟卡" in asked
+    assert Card.objects.get(number=card).status == "active" and member.cards.count() == 1
+    assert discrepancies() == []
+
+
+def test_a_spent_top_up_is_refused_before_the_confirmation(staff, member):
+    manager = staff("manager1")
+    topup = stored_value.top_up(member=member, amount="300.00", idempotency_key="t", store=member.home_store).entry
+    sale = {"member_no": member.member_no, "receipt_no": "R1", "amount": "10.00", "pay_stored_value": "10.00"}
+    assert staff("clerk1").post("/counter/sale/", sale, **HX).status_code == 200
+    for confirm in ("", "yes"):
+        refused = manager.post(
+            "/counter/desk/refund/",
+            {"member_no": member.member_no, "topup": stored_value.topup_ref(topup.pk), "confirm": confirm},
+            **HX,
+        )
+        assert (
+            refused.status_code == 409 and "部分消费" in text(refused) and 'data-testid="confirm"' not in text(refused)
+        )
+    assert not StoredValueEntry.objects.filter(topup=topup).exists()
