@@ -91,9 +91,10 @@ def _scope_target(scope: Scope) -> dict | None:
 
 
 def _partly_covered(scope: Scope, target: dict) -> bool:
-    """Whether the scope's target covers only some of its nodes (stores without a target)."""
-    inside = set(scope.store_ids) if scope.store else set(scope.tree.nodes)
-    return not inside <= target["covers"]
+    """Whether the scope's target covers only some of its stores (the leaves: a region node itself
+    sells nothing), i.e. some stores have no target."""
+    inside = scope.store_ids if scope.store else list(scope.tree.nodes)
+    return any(scope.tree.is_leaf(pk) and pk not in target["covers"] for pk in inside)
 
 
 def target_progress(scope: Scope) -> list[dict]:

@@ -113,3 +113,17 @@ def test_the_same_days_of_a_shorter_month_end_with_it():
 def test_the_overview_card_says_which_days_it_compares(signed_in, february_and_early_march):
     html = signed_in("admin").get("/analytics/", {"start": "2026-03-01", "end": "2026-03-05"}).content.decode()
     assert "2026-03-01 至 03-05，对比上月同期（02-01 至 02-05）" in html
+
+
+def test_a_chain_whose_stores_all_have_targets_is_measured_whole(one_store_with_a_target):
+    from membership.models import Store
+
+    Target.objects.create(
+        store=Store.objects.get(code="S002"), month=date(2026, 3, 1), new_members=2, member_sales=Decimal("500")
+    )
+    chain = selectors.Scope(date(2026, 3, 1), date(2026, 3, 31))
+    assert [(t["actual"], t["target"]) for t in selectors.target_progress(chain)] == [
+        (4, 6),
+        (Decimal("1100.00"), Decimal("1500")),
+    ]
+    assert selectors.target_coverage(chain) == ""  # HQ itself has no target, but it sells nothing
