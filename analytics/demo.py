@@ -8,6 +8,7 @@ The campaign history goes through the campaigns app's own services (run_scene at
 counter's sale service, like the rest of the demo. Idempotent: the history is made once (its sales
 are marked DEMO-C…), and the roll-ups are rebuilt only when yesterday is not rolled up yet."""
 
+import math
 import random
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -193,14 +194,62 @@ def seed_campaign_history(*, out=None) -> None:
         )
 
 
+TARGET_MONTHS = 12  # months before this one with targets (this one has its target too)
+
+
+def seed_targets(*, out=None) -> int:
+    """Monthly targets for the demo stores (issue 31: a newcomer sees the target cards), the last 12
+    months and this one: each store's average month of its whole rolled-up months (new members,
+    member net sales) plus a tenth, rounded (a member, ¥100), and a repurchase rate of the chain's
+    average month rounded up to 5 %, so some months are met and some are not. A store and month that
+    has a target already keeps it (HQ's edits stay); targets are ordinary admin rows."""
+    from django.db.models import Sum
+
+    from .models import MonthStats, StoreDay, Target
+
+    last = rollups.last_rolled_day()
+    if last is None:
+        return 0
+    this_month = d.month_start(d.local_day(now()))
+    whole = d.month_start(last + timedelta(days=1))  # rolled-up months end before this one
+    months = list(MonthStats.objects.filter(store=None, month__lt=whole).values_list("month", flat=True))
+    if not months:
+        return 0
+    first = min(months)
+    rates = [
+        d.repurchase_rate(m.repeat_buyers, m.buyers)
+        for m in MonthStats.objects.filter(store=None, month__gte=first, month__lt=whole)
+    ]
+    rates = [r for r in rates if r is not None]
+    rate = Decimal(math.ceil(sum(rates) / len(rates) * 20) * 5) if rates else None
+    made = 0
+    for store in Store.objects.filter(code__in=["S001", "S002"]).order_by("code"):
+        got = StoreDay.objects.filter(store=store, day__gte=first, day__lt=whole).aggregate(
+            new=Sum("new_members"), sales=Sum("member_sales_amount"), back=Sum("member_returns_amount")
+        )
+        n = len(months)
+        new_members = max(1, round((got["new"] or 0) / n * 1.1))
+        net = d.net_sales(got["sales"] or 0, got["back"] or 0)
+        sales = max(Decimal(100), (Decimal(net) / n * Decimal("1.1") / 100).quantize(Decimal(1)) * 100)
+        month = this_month
+        for _k in range(TARGET_MONTHS + 1):
+            _target, created = Target.objects.get_or_create(
+                store=store,
+                month=month,
+                defaults={"new_members": new_members, "member_sales": sales, "repurchase_rate": rate},
+            )
+            made += created
+            month = d.month_start(month - timedelta(days=1))
+    if out and made:
+        out.write(f"analytics: {made} monthly targets for S001 and S002")
+    return made
+
+
 def seed(*, out=None) -> None:
     seed_campaign_history(out=out)
     end = rollups.yesterday()
-    if RollupRun.objects.filter(kind="store", day=end).exists():
-        return
-    start = rollups.first_day()
-    if start is None:
-        return
-    report = rollups.rebuild(start, end)
-    if out:
-        out.write(f"analytics: rolled up {report.days} days ({start} to {end}) and the member snapshot")
+    if not RollupRun.objects.filter(kind="store", day=end).exists() and (start := rollups.first_day()) is not None:
+        report = rollups.rebuild(start, end)
+        if out:
+            out.write(f"analytics: rolled up {report.days} days ({start} to {end}) and the member snapshot")
+    seed_targets(out=out)

@@ -201,11 +201,10 @@ class LifecycleDay(models.Model):
         constraints = [models.UniqueConstraint(fields=["day", "store"], name="analytics_lifecycleday_once")]
 
 
-class MonthStats(models.Model):
-    """Distinct-member figures of a calendar month (month to date for the current one). Counts of
-    distinct members do not add up across stores, so the chain has rows of its own (store empty)."""
+class MonthFigures(models.Model):
+    """The distinct-member figures of a stretch of days from a month's first: per store, and for the
+    chain (store empty), since counts of distinct members do not add up across stores."""
 
-    month = models.DateField(_("month"), help_text=_("The first day of the month."))
     store = models.ForeignKey(
         Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
@@ -218,9 +217,38 @@ class MonthStats(models.Model):
     converted = models.IntegerField(_("new members who bought"), default=0)
 
     class Meta:
+        abstract = True
+
+
+class MonthStats(MonthFigures):
+    """Distinct-member figures of a calendar month (month to date for the current one). Counts of
+    distinct members do not add up across stores, so the chain has rows of its own (store empty)."""
+
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+
+    class Meta:
         verbose_name = _("month figures")
         verbose_name_plural = _("month figures")
         indexes = [models.Index(fields=["month", "store"], name="analytics_monthstats_month")]
+
+
+class MonthSameDays(MonthFigures):
+    """The same figures over the first days of the month before a month still under way: its 1st up
+    to the same day of the month (or its last day), which the month-to-date KPI compares with
+    (issue 31: like periods, not a few days against a whole month). Rows exist only while `month` is
+    under way; the run that completes the month deletes them, and whole months compare with whole
+    months."""
+
+    month = models.DateField(_("month"), help_text=_("The first day of the month under way."))
+    to_date = models.DateField(_("month to date until"), help_text=_("The last day of its month to date."))
+    through = models.DateField(
+        _("month before until"), help_text=_("The last day counted in the month before: the same day, or its last.")
+    )
+
+    class Meta:
+        verbose_name = _("same days of the month before")
+        verbose_name_plural = _("same days of the month before")
+        indexes = [models.Index(fields=["month", "store"], name="analytics_samedays_month")]
 
 
 class CampaignDay(models.Model):

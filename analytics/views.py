@@ -70,6 +70,7 @@ def _context(request, scope, form, allowed, page: str, **extra) -> dict:
         "snapshot_day": selectors.snapshot_day(),
         # issue 20: progress against the month's targets, on every dashboard page
         "targets": selectors.target_progress(scope) if page else [],
+        "target_coverage": selectors.target_coverage(scope) if page else "",
         "target_month": scope.end.replace(day=1),
         **extra,
     }

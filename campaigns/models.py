@@ -123,7 +123,9 @@ class Coupon(models.Model):
     valid_from = models.DateTimeField(_("valid from"))
     valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
     used_at = models.DateTimeField(_("used"), null=True, blank=True)
-    used_store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    used_store = models.ForeignKey(
+        Store, verbose_name=_("used at"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     used_sale_ref = models.CharField(_("sale"), max_length=64, blank=True)
     discount = models.DecimalField(_("discount given"), max_digits=10, decimal_places=2, default=0)
     idempotency_key = models.CharField(max_length=120, unique=True)
@@ -387,8 +389,8 @@ class SceneGrant(models.Model):
         LAPSED = "lapsed", _("Not claimed in time")
         HOLDOUT = "holdout", _("Held out")
 
-    scene = models.ForeignKey(Scene, on_delete=models.PROTECT, related_name="grants")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="scene_grants")
+    scene = models.ForeignKey(Scene, verbose_name=_("scene"), on_delete=models.PROTECT, related_name="grants")
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="scene_grants")
     occurrence = models.CharField(_("occurrence"), max_length=40)
     variant = models.CharField(_("variant"), max_length=7, choices=Variant.choices, default=Variant.A)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
@@ -444,8 +446,8 @@ class MallOrder(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     order_no = models.CharField(_("order number"), max_length=20, unique=True)
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="mall_orders")
-    item = models.ForeignKey(MallItem, on_delete=models.PROTECT, related_name="orders")
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="mall_orders")
+    item = models.ForeignKey(MallItem, verbose_name=_("item"), on_delete=models.PROTECT, related_name="orders")
     qty = models.PositiveIntegerField(_("quantity"), default=1)
     points_spent = models.PositiveIntegerField(_("points"))
     cash_due = models.DecimalField(_("cash due"), max_digits=10, decimal_places=2, default=0)
@@ -453,8 +455,12 @@ class MallOrder(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RESERVED)
     created_at = models.DateTimeField(_("time"))
     fulfilled_at = models.DateTimeField(_("picked up"), null=True, blank=True)
-    fulfilled_store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    fulfilled_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    fulfilled_store = models.ForeignKey(
+        Store, verbose_name=_("picked up at"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    fulfilled_by = models.ForeignKey(
+        User, verbose_name=_("handed over by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     cash_collected = models.DecimalField(
         _("cash collected"),
         max_digits=10,
@@ -473,7 +479,7 @@ class MallOrder(models.Model):
 
 
 class CheckIn(models.Model):
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="checkins")
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="checkins")
     day = models.DateField(_("day"))
     streak = models.PositiveIntegerField(_("streak"))
     points = models.PositiveIntegerField(_("points"))
@@ -488,8 +494,10 @@ class ReferralReward(models.Model):
     """One per invited member: the inviter's reward, on the qualifying purchase (taken back when that
     purchase is returned below the threshold within the window) or on the invited member's sign-up."""
 
-    inviter = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="referral_rewards")
-    invited = models.OneToOneField(Member, on_delete=models.PROTECT, related_name="+")
+    inviter = models.ForeignKey(
+        Member, verbose_name=_("inviter"), on_delete=models.PROTECT, related_name="referral_rewards"
+    )
+    invited = models.OneToOneField(Member, verbose_name=_("invited member"), on_delete=models.PROTECT, related_name="+")
     points = models.PositiveIntegerField(_("points"))
     purchase = models.ForeignKey(
         "membership.Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -581,11 +589,13 @@ class Notification(models.Model):
         NO_ADDRESS = "no_address", _("No address")
         SKIPPED = "skipped", _("Skipped")
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notifications")
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="notifications")
     channel = models.CharField(_("channel"), max_length=10, choices=Scene.Channel.choices)
     title = models.CharField(_("title"), max_length=100)
     body = models.TextField(_("message"))
-    scene = models.ForeignKey(Scene, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    scene = models.ForeignKey(
+        Scene, verbose_name=_("scene"), null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.QUEUED)
     marketing = models.BooleanField(
         _("marketing"), default=True, help_text=_("Off for notices (points expiring): no consent, quiet hours or cap.")

@@ -18,8 +18,11 @@ import re
 import zipfile
 
 import tablib
+from django.core.exceptions import FieldDoesNotExist
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy
 from import_export.formats import base_formats
+from import_export.forms import SelectableFieldsExportForm
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
@@ -225,11 +228,57 @@ class XLSXImport(base_formats.XLSX):
         return as_dataset(headers, rows)
 
 
+# Export columns that are no model field of their resource's model (issue 31: the export form lists
+# columns by name; django-import-export titles the code name, "Sv Principal", in every language).
+COLUMN_LABELS = {
+    "points": gettext_lazy("points"),
+    "sv": gettext_lazy("stored value"),
+    "sv_principal": gettext_lazy("stored value principal"),
+    "sv_bonus": gettext_lazy("stored value bonus"),
+    "points_expire_on": gettext_lazy("points expire on"),
+    "points_pending_until": gettext_lazy("points pending until"),
+    "referrer_phone": gettext_lazy("referrer's phone"),
+    "card_no": gettext_lazy("card number"),
+    "growth_value": gettext_lazy("growth value"),
+    "consent_at": gettext_lazy("consent given at"),
+    "member_no": gettext_lazy("member number"),
+    "tags": gettext_lazy("tags"),
+}
+
+
+def column_label(resource, field_name: str) -> str:
+    """The export form's words for a column: the resource's own `labels`, the model field's verbose
+    name, or COLUMN_LABELS; with the column's name in the file after it."""
+    field = resource.fields.get(field_name)
+    column = field.column_name if field else field_name
+    label = getattr(resource, "labels", {}).get(field_name) or COLUMN_LABELS.get(field_name)
+    model = getattr(getattr(resource, "_meta", None), "model", None)
+    if label is None and model is not None:
+        for name in ((field.attribute or "").split("__")[0] if field else "", field_name, column):
+            try:
+                label = model._meta.get_field(name).verbose_name
+                break
+            except FieldDoesNotExist:
+                continue
+    if label is None:
+        label = field_name.replace("_", " ")
+    return f"{capfirst(label)} ({column})"
+
+
+class LabelledExportForm(SelectableFieldsExportForm):
+    """django-import-export's export form with each column named in the user's language."""
+
+    def _get_field_label(self, resource, field_name: str) -> str:
+        return column_label(resource, field_name)
+
+
 class ReadsUploads:
     """For an admin's ImportMixin: uploads read by the formats above, and a file that is no table
-    refused on the upload form in words (django-import-export names the exception's class)."""
+    refused on the upload form in words (django-import-export names the exception's class); the
+    export form names its columns in the user's language (LabelledExportForm)."""
 
     import_formats = [CSVImport, XLSXImport]
+    export_form_class = LabelledExportForm
 
     def add_data_read_fail_error_to_form(self, form, e):
         if isinstance(e, UnreadableFile):

@@ -7,4 +7,6 @@ class PortalConfig(AppConfig):
     verbose_name = _("Portal")
 
     def ready(self):
-        from . import checks, tasks  # noqa: F401  (system checks; default schedules)
+        from . import admin_labels, checks, tasks  # noqa: F401  (system checks; default schedules)
+
+        admin_labels.install()  # third-party admins in the user's language (issue 31)

@@ -34,7 +34,14 @@ from .sums import (
     totals,
     window_rates,
 )
-from .targets import TARGET_ADDITIVE, effective_targets, period_targets, scope_targets, target_progress
+from .targets import (
+    TARGET_ADDITIVE,
+    effective_targets,
+    period_targets,
+    scope_targets,
+    target_coverage,
+    target_progress,
+)
 
 __all__ = [
     "BALANCE_FIELDS",
@@ -78,6 +85,7 @@ __all__ = [
     "scope_targets",
     "snapshot_day",
     "store_sums",
+    "target_coverage",
     "target_progress",
     "tiers",
     "totals",

@@ -3,9 +3,11 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .. import definitions as d
+from ..models import MonthSameDays
 from .base import INT, MONEY, PCT, Scope
 from .sums import balances_at, lifecycle_on, month_row, totals, window_rates
 
@@ -44,14 +46,34 @@ def kpis(scope: Scope) -> list[Kpi]:
     life_now, life_before = lives[scope.end], lives[scope.prev_end]
     windows = window_rates(scope, [scope.end, scope.prev_end])
     month = d.month_start(scope.end)
-    prev_month = d.month_start(month - timedelta(days=1))
-    m_now, m_before = month_row(scope, month), month_row(scope, prev_month)
+    m_now = month_row(scope, month)
+    m_before, note = month_before(scope, month)
     return [
         *_sales_kpis(now, before),
         *_member_kpis(now, before, life_now, life_before, lives[base_before]),
-        *_repurchase_kpis(scope, month, m_now, m_before, windows),
+        *_repurchase_kpis(scope, note, m_now, m_before, windows),
         *_liability_kpis(bal_now, bal_before),
     ]
+
+
+def month_before(scope: Scope, month) -> tuple[object, str]:
+    """What the month's distinct-member figures compare with, and the card's note saying so: like
+    periods (issue 31). A month under way (month to date) against the same days of the month before
+    (MonthSameDays, rolled with it); a whole month against the whole month before."""
+    mine = Q(store__isnull=True) | (Q(store=scope.stats_store) if scope.stats_store else Q(pk__in=[]))
+    same = {r.store_id: r for r in MonthSameDays.objects.filter(mine, month=month)}
+    if same:
+        row = next(iter(same.values()))  # the chain's row is always written while the month is under way
+        return same.get(scope.stats_store.pk if scope.stats_store else None), _(
+            "%(start)s to %(end)s, against the same days of the month before (%(pstart)s to %(pend)s)"
+        ) % {
+            "start": f"{month:%Y-%m-%d}",
+            "end": f"{row.to_date:%m-%d}",
+            "pstart": f"{d.month_start(row.through):%m-%d}",
+            "pend": f"{row.through:%m-%d}",
+        }
+    prev_month = d.month_start(month - timedelta(days=1))
+    return month_row(scope, prev_month), _("%(month)s, against the month before") % {"month": f"{month:%Y-%m}"}
 
 
 def _repurchase(m):
@@ -140,8 +162,9 @@ def _member_kpis(now: dict, before: dict, life_now: dict, life_before: dict, lif
     ]
 
 
-def _repurchase_kpis(scope: Scope, month, m_now, m_before, windows: dict) -> list[Kpi]:
-    """The month's repurchase rate against the month before's, and the rolling window's."""
+def _repurchase_kpis(scope: Scope, note: str, m_now, m_before, windows: dict) -> list[Kpi]:
+    """The month's repurchase rate against the month before's (`note`: which days), and the rolling
+    window's."""
     f = d.FORMULAS
     return [
         Kpi(
@@ -150,7 +173,7 @@ def _repurchase_kpis(scope: Scope, month, m_now, m_before, windows: dict) -> lis
             PCT,
             _repurchase(m_now),
             _repurchase(m_before),
-            note=_("%(month)s, against the month before") % {"month": f"{month:%Y-%m}"},
+            note=note,
             formula=f["repurchase_rate"],
         ),
         Kpi(

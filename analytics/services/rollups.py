@@ -28,6 +28,7 @@ from ..models import (
     CampaignDay,
     ClerkDay,
     LifecycleDay,
+    MonthSameDays,
     MonthStats,
     RepurchaseWindow,
     RollupRun,
@@ -432,14 +433,33 @@ def region_pairs(subtrees) -> tuple[str, list]:
 
 
 def roll_month(day: date) -> int:
+    """The month of `day` to the end of `day`, and, while the month is under way, the same days of
+    the month before (MonthSameDays: what its KPI compares with)."""
     started = time.perf_counter()
     month = d.month_start(day)
     figures = month_figures(day)
+    through = same_days_before(day)
+    before = [] if through is None else month_figures(through)
+    if through is not None and not any(row["store_id"] is None for row in before):
+        before.append(_month_row(None, 0, 0, 0, ZERO, ZERO))  # the chain's row marks the month as under way
     with transaction.atomic():
         MonthStats.objects.filter(month=month).delete()
         MonthStats.objects.bulk_create([MonthStats(month=month, **row) for row in figures])
+        MonthSameDays.objects.filter(month=month).delete()
+        MonthSameDays.objects.bulk_create(
+            [MonthSameDays(month=month, to_date=day, through=through, **row) for row in before]
+        )
     record_run("month", day, started, len(figures))
     return len(figures)
+
+
+def same_days_before(day: date) -> date | None:
+    """The last day of the month before that the month to date of `day` compares with: the same day
+    of the month, or that month's last day; None when `day` ends its month (whole months compare)."""
+    if (day + timedelta(days=1)).month == day.month:
+        first = d.month_start(d.month_start(day) - timedelta(days=1))
+        return min(first + timedelta(days=day.day - 1), d.month_start(day) - timedelta(days=1))
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

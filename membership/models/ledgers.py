@@ -204,8 +204,10 @@ class Purchase(models.Model):
     member = models.ForeignKey(  # purchase_member_recent (member, -created_at) serves it
         Member, on_delete=models.PROTECT, related_name="purchases", db_index=False
     )
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
-    operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+")
+    operator = models.ForeignKey(
+        User, verbose_name=_("operator"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     reference = models.CharField(_("receipt"), max_length=64)
     created_at = models.DateTimeField(_("time"))
     amount = models.DecimalField(
@@ -257,12 +259,16 @@ class TierChange(models.Model):
         MERGE = "merge", _("Account merge")
         MIGRATION = "migration", _("Migration")
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="tier_changes")
-    from_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="tier_changes")
+    from_tier = models.ForeignKey(
+        Tier, verbose_name=_("from tier"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_tier = models.ForeignKey(Tier, verbose_name=_("to tier"), on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
     note = models.CharField(_("note"), max_length=200, blank=True)
-    operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    operator = models.ForeignKey(
+        User, verbose_name=_("operator"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(_("time"))
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
 
@@ -321,8 +327,12 @@ class AuditLog(models.Model):
     """Who did what to which member, for every write that is not itself a ledger entry."""
 
     action = models.CharField(_("action"), max_length=40)
-    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    operator = models.ForeignKey(
+        User, verbose_name=_("operator"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     data = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True)
 
@@ -340,15 +350,17 @@ class AuditLog(models.Model):
 class PurchaseReturn(models.Model):
     """A return against a member purchase, with what it reversed and refunded."""
 
-    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="returns")
+    purchase = models.ForeignKey(Purchase, verbose_name=_("purchase"), on_delete=models.PROTECT, related_name="returns")
     reference = models.CharField(_("receipt"), max_length=64)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     points_reversed = models.IntegerField(default=0)
     points_refunded = models.IntegerField(default=0)
     growth_reversed = models.IntegerField(default=0)
     sv_refunded = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
-    operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey(Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="+")
+    operator = models.ForeignKey(
+        User, verbose_name=_("operator"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(_("time"))
     idempotency_key = models.CharField(max_length=100, unique=True)
 

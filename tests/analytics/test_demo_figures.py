@@ -162,6 +162,18 @@ def test_dashboard_figures_equal_direct_queries_on_the_demo_data(signed_in):
     shown = {k.key: k.value for k in page.context["kpis"]}
     assert shown["net_sales"] == want["net_sales"] and shown["new_members"] == want["new_members"]
     assert shown["active"] == raw_lifecycle(end, None)["active"]
+    # issue 31: the demo stores have monthly targets (this month and the twelve before), so the
+    # target card shows; every store has one, so the card compares the whole chain
+    from analytics.models import Target
+
+    targets = Target.objects.filter(month=month)
+    assert set(targets.values_list("store__code", flat=True)) == {"S001", "S002"}
+    assert all(t.new_members > 0 and t.member_sales > 0 and t.repurchase_rate for t in targets)
+    assert Target.objects.count() == 2 * 13
+    assert [t["key"] for t in page.context["targets"]] == ["new_members", "member_sales"]
+    assert page.context["target_coverage"] == ""
+    call_command("seed_demo", stdout=io.StringIO())  # again: nothing more
+    assert Target.objects.count() == 2 * 13
 
     # campaigns: the roll-up agrees with the campaigns app's results page (all grants of the year)
     year = selectors.Scope(end - timedelta(days=400), end)
