@@ -63,6 +63,32 @@ OUTBOX_OLDEST = Gauge(
     multiprocess_mode="mostrecent",
 )
 
+# webhooks (integrations/webhooks.py): each try by outcome in the worker; the backlog at scrape time
+WEBHOOK_ATTEMPTS = Counter(
+    "portal_webhook_attempts_total",
+    "Webhook sends by outcome: delivered, retry (answered badly or not at all; tried again later), failed (the "
+    "last try).",
+    ["outcome"],
+)
+WEBHOOK_BACKLOG = Gauge(
+    "portal_webhook_backlog",
+    "Webhook deliveries not yet delivered, by endpoint.",
+    ["endpoint"],
+    multiprocess_mode="mostrecent",
+)
+WEBHOOK_OLDEST = Gauge(
+    "portal_webhook_oldest_undelivered_seconds",
+    "Age of the oldest event still waiting to be delivered to some endpoint (0 when none).",
+    multiprocess_mode="mostrecent",
+)
+
+# what the apps above read from the database at scrape time (integrations: its backlog)
+_SCRAPE_HOOKS = []
+
+
+def on_scrape(update) -> None:
+    _SCRAPE_HOOKS.append(update)
+
 
 def update_scrape_time_gauges() -> None:
     """Set the gauges that are read from the database at scrape time: the outbox backlog and its age
@@ -80,6 +106,8 @@ def update_scrape_time_gauges() -> None:
         .first()
     )
     OUTBOX_OLDEST.set((timezone.now() - oldest).total_seconds() if oldest else 0)
+    for update in _SCRAPE_HOOKS:
+        update()
 
 
 # --- web ------------------------------------------------------------------------------

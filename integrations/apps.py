@@ -12,7 +12,7 @@ class IntegrationsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
-        from core import outbox
+        from core import metrics, outbox
 
         from . import tasks, webhooks
         from .models import WebhookEndpoint
@@ -21,6 +21,7 @@ class IntegrationsConfig(AppConfig):
             signal.connect(_published, weak=False, dispatch_uid=f"integrations.webhooks.{id(signal)}")
         for changed in (post_save, post_delete):
             changed.connect(webhooks.forget_subscriptions, sender=WebhookEndpoint, dispatch_uid=f"webhooks.{changed}")
+        metrics.on_scrape(webhooks.update_gauges)
         assert tasks  # registers the schedule
 
 

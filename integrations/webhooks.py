@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import events, outbox
+from core import events, metrics, outbox
 from core.errors import Invalid, NotFound
 
 from . import secrets
@@ -340,12 +340,14 @@ def _record(delivery: WebhookDelivery, status_code, error: str, duration_ms: int
             if endpoint.failing_since is not None:
                 endpoint.failing_since = None
                 endpoint.save(update_fields=["failing_since"])
+            metrics.WEBHOOK_ATTEMPTS.labels("delivered").inc()
         else:
             retry = None if final or delivery.attempts > len(RETRY_AFTER) else RETRY_AFTER[delivery.attempts - 1]
             if retry is None:
                 delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None
             else:
                 delivery.next_attempt_at = now + retry
+            metrics.WEBHOOK_ATTEMPTS.labels("failed" if retry is None else "retry").inc()
             _failing(endpoint, now)
         delivery.save(update_fields=["status", "delivered_at", "next_attempt_at"])
     return delivery.status
@@ -371,3 +373,15 @@ def endpoint_for(pk) -> WebhookEndpoint:
     if endpoint is None:
         raise NotFound(field="id")
     return endpoint
+
+
+def update_gauges() -> None:
+    """At scrape time (core.metrics): deliveries waiting per endpoint and the oldest one's age."""
+    from django.db.models import Count, Min
+
+    pending = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
+    counts = dict(pending.values_list("endpoint_id").annotate(n=Count("pk")).values_list("endpoint_id", "n"))
+    for endpoint in WebhookEndpoint.objects.values_list("pk", flat=True):
+        metrics.WEBHOOK_BACKLOG.labels(str(endpoint)).set(counts.get(endpoint, 0))
+    oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
+    metrics.WEBHOOK_OLDEST.set((timezone.now() - oldest).total_seconds() if oldest else 0)

@@ -124,7 +124,7 @@ def test_private_and_local_addresses_are_refused_when_registered_and_when_sent(a
     answers["erp.example.com"] = "192.168.1.20"  # the name now points inside the network
     sale(api("clerk1"))
     attempt = WebhookDelivery.objects.get().tries.get()
-    assert attempt.status_code is None and "192.168.1.20" in attempt.error and "private" in attempt.error
+    assert attempt.status_code is None and "192.168.1.20" in attempt.error and "WEBHOOK_ALLOWED_HOSTS" in attempt.error
     with override_settings(WEBHOOK_ALLOWED_HOSTS=["erp.example.com"]):
         webhooks.destination("https://erp.example.com/hooks")  # listed: allowed
     assert hq.delete(f"/api/v1/webhooks/{endpoint['id']}/").status_code == 204
@@ -181,3 +181,26 @@ def test_the_last_try_marks_the_delivery_failed_and_a_replay_sends_it_again(api,
     assert replayed.status_code == 202 and replayed.json() == {"events": 1}
     delivery.refresh_from_db()
     assert delivery.status == "delivered" and len(erp.requests) == 9
+
+
+@override_settings(DEBUG=True)
+def test_prometheus_sees_the_attempts_the_backlog_per_endpoint_and_its_age(api, receiver, client):
+    from prometheus_client import REGISTRY
+
+    def attempts(outcome):
+        return REGISTRY.get_sample_value("portal_webhook_attempts_total", {"outcome": outcome}) or 0
+
+    before = attempts("retry"), attempts("delivered")
+    erp = receiver(500, 200)
+    endpoint = register(api("admin"), erp.url)
+    sale(api("clerk1"))
+    scraped = client.get("/metrics").content.decode()  # loopback, no proxy: the operator
+    assert f'portal_webhook_backlog{{endpoint="{endpoint["id"]}"}} 1.0' in scraped
+    age = [ln for ln in scraped.splitlines() if ln.startswith("portal_webhook_oldest_undelivered_seconds ")]
+    assert age and float(age[0].split()[1]) > 0
+    time_passes(seconds=5)
+    webhooks.send(WebhookDelivery.objects.get().pk)
+    assert (attempts("retry"), attempts("delivered")) == (before[0] + 1, before[1] + 1)
+    scraped = client.get("/metrics").content.decode()
+    assert f'portal_webhook_backlog{{endpoint="{endpoint["id"]}"}} 0.0' in scraped
+    assert "portal_webhook_oldest_undelivered_seconds 0.0" in scraped
