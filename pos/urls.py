@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import desk_views, views
+from . import desk_views, manager_views, views
 
 app_name = "counter"
 urlpatterns = [
@@ -18,8 +18,8 @@ urlpatterns = [
     path("paid-card/", views.paid_card, name="paid-card"),
     path("paid-card/refund/", views.paid_card_refund, name="paid-card-refund"),
     path("today/", views.today, name="today"),
-    path("manager/", views.manager, name="manager"),
-    path("manager/adjustments/<int:request_id>/", views.manager_decide, name="manager-decide"),
+    path("manager/", manager_views.manager, name="manager"),
+    path("manager/adjustments/<int:request_id>/", manager_views.manager_decide, name="manager-decide"),
     path("desk/adjust/", desk_views.adjust, name="desk-adjust"),
     path("desk/", desk_views.desk, name="desk"),
     path("desk/card/", desk_views.bind_card, name="desk-card"),

@@ -62,8 +62,9 @@ def test_clerk_binds_a_card_and_replaces_a_lost_one(live_server, demo_staff, pro
     # the blocked card no longer finds the member; the new one does
     page.fill("#q", STOCK[0])
     page.press("#q", "Enter")
-    page.wait_for_selector('[data-testid="message"]:has-text("挂失")')  # whose it is, not "enrol them?"
-    assert "赵六" in page.get_by_test_id("message").inner_text()
+    # whose it is, not "enrol them?" (the replacement's message said 挂失 too: wait for the owner's name)
+    page.wait_for_selector('[data-testid="message"]:has-text("赵六")')
+    assert "挂失" in page.get_by_test_id("message").inner_text()
     assert not page.locator('[data-testid="member-card"]').count()
     screenshot(page, "counter-lost-card-scanned-1024x768")
     page.fill("#q", STOCK[1])

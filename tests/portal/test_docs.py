@@ -92,7 +92,7 @@ def test_every_outbox_event_and_job_is_listed_with_its_consumers():
     from core import outbox
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
-    text = text[text.index("**Every event and job with its consumers**") : text.index("Sent events are kept")]
+    text = text[text.index("**Every event and job with its consumers**") : text.index("Sent jobs are kept")]
     rows = dict(re.findall(r"^\s*\| `([a-z_.]+)`(?: \(job\))? \| ([^|]+) \|", text, re.M))
     assert set(rows) == set(outbox.EVENT_TYPES) | set(outbox.JOB_TYPES)
     consumers = {
@@ -105,3 +105,6 @@ def test_every_outbox_event_and_job_is_listed_with_its_consumers():
     }
     for event, consumer in consumers.items():
         assert f"`{consumer}`" in rows[event], event
+    from integrations import webhooks
+
+    assert f"| `{webhooks.CONSUMER}` |" in text  # every published type's webhook fan-out (issue 32)
