@@ -36,9 +36,10 @@ def _reset_broker_connections():
 
 
 @pytest.fixture
-def private_broker(tmp_path, monkeypatch):
-    """The app publishes to a redis-server of this test's own (never the shared one)."""
-    server = RedisServer(PORT, tmp_path / "redis.log").start()
+def private_broker(request, tmp_path, monkeypatch):
+    """The app publishes to a redis-server of this test's own (never the shared one), on the port its
+    module names (BROKER_PORT), so that two modules using it never share one."""
+    server = RedisServer(getattr(request.module, "BROKER_PORT", PORT), tmp_path / "redis.log").start()
     url = server.url(0)
     saved = app.conf.broker_url, app.conf.task_always_eager
     monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery reads it before its settings
@@ -54,7 +55,7 @@ def private_broker(tmp_path, monkeypatch):
         server.kill()
 
 
-def start_worker(tmp_path, broker_url: str, name: str) -> subprocess.Popen:
+def start_worker(tmp_path, broker_url: str, name: str, queues: str | None = None) -> subprocess.Popen:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -68,6 +69,7 @@ def start_worker(tmp_path, broker_url: str, name: str) -> subprocess.Popen:
     )
     cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency=2", "--loglevel=INFO"]
     cmd += ["-n", f"{name}{os.getpid()}@%h", "--without-mingle", "--without-gossip"]
+    cmd += ["-Q", queues] if queues else []
     log = (tmp_path / f"{name}.log").open("w")
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
