@@ -32,6 +32,11 @@ def test_a_clerk_sells_the_plus_card_at_the_counter(live_server, demo, demo_staf
     assert page.get_by_test_id("paid-card-buy-points").is_disabled()  # no points yet, and the page says why
     screenshot(page, "counter-plus-offer-1024x768")
     page.click('[data-testid="paid-card-buy-money"]')
+    # issue 31: selling PLUS ¥99 asks first, saying what will happen; nothing is sold until confirmed
+    page.wait_for_selector('[data-testid="confirm"]')
+    assert "99.00" in page.get_by_test_id("confirm").inner_text()
+    assert not page.locator('[data-testid="result-paid-card-cash"]').count()
+    page.click('[data-testid="confirm-yes"]')
     page.wait_for_selector('[data-testid="result-paid-card-cash"]')
     assert page.get_by_test_id("result-paid-card-cash").inner_text() == "¥99.00"
     assert page.get_by_test_id("member-paid-card").inner_text() == "PLUS"

@@ -27,7 +27,9 @@ SETTINGS_VARIABLES = {
     "DB_SERVER_SIDE_BINDING",
     "CACHE_URL",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "WEBHOOK_ENCRYPTION_KEYS",
 }
+FERNET_KEY = "nV1mO3m0f1rC8eNq1pJv0dYkq5v2Yk9a1l0W7xkQ3Zs="  # a Fernet key for the tests (32 bytes, base64)
 
 
 def clean_environ() -> dict:
@@ -138,10 +140,34 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
             "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
             "CACHE_URL": "redis://127.0.0.1:1/1",
             "PORTAL_VAR_DIR": str(tmp_path),
+            "WEBHOOK_ENCRYPTION_KEYS": FERNET_KEY,
         },
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_webhook_secrets_have_no_key_of_their_own(tmp_path):
+    """Issue 32: without WEBHOOK_ENCRYPTION_KEYS the endpoints' secrets are encrypted under SECRET_KEY
+    and lost with it after a rotation: production is told."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **clean_environ(),
+            "DEBUG": "0",
+            "SECRET_KEY": STRONG_SECRET,
+            "ALLOWED_HOSTS": "member.example.com",
+            "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
+            "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+            "CACHE_URL": "redis://127.0.0.1:1/1",
+            "PORTAL_VAR_DIR": str(tmp_path),
+        },
+    )
+    assert "portal.W007" in result.stdout + result.stderr and "WEBHOOK_ENCRYPTION_KEYS" in result.stdout + result.stderr
 
 
 def test_check_deploy_warns_about_a_per_process_cache(tmp_path):
