@@ -10,14 +10,17 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils.translation import gettext_lazy as _
 
-from core.clock import now
+from core import money
+from core.clock import local, now
 from core.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound, OutOfStock
+from core.outbox import send_after_commit
 from membership.models import PointsEntry
 from membership.permissions import can_use_counter
 from membership.services import points
 from membership.services.common import lock_member
 
 from ..models import MallItem, MallOrder
+from ..signals import mall_order_fulfilled, mall_order_placed
 from . import coupons
 
 MSG_QTY = _("Order 1 to 99 of an item.")
@@ -44,6 +47,38 @@ def _take_stock(item: MallItem, qty: int) -> None:
         return
     if not MallItem.objects.filter(pk=item.pk, stock__gte=qty).update(stock=F("stock") - qty):
         raise OutOfStock(field="item")
+
+
+def _announce(signal, order: MallOrder, *, member_no: str, item: MallItem, at: datetime, **fields) -> None:
+    """mall.order_placed / mall.order_fulfilled, in the order's transaction (never the pickup code: it
+    collects the item)."""
+    send_after_commit(
+        signal,
+        order_id=order.pk,
+        member_id=order.member_id,
+        data={
+            "member_no": member_no,
+            "order_no": order.order_no,
+            "item": item.code,
+            "qty": order.qty,
+            "points": order.points_spent,
+            **fields,
+            "occurred_at": local(at).isoformat(),
+        },
+    )
+
+
+def _fulfilled(order: MallOrder, *, member_no: str, item: MallItem) -> None:
+    store = order.fulfilled_store
+    _announce(
+        mall_order_fulfilled,
+        order,
+        member_no=member_no,
+        item=item,
+        at=order.fulfilled_at,
+        store=getattr(store, "code", None),
+        cash=money.text(order.cash_collected or 0),
+    )
 
 
 def order(*, member, item: MallItem, qty: int = 1, idempotency_key: str, at: datetime | None = None) -> MallOrder:
@@ -98,6 +133,15 @@ def order(*, member, item: MallItem, qty: int = 1, idempotency_key: str, at: dat
             idempotency_key=f"mall:{order.order_no}",
             at=at,
         )
+        _announce(
+            mall_order_placed,
+            order,
+            member_no=member.member_no,
+            item=item,
+            at=at,
+            cash=money.text(order.cash_due),
+            gift=False,
+        )
         if item.coupon_template_id:
             for i in range(qty):
                 coupons.grant(
@@ -109,6 +153,7 @@ def order(*, member, item: MallItem, qty: int = 1, idempotency_key: str, at: dat
                 )
             order.status, order.fulfilled_at = MallOrder.Status.FULFILLED, at
             order.save(update_fields=["status", "fulfilled_at"])
+            _fulfilled(order, member_no=member.member_no, item=item)  # a coupon is handed over at once
         return order
 
 
@@ -123,7 +168,7 @@ def gift(*, item: MallItem, member, idempotency_key: str, at: datetime | None = 
             _take_stock(locked, 1)
         except OutOfStock:
             return None
-        return MallOrder.objects.create(
+        given = MallOrder.objects.create(
             order_no=f"G{at:%y%m%d}{secrets.randbelow(10**8):08d}",
             member_id=getattr(member, "pk", member),
             item=locked,
@@ -133,6 +178,9 @@ def gift(*, item: MallItem, member, idempotency_key: str, at: datetime | None = 
             created_at=at,
             idempotency_key=idempotency_key,
         )
+        member_no = getattr(member, "member_no", None) or given.member.member_no
+        _announce(mall_order_placed, given, member_no=member_no, item=locked, at=at, cash="0.00", gift=True)
+        return given
 
 
 def fulfil(*, pickup_code: str, clerk, at: datetime | None = None) -> MallOrder:
@@ -140,7 +188,12 @@ def fulfil(*, pickup_code: str, clerk, at: datetime | None = None) -> MallOrder:
     if not can_use_counter(clerk):
         raise Forbidden(field="store")
     with transaction.atomic():
-        order = MallOrder.objects.select_for_update().filter(pickup_code=(pickup_code or "").strip()).first()
+        order = (
+            MallOrder.objects.select_for_update(of=("self",))
+            .select_related("member", "item")
+            .filter(pickup_code=(pickup_code or "").strip())
+            .first()
+        )
         if order is None:
             raise NotFound(field="pickup_code")
         if order.status == MallOrder.Status.FULFILLED:
@@ -151,6 +204,7 @@ def fulfil(*, pickup_code: str, clerk, at: datetime | None = None) -> MallOrder:
         order.fulfilled_store, order.fulfilled_by = clerk.store, clerk
         order.cash_collected = order.cash_due  # the cash part of a points-plus-cash item, taken now
         order.save(update_fields=["status", "fulfilled_at", "fulfilled_store", "fulfilled_by", "cash_collected"])
+        _fulfilled(order, member_no=order.member.member_no, item=order.item)
         return order
 
 
