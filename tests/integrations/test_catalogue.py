@@ -10,7 +10,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from core import events
@@ -163,7 +163,7 @@ def test_points_expired_by_the_expiry_run_one_insert_per_range(enrol):
         for i, member in enumerate(members):
             give_old_points(member, 10 + i, f"old-{member.pk}")
         feed.new()
-        with CaptureQueriesContext(connection) as queries:
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:  # delivery after commit aside
             points.expire_due()
         inserts = [q["sql"] for q in queries if q["sql"].startswith(f'INSERT INTO "{OutboxEvent._meta.db_table}"')]
         found = feed.data("points.expired")
@@ -317,7 +317,7 @@ def test_a_bulk_grant_writes_its_events_in_one_insert(enrol, campaigns_demo):
     def grant(n: int, batch: str) -> tuple[int, int]:
         members = [enrol() for _ in range(n)]
         feed.new()
-        with CaptureQueriesContext(connection) as queries:
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:  # delivery after commit aside
             issued = coupons.grant_bulk(
                 template=template, source="test", grants=[(m.pk, f"{batch}:{m.pk}") for m in members]
             )
