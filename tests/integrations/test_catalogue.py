@@ -13,7 +13,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from core import events
+from core import events, outbox
 from core.clock import now
 from core.models import OutboxEvent
 from membership.models import Member, PointsEntry, Store
@@ -381,3 +381,16 @@ def test_the_go_live_import_writes_no_events(program):
     assert Member.objects.get(phone="13911110001").sv_principal == Decimal("50.00")
     settle()
     assert events.page()["results"] == []
+
+
+@pytest.mark.django_db
+def test_a_batch_of_more_events_than_one_statement_takes_is_written(on_postgres):
+    """PostgreSQL binds at most 65,535 parameters a statement (server-side binding): 9,000 events of 8
+    columns are two INSERTs, not one refused (an expiry range holds up to 20,000 members)."""
+    from membership import signals
+
+    payloads = [dict(member_id=i, data={"member_no": f"{i:010d}", "points": 1, "balance": 0}) for i in range(9000)]
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        outbox.send_all_after_commit(signals.points_expired, payloads)
+        assert OutboxEvent.objects.filter(type="points.expired").count() == 9000
+    assert len([q for q in queries if q["sql"].startswith(f'INSERT INTO "{OutboxEvent._meta.db_table}"')]) == 2
