@@ -13,8 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from core import money
 from core.clock import local, now
 from core.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound, OutOfStock
-from core.outbox import send_after_commit
-from membership.models import PointsEntry
+from core.outbox import send_after_commit, send_all_after_commit
+from membership.models import Member, PointsEntry
 from membership.permissions import can_use_counter
 from membership.services import points
 from membership.services.common import lock_member
@@ -49,11 +49,10 @@ def _take_stock(item: MallItem, qty: int) -> None:
         raise OutOfStock(field="item")
 
 
-def _announce(signal, order: MallOrder, *, member_no: str, item: MallItem, at: datetime, **fields) -> None:
-    """mall.order_placed / mall.order_fulfilled, in the order's transaction (never the pickup code: it
-    collects the item)."""
-    send_after_commit(
-        signal,
+def _payload(order: MallOrder, *, member_no: str, item: MallItem, at: datetime, **fields) -> dict:
+    """The payload of mall.order_placed / mall.order_fulfilled (never the pickup code: it collects the
+    item)."""
+    return dict(
         order_id=order.pk,
         member_id=order.member_id,
         data={
@@ -66,6 +65,11 @@ def _announce(signal, order: MallOrder, *, member_no: str, item: MallItem, at: d
             "occurred_at": local(at).isoformat(),
         },
     )
+
+
+def _announce(signal, order: MallOrder, **fields) -> None:
+    """The event in the order's transaction."""
+    send_after_commit(signal, **_payload(order, **fields))
 
 
 def _fulfilled(order: MallOrder, *, member_no: str, item: MallItem) -> None:
@@ -159,27 +163,51 @@ def order(*, member, item: MallItem, qty: int = 1, idempotency_key: str, at: dat
 
 def gift(*, item: MallItem, member, idempotency_key: str, at: datetime | None = None) -> MallOrder | None:
     """A mall item given by a scene: no points, stock reserved, picked up at the counter."""
-    if existing := MallOrder.objects.filter(idempotency_key=idempotency_key).first():
-        return existing
+    return gifts(item=item, members=[(getattr(member, "pk", member), idempotency_key)], at=at)[0]
+
+
+def gifts(*, item: MallItem, members, at: datetime | None = None) -> list[MallOrder | None]:
+    """The item given to each of `members` [(member id, idempotency key)] (a scene's batch), in one
+    transaction: the same key gives back the same order, None once the stock is out; the new orders'
+    mall.order_placed in one INSERT."""
     at = at or now()
     with transaction.atomic():
+        existing = {
+            o.idempotency_key: o for o in MallOrder.objects.filter(idempotency_key__in=[k for _m, k in members])
+        }
         locked = MallItem.objects.select_for_update().get(pk=item.pk)
-        try:
-            _take_stock(locked, 1)
-        except OutOfStock:
-            return None
-        given = MallOrder.objects.create(
-            order_no=f"G{at:%y%m%d}{secrets.randbelow(10**8):08d}",
-            member_id=getattr(member, "pk", member),
-            item=locked,
-            qty=1,
-            points_spent=0,
-            pickup_code=_pickup_code(),
-            created_at=at,
-            idempotency_key=idempotency_key,
-        )
-        member_no = getattr(member, "member_no", None) or given.member.member_no
-        _announce(mall_order_placed, given, member_no=member_no, item=locked, at=at, cash="0.00", gift=True)
+        given, new = [], []
+        for member_id, key in members:
+            if key in existing:
+                given.append(existing[key])
+                continue
+            try:
+                _take_stock(locked, 1)
+            except OutOfStock:
+                given.append(None)
+                continue
+            order = MallOrder.objects.create(
+                order_no=f"G{at:%y%m%d}{secrets.randbelow(10**8):08d}",
+                member_id=member_id,
+                item=locked,
+                qty=1,
+                points_spent=0,
+                pickup_code=_pickup_code(),
+                created_at=at,
+                idempotency_key=key,
+            )
+            existing[key] = order
+            given.append(order)
+            new.append(order)
+        if new:
+            member_no = dict(Member.objects.filter(pk__in={o.member_id for o in new}).values_list("pk", "member_no"))
+            send_all_after_commit(
+                mall_order_placed,
+                [
+                    _payload(o, member_no=member_no[o.member_id], item=locked, at=at, cash="0.00", gift=True)
+                    for o in new
+                ],
+            )
         return given
 
 

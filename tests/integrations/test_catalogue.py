@@ -394,3 +394,38 @@ def test_a_batch_of_more_events_than_one_statement_takes_is_written(on_postgres)
         outbox.send_all_after_commit(signals.points_expired, payloads)
         assert OutboxEvent.objects.filter(type="points.expired").count() == 9000
     assert len([q for q in queries if q["sql"].startswith(f'INSERT INTO "{OutboxEvent._meta.db_table}"')]) == 2
+
+
+def test_a_scenes_gift_items_are_placed_orders_written_in_one_insert(enrol, campaigns_demo):
+    from campaigns.models import MallItem
+    from campaigns.services import mall
+
+    mug, feed = MallItem.objects.get(code="MUG"), Feed()
+
+    def give(n: int, batch: str) -> int:
+        members = [enrol() for _ in range(n)]
+        feed.new()
+        keys = [(m.pk, f"{batch}:{m.pk}") for m in members]
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            orders = mall.gifts(item=mug, members=keys)
+        assert mall.gifts(item=mug, members=keys) == orders  # given again: the same orders, no event
+        found = feed.data("mall.order_placed")
+        assert sorted(found, key=lambda d: d["order_no"]) == sorted(
+            (
+                {
+                    "member_no": m.member_no,
+                    "order_no": o.order_no,
+                    "item": "MUG",
+                    "qty": 1,
+                    "points": 0,
+                    "cash": "0.00",
+                    "gift": True,
+                    "occurred_at": "T",
+                }
+                for m, o in zip(members, orders)
+            ),
+            key=lambda d: d["order_no"],
+        )
+        return len([q for q in queries if q["sql"].startswith(f'INSERT INTO "{OutboxEvent._meta.db_table}"')])
+
+    assert give(2, "a") == give(5, "b") == 1
