@@ -10,6 +10,7 @@ class CampaignsConfig(AppConfig):
         from membership import hooks, signals
 
         from . import checks, tasks  # noqa: F401 (the deploy check of the programme's configuration)
+        from . import signals as campaign_events  # noqa: F401 (registers coupon.* and mall.* with the outbox)
         from .services import scenes
 
         hooks.register_earn_multiplier(scenes.campaign_multiplier)

@@ -121,13 +121,18 @@ def record(event_type: str, payload: dict):
     return event
 
 
+# rows per INSERT of record_many: PostgreSQL takes at most 65,535 parameters a statement with
+# server-side binding (portal/settings/database.py), 8 a row; a batch of 20,000 (an expiry range) is 4
+ROWS_PER_INSERT = 5000
+
+
 def record_many(event_type: str, payloads) -> list:
     from core.models import OutboxEvent
 
     at = timezone.now()
     events = [_new(event_type, p, at) for p in payloads]
     if events:
-        OutboxEvent.objects.bulk_create(events)
+        OutboxEvent.objects.bulk_create(events, batch_size=ROWS_PER_INSERT)
         transaction.on_commit(lambda: deliver(events))
     return events
 

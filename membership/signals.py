@@ -17,6 +17,14 @@ tier_changed = Signal()  # event_id, member_id, from_tier_id, to_tier_id, reason
 purchase_recorded = Signal()  # event_id, purchase_id, member_id, referred
 points_expiring = Signal()  # event_id, member_id, points, expires_at (ISO 8601)
 return_recorded = Signal()  # event_id, return_id, purchase_id, member_id, amount (string)
+# published only (events.md's catalogue: `data` is the payload; no receiver in the portal yet)
+member_merged = Signal()  # event_id, member_id, merged_member_id
+member_closed = Signal()  # event_id, member_id
+points_adjusted = Signal()  # event_id, member_id, entry_id
+points_expired = Signal()  # event_id, member_id
+stored_value_topped_up = Signal()  # event_id, member_id, entry_id
+stored_value_refunded = Signal()  # event_id, member_id, entry_id, topup_id
+paid_card_purchased = Signal()  # event_id, member_id, paid_card_id
 
 # the stable event types of the outbox (webhooks will publish these names), registered with the
 # outbox's event-type registry (core.outbox) when this module is imported (MembershipConfig.ready)
@@ -26,6 +34,13 @@ for _name, _signal in {
     "purchase.recorded": purchase_recorded,
     "points.expiring": points_expiring,
     "return.recorded": return_recorded,
+    "member.merged": member_merged,
+    "member.closed": member_closed,
+    "points.adjusted": points_adjusted,
+    "points.expired": points_expired,
+    "stored_value.topped_up": stored_value_topped_up,
+    "stored_value.refunded": stored_value_refunded,
+    "paid_card.purchased": paid_card_purchased,
 }.items():
     outbox.register_event(_name, _signal)
 

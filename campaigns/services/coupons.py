@@ -9,8 +9,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from core.clock import now
+from core import money
+from core.clock import local, now
 from core.errors import CouponInvalid, Forbidden, Invalid, LimitReached
+from core.outbox import send_after_commit, send_all_after_commit
+from membership.models import Member
 from membership.permissions import is_hq
 from membership.services import pricing
 from membership.services.common import audit
@@ -18,6 +21,7 @@ from membership.services.pricing import CouponTerms
 
 from .. import selectors
 from ..models import Coupon, CouponTemplate
+from ..signals import coupon_issued, coupon_redeemed
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 MSG_UNKNOWN = _("No such coupon.")
@@ -43,6 +47,30 @@ def validity(template: CouponTemplate, at: datetime, valid_days: int | None = No
     else:
         end = None
     return start, end
+
+
+def _time(at: datetime | None) -> str | None:
+    return local(at).isoformat() if at else None
+
+
+def _issued(coupons, template: CouponTemplate, member_no: dict) -> list[dict]:
+    """The coupon.issued payloads of coupons of one template (`member_no`: member id → number)."""
+    return [
+        dict(
+            coupon_id=c.pk,
+            member_id=c.member_id,
+            data={
+                "member_no": member_no[c.member_id],
+                "coupon": c.code,
+                "template": template.code,
+                "source": c.source,
+                "valid_from": _time(c.valid_from),
+                "valid_until": _time(c.valid_until),
+                "occurred_at": _time(c.granted_at),
+            },
+        )
+        for c in coupons
+    ]
 
 
 def grant(
@@ -71,7 +99,7 @@ def grant(
         for _attempt in range(5):
             try:
                 with transaction.atomic():
-                    return Coupon.objects.create(
+                    coupon = Coupon.objects.create(
                         template=template,
                         member_id=getattr(member, "pk", member),
                         code=_code(),
@@ -84,6 +112,12 @@ def grant(
             except IntegrityError:
                 if existing := Coupon.objects.filter(idempotency_key=idempotency_key).first():
                     return existing
+                continue
+            number = getattr(member, "member_no", None) or Member.objects.values_list("member_no", flat=True).get(
+                pk=coupon.member_id
+            )
+            send_after_commit(coupon_issued, **_issued([coupon], template, {coupon.member_id: number})[0])
+            return coupon
         raise RuntimeError("could not draw a free coupon code")
 
 
@@ -114,7 +148,7 @@ def grant_bulk(
             c = _code()
             if c not in taken and c not in codes and not Coupon.objects.filter(code=c).exists():
                 codes.append(c)
-        Coupon.objects.bulk_create(
+        issued = Coupon.objects.bulk_create(
             [
                 Coupon(
                     template=locked,
@@ -130,6 +164,8 @@ def grant_bulk(
             ]
         )
         CouponTemplate.objects.filter(pk=locked.pk).update(issued=F("issued") + len(todo))
+        member_no = dict(Member.objects.filter(pk__in={m for m, _k in todo}).values_list("pk", "member_no"))
+        send_all_after_commit(coupon_issued, _issued(issued, locked, member_no))  # one INSERT for the batch
         return len(todo)
 
 
@@ -171,11 +207,13 @@ def check(
         raise CouponInvalid(MSG_STORE, field="coupon_code")
     if amount is not None:
         discount_for(coupon, amount)
+    coupon.member = member  # its owner, known: mark_used's event names it without a query
     return coupon
 
 
 def mark_used(coupon: Coupon, *, discount: Decimal, store, sale_ref: str, at: datetime | None = None) -> None:
-    """Record a coupon (locked by check(lock=True) in the sale's transaction) as used on a sale."""
+    """Record a coupon (locked by check(lock=True) in the sale's transaction) as used on a sale, and
+    coupon.redeemed in that transaction."""
     coupon.status, coupon.used_at, coupon.used_store, coupon.used_sale_ref, coupon.discount = (
         Coupon.Status.USED,
         at or now(),
@@ -184,6 +222,20 @@ def mark_used(coupon: Coupon, *, discount: Decimal, store, sale_ref: str, at: da
         discount,
     )
     coupon.save(update_fields=["status", "used_at", "used_store", "used_sale_ref", "discount"])
+    send_after_commit(
+        coupon_redeemed,
+        coupon_id=coupon.pk,
+        member_id=coupon.member_id,
+        data={
+            "member_no": coupon.member.member_no,
+            "coupon": coupon.code,
+            "template": coupon.template.code,
+            "store": store.code,
+            "receipt_no": sale_ref,
+            "discount": money.text(discount),
+            "occurred_at": _time(coupon.used_at),
+        },
+    )
 
 
 def usable(member, store, at: datetime | None = None) -> list[Coupon]:

@@ -10,14 +10,17 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils.translation import gettext_lazy as _
 
-from core.clock import now
+from core import money
+from core.clock import local, now
 from core.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound, OutOfStock
-from membership.models import PointsEntry
+from core.outbox import send_after_commit, send_all_after_commit
+from membership.models import Member, PointsEntry
 from membership.permissions import can_use_counter
 from membership.services import points
 from membership.services.common import lock_member
 
 from ..models import MallItem, MallOrder
+from ..signals import mall_order_fulfilled, mall_order_placed
 from . import coupons
 
 MSG_QTY = _("Order 1 to 99 of an item.")
@@ -44,6 +47,42 @@ def _take_stock(item: MallItem, qty: int) -> None:
         return
     if not MallItem.objects.filter(pk=item.pk, stock__gte=qty).update(stock=F("stock") - qty):
         raise OutOfStock(field="item")
+
+
+def _payload(order: MallOrder, *, member_no: str, item: MallItem, at: datetime, **fields) -> dict:
+    """The payload of mall.order_placed / mall.order_fulfilled (never the pickup code: it collects the
+    item)."""
+    return dict(
+        order_id=order.pk,
+        member_id=order.member_id,
+        data={
+            "member_no": member_no,
+            "order_no": order.order_no,
+            "item": item.code,
+            "qty": order.qty,
+            "points": order.points_spent,
+            **fields,
+            "occurred_at": local(at).isoformat(),
+        },
+    )
+
+
+def _announce(signal, order: MallOrder, **fields) -> None:
+    """The event in the order's transaction."""
+    send_after_commit(signal, **_payload(order, **fields))
+
+
+def _fulfilled(order: MallOrder, *, member_no: str, item: MallItem) -> None:
+    store = order.fulfilled_store
+    _announce(
+        mall_order_fulfilled,
+        order,
+        member_no=member_no,
+        item=item,
+        at=order.fulfilled_at,
+        store=getattr(store, "code", None),
+        cash=money.text(order.cash_collected or 0),
+    )
 
 
 def order(*, member, item: MallItem, qty: int = 1, idempotency_key: str, at: datetime | None = None) -> MallOrder:
@@ -98,6 +137,15 @@ def order(*, member, item: MallItem, qty: int = 1, idempotency_key: str, at: dat
             idempotency_key=f"mall:{order.order_no}",
             at=at,
         )
+        _announce(
+            mall_order_placed,
+            order,
+            member_no=member.member_no,
+            item=item,
+            at=at,
+            cash=money.text(order.cash_due),
+            gift=False,
+        )
         if item.coupon_template_id:
             for i in range(qty):
                 coupons.grant(
@@ -109,30 +157,58 @@ def order(*, member, item: MallItem, qty: int = 1, idempotency_key: str, at: dat
                 )
             order.status, order.fulfilled_at = MallOrder.Status.FULFILLED, at
             order.save(update_fields=["status", "fulfilled_at"])
+            _fulfilled(order, member_no=member.member_no, item=item)  # a coupon is handed over at once
         return order
 
 
 def gift(*, item: MallItem, member, idempotency_key: str, at: datetime | None = None) -> MallOrder | None:
     """A mall item given by a scene: no points, stock reserved, picked up at the counter."""
-    if existing := MallOrder.objects.filter(idempotency_key=idempotency_key).first():
-        return existing
+    return gifts(item=item, members=[(getattr(member, "pk", member), idempotency_key)], at=at)[0]
+
+
+def gifts(*, item: MallItem, members, at: datetime | None = None) -> list[MallOrder | None]:
+    """The item given to each of `members` [(member id, idempotency key)] (a scene's batch), in one
+    transaction: the same key gives back the same order, None once the stock is out; the new orders'
+    mall.order_placed in one INSERT."""
     at = at or now()
     with transaction.atomic():
+        existing = {
+            o.idempotency_key: o for o in MallOrder.objects.filter(idempotency_key__in=[k for _m, k in members])
+        }
         locked = MallItem.objects.select_for_update().get(pk=item.pk)
-        try:
-            _take_stock(locked, 1)
-        except OutOfStock:
-            return None
-        return MallOrder.objects.create(
-            order_no=f"G{at:%y%m%d}{secrets.randbelow(10**8):08d}",
-            member_id=getattr(member, "pk", member),
-            item=locked,
-            qty=1,
-            points_spent=0,
-            pickup_code=_pickup_code(),
-            created_at=at,
-            idempotency_key=idempotency_key,
-        )
+        given, new = [], []
+        for member_id, key in members:
+            if key in existing:
+                given.append(existing[key])
+                continue
+            try:
+                _take_stock(locked, 1)
+            except OutOfStock:
+                given.append(None)
+                continue
+            order = MallOrder.objects.create(
+                order_no=f"G{at:%y%m%d}{secrets.randbelow(10**8):08d}",
+                member_id=member_id,
+                item=locked,
+                qty=1,
+                points_spent=0,
+                pickup_code=_pickup_code(),
+                created_at=at,
+                idempotency_key=key,
+            )
+            existing[key] = order
+            given.append(order)
+            new.append(order)
+        if new:
+            member_no = dict(Member.objects.filter(pk__in={o.member_id for o in new}).values_list("pk", "member_no"))
+            send_all_after_commit(
+                mall_order_placed,
+                [
+                    _payload(o, member_no=member_no[o.member_id], item=locked, at=at, cash="0.00", gift=True)
+                    for o in new
+                ],
+            )
+        return given
 
 
 def fulfil(*, pickup_code: str, clerk, at: datetime | None = None) -> MallOrder:
@@ -140,7 +216,12 @@ def fulfil(*, pickup_code: str, clerk, at: datetime | None = None) -> MallOrder:
     if not can_use_counter(clerk):
         raise Forbidden(field="store")
     with transaction.atomic():
-        order = MallOrder.objects.select_for_update().filter(pickup_code=(pickup_code or "").strip()).first()
+        order = (
+            MallOrder.objects.select_for_update(of=("self",))
+            .select_related("member", "item")
+            .filter(pickup_code=(pickup_code or "").strip())
+            .first()
+        )
         if order is None:
             raise NotFound(field="pickup_code")
         if order.status == MallOrder.Status.FULFILLED:
@@ -151,6 +232,7 @@ def fulfil(*, pickup_code: str, clerk, at: datetime | None = None) -> MallOrder:
         order.fulfilled_store, order.fulfilled_by = clerk.store, clerk
         order.cash_collected = order.cash_due  # the cash part of a points-plus-cash item, taken now
         order.save(update_fields=["status", "fulfilled_at", "fulfilled_store", "fulfilled_by", "cash_collected"])
+        _fulfilled(order, member_no=order.member.member_no, item=order.item)
         return order
 
 

@@ -209,15 +209,13 @@ def _apply(
             grants=[(g.member_id, f"scene:{scene.pk}:{g.occurrence}:{g.member_id}:{template.pk}") for g in grants],
         )
     if package.mall_item_id:
-        from .mall import gift
+        from .mall import gifts
 
-        for g in grants:
-            gift(
-                item=package.mall_item,
-                member=g.member_id,
-                at=at,
-                idempotency_key=f"scene:{scene.pk}:{g.occurrence}:{g.member_id}:gift",
-            )
+        gifts(
+            item=package.mall_item,
+            members=[(g.member_id, f"scene:{scene.pk}:{g.occurrence}:{g.member_id}:gift") for g in grants],
+            at=at,
+        )
 
 
 def _tell(scene: Scene, grants: list[SceneGrant], at: datetime) -> None:

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
-from core.clock import now
+from core.clock import local, now
 from core.errors import Forbidden, Invalid, NotFound, PhoneTaken
 from core.models import LoginThrottle
 from core.outbox import send_after_commit
@@ -31,7 +31,7 @@ from ..models import (
     StoredValueEntry,
 )
 from ..permissions import can_manage_members
-from ..signals import member_enrolled
+from ..signals import member_closed, member_enrolled, member_merged
 from . import cards, points, tiers
 from .common import audit, lock_member
 
@@ -270,6 +270,16 @@ def merge(*, source, target, acting_user, reason: str = "") -> Member:
         for mover in hooks.member_merge_movers:
             mover(source, target)
         audit("member.merge", member=target, operator=acting_user, merged=source.member_no, reason=reason)
+        send_after_commit(
+            member_merged,
+            member_id=target.pk,
+            merged_member_id=source.pk,
+            data={
+                "member_no": target.member_no,
+                "merged_member_no": source.member_no,
+                "occurred_at": local(now()).isoformat(),
+            },
+        )
         return target
 
 
@@ -331,6 +341,11 @@ def close(*, member, reason: str, acting_user) -> Member:
         for eraser in hooks.member_close_erasers:
             eraser(member)
         audit("member.close", member=member, operator=acting_user, reason=reason)
+        send_after_commit(
+            member_closed,
+            member_id=member.pk,
+            data={"member_no": member.member_no, "occurred_at": local(at).isoformat()},
+        )
         return member
 
 

@@ -13,13 +13,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from core.clock import now
+from core import money
+from core.clock import local, now
 from core.errors import Forbidden, Invalid, NotFound
 from core.money import CENT
+from core.outbox import send_after_commit
 
 from .. import config
 from ..models import Member, PaidCard, PaidCardProduct, PointsEntry
 from ..permissions import can_manage_members
+from ..signals import paid_card_purchased
 from . import points
 from .common import audit, lock_member
 
@@ -121,6 +124,22 @@ def buy(
             product=product.code,
             pay_with=pay_with,
             until=card.ends_at.isoformat(),
+        )
+        send_after_commit(
+            paid_card_purchased,
+            member_id=member.pk,
+            paid_card_id=card.pk,
+            data={
+                "member_no": member.member_no,
+                "product": product.code,
+                "valid_from": local(card.starts_at).isoformat(),
+                "valid_until": local(card.ends_at).isoformat(),
+                "price": money.text(card.paid_amount),
+                "points": card.paid_points,
+                "renewal": current is not None,
+                "store": getattr(store, "code", None),
+                "occurred_at": local(at).isoformat(),
+            },
         )
         return card
 

@@ -14,12 +14,12 @@ from django.utils.translation import gettext_lazy as _
 from core import rows
 from core.clock import day_start, local, now, tz
 from core.errors import Forbidden, InsufficientPoints, Invalid
-from core.outbox import send_all_after_commit
+from core.outbox import send_after_commit, send_all_after_commit
 
 from .. import config
 from ..models import ExpiryNotice, ExpiryPolicy, Member, PointsEntry, ProgramSettings, User
 from ..permissions import can_adjust_points
-from ..signals import points_expiring
+from ..signals import points_adjusted, points_expired, points_expiring
 from .common import audit, lock_member
 
 Kind, Source = PointsEntry.Kind, PointsEntry.Source
@@ -195,7 +195,27 @@ def _expire_member_due(member: Member, at: datetime) -> int:
         balance_after=member.points_balance,
         remaining=0,
     )
+    _announce_expired([(member.pk, member.member_no, total, member.points_balance)], at)
     return total
+
+
+def _announce_expired(expired, at: datetime) -> None:
+    """points.expired for each (member id, member number, points expired, balance after), one INSERT."""
+    send_all_after_commit(
+        points_expired,
+        [
+            dict(
+                member_id=member_id,
+                data={
+                    "member_no": member_no,
+                    "points": total,
+                    "balance": balance,
+                    "occurred_at": local(at).isoformat(),
+                },
+            )
+            for member_id, member_no, total, balance in expired
+        ],
+    )
 
 
 def reward_profile_locked(member: Member, *, at: datetime, program: ProgramSettings) -> int:
@@ -443,6 +463,18 @@ def adjust(
             entry = debit_locked(member, amount=-points, kind=Kind.ADJUST, source=Source.MANUAL, at=at, **fields)
         _save_balances(member)
         audit("points.adjust", member=member, operator=acting_user, points=points, reason=reason.strip())
+        send_after_commit(
+            points_adjusted,
+            member_id=member.pk,
+            entry_id=entry.pk,
+            data={
+                "member_no": member.member_no,
+                "points": points,
+                "balance": member.points_balance,
+                "store": getattr(fields["store"], "code", None),
+                "occurred_at": local(at).isoformat(),
+            },
+        )
         return entry
 
 
@@ -501,7 +533,8 @@ def _expire_range_postgresql(lo: int, hi: int, locked: list[int], at: datetime) 
     entry per member with the balance after. Only the members locked above are touched: every
     writer of lots locks the member first, so their lots cannot change under this statement (a
     member that became due since the lock is left for the next run). Each part finds its rows
-    through the member-id range, never by scanning the whole ledger."""
+    through the member-id range, never by scanning the whole ledger. It returns each member's total and
+    new balance, published as points.expired in one INSERT."""
     entries, members = _table(PointsEntry), _table(Member)
     lot_due = (
         "member_id BETWEEN %(lo)s AND %(hi)s AND member_id = ANY(%(locked)s)"
@@ -514,23 +547,33 @@ def _expire_range_postgresql(lo: int, hi: int, locked: list[int], at: datetime) 
             f" zeroed AS (UPDATE {entries} SET remaining = 0 WHERE {lot_due} RETURNING 1),"
             f" lowered AS (UPDATE {members} m SET points_balance = m.points_balance - due.total FROM due"
             f" WHERE m.id = due.member_id AND m.id BETWEEN %(lo)s AND %(hi)s"
-            f" RETURNING m.id, m.points_balance, due.total),"
+            f" RETURNING m.id, m.member_no, m.points_balance, due.total),"
             f" written AS (INSERT INTO {entries} (member_id, amount, kind, source, source_ref, reason, created_at,"
             f" balance_after, remaining, pending, flagged)"
             f" SELECT id, -total, %(kind)s, %(source)s, '', '', %(at)s, points_balance, 0, false, false FROM lowered)"
-            f" SELECT count(*) FROM zeroed",
+            f" SELECT id, member_no, total, points_balance, (SELECT count(*) FROM zeroed) FROM lowered",
             {"lo": lo, "hi": hi, "locked": locked, "at": at, "kind": Kind.EXPIRE, "source": Source.EXPIRY},
         )
-        return cur.fetchone()[0]
+        expired = cur.fetchall()
+    _announce_expired([row[:4] for row in expired], at)
+    return expired[0][4] if expired else 0
 
 
 def _expire_range_portable(lo: int, hi: int, at: datetime) -> int:
-    """Three set-based statements (any database; SQLite's write lock serialises writers anyway)."""
+    """Four set-based statements (any database; SQLite's write lock serialises writers anyway): the
+    members' totals (for points.expired), the expire entries, the balances, the lots."""
     entries, members = _table(PointsEntry), _table(Member)
     lot_due = "l.remaining > 0 AND l.pending = %s AND l.expires_at <= %s"
     at_db = connection.ops.adapt_datetimefield_value(at)
     due_params = [False, at_db]
     with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT l.member_id, m.member_no, SUM(l.remaining), m.points_balance - SUM(l.remaining)"  # nosec B608
+            f" FROM {entries} l JOIN {members} m ON m.id = l.member_id"
+            f" WHERE l.member_id BETWEEN %s AND %s AND {lot_due} GROUP BY l.member_id, m.member_no, m.points_balance",
+            [lo, hi, *due_params],
+        )
+        _announce_expired(cur.fetchall(), at)
         cur.execute(
             f"INSERT INTO {entries} (member_id, amount, kind, source, source_ref, reason, created_at,"  # nosec B608
             f" balance_after, remaining, pending, flagged)"

@@ -14,13 +14,16 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from core import lockout
-from core.clock import now
+from core import money as money_text
+from core.clock import local, now
 from core.errors import Forbidden, InsufficientStoredValue, Invalid, NotFound, PinLocked
 from core.money import in_cents, money
+from core.outbox import send_after_commit
 
 from .. import config
 from ..models import Member, PointsEntry, ProgramSettings, StoredValueEntry, StoredValuePayOrder, TopUpPlan
 from ..permissions import may_refund_top_up
+from ..signals import stored_value_refunded, stored_value_topped_up
 from . import points
 from .common import audit, lock_member
 
@@ -143,7 +146,39 @@ def top_up(
                 idempotency_key=f"topup:{entry.pk}:points",
             )
             member.save(update_fields=["points_balance", "points_pending", "points_flagged"])
+        _announce(
+            stored_value_topped_up,
+            entry,
+            member,
+            amount,
+            bonus,
+            points_added,
+            topup_id=topup_ref(entry.pk),
+            plan=plan.code if plan else None,
+        )
         return TopUpResult(entry, amount, bonus, member.sv_principal, member.sv_bonus, points_added)
+
+
+def _announce(signal, entry: StoredValueEntry, member: Member, amount, bonus, points_: int, **fields) -> None:
+    """stored_value.topped_up / .refunded: the money (principal) and bonus moved, as positive amounts;
+    `points`: the plan's bonus points given (or taken back); `topup_id`: the API's name of the top-up."""
+    store = entry.store or getattr(entry.topup, "store", None)
+    send_after_commit(
+        signal,
+        member_id=member.pk,
+        entry_id=entry.pk,
+        data={
+            "member_no": member.member_no,
+            "store": getattr(store, "code", None),
+            "amount": money_text.text(amount),
+            "bonus": money_text.text(bonus),
+            "points": points_,
+            **fields,
+            "principal_balance": money_text.text(member.sv_principal),
+            "bonus_balance": money_text.text(member.sv_bonus),
+            "occurred_at": local(entry.created_at).isoformat(),
+        },
+    )
 
 
 def _bonus_points(topup: StoredValueEntry) -> int:
@@ -348,6 +383,7 @@ def refund_top_up(*, topup: StoredValueEntry, acting_user=None, store=None) -> S
             principal=str(principal),
             bonus=str(bonus),
         )
+        _announce(stored_value_refunded, entry, member, principal, bonus, given, topup_id=topup_ref(topup.pk))
         return entry
 
 
