@@ -270,16 +270,12 @@ def merge(*, source, target, acting_user, reason: str = "") -> Member:
         for mover in hooks.member_merge_movers:
             mover(source, target)
         audit("member.merge", member=target, operator=acting_user, merged=source.member_no, reason=reason)
-        send_after_commit(
-            member_merged,
-            member_id=target.pk,
-            merged_member_id=source.pk,
-            data={
-                "member_no": target.member_no,
-                "merged_member_no": source.member_no,
-                "occurred_at": local(now()).isoformat(),
-            },
-        )
+        data = {
+            "member_no": target.member_no,
+            "merged_member_no": source.member_no,
+            "occurred_at": local(now()).isoformat(),
+        }
+        send_after_commit(member_merged, member_id=target.pk, merged_member_id=source.pk, data=data)
         return target
 
 

@@ -125,23 +125,24 @@ def buy(
             pay_with=pay_with,
             until=card.ends_at.isoformat(),
         )
-        send_after_commit(
-            paid_card_purchased,
-            member_id=member.pk,
-            paid_card_id=card.pk,
-            data={
-                "member_no": member.member_no,
-                "product": product.code,
-                "valid_from": local(card.starts_at).isoformat(),
-                "valid_until": local(card.ends_at).isoformat(),
-                "price": money.text(card.paid_amount),
-                "points": card.paid_points,
-                "renewal": current is not None,
-                "store": getattr(store, "code", None),
-                "occurred_at": local(at).isoformat(),
-            },
-        )
+        data = _purchased(member, product, card, renewal=current is not None, store=store, at=at)
+        send_after_commit(paid_card_purchased, member_id=member.pk, paid_card_id=card.pk, data=data)
         return card
+
+
+def _purchased(member, product, card, *, renewal: bool, store, at) -> dict:
+    """paid_card.purchased's public fields (../shared/spec/events.md)."""
+    return {
+        "member_no": member.member_no,
+        "product": product.code,
+        "valid_from": local(card.starts_at).isoformat(),
+        "valid_until": local(card.ends_at).isoformat(),
+        "price": money.text(card.paid_amount),
+        "points": card.paid_points,
+        "renewal": renewal,
+        "store": getattr(store, "code", None),
+        "occurred_at": local(at).isoformat(),
+    }
 
 
 def refund(*, member, acting_user, store=None, at: datetime | None = None) -> Refund:
