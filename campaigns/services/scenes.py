@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
@@ -380,6 +380,11 @@ def _for_member(kind: str, member_id: int, occurrence_for, at: datetime) -> list
                 continue
             with transaction.atomic():  # a scene that fails rolls back alone
                 results.append(grant_batch(scene, occurrence, [member_id], at=at, window_ends=window_ends))
+        except (OperationalError, InterfaceError):
+            # the database, not the scene (a deadlock, a lock timeout, a lost connection): skipping it
+            # would commit the event's receipt without the benefit, never to be tried again; raised, the
+            # whole handling rolls back with its receipt and the event is handled again (issue 32)
+            raise
         except Exception as exc:
             skipped(scene, kind, exc)
     return results

@@ -111,3 +111,42 @@ def test_a_half_filled_scene_written_past_validation_stops_nothing(
     scenes.run_daily(on=date(today.year, today.month, min(today.day, 28)) + timedelta(days=1))
     broken.refresh_from_db()
     assert broken.last_error == "" and broken.last_error_at is None
+
+
+def test_a_database_failure_in_a_scene_is_not_skipped_but_fails_the_handling_so_it_is_done_again(
+    program, enrol, monkeypatch
+):
+    """A broken scene is skipped so the others go on; a database failure inside one (a deadlock, a lock
+    timeout, a lost connection) is not the scene's fault: skipped, the welcome coupon was lost for good,
+    the event's receipt committing without it. It fails the handling instead, receipt and all, and the
+    redelivered event grants it once."""
+    from django.db import OperationalError
+
+    from campaigns import tasks
+    from campaigns.models import CouponTemplate
+    from core import outbox
+    from core.models import EventReceipt
+
+    template = CouponTemplate.objects.create(code="WELCOME10", name="迎新券", value="10.00", threshold="50.00")
+    package = BenefitPackage.objects.create(name="迎新礼", bonus_points=50)
+    package.coupons.add(template)
+    Scene.objects.create(name="迎新", kind="welcome", package=package)
+    member = enrol(phone="13800138002")
+    real = scenes.grant_batch
+    calls = {"n": 0}
+
+    def deadlocked(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("deadlock detected")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scenes, "grant_batch", deadlocked)
+    event_id = "6f1c2a4e-0000-4000-8000-000000000001"
+    with pytest.raises(OperationalError):
+        tasks.member_enrolled(member.pk, event_id=event_id)
+    assert not EventReceipt.objects.filter(event_id=event_id).exists()  # not marked handled
+    assert tasks.member_enrolled(member.pk, event_id=event_id) == 1  # handled again: the coupon
+    assert tasks.member_enrolled(member.pk, event_id=event_id) == 0  # and once
+    assert SceneGrant.objects.filter(member=member).count() == 1
+    assert outbox.confirmed(tasks.MEMBER_ENROLLED, event_id)

@@ -14,13 +14,17 @@ from core import events, outbox
 from core.errors import Invalid
 from core.models import OutboxEvent
 
+from .test_catalogue import settle
+
 # the feed serves only what transactions older than every running one wrote: a test's own open
 # transaction would hide everything, so these commit as the tills do
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def follow(client, **params) -> tuple[list[dict], str | None]:
-    """Every event after `after`, page by page as an integrator follows next_cursor."""
+    """Every event after `after`, page by page as an integrator follows next_cursor (once the
+    transactions running now, other sessions' included, have ended: the feed's horizon)."""
+    settle()
     seen, cursor = [], params.pop("after", None)
     while True:
         query = {**params, **({"after": cursor} if cursor else {})}
@@ -110,6 +114,7 @@ def test_internal_jobs_and_events_without_public_data_are_not_published(enrol):
     with transaction.atomic():
         outbox.record("notification.queued", {"notification_id": 1})
         outbox.record("points.expiring", {"member_id": 1, "points": 5, "expires_at": "2027-01-01"})
+    settle()
     assert [e["type"] for e in events.page()["results"]] == ["member.enrolled"]
 
 
