@@ -19,6 +19,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 # Compiled with Babel, so no system gettext is needed to run or test.
 messages: $(VENV)/.runtime
 	$(BIN)/pybabel -q compile -d locale -D django
+	$(BIN)/pybabel -q compile -d locale -D djangojs
 
 makemessages: $(VENV)/.runtime
 	$(PY) manage.py makemessages -l zh_Hans --ignore '.venv/*' --ignore 'var/*' --no-obsolete

@@ -24,3 +24,4 @@ if [ "$out" != "locale" ]; then
   (cd locale && find . -name '*.po' -exec sh -c 'mkdir -p "$1/$(dirname "$2")" && cp "$2" "$1/$2"' _ "$out" {} \;)
 fi
 "$PYTHON" -m babel.messages.frontend -q compile -d "$out" -D django
+"$PYTHON" -m babel.messages.frontend -q compile -d "$out" -D djangojs

@@ -47,3 +47,23 @@ def test_ledger_columns_and_third_party_admins_are_chinese(signed_in, enrol, dem
     log = zh(admin, "/admin/auditlog/logentry/")  # the program's tiers and plans, created by the seed
     assert "项变更：" in log and " changes: " not in log and " change: " not in log
     assert "对象类型" in log and "Resource" not in log
+
+
+def test_the_many_to_many_chooser_speaks_chinese(signed_in):
+    """Issue 31: the scene form's tier, tag and store choosers said "Choose 等级 by selecting them…",
+    "Choose all 等级": Django's Chinese JavaScript catalogue lacks those strings, ours has them."""
+    import json
+    import re
+
+    body = signed_in("admin").get("/admin/jsi18n/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    catalog = json.loads(re.search(r"const newcatalog = (\{.*?\});", body, re.S).group(1))
+    for msgid in (
+        'Choose %s by selecting them and then select the "Choose" arrow button.',
+        "Choose all %s",
+        'Remove %s by selecting them and then select the "Remove" arrow button.',
+        "Remove all %s",
+        "Choose selected %s",
+        "Remove selected %s",
+    ):
+        assert catalog.get(msgid) and not re.search(r"[A-Za-z]{3}", catalog[msgid].replace("%s", "")), msgid
+    assert catalog["Available %s"] == "可用 %s"  # Django's own, still there
