@@ -9,10 +9,13 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,3 +152,33 @@ def _stop(proc):
 
 def log_text(tmp_path) -> str:
     return (tmp_path / "gunicorn.log").read_text()[-4000:]
+
+
+@contextmanager
+def scratch_database(prefix: str):
+    """The URL of an empty database of its own on the test run's PostgreSQL server (skipped without
+    PostgreSQL and Redis), dropped afterwards."""
+    import psycopg
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL (CI does)")
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("needs Redis: set CELERY_BROKER_URL (CI does)")
+    name = f"{prefix}_{os.getpid()}"
+    admin = psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname="postgres",
+        autocommit=True,
+    )
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.execute(f'CREATE DATABASE "{name}"')
+    netloc = f"{urllib.parse.quote(db['USER'])}:{urllib.parse.quote(db['PASSWORD'])}@{db['HOST']}:{db['PORT'] or 5432}"
+    try:
+        yield f"postgres://{netloc}/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

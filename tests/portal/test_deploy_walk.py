@@ -11,11 +11,12 @@ import os
 import re
 import subprocess
 import sys
-import urllib.parse
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from .gunicorn_run import scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,30 +65,8 @@ def test_walk_finds_only_the_marked_blocks():
 @pytest.fixture
 def walk_database():
     """An empty database of its own on the test run's PostgreSQL server, dropped afterwards."""
-    import psycopg
-
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("needs PostgreSQL: set DATABASE_URL (CI does)")
-    if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        pytest.skip("needs Redis: set CELERY_BROKER_URL (CI does)")
-    name = f"portal_walk_{os.getpid()}"
-    admin = psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        password=db["PASSWORD"],
-        dbname="postgres",
-        autocommit=True,
-    )
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.execute(f'CREATE DATABASE "{name}"')
-    netloc = f"{urllib.parse.quote(db['USER'])}:{urllib.parse.quote(db['PASSWORD'])}@{db['HOST']}:{db['PORT'] or 5432}"
-    try:
-        yield f"postgres://{netloc}/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("portal_walk") as url:
+        yield url
 
 
 @pytest.mark.postgres

@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from .gunicorn_run import scratch_database
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 HOST = "portal.test"
@@ -133,30 +135,8 @@ class Browser:
 @pytest.fixture
 def smoke_database():
     """A database of its own on the PostgreSQL server of the test run; dropped afterwards."""
-    import psycopg
-
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("needs PostgreSQL: set DATABASE_URL (CI does)")
-    if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        pytest.skip("needs Redis: set CELERY_BROKER_URL (CI does)")
-    name = f"portal_smoke_{os.getpid()}"
-    admin = psycopg.connect(
-        host=db["HOST"],
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        password=db["PASSWORD"],
-        dbname="postgres",
-        autocommit=True,
-    )
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.execute(f'CREATE DATABASE "{name}"')
-    netloc = f"{urllib.parse.quote(db['USER'])}:{urllib.parse.quote(db['PASSWORD'])}@{db['HOST']}:{db['PORT'] or 5432}"
-    try:
-        yield f"postgres://{netloc}/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("portal_smoke") as url:
+        yield url
 
 
 def stop(procs):

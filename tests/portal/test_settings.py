@@ -124,25 +124,32 @@ def test_production_refuses_a_wildcard_host(tmp_path):
     assert "ALLOWED_HOSTS" in result.stderr
 
 
-def test_check_deploy_passes_with_production_settings(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+def check_deploy(tmp_path, *options, **env):
+    """`manage.py check --deploy` on production settings (with `env` over them; None removes one)."""
+    production = {
+        **clean_environ(),
+        "DEBUG": "0",
+        "SECRET_KEY": STRONG_SECRET,
+        "ALLOWED_HOSTS": "member.example.com",
+        "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+        "CACHE_URL": "redis://127.0.0.1:1/1",
+        "PORTAL_VAR_DIR": str(tmp_path),
+        "WEBHOOK_ENCRYPTION_KEYS": FERNET_KEY,
+    }
+    production = {k: v for k, v in {**production, **env}.items() if v is not None}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
-        env={
-            **clean_environ(),
-            "DEBUG": "0",
-            "SECRET_KEY": STRONG_SECRET,
-            "ALLOWED_HOSTS": "member.example.com",
-            "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
-            "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
-            "CACHE_URL": "redis://127.0.0.1:1/1",
-            "PORTAL_VAR_DIR": str(tmp_path),
-            "WEBHOOK_ENCRYPTION_KEYS": FERNET_KEY,
-        },
+        env=production,
     )
+
+
+def test_check_deploy_passes_with_production_settings(tmp_path):
+    result = check_deploy(tmp_path, "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -150,44 +157,13 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
 def test_check_deploy_warns_when_webhook_secrets_have_no_key_of_their_own(tmp_path):
     """Issue 32: without WEBHOOK_ENCRYPTION_KEYS the endpoints' secrets are encrypted under SECRET_KEY
     and lost with it after a rotation: production is told."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            **clean_environ(),
-            "DEBUG": "0",
-            "SECRET_KEY": STRONG_SECRET,
-            "ALLOWED_HOSTS": "member.example.com",
-            "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
-            "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
-            "CACHE_URL": "redis://127.0.0.1:1/1",
-            "PORTAL_VAR_DIR": str(tmp_path),
-        },
-    )
+    result = check_deploy(tmp_path, WEBHOOK_ENCRYPTION_KEYS=None)
     assert "portal.W007" in result.stdout + result.stderr and "WEBHOOK_ENCRYPTION_KEYS" in result.stdout + result.stderr
 
 
 def test_check_deploy_warns_about_a_per_process_cache(tmp_path):
     """Issue 12: throttles count in the cache; a per-process one lets each gunicorn worker allow the rate."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            **clean_environ(),
-            "DEBUG": "0",
-            "SECRET_KEY": STRONG_SECRET,
-            "ALLOWED_HOSTS": "member.example.com",
-            "DATABASE_URL": "postgres://portal:pw@127.0.0.1:1/nowhere",
-            "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
-            "PORTAL_VAR_DIR": str(tmp_path),
-        },
-    )
+    result = check_deploy(tmp_path, "--fail-level", "ERROR", CACHE_URL=None)
     assert result.returncode == 0, result.stdout + result.stderr  # a warning: gunicorn still starts
     assert "portal.W004" in result.stderr + result.stdout
 
