@@ -35,3 +35,32 @@ def test_a_graceful_reload_picks_up_a_changed_setting(on_postgres, tmp_path):
             time.sleep(0.5)
         # every worker now runs the new release: several answers in a row, none of the old one
         assert [release(base) for _ in range(6)] == ["2026.12.2"] * 6, log_text(tmp_path)
+
+
+def test_no_request_is_refused_while_the_workers_reload(on_postgres, tmp_path):
+    """Issue 30, "restarts without a refused sale": requests keep arriving (each on a new connection, as a
+    till's retry would) while `kill -HUP` replaces the workers three times: every one is answered."""
+    import threading
+
+    with gunicorn(tmp_path, workers=2) as base:
+        answers, errors, stop = [], [], threading.Event()
+
+        def client():
+            while not stop.is_set():
+                try:
+                    answers.append(get(f"{base}/healthz", timeout=10)[0])
+                except OSError as exc:
+                    errors.append(repr(exc))
+
+        clients = [threading.Thread(target=client) for _ in range(4)]
+        for t in clients:
+            t.start()
+        for _ in range(3):
+            time.sleep(1.5)
+            os.kill(base.pid, signal.SIGHUP)
+        time.sleep(3)
+        stop.set()
+        for t in clients:
+            t.join(timeout=30)
+    assert len(answers) > 50
+    assert errors == [], f"{len(errors)} of {len(answers) + len(errors)} requests refused: {errors[:3]}"
