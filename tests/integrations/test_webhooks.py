@@ -4,6 +4,7 @@ webhook-id, every attempt recorded, and never sent to a private or local address
 
 import json
 import socket
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -204,3 +205,30 @@ def test_prometheus_sees_the_attempts_the_backlog_per_endpoint_and_its_age(api, 
     scraped = client.get("/metrics").content.decode()
     assert f'portal_webhook_backlog{{endpoint="{endpoint["id"]}"}} 0.0' in scraped
     assert "portal_webhook_oldest_undelivered_seconds 0.0" in scraped
+
+
+@override_settings(DEBUG=True)
+def test_a_fan_out_queues_the_sends_of_its_own_event_only(api, receiver, monkeypatch):
+    """Each fan-out queued a send of every due delivery (up to 500): while the webhooks' queue had a
+    backlog, the deliveries made but not yet taken were queued again by every later event, and the
+    webhooks worker ran about 18 send tasks a delivery (bench/bench_webhooks.py, 60 sales)."""
+    from integrations import tasks
+
+    erp = receiver(204)
+    hq, clerk = api("admin"), api("clerk1")
+    endpoint = register(hq, erp.url)
+    waiting = WebhookDelivery.objects.create(  # an earlier event's send, queued and not taken yet
+        endpoint_id=endpoint["id"], event_id=uuid.uuid4(), event_type="purchase.recorded", next_attempt_at=timezone.now()
+    )
+    queued = []
+
+    class Send:
+        @staticmethod
+        def delay(pk):
+            queued.append(pk)
+
+    monkeypatch.setattr(tasks, "send_delivery", Send)
+    sale(clerk)
+    made = WebhookDelivery.objects.exclude(pk=waiting.pk).get()
+    assert made.event_type == "purchase.recorded"
+    assert queued == [made.pk]
