@@ -232,3 +232,35 @@ def test_a_fan_out_queues_the_sends_of_its_own_event_only(api, receiver, monkeyp
     made = WebhookDelivery.objects.exclude(pk=waiting.pk).get()
     assert made.event_type == "purchase.recorded"
     assert queued == [made.pk]
+
+
+def test_the_schedules_pick_up_leaves_a_fresh_delivery_to_the_fan_out_that_queued_it(monkeypatch):
+    """The pick-up every 5 seconds queued every due delivery again, those its fan-out had queued and
+    no worker had taken yet among them: 3.3 send tasks a delivery while 900 deliveries waited
+    (bench/bench_webhooks.py). A never-tried delivery is left to its fan-out's message for 20 seconds;
+    retries, replays and older ones are picked up as before."""
+    from integrations import tasks
+
+    endpoint = WebhookEndpoint.objects.create(url="https://erp.example.com/hooks", events=["*"], secret_encrypted="x")
+    now = timezone.now()
+
+    def delivery(**fields):
+        return WebhookDelivery.objects.create(
+            endpoint=endpoint, event_id=uuid.uuid4(), event_type="purchase.recorded", **fields
+        )
+
+    fresh = delivery(next_attempt_at=now - timedelta(seconds=1))  # queued by its fan-out a second ago
+    stale = delivery(next_attempt_at=now - timedelta(seconds=30))  # its fan-out's message lost
+    WebhookDelivery.objects.filter(pk=stale.pk).update(created_at=now - timedelta(seconds=30))
+    retry = delivery(next_attempt_at=now - timedelta(seconds=2), attempts=1)  # its 5-second retry is due
+    queued = []
+
+    class Send:
+        @staticmethod
+        def delay(pk):
+            queued.append(pk)
+
+    monkeypatch.setattr(tasks, "send_delivery", Send)
+    assert tasks.queue_due_deliveries() == 2
+    assert queued == [stale.pk, retry.pk]
+    assert fresh.pk in webhooks.due()  # the sends of a replay or the admin's "send now" still take it
