@@ -242,7 +242,10 @@ def fan_out(event_id) -> int:
         endpoints = [e for e in WebhookEndpoint.objects.filter(active=True) if e.wants(event.type)]
         now = timezone.now()
         made = WebhookDelivery.objects.bulk_create(
-            [WebhookDelivery(endpoint=e, event_id=event.id, event_type=event.type, next_attempt_at=now) for e in endpoints],
+            [
+                WebhookDelivery(endpoint=e, event_id=event.id, event_type=event.type, next_attempt_at=now)
+                for e in endpoints
+            ],
             ignore_conflicts=True,
         )
         # this event's sends only: the due deliveries of other events are queued already (by their
@@ -250,7 +253,10 @@ def fan_out(event_id) -> int:
         # a backlog grow on itself (bench/README.md, webhooks)
         mine = list(
             WebhookDelivery.objects.filter(
-                endpoint__in=endpoints, event_id=event.id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+                endpoint__in=endpoints,
+                event_id=event.id,
+                status=WebhookDelivery.Status.PENDING,
+                next_attempt_at__lte=now,
             ).values_list("pk", flat=True)
         )
         transaction.on_commit(lambda: _queue(mine))

@@ -218,7 +218,10 @@ def test_a_fan_out_queues_the_sends_of_its_own_event_only(api, receiver, monkeyp
     hq, clerk = api("admin"), api("clerk1")
     endpoint = register(hq, erp.url)
     waiting = WebhookDelivery.objects.create(  # an earlier event's send, queued and not taken yet
-        endpoint_id=endpoint["id"], event_id=uuid.uuid4(), event_type="purchase.recorded", next_attempt_at=timezone.now()
+        endpoint_id=endpoint["id"],
+        event_id=uuid.uuid4(),
+        event_type="purchase.recorded",
+        next_attempt_at=timezone.now(),
     )
     queued = []
 
