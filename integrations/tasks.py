@@ -28,7 +28,4 @@ def send_delivery(delivery_id: int) -> str | None:
 
 @shared_task(name="integrations.tasks.queue_due_deliveries", expires=30)
 def queue_due_deliveries() -> int:
-    due = webhooks.due()
-    for pk in due:
-        send_delivery.delay(pk)
-    return len(due)
+    return webhooks.pick_up()

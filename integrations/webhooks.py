@@ -50,6 +50,9 @@ RETRY_AFTER = [
     timedelta(hours=10),
 ]
 ROTATION_OVERLAP = timedelta(hours=24)
+# the schedule's pick-up leaves a delivery not tried yet to its fan-out's message this long (a lost
+# message is sent within it plus 5 seconds: inside events.md's 30 seconds)
+FAN_OUT_GRACE = timedelta(seconds=20)
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
@@ -237,30 +240,57 @@ def fan_out(event_id) -> int:
         if not first:
             return 0
         endpoints = [e for e in WebhookEndpoint.objects.filter(active=True) if e.wants(event.type)]
+        now = timezone.now()
         made = WebhookDelivery.objects.bulk_create(
             [
-                WebhookDelivery(endpoint=e, event_id=event.id, event_type=event.type, next_attempt_at=timezone.now())
+                WebhookDelivery(endpoint=e, event_id=event.id, event_type=event.type, next_attempt_at=now)
                 for e in endpoints
             ],
             ignore_conflicts=True,
         )
-        transaction.on_commit(_queue_due)
+        # this event's sends only: the due deliveries of other events are queued already (by their
+        # own fan-out, a replay, or the schedule's pick-up); queuing them again with every event made
+        # a backlog grow on itself (bench/README.md, webhooks)
+        mine = list(
+            WebhookDelivery.objects.filter(
+                endpoint__in=endpoints,
+                event_id=event.id,
+                status=WebhookDelivery.Status.PENDING,
+                next_attempt_at__lte=now,
+            ).values_list("pk", flat=True)
+        )
+        transaction.on_commit(lambda: _queue(mine))
     return len(made)
 
 
-def _queue_due() -> None:
+def _queue(pks) -> None:
     from . import tasks
 
-    for pk in due(limit=500):
+    for pk in pks:
         tasks.send_delivery.delay(pk)
 
 
-def due(*, limit: int = 500) -> list[int]:
-    return list(
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+def _queue_due() -> None:
+    _queue(due(limit=500))
+
+
+def due(*, limit: int = 500, fresh_since=None) -> list[int]:
+    """Pending deliveries whose try is due, the longest waiting first; with `fresh_since`, without
+    those never tried that were made after it (their fan-out queued them)."""
+    pending = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
+    if fresh_since is not None:
+        pending = pending.exclude(attempts=0, created_at__gt=fresh_since)
+    return list(pending.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+
+
+def pick_up() -> int:
+    """The schedule's pick-up (every 5 seconds): queue the sends of retries, replays, and deliveries
+    whose worker died mid-send or whose fan-out's message was lost. A delivery never tried is left to
+    its fan-out's message for FAN_OUT_GRACE: queued again every 5 seconds while the webhooks' queue
+    had a backlog, each waiting delivery was sent as several tasks (bench/README.md, webhooks)."""
+    pks = due(fresh_since=timezone.now() - FAN_OUT_GRACE)
+    _queue(pks)
+    return len(pks)
 
 
 def _take(delivery_id) -> WebhookDelivery | None:
@@ -268,7 +298,8 @@ def _take(delivery_id) -> WebhookDelivery | None:
     now = timezone.now()
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            # the delivery's row only: another send to the same endpoint may hold the endpoint's
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("endpoint")
             .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
             .first()

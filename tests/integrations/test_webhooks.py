@@ -4,6 +4,7 @@ webhook-id, every attempt recorded, and never sent to a private or local address
 
 import json
 import socket
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -204,3 +205,89 @@ def test_prometheus_sees_the_attempts_the_backlog_per_endpoint_and_its_age(api, 
     scraped = client.get("/metrics").content.decode()
     assert f'portal_webhook_backlog{{endpoint="{endpoint["id"]}"}} 0.0' in scraped
     assert "portal_webhook_oldest_undelivered_seconds 0.0" in scraped
+
+
+@override_settings(DEBUG=True)
+def test_a_fan_out_queues_the_sends_of_its_own_event_only(api, receiver, monkeypatch):
+    """Each fan-out queued a send of every due delivery (up to 500): while the webhooks' queue had a
+    backlog, the deliveries made but not yet taken were queued again by every later event, and the
+    webhooks worker ran about 18 send tasks a delivery (bench/bench_webhooks.py, 60 sales)."""
+    from integrations import tasks
+
+    erp = receiver(204)
+    hq, clerk = api("admin"), api("clerk1")
+    endpoint = register(hq, erp.url)
+    waiting = WebhookDelivery.objects.create(  # an earlier event's send, queued and not taken yet
+        endpoint_id=endpoint["id"],
+        event_id=uuid.uuid4(),
+        event_type="purchase.recorded",
+        next_attempt_at=timezone.now(),
+    )
+    queued = []
+
+    class Send:
+        @staticmethod
+        def delay(pk):
+            queued.append(pk)
+
+    monkeypatch.setattr(tasks, "send_delivery", Send)
+    sale(clerk)
+    made = WebhookDelivery.objects.exclude(pk=waiting.pk).get()
+    assert made.event_type == "purchase.recorded"
+    assert queued == [made.pk]
+
+
+def test_the_schedules_pick_up_leaves_a_fresh_delivery_to_the_fan_out_that_queued_it(monkeypatch):
+    """The pick-up every 5 seconds queued every due delivery again, those its fan-out had queued and
+    no worker had taken yet among them: 3.3 send tasks a delivery while 900 deliveries waited
+    (bench/bench_webhooks.py). A never-tried delivery is left to its fan-out's message for 20 seconds;
+    retries, replays and older ones are picked up as before."""
+    from integrations import tasks
+
+    endpoint = WebhookEndpoint.objects.create(url="https://erp.example.com/hooks", events=["*"], secret_encrypted="x")
+    now = timezone.now()
+
+    def delivery(**fields):
+        return WebhookDelivery.objects.create(
+            endpoint=endpoint, event_id=uuid.uuid4(), event_type="purchase.recorded", **fields
+        )
+
+    fresh = delivery(next_attempt_at=now - timedelta(seconds=1))  # queued by its fan-out a second ago
+    stale = delivery(next_attempt_at=now - timedelta(seconds=30))  # its fan-out's message lost
+    WebhookDelivery.objects.filter(pk=stale.pk).update(created_at=now - timedelta(seconds=30))
+    retry = delivery(next_attempt_at=now - timedelta(seconds=2), attempts=1)  # its 5-second retry is due
+    queued = []
+
+    class Send:
+        @staticmethod
+        def delay(pk):
+            queued.append(pk)
+
+    monkeypatch.setattr(tasks, "send_delivery", Send)
+    assert tasks.queue_due_deliveries() == 2
+    assert queued == [stale.pk, retry.pk]
+    assert fresh.pk in webhooks.due()  # the sends of a replay or the admin's "send now" still take it
+
+
+@pytest.mark.postgres
+def test_a_send_is_not_skipped_while_another_send_to_the_same_endpoint_holds_the_endpoint(on_postgres):
+    """Taking a delivery locked its endpoint's row too (FOR UPDATE of the joined endpoint), and with
+    SKIP LOCKED a send to an endpoint whose row another send held (its own take, or the record of its
+    answer) found nothing and did not send: with 4 webhooks processes and 3 endpoints the last tenth
+    of 900 deliveries waited for the 5-second pick-up (bench/bench_webhooks.py)."""
+    import psycopg
+    from django.db import connection
+
+    endpoint = WebhookEndpoint.objects.create(url="https://erp.example.com/hooks", events=["*"], secret_encrypted="x")
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_id=uuid.uuid4(), event_type="purchase.recorded", next_attempt_at=timezone.now()
+    )
+    d = connection.settings_dict
+    info = {"dbname": d["NAME"], "user": d["USER"], "password": d["PASSWORD"], "host": d["HOST"], "port": d["PORT"]}
+    with psycopg.connect(**{k: v for k, v in info.items() if v}) as other:  # another send, recording its answer
+        other.execute("SELECT id FROM integrations_webhookendpoint WHERE id = %s FOR UPDATE", [endpoint.pk])
+        taken = webhooks._take(delivery.pk)
+        other.rollback()
+    assert taken is not None and taken.pk == delivery.pk
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1 and delivery.next_attempt_at > timezone.now()  # leased to this send
