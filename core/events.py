@@ -112,10 +112,9 @@ def _limit(value) -> int:
     return limit
 
 
-def page(*, after: str | None = None, event_type: str | None = None, limit: int | str | None = None) -> dict:
-    """`{"results": [envelope, …], "next_cursor": …}`: up to `limit` events after the cursor `after`
-    (from the oldest kept without it), oldest first, optionally of one type. `next_cursor` names the
-    last event given (the same cursor when there is nothing new; null before the first event)."""
+def follow(*, after: str | None = None, event_type: str | None = None, limit: int | str | None = None):
+    """(up to `limit` published events after the cursor `after`, oldest first, the next cursor): the
+    feed's rows, for the API's page and for the portal's own followers (the webhooks' fan-out)."""
     limit = _limit(limit)
     if event_type is not None and event_type not in outbox.EVENT_TYPES:
         raise Invalid(_("Unknown event type: %(type)s.") % {"type": event_type}, field="type")
@@ -125,7 +124,12 @@ def page(*, after: str | None = None, event_type: str | None = None, limit: int 
     if event_type:
         events = events.filter(type=event_type)
     rows = list(events[:limit])
-    return {
-        "results": [envelope(e) for e in rows],
-        "next_cursor": _cursor_of(rows[-1]) if rows else (after or None),
-    }
+    return rows, (_cursor_of(rows[-1]) if rows else (after or None))
+
+
+def page(*, after: str | None = None, event_type: str | None = None, limit: int | str | None = None) -> dict:
+    """`{"results": [envelope, …], "next_cursor": …}`: up to `limit` events after the cursor `after`
+    (from the oldest kept without it), oldest first, optionally of one type. `next_cursor` names the
+    last event given (the same cursor when there is nothing new; null before the first event)."""
+    rows, cursor = follow(after=after, event_type=event_type, limit=limit)
+    return {"results": [envelope(e) for e in rows], "next_cursor": cursor}

@@ -91,3 +91,15 @@ class WebhookAttempt(models.Model):
 
     def __str__(self):
         return f"{self.delivery} #{self.number}"
+
+
+class FeedPosition(models.Model):
+    """Where a follower of the event feed inside the portal stands (the webhooks' fan-out): its
+    cursor, moved in the transaction that acts on the events it passes, so each is acted on once."""
+
+    follower = models.CharField(max_length=60, unique=True)
+    cursor = models.TextField(blank=True, default="")
+    moved_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.follower

@@ -8,6 +8,13 @@ from core.schedules import register
 from . import webhooks
 
 register(
+    "webhooks: fan out",
+    "integrations.tasks.fan_out",
+    every_seconds=1,
+    description="Every second: follow the event feed from where it stopped and make one webhook delivery per "
+    "active endpoint that wants each new event; their sends are queued at once.",
+)
+register(
     "webhooks: due deliveries",
     "integrations.tasks.queue_due_deliveries",
     every_seconds=5,
@@ -16,9 +23,10 @@ register(
 )
 
 
-@shared_task(name="integrations.tasks.fan_out", acks_late=True)
-def fan_out(event_id: str) -> int:
-    return webhooks.fan_out(event_id)
+@shared_task(name="integrations.tasks.fan_out", expires=5)
+def fan_out() -> int:
+    """Safe in parallel (the position's row is locked); a queue of these during a worker outage expires."""
+    return webhooks.fan_out()
 
 
 @shared_task(name="integrations.tasks.send_delivery", acks_late=True, expires=3600)

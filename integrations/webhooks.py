@@ -1,9 +1,9 @@
 """Webhooks (../shared/spec/events.md): endpoints HQ registers, and the delivery of published events
 to them, signed as Standard Webhooks.
 
-- A published event (core.events) reaches `fan_out` after commit through the outbox: one delivery
-  row per active endpoint that wants its type, in the consumer's transaction with its receipt (so
-  the outbox's reconciler re-sends it if the broker lost it, and it is fanned out once).
+- `fan_out` (beat, every second) follows the event feed (core.events) from its stored position: one
+  delivery row per active endpoint that wants each published event, the position moved in the same
+  transaction, so each event is fanned out once and none is passed over; a sale does nothing for it.
 - `send` takes a due delivery with a lease (its next attempt moved forward, committed at once), posts
   the event with no transaction or lock held, and writes the attempt; a failure waits its turn on
   the retry schedule, the last one marks the delivery failed. The sends run on their own Celery
@@ -28,11 +28,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import events, metrics, outbox
+from core import events, metrics
 from core.errors import Invalid, NotFound
 
 from . import secrets
-from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .models import FeedPosition, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -208,59 +208,49 @@ def replay(endpoint: WebhookEndpoint, *, since) -> int:
 
 # --- delivery --------------------------------------------------------------------------------------
 
-_subscribed: tuple[float, set[str]] = (0.0, set())
+
+def fan_out(*, limit: int = 500, pages: int = 10) -> int:
+    """The webhooks' fan-out (beat, every second): follow the event feed from where it last stopped
+    and make one delivery per active endpoint that wants each event and existed when it occurred;
+    the position moves in the same transaction, so each event is fanned out once, and the feed's
+    order means none is passed over. A sale does nothing for the webhooks: the feed holds its events
+    (the sale's cost is unchanged with endpoints subscribed; bench/README.md, webhooks). Returns how
+    many deliveries were made; their sends are queued at commit."""
+    made = 0
+    for _page in range(pages):
+        count, more = _fan_out_page(limit)
+        made += count
+        if not more:
+            break
+    return made
 
 
-def forget_subscriptions(**kwargs) -> None:
-    global _subscribed
-    _subscribed = (0.0, set())
-
-
-def subscribed_types() -> set[str]:
-    """The event types some active endpoint wants ("*" for all), read at most every 5 seconds per
-    process (and at once after an endpoint is saved here): a sale with no endpoint costs nothing."""
-    global _subscribed
-    read_at, types = _subscribed
-    if time.monotonic() - read_at > 5:
-        types = set()
-        for wanted in WebhookEndpoint.objects.filter(active=True).values_list("events", flat=True):
-            types.update(wanted)
-        _subscribed = (time.monotonic(), types)
-    return types
-
-
-def fan_out(event_id) -> int:
-    """One delivery per active endpoint that wants the event, once per event; queued at commit."""
-    from core.models import OutboxEvent
-
-    event = OutboxEvent.objects.filter(pk=event_id).first()
-    if event is None or not events.is_published(event):
-        return 0
-    with outbox.once(CONSUMER, event_id) as first:
-        if not first:
-            return 0
-        endpoints = [e for e in WebhookEndpoint.objects.filter(active=True) if e.wants(event.type)]
+def _fan_out_page(limit: int) -> tuple[int, bool]:
+    with transaction.atomic():
+        position = FeedPosition.objects.select_for_update().get_or_create(follower=CONSUMER)[0]
+        rows, cursor = events.follow(after=position.cursor or None, limit=limit)
+        if not rows:
+            return 0, False
+        endpoints = list(WebhookEndpoint.objects.filter(active=True))
         now = timezone.now()
         made = WebhookDelivery.objects.bulk_create(
             [
-                WebhookDelivery(endpoint=e, event_id=event.id, event_type=event.type, next_attempt_at=now)
-                for e in endpoints
+                WebhookDelivery(endpoint=endpoint, event_id=event.id, event_type=event.type, next_attempt_at=now)
+                for event in rows
+                for endpoint in endpoints
+                if endpoint.wants(event.type) and event.occurred_at >= endpoint.created_at
             ],
             ignore_conflicts=True,
         )
-        # this event's sends only: the due deliveries of other events are queued already (by their
-        # own fan-out, a replay, or the schedule's pick-up); queuing them again with every event made
-        # a backlog grow on itself (bench/README.md, webhooks)
+        position.cursor = cursor
+        position.save(update_fields=["cursor", "moved_at"])
         mine = list(
             WebhookDelivery.objects.filter(
-                endpoint__in=endpoints,
-                event_id=event.id,
-                status=WebhookDelivery.Status.PENDING,
-                next_attempt_at__lte=now,
+                event_id__in=[e.id for e in rows], status=WebhookDelivery.Status.PENDING, attempts=0
             ).values_list("pk", flat=True)
         )
         transaction.on_commit(lambda: _queue(mine))
-    return len(made)
+    return len(made), len(rows) == limit
 
 
 def _queue(pks) -> None:
@@ -396,7 +386,6 @@ def _failing(endpoint: WebhookEndpoint, now) -> None:
         }
         endpoint.save(update_fields=["active", "disabled_at", "disabled_reason"])
         log.warning("webhooks: endpoint %s disabled: %s", endpoint.url, endpoint.disabled_reason)
-        forget_subscriptions()
 
 
 def endpoint_for(pk) -> WebhookEndpoint:

@@ -165,13 +165,17 @@ def test_a_follower_sees_every_event_once_in_one_order_while_8_writers_commit_ou
     def follower():
         nonlocal cursor
         try:
+            settled = False
             while True:
                 finished = done.is_set()
                 page = events.page(after=cursor, limit=7)
                 followed.extend(e["id"] for e in page["results"])
                 cursor = page["next_cursor"]
                 if finished and not page["results"]:
-                    return
+                    if settled:
+                        return
+                    settle()  # the writers are done: wait out the horizon (other sessions too), once more
+                    settled = True
                 time.sleep(0.005)
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)

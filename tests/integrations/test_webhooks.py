@@ -17,6 +17,7 @@ from integrations import webhooks
 from integrations.models import WebhookDelivery, WebhookEndpoint
 
 from .receiver import Receiver
+from .test_catalogue import settle
 
 # deliveries fan out after commit, as at a till
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,11 +36,11 @@ def receiver():
         r.close()
 
 
-@pytest.fixture(autouse=True)
-def fresh_subscriptions():
-    webhooks.forget_subscriptions()
-    yield
-    webhooks.forget_subscriptions()
+def beat():
+    """What beat runs every second: the fan-out follows the feed (once the transactions running now
+    have ended: the feed's horizon); the sends it queues run at once here (eager tasks)."""
+    settle()
+    return webhooks.fan_out()
 
 
 def register(hq, url, events=("purchase.recorded",)):
@@ -54,6 +55,7 @@ def sale(clerk, receipt="R-1", amount="88.00"):
         "/api/v1/sales/", {"receipt_no": receipt, "member": member["member_no"], "amount": amount}, format="json"
     )
     assert response.status_code == 201, response.json()
+    beat()
     return response.json()
 
 
@@ -291,3 +293,25 @@ def test_a_send_is_not_skipped_while_another_send_to_the_same_endpoint_holds_the
     assert taken is not None and taken.pk == delivery.pk
     delivery.refresh_from_db()
     assert delivery.attempts == 1 and delivery.next_attempt_at > timezone.now()  # leased to this send
+
+
+@override_settings(DEBUG=True)
+def test_the_fan_out_follows_the_feed_once_and_an_endpoint_gets_what_occurred_after_it_was_made(api, receiver):
+    """The fan-out is a follower of the event feed: each event fanned out once however often it runs,
+    none passed over, and a new endpoint receives the events after its registration (older ones by
+    replay). A sale itself does nothing for the webhooks."""
+    from integrations.models import FeedPosition
+
+    erp = receiver(204)
+    hq, clerk = api("admin"), api("clerk1")
+    sale(clerk, receipt="BEFORE")  # before any endpoint: nobody to tell
+    endpoint = register(hq, erp.url, events=["*"])
+    assert WebhookDelivery.objects.count() == 0
+    member = clerk.post("/api/v1/members/", {"phone": "13800138009"}, format="json").json()
+    assert WebhookDelivery.objects.count() == 0  # the sale's request made nothing: beat's fan-out does
+    assert beat() == 1 and beat() == 0  # once
+    delivered = WebhookDelivery.objects.get()
+    assert delivered.event_type == "member.enrolled" and delivered.status == "delivered"
+    assert json.loads(erp.requests[-1]["body"])["data"]["member_no"] == member["member_no"]
+    assert FeedPosition.objects.get().cursor
+    assert hq.get(f"/api/v1/webhooks/{endpoint['id']}/deliveries/").json()[0]["status_code"] == 204
