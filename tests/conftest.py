@@ -121,7 +121,22 @@ def buy(demo_staff):
 
 
 @pytest.fixture
-def api(demo_staff, program):
+def fresh_throttles():
+    """The API's throttles from the settings' rates with nothing counted: the counts live in the cache,
+    which outlives a test, and the demo accounts' ids repeat from test to test (an earlier test's
+    requests made a later one's 429)."""
+    from django.core.cache import cache
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api(demo_staff, program, fresh_throttles):
     """api("clerk1") → an APIClient authenticated with that demo account's token."""
     from rest_framework.authtoken.models import Token
 
