@@ -79,9 +79,13 @@ def receipts() -> int:
 
 
 def kill(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
+    """SIGKILL to the worker's whole process group: its pool's processes too, even when the main
+    process has already gone (they were left running, blocked on a receiver that never answers)."""
+    try:
         os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+    worker.wait(timeout=10)
 
 
 def test_a_worker_killed_mid_batch_loses_no_event_and_each_is_handled_once_within_two_minutes(
