@@ -71,7 +71,9 @@ def start_worker(tmp_path, broker_url: str, name: str, queues: str | None = None
     cmd += ["-n", f"{name}{os.getpid()}@%h", "--without-mingle", "--without-gossip"]
     cmd += ["-Q", queues] if queues else []
     log = (tmp_path / f"{name}.log").open("w")
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    worker.node = f"-n {name}{os.getpid()}@"  # its processes' command line: kill() finds every one by it
+    return worker
 
 
 def receipts() -> int:
@@ -85,6 +87,7 @@ def kill(worker: subprocess.Popen) -> None:
         os.killpg(worker.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    subprocess.run(["pkill", "-9", "-f", worker.node], check=False)
     worker.wait(timeout=10)
 
 

@@ -88,7 +88,7 @@ def test_three_hanging_endpoints_slow_neither_sales_nor_the_portals_own_tasks(
         before = timed_sales(clerk, "1")
         for s in silent:
             assert hq.post("/api/v1/webhooks/", {"url": s.url, "events": ["*"]}, format="json").status_code == 201
-            hooks_worker = start_worker(tmp_path, private_broker, "hooks", queues="webhooks")
+        hooks_worker = start_worker(tmp_path, private_broker, "hooks", queues="webhooks")
         deadline = time.monotonic() + 60
         waiting = 0
         while sum(len(s.held) for s in silent) < 2 and time.monotonic() < deadline:  # both its processes hang
