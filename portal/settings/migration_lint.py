@@ -30,7 +30,7 @@ RELEASED_BEFORE_THE_CHECK = [
 ]
 
 MIGRATION_LINTER_OPTIONS = {
-    "include_apps": ["core", "membership", "campaigns", "pos", "analytics", "memberweb", "portal"],
+    "include_apps": ["core", "membership", "campaigns", "pos", "analytics", "memberweb", "integrations", "portal"],
     "ignore_name": RELEASED_BEFORE_THE_CHECK,
     "no_cache": True,
     "quiet": ["ok"],
