@@ -34,8 +34,12 @@ def published_types() -> list[str]:
     return sorted(outbox.EVENT_TYPES)
 
 
-def is_published(event) -> bool:
-    return event.type in outbox.EVENT_TYPES and isinstance(event.payload, dict) and "data" in event.payload
+def published():
+    """The published events: a registered domain event's type and public `data` in the payload (the
+    one rule, for the feed and for the webhooks' replay)."""
+    from core.models import OutboxEvent
+
+    return OutboxEvent.objects.filter(type__in=published_types(), payload__has_key="data")
 
 
 def envelope(event) -> dict:
@@ -82,9 +86,7 @@ def _cursor_of(event) -> str:
 
 def _ordered():
     """Published events in the feed's order, of finished transactions only."""
-    from core.models import OutboxEvent
-
-    events = OutboxEvent.objects.filter(type__in=published_types(), payload__has_key="data")
+    events = published()
     if _postgres():
         horizon = RawSQL("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", ())
         return events.filter(txid__isnull=False, txid__lt=horizon).order_by("txid", "occurred_at", "id")

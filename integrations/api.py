@@ -29,8 +29,12 @@ EVENT_FIELDS = {
 }
 
 
-class EventsView(APIView):
+class HQView(APIView):
     permission_classes = [IsAuthenticated, HQ]
+    throttle_classes = [WriteThrottle]
+
+
+class EventsView(HQView):
     throttle_classes = [LookupThrottle]
 
     @extend_schema(
@@ -80,11 +84,6 @@ ENDPOINT_FIELDS = {
     "active": serializers.BooleanField(),
 }
 ERRORS = {code: OpenApiResponse(ERROR) for code in (400, 401, 403, 404, 429)}
-
-
-class HQView(APIView):
-    permission_classes = [IsAuthenticated, HQ]
-    throttle_classes = [WriteThrottle]
 
 
 class WebhooksView(HQView):

@@ -187,12 +187,10 @@ def signing_secrets(endpoint: WebhookEndpoint, *, at=None) -> list[str]:
 def replay(endpoint: WebhookEndpoint, *, since) -> int:
     """Send again every kept event the endpoint wants that occurred since `since`: each becomes due
     now (a new try of its delivery, or a new delivery). Returns how many."""
-    from core.models import OutboxEvent
-
-    kept = [
-        e for e in OutboxEvent.objects.filter(occurred_at__gte=since).order_by("occurred_at") if events.is_published(e)
-    ]
-    wanted = [e for e in kept if endpoint.wants(e.type)]
+    kept = events.published().filter(occurred_at__gte=since)
+    if "*" not in endpoint.events:
+        kept = kept.filter(type__in=endpoint.events)
+    wanted = list(kept.order_by("occurred_at").only("id", "type"))
     now = timezone.now()
     with transaction.atomic():
         WebhookDelivery.objects.bulk_create(
